@@ -1,0 +1,142 @@
+//! Who signed a request: access keys → account and principal. A 12-digit access key id
+//! selects that account's root; keys issued by STS (and later IAM) resolve to their
+//! principal; any other key is the default account's root.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Store, Table};
+
+/// The account used when the access key does not name one.
+pub const DEFAULT_ACCOUNT: &str = "000000000000";
+
+/// The secret of default keys (`test`/`test`, 12-digit key ids).
+pub const DEFAULT_SECRET: &str = "test";
+
+/// An authenticated principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// Account id.
+    pub account_id: String,
+    /// ARN (`arn:aws:iam::123456789012:root`, `arn:aws:sts::...:assumed-role/R/s`).
+    pub arn: String,
+    /// Unique id (`AROA...:session`, `AIDA...`, account id for root).
+    pub id: String,
+}
+
+impl Principal {
+    /// The root user of `account`.
+    pub fn root(account: &str) -> Principal {
+        Principal {
+            account_id: account.to_string(),
+            arn: format!("arn:aws:iam::{account}:root"),
+            id: account.to_string(),
+        }
+    }
+}
+
+/// A credential Overcast issued (STS session, IAM access key).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Credential {
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+    /// Session token (temporary credentials).
+    pub session_token: Option<String>,
+    /// Expiry, epoch seconds (temporary credentials).
+    pub expiration: Option<f64>,
+    /// Whom it authenticates.
+    pub principal: Principal,
+    /// Session tags, source identity and the like, for policy evaluation.
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The registry of issued credentials.
+pub struct Identities {
+    keys: RwLock<HashMap<String, Arc<Credential>>>,
+    table: Table<Credential>,
+}
+
+impl Identities {
+    /// Loads the persisted credentials.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let table = Table::new(store, "core/credentials");
+        let keys = table
+            .load()
+            .into_iter()
+            .map(|(k, c)| (k, Arc::new(c)))
+            .collect();
+        Identities {
+            keys: RwLock::new(keys),
+            table,
+        }
+    }
+
+    /// Registers an issued credential.
+    pub fn register(&self, cred: Credential) -> std::io::Result<()> {
+        self.table.put(&cred.access_key_id, &cred)?;
+        self.keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(cred.access_key_id.clone(), Arc::new(cred));
+        Ok(())
+    }
+
+    /// Forgets a credential (deleted IAM key).
+    pub fn remove(&self, access_key_id: &str) -> std::io::Result<()> {
+        self.table.delete(access_key_id)?;
+        self.keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(access_key_id);
+        Ok(())
+    }
+
+    /// An issued credential.
+    pub fn get(&self, access_key_id: &str) -> Option<Arc<Credential>> {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(access_key_id)
+            .cloned()
+    }
+
+    /// The principal an access key stands for.
+    pub fn resolve(&self, access_key_id: Option<&str>) -> Principal {
+        match access_key_id {
+            Some(k) if k.len() == 12 && k.bytes().all(|b| b.is_ascii_digit()) => Principal::root(k),
+            Some(k) => match self.get(k) {
+                Some(c) => c.principal.clone(),
+                None => Principal::root(DEFAULT_ACCOUNT),
+            },
+            None => Principal::root(DEFAULT_ACCOUNT),
+        }
+    }
+
+    /// The secret (and session token) to verify a signature made with `access_key_id`;
+    /// `None` for an unknown non-default key.
+    pub fn secret_for(&self, access_key_id: &str) -> Option<(String, Option<String>)> {
+        match self.get(access_key_id) {
+            Some(c) => Some((c.secret_access_key.clone(), c.session_token.clone())),
+            None => Some((DEFAULT_SECRET.to_string(), None)),
+        }
+    }
+
+    /// Drops every issued credential.
+    pub fn clear(&self) {
+        let keys: Vec<String> = self
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        for k in keys {
+            let _ = self.remove(&k);
+        }
+    }
+}
