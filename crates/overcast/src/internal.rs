@@ -1,0 +1,145 @@
+//! Overcast's own API under `/_overcast/` (and `/_localstack/health` for existing tooling):
+//! `health`, `reset`, `clock`.
+
+use bytes::Bytes;
+use http::{Method, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use serde_json::{json, Value};
+
+use crate::server::App;
+use overcast_wire::{body, Body};
+
+fn json_response(status: StatusCode, v: Value) -> Response<Body> {
+    let mut r = Response::new(body::full(Bytes::from(v.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Body> {
+    json_response(status, json!({"error": message}))
+}
+
+/// Handles `/_overcast/*` and `/_localstack/*`.
+pub async fn handle(app: &App, parts: &http::request::Parts, body: Incoming) -> Response<Body> {
+    let path = parts.uri.path().trim_end_matches('/');
+    let name = path
+        .trim_start_matches("/_overcast/")
+        .trim_start_matches("/_localstack/");
+    let body = match http_body_util::Limited::new(body, 1 << 20).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
+    };
+    match (parts.method.clone(), name) {
+        (Method::GET | Method::HEAD, "health") => health(app),
+        (Method::POST, "reset") => reset(app),
+        (Method::GET, "clock") => clock(app),
+        (Method::POST, "clock") => set_clock(app, &body),
+        _ => error(StatusCode::NOT_FOUND, "unknown Overcast endpoint"),
+    }
+}
+
+fn health(app: &App) -> Response<Body> {
+    let mut services = serde_json::Map::new();
+    for info in overcast_wire::registry::services() {
+        let status = if app.services.contains_key(info.name) {
+            "running"
+        } else if crate::services::ALL.iter().any(|(n, _)| *n == info.name) {
+            "disabled"
+        } else {
+            "available"
+        };
+        services.insert(info.name.to_string(), json!(status));
+    }
+    json_response(
+        StatusCode::OK,
+        json!({
+            "services": services,
+            "edition": "overcast",
+            "version": env!("CARGO_PKG_VERSION"),
+            "persistence": app.data_dir.is_some(),
+            "data_dir": app.data_dir.as_ref().map(|d| d.display().to_string()),
+        }),
+    )
+}
+
+fn reset(app: &App) -> Response<Body> {
+    for s in app.services.values() {
+        s.reset();
+    }
+    app.core.identities.clear();
+    if let Err(e) = app.core.store.clear() {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot clear state: {e}"),
+        );
+    }
+    app.core.clock.reset();
+    tracing::info!("state reset");
+    json_response(StatusCode::OK, json!({"reset": true}))
+}
+
+fn clock_state(app: &App) -> Value {
+    let now = app.core.clock.now();
+    json!({
+        "now": now,
+        "iso": overcast_wire::value::time_format::iso8601_millis(now),
+        "frozen": app.core.clock.is_frozen(),
+    })
+}
+
+fn clock(app: &App) -> Response<Body> {
+    json_response(StatusCode::OK, clock_state(app))
+}
+
+/// `{"advance": seconds}`, `{"set": epoch seconds | ISO 8601}`, `{"freeze": true|false}`;
+/// any combination, applied in that order: set, advance, freeze.
+fn set_clock(app: &App, body: &[u8]) -> Response<Body> {
+    let v: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}")),
+        }
+    };
+    let clock = &app.core.clock;
+    if let Some(set) = v.get("set") {
+        let t = match set {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => overcast_wire::value::time_format::parse(s),
+            _ => None,
+        };
+        match t {
+            Some(t) => clock.set(t),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "'set' must be epoch seconds or an ISO 8601 time",
+                )
+            }
+        }
+    }
+    if let Some(adv) = v.get("advance") {
+        match adv.as_f64() {
+            Some(s) if s >= 0.0 => clock.advance(s),
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "'advance' must be a non-negative number of seconds",
+                )
+            }
+        }
+    }
+    match v.get("freeze") {
+        Some(Value::Bool(true)) => clock.freeze(),
+        Some(Value::Bool(false)) => clock.unfreeze(),
+        Some(_) => return error(StatusCode::BAD_REQUEST, "'freeze' must be a boolean"),
+        None => {}
+    }
+    json_response(StatusCode::OK, clock_state(app))
+}

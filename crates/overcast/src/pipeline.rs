@@ -1,0 +1,342 @@
+//! The request pipeline, top to bottom in one function ([`handle`]):
+//! introspection → classify → SigV4 parse → (form body) → route → service enabled? →
+//! body → authenticate → decode → call → encode → log.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use overcast_core::{ids, Input, RequestContext};
+use overcast_wire::codec::{self, Route};
+use overcast_wire::error::codes;
+use overcast_wire::route::{self, Kind};
+use overcast_wire::sigv4::{self, SigV4};
+use overcast_wire::{AwsError, Body, Protocol};
+
+use crate::server::App;
+
+/// Largest non-streaming request body accepted (AWS's largest: Lambda zip uploads).
+const MAX_BODY: usize = 100 * 1024 * 1024;
+
+/// Handles one request; never fails (every failure is an AWS error response).
+pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = ids::request_id();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().map(str::to_string);
+
+    // 1. Overcast's own API.
+    if path.starts_with("/_overcast/") || path.starts_with("/_localstack/") {
+        return crate::internal::handle(&app, &parts, body).await;
+    }
+
+    // 2. Classify and parse SigV4 (routing uses the credential scope).
+    let kind = route::classify(&parts.method, &path, query.as_deref(), &parts.headers);
+    let sig = sigv4::from_request(&parts.headers, query.as_deref());
+
+    // 3. Query-protocol requests carry `Action` in the body: read it first.
+    let mut buffered: Option<Bytes> = None;
+    let mut body = Some(body);
+    if kind == Kind::Form {
+        match read_body(body.take().expect("body present")).await {
+            Ok(b) => buffered = Some(b),
+            Err(e) => return finish(None, Protocol::Query, e, &request_id, started, "-", "-"),
+        }
+    }
+
+    // 4. Route to (service, operation).
+    let route = match route::route(
+        kind,
+        &parts.method,
+        &path,
+        query.as_deref(),
+        &parts.headers,
+        sig.as_ref(),
+        buffered.as_ref(),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            let model = e.service.and_then(|s| overcast_wire::model::model(s.name));
+            let svc = e.service.map(|s| s.name).unwrap_or("-");
+            return finish(model, e.protocol, e.error, &request_id, started, svc, "-");
+        }
+    };
+    let svc_name = route.model.name();
+    let op_name: &'static str = &route.operation.name;
+    let fail = |e: AwsError| {
+        finish(
+            Some(route.model),
+            route.protocol,
+            e,
+            &request_id,
+            started,
+            svc_name,
+            op_name,
+        )
+    };
+
+    // 5. Is the service enabled?
+    let Some(service) = app.services.get(svc_name).cloned() else {
+        let e = if overcast_wire::registry::service(svc_name).is_some()
+            && crate::services::ALL.iter().any(|(n, _)| *n == svc_name)
+        {
+            AwsError::new(
+                "ServiceUnavailable",
+                format!("Service {svc_name} is not enabled (see --services)"),
+            )
+            .with_status(503)
+        } else {
+            AwsError::not_implemented(svc_name, op_name)
+        };
+        return fail(e);
+    };
+
+    // 6. Body: buffered unless the operation streams its input.
+    let mut stream: Option<Body> = None;
+    if buffered.is_none() {
+        let incoming = body.take().expect("body present");
+        if route.input_streams() {
+            stream = Some(
+                incoming
+                    .map_err(|e| Box::new(e) as overcast_wire::body::BoxError)
+                    .boxed(),
+            );
+        } else {
+            match read_body(incoming).await {
+                Ok(b) => buffered = Some(b),
+                Err(e) => return fail(e),
+            }
+        }
+    }
+    let bytes = buffered.unwrap_or_default();
+
+    // 7. Authenticate.
+    let ctx = match authenticate(
+        &app,
+        &parts,
+        &path,
+        query.as_deref(),
+        sig.as_ref(),
+        &bytes,
+        &route,
+        &request_id,
+        remote,
+    ) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+
+    // 8. Decode and validate.
+    let value = match codec::decode_input(&route, &parts, &bytes) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+
+    // 9. Call the service (in its own task: a panic becomes InternalFailure, not a reset).
+    let task = tokio::spawn(async move {
+        let out = service
+            .call(
+                &ctx,
+                op_name,
+                Input {
+                    value,
+                    body: stream,
+                },
+            )
+            .await;
+        (out, ctx)
+    });
+    let result = match task.await {
+        Ok((out, _ctx)) => out,
+        Err(e) => {
+            tracing::error!(service = svc_name, operation = op_name, error = %e, "operation panicked");
+            Err(AwsError::internal("The operation failed unexpectedly"))
+        }
+    };
+
+    // 10. Encode.
+    match result {
+        Ok(out) => {
+            let resp = codec::encode_output(&route, out.value, out.body, &request_id);
+            log(
+                svc_name,
+                op_name,
+                resp.status().as_u16(),
+                started,
+                &request_id,
+            );
+            resp
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// Encodes an error and logs the request.
+fn finish(
+    model: Option<&overcast_wire::model::ServiceModel>,
+    protocol: Protocol,
+    err: AwsError,
+    request_id: &str,
+    started: Instant,
+    service: &str,
+    operation: &str,
+) -> Response<Body> {
+    let resp = codec::encode_error(model, protocol, &err, request_id);
+    tracing::info!(
+        service,
+        operation,
+        status = resp.status().as_u16(),
+        error = %err.code,
+        micros = started.elapsed().as_micros() as u64,
+        request_id,
+        "request"
+    );
+    resp
+}
+
+fn log(service: &str, operation: &str, status: u16, started: Instant, request_id: &str) {
+    tracing::info!(
+        service,
+        operation,
+        status,
+        micros = started.elapsed().as_micros() as u64,
+        request_id,
+        "request"
+    );
+}
+
+async fn read_body(body: Incoming) -> Result<Bytes, AwsError> {
+    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(AwsError::new(
+                codes::REQUEST_ENTITY_TOO_LARGE,
+                format!("Request body exceeds the maximum of {MAX_BODY} bytes"),
+            )
+            .with_status(413))
+        }
+        Err(e) => Err(AwsError::new(
+            "IncompleteBody",
+            format!("Could not read the request body: {e}"),
+        )
+        .with_status(400)),
+    }
+}
+
+/// Resolves who is calling (and checks the signature when enabled).
+#[allow(clippy::too_many_arguments)]
+fn authenticate(
+    app: &App,
+    parts: &http::request::Parts,
+    path: &str,
+    query: Option<&str>,
+    sig: Option<&SigV4>,
+    body: &Bytes,
+    route: &Route,
+    request_id: &str,
+    remote: SocketAddr,
+) -> Result<RequestContext, AwsError> {
+    let now = app.core.clock.now();
+    let access_key = sig.map(|s| s.access_key.clone());
+    if let Some(key) = access_key.as_deref() {
+        if let Some(cred) = app.core.identities.get(key) {
+            if cred.expiration.is_some_and(|exp| exp <= now) {
+                return Err(AwsError::new(
+                    codes::EXPIRED_TOKEN,
+                    "The security token included in the request is expired",
+                )
+                .with_status(400));
+            }
+        }
+    }
+    if app.verify_signatures {
+        verify(app, parts, path, query, sig, body, now)?;
+    }
+    let principal = app.core.identities.resolve(access_key.as_deref());
+    let region = sig
+        .map(|s| s.region.clone())
+        .filter(|r| !r.is_empty() && r != "aws-global")
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost:4566".to_string());
+    Ok(RequestContext {
+        account_id: principal.account_id,
+        region,
+        principal_arn: principal.arn,
+        principal_id: principal.id,
+        access_key,
+        request_id: request_id.to_string(),
+        now,
+        source_ip: Some(remote.ip()),
+        service: route.model.name(),
+        operation: leak_op(route),
+        protocol: route.protocol,
+        host,
+    })
+}
+
+fn leak_op(route: &Route) -> &'static str {
+    &route.operation.name
+}
+
+/// SigV4 verification (`--verify-signatures`).
+fn verify(
+    app: &App,
+    parts: &http::request::Parts,
+    path: &str,
+    query: Option<&str>,
+    sig: Option<&SigV4>,
+    body: &Bytes,
+    now: f64,
+) -> Result<(), AwsError> {
+    let Some(sig) = sig else {
+        return Err(AwsError::new(
+            codes::MISSING_AUTHENTICATION_TOKEN,
+            "Request is missing Authentication Token",
+        )
+        .with_status(403));
+    };
+    let Some((secret, token)) = app.core.identities.secret_for(&sig.access_key) else {
+        return Err(AwsError::new(
+            codes::INVALID_CLIENT_TOKEN_ID,
+            "The security token included in the request is invalid.",
+        )
+        .with_status(403));
+    };
+    if token.is_some() && token != sig.security_token {
+        return Err(AwsError::new(
+            codes::INVALID_CLIENT_TOKEN_ID,
+            "The security token included in the request is invalid.",
+        )
+        .with_status(403));
+    }
+    let payload_hash = match parts
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(h) => h.to_string(),
+        None if sig.presigned => "UNSIGNED-PAYLOAD".to_string(),
+        None => {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(body))
+        }
+    };
+    // Wired to sigv4::verify once the wire layer has it.
+    let _ = (parts, path, query, payload_hash, secret, now);
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! The listener: builds the core and services, accepts HTTP/1.1 and h2c connections and hands
+//! every request to [`crate::pipeline::handle`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use overcast_core::identity::Identities;
+use overcast_core::store::{LogStore, MemoryStore, Store};
+use overcast_core::{Clock, Core, Fabric, Service};
+use tokio::net::TcpListener;
+
+use crate::cli::ServeArgs;
+
+/// Everything a request needs: core handles, services, settings.
+pub struct App {
+    /// Core handles.
+    pub core: Core,
+    /// Enabled services by model name.
+    pub services: HashMap<&'static str, Arc<dyn Service>>,
+    /// Verify SigV4 signatures.
+    pub verify_signatures: bool,
+    /// Where state lives (None when ephemeral).
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+/// Runs the server until SIGINT/SIGTERM.
+pub fn serve(args: ServeArgs) -> ExitCode {
+    init_logging(&args.log_level);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("overcast: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("overcast: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new("info"))
+        .expect("static filter");
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .compact()
+        .init();
+}
+
+async fn run(args: ServeArgs) -> Result<(), String> {
+    let (store, data_dir): (Arc<dyn Store>, _) = if args.ephemeral {
+        (Arc::new(MemoryStore), None)
+    } else {
+        let dir = args.data_dir();
+        let s = LogStore::open(&dir)
+            .map_err(|e| format!("cannot open data dir {}: {e}", dir.display()))?;
+        (Arc::new(s), Some(dir))
+    };
+    let core = Core {
+        identities: Arc::new(Identities::new(store.clone())),
+        store,
+        clock: Clock::new(),
+        fabric: Fabric::new(),
+    };
+    let services = crate::services::build(&core, args.services.as_deref())?;
+    let app = Arc::new(App {
+        core,
+        services,
+        verify_signatures: args.verify_signatures,
+        data_dir,
+    });
+
+    let addr = SocketAddr::new(args.bind, args.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(
+        address = %local,
+        services = app.services.len(),
+        data_dir = %app.data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "(ephemeral)".into()),
+        "overcast ready"
+    );
+
+    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, remote) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let builder = builder.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let app = app.clone();
+                        async move { Ok::<_, std::convert::Infallible>(crate::pipeline::handle(app, req, remote).await) }
+                    });
+                    if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).await {
+                        tracing::debug!(error = %e, "connection closed with an error");
+                    }
+                });
+            }
+            _ = &mut shutdown => {
+                tracing::info!("shutting down");
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,34 @@
+//! Wiring: which service crates exist and how they are built.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use overcast_core::{Core, Service};
+
+type Constructor = fn(&Core) -> Arc<dyn Service>;
+
+/// Every service Overcast implements, by model name.
+pub const ALL: &[(&str, Constructor)] = &[
+    ("sqs", svc_sqs::service),
+    ("ssm", svc_ssm::service),
+    ("sts", svc_sts::service),
+];
+
+/// Builds the enabled services (`only` restricts; unknown names are reported).
+pub fn build(
+    core: &Core,
+    only: Option<&[String]>,
+) -> Result<HashMap<&'static str, Arc<dyn Service>>, String> {
+    if let Some(only) = only {
+        for name in only {
+            if overcast_wire::registry::service(name).is_none() {
+                return Err(format!("unknown service '{name}' in --services"));
+            }
+        }
+    }
+    Ok(ALL
+        .iter()
+        .filter(|(name, _)| only.is_none_or(|o| o.iter().any(|n| n == name)))
+        .map(|(name, make)| (*name, make(core)))
+        .collect())
+}

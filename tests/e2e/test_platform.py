@@ -1,0 +1,89 @@
+"""The platform itself: health, introspection, routing errors, NotImplemented, persistence
+plumbing and the error envelope of each protocol."""
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from botocore.exceptions import ClientError
+
+
+def raw(overcast, method, path, body=b"", headers=None):
+    req = urllib.request.Request(overcast.url + path, data=body or None, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_health_lists_services_in_both_paths(overcast):
+    for path in ("/_overcast/health", "/_localstack/health"):
+        h = overcast.get(path)
+        assert h["services"]["sqs"] == "running"
+        assert h["services"]["sts"] == "running"
+        assert h["services"]["ssm"] == "running"
+        assert h["services"]["ec2"] == "available"
+        assert h["persistence"] is True
+
+
+def test_clock_advance_set_freeze(overcast):
+    t0 = overcast.get("/_overcast/clock")["now"]
+    t1 = overcast.clock(advance=3600)["now"]
+    assert 3599 <= t1 - t0 < 3700
+    frozen = overcast.clock(freeze=True)
+    assert frozen["frozen"] is True
+    assert overcast.get("/_overcast/clock")["now"] == frozen["now"]
+    s = overcast.clock(set="2030-01-01T00:00:00Z")
+    assert s["now"] == 1893456000
+    assert s["iso"] == "2030-01-01T00:00:00.000Z"
+    overcast.clock(freeze=False)
+    # leave real time behind us for other tests
+    overcast.post("/_overcast/reset")
+    assert abs(overcast.get("/_overcast/clock")["now"] - t0) < 600
+
+
+def test_clock_rejects_bad_input(overcast):
+    with pytest.raises(urllib.error.HTTPError) as e:
+        overcast.clock(advance=-5)
+    assert e.value.code == 400
+
+
+def test_unknown_json_operation_is_unknown_operation(overcast):
+    status, headers, body = raw(overcast, "POST", "/", b"{}", {
+        "X-Amz-Target": "AmazonSQS.NoSuchOperation", "Content-Type": "application/x-amz-json-1.0"})
+    assert status == 400
+    assert json.loads(body)["__type"].endswith("UnknownOperationException")
+
+
+def test_not_implemented_names_the_operation(client):
+    # EC2 has a model but no implementation yet: a well-formed ec2-protocol error, HTTP 501.
+    ec2 = client("ec2")
+    with pytest.raises(ClientError) as e:
+        ec2.describe_vpcs()
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    assert "DescribeVpcs" in e.value.response["Error"]["Message"]
+
+
+def test_not_implemented_json_service(client):
+    logs = client("logs")
+    with pytest.raises(ClientError) as e:
+        logs.describe_log_groups()
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    assert "DescribeLogGroups" in e.value.response["Error"]["Message"]
+
+
+def test_request_id_header_on_every_answer(overcast):
+    status, headers, _ = raw(overcast, "POST", "/", b"{}", {
+        "X-Amz-Target": "AmazonSQS.ListQueues", "Content-Type": "application/x-amz-json-1.0"})
+    lower = {k.lower(): v for k, v in headers.items()}
+    assert len(lower["x-amzn-requestid"]) == 36
+
+
+def test_malformed_json_body_is_serialization_error(overcast):
+    status, headers, body = raw(overcast, "POST", "/", b"{not json", {
+        "X-Amz-Target": "AmazonSSM.GetParameter", "Content-Type": "application/x-amz-json-1.1"})
+    assert status == 400
+    assert json.loads(body)["__type"] == "SerializationException"
