@@ -58,16 +58,24 @@ pub struct Core {
     pub fabric: Fabric,
     /// Issued credentials.
     pub identities: Arc<Identities>,
+    /// Timed work on the virtual clock.
+    pub scheduler: crate::scheduler::Scheduler,
 }
 
 impl Core {
     /// A core with in-memory persistence (tests, `--ephemeral`).
     pub fn ephemeral() -> Core {
-        let store: Arc<dyn Store> = Arc::new(crate::store::MemoryStore);
+        Core::new(Arc::new(crate::store::MemoryStore))
+    }
+
+    /// A core over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Core {
+        let clock = Clock::new();
         Core {
             identities: Arc::new(Identities::new(store.clone())),
             store,
-            clock: Clock::new(),
+            scheduler: crate::scheduler::Scheduler::new(clock.clone()),
+            clock,
             fabric: Fabric::new(),
         }
     }

@@ -3,11 +3,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+/// Builds the state of one (account, region).
+type Init<S> = Box<dyn Fn(&str, &str) -> S + Send + Sync>;
+
 /// State of one service, one instance per (account, region) — or per account for global
 /// services (use region `""`). `S` does its own interior locking.
 pub struct Stores<S> {
     map: RwLock<HashMap<(String, String), Arc<S>>>,
-    init: Box<dyn Fn(&str, &str) -> S + Send + Sync>,
+    init: Init<S>,
 }
 
 impl<S> Stores<S> {

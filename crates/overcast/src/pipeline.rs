@@ -330,13 +330,26 @@ fn verify(
         .and_then(|v| v.to_str().ok())
     {
         Some(h) => h.to_string(),
-        None if sig.presigned => "UNSIGNED-PAYLOAD".to_string(),
         None => {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(body))
         }
     };
-    // Wired to sigv4::verify once the wire layer has it.
-    let _ = (parts, path, query, payload_hash, secret, now);
-    Ok(())
+    // Clients sign with wall-clock time: signature dates and presigned expiry are checked
+    // against real time, not the virtual clock.
+    let _ = now;
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    sigv4::verify(
+        sig,
+        parts.method.as_str(),
+        path,
+        query,
+        &parts.headers,
+        &payload_hash,
+        &secret,
+        wall,
+    )
 }

@@ -9,9 +9,8 @@ use std::sync::Arc;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use overcast_core::identity::Identities;
 use overcast_core::store::{LogStore, MemoryStore, Store};
-use overcast_core::{Clock, Core, Fabric, Service};
+use overcast_core::{Core, Service};
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
@@ -71,12 +70,8 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot open data dir {}: {e}", dir.display()))?;
         (Arc::new(s), Some(dir))
     };
-    let core = Core {
-        identities: Arc::new(Identities::new(store.clone())),
-        store,
-        clock: Clock::new(),
-        fabric: Fabric::new(),
-    };
+    let core = Core::new(store);
+    tokio::spawn(core.scheduler.clone().run());
     let services = crate::services::build(&core, args.services.as_deref())?;
     let app = Arc::new(App {
         core,

@@ -1,0 +1,318 @@
+//! Load generator and cold-start meter for Overcast's benchmarks.
+//!
+//! ```text
+//! loadgen load --url http://127.0.0.1:4566 --scenario send|recvdel --queue-url URL \
+//!              --concurrency 16 --seconds 5 [--sign none|header] [--max-requests N]
+//! loadgen coldstart --bin target/release/overcast --runs 10 [-- extra args]
+//! loadgen rss --pid PID
+//! ```
+//! Each load worker owns one keep-alive HTTP/1.1 connection and sends requests back to back;
+//! latencies are recorded per request. Output is one JSON line.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use sha2::{Digest, Sha256};
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("load") => load(&args),
+        Some("coldstart") => coldstart(&args),
+        Some("rss") => {
+            let pid = arg(&args, "--pid").expect("--pid");
+            println!("{}", serde_json::json!({"rss_kib": rss_kib(&pid)}));
+        }
+        _ => {
+            eprintln!("usage: loadgen load|coldstart|rss ...");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn rss_kib(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Cold start: exec → first served request (GET /_overcast/health), median of N runs.
+fn coldstart(args: &[String]) {
+    let bin = arg(args, "--bin").expect("--bin");
+    let runs: usize = arg(args, "--runs")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10);
+    let extra: Vec<String> = match args.iter().position(|a| a == "--") {
+        Some(i) => args[i + 1..].to_vec(),
+        None => vec![],
+    };
+    let mut times = Vec::new();
+    let mut rss = Vec::new();
+    for i in 0..runs {
+        let port = 20000 + (std::process::id() as u16 % 20000) + i as u16;
+        let dir =
+            std::env::temp_dir().join(format!("overcast-coldstart-{}-{i}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let start = Instant::now();
+        let mut child = std::process::Command::new(&bin)
+            .args([
+                "serve",
+                "--port",
+                &port.to_string(),
+                "--data-dir",
+                dir.to_str().expect("utf8"),
+                "--log-level",
+                "warn",
+            ])
+            .args(&extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let deadline = start + Duration::from_secs(10);
+        let elapsed = loop {
+            if Instant::now() > deadline {
+                panic!("server did not answer within 10 s");
+            }
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                use std::io::{Read, Write};
+                let _ = s.write_all(b"GET /_overcast/health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+                let mut buf = [0u8; 16];
+                if s.read(&mut buf)
+                    .map(|n| n > 12 && buf.starts_with(b"HTTP/1.1 200"))
+                    .unwrap_or(false)
+                {
+                    break start.elapsed();
+                }
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        rss.push(rss_kib(&child.id().to_string()));
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        times.push(elapsed.as_secs_f64() * 1000.0);
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    rss.sort();
+    println!(
+        "{}",
+        serde_json::json!({
+            "runs": runs,
+            "median_ms": times[times.len() / 2],
+            "min_ms": times[0],
+            "max_ms": times[times.len() - 1],
+            "idle_rss_kib_median": rss[rss.len() / 2],
+        })
+    );
+}
+
+struct Target {
+    host: String,
+    port: u16,
+}
+
+fn parse_url(url: &str) -> Target {
+    let rest = url.trim_start_matches("http://").trim_end_matches('/');
+    let (host, port) = rest.split_once(':').unwrap_or((rest, "80"));
+    Target {
+        host: host.to_string(),
+        port: port.parse().expect("port"),
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac(key: &[u8], data: &str) -> Vec<u8> {
+    let mut m = HmacSha256::new_from_slice(key).expect("any key length");
+    m.update(data.as_bytes());
+    m.finalize().into_bytes().to_vec()
+}
+
+/// SigV4 headers for a POST / with `body` (what an SDK computes for each request).
+fn sign(host: &str, target: &str, body: &[u8]) -> Vec<(String, String)> {
+    let now = time::OffsetDateTime::now_utc();
+    let amz_date = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let date = &amz_date[..8];
+    let payload = hex::encode(Sha256::digest(body));
+    let canonical_headers = format!("content-type:application/x-amz-json-1.0\nhost:{host}\nx-amz-date:{amz_date}\nx-amz-target:{target}\n");
+    let signed = "content-type;host;x-amz-date;x-amz-target";
+    let creq = format!("POST\n/\n\n{canonical_headers}\n{signed}\n{payload}");
+    let scope = format!("{date}/us-east-1/sqs/aws4_request");
+    let sts = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(creq.as_bytes()))
+    );
+    let k = hmac(b"AWS4test", date);
+    let k = hmac(&k, "us-east-1");
+    let k = hmac(&k, "sqs");
+    let k = hmac(&k, "aws4_request");
+    let sig = hex::encode(hmac(&k, &sts));
+    vec![
+        ("x-amz-date".into(), amz_date),
+        (
+            "authorization".into(),
+            format!(
+                "AWS4-HMAC-SHA256 Credential=test/{scope}, SignedHeaders={signed}, Signature={sig}"
+            ),
+        ),
+    ]
+}
+
+fn request(t: &Target, target: &str, body: Bytes, signing: bool) -> http::Request<Full<Bytes>> {
+    let host = format!("{}:{}", t.host, t.port);
+    let mut b = http::Request::post("/")
+        .header("host", &host)
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", target);
+    if signing {
+        for (k, v) in sign(&host, target, &body) {
+            b = b.header(k, v);
+        }
+    }
+    b.body(Full::new(body)).expect("request")
+}
+
+fn receipt_handle(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v["Messages"][0]["ReceiptHandle"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Runs one load scenario and prints `{"rps":..,"p50_us":..,"p99_us":..,"errors":..}`.
+fn load(args: &[String]) {
+    let url = arg(args, "--url").expect("--url");
+    let scenario = arg(args, "--scenario").unwrap_or_else(|| "send".into());
+    let queue_url = arg(args, "--queue-url").unwrap_or_default();
+    let conc: usize = arg(args, "--concurrency")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1);
+    let secs: f64 = arg(args, "--seconds")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(5.0);
+    let max_requests: u64 = arg(args, "--max-requests")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(5_000_000);
+    let signing = arg(args, "--sign").as_deref() == Some("header");
+    let t = parse_url(&url);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let result = rt.block_on(async move {
+        let deadline = Instant::now() + Duration::from_secs_f64(secs);
+        let per_worker = max_requests / conc as u64 + 1;
+        let mut tasks = Vec::new();
+        let started = Instant::now();
+        for w in 0..conc {
+            let (host, port, scenario, queue_url) = (t.host.clone(), t.port, scenario.clone(), queue_url.clone());
+            tasks.push(tokio::spawn(async move {
+                let t = Target { host, port };
+                let stream = tokio::net::TcpStream::connect((t.host.as_str(), t.port)).await.expect("connect");
+                stream.set_nodelay(true).expect("nodelay");
+                let (mut send, conn) = http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+                tokio::spawn(conn);
+                let mut lat = Vec::with_capacity(100_000);
+                let mut errors = 0u64;
+                let mut n = 0u64;
+                let body = format!(
+                    "{{\"QueueUrl\":\"{queue_url}\",\"MessageBody\":\"benchmark message {w} with a realistic small payload of about one hundred bytes........\"}}"
+                );
+                let recv = format!("{{\"QueueUrl\":\"{queue_url}\",\"MaxNumberOfMessages\":1}}");
+                while Instant::now() < deadline && n < per_worker {
+                    let t0 = Instant::now();
+                    let ok = match scenario.as_str() {
+                        "recvdel" => {
+                            let r = send
+                                .send_request(request(&t, "AmazonSQS.ReceiveMessage", Bytes::from(recv.clone()), signing))
+                                .await;
+                            match r {
+                                Ok(resp) if resp.status().is_success() => {
+                                    let b = resp.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                                    match receipt_handle(&b) {
+                                        Some(h) => {
+                                            let del = format!("{{\"QueueUrl\":\"{queue_url}\",\"ReceiptHandle\":\"{h}\"}}");
+                                            match send.send_request(request(&t, "AmazonSQS.DeleteMessage", Bytes::from(del), signing)).await {
+                                                Ok(resp) => {
+                                                    let ok = resp.status().is_success();
+                                                    let _ = resp.into_body().collect().await;
+                                                    ok
+                                                }
+                                                Err(_) => false,
+                                            }
+                                        }
+                                        None => false,
+                                    }
+                                }
+                                Ok(resp) => {
+                                    let _ = resp.into_body().collect().await;
+                                    false
+                                }
+                                Err(_) => false,
+                            }
+                        }
+                        _ => match send.send_request(request(&t, "AmazonSQS.SendMessage", Bytes::from(body.clone()), signing)).await {
+                            Ok(resp) => {
+                                let ok = resp.status().is_success();
+                                let _ = resp.into_body().collect().await;
+                                ok
+                            }
+                            Err(_) => false,
+                        },
+                    };
+                    lat.push(t0.elapsed().as_micros() as u32);
+                    if !ok {
+                        errors += 1;
+                    }
+                    n += 1;
+                }
+                (lat, errors)
+            }));
+        }
+        let mut all = Vec::new();
+        let mut errors = 0;
+        for t in tasks {
+            let (l, e) = t.await.expect("worker");
+            all.extend(l);
+            errors += e;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        all.sort_unstable();
+        let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
+        serde_json::json!({
+            "scenario": scenario,
+            "concurrency": conc,
+            "requests": all.len(),
+            "errors": errors,
+            "seconds": elapsed,
+            "rps": all.len() as f64 / elapsed,
+            "p50_us": pct(0.50),
+            "p99_us": pct(0.99),
+        })
+    });
+    println!("{result}");
+}
