@@ -12,7 +12,8 @@ fn main() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     services.sort();
-    let mut out = String::from("/// (service, gzip model, overlay json) for every vendored model.\n");
+    let mut out =
+        String::from("/// (service, gzip model, overlay json) for every vendored model.\n");
     out.push_str("pub static EMBEDDED: &[(&str, &[u8], Option<&str>)] = &[\n");
     for s in &services {
         let model = root.join(s).join("service-2.json.gz");
