@@ -87,3 +87,17 @@ def test_malformed_json_body_is_serialization_error(overcast):
         "X-Amz-Target": "AmazonSSM.GetParameter", "Content-Type": "application/x-amz-json-1.1"})
     assert status == 400
     assert json.loads(body)["__type"] == "SerializationException"
+
+
+def test_virtual_clock_survives_restart_and_kill9(overcast):
+    try:
+        moved = overcast.clock(advance=86400)["now"]
+        overcast.restart()
+        after = overcast.get("/_overcast/clock")["now"]
+        assert moved <= after < moved + 60
+        frozen = overcast.clock(freeze=True)["now"]
+        overcast.kill9()
+        state = overcast.get("/_overcast/clock")
+        assert state["frozen"] is True and state["now"] == frozen
+    finally:
+        overcast.reset()

@@ -29,6 +29,7 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("load") => load(&args),
         Some("coldstart") => coldstart(&args),
+        Some("call") => call(&args),
         Some("rss") => {
             let pid = arg(&args, "--pid").expect("--pid");
             println!("{}", serde_json::json!({"rss_kib": rss_kib(&pid)}));
@@ -182,16 +183,19 @@ fn sign(host: &str, target: &str, body: &[u8]) -> Vec<(String, String)> {
     ]
 }
 
-fn request(t: &Target, target: &str, body: Bytes, signing: bool) -> http::Request<Full<Bytes>> {
+fn request(
+    t: &Target,
+    target: &str,
+    body: Bytes,
+    signature: Option<&[(String, String)]>,
+) -> http::Request<Full<Bytes>> {
     let host = format!("{}:{}", t.host, t.port);
     let mut b = http::Request::post("/")
         .header("host", &host)
         .header("content-type", "application/x-amz-json-1.0")
         .header("x-amz-target", target);
-    if signing {
-        for (k, v) in sign(&host, target, &body) {
-            b = b.header(k, v);
-        }
+    for (k, v) in signature.unwrap_or_default() {
+        b = b.header(k, v);
     }
     b.body(Full::new(body)).expect("request")
 }
@@ -201,6 +205,37 @@ fn receipt_handle(body: &[u8]) -> Option<String> {
     v["Messages"][0]["ReceiptHandle"]
         .as_str()
         .map(str::to_string)
+}
+
+/// One signed SQS call; prints the response body (exit 1 on a non-2xx answer).
+fn call(args: &[String]) {
+    let t = parse_url(&arg(args, "--url").expect("--url"));
+    let target = arg(args, "--target").expect("--target");
+    let body = arg(args, "--body").unwrap_or_else(|| "{}".into());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let stream = tokio::net::TcpStream::connect((t.host.as_str(), t.port))
+            .await
+            .expect("connect");
+        let (mut send, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(conn);
+        let headers = sign(&format!("{}:{}", t.host, t.port), &target, body.as_bytes());
+        let resp = send
+            .send_request(request(&t, &target, Bytes::from(body), Some(&headers)))
+            .await
+            .expect("request");
+        let ok = resp.status().is_success();
+        let b = resp.into_body().collect().await.expect("body").to_bytes();
+        println!("{}", String::from_utf8_lossy(&b));
+        if !ok {
+            std::process::exit(1);
+        }
+    });
 }
 
 /// Runs one load scenario and prints `{"rps":..,"p50_us":..,"p99_us":..,"errors":..}`.
@@ -243,12 +278,18 @@ fn load(args: &[String]) {
                     "{{\"QueueUrl\":\"{queue_url}\",\"MessageBody\":\"benchmark message {w} with a realistic small payload of about one hundred bytes........\"}}"
                 );
                 let recv = format!("{{\"QueueUrl\":\"{queue_url}\",\"MaxNumberOfMessages\":1}}");
+                // Requests with a fixed body are signed once per worker (the server still
+                // verifies every one); deletes carry a fresh receipt handle and are signed each.
+                let hostport = format!("{}:{}", t.host, t.port);
+                let send_sig = signing.then(|| sign(&hostport, "AmazonSQS.SendMessage", body.as_bytes()));
+                let recv_sig = signing.then(|| sign(&hostport, "AmazonSQS.ReceiveMessage", recv.as_bytes()));
+                let mut empty = 0u64;
                 while Instant::now() < deadline && n < per_worker {
                     let t0 = Instant::now();
                     let ok = match scenario.as_str() {
                         "recvdel" => {
                             let r = send
-                                .send_request(request(&t, "AmazonSQS.ReceiveMessage", Bytes::from(recv.clone()), signing))
+                                .send_request(request(&t, "AmazonSQS.ReceiveMessage", Bytes::from(recv.clone()), recv_sig.as_deref()))
                                 .await;
                             match r {
                                 Ok(resp) if resp.status().is_success() => {
@@ -256,7 +297,8 @@ fn load(args: &[String]) {
                                     match receipt_handle(&b) {
                                         Some(h) => {
                                             let del = format!("{{\"QueueUrl\":\"{queue_url}\",\"ReceiptHandle\":\"{h}\"}}");
-                                            match send.send_request(request(&t, "AmazonSQS.DeleteMessage", Bytes::from(del), signing)).await {
+                                            let del_sig = signing.then(|| sign(&hostport, "AmazonSQS.DeleteMessage", del.as_bytes()));
+                                            match send.send_request(request(&t, "AmazonSQS.DeleteMessage", Bytes::from(del), del_sig.as_deref())).await {
                                                 Ok(resp) => {
                                                     let ok = resp.status().is_success();
                                                     let _ = resp.into_body().collect().await;
@@ -265,7 +307,10 @@ fn load(args: &[String]) {
                                                 Err(_) => false,
                                             }
                                         }
-                                        None => false,
+                                        None => {
+                                            empty += 1;
+                                            true
+                                        }
                                     }
                                 }
                                 Ok(resp) => {
@@ -275,7 +320,7 @@ fn load(args: &[String]) {
                                 Err(_) => false,
                             }
                         }
-                        _ => match send.send_request(request(&t, "AmazonSQS.SendMessage", Bytes::from(body.clone()), signing)).await {
+                        _ => match send.send_request(request(&t, "AmazonSQS.SendMessage", Bytes::from(body.clone()), send_sig.as_deref())).await {
                             Ok(resp) => {
                                 let ok = resp.status().is_success();
                                 let _ = resp.into_body().collect().await;
@@ -290,15 +335,17 @@ fn load(args: &[String]) {
                     }
                     n += 1;
                 }
-                (lat, errors)
+                (lat, errors, empty)
             }));
         }
         let mut all = Vec::new();
         let mut errors = 0;
+        let mut empty = 0;
         for t in tasks {
-            let (l, e) = t.await.expect("worker");
+            let (l, e, m) = t.await.expect("worker");
             all.extend(l);
             errors += e;
+            empty += m;
         }
         let elapsed = started.elapsed().as_secs_f64();
         all.sort_unstable();
@@ -308,6 +355,7 @@ fn load(args: &[String]) {
             "concurrency": conc,
             "requests": all.len(),
             "errors": errors,
+            "empty_receives": empty,
             "seconds": elapsed,
             "rps": all.len() as f64 / elapsed,
             "p50_us": pct(0.50),

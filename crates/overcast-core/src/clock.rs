@@ -9,6 +9,15 @@ use tokio::sync::Notify;
 
 const NOT_FROZEN: i64 = i64::MIN;
 
+/// What moving the clock by hand changed: kept across restarts so virtual time goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClockState {
+    /// Virtual minus real time, milliseconds.
+    pub offset_ms: i64,
+    /// The frozen instant, epoch milliseconds.
+    pub frozen_ms: Option<i64>,
+}
+
 /// A shareable handle on the virtual clock.
 #[derive(Clone, Debug)]
 pub struct Clock {
@@ -110,6 +119,26 @@ impl Clock {
     pub fn reset(&self) {
         self.inner.frozen_ms.store(NOT_FROZEN, Ordering::Relaxed);
         self.inner.offset_ms.store(0, Ordering::Relaxed);
+        self.inner.changed.notify_waiters();
+    }
+
+    /// The clock's settings (offset from real time, frozen instant), for persistence.
+    pub fn snapshot(&self) -> ClockState {
+        let f = self.inner.frozen_ms.load(Ordering::Relaxed);
+        ClockState {
+            offset_ms: self.inner.offset_ms.load(Ordering::Relaxed),
+            frozen_ms: (f != NOT_FROZEN).then_some(f),
+        }
+    }
+
+    /// Restores settings saved by [`Clock::snapshot`].
+    pub fn restore(&self, state: ClockState) {
+        self.inner
+            .offset_ms
+            .store(state.offset_ms, Ordering::Relaxed);
+        self.inner
+            .frozen_ms
+            .store(state.frozen_ms.unwrap_or(NOT_FROZEN), Ordering::Relaxed);
         self.inner.changed.notify_waiters();
     }
 

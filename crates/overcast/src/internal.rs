@@ -141,5 +141,11 @@ fn set_clock(app: &App, body: &[u8]) -> Response<Body> {
         Some(_) => return error(StatusCode::BAD_REQUEST, "'freeze' must be a boolean"),
         None => {}
     }
+    if let Err(e) = crate::server::clock_table(&app.core).put("clock", &clock.snapshot()) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot save the clock: {e}"),
+        );
+    }
     json_response(StatusCode::OK, clock_state(app))
 }

@@ -137,24 +137,24 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
         Err(e) => return fail(e),
     };
 
-    // 9. Call the service (in its own task: a panic becomes InternalFailure, not a reset).
-    let task = tokio::spawn(async move {
-        let out = service
-            .call(
-                &ctx,
-                op_name,
-                Input {
-                    value,
-                    body: stream,
-                },
-            )
-            .await;
-        (out, ctx)
-    });
-    let result = match task.await {
-        Ok((out, _ctx)) => out,
-        Err(e) => {
-            tracing::error!(service = svc_name, operation = op_name, error = %e, "operation panicked");
+    // 9. Call the service; a panic becomes InternalFailure, never a dropped connection.
+    let result = match CatchUnwind(service.call(
+        &ctx,
+        op_name,
+        Input {
+            value,
+            body: stream,
+        },
+    ))
+    .await
+    {
+        Ok(out) => out,
+        Err(()) => {
+            tracing::error!(
+                service = svc_name,
+                operation = op_name,
+                "operation panicked"
+            );
             Err(AwsError::internal("The operation failed unexpectedly"))
         }
     };
@@ -173,6 +173,27 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
             resp
         }
         Err(e) => fail(e),
+    }
+}
+
+/// Polls a future, turning a panic into `Err(())`.
+struct CatchUnwind<F>(F);
+
+impl<F: std::future::Future + Unpin> std::future::Future for CatchUnwind<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::pin::Pin::new(&mut *inner).poll(cx)
+        })) {
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(_) => std::task::Poll::Ready(Err(())),
+        }
     }
 }
 

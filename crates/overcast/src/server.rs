@@ -71,6 +71,10 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         (Arc::new(s), Some(dir))
     };
     let core = Core::new(store);
+    // Virtual time goes on across restarts: restore how far it was moved.
+    if let Some((_, state)) = clock_table(&core).load().into_iter().next() {
+        core.clock.restore(state);
+    }
     tokio::spawn(core.scheduler.clone().run());
     let services = crate::services::build(&core, args.services.as_deref())?;
     let app = Arc::new(App {
@@ -124,6 +128,11 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             }
         }
     }
+}
+
+/// Where the virtual clock's settings are kept.
+pub fn clock_table(core: &Core) -> overcast_core::Table<overcast_core::clock::ClockState> {
+    overcast_core::Table::new(core.store.clone(), "core/clock")
 }
 
 async fn shutdown_signal() {
