@@ -110,6 +110,32 @@ pub struct Member {
     pub host_label: bool,
     /// Event payload member of an event stream event.
     pub event_payload: bool,
+    /// Streaming payload (member-level trait, as S3 marks `Body`).
+    pub streaming: bool,
+}
+
+impl Member {
+    /// A plain body member named `name` targeting `shape` (for codecs that need a member
+    /// where the model has only a shape, e.g. a document root).
+    pub fn synthetic(name: &str, shape: ShapeId) -> Member {
+        Member {
+            name: name.to_string(),
+            shape,
+            location: Location::Body,
+            location_name: None,
+            query_name: None,
+            xml_namespace: None,
+            xml_attribute: false,
+            flattened: false,
+            required: false,
+            timestamp_format: None,
+            json_value: false,
+            idempotency_token: false,
+            host_label: false,
+            event_payload: false,
+            streaming: false,
+        }
+    }
 }
 
 /// The `error` trait of an exception shape.
@@ -283,6 +309,8 @@ pub struct Operation {
     pub host_prefix: Option<String>,
     /// The request needs an MD5 or other checksum header (S3).
     pub http_checksum_required: bool,
+    /// Superseded by another operation (e.g. S3's `PutBucketLifecycle`).
+    pub deprecated: bool,
 }
 
 /// A service model: metadata, operations and shapes, with name indexes.
@@ -445,6 +473,8 @@ struct RawOperation {
     endpoint: Option<RawEndpoint>,
     #[serde(default)]
     http_checksum_required: bool,
+    #[serde(default)]
+    deprecated: bool,
 }
 
 #[derive(Deserialize)]
@@ -474,6 +504,8 @@ struct RawMember {
     host_label: bool,
     #[serde(default)]
     eventpayload: bool,
+    #[serde(default)]
+    streaming: bool,
 }
 
 #[derive(Deserialize)]
@@ -599,6 +631,7 @@ fn build(info: &'static ServiceInfo, raw: RawModel) -> ServiceModel {
         idempotency_token: m.idempotency_token,
         host_label: m.host_label,
         event_payload: m.eventpayload,
+        streaming: m.streaming,
     };
     let mut shapes = Vec::with_capacity(names.len());
     for name in &names {
@@ -689,6 +722,7 @@ fn build(info: &'static ServiceInfo, raw: RawModel) -> ServiceModel {
             errors: o.errors.iter().map(|r| id(&r.shape)).collect(),
             host_prefix: o.endpoint.as_ref().and_then(|e| e.host_prefix.clone()),
             http_checksum_required: o.http_checksum_required,
+            deprecated: o.deprecated,
         });
     }
     let op_index = operations

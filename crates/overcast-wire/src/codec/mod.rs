@@ -34,13 +34,9 @@ pub struct Route {
 impl Route {
     /// True when the operation's input has a streaming payload (the body is not buffered).
     pub fn input_streams(&self) -> bool {
-        self.operation.input.is_some_and(|id| {
-            let s = self.model.shape(id);
-            s.payload
-                .as_ref()
-                .and_then(|p| s.member(p))
-                .is_some_and(|m| self.model.shape(m.shape).streaming)
-        })
+        self.operation
+            .input
+            .is_some_and(|id| rest::payload_streams(self.model, self.model.shape(id)).is_some())
     }
 }
 

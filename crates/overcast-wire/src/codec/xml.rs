@@ -724,22 +724,7 @@ pub fn rest_xml_decode_payload(
         };
     }
     let root = parse_document(body).map_err(malformed)?;
-    let member = Member {
-        name: target.name.clone(),
-        shape,
-        location: Location::Body,
-        location_name: None,
-        query_name: None,
-        xml_namespace: None,
-        xml_attribute: false,
-        flattened: false,
-        required: false,
-        timestamp_format: None,
-        json_value: false,
-        idempotency_token: false,
-        host_label: false,
-        event_payload: false,
-    };
+    let member = Member::synthetic(&target.name, shape);
     Reader { model }.element(&member, &root).map_err(malformed)
 }
 
