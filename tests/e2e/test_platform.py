@@ -101,3 +101,36 @@ def test_virtual_clock_survives_restart_and_kill9(overcast):
         assert state["frozen"] is True and state["now"] == frozen
     finally:
         overcast.reset()
+
+
+@pytest.mark.parametrize("service,call,op", [
+    ("s3", lambda c: c.list_buckets(), "ListBuckets"),                       # rest-xml
+    ("lambda", lambda c: c.list_functions(), "ListFunctions"),               # rest-json
+    ("cloudwatch", lambda c: c.list_metrics(), "ListMetrics"),               # smithy-rpc-v2-cbor
+    ("sns", lambda c: c.list_topics(), "ListTopics"),                        # query
+    ("ec2", lambda c: c.describe_instances(), "DescribeInstances"),          # ec2
+    ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),         # rest-xml (ErrorResponse)
+    ("dynamodb", lambda c: c.list_tables(), "ListTables"),                   # json 1.0
+])
+def test_every_protocol_error_envelope_parses(client, service, call, op):
+    with pytest.raises(ClientError) as e:
+        call(client(service))
+    err = e.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert err["Error"]["Code"] == "NotImplemented"
+    assert op in err["Error"]["Message"]
+    assert err["ResponseMetadata"]["RequestId"]
+
+
+def test_cbor_protocol_is_what_current_cloudwatch_clients_speak(client):
+    cw = client("cloudwatch")
+    assert cw.meta.service_model.protocol == "smithy-rpc-v2-cbor"
+
+
+def test_s3_error_has_s3_request_id_headers(overcast):
+    status, headers, body = raw(overcast, "GET", "/some-bucket?list-type=2", headers={
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"})
+    lower = {k.lower(): v for k, v in headers.items()}
+    assert status == 501
+    assert "x-amz-request-id" in lower and "x-amz-id-2" in lower
+    assert body.startswith(b"<?xml") and b"<Error><Code>NotImplemented</Code>" in body

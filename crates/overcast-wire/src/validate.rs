@@ -34,7 +34,7 @@ pub struct Finding {
 /// Validates `value` against `shape`, returning every finding (empty = valid).
 pub fn validate(model: &ServiceModel, shape: ShapeId, value: &Value) -> Vec<Finding> {
     let mut out = Vec::new();
-    walk(model, shape, value, "", "", &mut out);
+    walk(model, shape, value, &Path::Root, "", &mut out);
     out
 }
 
@@ -64,19 +64,52 @@ fn show(v: &Value) -> String {
     }
 }
 
+/// Where a value sits, rendered only when a finding needs it (the valid path allocates
+/// nothing).
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Member(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+    Key(&'a Path<'a>, &'a str),
+    MapKey(&'a Path<'a>),
+}
+
+impl Path<'_> {
+    fn render(&self) -> String {
+        match self {
+            Path::Root => String::new(),
+            Path::Member(p, name) => join(p.render(), &lower_first(name)),
+            Path::Index(p, i) => join(p.render(), &format!("{}.member", i + 1)),
+            Path::Key(p, k) => join(p.render(), k),
+            Path::MapKey(p) => join(p.render(), "key"),
+        }
+    }
+}
+
+fn join(base: String, part: &str) -> String {
+    if base.is_empty() {
+        part.to_string()
+    } else {
+        format!("{base}.{part}")
+    }
+}
+
 fn walk(
     model: &ServiceModel,
     id: ShapeId,
     v: &Value,
-    path: &str,
+    path: &Path<'_>,
     member: &str,
     out: &mut Vec<Finding>,
 ) {
     let shape = model.shape(id);
-    let mut push = |problem: Problem, message: String| {
+    let mut push = |problem: Problem, message: &dyn Fn(&str) -> String| {
+        let path = path.render();
+        let message = message(&path);
         out.push(Finding {
             problem,
-            path: path.to_string(),
+            path,
             member: member.to_string(),
             message,
         })
@@ -84,149 +117,119 @@ fn walk(
     match shape.kind {
         ShapeType::Structure => {
             let Value::Object(map) = v else {
-                return push(
-                    Problem::WrongType,
-                    format!("Value at '{path}' must be a structure"),
-                );
+                return push(Problem::WrongType, &|p| {
+                    format!("Value at '{p}' must be a structure")
+                });
             };
             for m in &shape.members {
-                let child = if path.is_empty() {
-                    lower_first(&m.name)
-                } else {
-                    format!("{path}.{}", lower_first(&m.name))
-                };
                 match map.get(&m.name) {
                     None | Some(Value::Null) => {
                         if m.required {
+                            let child = Path::Member(path, &m.name).render();
                             out.push(Finding {
                                 problem: Problem::Missing,
-                                path: child.clone(),
-                                member: m.name.clone(),
                                 message: format!(
                                     "Value null at '{child}' failed to satisfy constraint: Member must not be null"
                                 ),
+                                path: child,
+                                member: m.name.clone(),
                             });
                         }
                     }
-                    Some(cv) => walk(model, m.shape, cv, &child, &m.name, out),
+                    Some(cv) => walk(
+                        model,
+                        m.shape,
+                        cv,
+                        &Path::Member(path, &m.name),
+                        &m.name,
+                        out,
+                    ),
                 }
             }
         }
         ShapeType::List => {
             let Value::Array(items) = v else {
-                return push(
-                    Problem::WrongType,
-                    format!("Value at '{path}' must be a list"),
-                );
+                return push(Problem::WrongType, &|p| {
+                    format!("Value at '{p}' must be a list")
+                });
             };
-            check_len(
-                shape.min,
-                shape.max,
-                items.len(),
-                v,
-                path,
-                &mut push,
-                "length",
-            );
+            check_len(shape.min, shape.max, items.len(), v, &mut push, "length");
             if let Some(m) = &shape.member {
                 for (i, item) in items.iter().enumerate() {
-                    walk(
-                        model,
-                        m.shape,
-                        item,
-                        &format!("{path}.{}.member", i + 1),
-                        member,
-                        out,
-                    );
+                    walk(model, m.shape, item, &Path::Index(path, i), member, out);
                 }
             }
         }
         ShapeType::Map => {
             let Value::Object(map) = v else {
-                return push(
-                    Problem::WrongType,
-                    format!("Value at '{path}' must be a map"),
-                );
+                return push(Problem::WrongType, &|p| {
+                    format!("Value at '{p}' must be a map")
+                });
             };
-            check_len(
-                shape.min,
-                shape.max,
-                map.len(),
-                v,
-                path,
-                &mut push,
-                "length",
-            );
+            check_len(shape.min, shape.max, map.len(), v, &mut push, "length");
             if let (Some(k), Some(val)) = (&shape.key, &shape.value) {
+                let key_shape = model.shape(k.shape);
+                let check_keys = key_shape.min.is_some() || key_shape.max.is_some();
                 for (key, item) in map {
-                    walk(
-                        model,
-                        k.shape,
-                        &Value::String(key.clone()),
-                        &format!("{path}.key"),
-                        member,
-                        out,
-                    );
-                    walk(
-                        model,
-                        val.shape,
-                        item,
-                        &format!("{path}.{key}"),
-                        member,
-                        out,
-                    );
+                    if check_keys {
+                        walk(
+                            model,
+                            k.shape,
+                            &Value::String(key.clone()),
+                            &Path::MapKey(path),
+                            member,
+                            out,
+                        );
+                    }
+                    walk(model, val.shape, item, &Path::Key(path, key), member, out);
                 }
             }
         }
         ShapeType::String => {
             let Value::String(s) = v else {
-                return push(
-                    Problem::WrongType,
-                    format!("Value at '{path}' must be a string"),
-                );
+                return push(Problem::WrongType, &|p| {
+                    format!("Value at '{p}' must be a string")
+                });
             };
-            check_len(
-                shape.min,
-                shape.max,
-                s.chars().count(),
-                v,
-                path,
-                &mut push,
-                "length",
-            );
+            if shape.min.is_some() || shape.max.is_some() {
+                check_len(
+                    shape.min,
+                    shape.max,
+                    s.chars().count(),
+                    v,
+                    &mut push,
+                    "length",
+                );
+            }
         }
         ShapeType::Integer | ShapeType::Long => {
             let Some(n) = v.as_i64() else {
-                return push(
-                    Problem::WrongType,
-                    format!("Value '{}' at '{path}' must be an integer", show(v)),
-                );
+                return push(Problem::WrongType, &|p| {
+                    format!("Value '{}' at '{p}' must be an integer", show(v))
+                });
             };
-            check_range(shape.min, shape.max, n as f64, v, path, &mut push);
+            check_range(shape.min, shape.max, n as f64, v, &mut push);
         }
         ShapeType::Float | ShapeType::Double | ShapeType::BigDecimal => {
             let Some(n) = v.as_f64() else {
-                return push(
-                    Problem::WrongType,
-                    format!("Value '{}' at '{path}' must be a number", show(v)),
-                );
+                return push(Problem::WrongType, &|p| {
+                    format!("Value '{}' at '{p}' must be a number", show(v))
+                });
             };
-            check_range(shape.min, shape.max, n, v, path, &mut push);
+            check_range(shape.min, shape.max, n, v, &mut push);
         }
         ShapeType::Boolean => {
             if !v.is_boolean() {
-                push(
-                    Problem::WrongType,
-                    format!("Value '{}' at '{path}' must be a boolean", show(v)),
-                );
+                push(Problem::WrongType, &|p| {
+                    format!("Value '{}' at '{p}' must be a boolean", show(v))
+                });
             }
         }
         ShapeType::Timestamp => {
             if !v.is_number() {
-                push(
-                    Problem::WrongType,
-                    format!("Value '{}' at '{path}' must be a timestamp", show(v)),
-                );
+                push(Problem::WrongType, &|p| {
+                    format!("Value '{}' at '{p}' must be a timestamp", show(v))
+                });
             }
         }
         ShapeType::Blob => {
@@ -234,27 +237,27 @@ fn walk(
                 return;
             }
             let Value::String(s) = v else {
-                return push(
-                    Problem::WrongType,
-                    format!("Value at '{path}' must be a blob"),
-                );
+                return push(Problem::WrongType, &|p| {
+                    format!("Value at '{p}' must be a blob")
+                });
             };
             if shape.min.is_some() || shape.max.is_some() {
                 let len = crate::value::decode_base64(s).map(|b| b.len()).unwrap_or(0);
-                check_len(shape.min, shape.max, len, v, path, &mut push, "length");
+                check_len(shape.min, shape.max, len, v, &mut push, "length");
             }
         }
         ShapeType::Document => {}
     }
 }
 
+type Push<'p> = dyn FnMut(Problem, &dyn Fn(&str) -> String) + 'p;
+
 fn check_len(
     min: Option<f64>,
     max: Option<f64>,
     len: usize,
     v: &Value,
-    path: &str,
-    push: &mut impl FnMut(Problem, String),
+    push: &mut Push<'_>,
     what: &str,
 ) {
     let shown = if v.is_string() {
@@ -264,46 +267,35 @@ fn check_len(
     };
     if let Some(min) = min {
         if (len as f64) < min {
-            push(
-                Problem::Constraint,
-                format!("Value {shown} at '{path}' failed to satisfy constraint: Member must have {what} greater than or equal to {min}"),
-            );
+            push(Problem::Constraint, &|p| {
+                format!("Value {shown} at '{p}' failed to satisfy constraint: Member must have {what} greater than or equal to {min}")
+            });
             return;
         }
     }
     if let Some(max) = max {
         if (len as f64) > max {
-            push(
-                Problem::Constraint,
-                format!("Value {shown} at '{path}' failed to satisfy constraint: Member must have {what} less than or equal to {max}"),
-            );
+            push(Problem::Constraint, &|p| {
+                format!("Value {shown} at '{p}' failed to satisfy constraint: Member must have {what} less than or equal to {max}")
+            });
         }
     }
 }
 
-fn check_range(
-    min: Option<f64>,
-    max: Option<f64>,
-    n: f64,
-    v: &Value,
-    path: &str,
-    push: &mut impl FnMut(Problem, String),
-) {
+fn check_range(min: Option<f64>, max: Option<f64>, n: f64, v: &Value, push: &mut Push<'_>) {
     if let Some(min) = min {
         if n < min {
-            push(
-                Problem::Constraint,
-                format!("Value '{v}' at '{path}' failed to satisfy constraint: Member must have value greater than or equal to {min}"),
-            );
+            push(Problem::Constraint, &|p| {
+                format!("Value '{v}' at '{p}' failed to satisfy constraint: Member must have value greater than or equal to {min}")
+            });
             return;
         }
     }
     if let Some(max) = max {
         if n > max {
-            push(
-                Problem::Constraint,
-                format!("Value '{v}' at '{path}' failed to satisfy constraint: Member must have value less than or equal to {max}"),
-            );
+            push(Problem::Constraint, &|p| {
+                format!("Value '{v}' at '{p}' failed to satisfy constraint: Member must have value less than or equal to {max}")
+            });
         }
     }
 }

@@ -26,7 +26,17 @@ const MAX_BODY: usize = 100 * 1024 * 1024;
 pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
     let started = Instant::now();
     let request_id = ids::request_id();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // HTTP/2 carries the host as :authority; routing (S3 virtual hosts) and SigV4 read `host`.
+    if !parts.headers.contains_key(http::header::HOST) {
+        if let Some(v) = parts
+            .uri
+            .authority()
+            .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+        {
+            parts.headers.insert(http::header::HOST, v);
+        }
+    }
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().map(str::to_string);
 

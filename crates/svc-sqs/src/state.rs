@@ -225,8 +225,8 @@ pub struct QueueInner {
     pub modified: i64,
     /// Last PurgeQueue (epoch ms).
     pub last_purge_ms: Option<i64>,
-    /// Messages by seq.
-    pub messages: HashMap<u64, Message>,
+    /// Messages by seq (boxed: growing the table moves 16-byte entries, not messages).
+    pub messages: HashMap<u64, Box<Message>>,
     /// (available_ms, seq) of every message.
     pub ready: BTreeSet<(i64, u64)>,
     /// FIFO: message group → seqs in send order.
@@ -269,7 +269,7 @@ impl QueueInner {
                 }
             }
         }
-        self.messages.insert(msg.seq, msg);
+        self.messages.insert(msg.seq, Box::new(msg));
     }
 
     /// Removes a message from every index.
@@ -286,7 +286,7 @@ impl QueueInner {
                 }
             }
         }
-        Some(msg)
+        Some(*msg)
     }
 
     /// Moves a message to a new availability time.
