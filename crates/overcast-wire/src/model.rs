@@ -369,7 +369,16 @@ static CELLS: OnceLock<Vec<OnceLock<ServiceModel>>> = OnceLock::new();
 
 /// The model of a service, parsed on first use and kept for the process lifetime.
 pub fn model(name: &str) -> Option<&'static ServiceModel> {
-    let pos = embedded::EMBEDDED.iter().position(|(n, _, _)| *n == name)?;
+    static POSITIONS: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    let pos = *POSITIONS
+        .get_or_init(|| {
+            embedded::EMBEDDED
+                .iter()
+                .enumerate()
+                .map(|(i, (n, _, _))| (*n, i))
+                .collect()
+        })
+        .get(name)?;
     let cells = CELLS.get_or_init(|| embedded::EMBEDDED.iter().map(|_| OnceLock::new()).collect());
     Some(cells[pos].get_or_init(|| {
         let (name, gz, overlay) = embedded::EMBEDDED[pos];

@@ -96,7 +96,10 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         "overcast ready"
     );
 
-    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // One write(2) per small response instead of writev of head + body.
+    builder.http1().writev(false);
+    let builder = Arc::new(builder);
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {

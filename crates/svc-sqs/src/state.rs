@@ -225,8 +225,9 @@ pub struct QueueInner {
     pub modified: i64,
     /// Last PurgeQueue (epoch ms).
     pub last_purge_ms: Option<i64>,
-    /// Messages by seq (boxed: growing the table moves 16-byte entries, not messages).
-    pub messages: HashMap<u64, Box<Message>>,
+    /// Messages by seq: sends append at the right edge of the tree (seq is monotonic), which
+    /// stays cache-friendly on deep queues; boxed so node splits move pointers, not messages.
+    pub messages: BTreeMap<u64, Box<Message>>,
     /// (available_ms, seq) of every message.
     pub ready: BTreeSet<(i64, u64)>,
     /// FIFO: message group → seqs in send order.

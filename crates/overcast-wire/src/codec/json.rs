@@ -33,17 +33,22 @@ pub fn decode(_route: &Route, body: &Bytes) -> Result<Value, AwsError> {
     Ok(strip_nulls(v))
 }
 
-/// Removes `null` members (clients may send them for absent values).
-pub fn strip_nulls(v: Value) -> Value {
+/// Removes `null` members (clients may send them for absent values), in place.
+pub fn strip_nulls(mut v: Value) -> Value {
+    strip_in_place(&mut v);
+    v
+}
+
+fn strip_in_place(v: &mut Value) {
     match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, strip_nulls(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(strip_nulls).collect()),
-        other => other,
+        Value::Object(m) => {
+            if m.values().any(Value::is_null) {
+                m.retain(|_, x| !x.is_null());
+            }
+            m.values_mut().for_each(strip_in_place);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_in_place),
+        _ => {}
     }
 }
 
