@@ -314,14 +314,10 @@ fn authenticate(
         now,
         source_ip: Some(remote.ip()),
         service: route.model.name(),
-        operation: leak_op(route),
+        operation: &route.operation.name,
         protocol: route.protocol,
         host,
     })
-}
-
-fn leak_op(route: &Route) -> &'static str {
-    &route.operation.name
 }
 
 /// SigV4 verification (`--verify-signatures`).

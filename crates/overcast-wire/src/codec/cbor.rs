@@ -277,16 +277,7 @@ pub fn encode_error(
         entries.push((Cbor::Text(k.clone()), item));
     }
     let mut r = cbor_response(info.status, &Cbor::Map(entries));
-    if model.is_some_and(|m| m.info.aws_query_compatible) {
-        let fault = if info.sender_fault {
-            "Sender"
-        } else {
-            "Receiver"
-        };
-        if let Ok(v) = HeaderValue::from_str(&format!("{};{fault}", info.query_code)) {
-            r.headers_mut().insert("x-amzn-query-error", v);
-        }
-    }
+    super::add_query_error(&mut r, model, info);
     if let Ok(v) = HeaderValue::from_str(&err.code) {
         r.headers_mut().insert("x-amzn-errortype", v);
     }

@@ -83,16 +83,7 @@ pub fn encode_error(
     if let Ok(v) = HeaderValue::from_str(&err.code) {
         r.headers_mut().insert("x-amzn-errortype", v);
     }
-    if query_compatible {
-        let fault = if info.sender_fault {
-            "Sender"
-        } else {
-            "Receiver"
-        };
-        if let Ok(v) = HeaderValue::from_str(&format!("{};{fault}", info.query_code)) {
-            r.headers_mut().insert("x-amzn-query-error", v);
-        }
-    }
+    super::add_query_error(&mut r, model, info);
     r
 }
 

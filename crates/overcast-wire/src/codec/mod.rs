@@ -168,6 +168,26 @@ impl ErrorInfo {
     }
 }
 
+/// `x-amzn-query-error: {query code};Sender|Receiver` for JSON/CBOR services that keep
+/// query-protocol error codes (SQS, CloudWatch): SDKs read the code from it.
+pub(crate) fn add_query_error(
+    resp: &mut Response<Body>,
+    model: Option<&ServiceModel>,
+    info: &ErrorInfo,
+) {
+    if !model.is_some_and(|m| m.info.aws_query_compatible) {
+        return;
+    }
+    let fault = if info.sender_fault {
+        "Sender"
+    } else {
+        "Receiver"
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!("{};{fault}", info.query_code)) {
+        resp.headers_mut().insert("x-amzn-query-error", v);
+    }
+}
+
 fn add_request_id(resp: &mut Response<Body>, protocol: Protocol, request_id: &str) {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         let h = resp.headers_mut();
