@@ -134,3 +134,14 @@ def test_s3_error_has_s3_request_id_headers(overcast):
     assert status == 501
     assert "x-amz-request-id" in lower and "x-amz-id-2" in lower
     assert body.startswith(b"<?xml") and b"<Error><Code>NotImplemented</Code>" in body
+
+
+def test_second_server_on_same_data_dir_is_refused(overcast):
+    from conftest import Overcast
+    twin = Overcast(overcast.data_dir)
+    with pytest.raises(RuntimeError):
+        twin.start()
+    with open(twin.log_path) as f:
+        assert "in use by another Overcast" in f.read()
+    # the first server is unaffected
+    assert overcast.get("/_overcast/health")["services"]["sqs"] == "running"

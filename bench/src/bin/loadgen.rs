@@ -4,6 +4,7 @@
 //! loadgen load --url http://127.0.0.1:4566 --scenario send|recvdel --queue-url URL \
 //!              --concurrency 16 --seconds 5 [--sign none|header] [--max-requests N]
 //! loadgen coldstart --bin target/release/overcast --runs 10 [-- extra args]
+//! loadgen coldstart --cmd 'env GATEWAY_PORT={port} ministack' --runs 3 [--path /]
 //! loadgen rss --pid PID
 //! ```
 //! Each load worker owns one keep-alive HTTP/1.1 connection and sends requests back to back;
@@ -51,9 +52,13 @@ fn rss_kib(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Cold start: exec → first served request (GET /_overcast/health), median of N runs.
+/// Cold start: exec → first served request, median of N runs. Overcast is started as
+/// `--bin B serve --port P ...`; a peer as `--cmd 'shell command with {port}'`, probed
+/// with GET `--path` (any HTTP answer counts: a peer may have no health endpoint).
 fn coldstart(args: &[String]) {
-    let bin = arg(args, "--bin").expect("--bin");
+    let bin = arg(args, "--bin");
+    let cmd = arg(args, "--cmd");
+    let path = arg(args, "--path").unwrap_or_else(|| "/_overcast/health".into());
     let runs: usize = arg(args, "--runs")
         .and_then(|r| r.parse().ok())
         .unwrap_or(10);
@@ -69,32 +74,50 @@ fn coldstart(args: &[String]) {
             std::env::temp_dir().join(format!("overcast-coldstart-{}-{i}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let start = Instant::now();
-        let mut child = std::process::Command::new(&bin)
-            .args([
-                "serve",
-                "--port",
-                &port.to_string(),
-                "--data-dir",
-                dir.to_str().expect("utf8"),
-                "--log-level",
-                "warn",
-            ])
-            .args(&extra)
+        let mut command = match (&bin, &cmd) {
+            (Some(bin), _) => {
+                let mut c = std::process::Command::new(bin);
+                c.args([
+                    "serve",
+                    "--port",
+                    &port.to_string(),
+                    "--data-dir",
+                    dir.to_str().expect("utf8"),
+                    "--log-level",
+                    "warn",
+                ])
+                .args(&extra);
+                c
+            }
+            (None, Some(cmd)) => {
+                let mut c = std::process::Command::new("sh");
+                // exec: the measured process is the server itself, not a shell.
+                c.args([
+                    "-c",
+                    &format!("exec {}", cmd.replace("{port}", &port.to_string())),
+                ]);
+                c
+            }
+            _ => panic!("--bin or --cmd"),
+        };
+        let mut child = command
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn");
-        let deadline = start + Duration::from_secs(10);
+        let deadline = start + Duration::from_secs(60);
+        let request =
+            format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
         let elapsed = loop {
             if Instant::now() > deadline {
-                panic!("server did not answer within 10 s");
+                panic!("server did not answer within 60 s");
             }
             if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
                 use std::io::{Read, Write};
-                let _ = s.write_all(b"GET /_overcast/health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+                let _ = s.write_all(request.as_bytes());
                 let mut buf = [0u8; 16];
                 if s.read(&mut buf)
-                    .map(|n| n > 12 && buf.starts_with(b"HTTP/1.1 200"))
+                    .map(|n| n > 12 && buf.starts_with(b"HTTP/1.1 "))
                     .unwrap_or(false)
                 {
                     break start.elapsed();
@@ -238,6 +261,16 @@ fn call(args: &[String]) {
     });
 }
 
+async fn connect(t: &Target) -> std::io::Result<http1::SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect((t.host.as_str(), t.port)).await?;
+    stream.set_nodelay(true)?;
+    let (send, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(conn);
+    Ok(send)
+}
+
 /// Runs one load scenario and prints `{"rps":..,"p50_us":..,"p99_us":..,"errors":..}`.
 fn load(args: &[String]) {
     let url = arg(args, "--url").expect("--url");
@@ -267,10 +300,7 @@ fn load(args: &[String]) {
             let (host, port, scenario, queue_url) = (t.host.clone(), t.port, scenario.clone(), queue_url.clone());
             tasks.push(tokio::spawn(async move {
                 let t = Target { host, port };
-                let stream = tokio::net::TcpStream::connect((t.host.as_str(), t.port)).await.expect("connect");
-                stream.set_nodelay(true).expect("nodelay");
-                let (mut send, conn) = http1::handshake(TokioIo::new(stream)).await.expect("handshake");
-                tokio::spawn(conn);
+                let mut send = connect(&t).await.expect("connect");
                 let mut lat = Vec::with_capacity(100_000);
                 let mut errors = 0u64;
                 let mut n = 0u64;
@@ -285,6 +315,18 @@ fn load(args: &[String]) {
                 let recv_sig = signing.then(|| sign(&hostport, "AmazonSQS.ReceiveMessage", recv.as_bytes()));
                 let mut empty = 0u64;
                 while Instant::now() < deadline && n < per_worker {
+                    // Servers that close after each answer (moto's dev server) get a new
+                    // connection, as a real client would open.
+                    if send.is_closed() {
+                        match connect(&t).await {
+                            Ok(s) => send = s,
+                            Err(_) => {
+                                errors += 1;
+                                n += 1;
+                                continue;
+                            }
+                        }
+                    }
                     let t0 = Instant::now();
                     let ok = match scenario.as_str() {
                         "recvdel" => {

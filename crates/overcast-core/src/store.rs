@@ -1,19 +1,22 @@
 //! Persistence. Services keep their state in memory and write every change through a
 //! [`Store`] before acknowledging it. The default [`LogStore`] appends CRC-framed records to
-//! one log file with a single `write(2)` per change, so an acknowledged write survives
-//! `kill -9` (the bytes are in the kernel); on start-up the log is replayed and compacted.
-//! `--ephemeral` uses [`MemoryStore`], which keeps nothing.
+//! one log file through a shared memory mapping: a record copied into the mapping is in the
+//! kernel's page cache, so an acknowledged write survives `kill -9` without a system call
+//! per write. File space is reserved with `posix_fallocate` before it is mapped, so a full
+//! disk is an error on the write, never a SIGBUS. On start-up the log is replayed (a torn
+//! last record is dropped by its CRC) and compacted. `--ephemeral` uses [`MemoryStore`].
 //!
 //! The trait is deliberately narrow (namespaced key/value) so a shared PostgreSQL
 //! implementation can replace the file for scale-out without touching services.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use memmap2::MmapMut;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -56,6 +59,9 @@ impl Store for MemoryStore {
 const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
 const LOG: &str = "state.log";
+const LOCK: &str = "lock";
+/// The log file grows by this much at a time (reserved on disk, mapped, zero-filled).
+const GROW: u64 = 16 << 20;
 
 /// Location of one live record in the log.
 #[derive(Clone, Copy)]
@@ -66,16 +72,22 @@ struct Slot {
 
 struct LogInner {
     file: File,
+    map: MmapMut,
+    /// File length == mapping length.
+    cap: u64,
+    /// Where the next record goes.
     end: u64,
     /// ns → key → where its latest value is.
     index: HashMap<String, BTreeMap<String, Slot>>,
     live_bytes: u64,
 }
 
-/// Append-only log store in a data directory.
+/// Append-only log store in a data directory (one server per directory: a lock file
+/// refuses a second one).
 pub struct LogStore {
     path: PathBuf,
     inner: Mutex<LogInner>,
+    _lock: File,
 }
 
 /// Frame: `len:u32 | crc:u32 | op:u8 | ns_len:u16 | ns | key_len:u32 | key | value`
@@ -121,55 +133,123 @@ fn parse_body(body: &[u8]) -> Option<Record<'_>> {
     })
 }
 
+/// The low-level file operations that need `unsafe`: mapping the log and reserving its
+/// blocks. Kept to these two functions.
+#[allow(unsafe_code)]
+mod sys {
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::io::AsRawFd;
+
+    use memmap2::MmapMut;
+
+    /// Maps the whole file read-write and shared.
+    pub fn map(file: &File) -> io::Result<MmapMut> {
+        // SAFETY: the log file belongs to this process alone (the data directory's lock file
+        // keeps other Overcast processes out), and this process never truncates it while a
+        // mapping of it is alive: growth only extends it, and every shrink (clear, compaction,
+        // shutdown) drops the mapping first.
+        unsafe { MmapMut::map_mut(file) }
+    }
+
+    /// Reserves disk blocks for `[offset, offset+len)` so that writes through the mapping
+    /// cannot fail later for lack of space.
+    pub fn reserve(file: &File, offset: u64, len: u64) -> io::Result<()> {
+        // SAFETY: plain system call on a valid, open file descriptor.
+        let rc = unsafe {
+            libc::posix_fallocate(file.as_raw_fd(), offset as libc::off_t, len as libc::off_t)
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(rc))
+        }
+    }
+}
+
+/// Sets the file length to `len` bytes, all of them reserved on disk, and maps it.
+fn resize_and_map(file: &File, len: u64) -> io::Result<MmapMut> {
+    file.set_len(len)?;
+    if len > 0 {
+        sys::reserve(file, 0, len)?;
+    }
+    sys::map(file)
+}
+
 impl LogStore {
     /// Opens (or creates) the log in `dir`, replays it, drops a torn tail and compacts when
     /// more than half of it is garbage.
     pub fn open(dir: &Path) -> io::Result<LogStore> {
         fs::create_dir_all(dir)?;
-        let path = dir.join(LOG);
-        let mut file = OpenOptions::new()
+        let lock = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(true)
+            .truncate(false)
+            .open(dir.join(LOCK))?;
+        lock.try_lock().map_err(|_| {
+            io::Error::other(format!(
+                "data directory {} is in use by another Overcast",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join(LOG);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
             .open(&path)?;
-        let mut data = Vec::new();
-        file.read_to_end(&mut data)?;
         let mut index: HashMap<String, BTreeMap<String, Slot>> = HashMap::new();
         let mut pos = 0usize;
-        while pos + 8 <= data.len() {
-            let len = u32::from_le_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
-            let crc = u32::from_le_bytes(data[pos + 4..pos + 8].try_into().unwrap());
-            let Some(body) = data.get(pos + 8..pos + 8 + len) else {
-                break;
+        {
+            let data = if file.metadata()?.len() > 0 {
+                Some(sys::map(&file)?)
+            } else {
+                None
             };
-            if crc32fast::hash(body) != crc {
-                break;
-            }
-            let Some(rec) = parse_body(body) else { break };
-            let slot = Slot {
-                offset: (pos + 8 + rec.value_at) as u64,
-                len: rec.value_len as u32,
-            };
-            match rec.op {
-                OP_PUT => {
-                    index
-                        .entry(rec.ns.to_string())
-                        .or_default()
-                        .insert(rec.key.to_string(), slot);
+            let data: &[u8] = data.as_deref().unwrap_or(&[]);
+            while pos + 8 <= data.len() {
+                let len =
+                    u32::from_le_bytes(data[pos..pos + 4].try_into().expect("4 bytes")) as usize;
+                let crc = u32::from_le_bytes(data[pos + 4..pos + 8].try_into().expect("4 bytes"));
+                let Some(body) = data.get(pos + 8..pos + 8 + len) else {
+                    break;
+                };
+                if len == 0 || crc32fast::hash(body) != crc {
+                    break;
                 }
-                OP_DELETE => {
-                    if let Some(m) = index.get_mut(rec.ns) {
-                        m.remove(rec.key);
+                let Some(rec) = parse_body(body) else { break };
+                let slot = Slot {
+                    offset: (pos + 8 + rec.value_at) as u64,
+                    len: rec.value_len as u32,
+                };
+                match rec.op {
+                    OP_PUT => {
+                        index
+                            .entry(rec.ns.to_string())
+                            .or_default()
+                            .insert(rec.key.to_string(), slot);
                     }
+                    OP_DELETE => {
+                        if let Some(m) = index.get_mut(rec.ns) {
+                            m.remove(rec.key);
+                        }
+                    }
+                    _ => break,
                 }
-                _ => break,
+                pos += 8 + len;
             }
-            pos += 8 + len;
+            let torn = data[pos..].iter().any(|b| *b != 0);
+            if torn {
+                tracing::warn!(path = %path.display(), "dropping a torn record at the end of the state log");
+            }
         }
-        if pos < data.len() {
-            tracing::warn!(path = %path.display(), dropped = data.len() - pos, "dropping a torn record at the end of the state log");
-            file.set_len(pos as u64)?;
-        }
+        // Cut whatever follows the last good record (a torn record, preallocated zeros) and
+        // grow again with fresh zeros.
+        file.set_len(pos as u64)?;
+        let cap = pos as u64 + GROW;
+        let map = resize_and_map(&file, cap)?;
         let live_bytes: u64 = index
             .values()
             .flat_map(|m| m.values())
@@ -179,10 +259,13 @@ impl LogStore {
             path: path.clone(),
             inner: Mutex::new(LogInner {
                 file,
+                map,
+                cap,
                 end: pos as u64,
                 index,
                 live_bytes,
             }),
+            _lock: lock,
         };
         if pos as u64 > 1 << 20 && pos as u64 > 2 * live_bytes {
             store.compact()?;
@@ -194,11 +277,8 @@ impl LogStore {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn read_slot(file: &mut File, slot: Slot) -> io::Result<Vec<u8>> {
-        let mut buf = vec![0; slot.len as usize];
-        file.seek(SeekFrom::Start(slot.offset))?;
-        file.read_exact(&mut buf)?;
-        Ok(buf)
+    fn read_slot(inner: &LogInner, slot: Slot) -> Vec<u8> {
+        inner.map[slot.offset as usize..slot.offset as usize + slot.len as usize].to_vec()
     }
 
     /// Rewrites the log with live records only.
@@ -207,23 +287,20 @@ impl LogStore {
         let tmp = self.path.with_extension("compact");
         let mut out = Vec::new();
         let mut new_index: HashMap<String, BTreeMap<String, Slot>> = HashMap::new();
-        let entries: Vec<(String, String, Slot)> = inner
-            .index
-            .iter()
-            .flat_map(|(ns, m)| m.iter().map(move |(k, s)| (ns.clone(), k.clone(), *s)))
-            .collect();
-        for (ns, key, slot) in entries {
-            let value = Self::read_slot(&mut inner.file, slot)?;
-            let f = frame(OP_PUT, &ns, &key, &value);
-            let value_at = out.len() + f.len() - value.len();
-            out.extend_from_slice(&f);
-            new_index.entry(ns).or_default().insert(
-                key,
-                Slot {
-                    offset: value_at as u64,
-                    len: value.len() as u32,
-                },
-            );
+        for (ns, m) in &inner.index {
+            for (key, slot) in m {
+                let value = Self::read_slot(&inner, *slot);
+                let f = frame(OP_PUT, ns, key, &value);
+                let value_at = out.len() + f.len() - value.len();
+                out.extend_from_slice(&f);
+                new_index.entry(ns.clone()).or_default().insert(
+                    key.clone(),
+                    Slot {
+                        offset: value_at as u64,
+                        len: value.len() as u32,
+                    },
+                );
+            }
         }
         {
             let mut t = File::create(&tmp)?;
@@ -231,10 +308,11 @@ impl LogStore {
             t.sync_all()?;
         }
         fs::rename(&tmp, &self.path)?;
-        inner.file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(&self.path)?;
+        let file = OpenOptions::new().read(true).write(true).open(&self.path)?;
+        let cap = out.len() as u64 + GROW;
+        inner.map = resize_and_map(&file, cap)?;
+        inner.file = file;
+        inner.cap = cap;
         inner.end = out.len() as u64;
         inner.index = new_index;
         Ok(())
@@ -242,10 +320,20 @@ impl LogStore {
 
     fn append(&self, op: u8, ns: &str, key: &str, value: &[u8]) -> io::Result<()> {
         let buf = frame(op, ns, key, value);
-        let mut inner = self.lock();
-        inner.file.write_all(&buf)?;
-        let value_at = inner.end + (buf.len() - value.len()) as u64;
-        inner.end += buf.len() as u64;
+        let n = buf.len() as u64;
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if inner.end + n > inner.cap {
+            let cap = inner.cap + GROW.max(n);
+            sys::reserve(&inner.file, inner.cap, cap - inner.cap)?;
+            inner.file.set_len(cap)?;
+            inner.map = sys::map(&inner.file)?;
+            inner.cap = cap;
+        }
+        let at = inner.end as usize;
+        inner.map[at..at + buf.len()].copy_from_slice(&buf);
+        let value_at = inner.end + n - value.len() as u64;
+        inner.end += n;
         match op {
             OP_PUT => {
                 inner.live_bytes += value.len() as u64 + 64;
@@ -269,6 +357,29 @@ impl LogStore {
     }
 }
 
+#[cfg(test)]
+impl LogStore {
+    /// Opens `dir` while a leaked store of this same process still holds its lock.
+    fn open_unlocked_for_test(dir: &Path) -> LogStore {
+        let moved = dir.join(LOCK);
+        fs::remove_file(&moved).unwrap();
+        LogStore::open(dir).unwrap()
+    }
+}
+
+impl Drop for LogStore {
+    /// A clean shutdown leaves the file at its used length (no reserved tail).
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
+        let end = inner.end;
+        inner.map = match memmap2::MmapMut::map_anon(1) {
+            Ok(m) => m,
+            Err(_) => return,
+        };
+        let _ = inner.file.set_len(end);
+    }
+}
+
 impl Store for LogStore {
     fn put(&self, ns: &str, key: &str, value: &[u8]) -> io::Result<()> {
         self.append(OP_PUT, ns, key, value)
@@ -279,21 +390,22 @@ impl Store for LogStore {
     }
 
     fn scan(&self, ns: &str) -> io::Result<Vec<(String, Vec<u8>)>> {
-        let mut inner = self.lock();
-        let slots: Vec<(String, Slot)> = match inner.index.get(ns) {
-            Some(m) => m.iter().map(|(k, s)| (k.clone(), *s)).collect(),
-            None => return Ok(Vec::new()),
-        };
-        let mut out = Vec::with_capacity(slots.len());
-        for (k, s) in slots {
-            out.push((k, Self::read_slot(&mut inner.file, s)?));
-        }
-        Ok(out)
+        let inner = self.lock();
+        Ok(match inner.index.get(ns) {
+            Some(m) => m
+                .iter()
+                .map(|(k, s)| (k.clone(), Self::read_slot(&inner, *s)))
+                .collect(),
+            None => Vec::new(),
+        })
     }
 
     fn clear(&self) -> io::Result<()> {
         let mut inner = self.lock();
+        inner.map = memmap2::MmapMut::map_anon(1)?;
         inner.file.set_len(0)?;
+        inner.map = resize_and_map(&inner.file, GROW)?;
+        inner.cap = GROW;
         inner.end = 0;
         inner.index.clear();
         inner.live_bytes = 0;
@@ -406,6 +518,57 @@ mod tests {
         drop(s);
         let s = LogStore::open(&d).unwrap();
         assert_eq!(s.scan("a").unwrap().len(), 2);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn survives_a_process_that_never_cleaned_up() {
+        let d = tmpdir("nodrop");
+        let s = LogStore::open(&d).unwrap();
+        s.put("q", "m1", b"hello").unwrap();
+        s.put("q", "m2", b"world").unwrap();
+        s.delete("q", "m1").unwrap();
+        // Like kill -9: no Drop, the reserved zero tail stays in the file.
+        std::mem::forget(s);
+        let len = fs::metadata(d.join(LOG)).unwrap().len();
+        assert!(len >= GROW, "the reserved tail is still there");
+        let s = LogStore::open_unlocked_for_test(&d);
+        assert_eq!(
+            s.scan("q").unwrap(),
+            vec![("m2".to_string(), b"world".to_vec())]
+        );
+        s.put("q", "m3", b"!").unwrap();
+        assert_eq!(s.scan("q").unwrap().len(), 2);
+        drop(s);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn grows_past_the_reserved_size() {
+        let d = tmpdir("grow");
+        {
+            let s = LogStore::open(&d).unwrap();
+            let big = vec![7u8; 1 << 20];
+            for i in 0..40 {
+                s.put("blobs", &format!("b{i:02}"), &big).unwrap();
+            }
+        }
+        let s = LogStore::open(&d).unwrap();
+        let rows = s.scan("blobs").unwrap();
+        assert_eq!(rows.len(), 40);
+        assert!(rows.iter().all(|(_, v)| v.len() == 1 << 20 && v[0] == 7));
+        drop(s);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_second_server_cannot_open_the_same_directory() {
+        let d = tmpdir("lock");
+        let s = LogStore::open(&d).unwrap();
+        let err = LogStore::open(&d).err().expect("second open refused");
+        assert!(err.to_string().contains("in use"));
+        drop(s);
+        assert!(LogStore::open(&d).is_ok());
         fs::remove_dir_all(&d).unwrap();
     }
 

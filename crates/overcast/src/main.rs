@@ -7,10 +7,6 @@ mod pipeline;
 mod server;
 mod services;
 
-/// mimalloc: measurably cheaper than glibc malloc on the request path (no arena locks).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     cli::run()
 }
