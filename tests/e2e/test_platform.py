@@ -145,3 +145,20 @@ def test_second_server_on_same_data_dir_is_refused(overcast):
         assert "in use by another Overcast" in f.read()
     # the first server is unaffected
     assert overcast.get("/_overcast/health")["services"]["sqs"] == "running"
+
+
+def test_oversized_body_is_refused_from_its_content_length(overcast, client):
+    import socket
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName="still-here")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="kept")
+    port = int(overcast.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: AmazonSQS.ListQueues\r\n"
+                  b"Content-Type: application/x-amz-json-1.0\r\nContent-Length: 200000000\r\n\r\n{}")
+        head = s.recv(4096).decode("latin-1")
+    assert head.startswith("HTTP/1.1 413")
+    assert "RequestEntityTooLarge" in head
+    # nothing acknowledged before is lost, and the server still answers
+    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    assert got[0]["Body"] == "kept"

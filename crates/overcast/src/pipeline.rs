@@ -242,6 +242,10 @@ fn log(service: &str, operation: &str, status: u16, started: Instant, request_id
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, AwsError> {
+    use http_body::Body as _;
+    if body.size_hint().lower() > MAX_BODY as u64 {
+        return Err(too_large());
+    }
     let limited = http_body_util::Limited::new(body, MAX_BODY);
     match limited.collect().await {
         Ok(c) => Ok(c.to_bytes()),
@@ -249,11 +253,7 @@ async fn read_body(body: Incoming) -> Result<Bytes, AwsError> {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            Err(AwsError::new(
-                codes::REQUEST_ENTITY_TOO_LARGE,
-                format!("Request body exceeds the maximum of {MAX_BODY} bytes"),
-            )
-            .with_status(413))
+            Err(too_large())
         }
         Err(e) => Err(AwsError::new(
             "IncompleteBody",
@@ -261,6 +261,14 @@ async fn read_body(body: Incoming) -> Result<Bytes, AwsError> {
         )
         .with_status(400)),
     }
+}
+
+fn too_large() -> AwsError {
+    AwsError::new(
+        codes::REQUEST_ENTITY_TOO_LARGE,
+        format!("Request body exceeds the maximum of {MAX_BODY} bytes"),
+    )
+    .with_status(413)
 }
 
 /// Resolves who is calling (and checks the signature when enabled).
