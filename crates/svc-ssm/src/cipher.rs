@@ -196,6 +196,8 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(overcast_core::store::LogStore::open(&dir).unwrap());
         let a = LocalCipher::load(store.clone()).unwrap();
         let sealed = a.encrypt("k", "n", b"v").unwrap();
+        // A restart: every handle on the store goes, releasing the data directory.
+        drop(a);
         drop(store);
         let store: Arc<dyn Store> = Arc::new(overcast_core::store::LogStore::open(&dir).unwrap());
         let b = LocalCipher::load(store.clone()).unwrap();
