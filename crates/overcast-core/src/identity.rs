@@ -27,6 +27,12 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The root user of the default account (built once).
+    pub fn default_root() -> &'static Principal {
+        static ROOT: std::sync::OnceLock<Principal> = std::sync::OnceLock::new();
+        ROOT.get_or_init(|| Principal::root(DEFAULT_ACCOUNT))
+    }
+
     /// The root user of `account`.
     pub fn root(account: &str) -> Principal {
         Principal {
@@ -111,9 +117,9 @@ impl Identities {
             Some(k) if k.len() == 12 && k.bytes().all(|b| b.is_ascii_digit()) => Principal::root(k),
             Some(k) => match self.get(k) {
                 Some(c) => c.principal.clone(),
-                None => Principal::root(DEFAULT_ACCOUNT),
+                None => Principal::default_root().clone(),
             },
-            None => Principal::root(DEFAULT_ACCOUNT),
+            None => Principal::default_root().clone(),
         }
     }
 

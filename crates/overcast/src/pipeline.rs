@@ -37,8 +37,8 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
             parts.headers.insert(http::header::HOST, v);
         }
     }
-    let path = parts.uri.path().to_string();
-    let query = parts.uri.query().map(str::to_string);
+    let path = parts.uri.path();
+    let query = parts.uri.query();
 
     // 1. Overcast's own API.
     if path.starts_with("/_overcast/") || path.starts_with("/_localstack/") {
@@ -46,8 +46,8 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
     }
 
     // 2. Classify and parse SigV4 (routing uses the credential scope).
-    let kind = route::classify(&parts.method, &path, query.as_deref(), &parts.headers);
-    let sig = sigv4::from_request(&parts.headers, query.as_deref());
+    let kind = route::classify(&parts.method, path, query, &parts.headers);
+    let sig = sigv4::from_request(&parts.headers, query);
 
     // 3. Query-protocol requests carry `Action` in the body: read it first.
     let mut buffered: Option<Bytes> = None;
@@ -63,8 +63,8 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
     let route = match route::route(
         kind,
         &parts.method,
-        &path,
-        query.as_deref(),
+        path,
+        query,
         &parts.headers,
         sig.as_ref(),
         buffered.as_ref(),
@@ -129,8 +129,8 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
     let ctx = match authenticate(
         &app,
         &parts,
-        &path,
-        query.as_deref(),
+        path,
+        query,
         sig.as_ref(),
         &bytes,
         &route,
@@ -286,21 +286,27 @@ fn authenticate(
 ) -> Result<RequestContext, AwsError> {
     let now = app.core.clock.now();
     let access_key = sig.map(|s| s.access_key.clone());
-    if let Some(key) = access_key.as_deref() {
-        if let Some(cred) = app.core.identities.get(key) {
-            if cred.expiration.is_some_and(|exp| exp <= now) {
-                return Err(AwsError::new(
-                    codes::EXPIRED_TOKEN,
-                    "The security token included in the request is expired",
-                )
-                .with_status(400));
-            }
-        }
+    // One lookup: issued credentials (STS, IAM) carry their principal and expiry.
+    let issued = access_key
+        .as_deref()
+        .and_then(|k| app.core.identities.get(k));
+    if issued
+        .as_ref()
+        .is_some_and(|c| c.expiration.is_some_and(|exp| exp <= now))
+    {
+        return Err(AwsError::new(
+            codes::EXPIRED_TOKEN,
+            "The security token included in the request is expired",
+        )
+        .with_status(400));
     }
     if app.verify_signatures {
         verify(app, parts, path, query, sig, body, now)?;
     }
-    let principal = app.core.identities.resolve(access_key.as_deref());
+    let principal = match issued {
+        Some(c) => c.principal.clone(),
+        None => app.core.identities.resolve(access_key.as_deref()),
+    };
     let region = sig
         .map(|s| s.region.clone())
         .filter(|r| !r.is_empty() && r != "aws-global")
