@@ -162,3 +162,14 @@ def test_oversized_body_is_refused_from_its_content_length(overcast, client):
     # nothing acknowledged before is lost, and the server still answers
     got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
     assert got[0]["Body"] == "kept"
+
+
+def test_listens_on_ipv6_loopback_too(overcast):
+    import socket
+    try:
+        s = socket.create_connection(("::1", overcast.port), timeout=2)
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    with s:
+        s.sendall(b"GET /_overcast/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        assert s.recv(64).startswith(b"HTTP/1.1 200")

@@ -39,9 +39,9 @@ pub struct ServeArgs {
     /// Port to listen on.
     #[arg(long, env = "OVERCAST_PORT", default_value_t = 4566)]
     pub port: u16,
-    /// Address to bind (loopback unless told otherwise).
-    #[arg(long, env = "OVERCAST_BIND", default_value = "127.0.0.1")]
-    pub bind: IpAddr,
+    /// Address to bind [default: loopback, both 127.0.0.1 and ::1].
+    #[arg(long, env = "OVERCAST_BIND")]
+    pub bind: Option<IpAddr>,
     /// Where state lives [default: $XDG_DATA_HOME/overcast, else ~/.local/share/overcast].
     #[arg(long, env = "OVERCAST_DATA_DIR")]
     pub data_dir: Option<PathBuf>,

@@ -2,7 +2,7 @@
 //! every request to [`crate::pipeline::handle`].
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -84,13 +84,28 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         data_dir,
     });
 
-    let addr = SocketAddr::new(args.bind, args.port);
-    let listener = TcpListener::bind(addr)
+    // Loopback by default: 127.0.0.1, plus ::1 when the machine has IPv6 (clients that
+    // resolve `localhost` to ::1 first reach us too). An explicit --bind is used alone.
+    let primary = SocketAddr::new(
+        args.bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        args.port,
+    );
+    let listener = TcpListener::bind(primary)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|e| format!("cannot listen on {primary}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let v6 = match args.bind {
+        None => TcpListener::bind(SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+            local.port(),
+        ))
+        .await
+        .ok(),
+        Some(_) => None,
+    };
     tracing::info!(
         address = %local,
+        ipv6_loopback = v6.is_some(),
         services = app.services.len(),
         data_dir = %app.data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "(ephemeral)".into()),
         "overcast ready"
@@ -104,7 +119,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
+            accepted = accept(&listener, v6.as_ref()) => {
                 let (stream, remote) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
@@ -130,6 +145,20 @@ async fn run(args: ServeArgs) -> Result<(), String> {
                 return Ok(());
             }
         }
+    }
+}
+
+/// The next connection on either listener.
+async fn accept(
+    v4: &TcpListener,
+    v6: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match v6 {
+        Some(v6) => tokio::select! {
+            a = v4.accept() => a,
+            a = v6.accept() => a,
+        },
+        None => v4.accept().await,
     }
 }
 
