@@ -60,8 +60,10 @@ const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
 const LOG: &str = "state.log";
 const LOCK: &str = "lock";
-/// The log file grows by this much at a time (reserved on disk, mapped, zero-filled).
-const GROW: u64 = 16 << 20;
+/// Reserved room after the last record at open (small: start-up stays fast).
+const GROW: u64 = 1 << 20;
+/// Growth doubles the reservation up to this step.
+const MAX_STEP: u64 = 64 << 20;
 
 /// Location of one live record in the log.
 #[derive(Clone, Copy)]
@@ -324,7 +326,7 @@ impl LogStore {
         let mut guard = self.lock();
         let inner = &mut *guard;
         if inner.end + n > inner.cap {
-            let cap = inner.cap + GROW.max(n);
+            let cap = inner.cap + inner.cap.clamp(GROW, MAX_STEP).max(n);
             sys::reserve(&inner.file, inner.cap, cap - inner.cap)?;
             inner.file.set_len(cap)?;
             inner.map = sys::map(&inner.file)?;
