@@ -404,7 +404,23 @@ pub fn parse_model(
             let mut v: Value = serde_json::from_slice(&raw).map_err(|e| e.to_string())?;
             let o: Value = serde_json::from_str(o).map_err(|e| format!("overlay: {e}"))?;
             merge(&mut v, o);
-            serde_json::from_value(v).map_err(|e| e.to_string())?
+            let mut merged: RawModel = serde_json::from_value(v).map_err(|e| e.to_string())?;
+            // JSON objects in a Value are key-sorted; restore the model's member order (XML
+            // element order follows it) from a direct parse of the vendored bytes.
+            let original: RawModel = serde_json::from_slice(&raw).map_err(|e| e.to_string())?;
+            for (name, shape) in merged.shapes.iter_mut() {
+                if let Some(orig) = original.shapes.get(name) {
+                    let rank = |m: &str| {
+                        orig.members
+                            .0
+                            .iter()
+                            .position(|(n, _)| n == m)
+                            .unwrap_or(usize::MAX)
+                    };
+                    shape.members.0.sort_by_key(|(n, _)| rank(n));
+                }
+            }
+            merged
         }
     };
     Ok(build(info, raw))
@@ -783,6 +799,19 @@ mod tests {
             m.xml_namespace.as_deref(),
             Some("http://queue.amazonaws.com/doc/2012-11-05/")
         );
+    }
+
+    #[test]
+    fn overlay_keeps_the_model_member_order() {
+        let m = model("sqs").unwrap();
+        let names: Vec<&str> = m
+            .shape_named("SendMessageRequest")
+            .unwrap()
+            .members
+            .iter()
+            .map(|x| x.name.as_str())
+            .collect();
+        assert_eq!(&names[..3], &["QueueUrl", "MessageBody", "DelaySeconds"]);
     }
 
     #[test]
