@@ -60,16 +60,27 @@ pub struct Core {
     pub identities: Arc<Identities>,
     /// Timed work on the virtual clock.
     pub scheduler: crate::scheduler::Scheduler,
+    /// Where services keep large payloads as files (S3 object bodies, Lambda code):
+    /// `<data dir>/blobs`, or a per-process scratch directory when ephemeral.
+    pub blob_dir: std::path::PathBuf,
 }
 
 impl Core {
     /// A core with in-memory persistence (tests, `--ephemeral`).
     pub fn ephemeral() -> Core {
-        Core::new(Arc::new(crate::store::MemoryStore))
+        Core::new(Arc::new(crate::store::MemoryStore), None)
     }
 
-    /// A core over `store`.
-    pub fn new(store: Arc<dyn Store>) -> Core {
+    /// A core over `store`; blobs go under `data_dir/blobs` (a scratch directory when None).
+    pub fn new(store: Arc<dyn Store>, data_dir: Option<&std::path::Path>) -> Core {
+        let blob_dir = match data_dir {
+            Some(d) => d.join("blobs"),
+            None => std::env::temp_dir().join(format!(
+                "overcast-{}-{}",
+                std::process::id(),
+                crate::ids::alnum(8)
+            )),
+        };
         let clock = Clock::new();
         Core {
             identities: Arc::new(Identities::new(store.clone())),
@@ -77,6 +88,7 @@ impl Core {
             scheduler: crate::scheduler::Scheduler::new(clock.clone()),
             clock,
             fabric: Fabric::new(),
+            blob_dir,
         }
     }
 }

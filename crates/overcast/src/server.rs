@@ -70,7 +70,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot open data dir {}: {e}", dir.display()))?;
         (Arc::new(s), Some(dir))
     };
-    let core = Core::new(store);
+    let core = Core::new(store, data_dir.as_deref());
     // Virtual time goes on across restarts: restore how far it was moved.
     if let Some((_, state)) = clock_table(&core).load().into_iter().next() {
         core.clock.restore(state);

@@ -24,7 +24,7 @@ fn core_on(dir: &Path, clock: &Clock) -> Core {
     let store: Arc<dyn Store> = Arc::new(LogStore::open(dir).unwrap());
     Core {
         clock: clock.clone(),
-        ..Core::new(store)
+        ..Core::new(store, None)
     }
 }
 

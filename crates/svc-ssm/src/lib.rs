@@ -138,7 +138,7 @@ mod tests {
 
     fn durable_core(dir: &std::path::Path) -> Core {
         let store: Arc<dyn Store> = Arc::new(LogStore::open(dir).unwrap());
-        Core::new(store)
+        Core::new(store, None)
     }
 
     #[tokio::test]
