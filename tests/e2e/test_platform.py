@@ -23,6 +23,7 @@ def test_health_lists_services_in_both_paths(overcast):
         assert h["services"]["sqs"] == "running"
         assert h["services"]["sts"] == "running"
         assert h["services"]["ssm"] == "running"
+        assert h["services"]["s3"] == "running"
         assert h["services"]["ec2"] == "available"
         assert h["persistence"] is True
 
@@ -104,7 +105,7 @@ def test_virtual_clock_survives_restart_and_kill9(overcast):
 
 
 @pytest.mark.parametrize("service,call,op", [
-    ("s3", lambda c: c.list_buckets(), "ListBuckets"),                       # rest-xml
+    ("s3", lambda c: c.get_bucket_policy(Bucket="any-bucket"), "GetBucketPolicy"),  # rest-xml
     ("lambda", lambda c: c.list_functions(), "ListFunctions"),               # rest-json
     ("cloudwatch", lambda c: c.list_metrics(), "ListMetrics"),               # smithy-rpc-v2-cbor
     ("sns", lambda c: c.list_topics(), "ListTopics"),                        # query
@@ -128,7 +129,7 @@ def test_cbor_protocol_is_what_current_cloudwatch_clients_speak(client):
 
 
 def test_s3_error_has_s3_request_id_headers(overcast):
-    status, headers, body = raw(overcast, "GET", "/some-bucket?list-type=2", headers={
+    status, headers, body = raw(overcast, "GET", "/some-bucket?policy", headers={
         "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"})
     lower = {k.lower(): v for k, v in headers.items()}
     assert status == 501

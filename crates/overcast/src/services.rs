@@ -9,6 +9,7 @@ type Constructor = fn(&Core) -> Arc<dyn Service>;
 
 /// Every service Overcast implements, by model name.
 pub const ALL: &[(&str, Constructor)] = &[
+    ("s3", svc_s3::service),
     ("sqs", svc_sqs::service),
     ("ssm", svc_ssm::service),
     ("sts", svc_sts::service),

@@ -932,6 +932,9 @@ pub fn encode(route: &Route, output: Value, stream: Option<Body>) -> Response<Bo
             Location::Uri | Location::QueryString => {}
         }
     }
+    if s3_quirks::partial_content(model.name(), &route.operation.name, &headers) {
+        status = StatusCode::PARTIAL_CONTENT;
+    }
     let no_body = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
     if let Some(p) = shape.payload.as_deref().and_then(|p| shape.member(p)) {
         let ps = model.shape(p.shape);
@@ -1322,6 +1325,12 @@ pub mod s3_quirks {
         } else {
             HostHint::Other
         }
+    }
+
+    /// A ranged GetObject answers 206 Partial Content; the model has no status member for it,
+    /// so the presence of `Content-Range` in the output decides.
+    pub fn partial_content(service: &str, op: &str, headers: &http::HeaderMap) -> bool {
+        service == "s3" && op == "GetObject" && headers.contains_key(http::header::CONTENT_RANGE)
     }
 
     /// Operations that answer the same request as another but are not the one general

@@ -1,0 +1,194 @@
+//! S3 state: buckets (names are global across accounts and regions), their objects ordered by
+//! key, and multipart uploads. Records are written through to [`Table`]s before a change is
+//! acknowledged; bodies are files under `<blob dir>/s3/<bucket id>/`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use overcast_core::{Store, Table};
+use serde::{Deserialize, Serialize};
+
+/// A bucket record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketRecord {
+    /// Name.
+    pub name: String,
+    /// Owning account.
+    pub owner: String,
+    /// Region (its LocationConstraint; `us-east-1` by default).
+    pub region: String,
+    /// Creation time, epoch seconds.
+    pub created: f64,
+    /// Directory name of its blobs.
+    pub id: String,
+}
+
+/// Content headers and metadata stored with an object (or an upload in progress).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ObjectHeaders {
+    /// Content-Type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Content-Encoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    /// Content-Disposition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    /// Content-Language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+    /// Cache-Control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    /// Expires (HTTP date text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// User metadata (`x-amz-meta-*`), lowercased keys.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// Storage class (`STANDARD` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+/// An object record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    /// Bucket name.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag with its quotes.
+    pub etag: String,
+    /// Epoch seconds.
+    pub last_modified: f64,
+    /// Blob file name inside the bucket directory.
+    pub file: String,
+    /// Content headers and metadata.
+    #[serde(default)]
+    pub headers: ObjectHeaders,
+    /// Flexible checksum (algorithm name, base64 value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<(String, String)>,
+    /// Parts of a multipart object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts_count: Option<u32>,
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartRecord {
+    /// ETag with its quotes.
+    pub etag: String,
+    /// Size.
+    pub size: u64,
+    /// Epoch seconds.
+    pub last_modified: f64,
+    /// Blob file name inside the bucket directory.
+    pub file: String,
+    /// Flexible checksum (algorithm name, base64 value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<(String, String)>,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Upload {
+    /// Upload id.
+    pub id: String,
+    /// Bucket name.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Initiated, epoch seconds.
+    pub initiated: f64,
+    /// Headers for the final object.
+    pub headers: ObjectHeaders,
+    /// Checksum algorithm asked for at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<String>,
+    /// Parts by number.
+    #[serde(default)]
+    pub parts: BTreeMap<u32, PartRecord>,
+}
+
+/// A bucket in memory.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    /// The record.
+    pub record: BucketRecord,
+    /// Objects by key (UTF-8 byte order).
+    pub objects: BTreeMap<String, ObjectRecord>,
+    /// Uploads by id.
+    pub uploads: BTreeMap<String, Upload>,
+}
+
+/// All buckets plus their tables.
+pub struct State {
+    /// Buckets by name (global).
+    pub buckets: BTreeMap<String, Bucket>,
+    /// Bucket records.
+    pub bucket_table: Table<BucketRecord>,
+    /// Object records, keyed `bucket/key`.
+    pub object_table: Table<ObjectRecord>,
+    /// Upload records, keyed by upload id.
+    pub upload_table: Table<Upload>,
+    /// `<blob dir>/s3`.
+    pub root: PathBuf,
+}
+
+impl State {
+    /// Loads everything from the store.
+    pub fn load(store: Arc<dyn Store>, root: PathBuf) -> State {
+        let bucket_table = Table::new(store.clone(), "s3/buckets");
+        let object_table: Table<ObjectRecord> = Table::new(store.clone(), "s3/objects");
+        let upload_table: Table<Upload> = Table::new(store, "s3/uploads");
+        let mut buckets: BTreeMap<String, Bucket> = bucket_table
+            .load()
+            .into_iter()
+            .map(|(name, record)| {
+                (
+                    name,
+                    Bucket {
+                        record,
+                        objects: BTreeMap::new(),
+                        uploads: BTreeMap::new(),
+                    },
+                )
+            })
+            .collect();
+        for (_, o) in object_table.load() {
+            if let Some(b) = buckets.get_mut(&o.bucket) {
+                b.objects.insert(o.key.clone(), o);
+            }
+        }
+        for (_, u) in upload_table.load() {
+            if let Some(b) = buckets.get_mut(&u.bucket) {
+                b.uploads.insert(u.id.clone(), u);
+            }
+        }
+        // Half-written bodies of requests that never completed.
+        let _ = std::fs::remove_dir_all(root.join("tmp"));
+        State {
+            buckets,
+            bucket_table,
+            object_table,
+            upload_table,
+            root,
+        }
+    }
+
+    /// The directory of a bucket's blobs.
+    pub fn bucket_dir(&self, bucket: &BucketRecord) -> PathBuf {
+        self.root.join(&bucket.id)
+    }
+
+    /// Table key of an object.
+    pub fn object_key(bucket: &str, key: &str) -> String {
+        format!("{bucket}/{key}")
+    }
+}
