@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{SqsError, SqsResult};
 use crate::messages::Outgoing;
-use crate::state::AttributeValue;
+use crate::state::{AttributeValue, Md5Digest, MessageId};
 use crate::Sqs;
 
 /// Largest total payload of a SendMessageBatch.
@@ -131,10 +131,10 @@ pub struct SendMessageBatchResultEntry {
     pub id: String,
     /// MessageId.
     #[serde(rename = "MessageId")]
-    pub message_id: String,
+    pub message_id: MessageId,
     /// MD5OfMessageBody.
     #[serde(rename = "MD5OfMessageBody")]
-    pub md5_of_message_body: String,
+    pub md5_of_message_body: Md5Digest,
     /// MD5OfMessageAttributes.
     #[serde(
         rename = "MD5OfMessageAttributes",

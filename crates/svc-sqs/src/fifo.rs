@@ -106,8 +106,7 @@ pub fn replay_attempt(
 pub fn remember_loaded(inner: &mut QueueInner, msg: &Message, now: i64) {
     if let Some(sn) = msg
         .data
-        .sequence_number
-        .as_deref()
+        .sequence_number()
         .and_then(|s| s.parse::<u128>().ok())
     {
         inner.last_sequence = inner.last_sequence.max(sn);
@@ -116,7 +115,7 @@ pub fn remember_loaded(inner: &mut QueueInner, msg: &Message, now: i64) {
     if expires_ms <= now {
         return;
     }
-    if let (Some(group), Some(dedup)) = (&msg.data.group_id, &msg.data.dedup_id) {
+    if let (Some(group), Some(dedup)) = (msg.data.group_id(), msg.data.dedup_id()) {
         let key = dedup_key(
             inner.config.deduplication_scope == "messageGroup",
             group,
@@ -126,8 +125,8 @@ pub fn remember_loaded(inner: &mut QueueInner, msg: &Message, now: i64) {
             key.clone(),
             Dedup {
                 expires_ms,
-                message_id: msg.data.id.clone(),
-                sequence_number: msg.data.sequence_number.clone(),
+                message_id: msg.data.id,
+                sequence_number: msg.data.sequence_number().cloned(),
             },
         );
         inner.dedup_order.push_back((expires_ms, key));
@@ -137,27 +136,22 @@ pub fn remember_loaded(inner: &mut QueueInner, msg: &Message, now: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{MessageData, MessageState};
-    use std::collections::BTreeMap;
+    use crate::state::{MessageData, MessageExtras, MessageId, MessageState};
+    use std::sync::Arc;
 
     fn add(inner: &mut QueueInner, seq: u64, group: &str, state: MessageState) {
         inner.insert(Message {
             seq,
-            data: MessageData {
-                id: format!("m{seq}"),
-                body: String::new(),
-                md5_body: String::new(),
-                attributes: BTreeMap::new(),
-                md5_attributes: None,
-                system_attributes: BTreeMap::new(),
-                md5_system: None,
-                sent_ms: 1_000,
-                sender_id: String::new(),
-                group_id: Some(group.into()),
-                dedup_id: None,
-                sequence_number: None,
-                dlq_source_arn: None,
-            },
+            data: MessageData::new(
+                MessageId::random(),
+                String::new(),
+                1_000,
+                Arc::from(""),
+                MessageExtras {
+                    group_id: Some(group.into()),
+                    ..Default::default()
+                },
+            ),
             state,
             state_saved: false,
         });

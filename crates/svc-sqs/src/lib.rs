@@ -19,9 +19,9 @@ pub mod move_tasks;
 pub mod queues;
 pub mod state;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use overcast_core::{Core, RequestContext, Service, Stores};
 
@@ -43,7 +43,12 @@ pub struct Shared {
     pub persist: Persist,
     /// Message move tasks.
     pub tasks: move_tasks::Tasks,
+    /// SenderIds seen, shared by every message of a sender.
+    senders: RwLock<HashSet<Arc<str>>>,
 }
+
+/// Most distinct SenderIds kept for sharing; later ones get their own copy.
+const MAX_SENDERS: usize = 4096;
 
 impl Deref for Sqs {
     type Target = Shared;
@@ -65,6 +70,7 @@ impl Sqs {
             regions: Stores::new(|_, _| Region::default()),
             persist: Persist::new(core.store.clone()),
             tasks: move_tasks::Tasks::default(),
+            senders: RwLock::default(),
         };
         shared.load();
         Sqs {
@@ -97,15 +103,24 @@ impl Sqs {
 /// (`http://localhost:4566/000000000000/q`, `https://sqs.us-east-1.amazonaws.com/1234/q`,
 /// `http://localhost:4566/queue/us-east-1/000000000000/q`).
 pub fn parse_queue_url(url: &str) -> Option<(&str, &str)> {
-    let url = url.split(['?', '#']).next().unwrap_or_default();
-    let path = match url.find("://") {
+    // Byte scans (every request parses one): the delimiters are all ASCII.
+    let bytes = url.as_bytes();
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'?' || b == b'#')
+        .unwrap_or(bytes.len());
+    let url = &url[..end];
+    let bytes = &bytes[..end];
+    let path = match bytes.windows(3).position(|w| w == b"://") {
         Some(i) => {
             let rest = &url[i + 3..];
-            rest.find('/').map_or("", |p| &rest[p..])
+            rest.bytes()
+                .position(|b| b == b'/')
+                .map_or("", |p| &rest[p..])
         }
         None => url,
     };
-    let mut segs = path.split('/').filter(|s| !s.is_empty()).rev();
+    let mut segs = path.rsplit('/').filter(|s| !s.is_empty());
     let name = segs.next()?;
     let account = segs.next()?;
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
@@ -135,6 +150,27 @@ pub fn parse_queue_arn(arn: &str) -> Option<(&str, &str, &str)> {
 }
 
 impl Shared {
+    /// The shared copy of a SenderId.
+    pub fn sender(&self, id: &str) -> Arc<str> {
+        if let Some(s) = self
+            .senders
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+        {
+            return s.clone();
+        }
+        let mut set = self.senders.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = set.get(id) {
+            return s.clone();
+        }
+        let s: Arc<str> = Arc::from(id);
+        if set.len() < MAX_SENDERS {
+            set.insert(s.clone());
+        }
+        s
+    }
+
     /// Virtual now in epoch ms.
     pub fn now_ms(&self) -> i64 {
         self.core.clock.now_millis()
@@ -185,13 +221,14 @@ impl Shared {
             }
         }
         let now = self.now_ms();
-        for (qid, seq, data, initial) in self.persist.load_messages() {
+        for (qid, seq, mut data, initial) in self.persist.load_messages() {
             let Some(q) = by_id.get(&qid) else {
                 self.persist
                     .delete_raw(MESSAGES_NS, &state::message_key(&qid, seq));
                 continue;
             };
             let saved = states.remove(&(qid.clone(), seq));
+            data.sender_id = self.sender(&data.sender_id);
             let msg = Message {
                 seq,
                 state: saved.unwrap_or(initial),

@@ -17,6 +17,11 @@ pub fn md5_hex(bytes: &[u8]) -> String {
     hex::encode(Md5::digest(bytes))
 }
 
+/// MD5 of a message body, kept inline.
+pub fn md5_digest(bytes: &[u8]) -> crate::state::Md5Digest {
+    crate::state::Md5Digest(Md5::digest(bytes).into())
+}
+
 fn put(h: &mut Md5, bytes: &[u8]) {
     h.update((bytes.len() as u32).to_be_bytes());
     h.update(bytes);

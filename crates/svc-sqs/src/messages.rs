@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{SqsError, SqsResult};
-use crate::md5::{md5_hex, md5_of_attributes, md5_of_map};
+use crate::md5::{md5_of_attributes, md5_of_map};
 use crate::state::{
-    AttributeValue, Dedup, Message, MessageData, MessageState, Queue, QueueInner, DEDUP_WINDOW_MS,
+    AttributeValue, Dedup, Md5Digest, Message, MessageData, MessageExtras, MessageId, MessageState,
+    Queue, QueueInner, DEDUP_WINDOW_MS,
 };
 use crate::{fifo, Shared, Sqs};
 
@@ -53,7 +54,7 @@ pub struct SendMessageInput {
 pub struct SendMessageOutput {
     /// MD5OfMessageBody.
     #[serde(rename = "MD5OfMessageBody")]
-    pub md5_of_message_body: String,
+    pub md5_of_message_body: Md5Digest,
     /// MD5OfMessageAttributes.
     #[serde(
         rename = "MD5OfMessageAttributes",
@@ -68,7 +69,7 @@ pub struct SendMessageOutput {
     pub md5_of_message_system_attributes: Option<String>,
     /// MessageId.
     #[serde(rename = "MessageId")]
-    pub message_id: String,
+    pub message_id: MessageId,
     /// SequenceNumber (FIFO).
     #[serde(rename = "SequenceNumber", skip_serializing_if = "Option::is_none")]
     pub sequence_number: Option<String>,
@@ -104,12 +105,12 @@ pub struct ReceiveMessageInput {
 #[serde(rename_all = "PascalCase")]
 pub struct MessageOut {
     /// MessageId.
-    pub message_id: String,
+    pub message_id: MessageId,
     /// ReceiptHandle.
     pub receipt_handle: String,
     /// MD5OfBody.
     #[serde(rename = "MD5OfBody")]
-    pub md5_of_body: String,
+    pub md5_of_body: Md5Digest,
     /// Body.
     pub body: String,
     /// Attributes (system attributes asked for).
@@ -432,9 +433,9 @@ pub struct Outgoing {
 #[derive(Debug, Clone)]
 pub struct Sent {
     /// MessageId.
-    pub message_id: String,
+    pub message_id: MessageId,
     /// MD5OfMessageBody.
-    pub md5_body: String,
+    pub md5_body: Md5Digest,
     /// MD5OfMessageAttributes.
     pub md5_attributes: Option<String>,
     /// MD5OfMessageSystemAttributes.
@@ -466,6 +467,7 @@ struct SendLimits {
 impl Shared {
     /// Validates and enqueues one message sent by `sender_id` (the SenderId attribute).
     pub fn send_one(&self, sender_id: &str, q: &Queue, out: Outgoing) -> SqsResult<Sent> {
+        let sender_id = self.sender(sender_id);
         let limits = {
             let inner = q.lock();
             SendLimits {
@@ -533,21 +535,17 @@ impl Shared {
             }
         }
         let now = self.now_ms();
-        let data = MessageData {
-            id: overcast_core::ids::uuid(),
-            md5_body: md5_hex(out.body.as_bytes()),
+        let extras = MessageExtras {
             md5_attributes: md5_of_map(&out.attributes),
             md5_system: md5_of_map(&out.system_attributes),
-            body: out.body,
             attributes: out.attributes,
             system_attributes: out.system_attributes,
-            sent_ms: now,
-            sender_id: sender_id.to_string(),
             dedup_id: dedup_value,
             group_id: out.group_id,
             sequence_number: None,
             dlq_source_arn: None,
         };
+        let data = MessageData::new(MessageId::random(), out.body, now, sender_id, extras);
         if data.size() > limits.max_size {
             return Err(SqsError::invalid(format!(
                 "One or more parameters are invalid. Reason: Message must be shorter than {} bytes.",
@@ -571,22 +569,22 @@ impl Shared {
             ..Default::default()
         };
         let mut sent = Sent {
-            message_id: data.id.clone(),
-            md5_body: data.md5_body.clone(),
-            md5_attributes: data.md5_attributes.clone(),
-            md5_system: data.md5_system.clone(),
+            message_id: data.id,
+            md5_body: data.md5_body,
+            md5_attributes: data.md5_attributes().cloned(),
+            md5_system: data.md5_system().cloned(),
             sequence_number: None,
         };
         if q.fifo {
             let mut inner = q.lock();
             inner.prune_dedup(now);
             if let Some(d) = dedup_key.as_ref().and_then(|k| inner.dedup.get(k)) {
-                sent.message_id = d.message_id.clone();
+                sent.message_id = d.message_id;
                 sent.sequence_number = d.sequence_number.clone();
                 return Ok(sent);
             }
             let sn = inner.next_sequence_number(now);
-            data.sequence_number = Some(sn.clone());
+            data.edit_extras(|e| e.sequence_number = Some(sn.clone()));
             sent.sequence_number = Some(sn.clone());
             let seq = q.alloc_seq();
             self.persist.put_message(&q.id, seq, &data, &state)?;
@@ -596,7 +594,7 @@ impl Shared {
                     key.clone(),
                     Dedup {
                         expires_ms,
-                        message_id: data.id.clone(),
+                        message_id: data.id,
                         sequence_number: Some(sn),
                     },
                 );
@@ -618,7 +616,7 @@ impl Shared {
                 state_saved: false,
             });
         }
-        q.notify.notify_waiters();
+        q.wake_after_insert();
         Ok(sent)
     }
 
@@ -634,9 +632,12 @@ impl Shared {
     ) -> SqsResult<()> {
         let (old_seq, old_saved) = (msg.seq, msg.state_saved);
         if to_dlq {
-            msg.data.dlq_source_arn = Some(from.arn.clone());
+            msg.data
+                .edit_extras(|e| e.dlq_source_arn = Some(from.arn.clone()));
         } else {
-            msg.data.dlq_source_arn = None;
+            if msg.data.dlq_source_arn().is_some() {
+                msg.data.edit_extras(|e| e.dlq_source_arn = None);
+            }
             msg.state.receive_count = 0;
             msg.state.first_receive_ms = None;
         }
@@ -645,14 +646,15 @@ impl Shared {
         msg.state_saved = false;
         {
             let mut inner = to.lock();
-            if to.fifo && msg.data.sequence_number.is_none() {
-                msg.data.sequence_number = Some(inner.next_sequence_number(now));
+            if to.fifo && msg.data.sequence_number().is_none() {
+                let sn = inner.next_sequence_number(now);
+                msg.data.edit_extras(|e| e.sequence_number = Some(sn));
             }
             self.persist
                 .put_message(&to.id, msg.seq, &msg.data, &msg.state)?;
             inner.insert(msg);
         }
-        to.notify.notify_waiters();
+        to.wake_after_insert();
         self.persist.delete_message(&from.id, old_seq, old_saved)?;
         Ok(())
     }
@@ -670,7 +672,7 @@ pub struct Handle {
     /// Message seq.
     pub seq: u64,
     /// MessageId.
-    pub message_id: String,
+    pub message_id: MessageId,
     /// Receive count when issued.
     pub receive_count: u32,
 }
@@ -693,10 +695,10 @@ pub fn decode_handle(h: &str) -> Option<Handle> {
     let mut it = s.split(' ');
     let queue_id = it.next()?.to_string();
     let seq = u64::from_str_radix(it.next()?, 16).ok()?;
-    let message_id = it.next()?.to_string();
+    let message_id = MessageId::parse(it.next()?)?;
     let receive_count = it.next()?.parse().ok()?;
     let nonce = it.next()?;
-    if nonce.len() != 16 || it.next().is_some() || queue_id.is_empty() || message_id.is_empty() {
+    if nonce.len() != 16 || it.next().is_some() || queue_id.is_empty() {
         return None;
     }
     Some(Handle {
@@ -848,7 +850,7 @@ fn system_attributes(m: &Message, wanted: &[String]) -> BTreeMap<String, String>
     let want = |n: &str| all || wanted.iter().any(|w| w == n);
     let d = &m.data;
     if want("SenderId") {
-        out.insert("SenderId".into(), d.sender_id.clone());
+        out.insert("SenderId".into(), d.sender_id.to_string());
     }
     if want("SentTimestamp") {
         out.insert("SentTimestamp".into(), d.sent_ms.to_string());
@@ -865,10 +867,10 @@ fn system_attributes(m: &Message, wanted: &[String]) -> BTreeMap<String, String>
         }
     }
     let optional = [
-        ("SequenceNumber", d.sequence_number.as_ref()),
-        ("MessageDeduplicationId", d.dedup_id.as_ref()),
-        ("MessageGroupId", d.group_id.as_ref()),
-        ("DeadLetterQueueSourceArn", d.dlq_source_arn.as_ref()),
+        ("SequenceNumber", d.sequence_number()),
+        ("MessageDeduplicationId", d.dedup_id()),
+        ("MessageGroupId", d.group_id()),
+        ("DeadLetterQueueSourceArn", d.dlq_source_arn()),
     ];
     for (name, v) in optional {
         if let Some(v) = v {
@@ -879,7 +881,7 @@ fn system_attributes(m: &Message, wanted: &[String]) -> BTreeMap<String, String>
     }
     if want("AWSTraceHeader") {
         if let Some(v) = d
-            .system_attributes
+            .system_attributes()
             .get("AWSTraceHeader")
             .and_then(|a| a.string_value.clone())
         {
@@ -892,27 +894,27 @@ fn system_attributes(m: &Message, wanted: &[String]) -> BTreeMap<String, String>
 /// Renders a message as ReceiveMessage returns it.
 pub fn render(q: &Queue, m: &Message, opts: &ReceiveOptions) -> MessageOut {
     let d = &m.data;
-    let (message_attributes, md5) = if opts.user.is_empty() || d.attributes.is_empty() {
+    let attributes = d.attributes();
+    let (message_attributes, md5) = if opts.user.is_empty() || attributes.is_empty() {
         (BTreeMap::new(), None)
     } else {
-        let picked: BTreeMap<String, AttributeValue> = d
-            .attributes
+        let picked: BTreeMap<String, AttributeValue> = attributes
             .iter()
             .filter(|(k, _)| wants_user(&opts.user, k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let md5 = if picked.len() == d.attributes.len() {
-            d.md5_attributes.clone()
+        let md5 = if picked.len() == attributes.len() {
+            d.md5_attributes().cloned()
         } else {
             md5_of_attributes(picked.iter())
         };
         (picked, md5)
     };
     MessageOut {
-        message_id: d.id.clone(),
+        message_id: d.id,
         receipt_handle: encode_handle(&q.id, m),
-        md5_of_body: d.md5_body.clone(),
-        body: d.body.clone(),
+        md5_of_body: d.md5_body,
+        body: d.body.to_string(),
         attributes: system_attributes(m, &opts.system),
         md5_of_message_attributes: md5,
         message_attributes,
@@ -1089,6 +1091,7 @@ impl Shared {
         wait: Duration,
     ) -> SqsResult<Vec<MessageOut>> {
         let deadline = Instant::now() + wait;
+        let _poller = q.poller();
         loop {
             let notified = q.notify.notified();
             tokio::pin!(notified);
@@ -1178,23 +1181,16 @@ mod tests {
 
     #[test]
     fn handles_round_trip_and_reject_garbage() {
+        let mid = MessageId::random();
         let m = Message {
             seq: 77,
-            data: MessageData {
-                id: "mid".into(),
-                body: String::new(),
-                md5_body: String::new(),
-                attributes: BTreeMap::new(),
-                md5_attributes: None,
-                system_attributes: BTreeMap::new(),
-                md5_system: None,
-                sent_ms: 0,
-                sender_id: String::new(),
-                group_id: None,
-                dedup_id: None,
-                sequence_number: None,
-                dlq_source_arn: None,
-            },
+            data: MessageData::new(
+                mid,
+                String::new(),
+                0,
+                Arc::from(""),
+                MessageExtras::default(),
+            ),
             state: MessageState {
                 receive_count: 3,
                 nonce: 5,
@@ -1208,7 +1204,7 @@ mod tests {
             Some(Handle {
                 queue_id: "qid".into(),
                 seq: 77,
-                message_id: "mid".into(),
+                message_id: mid,
                 receive_count: 3
             })
         );

@@ -304,7 +304,7 @@ async fn run(svc: Arc<Shared>, source: Arc<Queue>, task: Arc<Task>) {
             let target = task
                 .destination_arn
                 .as_deref()
-                .or(m.data.dlq_source_arn.as_deref())
+                .or(m.data.dlq_source_arn().map(String::as_str))
                 .and_then(|arn| svc.queue_by_arn(arn));
             match target.filter(|t| !t.is_deleted()) {
                 Some(t) => {

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use overcast_core::{Blob, Store, Table};
@@ -74,59 +74,352 @@ impl AttributeValue {
     }
 }
 
-/// The immutable part of a message, written once when it is sent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MessageData {
-    /// MessageId.
-    #[serde(rename = "i")]
-    pub id: String,
-    /// Body.
-    #[serde(rename = "b")]
-    pub body: String,
-    /// MD5OfBody.
-    #[serde(rename = "m")]
-    pub md5_body: String,
+/// A 16-byte value rendered as lowercase hex (MD5 digests) or as a UUID (message ids), kept
+/// inline in the message instead of as a heap string.
+macro_rules! inline_hex {
+    ($name:ident, $len:expr, $fmt:ident) => {
+        impl $name {
+            /// The text form, rendered on the stack.
+            pub fn render(&self) -> ([u8; $len], usize) {
+                $fmt(&self.0)
+            }
+
+            /// The text form as a `&str` over `buf`.
+            fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+                let (buf, n) = self.render();
+                // Only ASCII hex digits and dashes are written.
+                f(std::str::from_utf8(&buf[..n]).unwrap_or_default())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.with_str(|s| f.write_str(s))
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(self, f)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.with_str(|t| s.serialize_str(t))
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                $name::parse(&s).ok_or_else(|| serde::de::Error::custom("invalid id"))
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.with_str(|s| s == other)
+            }
+        }
+    };
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn hex32(b: &[u8; 16]) -> ([u8; 32], usize) {
+    let mut out = [0u8; 32];
+    for (i, x) in b.iter().enumerate() {
+        out[2 * i] = HEX[(x >> 4) as usize];
+        out[2 * i + 1] = HEX[(x & 15) as usize];
+    }
+    (out, 32)
+}
+
+fn uuid36(b: &[u8; 16]) -> ([u8; 36], usize) {
+    let mut out = [0u8; 36];
+    let mut j = 0;
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out[j] = b'-';
+            j += 1;
+        }
+        out[j] = HEX[(x >> 4) as usize];
+        out[j + 1] = HEX[(x & 15) as usize];
+        j += 2;
+    }
+    (out, 36)
+}
+
+fn parse_hex16(s: &str) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    let mut digits = s.bytes().filter(|&c| c != b'-');
+    for o in out.iter_mut() {
+        let hi = (digits.next()? as char).to_digit(16)?;
+        let lo = (digits.next()? as char).to_digit(16)?;
+        *o = (hi << 4 | lo) as u8;
+    }
+    digits.next().is_none().then_some(out)
+}
+
+/// A MessageId: a random (version 4) UUID.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct MessageId(pub [u8; 16]);
+
+impl MessageId {
+    /// A fresh random id.
+    pub fn random() -> MessageId {
+        let mut b: [u8; 16] = rand::random();
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        MessageId(b)
+    }
+
+    /// Parses the canonical `8-4-4-4-12` form.
+    pub fn parse(s: &str) -> Option<MessageId> {
+        let b = s.as_bytes();
+        if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+            return None;
+        }
+        parse_hex16(s).map(MessageId)
+    }
+}
+
+inline_hex!(MessageId, 36, uuid36);
+
+/// An MD5 digest, rendered as 32 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Md5Digest(pub [u8; 16]);
+
+impl Md5Digest {
+    /// Parses 32 hex digits.
+    pub fn parse(s: &str) -> Option<Md5Digest> {
+        if s.len() != 32 {
+            return None;
+        }
+        parse_hex16(s).map(Md5Digest)
+    }
+}
+
+inline_hex!(Md5Digest, 32, hex32);
+
+/// The rarely-set part of a message, boxed so a plain standard-queue message carries one
+/// null pointer for all of it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageExtras {
     /// User attributes.
-    #[serde(rename = "a", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, AttributeValue>,
     /// MD5OfMessageAttributes.
-    #[serde(rename = "am", default, skip_serializing_if = "Option::is_none")]
     pub md5_attributes: Option<String>,
     /// System attributes sent (AWSTraceHeader).
-    #[serde(rename = "s", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub system_attributes: BTreeMap<String, AttributeValue>,
     /// MD5OfMessageSystemAttributes.
-    #[serde(rename = "sm", default, skip_serializing_if = "Option::is_none")]
     pub md5_system: Option<String>,
-    /// SentTimestamp (epoch ms).
-    #[serde(rename = "t")]
-    pub sent_ms: i64,
-    /// SenderId.
-    #[serde(rename = "u")]
-    pub sender_id: String,
     /// MessageGroupId.
-    #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
     /// MessageDeduplicationId.
-    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
     pub dedup_id: Option<String>,
     /// SequenceNumber (FIFO).
-    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
     pub sequence_number: Option<String>,
     /// DeadLetterQueueSourceArn (set when moved to a dead-letter queue).
-    #[serde(rename = "q", default, skip_serializing_if = "Option::is_none")]
     pub dlq_source_arn: Option<String>,
 }
 
+impl MessageExtras {
+    fn is_empty(&self) -> bool {
+        *self == MessageExtras::default()
+    }
+}
+
+static NO_ATTRIBUTES: BTreeMap<String, AttributeValue> = BTreeMap::new();
+
+/// The immutable part of a message, written once when it is sent.
+#[derive(Debug, Clone)]
+pub struct MessageData {
+    /// MessageId.
+    pub id: MessageId,
+    /// MD5OfMessageBody.
+    pub md5_body: Md5Digest,
+    /// SentTimestamp (epoch ms).
+    pub sent_ms: i64,
+    /// Body.
+    pub body: Box<str>,
+    /// SenderId (shared by every message of a sender).
+    pub sender_id: Arc<str>,
+    /// Everything else; `None` when all of it is empty.
+    pub extras: Option<Box<MessageExtras>>,
+}
+
 impl MessageData {
+    /// A message; `extras` is dropped when empty. The body digest is computed here.
+    pub fn new(
+        id: MessageId,
+        body: String,
+        sent_ms: i64,
+        sender_id: Arc<str>,
+        extras: MessageExtras,
+    ) -> MessageData {
+        MessageData {
+            id,
+            md5_body: crate::md5::md5_digest(body.as_bytes()),
+            sent_ms,
+            body: body.into_boxed_str(),
+            sender_id,
+            extras: (!extras.is_empty()).then(|| Box::new(extras)),
+        }
+    }
+
     /// Bytes counted against MaximumMessageSize.
     pub fn size(&self) -> usize {
         self.body.len()
             + self
-                .attributes
+                .attributes()
                 .iter()
                 .map(|(k, v)| v.size(k))
                 .sum::<usize>()
+    }
+
+    /// User attributes.
+    pub fn attributes(&self) -> &BTreeMap<String, AttributeValue> {
+        self.extras
+            .as_ref()
+            .map_or(&NO_ATTRIBUTES, |e| &e.attributes)
+    }
+
+    /// System attributes.
+    pub fn system_attributes(&self) -> &BTreeMap<String, AttributeValue> {
+        self.extras
+            .as_ref()
+            .map_or(&NO_ATTRIBUTES, |e| &e.system_attributes)
+    }
+
+    /// MD5OfMessageAttributes.
+    pub fn md5_attributes(&self) -> Option<&String> {
+        self.extras.as_ref()?.md5_attributes.as_ref()
+    }
+
+    /// MD5OfMessageSystemAttributes.
+    pub fn md5_system(&self) -> Option<&String> {
+        self.extras.as_ref()?.md5_system.as_ref()
+    }
+
+    /// MessageGroupId.
+    pub fn group_id(&self) -> Option<&String> {
+        self.extras.as_ref()?.group_id.as_ref()
+    }
+
+    /// MessageDeduplicationId.
+    pub fn dedup_id(&self) -> Option<&String> {
+        self.extras.as_ref()?.dedup_id.as_ref()
+    }
+
+    /// SequenceNumber.
+    pub fn sequence_number(&self) -> Option<&String> {
+        self.extras.as_ref()?.sequence_number.as_ref()
+    }
+
+    /// DeadLetterQueueSourceArn.
+    pub fn dlq_source_arn(&self) -> Option<&String> {
+        self.extras.as_ref()?.dlq_source_arn.as_ref()
+    }
+
+    /// Changes the extras in place, dropping the box again when they end up empty.
+    pub fn edit_extras(&mut self, f: impl FnOnce(&mut MessageExtras)) {
+        let mut e = self.extras.take().unwrap_or_default();
+        f(&mut e);
+        if !e.is_empty() {
+            self.extras = Some(e);
+        }
+    }
+}
+
+/// Persisted form of a message (digests are recomputed at load, not stored).
+#[derive(Serialize)]
+struct MessageRecordRef<'a> {
+    #[serde(rename = "i")]
+    id: MessageId,
+    #[serde(rename = "b")]
+    body: &'a str,
+    #[serde(rename = "t")]
+    sent_ms: i64,
+    #[serde(rename = "u")]
+    sender_id: &'a str,
+    #[serde(rename = "a", skip_serializing_if = "BTreeMap::is_empty")]
+    attributes: &'a BTreeMap<String, AttributeValue>,
+    #[serde(rename = "s", skip_serializing_if = "BTreeMap::is_empty")]
+    system_attributes: &'a BTreeMap<String, AttributeValue>,
+    #[serde(rename = "g", skip_serializing_if = "Option::is_none")]
+    group_id: Option<&'a String>,
+    #[serde(rename = "d", skip_serializing_if = "Option::is_none")]
+    dedup_id: Option<&'a String>,
+    #[serde(rename = "n", skip_serializing_if = "Option::is_none")]
+    sequence_number: Option<&'a String>,
+    #[serde(rename = "q", skip_serializing_if = "Option::is_none")]
+    dlq_source_arn: Option<&'a String>,
+}
+
+#[derive(Deserialize)]
+struct MessageRecord {
+    #[serde(rename = "i")]
+    id: MessageId,
+    #[serde(rename = "b")]
+    body: String,
+    #[serde(rename = "t")]
+    sent_ms: i64,
+    #[serde(rename = "u")]
+    sender_id: String,
+    #[serde(rename = "a", default)]
+    attributes: BTreeMap<String, AttributeValue>,
+    #[serde(rename = "s", default)]
+    system_attributes: BTreeMap<String, AttributeValue>,
+    #[serde(rename = "g", default)]
+    group_id: Option<String>,
+    #[serde(rename = "d", default)]
+    dedup_id: Option<String>,
+    #[serde(rename = "n", default)]
+    sequence_number: Option<String>,
+    #[serde(rename = "q", default)]
+    dlq_source_arn: Option<String>,
+}
+
+impl Serialize for MessageData {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        MessageRecordRef {
+            id: self.id,
+            body: &self.body,
+            sent_ms: self.sent_ms,
+            sender_id: &self.sender_id,
+            attributes: self.attributes(),
+            system_attributes: self.system_attributes(),
+            group_id: self.group_id(),
+            dedup_id: self.dedup_id(),
+            sequence_number: self.sequence_number(),
+            dlq_source_arn: self.dlq_source_arn(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = MessageRecord::deserialize(d)?;
+        let extras = MessageExtras {
+            md5_attributes: crate::md5::md5_of_map(&r.attributes),
+            md5_system: crate::md5::md5_of_map(&r.system_attributes),
+            attributes: r.attributes,
+            system_attributes: r.system_attributes,
+            group_id: r.group_id,
+            dedup_id: r.dedup_id,
+            sequence_number: r.sequence_number,
+            dlq_source_arn: r.dlq_source_arn,
+        };
+        Ok(MessageData::new(
+            r.id,
+            r.body,
+            r.sent_ms,
+            Arc::from(r.sender_id),
+            extras,
+        ))
     }
 }
 
@@ -173,7 +466,7 @@ pub struct Dedup {
     /// End of the deduplication interval (virtual epoch ms).
     pub expires_ms: i64,
     /// MessageId of the original message.
-    pub message_id: String,
+    pub message_id: MessageId,
     /// SequenceNumber of the original message.
     pub sequence_number: Option<String>,
 }
@@ -226,7 +519,8 @@ pub struct QueueInner {
     /// Last PurgeQueue (epoch ms).
     pub last_purge_ms: Option<i64>,
     /// Messages by seq: sends append at the right edge of the tree (seq is monotonic), which
-    /// stays cache-friendly on deep queues; boxed so node splits move pointers, not messages.
+    /// stays cache-friendly on deep queues. Boxed: appending at the right edge leaves nodes
+    /// about half full, so inline messages (~140 bytes) would cost more memory than a box.
     pub messages: BTreeMap<u64, Box<Message>>,
     /// (available_ms, seq) of every message.
     pub ready: BTreeSet<(i64, u64)>,
@@ -257,7 +551,7 @@ impl QueueInner {
     /// Adds a message to every index.
     pub fn insert(&mut self, msg: Message) {
         self.ready.insert((msg.state.available_ms, msg.seq));
-        if let Some(g) = &msg.data.group_id {
+        if let Some(g) = msg.data.group_id() {
             if self.config.fifo_queue {
                 let q = self.groups.entry(g.clone()).or_default();
                 // Messages arrive in seq order except when reloaded out of order.
@@ -277,7 +571,7 @@ impl QueueInner {
     pub fn remove(&mut self, seq: u64) -> Option<Message> {
         let msg = self.messages.remove(&seq)?;
         self.ready.remove(&(msg.state.available_ms, seq));
-        if let Some(g) = &msg.data.group_id {
+        if let Some(g) = msg.data.group_id() {
             if let Some(q) = self.groups.get_mut(g) {
                 if let Some(pos) = q.iter().position(|&s| s == seq) {
                     q.remove(pos);
@@ -372,6 +666,8 @@ pub struct Queue {
     pub fifo: bool,
     /// Wakes long pollers when messages arrive or the queue goes away.
     pub notify: Notify,
+    /// Long pollers currently waiting (see [`Queue::wake_after_insert`]).
+    pub pollers: AtomicUsize,
     /// Set when the queue is deleted.
     pub deleted: AtomicBool,
     /// Next message seq.
@@ -387,6 +683,7 @@ impl Queue {
             fifo: rec.config.fifo_queue,
             arn,
             notify: Notify::new(),
+            pollers: AtomicUsize::new(0),
             deleted: AtomicBool::new(false),
             next_seq: AtomicU64::new(1),
             inner: Mutex::new(QueueInner {
@@ -434,9 +731,34 @@ impl Queue {
         self.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Wakes long pollers after a message was inserted (under the queue lock, now released).
+    /// Skips `Notify` (a mutex of its own) when nobody polls: a poller counts itself before
+    /// it looks at the queue under the lock, so either that look sees the message or this
+    /// load sees the poller.
+    pub fn wake_after_insert(&self) {
+        if self.pollers.load(Ordering::SeqCst) > 0 {
+            self.notify.notify_waiters();
+        }
+    }
+
+    /// Counts a long poller in until the guard drops.
+    pub fn poller(&self) -> PollerGuard<'_> {
+        self.pollers.fetch_add(1, Ordering::SeqCst);
+        PollerGuard(self)
+    }
+
     /// True once deleted.
     pub fn is_deleted(&self) -> bool {
         self.deleted.load(Ordering::Acquire)
+    }
+}
+
+/// A counted long poller (see [`Queue::poller`]).
+pub struct PollerGuard<'a>(&'a Queue);
+
+impl Drop for PollerGuard<'_> {
+    fn drop(&mut self) {
+        self.0.pollers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -484,6 +806,9 @@ impl Region {
     }
 }
 
+/// Room for a message record's fixed fields (id, timestamps, state, JSON punctuation).
+const RECORD_OVERHEAD: usize = 224;
+
 /// Write-through persistence of queues and messages.
 pub struct Persist {
     store: Arc<dyn Store>,
@@ -525,7 +850,11 @@ impl Persist {
         if !self.durable {
             return Ok(());
         }
-        let bytes = serde_json::to_vec(&(data, state)).map_err(io::Error::other)?;
+        // Sized up front: one allocation instead of serde_json's 128-byte start and
+        // regrowth (a short-lived block the size of a message box, which fragments the heap).
+        let mut bytes =
+            Vec::with_capacity(RECORD_OVERHEAD + data.body.len() + data.sender_id.len());
+        serde_json::to_writer(&mut bytes, &(data, state)).map_err(io::Error::other)?;
         self.store
             .put(MESSAGES_NS, &message_key(queue_id, seq), &bytes)
     }
@@ -609,21 +938,16 @@ mod tests {
     fn msg(seq: u64, at: i64, group: Option<&str>) -> Message {
         Message {
             seq,
-            data: MessageData {
-                id: format!("m{seq}"),
-                body: "b".into(),
-                md5_body: String::new(),
-                attributes: BTreeMap::new(),
-                md5_attributes: None,
-                system_attributes: BTreeMap::new(),
-                md5_system: None,
-                sent_ms: 0,
-                sender_id: String::new(),
-                group_id: group.map(str::to_string),
-                dedup_id: None,
-                sequence_number: None,
-                dlq_source_arn: None,
-            },
+            data: MessageData::new(
+                MessageId::random(),
+                "b".into(),
+                0,
+                Arc::from(""),
+                MessageExtras {
+                    group_id: group.map(str::to_string),
+                    ..Default::default()
+                },
+            ),
             state: MessageState {
                 available_ms: at,
                 ..Default::default()
@@ -667,6 +991,105 @@ mod tests {
         assert!(b > a);
         let c = q.next_sequence_number(1_600_000_000_000);
         assert!(c > b);
+    }
+
+    #[test]
+    fn ids_and_digests_render_and_parse() {
+        let id = MessageId::random();
+        let text = id.to_string();
+        assert_eq!(text.len(), 36);
+        assert_eq!(text.as_bytes()[14], b'4', "version 4 UUID: {text}");
+        assert!(matches!(text.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
+        assert_eq!(MessageId::parse(&text), Some(id));
+        assert!(id == *text.as_str());
+        assert_eq!(MessageId::parse("not-a-uuid"), None);
+        assert_eq!(MessageId::parse(&text.replace('-', "")), None);
+        assert_eq!(MessageId::parse(&text.replace('-', "x")), None);
+        let d = crate::md5::md5_digest(b"hello");
+        assert_eq!(d.to_string(), "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!(d.to_string(), crate::md5::md5_hex(b"hello"));
+        assert_eq!(Md5Digest::parse(&d.to_string()), Some(d));
+        assert_eq!(serde_json::to_string(&id).ok(), Some(format!("\"{text}\"")));
+    }
+
+    #[test]
+    fn plain_messages_have_no_extras() {
+        let m = msg(1, 0, None);
+        assert!(m.data.extras.is_none());
+        assert!(m.data.attributes().is_empty() && m.data.group_id().is_none());
+        let mut d = msg(2, 0, None).data;
+        d.edit_extras(|e| e.dlq_source_arn = Some("arn".into()));
+        assert_eq!(d.dlq_source_arn().map(String::as_str), Some("arn"));
+        d.edit_extras(|e| e.dlq_source_arn = None);
+        assert!(d.extras.is_none());
+    }
+
+    #[test]
+    fn message_records_round_trip_and_recompute_digests() {
+        let mut attrs = BTreeMap::new();
+        attrs.insert(
+            "a".to_string(),
+            AttributeValue {
+                string_value: Some("v".into()),
+                data_type: "String".into(),
+                ..Default::default()
+            },
+        );
+        let data = MessageData::new(
+            MessageId::random(),
+            "body".into(),
+            1_700_000_000_123,
+            Arc::from("AIDA123"),
+            MessageExtras {
+                md5_attributes: crate::md5::md5_of_map(&attrs),
+                attributes: attrs,
+                group_id: Some("g".into()),
+                dedup_id: Some("d".into()),
+                sequence_number: Some("00000000000000000001".into()),
+                ..Default::default()
+            },
+        );
+        let state = MessageState {
+            available_ms: 5,
+            receive_count: 2,
+            first_receive_ms: Some(3),
+            nonce: 9,
+        };
+        let bytes = serde_json::to_vec(&(&data, &state)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        assert!(
+            !text.contains("\"m\"") && !text.contains("\"am\""),
+            "{text}"
+        );
+        let (back, st): (MessageData, MessageState) =
+            serde_json::from_slice(&bytes).expect("record loads");
+        assert_eq!(st, state);
+        assert_eq!(back.id, data.id);
+        assert_eq!(back.md5_body, crate::md5::md5_digest(b"body"));
+        assert_eq!(&*back.body, "body");
+        assert_eq!(back.sent_ms, data.sent_ms);
+        assert_eq!(&*back.sender_id, "AIDA123");
+        assert_eq!(back.extras, data.extras);
+        assert!(back.md5_attributes().is_some());
+        assert!(back.md5_system().is_none());
+
+        // A plain message: no extras after reload, and records of the earlier layout
+        // (with stored digests) still load.
+        let old = br#"[{"i":"0f8b1c2e-3d4a-4b5c-8d6e-7f8091a2b3c4","b":"x","m":"9dd4e461268c8034f5c8564e155c67a6","t":1,"u":"s"},{"v":1,"c":0,"h":0}]"#;
+        let (back, _): (MessageData, MessageState) =
+            serde_json::from_slice(old).expect("old record loads");
+        assert!(back.extras.is_none());
+        assert_eq!(
+            back.md5_body.to_string(),
+            "9dd4e461268c8034f5c8564e155c67a6"
+        );
+        assert_eq!(back.id.to_string(), "0f8b1c2e-3d4a-4b5c-8d6e-7f8091a2b3c4");
+    }
+
+    #[test]
+    fn messages_stay_small() {
+        // One 144-byte heap block per message besides its body.
+        assert!(std::mem::size_of::<Message>() <= 136);
     }
 
     #[test]
