@@ -414,3 +414,21 @@ def test_conditional_writes(s3, bucket):
     s3.put_object(Bucket=bucket, Key="once", Body=b"3", IfMatch=first)
     assert s3.get_object(Bucket=bucket, Key="once")["Body"].read() == b"3"
     expect("NoSuchKey", s3.put_object, Bucket=bucket, Key="absent", Body=b"x", IfMatch=first)
+
+
+def test_options_this_slice_does_not_honour_answer_not_implemented(s3, bucket):
+    # Accepting these and ignoring them would be a fake success.
+    for kwargs in ({"Tagging": "a=b"}, {"ACL": "public-read"}, {"ServerSideEncryption": "aws:kms"},
+                   {"ObjectLockLegalHoldStatus": "ON"}):
+        with pytest.raises(ClientError) as e:
+            s3.put_object(Bucket=bucket, Key="opt", Body=b"x", **kwargs)
+        assert e.value.response["Error"]["Code"] == "NotImplemented"
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+        assert next(iter(kwargs)) in e.value.response["Error"]["Message"]
+    expect("NoSuchKey", s3.get_object, Bucket=bucket, Key="opt")
+    with pytest.raises(ClientError) as e:
+        s3.create_multipart_upload(Bucket=bucket, Key="opt", Tagging="a=b")
+    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    # Defaults AWS applies anyway are accepted.
+    s3.put_object(Bucket=bucket, Key="ok", Body=b"y", ACL="private", ServerSideEncryption="AES256")
+    assert s3.get_object(Bucket=bucket, Key="ok")["Body"].read() == b"y"

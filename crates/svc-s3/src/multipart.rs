@@ -46,6 +46,7 @@ pub async fn create_multipart_upload(
 ) -> Result<Value, AwsError> {
     let bucket = bucket_name(&input).to_string();
     let key = text(&input, "Key").unwrap_or_default().to_string();
+    crate::objects::refuse_unsupported("CreateMultipartUpload", &input)?;
     let algorithm = requested_algorithm(&input)?;
     let upload = Upload {
         id: overcast_core::ids::alnum(48),

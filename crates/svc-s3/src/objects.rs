@@ -183,6 +183,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
     let bucket = bucket_name(&v).to_string();
     let key = text(&v, "Key").unwrap_or_default().to_string();
     owned(&svc.read(), ctx, &bucket)?;
+    refuse_unsupported("PutObject", &v)?;
     let algorithm = requested_algorithm(&v)?;
     let w = stream::write_body(input.body, &svc.tmp_dir(), is_chunked(&v), algorithm).await?;
     if let Err(e) = verify(&v, &w) {
@@ -589,8 +590,52 @@ pub fn parse_copy_source(source: &str) -> Option<(String, String, Option<String>
     Some((b.to_string(), k.to_string(), version))
 }
 
+/// Request members this slice does not act on yet: answering success while ignoring them
+/// would be a fake success, so the request answers 501 naming the member instead. Default
+/// values (ACL `private`/`bucket-owner-full-control`, SSE `AES256`, which AWS applies to
+/// every object) are accepted.
+pub fn refuse_unsupported(operation: &str, v: &Value) -> Result<(), AwsError> {
+    const UNSUPPORTED: &[&str] = &[
+        "Tagging",
+        "TaggingDirective",
+        "GrantFullControl",
+        "GrantRead",
+        "GrantReadACP",
+        "GrantWriteACP",
+        "SSECustomerAlgorithm",
+        "SSECustomerKey",
+        "SSEKMSKeyId",
+        "SSEKMSEncryptionContext",
+        "CopySourceSSECustomerAlgorithm",
+        "ObjectLockMode",
+        "ObjectLockRetainUntilDate",
+        "ObjectLockLegalHoldStatus",
+        "WebsiteRedirectLocation",
+    ];
+    let unsupported = UNSUPPORTED
+        .iter()
+        .copied()
+        .find(|m| v.get(*m).is_some())
+        .or_else(|| match text(v, "ACL") {
+            Some("private" | "bucket-owner-full-control") | None => None,
+            Some(_) => Some("ACL"),
+        });
+    let unsupported = unsupported.or_else(|| match text(v, "ServerSideEncryption") {
+        Some("AES256") | None => None,
+        Some(_) => Some("ServerSideEncryption"),
+    });
+    match unsupported {
+        Some(member) => Err(AwsError::not_implemented(
+            "s3",
+            &format!("{operation} with {member}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// CopyObject: copies the file, keeping or replacing metadata.
 pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+    refuse_unsupported("CopyObject", &input)?;
     let bucket = bucket_name(&input).to_string();
     let key = text(&input, "Key").unwrap_or_default().to_string();
     let source = text(&input, "CopySource").unwrap_or_default();
