@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod context;
+pub mod directory;
 pub mod fabric;
 pub mod identity;
 pub mod ids;
@@ -16,6 +17,7 @@ pub mod store;
 
 pub use clock::Clock;
 pub use context::RequestContext;
+pub use directory::Directory;
 pub use fabric::Fabric;
 pub use overcast_wire::value::{Blob, Timestamp};
 pub use overcast_wire::{AwsError, Body};

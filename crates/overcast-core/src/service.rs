@@ -63,6 +63,8 @@ pub struct Core {
     /// Where services keep large payloads as files (S3 object bodies, Lambda code):
     /// `<data dir>/blobs`, or a per-process scratch directory when ephemeral.
     pub blob_dir: std::path::PathBuf,
+    /// The running services, for calls between services (filled by the binary).
+    pub services: crate::directory::Directory,
 }
 
 impl Core {
@@ -89,6 +91,7 @@ impl Core {
             clock,
             fabric: Fabric::new(),
             blob_dir,
+            services: Default::default(),
         }
     }
 }

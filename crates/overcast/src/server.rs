@@ -77,6 +77,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     }
     tokio::spawn(core.scheduler.clone().run());
     let services = crate::services::build(&core, args.services.as_deref())?;
+    core.services.install(&services);
     let app = Arc::new(App {
         core,
         services,

@@ -9,7 +9,16 @@ type Constructor = fn(&Core) -> Arc<dyn Service>;
 
 /// Every service Overcast implements, by model name.
 pub const ALL: &[(&str, Constructor)] = &[
+    ("cloudwatch", svc_cloudwatch::service),
+    ("events", svc_events::service),
+    ("iam", svc_iam::service),
+    ("kms", svc_kms::service),
+    ("lambda", svc_lambda::service),
+    ("logs", svc_logs::service),
     ("s3", svc_s3::service),
+    ("scheduler", svc_scheduler::service),
+    ("secretsmanager", svc_secretsmanager::service),
+    ("sns", svc_sns::service),
     ("sqs", svc_sqs::service),
     ("ssm", svc_ssm::service),
     ("sts", svc_sts::service),

@@ -1,0 +1,1 @@
+//! Overcast event patterns: the EventBridge pattern language, shared with SNS filter policies.

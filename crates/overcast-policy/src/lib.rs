@@ -1,0 +1,1 @@
+//! Overcast policy engine: AWS-faithful IAM policy evaluation.

@@ -1,0 +1,1 @@
+//! Overcast runtime: process sandbox, Lambda Runtime API, engine manager.
