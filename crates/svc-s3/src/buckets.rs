@@ -82,6 +82,7 @@ pub async fn create_bucket(
         region: region.clone(),
         created: ctx.now,
         id: overcast_core::ids::uuid(),
+        configs: crate::config::defaults(text(&input, "ObjectOwnership")),
     };
     st.bucket_table.put(&name, &record).map_err(error::io)?;
     st.buckets.insert(

@@ -1,6 +1,8 @@
-//! S3, first slice: buckets, objects (streamed to blob files with MD5, flexible checksums and
-//! `aws-chunked` decoding), listing (v1 and v2) and multipart uploads. Bucket names are
-//! global; every other S3 operation answers `NotImplemented`.
+//! S3: buckets, objects (streamed to blob files with MD5, flexible checksums and
+//! `aws-chunked` decoding), listing (v1 and v2), multipart uploads, object tagging, bucket
+//! configurations (with lifecycle rules applied on the virtual clock and event notifications
+//! delivered to SQS, SNS, Lambda and EventBridge). Bucket names are global; every other S3
+//! operation answers `NotImplemented`.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -8,9 +10,13 @@ use overcast_core::{Core, RequestContext, Service};
 
 pub mod buckets;
 pub mod checksum;
+pub mod config;
 pub mod error;
+pub mod lifecycle;
 pub mod listing;
 pub mod multipart;
+pub mod notify;
+pub mod object_tags;
 pub mod objects;
 pub mod state;
 pub mod stream;
@@ -21,11 +27,15 @@ use state::State;
 pub struct S3 {
     state: RwLock<State>,
     root: std::path::PathBuf,
+    core: Core,
 }
 
-/// Builds the service; buckets and objects are loaded from the store.
+/// Builds the service; buckets and objects are loaded from the store, and lifecycle rules
+/// start following the virtual clock.
 pub fn service(core: &Core) -> Arc<dyn Service> {
-    Arc::new(S3::new(core))
+    let s = Arc::new(S3::new(core));
+    lifecycle::start(&s);
+    s
 }
 
 impl S3 {
@@ -35,6 +45,7 @@ impl S3 {
         S3 {
             state: RwLock::new(State::load(core.store.clone(), root.clone())),
             root,
+            core: core.clone(),
         }
     }
 
@@ -92,7 +103,61 @@ impl Service for S3 {
         "CompleteMultipartUpload" => multipart::complete_multipart_upload,
         "AbortMultipartUpload" => multipart::abort_multipart_upload,
         "ListParts" => multipart::list_parts,
-        "ListMultipartUploads" => multipart::list_multipart_uploads;
+        "ListMultipartUploads" => multipart::list_multipart_uploads,
+        "PutObjectTagging" => object_tags::put_object_tagging,
+        "GetObjectTagging" => object_tags::get_object_tagging,
+        "DeleteObjectTagging" => object_tags::delete_object_tagging,
+        "PutBucketTagging" => config::put_bucket_tagging,
+        "GetBucketTagging" => config::get_bucket_tagging,
+        "DeleteBucketTagging" => config::delete_bucket_tagging,
+        "PutBucketCors" => config::put_bucket_cors,
+        "GetBucketCors" => config::get_bucket_cors,
+        "DeleteBucketCors" => config::delete_bucket_cors,
+        "PutBucketLifecycleConfiguration" => lifecycle::put_bucket_lifecycle_configuration,
+        "GetBucketLifecycleConfiguration" => config::get_bucket_lifecycle_configuration,
+        "DeleteBucketLifecycle" => config::delete_bucket_lifecycle,
+        "PutBucketPolicy" => config::put_bucket_policy,
+        "GetBucketPolicy" => config::get_bucket_policy,
+        "DeleteBucketPolicy" => config::delete_bucket_policy,
+        "GetBucketPolicyStatus" => config::get_bucket_policy_status,
+        "PutPublicAccessBlock" => config::put_public_access_block,
+        "GetPublicAccessBlock" => config::get_public_access_block,
+        "DeletePublicAccessBlock" => config::delete_public_access_block,
+        "PutBucketEncryption" => config::put_bucket_encryption,
+        "GetBucketEncryption" => config::get_bucket_encryption,
+        "DeleteBucketEncryption" => config::delete_bucket_encryption,
+        "PutBucketOwnershipControls" => config::put_bucket_ownership_controls,
+        "GetBucketOwnershipControls" => config::get_bucket_ownership_controls,
+        "DeleteBucketOwnershipControls" => config::delete_bucket_ownership_controls,
+        "PutBucketAcl" => config::put_bucket_acl_op,
+        "GetBucketAcl" => config::get_bucket_acl_op,
+        "PutBucketWebsite" => config::put_bucket_website,
+        "GetBucketWebsite" => config::get_bucket_website,
+        "DeleteBucketWebsite" => config::delete_bucket_website,
+        "PutBucketNotificationConfiguration" => notify::put_bucket_notification_configuration,
+        "GetBucketNotificationConfiguration" => config::get_bucket_notification_configuration,
+        "PutBucketAccelerateConfiguration" => config::put_bucket_accelerate_configuration,
+        "GetBucketAccelerateConfiguration" => config::get_bucket_accelerate_configuration,
+        "PutBucketRequestPayment" => config::put_bucket_request_payment,
+        "GetBucketRequestPayment" => config::get_bucket_request_payment,
+        "PutBucketLogging" => config::put_bucket_logging,
+        "GetBucketLogging" => config::get_bucket_logging,
+        "PutBucketAnalyticsConfiguration" => config::put_bucket_analytics_configuration,
+        "GetBucketAnalyticsConfiguration" => config::get_bucket_analytics_configuration,
+        "DeleteBucketAnalyticsConfiguration" => config::delete_bucket_analytics_configuration,
+        "ListBucketAnalyticsConfigurations" => config::list_bucket_analytics_configurations,
+        "PutBucketInventoryConfiguration" => config::put_bucket_inventory_configuration,
+        "GetBucketInventoryConfiguration" => config::get_bucket_inventory_configuration,
+        "DeleteBucketInventoryConfiguration" => config::delete_bucket_inventory_configuration,
+        "ListBucketInventoryConfigurations" => config::list_bucket_inventory_configurations,
+        "PutBucketMetricsConfiguration" => config::put_bucket_metrics_configuration,
+        "GetBucketMetricsConfiguration" => config::get_bucket_metrics_configuration,
+        "DeleteBucketMetricsConfiguration" => config::delete_bucket_metrics_configuration,
+        "ListBucketMetricsConfigurations" => config::list_bucket_metrics_configurations,
+        "PutBucketIntelligentTieringConfiguration" => config::put_bucket_intelligent_tiering_configuration,
+        "GetBucketIntelligentTieringConfiguration" => config::get_bucket_intelligent_tiering_configuration,
+        "DeleteBucketIntelligentTieringConfiguration" => config::delete_bucket_intelligent_tiering_configuration,
+        "ListBucketIntelligentTieringConfigurations" => config::list_bucket_intelligent_tiering_configurations;
         raw {
             "PutObject" => objects::put_object,
             "GetObject" => objects::get_object,

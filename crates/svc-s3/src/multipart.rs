@@ -46,14 +46,17 @@ pub async fn create_multipart_upload(
 ) -> Result<Value, AwsError> {
     let bucket = bucket_name(&input).to_string();
     let key = text(&input, "Key").unwrap_or_default().to_string();
+    crate::objects::acl_allowed(svc, ctx, &bucket, &input)?;
     crate::objects::refuse_unsupported("CreateMultipartUpload", &input)?;
     let algorithm = requested_algorithm(&input)?;
+    let mut headers = headers_from_input(&input);
+    headers.tags = crate::objects::tags_from_input(&input)?;
     let upload = Upload {
         id: overcast_core::ids::alnum(48),
         bucket: bucket.clone(),
         key: key.clone(),
         initiated: ctx.now,
-        headers: headers_from_input(&input),
+        headers,
         checksum_algorithm: algorithm.map(|a| a.name().to_string()),
         parts: Default::default(),
     };
@@ -253,8 +256,21 @@ pub async fn complete_multipart_upload(
         checksum: checksum.clone(),
         parts_count: Some(chosen.len() as u32),
     };
+    let size = record.size;
     commit(svc, ctx, &bucket, record, &tmp, &input)?;
     drop_upload(svc, ctx, &bucket, &upload_id)?;
+    crate::notify::object_event(
+        svc,
+        ctx,
+        &bucket,
+        crate::notify::ObjectEvent {
+            name: "ObjectCreated:CompleteMultipartUpload",
+            key: &key,
+            size: Some(size),
+            etag: Some(&etag),
+            version_id: None,
+        },
+    );
     let mut out = json!({
         "Location": format!("{}/{bucket}/{key}", ctx.endpoint()),
         "Bucket": bucket,
@@ -269,7 +285,7 @@ pub async fn complete_multipart_upload(
 }
 
 /// Forgets an upload and removes its part files.
-fn drop_upload(
+pub(crate) fn drop_upload(
     svc: &S3,
     ctx: &RequestContext,
     bucket: &str,

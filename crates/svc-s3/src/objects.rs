@@ -47,7 +47,30 @@ pub fn headers_from_input(v: &Value) -> ObjectHeaders {
         expires: s("Expires"),
         metadata,
         storage_class: s("StorageClass").filter(|c| c != "STANDARD"),
+        tags: Vec::new(),
     }
+}
+
+/// Tags of a `x-amz-tagging` header (`Tagging` member: a URL query string), checked like
+/// PutObjectTagging.
+pub fn tags_from_input(v: &Value) -> Result<Vec<(String, String)>, AwsError> {
+    let Some(q) = text(v, "Tagging") else {
+        return Ok(Vec::new());
+    };
+    let tags: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    crate::config::check_tag_set(&tag_set(&tags), 10, "Object")?;
+    Ok(tags)
+}
+
+/// Tags as a model `TagSet`.
+pub fn tag_set(tags: &[(String, String)]) -> Value {
+    Value::Array(
+        tags.iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect(),
+    )
 }
 
 /// Whether the request body uses `aws-chunked` framing.
@@ -183,6 +206,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
     let bucket = bucket_name(&v).to_string();
     let key = text(&v, "Key").unwrap_or_default().to_string();
     owned(&svc.read(), ctx, &bucket)?;
+    acl_allowed(svc, ctx, &bucket, &v)?;
     refuse_unsupported("PutObject", &v)?;
     let algorithm = requested_algorithm(&v)?;
     let w = stream::write_body(input.body, &svc.tmp_dir(), is_chunked(&v), algorithm).await?;
@@ -195,18 +219,38 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         .checksum
         .as_ref()
         .map(|(a, c)| (a.name().to_string(), c.clone()));
+    let mut headers = headers_from_input(&v);
+    headers.tags = match tags_from_input(&v) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&w.path).await;
+            return Err(e);
+        }
+    };
     let record = ObjectRecord {
         bucket: bucket.clone(),
-        key,
+        key: key.clone(),
         size: w.size,
         etag: etag.clone(),
         last_modified: ctx.now,
         file: overcast_core::ids::uuid(),
-        headers: headers_from_input(&v),
+        headers,
         checksum: checksum.clone(),
         parts_count: None,
     };
     commit(svc, ctx, &bucket, record, &w.path, &v)?;
+    crate::notify::object_event(
+        svc,
+        ctx,
+        &bucket,
+        crate::notify::ObjectEvent {
+            name: "ObjectCreated:Put",
+            key: &key,
+            size: Some(w.size),
+            etag: Some(&etag),
+            version_id: None,
+        },
+    );
     let mut out = json!({"ETag": etag, "Size": w.size});
     if let Some((a, c)) = checksum {
         out[format!("Checksum{a}")] = json!(c);
@@ -248,6 +292,9 @@ fn object_output(rec: &ObjectRecord, checksum_mode: bool) -> Map<String, Value> 
     }
     if let Some(n) = rec.parts_count {
         out.insert("PartsCount".into(), json!(n));
+    }
+    if !h.tags.is_empty() {
+        out.insert("TagCount".into(), json!(h.tags.len()));
     }
     if checksum_mode {
         if let Some((a, c)) = &rec.checksum {
@@ -505,6 +552,19 @@ fn remove(svc: &S3, ctx: &RequestContext, bucket: &str, key: &str) -> Result<boo
     if let Some(old) = b.objects.remove(key) {
         let _ = std::fs::remove_file(dir.join(old.file));
     }
+    drop(st);
+    crate::notify::object_event(
+        svc,
+        ctx,
+        bucket,
+        crate::notify::ObjectEvent {
+            name: "ObjectRemoved:Delete",
+            key,
+            size: None,
+            etag: None,
+            version_id: None,
+        },
+    );
     Ok(true)
 }
 
@@ -590,14 +650,51 @@ pub fn parse_copy_source(source: &str) -> Option<(String, String, Option<String>
     Some((b.to_string(), k.to_string(), version))
 }
 
+/// Object ACLs on a bucket whose ownership is `BucketOwnerEnforced` (every new bucket's
+/// default): only the bucket-owner-full-control ACL is accepted, as on AWS.
+pub fn acl_allowed(
+    svc: &S3,
+    ctx: &RequestContext,
+    bucket: &str,
+    v: &Value,
+) -> Result<(), AwsError> {
+    let grants = [
+        "GrantFullControl",
+        "GrantRead",
+        "GrantReadACP",
+        "GrantWriteACP",
+    ];
+    let custom = match text(v, "ACL") {
+        Some("private" | "bucket-owner-full-control") | None => {
+            grants.iter().any(|g| v.get(*g).is_some())
+        }
+        Some(_) => true,
+    };
+    if !custom {
+        return Ok(());
+    }
+    let st = svc.read();
+    let b = owned(&st, ctx, bucket)?;
+    let enforced = crate::config::of(&b.record, &crate::config::OWNERSHIP)
+        .and_then(|o| o.pointer("/Rules/0/ObjectOwnership"))
+        .and_then(Value::as_str)
+        == Some("BucketOwnerEnforced");
+    if enforced {
+        return Err(AwsError::new(
+            "AccessControlListNotSupported",
+            "The bucket does not allow ACLs",
+        )
+        .with_status(400));
+    }
+    Ok(())
+}
+
 /// Request members this slice does not act on yet: answering success while ignoring them
 /// would be a fake success, so the request answers 501 naming the member instead. Default
 /// values (ACL `private`/`bucket-owner-full-control`, SSE `AES256`, which AWS applies to
 /// every object) are accepted.
 pub fn refuse_unsupported(operation: &str, v: &Value) -> Result<(), AwsError> {
     const UNSUPPORTED: &[&str] = &[
-        "Tagging",
-        "TaggingDirective",
         "GrantFullControl",
         "GrantRead",
         "GrantReadACP",
@@ -635,8 +732,9 @@ pub fn refuse_unsupported(operation: &str, v: &Value) -> Result<(), AwsError> {
 
 /// CopyObject: copies the file, keeping or replacing metadata.
 pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-    refuse_unsupported("CopyObject", &input)?;
     let bucket = bucket_name(&input).to_string();
+    acl_allowed(svc, ctx, &bucket, &input)?;
+    refuse_unsupported("CopyObject", &input)?;
     let key = text(&input, "Key").unwrap_or_default().to_string();
     let source = text(&input, "CopySource").unwrap_or_default();
     let Some((src_bucket, src_key, version)) = parse_copy_source(source) else {
@@ -670,7 +768,7 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
-    let headers = if replace {
+    let mut headers = if replace {
         headers_from_input(&input)
     } else {
         let mut h = src.headers.clone();
@@ -678,6 +776,11 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
             h.storage_class = Some(c.to_string()).filter(|c| c != "STANDARD");
         }
         h
+    };
+    headers.tags = match text(&input, "TaggingDirective").unwrap_or("COPY") {
+        "COPY" => src.headers.tags.clone(),
+        "REPLACE" => tags_from_input(&input)?,
+        _ => return Err(error::invalid_argument("Unknown tagging directive.")),
     };
     tokio::fs::create_dir_all(svc.tmp_dir())
         .await
@@ -688,7 +791,7 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
         .map_err(|_| error::no_such_key(&src_key))?;
     let record = ObjectRecord {
         bucket: bucket.clone(),
-        key,
+        key: key.clone(),
         size: src.size,
         etag: src.etag.clone(),
         last_modified: ctx.now,
@@ -698,6 +801,18 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
         parts_count: src.parts_count,
     };
     commit(svc, ctx, &bucket, record, &tmp, &input)?;
+    crate::notify::object_event(
+        svc,
+        ctx,
+        &bucket,
+        crate::notify::ObjectEvent {
+            name: "ObjectCreated:Copy",
+            key: &key,
+            size: Some(src.size),
+            etag: Some(&src.etag),
+            version_id: None,
+        },
+    );
     let mut result = json!({"ETag": src.etag, "LastModified": ctx.now.floor()});
     if let Some((a, c)) = &src.checksum {
         result[format!("Checksum{a}")] = json!(c);

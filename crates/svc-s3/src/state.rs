@@ -22,6 +22,9 @@ pub struct BucketRecord {
     pub created: f64,
     /// Directory name of its blobs.
     pub id: String,
+    /// Configurations (tagging, cors, lifecycle, policy, ...), model-shaped, by kind.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub configs: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Content headers and metadata stored with an object (or an upload in progress).
@@ -51,6 +54,9 @@ pub struct ObjectHeaders {
     /// Storage class (`STANDARD` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
+    /// Object tags, in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 /// An object record.

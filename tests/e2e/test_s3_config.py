@@ -1,0 +1,314 @@
+"""S3 bucket configurations and their effects: AWS's defaults for new buckets (Block Public
+Access on, ACLs disabled, SSE-S3), round trips of every stored configuration with AWS's
+not-found errors, bucket policies checked against Block Public Access, object tagging, event
+notifications delivered to SQS, and lifecycle rules applied when the virtual clock moves
+(the seed's STANDARD_IA-after-90-days pattern)."""
+import hashlib
+import json
+import time
+import uuid
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+PATH = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
+
+
+@pytest.fixture
+def s3(client):
+    return client("s3", config=PATH)
+
+
+@pytest.fixture
+def sqs(client):
+    return client("sqs")
+
+
+@pytest.fixture
+def bucket(s3):
+    name = f"cfg-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def expect(code, fn, **kwargs):
+    with pytest.raises(ClientError) as e:
+        fn(**kwargs)
+    assert e.value.response["Error"]["Code"] == code, e.value.response
+    return e.value.response
+
+
+def test_new_bucket_defaults_and_not_found_errors(s3, bucket):
+    pab = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert pab == {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+                   "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    enc = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert enc["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    notif = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert "QueueConfigurations" not in notif
+    acl = s3.get_bucket_acl(Bucket=bucket)
+    assert [g["Permission"] for g in acl["Grants"]] == ["FULL_CONTROL"]
+    assert acl["Grants"][0]["Grantee"]["ID"] == acl["Owner"]["ID"]
+    r = expect("NoSuchBucketPolicy", s3.get_bucket_policy, Bucket=bucket)
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 404
+    expect("NoSuchCORSConfiguration", s3.get_bucket_cors, Bucket=bucket)
+    expect("NoSuchTagSet", s3.get_bucket_tagging, Bucket=bucket)
+    expect("NoSuchWebsiteConfiguration", s3.get_bucket_website, Bucket=bucket)
+    expect("NoSuchLifecycleConfiguration", s3.get_bucket_lifecycle_configuration, Bucket=bucket)
+    expect("NoSuchConfiguration", s3.get_bucket_metrics_configuration, Bucket=bucket, Id="m")
+    expect("NoSuchBucket", s3.get_bucket_cors, Bucket="no-such-bucket-cfg")
+    # Deleting the defaults: PAB and ownership then answer their not-found errors; encryption
+    # returns to SSE-S3.
+    s3.delete_public_access_block(Bucket=bucket)
+    expect("NoSuchPublicAccessBlockConfiguration", s3.get_public_access_block, Bucket=bucket)
+    s3.delete_bucket_ownership_controls(Bucket=bucket)
+    expect("OwnershipControlsNotFoundError", s3.get_bucket_ownership_controls, Bucket=bucket)
+    s3.delete_bucket_encryption(Bucket=bucket)
+    assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    # CreateBucket's ObjectOwnership is honoured.
+    other = f"own-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=other, ObjectOwnership="ObjectWriter")
+    rules = s3.get_bucket_ownership_controls(Bucket=other)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "ObjectWriter"}]
+
+
+def test_configuration_round_trips(s3, bucket):
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "team", "Value": "web"}]})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "team", "Value": "web"}]
+    s3.delete_bucket_tagging(Bucket=bucket)
+    expect("NoSuchTagSet", s3.get_bucket_tagging, Bucket=bucket)
+
+    cors = {"CORSRules": [{"AllowedOrigins": ["https://app.example.com"], "AllowedMethods": ["GET", "PUT"],
+                           "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 3000}]}
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors)
+    assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"] == cors["CORSRules"]
+    bad = {"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}]}
+    r = expect("InvalidRequest", s3.put_bucket_cors, Bucket=bucket, CORSConfiguration=bad)
+    assert "PATCH" in r["Error"]["Message"]
+    s3.delete_bucket_cors(Bucket=bucket)
+    expect("NoSuchCORSConfiguration", s3.get_bucket_cors, Bucket=bucket)
+
+    website = {"IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "error.html"}}
+    s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=website)
+    got = s3.get_bucket_website(Bucket=bucket)
+    assert got["IndexDocument"] == {"Suffix": "index.html"} and got["ErrorDocument"] == {"Key": "error.html"}
+    expect("InvalidArgument", s3.put_bucket_website, Bucket=bucket,
+           WebsiteConfiguration={"ErrorDocument": {"Key": "e.html"}})
+
+    kms = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/app"},
+                      "BucketKeyEnabled": True}]}
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=kms)
+    assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"] == kms
+
+    s3.put_bucket_accelerate_configuration(Bucket=bucket, AccelerateConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_accelerate_configuration(Bucket=bucket)["Status"] == "Enabled"
+    s3.put_bucket_request_payment(Bucket=bucket, RequestPaymentConfiguration={"Payer": "Requester"})
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "Requester"
+
+    logs = f"logs-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=logs)
+    status = {"LoggingEnabled": {"TargetBucket": logs, "TargetPrefix": "access/"}}
+    s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus=status)
+    assert s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"]["TargetBucket"] == logs
+    expect("InvalidTargetBucketForLogging", s3.put_bucket_logging, Bucket=bucket,
+           BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "nope-no-such-b", "TargetPrefix": ""}})
+
+    for i in ("b", "a"):
+        s3.put_bucket_metrics_configuration(Bucket=bucket, Id=i, MetricsConfiguration={"Id": i})
+    listed = s3.list_bucket_metrics_configurations(Bucket=bucket)
+    assert [m["Id"] for m in listed["MetricsConfigurationList"]] == ["a", "b"]
+    assert s3.get_bucket_metrics_configuration(Bucket=bucket, Id="a")["MetricsConfiguration"]["Id"] == "a"
+    s3.delete_bucket_metrics_configuration(Bucket=bucket, Id="a")
+    expect("NoSuchConfiguration", s3.delete_bucket_metrics_configuration, Bucket=bucket, Id="a")
+
+    inv = {"Id": "inv", "IsEnabled": True, "IncludedObjectVersions": "Current",
+           "Destination": {"S3BucketDestination": {"Bucket": f"arn:aws:s3:::{logs}", "Format": "CSV"}},
+           "Schedule": {"Frequency": "Daily"}}
+    s3.put_bucket_inventory_configuration(Bucket=bucket, Id="inv", InventoryConfiguration=inv)
+    assert s3.get_bucket_inventory_configuration(Bucket=bucket, Id="inv")["InventoryConfiguration"] == inv
+
+
+def test_bucket_policy_and_block_public_access(s3, bucket):
+    public = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*"}]})
+    r = expect("AccessDenied", s3.put_bucket_policy, Bucket=bucket, Policy=public)
+    assert "BlockPublicPolicy" in r["Error"]["Message"]
+    private = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
+        "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]})
+    s3.put_bucket_policy(Bucket=bucket, Policy=private)
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(private)
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
+    expect("MalformedPolicy", s3.put_bucket_policy, Bucket=bucket, Policy="not json")
+    other = json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                       "Resource": "arn:aws:s3:::someone-elses-bucket/*"}]})
+    expect("MalformedPolicy", s3.put_bucket_policy, Bucket=bucket, Policy=other)
+
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True,
+        "BlockPublicPolicy": False, "RestrictPublicBuckets": False})
+    s3.put_bucket_policy(Bucket=bucket, Policy=public)
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
+    s3.delete_bucket_policy(Bucket=bucket)
+    expect("NoSuchBucketPolicy", s3.get_bucket_policy, Bucket=bucket)
+
+
+def test_acls_are_disabled_by_bucket_owner_enforced(s3, bucket):
+    expect("AccessControlListNotSupported", s3.put_bucket_acl, Bucket=bucket, ACL="public-read")
+    expect("AccessControlListNotSupported", s3.put_object, Bucket=bucket, Key="k", Body=b"x",
+           ACL="public-read")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="bucket-owner-full-control")
+    # With ACLs enabled, public ACLs are still refused by BlockPublicAcls.
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]})
+    expect("AccessDenied", s3.put_bucket_acl, Bucket=bucket, ACL="public-read")
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") and g["Permission"] == "READ"
+               for g in grants)
+
+
+def test_object_tagging(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="env=dev&team=web%20ui")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [
+        {"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "web ui"}]
+    assert s3.head_object(Bucket=bucket, Key="t")["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "2"
+    assert s3.get_object(Bucket=bucket, Key="t")["TagCount"] == 2
+    s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "a", "Value": "1"}]})
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [{"Key": "a", "Value": "1"}]
+    # Copies keep tags unless told to replace them.
+    s3.copy_object(Bucket=bucket, Key="c1", CopySource=f"{bucket}/t")
+    assert s3.get_object_tagging(Bucket=bucket, Key="c1")["TagSet"] == [{"Key": "a", "Value": "1"}]
+    s3.copy_object(Bucket=bucket, Key="c2", CopySource=f"{bucket}/t", TaggingDirective="REPLACE",
+                   Tagging="x=y")
+    assert s3.get_object_tagging(Bucket=bucket, Key="c2")["TagSet"] == [{"Key": "x", "Value": "y"}]
+    s3.delete_object_tagging(Bucket=bucket, Key="t")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == []
+    dup = {"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}
+    expect("InvalidTag", s3.put_object_tagging, Bucket=bucket, Key="t", Tagging=dup)
+    many = {"TagSet": [{"Key": f"k{i}", "Value": ""} for i in range(11)]}
+    expect("InvalidTag", s3.put_object_tagging, Bucket=bucket, Key="t", Tagging=many)
+    expect("NoSuchKey", s3.get_object_tagging, Bucket=bucket, Key="missing")
+    expect("InvalidTag", s3.put_object, Bucket=bucket, Key="bad", Body=b"x", Tagging="aws:x=1")
+
+
+def receive(sqs, url, wait=5):
+    out = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=wait, MaxNumberOfMessages=10)
+    msgs = out.get("Messages", [])
+    for m in msgs:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return [json.loads(m["Body"]) for m in msgs]
+
+
+def test_event_notifications_to_sqs(s3, sqs, bucket):
+    url = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [{
+            "Id": "images", "QueueArn": arn,
+            "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "images/"},
+                                               {"Name": "suffix", "Value": ".jpg"}]}}}]})
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
+    assert got[0]["Id"] == "images" and got[0]["QueueArn"] == arn
+    [test_event] = receive(sqs, url)
+    assert test_event["Event"] == "s3:TestEvent" and test_event["Bucket"] == bucket
+
+    s3.put_object(Bucket=bucket, Key="docs/readme.txt", Body=b"ignored")
+    s3.put_object(Bucket=bucket, Key="images/my cat.jpg", Body=b"meow")
+    [event] = receive(sqs, url)
+    [rec] = event["Records"]
+    assert rec["eventSource"] == "aws:s3" and rec["eventName"] == "ObjectCreated:Put"
+    assert rec["awsRegion"] == "us-east-1" and rec["eventVersion"] == "2.1"
+    assert rec["s3"]["configurationId"] == "images"
+    assert rec["s3"]["bucket"]["name"] == bucket
+    assert rec["s3"]["bucket"]["arn"] == f"arn:aws:s3:::{bucket}"
+    obj = rec["s3"]["object"]
+    assert obj["key"] == "images/my+cat.jpg" and obj["size"] == 4
+    assert obj["eTag"] == hashlib.md5(b"meow").hexdigest()
+
+    s3.copy_object(Bucket=bucket, Key="images/copy.jpg", CopySource=f"{bucket}/images/my cat.jpg")
+    [event] = receive(sqs, url)
+    assert event["Records"][0]["eventName"] == "ObjectCreated:Copy"
+    s3.delete_object(Bucket=bucket, Key="images/copy.jpg")
+    [event] = receive(sqs, url)
+    rec = event["Records"][0]
+    assert rec["eventName"] == "ObjectRemoved:Delete" and "size" not in rec["s3"]["object"]
+
+    missing = arn.rsplit(":", 1)[0] + ":no-such-queue"
+    r = expect("InvalidArgument", s3.put_bucket_notification_configuration, Bucket=bucket,
+               NotificationConfiguration={"QueueConfigurations": [
+                   {"QueueArn": missing, "Events": ["s3:ObjectCreated:*"]}]})
+    assert "Unable to validate" in r["Error"]["Message"]
+    expect("InvalidArgument", s3.put_bucket_notification_configuration, Bucket=bucket,
+           NotificationConfiguration={"QueueConfigurations": [
+               {"QueueArn": arn, "Events": ["s3:ObjectExploded:*"]}]})
+    # Clearing the configuration stops the events.
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    s3.put_object(Bucket=bucket, Key="images/late.jpg", Body=b"x")
+    assert receive(sqs, url, wait=1) == []
+
+
+def test_lifecycle_rules_follow_the_virtual_clock(overcast, s3, bucket):
+    # The seed's production pattern: Block Public Access plus a transition to STANDARD_IA
+    # after 90 days; and an expiration rule for temporary files.
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True, "RestrictPublicBuckets": True})
+    out = s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "TransitionToIA", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "Transitions": [{"Days": 90, "StorageClass": "STANDARD_IA"}]},
+        {"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 7}},
+    ]})
+    assert out["TransitionDefaultMinimumObjectSize"] == "all_storage_classes_128K"
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert [r["ID"] for r in rules] == ["TransitionToIA", "tmp"]
+    expect("InvalidArgument", s3.put_bucket_lifecycle_configuration, Bucket=bucket,
+           LifecycleConfiguration={"Rules": [{"ID": "x", "Status": "Enabled", "Filter": {},
+                                              "Transitions": [{"Days": 10, "StorageClass": "STANDARD_IA"}]}]})
+
+    big = b"a" * (200 * 1024)
+    s3.put_object(Bucket=bucket, Key="assets/app.js", Body=big)
+    s3.put_object(Bucket=bucket, Key="assets/small.css", Body=b"tiny")
+    s3.put_object(Bucket=bucket, Key="tmp/scratch", Body=b"gone soon")
+    start = overcast.get("/_overcast/clock")["now"]
+    try:
+        overcast.clock(advance=10 * 86400)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+            if "tmp/scratch" not in keys:
+                break
+            time.sleep(0.2)
+        assert "tmp/scratch" not in keys
+        assert s3.head_object(Bucket=bucket, Key="assets/app.js").get("StorageClass") is None
+
+        overcast.clock(advance=85 * 86400)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if s3.head_object(Bucket=bucket, Key="assets/app.js").get("StorageClass") == "STANDARD_IA":
+                break
+            time.sleep(0.2)
+        assert s3.head_object(Bucket=bucket, Key="assets/app.js")["StorageClass"] == "STANDARD_IA"
+        # Objects under 128 KiB are not transitioned (AWS's default minimum size).
+        assert s3.head_object(Bucket=bucket, Key="assets/small.css").get("StorageClass") is None
+        listed = {o["Key"]: o["StorageClass"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+        assert listed["assets/app.js"] == "STANDARD_IA"
+        assert s3.get_object(Bucket=bucket, Key="assets/app.js")["Body"].read() == big
+    finally:
+        overcast.clock(set=start)
+
+
+def test_configurations_survive_restart(overcast, s3, bucket):
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    s3.put_object(Bucket=bucket, Key="o", Body=b"x", Tagging="a=b")
+    overcast.kill9()
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "k", "Value": "v"}]
+    assert s3.get_object_tagging(Bucket=bucket, Key="o")["TagSet"] == [{"Key": "a", "Value": "b"}]
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
