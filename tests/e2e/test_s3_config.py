@@ -312,3 +312,53 @@ def test_configurations_survive_restart(overcast, s3, bucket):
     assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "k", "Value": "v"}]
     assert s3.get_object_tagging(Bucket=bucket, Key="o")["TagSet"] == [{"Key": "a", "Value": "b"}]
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
+
+
+def test_presigned_urls_are_always_verified(s3, bucket):
+    import urllib.error
+    import urllib.request
+    s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"secret report")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "doc.txt"}, ExpiresIn=60)
+    assert urllib.request.urlopen(url, timeout=10).read() == b"secret report"
+    put = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "up.txt"}, ExpiresIn=60)
+    # (SigV2 signs Content-Type: send none, as the URL was signed without one.)
+    req = urllib.request.Request(put, data=b"uploaded", method="PUT", headers={"Content-Type": ""})
+    assert urllib.request.urlopen(req, timeout=10).status == 200
+    assert s3.get_object(Bucket=bucket, Key="up.txt")["Body"].read() == b"uploaded"
+
+    tampered = url.replace("doc.txt", "up.txt")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(tampered, timeout=10)
+    assert e.value.code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in e.value.read()
+
+    short = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "doc.txt"}, ExpiresIn=1)
+    time.sleep(2.1)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(short, timeout=10)
+    body = e.value.read()
+    assert e.value.code == 403 and b"<Code>AccessDenied</Code>" in body and b"Request has expired" in body
+
+    # A URL signed with another secret than the account's does not verify either.
+    import boto3
+    from botocore.config import Config as C
+    wrong = boto3.client("s3", endpoint_url=s3.meta.endpoint_url, region_name="us-east-1",
+                         aws_access_key_id="test", aws_secret_access_key="not-the-secret",
+                         config=C(s3={"addressing_style": "path"}))
+    bad = wrong.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "doc.txt"}, ExpiresIn=60)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(bad, timeout=10)
+    assert e.value.code == 403
+
+
+def test_sigv4_presigned_urls_are_always_verified(client, bucket):
+    import urllib.error
+    import urllib.request
+    v4 = client("s3", config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    v4.put_object(Bucket=bucket, Key="a.txt", Body=b"A")
+    v4.put_object(Bucket=bucket, Key="b.txt", Body=b"B")
+    url = v4.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "a.txt"}, ExpiresIn=60)
+    assert "X-Amz-Signature=" in url
+    assert urllib.request.urlopen(url, timeout=10).read() == b"A"
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url.replace("a.txt", "b.txt"), timeout=10)
+    assert e.value.code == 403 and b"SignatureDoesNotMatch" in e.value.read()

@@ -11,6 +11,7 @@ pub mod protocol;
 pub mod quirks;
 pub mod registry;
 pub mod route;
+pub mod sigv2;
 pub mod sigv4;
 pub mod validate;
 pub mod value;

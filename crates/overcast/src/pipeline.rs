@@ -285,7 +285,14 @@ fn authenticate(
     remote: SocketAddr,
 ) -> Result<RequestContext, AwsError> {
     let now = app.core.clock.now();
-    let access_key = sig.map(|s| s.access_key.clone());
+    // S3 also takes legacy SigV2 presigned URLs (botocore's default for us-east-1).
+    let sig2 = match (sig, route.model.name(), query) {
+        (None, "s3", Some(q)) => overcast_wire::sigv2::parse_presigned(q),
+        _ => None,
+    };
+    let access_key = sig
+        .map(|s| s.access_key.clone())
+        .or_else(|| sig2.as_ref().map(|s| s.access_key.clone()));
     // One lookup: issued credentials (STS, IAM) carry their principal and expiry.
     let issued = access_key
         .as_deref()
@@ -300,7 +307,12 @@ fn authenticate(
         )
         .with_status(400));
     }
-    if app.verify_signatures {
+    // S3 presigned URLs are always verified (a tampered or expired URL must fail, as on
+    // AWS); everything else only with --verify-signatures.
+    let s3_presigned = sig.is_some_and(|s| s.presigned) && route.model.name() == "s3";
+    if let Some(s2) = &sig2 {
+        verify_v2(app, parts, path, query.unwrap_or(""), s2)?;
+    } else if app.verify_signatures || s3_presigned {
         verify(app, parts, path, query, sig, body, now)?;
     }
     let principal = match issued {
@@ -332,6 +344,39 @@ fn authenticate(
         protocol: route.protocol,
         host,
     })
+}
+
+/// SigV2 presigned S3 URLs: always verified, against wall-clock time.
+fn verify_v2(
+    app: &App,
+    parts: &http::request::Parts,
+    path: &str,
+    query: &str,
+    sig: &overcast_wire::sigv2::SigV2,
+) -> Result<(), AwsError> {
+    let Some((secret, _)) = app.core.identities.secret_for(&sig.access_key) else {
+        return Err(AwsError::new(
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+        )
+        .with_status(403));
+    };
+    overcast_wire::sigv2::verify(
+        sig,
+        parts.method.as_str(),
+        path,
+        query,
+        &parts.headers,
+        &secret,
+        wall_clock(),
+    )
+}
+
+fn wall_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// SigV4 verification (`--verify-signatures`).
@@ -379,10 +424,7 @@ fn verify(
     // Clients sign with wall-clock time: signature dates and presigned expiry are checked
     // against real time, not the virtual clock.
     let _ = now;
-    let wall = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let wall = wall_clock();
     sigv4::verify(
         sig,
         parts.method.as_str(),
