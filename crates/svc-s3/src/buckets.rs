@@ -90,6 +90,7 @@ pub async fn create_bucket(
         Bucket {
             record,
             objects: BTreeMap::new(),
+            versions: BTreeMap::new(),
             uploads: BTreeMap::new(),
         },
     );
@@ -186,7 +187,7 @@ pub async fn delete_bucket(
     let dir = {
         let mut st = svc.write();
         let b = owned(&st, ctx, &name)?;
-        if !b.objects.is_empty() {
+        if !b.objects.is_empty() || !b.versions.is_empty() {
             return Err(error::bucket_not_empty(&name));
         }
         let dir = st.bucket_dir(&b.record);

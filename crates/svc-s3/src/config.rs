@@ -168,6 +168,13 @@ pub(crate) const NOTIFICATION: Kind = Kind {
     missing: Missing::Default(empty),
     check: no_check,
 };
+pub(crate) const VERSIONING: Kind = Kind {
+    key: "versioning",
+    member: "VersioningConfiguration",
+    shape: Shape::Spread,
+    missing: Missing::Default(empty),
+    check: no_check,
+};
 pub(crate) const ACCELERATE: Kind = Kind {
     key: "accelerate",
     member: "AccelerateConfiguration",
@@ -901,6 +908,7 @@ handlers! {
     get_bucket_website => get(WEBSITE),
     delete_bucket_website => delete(WEBSITE),
     get_bucket_notification_configuration => get(NOTIFICATION),
+    get_bucket_versioning => get(VERSIONING),
     put_bucket_accelerate_configuration => put(ACCELERATE),
     get_bucket_accelerate_configuration => get(ACCELERATE),
     put_bucket_request_payment => put(REQUEST_PAYMENT),

@@ -20,6 +20,7 @@ pub mod object_tags;
 pub mod objects;
 pub mod state;
 pub mod stream;
+pub mod versions;
 
 use state::State;
 
@@ -104,6 +105,9 @@ impl Service for S3 {
         "AbortMultipartUpload" => multipart::abort_multipart_upload,
         "ListParts" => multipart::list_parts,
         "ListMultipartUploads" => multipart::list_multipart_uploads,
+        "PutBucketVersioning" => versions::put_bucket_versioning,
+        "GetBucketVersioning" => config::get_bucket_versioning,
+        "ListObjectVersions" => versions::list_object_versions,
         "PutObjectTagging" => object_tags::put_object_tagging,
         "GetObjectTagging" => object_tags::get_object_tagging,
         "DeleteObjectTagging" => object_tags::delete_object_tagging,
@@ -171,6 +175,9 @@ impl Service for S3 {
         for (name, b) in buckets {
             for key in b.objects.keys() {
                 let _ = st.object_table.delete(&State::object_key(&name, key));
+            }
+            for v in b.versions.values().flatten() {
+                let _ = st.version_table.delete(&State::version_key(v));
             }
             for id in b.uploads.keys() {
                 let _ = st.upload_table.delete(id);

@@ -297,21 +297,14 @@ fn perform(
     };
     match action {
         Action::Expire(key) => {
-            {
-                let mut st = svc.write();
-                let dir = st.bucket_dir(bucket);
-                st.object_table
-                    .delete(&State::object_key(name, &key))
-                    .map_err(error::io)?;
-                if let Some(old) = st
-                    .buckets
-                    .get_mut(name)
-                    .and_then(|b| b.objects.remove(&key))
-                {
-                    let _ = std::fs::remove_file(dir.join(old.file));
-                }
-            }
-            event(&key, "LifecycleExpiration:Delete", None);
+            // In a versioned bucket, expiring the current version leaves a delete marker.
+            let d = crate::versions::delete(svc, ctx, name, &key, None)?;
+            let ev = if d.delete_marker {
+                "LifecycleExpiration:DeleteMarkerCreated"
+            } else {
+                "LifecycleExpiration:Delete"
+            };
+            event(&key, ev, None);
         }
         Action::Transition(key, class) => {
             let size = {

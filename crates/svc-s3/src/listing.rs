@@ -96,7 +96,7 @@ pub fn walk<'a>(
 
 /// (MaxKeys echoed back, keys actually returned at most): S3 echoes the requested value but
 /// never returns more than 1000 keys.
-fn max_keys(input: &Value) -> Result<(i64, usize), AwsError> {
+pub(crate) fn max_keys(input: &Value) -> Result<(i64, usize), AwsError> {
     match input.get("MaxKeys").and_then(Value::as_i64) {
         Some(n) if n < 0 => Err(error::invalid_argument(
             "Argument maxKeys must be an integer between 0 and 2147483647",
@@ -106,7 +106,7 @@ fn max_keys(input: &Value) -> Result<(i64, usize), AwsError> {
     }
 }
 
-fn encoder(input: &Value) -> Result<impl Fn(&str) -> String, AwsError> {
+pub(crate) fn encoder(input: &Value) -> Result<impl Fn(&str) -> String, AwsError> {
     let url = match text(input, "EncodingType") {
         None => false,
         Some("url") => true,
@@ -282,6 +282,9 @@ mod tests {
             headers: ObjectHeaders::default(),
             checksum: None,
             parts_count: None,
+            version_id: None,
+            delete_marker: false,
+            seq: 0,
         }
     }
 

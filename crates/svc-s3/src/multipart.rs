@@ -255,9 +255,12 @@ pub async fn complete_multipart_upload(
         headers: upload.headers.clone(),
         checksum: checksum.clone(),
         parts_count: Some(chosen.len() as u32),
+        version_id: None,
+        delete_marker: false,
+        seq: 0,
     };
     let size = record.size;
-    commit(svc, ctx, &bucket, record, &tmp, &input)?;
+    let version = commit(svc, ctx, &bucket, record, &tmp, &input)?;
     drop_upload(svc, ctx, &bucket, &upload_id)?;
     crate::notify::object_event(
         svc,
@@ -268,7 +271,7 @@ pub async fn complete_multipart_upload(
             key: &key,
             size: Some(size),
             etag: Some(&etag),
-            version_id: None,
+            version_id: version.as_deref(),
         },
     );
     let mut out = json!({
@@ -277,6 +280,9 @@ pub async fn complete_multipart_upload(
         "Key": key,
         "ETag": etag,
     });
+    if let Some(v) = version {
+        out["VersionId"] = json!(v);
+    }
     if let Some((a, c)) = checksum {
         out[format!("Checksum{a}")] = json!(c);
         out["ChecksumType"] = json!("COMPOSITE");

@@ -168,7 +168,7 @@ pub fn commit(
     mut record: ObjectRecord,
     tmp: &std::path::Path,
     conditions: &Value,
-) -> Result<(), AwsError> {
+) -> Result<Option<String>, AwsError> {
     let mut st = svc.write();
     let checked = owned(&st, ctx, bucket).and_then(|b| {
         write_conditions(conditions, b.objects.get(&record.key), &record.key)?;
@@ -188,16 +188,27 @@ pub fn commit(
         return Err(AwsError::internal(format!("cannot store object: {e}")));
     }
     record.bucket = bucket.to_string();
+    crate::versions::stamp(&mut st, bucket, &mut record);
     let key = State::object_key(bucket, &record.key);
+    let garbage = match crate::versions::retire_current(&mut st, bucket, &record.key) {
+        Ok(g) => g,
+        Err(e) => {
+            let _ = std::fs::remove_file(dir.join(&record.file));
+            return Err(e);
+        }
+    };
     if let Err(e) = st.object_table.put(&key, &record) {
         let _ = std::fs::remove_file(dir.join(&record.file));
         return Err(error::io(e));
     }
+    let version = record.version_id.clone();
     let b = owned_mut(&mut st, ctx, bucket)?;
-    if let Some(old) = b.objects.insert(record.key.clone(), record) {
-        let _ = std::fs::remove_file(dir.join(old.file));
+    b.objects.insert(record.key.clone(), record);
+    drop(st);
+    for f in garbage {
+        let _ = std::fs::remove_file(dir.join(f));
     }
-    Ok(())
+    Ok(version)
 }
 
 /// PutObject: streams the body to a file, then makes it visible.
@@ -237,8 +248,11 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         headers,
         checksum: checksum.clone(),
         parts_count: None,
+        version_id: None,
+        delete_marker: false,
+        seq: 0,
     };
-    commit(svc, ctx, &bucket, record, &w.path, &v)?;
+    let version = commit(svc, ctx, &bucket, record, &w.path, &v)?;
     crate::notify::object_event(
         svc,
         ctx,
@@ -248,10 +262,13 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
             key: &key,
             size: Some(w.size),
             etag: Some(&etag),
-            version_id: None,
+            version_id: version.as_deref(),
         },
     );
     let mut out = json!({"ETag": etag, "Size": w.size});
+    if let Some(v) = version {
+        out["VersionId"] = json!(v);
+    }
     if let Some((a, c)) = checksum {
         out[format!("Checksum{a}")] = json!(c);
         out["ChecksumType"] = json!("FULL_OBJECT");
@@ -292,6 +309,9 @@ fn object_output(rec: &ObjectRecord, checksum_mode: bool) -> Map<String, Value> 
     }
     if let Some(n) = rec.parts_count {
         out.insert("PartsCount".into(), json!(n));
+    }
+    if let Some(v) = &rec.version_id {
+        out.insert("VersionId".into(), json!(v));
     }
     if !h.tags.is_empty() {
         out.insert("TagCount".into(), json!(h.tags.len()));
@@ -407,7 +427,7 @@ fn find(
     let st = svc.read();
     let b = owned(&st, ctx, bucket_name(v))?;
     let key = text(v, "Key").unwrap_or_default();
-    let rec = b.objects.get(key).ok_or_else(|| error::no_such_key(key))?;
+    let rec = crate::versions::lookup(b, key, text(v, "VersionId"))?;
     Ok((rec.clone(), st.bucket_dir(&b.record).join(&rec.file)))
 }
 
@@ -537,50 +557,58 @@ pub async fn get_object_attributes(
     Ok(out)
 }
 
-/// Removes `key` from `bucket` (no error when absent); returns whether it existed.
-fn remove(svc: &S3, ctx: &RequestContext, bucket: &str, key: &str) -> Result<bool, AwsError> {
-    let mut st = svc.write();
-    let b = owned(&st, ctx, bucket)?;
-    if !b.objects.contains_key(key) {
-        return Ok(false);
+/// Deletes `key` (or one version of it) and announces what happened.
+fn remove(
+    svc: &S3,
+    ctx: &RequestContext,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<crate::versions::Deleted, AwsError> {
+    let d = crate::versions::delete(svc, ctx, bucket, key, version_id)?;
+    if d.existed || d.delete_marker {
+        let name = if d.delete_marker && version_id.is_none() {
+            "ObjectRemoved:DeleteMarkerCreated"
+        } else {
+            "ObjectRemoved:Delete"
+        };
+        crate::notify::object_event(
+            svc,
+            ctx,
+            bucket,
+            crate::notify::ObjectEvent {
+                name,
+                key,
+                size: None,
+                etag: None,
+                version_id: d.version_id.as_deref(),
+            },
+        );
     }
-    let dir = st.bucket_dir(&b.record);
-    st.object_table
-        .delete(&State::object_key(bucket, key))
-        .map_err(error::io)?;
-    let b = owned_mut(&mut st, ctx, bucket)?;
-    if let Some(old) = b.objects.remove(key) {
-        let _ = std::fs::remove_file(dir.join(old.file));
-    }
-    drop(st);
-    crate::notify::object_event(
-        svc,
-        ctx,
-        bucket,
-        crate::notify::ObjectEvent {
-            name: "ObjectRemoved:Delete",
-            key,
-            size: None,
-            etag: None,
-            version_id: None,
-        },
-    );
-    Ok(true)
+    Ok(d)
 }
 
-/// DeleteObject: idempotent, 204.
+/// DeleteObject: idempotent, 204; a delete marker in versioned buckets.
 pub async fn delete_object(
     svc: &S3,
     ctx: &RequestContext,
     input: Value,
 ) -> Result<Value, AwsError> {
-    remove(
+    let d = remove(
         svc,
         ctx,
         bucket_name(&input),
         text(&input, "Key").unwrap_or_default(),
+        text(&input, "VersionId"),
     )?;
-    Ok(json!({}))
+    let mut out = json!({});
+    if let Some(v) = d.version_id {
+        out["VersionId"] = json!(v);
+    }
+    if d.delete_marker {
+        out["DeleteMarker"] = json!(true);
+    }
+    Ok(out)
 }
 
 /// DeleteObjects: per-key results; Quiet lists only errors.
@@ -612,10 +640,21 @@ pub async fn delete_objects(
             errors.push(json!({"Key": key, "Code": "InvalidArgument", "Message": "Invalid key"}));
             continue;
         }
-        match remove(svc, ctx, &bucket, key) {
-            Ok(_) => {
+        let version = text(o, "VersionId");
+        match remove(svc, ctx, &bucket, key, version) {
+            Ok(d) => {
                 if !quiet {
-                    deleted.push(json!({"Key": key}));
+                    let mut e = json!({"Key": key});
+                    if let Some(v) = version {
+                        e["VersionId"] = json!(v);
+                    }
+                    if d.delete_marker {
+                        e["DeleteMarker"] = json!(true);
+                        if let Some(v) = d.version_id.filter(|_| version.is_none()) {
+                            e["DeleteMarkerVersionId"] = json!(v);
+                        }
+                    }
+                    deleted.push(e);
                 }
             }
             Err(e) => errors.push(json!({"Key": key, "Code": e.code, "Message": e.message})),
@@ -740,20 +779,12 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
     let Some((src_bucket, src_key, version)) = parse_copy_source(source) else {
         return Err(error::invalid_argument("Invalid copy source object key"));
     };
-    if version.as_deref().is_some_and(|v| v != "null") {
-        return Err(
-            AwsError::new("NoSuchVersion", "The specified version does not exist.")
-                .with_status(404),
-        );
-    }
     owned(&svc.read(), ctx, &bucket)?;
     let (src, src_path) = {
         let st = svc.read();
         let b = owned(&st, ctx, &src_bucket)?;
-        let rec = b
-            .objects
-            .get(&src_key)
-            .ok_or_else(|| error::no_such_key(&src_key))?;
+        let rec = crate::versions::lookup(b, &src_key, version.as_deref())
+            .map_err(|e| if e.code == "MethodNotAllowed" { error::invalid_request("The source of a copy request may not specifically refer to a delete marker by version id.") } else { e })?;
         (rec.clone(), st.bucket_dir(&b.record).join(&rec.file))
     };
     check_conditions(&input, &src, "CopySource")?;
@@ -763,7 +794,12 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
     }
     let replace = directive == "REPLACE";
     let new_storage = text(&input, "StorageClass");
-    if src_bucket == bucket && src_key == key && !replace && new_storage.is_none() {
+    if src_bucket == bucket
+        && src_key == key
+        && version.is_none()
+        && !replace
+        && new_storage.is_none()
+    {
         return Err(error::invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
@@ -799,8 +835,11 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
         headers,
         checksum: src.checksum.clone(),
         parts_count: src.parts_count,
+        version_id: None,
+        delete_marker: false,
+        seq: 0,
     };
-    commit(svc, ctx, &bucket, record, &tmp, &input)?;
+    let version = commit(svc, ctx, &bucket, record, &tmp, &input)?;
     crate::notify::object_event(
         svc,
         ctx,
@@ -810,14 +849,21 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
             key: &key,
             size: Some(src.size),
             etag: Some(&src.etag),
-            version_id: None,
+            version_id: version.as_deref(),
         },
     );
     let mut result = json!({"ETag": src.etag, "LastModified": ctx.now.floor()});
     if let Some((a, c)) = &src.checksum {
         result[format!("Checksum{a}")] = json!(c);
     }
-    Ok(json!({"CopyObjectResult": result}))
+    let mut out = json!({"CopyObjectResult": result});
+    if let Some(v) = version {
+        out["VersionId"] = json!(v);
+    }
+    if let Some(v) = &src.version_id {
+        out["CopySourceVersionId"] = json!(v);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -855,6 +901,9 @@ mod tests {
             headers: ObjectHeaders::default(),
             checksum: None,
             parts_count: None,
+            version_id: None,
+            delete_marker: false,
+            seq: 0,
         };
         let code = |v: Value| {
             check_conditions(&v, &rec, "")

@@ -83,6 +83,22 @@ pub struct ObjectRecord {
     /// Parts of a multipart object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts_count: Option<u32>,
+    /// Version id (`None` is the `null` version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// A delete marker (no body).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_marker: bool,
+    /// Order of creation across versions (newer is larger).
+    #[serde(default)]
+    pub seq: u64,
+}
+
+impl ObjectRecord {
+    /// The version id as S3 shows it (`null` for the null version).
+    pub fn version(&self) -> &str {
+        self.version_id.as_deref().unwrap_or("null")
+    }
 }
 
 /// One uploaded part.
@@ -127,8 +143,11 @@ pub struct Upload {
 pub struct Bucket {
     /// The record.
     pub record: BucketRecord,
-    /// Objects by key (UTF-8 byte order).
+    /// Current objects by key (UTF-8 byte order).
     pub objects: BTreeMap<String, ObjectRecord>,
+    /// Noncurrent versions and delete markers by key, oldest first; always older than the
+    /// key's current object.
+    pub versions: BTreeMap<String, Vec<ObjectRecord>>,
     /// Uploads by id.
     pub uploads: BTreeMap<String, Upload>,
 }
@@ -143,6 +162,10 @@ pub struct State {
     pub object_table: Table<ObjectRecord>,
     /// Upload records, keyed by upload id.
     pub upload_table: Table<Upload>,
+    /// Noncurrent versions and delete markers, keyed `bucket/key\0seq`.
+    pub version_table: Table<ObjectRecord>,
+    /// Last sequence number handed out.
+    pub last_seq: u64,
     /// `<blob dir>/s3`.
     pub root: PathBuf,
 }
@@ -152,7 +175,8 @@ impl State {
     pub fn load(store: Arc<dyn Store>, root: PathBuf) -> State {
         let bucket_table = Table::new(store.clone(), "s3/buckets");
         let object_table: Table<ObjectRecord> = Table::new(store.clone(), "s3/objects");
-        let upload_table: Table<Upload> = Table::new(store, "s3/uploads");
+        let upload_table: Table<Upload> = Table::new(store.clone(), "s3/uploads");
+        let version_table: Table<ObjectRecord> = Table::new(store, "s3/versions");
         let mut buckets: BTreeMap<String, Bucket> = bucket_table
             .load()
             .into_iter()
@@ -162,15 +186,45 @@ impl State {
                     Bucket {
                         record,
                         objects: BTreeMap::new(),
+                        versions: BTreeMap::new(),
                         uploads: BTreeMap::new(),
                     },
                 )
             })
             .collect();
+        let mut last_seq = 0;
         for (_, o) in object_table.load() {
+            last_seq = last_seq.max(o.seq);
             if let Some(b) = buckets.get_mut(&o.bucket) {
                 b.objects.insert(o.key.clone(), o);
             }
+        }
+        for (_, v) in version_table.load() {
+            last_seq = last_seq.max(v.seq);
+            if let Some(b) = buckets.get_mut(&v.bucket) {
+                // A crash between saving a version and its successor can leave the current
+                // object recorded twice: keep it current only.
+                if b.objects
+                    .get(&v.key)
+                    .is_some_and(|c| c.seq == v.seq && v.seq != 0)
+                {
+                    continue;
+                }
+                b.versions.entry(v.key.clone()).or_default().push(v);
+            }
+        }
+        for b in buckets.values_mut() {
+            for (key, list) in b.versions.iter_mut() {
+                list.sort_by_key(|v| v.seq);
+                // A crash while a version was being promoted: the newest object version of
+                // a key without a current object is current.
+                if !b.objects.contains_key(key) && list.last().is_some_and(|v| !v.delete_marker) {
+                    if let Some(v) = list.pop() {
+                        b.objects.insert(key.clone(), v);
+                    }
+                }
+            }
+            b.versions.retain(|_, l| !l.is_empty());
         }
         for (_, u) in upload_table.load() {
             if let Some(b) = buckets.get_mut(&u.bucket) {
@@ -184,6 +238,8 @@ impl State {
             bucket_table,
             object_table,
             upload_table,
+            version_table,
+            last_seq,
             root,
         }
     }
@@ -196,5 +252,20 @@ impl State {
     /// Table key of an object.
     pub fn object_key(bucket: &str, key: &str) -> String {
         format!("{bucket}/{key}")
+    }
+
+    /// Table key of a noncurrent version or delete marker.
+    pub fn version_key(v: &ObjectRecord) -> String {
+        format!("{}/{}\0{}", v.bucket, v.key, v.seq)
+    }
+
+    /// The next sequence number (monotonic, and above every stored one).
+    pub fn next_seq(&mut self) -> u64 {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        self.last_seq = (self.last_seq + 1).max(micros);
+        self.last_seq
     }
 }
