@@ -1,6 +1,7 @@
 //! The local physical limit: a bare hyper server that answers every request with the same
-//! bytes (`--body-file`, `--content-type`) after reading the request body. Benchmarks compare
-//! Overcast against it in the same run.
+//! bytes (`--body-file`, `--content-type`) after reading the request body, or, with
+//! `--stream-file`, streams that file from disk to every GET (the same file reader S3 uses).
+//! Benchmarks compare Overcast against it in the same run.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ fn main() {
             .unwrap_or_default(),
     );
     let ct = Arc::new(arg("--content-type").unwrap_or_else(|| "application/x-amz-json-1.0".into()));
+    let stream_file = Arc::new(arg("--stream-file").map(std::path::PathBuf::from));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -42,12 +44,22 @@ fn main() {
             };
             let _ = stream.set_nodelay(true);
             let (body, ct, builder) = (body.clone(), ct.clone(), builder.clone());
+            let stream_file = stream_file.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let (body, ct) = (body.clone(), ct.clone());
+                    let (body, ct, stream_file) = (body.clone(), ct.clone(), stream_file.clone());
                     async move {
                         let _ = req.into_body().collect().await;
-                        let mut r = Response::new(Full::new(body));
+                        let out: overcast_wire::Body = match stream_file.as_ref() {
+                            Some(path) => {
+                                let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                                svc_s3::stream::read_range(path, 0, len)
+                                    .await
+                                    .expect("stream file")
+                            }
+                            None => Full::new(body).map_err(|never| match never {}).boxed(),
+                        };
+                        let mut r = Response::new(out);
                         r.headers_mut()
                             .insert("content-type", ct.parse().expect("content type"));
                         r.headers_mut().insert(

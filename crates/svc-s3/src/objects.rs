@@ -181,8 +181,17 @@ pub fn commit(
             return Err(e);
         }
     };
-    let placed =
-        std::fs::create_dir_all(&dir).and_then(|_| std::fs::rename(tmp, dir.join(&record.file)));
+    let in_place = tmp.parent() == Some(dir.as_path());
+    if in_place {
+        if let Some(name) = tmp.file_name().and_then(|n| n.to_str()) {
+            record.file = name.to_string();
+        }
+    }
+    let placed = if in_place {
+        Ok(())
+    } else {
+        std::fs::create_dir_all(&dir).and_then(|_| std::fs::rename(tmp, dir.join(&record.file)))
+    };
     if let Err(e) = placed {
         let _ = std::fs::remove_file(tmp);
         return Err(AwsError::internal(format!("cannot store object: {e}")));
@@ -216,11 +225,16 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
     let v = input.value;
     let bucket = bucket_name(&v).to_string();
     let key = text(&v, "Key").unwrap_or_default().to_string();
-    owned(&svc.read(), ctx, &bucket)?;
+    let dir = {
+        let st = svc.read();
+        st.bucket_dir(&owned(&st, ctx, &bucket)?.record)
+    };
     acl_allowed(svc, ctx, &bucket, &v)?;
     refuse_unsupported("PutObject", &v)?;
     let algorithm = requested_algorithm(&v)?;
-    let w = stream::write_body(input.body, &svc.tmp_dir(), is_chunked(&v), algorithm).await?;
+    // Written straight into the bucket's directory under a fresh name: invisible until its
+    // record is saved, and no second directory operation (rename) per PUT.
+    let w = stream::write_body(input.body, &dir, is_chunked(&v), algorithm).await?;
     if let Err(e) = verify(&v, &w) {
         let _ = tokio::fs::remove_file(&w.path).await;
         return Err(e);

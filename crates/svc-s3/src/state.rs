@@ -231,8 +231,31 @@ impl State {
                 b.uploads.insert(u.id.clone(), u);
             }
         }
-        // Half-written bodies of requests that never completed.
+        // Half-written bodies of requests that never completed: the scratch directory, and
+        // files in bucket directories that no record names (PUTs write there directly).
         let _ = std::fs::remove_dir_all(root.join("tmp"));
+        for b in buckets.values() {
+            let referenced: std::collections::HashSet<&str> = b
+                .objects
+                .values()
+                .chain(b.versions.values().flatten())
+                .map(|o| o.file.as_str())
+                .chain(
+                    b.uploads
+                        .values()
+                        .flat_map(|u| u.parts.values().map(|p| p.file.as_str())),
+                )
+                .collect();
+            let Ok(entries) = std::fs::read_dir(root.join(&b.record.id)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name();
+                if !referenced.contains(name.to_str().unwrap_or("")) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         State {
             buckets,
             bucket_table,

@@ -31,6 +31,10 @@ pub struct Written {
     pub trailer: Option<(Algorithm, String)>,
 }
 
+/// Bodies up to this size are gathered in memory and written with one system call (the
+/// common small-object case avoids a thread hop per write); larger ones stream to disk.
+pub const SMALL: u64 = 256 * 1024;
+
 /// Writes `body` to a fresh file under `tmp_dir`, decoding `aws-chunked` framing when
 /// `chunked`, computing the MD5 and, when `algorithm` is set, that checksum.
 /// On any error the temporary file is removed.
@@ -40,15 +44,60 @@ pub async fn write_body(
     chunked: bool,
     algorithm: Option<Algorithm>,
 ) -> Result<Written, AwsError> {
-    tokio::fs::create_dir_all(tmp_dir)
-        .await
+    std::fs::create_dir_all(tmp_dir)
         .map_err(|e| AwsError::internal(format!("cannot create blob directory: {e}")))?;
     let path = tmp_dir.join(overcast_core::ids::uuid());
     let result = write_into(&path, body, chunked, algorithm).await;
     if result.is_err() {
-        let _ = tokio::fs::remove_file(&path).await;
+        let _ = std::fs::remove_file(&path);
     }
     result
+}
+
+/// What a body's bytes go through on their way to disk: `aws-chunked` decoding, MD5 and the
+/// flexible checksum.
+struct Sink {
+    md5: Md5,
+    size: u64,
+    decoder: Option<ChunkedDecoder>,
+    hasher: Option<Hasher>,
+    decoded: Vec<u8>,
+}
+
+impl Sink {
+    /// Feeds raw body bytes; returns the decoded payload bytes to store.
+    fn feed<'a>(&'a mut self, data: &'a [u8]) -> Result<&'a [u8], AwsError> {
+        let chunk: &[u8] = match self.decoder.as_mut() {
+            Some(d) => {
+                self.decoded.clear();
+                let decoded = &mut self.decoded;
+                d.feed(data, &mut |b| decoded.extend_from_slice(b))
+                    .map_err(|m| {
+                        error::invalid_request(&format!("Invalid aws-chunked body: {m}"))
+                    })?;
+                &self.decoded
+            }
+            None => data,
+        };
+        self.md5.update(chunk);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(chunk);
+        }
+        self.size += chunk.len() as u64;
+        Ok(chunk)
+    }
+}
+
+fn cut_short(e: impl std::fmt::Display) -> AwsError {
+    AwsError::new(
+        "IncompleteBody",
+        format!("The request body was cut short: {e}"),
+    )
+    .with_status(400)
+}
+
+fn write_error(e: std::io::Error) -> AwsError {
+    AwsError::internal(format!("cannot write blob: {e}"))
 }
 
 async fn write_into(
@@ -57,53 +106,51 @@ async fn write_into(
     chunked: bool,
     mut algorithm: Option<Algorithm>,
 ) -> Result<Written, AwsError> {
-    let mut file = tokio::fs::File::create(path)
-        .await
-        .map_err(|e| AwsError::internal(format!("cannot create blob: {e}")))?;
-    let mut md5 = Md5::new();
-    let mut size = 0u64;
-    let mut decoder = chunked.then(ChunkedDecoder::default);
-    let mut hasher = algorithm.map(Hasher::new);
-    let mut decoded: Vec<u8> = Vec::new();
-    if let Some(mut body) = body {
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
-                AwsError::new(
-                    "IncompleteBody",
-                    format!("The request body was cut short: {e}"),
-                )
-                .with_status(400)
-            })?;
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            let chunk: &[u8] = match decoder.as_mut() {
-                Some(d) => {
-                    decoded.clear();
-                    d.feed(&data, &mut |b| decoded.extend_from_slice(b))
-                        .map_err(|m| {
-                            error::invalid_request(&format!("Invalid aws-chunked body: {m}"))
-                        })?;
-                    &decoded
+    let mut sink = Sink {
+        md5: Md5::new(),
+        size: 0,
+        decoder: chunked.then(ChunkedDecoder::default),
+        hasher: algorithm.map(Hasher::new),
+        decoded: Vec::new(),
+    };
+    let small = body.as_ref().is_none_or(|b| {
+        http_body::Body::size_hint(b)
+            .upper()
+            .is_some_and(|n| n <= SMALL)
+    });
+    if small {
+        let mut payload = Vec::new();
+        if let Some(mut body) = body {
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame.map_err(cut_short)?.into_data() {
+                    let chunk = sink.feed(&data)?;
+                    payload.extend_from_slice(chunk);
                 }
-                None => &data,
-            };
-            if chunk.is_empty() {
-                continue;
             }
-            md5.update(chunk);
-            if let Some(h) = hasher.as_mut() {
-                h.update(chunk);
-            }
-            size += chunk.len() as u64;
-            file.write_all(chunk)
-                .await
-                .map_err(|e| AwsError::internal(format!("cannot write blob: {e}")))?;
         }
+        std::fs::write(path, &payload).map_err(write_error)?;
+    } else if let Some(mut body) = body {
+        let mut file = tokio::fs::File::create(path)
+            .await
+            .map_err(|e| AwsError::internal(format!("cannot create blob: {e}")))?;
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame.map_err(cut_short)?.into_data() else {
+                continue;
+            };
+            let chunk = sink.feed(&data)?;
+            if !chunk.is_empty() {
+                file.write_all(chunk).await.map_err(write_error)?;
+            }
+        }
+        file.flush().await.map_err(write_error)?;
     }
-    file.flush()
-        .await
-        .map_err(|e| AwsError::internal(format!("cannot write blob: {e}")))?;
+    let Sink {
+        md5,
+        size,
+        decoder,
+        mut hasher,
+        ..
+    } = sink;
     let mut trailer = None;
     if let Some(d) = &decoder {
         if !d.finished() {
@@ -199,6 +246,16 @@ impl http_body::Body for FileBody {
 
 /// Opens `path` and streams `len` bytes from `start`.
 pub async fn read_range(path: &Path, start: u64, len: u64) -> std::io::Result<Body> {
+    if len <= SMALL {
+        // Small reads come from the page cache in microseconds: one pread, no thread hop.
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::File::open(path)?;
+        let mut buf = vec![0u8; len as usize];
+        file.read_exact_at(&mut buf, start)?;
+        return Ok(http_body_util::Full::new(Bytes::from(buf))
+            .map_err(|never| match never {})
+            .boxed());
+    }
     let mut file = tokio::fs::File::open(path).await?;
     if start > 0 {
         file.seek(SeekFrom::Start(start)).await?;

@@ -273,16 +273,18 @@ pub fn route(
         for (_, ops) in routes.by_method.iter().filter(|(m, _)| m == method) {
             for r in ops {
                 let op = &routes.model.operations[r.op];
-                let mut labels = Vec::new();
-                let mut segments = Vec::new();
-                if !path_matches(op, path, &mut labels, &mut segments) {
-                    continue;
-                }
+                // Query requirements first: cheap, and they rule out most of S3's
+                // same-path operations (`?acl`, `?tagging`, ...) before any allocation.
                 if !r.query.iter().all(|(k, v)| {
                     params
                         .iter()
                         .any(|(pk, pv)| pk == k && v.as_ref().is_none_or(|v| v == pv))
                 }) {
+                    continue;
+                }
+                let mut labels = Vec::new();
+                let mut segments = Vec::new();
+                if !path_matches(op, path, &mut labels, &mut segments) {
                     continue;
                 }
                 let score = score(r, op, path, segments, &params, headers, x_id);
@@ -519,7 +521,12 @@ fn match_segment(
             name,
             suffix,
         } => {
-            let d = decode_segment(piece);
+            // Most pieces carry no escapes: check them in place, allocate only the label.
+            let d: std::borrow::Cow<'_, str> = if piece.contains('%') {
+                decode_segment(piece).into()
+            } else {
+                piece.into()
+            };
             if d.len() <= prefix.len() + suffix.len()
                 || !d.starts_with(prefix.as_str())
                 || !d.ends_with(suffix.as_str())
