@@ -105,10 +105,13 @@ def test_virtual_clock_survives_restart_and_kill9(overcast):
 
 
 @pytest.mark.parametrize("service,call,op", [
-    ("s3", lambda c: c.get_bucket_policy(Bucket="any-bucket"), "GetBucketPolicy"),  # rest-xml
-    ("lambda", lambda c: c.list_functions(), "ListFunctions"),               # rest-json
-    ("cloudwatch", lambda c: c.list_metrics(), "ListMetrics"),               # smithy-rpc-v2-cbor
-    ("sns", lambda c: c.list_topics(), "ListTopics"),                        # query
+    # Operations no service implements yet (pick another when one lands).
+    ("s3", lambda c: c.get_bucket_metadata_configuration(Bucket="any-bucket"),
+     "GetBucketMetadataConfiguration"),                                       # rest-xml
+    ("lambda", lambda c: c.list_capacity_providers(), "ListCapacityProviders"),  # rest-json
+    ("cloudwatch", lambda c: c.list_managed_insight_rules(ResourceARN="arn:aws:x"),
+     "ListManagedInsightRules"),                                              # smithy-rpc-v2-cbor
+    ("sns", lambda c: c.list_origination_numbers(), "ListOriginationNumbers"),  # query
     ("ec2", lambda c: c.describe_instances(), "DescribeInstances"),          # ec2
     ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),         # rest-xml (ErrorResponse)
     ("dynamodb", lambda c: c.list_tables(), "ListTables"),                   # json 1.0
@@ -129,7 +132,7 @@ def test_cbor_protocol_is_what_current_cloudwatch_clients_speak(client):
 
 
 def test_s3_error_has_s3_request_id_headers(overcast):
-    status, headers, body = raw(overcast, "GET", "/some-bucket?policy", headers={
+    status, headers, body = raw(overcast, "GET", "/some-bucket?metadataConfiguration", headers={
         "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"})
     lower = {k.lower(): v for k, v in headers.items()}
     assert status == 501

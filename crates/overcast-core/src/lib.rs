@@ -22,7 +22,7 @@ pub use fabric::Fabric;
 pub use overcast_wire::value::{Blob, Timestamp};
 pub use overcast_wire::{AwsError, Body};
 pub use scheduler::Scheduler;
-pub use service::{BoxFuture, Core, Input, Output, Service};
+pub use service::{BoxFuture, Core, HttpRequest, Input, Output, Service};
 pub use state::Stores;
 pub use store::{Store, Table};
 

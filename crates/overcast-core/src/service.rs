@@ -111,6 +111,40 @@ pub trait Service: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Output, AwsError>>;
     /// Drops all state (`POST /_overcast/reset`).
     fn reset(&self) {}
+
+    /// Answers a request to one of the service's data-plane endpoints, outside its API
+    /// (S3 website hosting and CORS preflight, Lambda function URLs). `None` when the service
+    /// has no such endpoint.
+    fn serve_http<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        request: HttpRequest,
+    ) -> BoxFuture<'a, Option<http::Response<Body>>> {
+        let _ = (ctx, request);
+        Box::pin(async { None })
+    }
+
+    /// Extra headers for an API response (S3's CORS headers for a request with `Origin`).
+    fn response_headers(
+        &self,
+        ctx: &RequestContext,
+        request: &http::request::Parts,
+    ) -> Vec<(http::HeaderName, http::HeaderValue)> {
+        let _ = (ctx, request);
+        Vec::new()
+    }
+}
+
+/// A plain HTTP request to a data-plane endpoint (see [`Service::serve_http`]).
+pub struct HttpRequest {
+    /// Which endpoint: `s3-website`, `cors-preflight`, `lambda-url`, ...
+    pub endpoint: &'static str,
+    /// What the endpoint names (a bucket, a function URL id).
+    pub target: String,
+    /// Method, URI, headers.
+    pub parts: http::request::Parts,
+    /// Body.
+    pub body: Body,
 }
 
 /// Deserializes a typed input from the decoded value.

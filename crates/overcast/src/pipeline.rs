@@ -37,13 +37,27 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
             parts.headers.insert(http::header::HOST, v);
         }
     }
-    let path = parts.uri.path();
-    let query = parts.uri.query();
-
-    // 1. Overcast's own API.
-    if path.starts_with("/_overcast/") || path.starts_with("/_localstack/") {
+    // 1. Overcast's own API, then data-plane endpoints outside the services' APIs.
+    if parts.uri.path().starts_with("/_overcast/") || parts.uri.path().starts_with("/_localstack/")
+    {
         return crate::internal::handle(&app, &parts, body).await;
     }
+    if let Some((svc, endpoint, target)) = data_plane(&parts) {
+        return serve_data_plane(
+            &app,
+            svc,
+            endpoint,
+            target,
+            parts,
+            body,
+            remote,
+            &request_id,
+            started,
+        )
+        .await;
+    }
+    let path = parts.uri.path();
+    let query = parts.uri.query();
 
     // 2. Classify and parse SigV4 (routing uses the credential scope).
     let kind = route::classify(&parts.method, path, query, &parts.headers);
@@ -170,9 +184,22 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
     };
 
     // 10. Encode.
+    let with_headers = |mut resp: Response<Body>| {
+        if parts.headers.contains_key(http::header::ORIGIN) {
+            for (k, v) in service.response_headers(&ctx, &parts) {
+                resp.headers_mut().append(k, v);
+            }
+        }
+        resp
+    };
     match result {
         Ok(out) => {
-            let resp = codec::encode_output(&route, out.value, out.body, &request_id);
+            let resp = with_headers(codec::encode_output(
+                &route,
+                out.value,
+                out.body,
+                &request_id,
+            ));
             log(
                 svc_name,
                 op_name,
@@ -182,7 +209,116 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
             );
             resp
         }
-        Err(e) => fail(e),
+        Err(e) => with_headers(fail(e)),
+    }
+}
+
+/// Requests for a service's data-plane endpoints rather than its API: S3 website hosting
+/// (`<bucket>.s3-website.localhost`) and CORS preflights (`OPTIONS` with `Origin`).
+/// Returns (service, endpoint, target).
+fn data_plane(parts: &http::request::Parts) -> Option<(&'static str, &'static str, String)> {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let name = host.split(':').next().unwrap_or("").to_ascii_lowercase();
+    if let Some(i) = name.find(".s3-website") {
+        if i > 0 {
+            return Some(("s3", "s3-website", name[..i].to_string()));
+        }
+    }
+    if parts.method == http::Method::OPTIONS && parts.headers.contains_key(http::header::ORIGIN) {
+        use overcast_wire::codec::rest::s3_quirks::{host_hint, HostHint};
+        let bucket = match host_hint(host) {
+            HostHint::S3 { bucket: Some(b) } => b,
+            _ => parts
+                .uri
+                .path()
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        };
+        return Some(("s3", "cors-preflight", bucket));
+    }
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_data_plane(
+    app: &App,
+    svc: &'static str,
+    endpoint: &'static str,
+    target: String,
+    parts: http::request::Parts,
+    body: Incoming,
+    remote: SocketAddr,
+    request_id: &str,
+    started: Instant,
+) -> Response<Body> {
+    let model = overcast_wire::model::model(svc);
+    let Some(service) = app.services.get(svc).cloned() else {
+        let e = AwsError::new(
+            "ServiceUnavailable",
+            format!("Service {svc} is not enabled (see --services)"),
+        )
+        .with_status(503);
+        return finish(
+            model,
+            Protocol::RestXml,
+            e,
+            request_id,
+            started,
+            svc,
+            endpoint,
+        );
+    };
+    let mut ctx = RequestContext::test(svc, endpoint);
+    ctx.request_id = request_id.to_string();
+    ctx.now = app.core.clock.now();
+    ctx.source_ip = Some(remote.ip());
+    ctx.principal_arn = "anonymous".into();
+    ctx.principal_id = "anonymous".into();
+    ctx.access_key = None;
+    ctx.protocol = Protocol::RestXml;
+    if let Some(h) = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
+        ctx.host = h.to_string();
+    }
+    let request = overcast_core::HttpRequest {
+        endpoint,
+        target,
+        parts,
+        body: body
+            .map_err(|e| Box::new(e) as overcast_wire::body::BoxError)
+            .boxed(),
+    };
+    match service.serve_http(&ctx, request).await {
+        Some(resp) => {
+            log(svc, endpoint, resp.status().as_u16(), started, request_id);
+            resp
+        }
+        None => {
+            let e = AwsError::new(
+                "NotImplemented",
+                format!("{svc} has no {endpoint} endpoint"),
+            )
+            .with_status(501);
+            finish(
+                model,
+                Protocol::RestXml,
+                e,
+                request_id,
+                started,
+                svc,
+                endpoint,
+            )
+        }
     }
 }
 

@@ -21,6 +21,7 @@ pub mod objects;
 pub mod state;
 pub mod stream;
 pub mod versions;
+pub mod web;
 
 use state::State;
 
@@ -167,6 +168,32 @@ impl Service for S3 {
             "GetObject" => objects::get_object,
             "UploadPart" => multipart::upload_part,
         }
+    }
+
+    fn serve_http<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        request: overcast_core::HttpRequest,
+    ) -> overcast_core::BoxFuture<'a, Option<http::Response<overcast_core::Body>>> {
+        Box::pin(async move {
+            match request.endpoint {
+                "cors-preflight" => {
+                    Some(web::preflight(self, ctx, &request.target, &request.parts))
+                }
+                "s3-website" => {
+                    Some(web::website(self, ctx, &request.target, &request.parts).await)
+                }
+                _ => None,
+            }
+        })
+    }
+
+    fn response_headers(
+        &self,
+        _ctx: &RequestContext,
+        request: &http::request::Parts,
+    ) -> Vec<(http::HeaderName, http::HeaderValue)> {
+        web::response_headers(self, request)
     }
 
     fn reset(&self) {
