@@ -362,3 +362,24 @@ def test_sigv4_presigned_urls_are_always_verified(client, bucket):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(url.replace("a.txt", "b.txt"), timeout=10)
     assert e.value.code == 403 and b"SignatureDoesNotMatch" in e.value.read()
+
+
+def test_bad_input_gets_s3_error_codes_not_validation_exceptions(overcast, bucket):
+    import urllib.error
+    import urllib.request
+
+    def call(method, path, data=None):
+        req = urllib.request.Request(overcast.url + path, data=data, method=method)
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            return None
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    status, body = call("GET", f"/{bucket}?list-type=2&max-keys=abc")
+    assert status == 400 and b"<Code>InvalidArgument</Code>" in body
+    status, body = call("POST", f"/{bucket}?delete",
+                        b'<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet></Delete>')
+    assert status == 400 and b"<Code>MalformedXML</Code>" in body
+    status, body = call("PUT", f"/{bucket}?tagging", b"<Tagging><TagSet><Tag>")
+    assert status == 400 and b"<Code>MalformedXML</Code>" in body

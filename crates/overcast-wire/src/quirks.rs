@@ -16,6 +16,12 @@ pub fn query_list_member_name(_service: &str) -> &'static str {
     "member"
 }
 
+/// S3 reports invalid input as `MalformedXML` / `InvalidArgument`, never as a validation
+/// exception.
+pub fn s3_validation_codes(service: &str) -> bool {
+    service == "s3"
+}
+
 /// S3 writes every XML timestamp with milliseconds (`2024-01-02T03:04:05.000Z`); other
 /// XML services omit a zero fraction.
 pub fn xml_timestamps_with_millis(service: &str) -> bool {

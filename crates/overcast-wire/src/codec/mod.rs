@@ -76,6 +76,19 @@ fn validation_error(route: &Route, findings: &[validate::Finding]) -> AwsError {
             _ => AwsError::invalid_parameter_value(validate::render(findings)),
         };
     }
+    if crate::quirks::s3_validation_codes(info.name) {
+        // S3 has no ValidationException: a document missing a required element is
+        // MalformedXML, a bad header or query value is InvalidArgument.
+        return match first.problem {
+            Problem::Missing => {
+                let (code, msg) = crate::quirks::rest_xml_malformed_code(info.name);
+                AwsError::new(code, msg).with_status(400)
+            }
+            _ => AwsError::new("InvalidArgument", validate::render(findings))
+                .with_status(400)
+                .with_field("ArgumentName", first.member.clone()),
+        };
+    }
     if first.problem == Problem::WrongType && route.protocol == Protocol::Json {
         return AwsError::serialization(first.message.clone());
     }
