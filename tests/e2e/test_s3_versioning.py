@@ -2,6 +2,8 @@
 (404/405 with x-amz-delete-marker), permanent version deletes restoring the previous version,
 suspended buckets and the null version, ListObjectVersions paging, DeleteObjects with
 versions, copying an old version back, and persistence across kill -9."""
+import hashlib
+import os
 import uuid
 
 import pytest
@@ -130,3 +132,25 @@ def test_versions_survive_kill9(overcast, s3, bucket):
     assert len(listed["Versions"]) == 2 and listed["DeleteMarkers"][0]["VersionId"] == marker
     assert s3.get_object(Bucket=bucket, Key="p", VersionId=v1)["Body"].read() == b"first"
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+def test_managed_multipart_copy_uses_upload_part_copy(s3, bucket):
+    from boto3.s3.transfer import TransferConfig
+    data = os.urandom(12 * 1024 * 1024)
+    s3.put_object(Bucket=bucket, Key="big.bin", Body=data)
+    cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
+    s3.copy({"Bucket": bucket, "Key": "big.bin"}, bucket, "copy.bin", Config=cfg)
+    head = s3.head_object(Bucket=bucket, Key="copy.bin")
+    assert head["ETag"].endswith('-3"')
+    assert s3.get_object(Bucket=bucket, Key="copy.bin")["Body"].read() == data
+    # Ranges and their errors.
+    up = s3.create_multipart_upload(Bucket=bucket, Key="r")["UploadId"]
+    part = s3.upload_part_copy(Bucket=bucket, Key="r", UploadId=up, PartNumber=1,
+                               CopySource={"Bucket": bucket, "Key": "big.bin"}, CopySourceRange="bytes=0-9")
+    assert part["CopyPartResult"]["ETag"] == '"%s"' % hashlib.md5(data[:10]).hexdigest()
+    r = error(s3.upload_part_copy, Bucket=bucket, Key="r", UploadId=up, PartNumber=2,
+              CopySource={"Bucket": bucket, "Key": "big.bin"}, CopySourceRange=f"bytes=0-{len(data)}")
+    assert r["Error"]["Code"] == "InvalidArgument"
+    r = error(s3.upload_part_copy, Bucket=bucket, Key="r", UploadId="nope", PartNumber=2,
+              CopySource={"Bucket": bucket, "Key": "big.bin"})
+    assert r["Error"]["Code"] == "NoSuchUpload"

@@ -103,6 +103,7 @@ impl Service for S3 {
         "ListObjects" => listing::list_objects,
         "CreateMultipartUpload" => multipart::create_multipart_upload,
         "CompleteMultipartUpload" => multipart::complete_multipart_upload,
+        "UploadPartCopy" => multipart::upload_part_copy,
         "AbortMultipartUpload" => multipart::abort_multipart_upload,
         "ListParts" => multipart::list_parts,
         "ListMultipartUploads" => multipart::list_multipart_uploads,

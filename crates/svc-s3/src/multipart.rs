@@ -83,13 +83,7 @@ pub async fn upload_part(svc: &S3, ctx: &RequestContext, input: Input) -> Result
     let bucket = bucket_name(&v).to_string();
     let key = text(&v, "Key").unwrap_or_default().to_string();
     let upload_id = text(&v, "UploadId").unwrap_or_default().to_string();
-    let number = v.get("PartNumber").and_then(Value::as_i64).unwrap_or(0);
-    if !(1..=10_000).contains(&number) {
-        return Err(error::invalid_argument(
-            "Part number must be an integer between 1 and 10000, inclusive",
-        ));
-    }
-    let number = number as u32;
+    let number = part_number(&v)?;
     let upload_algorithm = {
         let st = svc.read();
         let b = owned(&st, ctx, &bucket)?;
@@ -115,37 +109,7 @@ pub async fn upload_part(svc: &S3, ctx: &RequestContext, input: Input) -> Result
             .as_ref()
             .map(|(a, c)| (a.name().to_string(), c.clone())),
     };
-    {
-        let mut st = svc.write();
-        let (dir, mut upload) = match owned(&st, ctx, &bucket).and_then(|b| {
-            Ok((
-                st.bucket_dir(&b.record),
-                upload_of(b, &upload_id, &key)?.clone(),
-            ))
-        }) {
-            Ok(x) => x,
-            Err(e) => {
-                let _ = std::fs::remove_file(&w.path);
-                return Err(e);
-            }
-        };
-        let placed = std::fs::create_dir_all(&dir)
-            .and_then(|_| std::fs::rename(&w.path, dir.join(&part.file)));
-        if let Err(e) = placed {
-            let _ = std::fs::remove_file(&w.path);
-            return Err(AwsError::internal(format!("cannot store part: {e}")));
-        }
-        let old = upload.parts.insert(number, part.clone());
-        st.upload_table
-            .put(&upload_id, &upload)
-            .map_err(error::io)?;
-        owned_mut(&mut st, ctx, &bucket)?
-            .uploads
-            .insert(upload_id.clone(), upload);
-        if let Some(old) = old {
-            let _ = std::fs::remove_file(dir.join(old.file));
-        }
-    }
+    store_part(svc, ctx, &bucket, &key, &upload_id, number, &part, &w.path)?;
     let mut out = json!({"ETag": etag});
     if let Some((a, c)) = &part.checksum {
         out[format!("Checksum{a}")] = json!(c);
@@ -154,6 +118,135 @@ pub async fn upload_part(svc: &S3, ctx: &RequestContext, input: Input) -> Result
         value: out,
         body: None,
     })
+}
+
+fn part_number(v: &Value) -> Result<u32, AwsError> {
+    let number = v.get("PartNumber").and_then(Value::as_i64).unwrap_or(0);
+    if !(1..=10_000).contains(&number) {
+        return Err(error::invalid_argument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+        ));
+    }
+    Ok(number as u32)
+}
+
+/// Moves a written part into the bucket's directory and records it in its upload
+/// (replacing a previous part with the same number).
+#[allow(clippy::too_many_arguments)]
+fn store_part(
+    svc: &S3,
+    ctx: &RequestContext,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    number: u32,
+    part: &PartRecord,
+    written: &std::path::Path,
+) -> Result<(), AwsError> {
+    let mut st = svc.write();
+    let (dir, mut upload) = match owned(&st, ctx, bucket).and_then(|b| {
+        Ok((
+            st.bucket_dir(&b.record),
+            upload_of(b, upload_id, key)?.clone(),
+        ))
+    }) {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = std::fs::remove_file(written);
+            return Err(e);
+        }
+    };
+    let placed =
+        std::fs::create_dir_all(&dir).and_then(|_| std::fs::rename(written, dir.join(&part.file)));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(written);
+        return Err(AwsError::internal(format!("cannot store part: {e}")));
+    }
+    let old = upload.parts.insert(number, part.clone());
+    st.upload_table.put(upload_id, &upload).map_err(error::io)?;
+    owned_mut(&mut st, ctx, bucket)?
+        .uploads
+        .insert(upload_id.to_string(), upload);
+    if let Some(old) = old {
+        let _ = std::fs::remove_file(dir.join(old.file));
+    }
+    Ok(())
+}
+
+/// UploadPartCopy: a part copied from (a byte range of) an existing object.
+pub async fn upload_part_copy(svc: &S3, ctx: &RequestContext, v: Value) -> Result<Value, AwsError> {
+    let bucket = bucket_name(&v).to_string();
+    let key = text(&v, "Key").unwrap_or_default().to_string();
+    let upload_id = text(&v, "UploadId").unwrap_or_default().to_string();
+    let number = part_number(&v)?;
+    let source = text(&v, "CopySource").unwrap_or_default();
+    let Some((src_bucket, src_key, version)) = crate::objects::parse_copy_source(source) else {
+        return Err(error::invalid_argument("Invalid copy source object key"));
+    };
+    let (src, src_path, algorithm) = {
+        let st = svc.read();
+        let b = owned(&st, ctx, &bucket)?;
+        let algorithm = upload_of(b, &upload_id, &key)?
+            .checksum_algorithm
+            .as_deref()
+            .and_then(Algorithm::parse);
+        let sb = owned(&st, ctx, &src_bucket)?;
+        let rec = crate::versions::lookup(sb, &src_key, version.as_deref())?;
+        (
+            rec.clone(),
+            st.bucket_dir(&sb.record).join(&rec.file),
+            algorithm,
+        )
+    };
+    crate::objects::check_conditions(&v, &src, "CopySource")?;
+    let (start, len) = match text(&v, "CopySourceRange") {
+        None => (0, src.size),
+        Some(r) => {
+            let bad = || {
+                error::invalid_argument(&format!(
+                    "Range specified is not valid for source object of size: {}",
+                    src.size
+                ))
+            };
+            let (a, b) = r
+                .strip_prefix("bytes=")
+                .and_then(|x| x.split_once('-'))
+                .ok_or_else(bad)?;
+            let (a, b): (u64, u64) = (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            );
+            if a > b || b >= src.size {
+                return Err(bad());
+            }
+            (a, b - a + 1)
+        }
+    };
+    let body = stream::read_range(&src_path, start, len)
+        .await
+        .map_err(|_| error::no_such_key(&src_key))?;
+    let w = stream::write_body(Some(body), &svc.tmp_dir(), false, algorithm).await?;
+    let etag = format!("\"{}\"", hex::encode(w.md5));
+    let part = PartRecord {
+        etag: etag.clone(),
+        size: w.size,
+        last_modified: ctx.now,
+        file: overcast_core::ids::uuid(),
+        checksum: w
+            .checksum
+            .as_ref()
+            .map(|(a, c)| (a.name().to_string(), c.clone())),
+    };
+    store_part(svc, ctx, &bucket, &key, &upload_id, number, &part, &w.path)?;
+    let mut result = json!({"ETag": etag, "LastModified": ctx.now.floor()});
+    if let Some((a, c)) = &part.checksum {
+        result[format!("Checksum{a}")] = json!(c);
+    }
+    let mut out = json!({"CopyPartResult": result});
+    if let Some(v) = &src.version_id {
+        out["CopySourceVersionId"] = json!(v);
+    }
+    Ok(out)
 }
 
 /// CompleteMultipartUpload: validates the part list, concatenates the part files.
