@@ -383,3 +383,31 @@ def test_bad_input_gets_s3_error_codes_not_validation_exceptions(overcast, bucke
     assert status == 400 and b"<Code>MalformedXML</Code>" in body
     status, body = call("PUT", f"/{bucket}?tagging", b"<Tagging><TagSet><Tag>")
     assert status == 400 and b"<Code>MalformedXML</Code>" in body
+
+
+def test_archived_objects_need_a_restore(overcast, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="cold", Body=b"frozen", StorageClass="GLACIER")
+    s3.put_object(Bucket=bucket, Key="warm", Body=b"warm")
+    assert s3.head_object(Bucket=bucket, Key="cold")["StorageClass"] == "GLACIER"
+    assert s3.put_object(Bucket=bucket, Key="x", Body=b"1")["ServerSideEncryption"] == "AES256"
+    r = expect("InvalidObjectState", s3.get_object, Bucket=bucket, Key="cold")
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 403
+    expect("InvalidObjectState", s3.restore_object, Bucket=bucket, Key="warm", RestoreRequest={"Days": 1})
+    start = overcast.get("/_overcast/clock")["now"]
+    try:
+        s3.restore_object(Bucket=bucket, Key="cold", RestoreRequest={
+            "Days": 2, "GlacierJobParameters": {"Tier": "Expedited"}})
+        assert s3.head_object(Bucket=bucket, Key="cold")["Restore"] == 'ongoing-request="true"'
+        r = expect("RestoreAlreadyInProgress", s3.restore_object, Bucket=bucket, Key="cold",
+                   RestoreRequest={"Days": 2})
+        assert r["ResponseMetadata"]["HTTPStatusCode"] == 409
+        expect("InvalidObjectState", s3.get_object, Bucket=bucket, Key="cold")
+        overcast.clock(advance=6 * 60)
+        head = s3.head_object(Bucket=bucket, Key="cold")
+        assert head["Restore"].startswith('ongoing-request="false", expiry-date=')
+        assert s3.get_object(Bucket=bucket, Key="cold")["Body"].read() == b"frozen"
+        overcast.clock(advance=3 * 86400)
+        expect("InvalidObjectState", s3.get_object, Bucket=bucket, Key="cold")
+        assert "Restore" not in s3.head_object(Bucket=bucket, Key="cold")
+    finally:
+        overcast.clock(set=start)

@@ -18,6 +18,7 @@ pub mod multipart;
 pub mod notify;
 pub mod object_tags;
 pub mod objects;
+pub mod restore;
 pub mod state;
 pub mod stream;
 pub mod versions;
@@ -104,6 +105,7 @@ impl Service for S3 {
         "CreateMultipartUpload" => multipart::create_multipart_upload,
         "CompleteMultipartUpload" => multipart::complete_multipart_upload,
         "UploadPartCopy" => multipart::upload_part_copy,
+        "RestoreObject" => restore::restore_object,
         "AbortMultipartUpload" => multipart::abort_multipart_upload,
         "ListParts" => multipart::list_parts,
         "ListMultipartUploads" => multipart::list_multipart_uploads,

@@ -48,6 +48,7 @@ pub fn headers_from_input(v: &Value) -> ObjectHeaders {
         metadata,
         storage_class: s("StorageClass").filter(|c| c != "STANDARD"),
         tags: Vec::new(),
+        restore: None,
     }
 }
 
@@ -279,7 +280,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
             version_id: version.as_deref(),
         },
     );
-    let mut out = json!({"ETag": etag, "Size": w.size});
+    let mut out = json!({"ETag": etag, "Size": w.size, "ServerSideEncryption": "AES256"});
     if let Some(v) = version {
         out["VersionId"] = json!(v);
     }
@@ -327,6 +328,8 @@ fn object_output(rec: &ObjectRecord, checksum_mode: bool) -> Map<String, Value> 
     if let Some(v) = &rec.version_id {
         out.insert("VersionId".into(), json!(v));
     }
+    // Every object is encrypted at rest by default (SSE-S3), and says so.
+    out.insert("ServerSideEncryption".into(), json!("AES256"));
     if !h.tags.is_empty() {
         out.insert("TagCount".into(), json!(h.tags.len()));
     }
@@ -449,6 +452,7 @@ fn find(
 pub async fn get_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<Output, AwsError> {
     let v = input.value;
     let (rec, path) = find(svc, ctx, &v)?;
+    crate::restore::readable(&rec, ctx.now)?;
     check_conditions(&v, &rec, "")?;
     let range = match text(&v, "Range") {
         Some(r) => parse_range(r, rec.size)?,
@@ -456,6 +460,7 @@ pub async fn get_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
     };
     let checksum_mode = text(&v, "ChecksumMode") == Some("ENABLED") && range.is_none();
     let mut out = object_output(&rec, checksum_mode);
+    crate::restore::annotate(&rec, ctx.now, &mut out);
     let (start, len) = match range {
         Some((a, b)) => {
             out.insert(
@@ -505,6 +510,7 @@ pub async fn head_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
     check_conditions(&input, &rec, "")?;
     let checksum_mode = text(&input, "ChecksumMode") == Some("ENABLED");
     let mut out = object_output(&rec, checksum_mode);
+    crate::restore::annotate(&rec, ctx.now, &mut out);
     if let Some(r) = text(&input, "Range") {
         if let Some((a, b)) = parse_range(r, rec.size)? {
             out.insert(
@@ -801,6 +807,7 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
             .map_err(|e| if e.code == "MethodNotAllowed" { error::invalid_request("The source of a copy request may not specifically refer to a delete marker by version id.") } else { e })?;
         (rec.clone(), st.bucket_dir(&b.record).join(&rec.file))
     };
+    crate::restore::readable(&src, ctx.now)?;
     check_conditions(&input, &src, "CopySource")?;
     let directive = text(&input, "MetadataDirective").unwrap_or("COPY");
     if directive != "COPY" && directive != "REPLACE" {
@@ -827,6 +834,7 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
         }
         h
     };
+    headers.restore = None;
     headers.tags = match text(&input, "TaggingDirective").unwrap_or("COPY") {
         "COPY" => src.headers.tags.clone(),
         "REPLACE" => tags_from_input(&input)?,

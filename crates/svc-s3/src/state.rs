@@ -57,6 +57,9 @@ pub struct ObjectHeaders {
     /// Object tags, in the order given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
+    /// Restore of an archived object: (ready at, expires at), epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<(f64, f64)>,
 }
 
 /// An object record.
