@@ -154,3 +154,54 @@ def test_managed_multipart_copy_uses_upload_part_copy(s3, bucket):
     r = error(s3.upload_part_copy, Bucket=bucket, Key="r", UploadId="nope", PartNumber=2,
               CopySource={"Bucket": bucket, "Key": "big.bin"})
     assert r["Error"]["Code"] == "NoSuchUpload"
+
+
+def test_object_lock_retention_and_legal_hold(s3):
+    import datetime
+    name = f"lock-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    assert s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]["ObjectLockEnabled"] == "Enabled"
+    r = error(s3.put_bucket_versioning, Bucket=name, VersioningConfiguration={"Status": "Suspended"})
+    assert r["Error"]["Code"] == "InvalidBucketState"
+    s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+    gov = s3.put_object(Bucket=name, Key="gov", Body=b"g")["VersionId"]
+    ret = s3.get_object_retention(Bucket=name, Key="gov")["Retention"]
+    assert ret["Mode"] == "GOVERNANCE"
+    r = error(s3.delete_object, Bucket=name, Key="gov", VersionId=gov)
+    assert r["Error"]["Code"] == "AccessDenied"
+    # A plain delete only adds a marker; bypassing governance deletes the version.
+    assert s3.delete_object(Bucket=name, Key="gov")["DeleteMarker"] is True
+    s3.delete_object(Bucket=name, Key="gov", VersionId=gov, BypassGovernanceRetention=True)
+
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)
+    comp = s3.put_object(Bucket=name, Key="comp", Body=b"c", ObjectLockMode="COMPLIANCE",
+                         ObjectLockRetainUntilDate=until)["VersionId"]
+    head = s3.head_object(Bucket=name, Key="comp")
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    r = error(s3.delete_object, Bucket=name, Key="comp", VersionId=comp, BypassGovernanceRetention=True)
+    assert r["Error"]["Code"] == "AccessDenied"
+    r = error(s3.put_object_retention, Bucket=name, Key="comp", BypassGovernanceRetention=True,
+              Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until})
+    assert r["Error"]["Code"] == "AccessDenied"
+
+    hold = s3.put_object(Bucket=name, Key="hold", Body=b"h", ObjectLockMode="GOVERNANCE",
+                         ObjectLockRetainUntilDate=until)["VersionId"]
+    s3.put_object_legal_hold(Bucket=name, Key="hold", LegalHold={"Status": "ON"})
+    assert s3.get_object_legal_hold(Bucket=name, Key="hold")["LegalHold"]["Status"] == "ON"
+    r = error(s3.delete_object, Bucket=name, Key="hold", VersionId=hold, BypassGovernanceRetention=True)
+    assert r["Error"]["Code"] == "AccessDenied"
+    s3.put_object_legal_hold(Bucket=name, Key="hold", LegalHold={"Status": "OFF"})
+    s3.delete_object(Bucket=name, Key="hold", VersionId=hold, BypassGovernanceRetention=True)
+
+    plain = f"plain-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=plain)
+    r = error(s3.put_object, Bucket=plain, Key="k", Body=b"x", ObjectLockMode="GOVERNANCE",
+              ObjectLockRetainUntilDate=until)
+    assert r["Error"]["Code"] == "InvalidRequest"
+    r = error(s3.get_object_lock_configuration, Bucket=plain)
+    assert r["Error"]["Code"] == "ObjectLockConfigurationNotFoundError"
+    r = error(s3.put_object_lock_configuration, Bucket=plain,
+              ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+    assert r["Error"]["Code"] == "InvalidBucketState"

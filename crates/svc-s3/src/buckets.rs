@@ -82,7 +82,10 @@ pub async fn create_bucket(
         region: region.clone(),
         created: ctx.now,
         id: overcast_core::ids::uuid(),
-        configs: crate::config::defaults(text(&input, "ObjectOwnership")),
+        configs: crate::config::defaults(
+            text(&input, "ObjectOwnership"),
+            input.get("ObjectLockEnabledForBucket") == Some(&Value::Bool(true)),
+        ),
     };
     st.bucket_table.put(&name, &record).map_err(error::io)?;
     st.buckets.insert(

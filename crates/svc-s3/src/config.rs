@@ -63,8 +63,15 @@ fn default_request_payment() -> Value {
 }
 
 /// The configuration every new bucket starts with.
-pub(crate) fn defaults(object_ownership: Option<&str>) -> Map<String, Value> {
+pub(crate) fn defaults(object_ownership: Option<&str>, object_lock: bool) -> Map<String, Value> {
     let mut m = Map::new();
+    if object_lock {
+        m.insert(
+            OBJECT_LOCK.key.into(),
+            json!({"ObjectLockEnabled": "Enabled"}),
+        );
+        m.insert(VERSIONING.key.into(), json!({"Status": "Enabled"}));
+    }
     m.insert(
         PUBLIC_ACCESS_BLOCK.key.into(),
         json!({
@@ -173,6 +180,17 @@ pub(crate) const VERSIONING: Kind = Kind {
     member: "VersioningConfiguration",
     shape: Shape::Spread,
     missing: Missing::Default(empty),
+    check: no_check,
+};
+pub(crate) const OBJECT_LOCK: Kind = Kind {
+    key: "object-lock",
+    member: "ObjectLockConfiguration",
+    shape: Shape::Wrap("ObjectLockConfiguration"),
+    missing: Missing::Error(
+        "ObjectLockConfigurationNotFoundError",
+        "Object Lock configuration does not exist for this bucket",
+        404,
+    ),
     check: no_check,
 };
 pub(crate) const ACCELERATE: Kind = Kind {
@@ -909,6 +927,7 @@ handlers! {
     delete_bucket_website => delete(WEBSITE),
     get_bucket_notification_configuration => get(NOTIFICATION),
     get_bucket_versioning => get(VERSIONING),
+    get_object_lock_configuration => get(OBJECT_LOCK),
     put_bucket_accelerate_configuration => put(ACCELERATE),
     get_bucket_accelerate_configuration => get(ACCELERATE),
     put_bucket_request_payment => put(REQUEST_PAYMENT),

@@ -18,6 +18,7 @@ pub mod multipart;
 pub mod notify;
 pub mod object_tags;
 pub mod objects;
+pub mod objlock;
 pub mod restore;
 pub mod state;
 pub mod stream;
@@ -106,6 +107,12 @@ impl Service for S3 {
         "CompleteMultipartUpload" => multipart::complete_multipart_upload,
         "UploadPartCopy" => multipart::upload_part_copy,
         "RestoreObject" => restore::restore_object,
+        "PutObjectLockConfiguration" => objlock::put_object_lock_configuration,
+        "GetObjectLockConfiguration" => config::get_object_lock_configuration,
+        "PutObjectRetention" => objlock::put_object_retention,
+        "GetObjectRetention" => objlock::get_object_retention,
+        "PutObjectLegalHold" => objlock::put_object_legal_hold,
+        "GetObjectLegalHold" => objlock::get_object_legal_hold,
         "AbortMultipartUpload" => multipart::abort_multipart_upload,
         "ListParts" => multipart::list_parts,
         "ListMultipartUploads" => multipart::list_multipart_uploads,

@@ -298,7 +298,7 @@ fn perform(
     match action {
         Action::Expire(key) => {
             // In a versioned bucket, expiring the current version leaves a delete marker.
-            let d = crate::versions::delete(svc, ctx, name, &key, None)?;
+            let d = crate::versions::delete(svc, ctx, name, &key, None, false)?;
             let ev = if d.delete_marker {
                 "LifecycleExpiration:DeleteMarkerCreated"
             } else {

@@ -51,6 +51,7 @@ pub async fn create_multipart_upload(
     let algorithm = requested_algorithm(&input)?;
     let mut headers = headers_from_input(&input);
     headers.tags = crate::objects::tags_from_input(&input)?;
+    crate::objlock::apply_on_write(svc, ctx, &bucket, &input, &mut headers)?;
     let upload = Upload {
         id: overcast_core::ids::alnum(48),
         bucket: bucket.clone(),

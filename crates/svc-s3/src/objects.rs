@@ -49,6 +49,8 @@ pub fn headers_from_input(v: &Value) -> ObjectHeaders {
         storage_class: s("StorageClass").filter(|c| c != "STANDARD"),
         tags: Vec::new(),
         restore: None,
+        retention: None,
+        legal_hold: None,
     }
 }
 
@@ -246,13 +248,14 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         .as_ref()
         .map(|(a, c)| (a.name().to_string(), c.clone()));
     let mut headers = headers_from_input(&v);
-    headers.tags = match tags_from_input(&v) {
-        Ok(t) => t,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&w.path).await;
-            return Err(e);
-        }
-    };
+    let settled = tags_from_input(&v).and_then(|t| {
+        headers.tags = t;
+        crate::objlock::apply_on_write(svc, ctx, &bucket, &v, &mut headers)
+    });
+    if let Err(e) = settled {
+        let _ = std::fs::remove_file(&w.path);
+        return Err(e);
+    }
     let record = ObjectRecord {
         bucket: bucket.clone(),
         key: key.clone(),
@@ -327,6 +330,13 @@ fn object_output(rec: &ObjectRecord, checksum_mode: bool) -> Map<String, Value> 
     }
     if let Some(v) = &rec.version_id {
         out.insert("VersionId".into(), json!(v));
+    }
+    if let Some((mode, until)) = &h.retention {
+        out.insert("ObjectLockMode".into(), json!(mode));
+        out.insert("ObjectLockRetainUntilDate".into(), json!(until));
+    }
+    if let Some(hold) = &h.legal_hold {
+        out.insert("ObjectLockLegalHoldStatus".into(), json!(hold));
     }
     // Every object is encrypted at rest by default (SSE-S3), and says so.
     out.insert("ServerSideEncryption".into(), json!("AES256"));
@@ -584,8 +594,9 @@ fn remove(
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
+    bypass: bool,
 ) -> Result<crate::versions::Deleted, AwsError> {
-    let d = crate::versions::delete(svc, ctx, bucket, key, version_id)?;
+    let d = crate::versions::delete(svc, ctx, bucket, key, version_id, bypass)?;
     if d.existed || d.delete_marker {
         let name = if d.delete_marker && version_id.is_none() {
             "ObjectRemoved:DeleteMarkerCreated"
@@ -620,6 +631,7 @@ pub async fn delete_object(
         bucket_name(&input),
         text(&input, "Key").unwrap_or_default(),
         text(&input, "VersionId"),
+        input.get("BypassGovernanceRetention") == Some(&Value::Bool(true)),
     )?;
     let mut out = json!({});
     if let Some(v) = d.version_id {
@@ -661,7 +673,8 @@ pub async fn delete_objects(
             continue;
         }
         let version = text(o, "VersionId");
-        match remove(svc, ctx, &bucket, key, version) {
+        let bypass = input.get("BypassGovernanceRetention") == Some(&Value::Bool(true));
+        match remove(svc, ctx, &bucket, key, version, bypass) {
             Ok(d) => {
                 if !quiet {
                     let mut e = json!({"Key": key});
@@ -763,9 +776,6 @@ pub fn refuse_unsupported(operation: &str, v: &Value) -> Result<(), AwsError> {
         "SSEKMSKeyId",
         "SSEKMSEncryptionContext",
         "CopySourceSSECustomerAlgorithm",
-        "ObjectLockMode",
-        "ObjectLockRetainUntilDate",
-        "ObjectLockLegalHoldStatus",
         "WebsiteRedirectLocation",
     ];
     let unsupported = UNSUPPORTED
@@ -835,6 +845,9 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
         h
     };
     headers.restore = None;
+    headers.retention = None;
+    headers.legal_hold = None;
+    crate::objlock::apply_on_write(svc, ctx, &bucket, &input, &mut headers)?;
     headers.tags = match text(&input, "TaggingDirective").unwrap_or("COPY") {
         "COPY" => src.headers.tags.clone(),
         "REPLACE" => tags_from_input(&input)?,

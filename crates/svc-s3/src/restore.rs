@@ -6,8 +6,8 @@
 use overcast_core::{AwsError, RequestContext};
 use serde_json::{json, Map, Value};
 
-use crate::state::{ObjectRecord, State};
-use crate::{bucket_name, error, owned, owned_mut, text, S3};
+use crate::state::ObjectRecord;
+use crate::{bucket_name, error, text, S3};
 
 const DAY: f64 = 86_400.0;
 
@@ -95,57 +95,38 @@ pub async fn restore_object(
         .and_then(Value::as_str)
         .unwrap_or("Standard")
         .to_string();
-    let mut st = svc.write();
-    let b = owned(&st, ctx, &bucket)?;
-    let mut rec = crate::versions::lookup(b, &key, text(&input, "VersionId"))?.clone();
-    if !archived(&rec) {
-        return Err(invalid_state(
-            &rec,
-            "Restore is not allowed for the object's current storage class",
-        ));
-    }
-    if tier == "Expedited" && rec.headers.storage_class.as_deref() == Some("DEEP_ARCHIVE") {
-        return Err(invalid_state(
-            &rec,
-            "Expedited retrievals are not supported for the DEEP_ARCHIVE storage class",
-        ));
-    }
     let now = ctx.now;
-    let class = rec.headers.storage_class.clone().unwrap_or_default();
-    rec.headers.restore = match rec.headers.restore {
-        Some((ready, _)) if now < ready => {
-            return Err(AwsError::new(
-                "RestoreAlreadyInProgress",
-                "Object restore is already in progress",
-            )
-            .with_status(409))
+    crate::versions::update(svc, ctx, &bucket, &key, text(&input, "VersionId"), |rec| {
+        if !archived(rec) {
+            return Err(invalid_state(
+                rec,
+                "Restore is not allowed for the object's current storage class",
+            ));
         }
-        // Already restored: the copy's lifetime is reset from now.
-        Some((ready, expiry)) if now < expiry => Some((ready, now + days as f64 * DAY)),
-        _ => {
-            let ready = now + duration(&tier, &class);
-            Some((ready, ready + days as f64 * DAY))
+        let class = rec.headers.storage_class.clone().unwrap_or_default();
+        if tier == "Expedited" && class == "DEEP_ARCHIVE" {
+            return Err(invalid_state(
+                rec,
+                "Expedited retrievals are not supported for the DEEP_ARCHIVE storage class",
+            ));
         }
-    };
-    let is_current = b.objects.get(&key).is_some_and(|o| o.seq == rec.seq);
-    if is_current {
-        st.object_table
-            .put(&State::object_key(&bucket, &key), &rec)
-            .map_err(error::io)?;
-        owned_mut(&mut st, ctx, &bucket)?
-            .objects
-            .insert(key.clone(), rec);
-    } else {
-        st.version_table
-            .put(&State::version_key(&rec), &rec)
-            .map_err(error::io)?;
-        if let Some(l) = owned_mut(&mut st, ctx, &bucket)?.versions.get_mut(&key) {
-            for v in l.iter_mut().filter(|v| v.seq == rec.seq) {
-                *v = rec.clone();
+        rec.headers.restore = match rec.headers.restore {
+            Some((ready, _)) if now < ready => {
+                return Err(AwsError::new(
+                    "RestoreAlreadyInProgress",
+                    "Object restore is already in progress",
+                )
+                .with_status(409))
             }
-        }
-    }
-    drop(st);
+            // Already restored: the copy's lifetime is reset from now.
+            Some((ready, expiry)) if now < expiry => Some((ready, now + days as f64 * DAY)),
+            _ => {
+                let ready = now + duration(&tier, &class);
+                Some((ready, ready + days as f64 * DAY))
+            }
+        };
+        Ok(())
+    })?;
     crate::notify::object_event(
         svc,
         ctx,

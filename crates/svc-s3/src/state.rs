@@ -60,6 +60,12 @@ pub struct ObjectHeaders {
     /// Restore of an archived object: (ready at, expires at), epoch seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<(f64, f64)>,
+    /// Object Lock retention: (`GOVERNANCE` | `COMPLIANCE`, retain until epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<(String, f64)>,
+    /// Object Lock legal hold (`ON` / `OFF`), when ever set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<String>,
 }
 
 /// An object record.

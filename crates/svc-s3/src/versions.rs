@@ -177,6 +177,40 @@ fn valid_version_id(v: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
+/// Changes one object version in place (the current one, or `version_id`), saving it first.
+pub fn update(
+    svc: &S3,
+    ctx: &RequestContext,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    change: impl FnOnce(&mut ObjectRecord) -> Result<(), AwsError>,
+) -> Result<ObjectRecord, AwsError> {
+    let mut st = svc.write();
+    let b = owned(&st, ctx, bucket)?;
+    let mut rec = lookup(b, key, version_id)?.clone();
+    let is_current = b.objects.get(key).is_some_and(|o| o.seq == rec.seq);
+    change(&mut rec)?;
+    if is_current {
+        st.object_table
+            .put(&State::object_key(bucket, key), &rec)
+            .map_err(error::io)?;
+        owned_mut(&mut st, ctx, bucket)?
+            .objects
+            .insert(key.to_string(), rec.clone());
+    } else {
+        st.version_table
+            .put(&State::version_key(&rec), &rec)
+            .map_err(error::io)?;
+        if let Some(l) = owned_mut(&mut st, ctx, bucket)?.versions.get_mut(key) {
+            for v in l.iter_mut().filter(|v| v.seq == rec.seq) {
+                *v = rec.clone();
+            }
+        }
+    }
+    Ok(rec)
+}
+
 /// What a delete did.
 pub struct Deleted {
     /// Version id removed or created (a marker's).
@@ -196,9 +230,15 @@ pub fn delete(
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
+    bypass_governance: bool,
 ) -> Result<Deleted, AwsError> {
     let mut st = svc.write();
     let b = owned(&st, ctx, bucket)?;
+    if let Some(vid) = version_id {
+        if let Ok(v) = lookup(b, key, Some(vid)) {
+            crate::objlock::check_delete(v, ctx.now, bypass_governance)?;
+        }
+    }
     let dir = st.bucket_dir(&b.record);
     let versioning = status(&b.record).map(str::to_string);
     let (result, garbage) = match (version_id, versioning.as_deref()) {
@@ -377,7 +417,11 @@ pub async fn put_bucket_versioning(
     input: Value,
 ) -> Result<Value, AwsError> {
     let name = bucket_name(&input).to_string();
-    owned(&svc.read(), ctx, &name)?;
+    let locked = config::of(
+        &owned(&svc.read(), ctx, &name)?.record,
+        &config::OBJECT_LOCK,
+    )
+    .is_some();
     let cfg = input
         .get("VersioningConfiguration")
         .cloned()
@@ -385,6 +429,13 @@ pub async fn put_bucket_versioning(
     match text(&cfg, "Status") {
         Some("Enabled" | "Suspended") => {}
         _ => return Err(error::malformed_xml()),
+    }
+    if locked && text(&cfg, "Status") == Some("Suspended") {
+        return Err(AwsError::new(
+            "InvalidBucketState",
+            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+        )
+        .with_status(409));
     }
     if text(&cfg, "MFADelete") == Some("Enabled") {
         return Err(error::invalid_request(
