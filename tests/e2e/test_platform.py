@@ -177,3 +177,23 @@ def test_listens_on_ipv6_loopback_too(overcast):
     with s:
         s.sendall(b"GET /_overcast/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         assert s.recv(64).startswith(b"HTTP/1.1 200")
+
+
+def test_http2_cleartext_prior_knowledge(overcast, tmp_path):
+    """h2c (HTTP/2 without TLS, as gRPC-style and some SDK HTTP clients speak it)."""
+    import shutil
+    import subprocess
+    if not shutil.which("curl"):
+        pytest.skip("curl is not installed")
+    body = json.dumps({"QueueName": "h2c-queue"})
+    out = subprocess.run(
+        ["curl", "-s", "--http2-prior-knowledge", "-o", str(tmp_path / "out"), "-w", "%{http_version} %{http_code}",
+         "-H", "X-Amz-Target: AmazonSQS.CreateQueue", "-H", "Content-Type: application/x-amz-json-1.0",
+         "-H", "Authorization: AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=00",
+         "--data", body, overcast.url + "/"], capture_output=True, text=True, timeout=30)
+    assert out.stdout == "2 200", out
+    assert json.loads((tmp_path / "out").read_text())["QueueUrl"].endswith("/h2c-queue")
+    # S3 over h2c too (virtual-host routing reads :authority).
+    out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-X", "PUT", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+                          overcast.url + "/h2c-bucket-test"], capture_output=True, text=True, timeout=30)
+    assert out.stdout == "2 200", out
