@@ -411,3 +411,32 @@ def test_archived_objects_need_a_restore(overcast, s3, bucket):
         assert "Restore" not in s3.head_object(Bucket=bucket, Key="cold")
     finally:
         overcast.clock(set=start)
+
+
+def test_sse_c_objects_are_encrypted_at_rest_and_need_their_key(overcast, s3, bucket):
+    import glob
+    import os
+    key = os.urandom(32)
+    other = os.urandom(32)
+    secret = b"the plans for world domination " * 100
+    out = s3.put_object(Bucket=bucket, Key="secret", Body=secret, SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert out["SSECustomerAlgorithm"] == "AES256" and out["SSECustomerKeyMD5"]
+    got = s3.get_object(Bucket=bucket, Key="secret", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert got["Body"].read() == secret
+    part = s3.get_object(Bucket=bucket, Key="secret", SSECustomerAlgorithm="AES256", SSECustomerKey=key,
+                         Range="bytes=100-199")
+    assert part["Body"].read() == secret[100:200]
+    expect("InvalidRequest", s3.get_object, Bucket=bucket, Key="secret")
+    expect("AccessDenied", s3.get_object, Bucket=bucket, Key="secret", SSECustomerAlgorithm="AES256",
+           SSECustomerKey=other)
+    # The bytes on disk are not the plaintext.
+    for path in glob.glob(os.path.join(overcast.data_dir, "blobs", "s3", "*", "*")):
+        with open(path, "rb") as f:
+            assert b"world domination" not in f.read()
+    # Copy to a plain object (decrypting with the source key).
+    s3.copy_object(Bucket=bucket, Key="plain", CopySource={"Bucket": bucket, "Key": "secret"},
+                   CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=key)
+    assert s3.get_object(Bucket=bucket, Key="plain")["Body"].read() == secret
+    with pytest.raises(ClientError) as e:
+        s3.create_multipart_upload(Bucket=bucket, Key="mp", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert e.value.response["Error"]["Code"] == "NotImplemented"

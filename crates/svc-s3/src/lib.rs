@@ -20,6 +20,7 @@ pub mod object_tags;
 pub mod objects;
 pub mod objlock;
 pub mod restore;
+pub mod sse;
 pub mod state;
 pub mod stream;
 pub mod versions;

@@ -223,9 +223,14 @@ pub async fn upload_part_copy(svc: &S3, ctx: &RequestContext, v: Value) -> Resul
             (a, b - a + 1)
         }
     };
-    let body = stream::read_range(&src_path, start, len)
+    let source_key =
+        crate::sse::for_read(svc, ctx, src.headers.sse.as_ref(), &v, "CopySource").await?;
+    let mut body = stream::read_range(&src_path, start, len)
         .await
         .map_err(|_| error::no_such_key(&src_key))?;
+    if let (Some(k), Some(s)) = (source_key, &src.headers.sse) {
+        body = crate::sse::decrypting(body, s.cipher(&k, start)?);
+    }
     let w = stream::write_body(Some(body), &svc.tmp_dir(), false, algorithm).await?;
     let etag = format!("\"{}\"", hex::encode(w.md5));
     let part = PartRecord {

@@ -51,6 +51,7 @@ pub fn headers_from_input(v: &Value) -> ObjectHeaders {
         restore: None,
         retention: None,
         legal_hold: None,
+        sse: None,
     }
 }
 
@@ -228,16 +229,22 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
     let v = input.value;
     let bucket = bucket_name(&v).to_string();
     let key = text(&v, "Key").unwrap_or_default().to_string();
-    let dir = {
+    let (dir, record_of_bucket) = {
         let st = svc.read();
-        st.bucket_dir(&owned(&st, ctx, &bucket)?.record)
+        let b = owned(&st, ctx, &bucket)?;
+        (st.bucket_dir(&b.record), b.record.clone())
     };
     acl_allowed(svc, ctx, &bucket, &v)?;
     refuse_unsupported("PutObject", &v)?;
     let algorithm = requested_algorithm(&v)?;
+    let sse = crate::sse::for_write(svc, ctx, &record_of_bucket, &key, &v).await?;
+    let cipher = match &sse {
+        Some((s, k)) => Some(s.cipher(k, 0)?),
+        None => None,
+    };
     // Written straight into the bucket's directory under a fresh name: invisible until its
     // record is saved, and no second directory operation (rename) per PUT.
-    let w = stream::write_body(input.body, &dir, is_chunked(&v), algorithm).await?;
+    let w = stream::write_encrypted(input.body, &dir, is_chunked(&v), algorithm, cipher).await?;
     if let Err(e) = verify(&v, &w) {
         let _ = tokio::fs::remove_file(&w.path).await;
         return Err(e);
@@ -248,6 +255,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         .as_ref()
         .map(|(a, c)| (a.name().to_string(), c.clone()));
     let mut headers = headers_from_input(&v);
+    headers.sse = sse.map(|(s, _)| s);
     let settled = tags_from_input(&v).and_then(|t| {
         headers.tags = t;
         crate::objlock::apply_on_write(svc, ctx, &bucket, &v, &mut headers)
@@ -256,6 +264,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         let _ = std::fs::remove_file(&w.path);
         return Err(e);
     }
+    let record_sse = headers.sse.clone();
     let record = ObjectRecord {
         bucket: bucket.clone(),
         key: key.clone(),
@@ -283,7 +292,15 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
             version_id: version.as_deref(),
         },
     );
-    let mut out = json!({"ETag": etag, "Size": w.size, "ServerSideEncryption": "AES256"});
+    let sse_out = {
+        let mut m = Map::new();
+        crate::sse::output(record_sse.as_ref(), &mut m);
+        m
+    };
+    let mut out = json!({"ETag": etag, "Size": w.size});
+    for (k, x) in sse_out {
+        out[k] = x;
+    }
     if let Some(v) = version {
         out["VersionId"] = json!(v);
     }
@@ -338,8 +355,8 @@ fn object_output(rec: &ObjectRecord, checksum_mode: bool) -> Map<String, Value> 
     if let Some(hold) = &h.legal_hold {
         out.insert("ObjectLockLegalHoldStatus".into(), json!(hold));
     }
-    // Every object is encrypted at rest by default (SSE-S3), and says so.
-    out.insert("ServerSideEncryption".into(), json!("AES256"));
+    // Every object is encrypted at rest (SSE-S3 by default), and says how.
+    crate::sse::output(h.sse.as_ref(), &mut out);
     if !h.tags.is_empty() {
         out.insert("TagCount".into(), json!(h.tags.len()));
     }
@@ -505,9 +522,13 @@ pub async fn get_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
             _ => {}
         }
     }
-    let body = stream::read_range(&path, start, len)
+    let key = crate::sse::for_read(svc, ctx, rec.headers.sse.as_ref(), &v, "").await?;
+    let mut body = stream::read_range(&path, start, len)
         .await
         .map_err(|_| error::no_such_key(&rec.key))?;
+    if let (Some(k), Some(s)) = (key, &rec.headers.sse) {
+        body = crate::sse::decrypting(body, s.cipher(&k, start)?);
+    }
     Ok(Output {
         value: Value::Object(out),
         body: Some(body),
@@ -517,6 +538,9 @@ pub async fn get_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
 /// HeadObject: GetObject's headers, no body.
 pub async fn head_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
     let (rec, _) = find(svc, ctx, &input)?;
+    if rec.headers.sse.as_ref().is_some_and(|s| s.mode == "SSE-C") {
+        crate::sse::for_read(svc, ctx, rec.headers.sse.as_ref(), &input, "").await?;
+    }
     check_conditions(&input, &rec, "")?;
     let checksum_mode = text(&input, "ChecksumMode") == Some("ENABLED");
     let mut out = object_output(&rec, checksum_mode);
@@ -771,11 +795,6 @@ pub fn refuse_unsupported(operation: &str, v: &Value) -> Result<(), AwsError> {
         "GrantRead",
         "GrantReadACP",
         "GrantWriteACP",
-        "SSECustomerAlgorithm",
-        "SSECustomerKey",
-        "SSEKMSKeyId",
-        "SSEKMSEncryptionContext",
-        "CopySourceSSECustomerAlgorithm",
         "WebsiteRedirectLocation",
     ];
     let unsupported = UNSUPPORTED
@@ -786,9 +805,22 @@ pub fn refuse_unsupported(operation: &str, v: &Value) -> Result<(), AwsError> {
             Some("private" | "bucket-owner-full-control") | None => None,
             Some(_) => Some("ACL"),
         });
-    let unsupported = unsupported.or_else(|| match text(v, "ServerSideEncryption") {
-        Some("AES256") | None => None,
-        Some(_) => Some("ServerSideEncryption"),
+    // Multipart uploads are not encrypted at rest yet: refuse asking for it.
+    let unsupported = unsupported.or_else(|| {
+        if operation != "CreateMultipartUpload" {
+            return None;
+        }
+        [
+            "SSECustomerAlgorithm",
+            "SSEKMSKeyId",
+            "SSEKMSEncryptionContext",
+        ]
+        .into_iter()
+        .find(|m| v.get(*m).is_some())
+        .or(match text(v, "ServerSideEncryption") {
+            Some("AES256") | None => None,
+            Some(_) => Some("ServerSideEncryption"),
+        })
     });
     match unsupported {
         Some(member) => Err(AwsError::not_implemented(
@@ -809,7 +841,7 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
     let Some((src_bucket, src_key, version)) = parse_copy_source(source) else {
         return Err(error::invalid_argument("Invalid copy source object key"));
     };
-    owned(&svc.read(), ctx, &bucket)?;
+    let dest_record = owned(&svc.read(), ctx, &bucket)?.record.clone();
     let (src, src_path) = {
         let st = svc.read();
         let b = owned(&st, ctx, &src_bucket)?;
@@ -853,13 +885,35 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
         "REPLACE" => tags_from_input(&input)?,
         _ => return Err(error::invalid_argument("Unknown tagging directive.")),
     };
-    tokio::fs::create_dir_all(svc.tmp_dir())
-        .await
-        .map_err(|e| AwsError::internal(format!("cannot create blob directory: {e}")))?;
-    let tmp = svc.tmp_dir().join(overcast_core::ids::uuid());
-    tokio::fs::copy(&src_path, &tmp)
-        .await
-        .map_err(|_| error::no_such_key(&src_key))?;
+    let source_key =
+        crate::sse::for_read(svc, ctx, src.headers.sse.as_ref(), &input, "CopySource").await?;
+    let dest_sse = crate::sse::for_write(svc, ctx, &dest_record, &key, &input).await?;
+    headers.sse = dest_sse.as_ref().map(|(s, _)| s.clone());
+    let tmp = if src.headers.sse.is_none() && dest_sse.is_none() {
+        // Nothing to re-encrypt: a plain file copy.
+        tokio::fs::create_dir_all(svc.tmp_dir())
+            .await
+            .map_err(|e| AwsError::internal(format!("cannot create blob directory: {e}")))?;
+        let tmp = svc.tmp_dir().join(overcast_core::ids::uuid());
+        tokio::fs::copy(&src_path, &tmp)
+            .await
+            .map_err(|_| error::no_such_key(&src_key))?;
+        tmp
+    } else {
+        let mut body = stream::read_range(&src_path, 0, src.size)
+            .await
+            .map_err(|_| error::no_such_key(&src_key))?;
+        if let (Some(k), Some(s)) = (source_key, &src.headers.sse) {
+            body = crate::sse::decrypting(body, s.cipher(&k, 0)?);
+        }
+        let cipher = match &dest_sse {
+            Some((s, k)) => Some(s.cipher(k, 0)?),
+            None => None,
+        };
+        stream::write_encrypted(Some(body), &svc.tmp_dir(), false, None, cipher)
+            .await?
+            .path
+    };
     let record = ObjectRecord {
         bucket: bucket.clone(),
         key: key.clone(),
@@ -892,6 +946,11 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
         result[format!("Checksum{a}")] = json!(c);
     }
     let mut out = json!({"CopyObjectResult": result});
+    let mut sse_out = Map::new();
+    crate::sse::output(dest_sse.as_ref().map(|(s, _)| s), &mut sse_out);
+    for (k, x) in sse_out {
+        out[k] = x;
+    }
     if let Some(v) = version {
         out["VersionId"] = json!(v);
     }

@@ -66,6 +66,9 @@ pub struct ObjectHeaders {
     /// Object Lock legal hold (`ON` / `OFF`), when ever set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_hold: Option<String>,
+    /// Encryption at rest (SSE-C, SSE-KMS); `None` is SSE-S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<crate::sse::Sse>,
 }
 
 /// An object record.

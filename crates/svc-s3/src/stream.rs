@@ -44,10 +44,21 @@ pub async fn write_body(
     chunked: bool,
     algorithm: Option<Algorithm>,
 ) -> Result<Written, AwsError> {
+    write_encrypted(body, tmp_dir, chunked, algorithm, None).await
+}
+
+/// [`write_body`], encrypting what is stored with `cipher` (digests are of the plaintext).
+pub async fn write_encrypted(
+    body: Option<Body>,
+    tmp_dir: &Path,
+    chunked: bool,
+    algorithm: Option<Algorithm>,
+    cipher: Option<crate::sse::Cipher>,
+) -> Result<Written, AwsError> {
     std::fs::create_dir_all(tmp_dir)
         .map_err(|e| AwsError::internal(format!("cannot create blob directory: {e}")))?;
     let path = tmp_dir.join(overcast_core::ids::uuid());
-    let result = write_into(&path, body, chunked, algorithm).await;
+    let result = write_into(&path, body, chunked, algorithm, cipher).await;
     if result.is_err() {
         let _ = std::fs::remove_file(&path);
     }
@@ -62,6 +73,8 @@ struct Sink {
     decoder: Option<ChunkedDecoder>,
     hasher: Option<Hasher>,
     decoded: Vec<u8>,
+    cipher: Option<crate::sse::Cipher>,
+    sealed: Vec<u8>,
 }
 
 impl Sink {
@@ -84,7 +97,16 @@ impl Sink {
             h.update(chunk);
         }
         self.size += chunk.len() as u64;
-        Ok(chunk)
+        match self.cipher.as_mut() {
+            Some(c) => {
+                use aes::cipher::StreamCipher;
+                self.sealed.clear();
+                self.sealed.extend_from_slice(chunk);
+                c.apply_keystream(&mut self.sealed);
+                Ok(&self.sealed)
+            }
+            None => Ok(chunk),
+        }
     }
 }
 
@@ -105,6 +127,7 @@ async fn write_into(
     body: Option<Body>,
     chunked: bool,
     mut algorithm: Option<Algorithm>,
+    cipher: Option<crate::sse::Cipher>,
 ) -> Result<Written, AwsError> {
     let mut sink = Sink {
         md5: Md5::new(),
@@ -112,6 +135,8 @@ async fn write_into(
         decoder: chunked.then(ChunkedDecoder::default),
         hasher: algorithm.map(Hasher::new),
         decoded: Vec::new(),
+        cipher,
+        sealed: Vec::new(),
     };
     let small = body.as_ref().is_none_or(|b| {
         http_body::Body::size_hint(b)

@@ -407,6 +407,14 @@ pub(crate) async fn website(
         }
     };
     match found {
+        // Website endpoints cannot decrypt SSE-C or SSE-KMS objects, like AWS's.
+        Ok((o, _)) if o.headers.sse.is_some() => html(
+            ctx,
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Access Denied",
+            None,
+        ),
         Ok((o, path)) => serve_object(parts, StatusCode::OK, &o, &path).await,
         Err((cfg, error_doc, wanted)) => {
             if let Some(r) = routing_redirect(&cfg, &key, Some(404), &host) {
