@@ -6,6 +6,7 @@ import hashlib
 import os
 import socket
 import uuid
+import urllib.error
 import zlib
 
 import boto3
@@ -324,6 +325,18 @@ def test_aws_s3_cli(aws, tmp_path):
     assert r.returncode == 0 and r.stdout == "hello from the cli\n", r.stderr
     out = aws("s3api", "head-object", "--bucket", name, "--key", "prefix/sub/two.txt")
     assert out["ContentLength"] == 2
+    r = aws.raw("s3", "mv", f"s3://{name}/prefix/one.txt", f"s3://{name}/moved/one.txt")
+    assert r.returncode == 0, r.stderr
+    listed = aws.raw("s3", "ls", f"s3://{name}", "--recursive").stdout
+    assert "moved/one.txt" in listed and "prefix/one.txt" not in listed
+    r = aws.raw("s3", "presign", f"s3://{name}/docs/hello.txt", "--expires-in", "60")
+    assert r.returncode == 0, r.stderr
+    import urllib.request
+    assert urllib.request.urlopen(r.stdout.strip(), timeout=10).read() == b"hello from the cli\n"
+    tampered = r.stdout.strip().replace("hello.txt", "hellO.txt")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(tampered, timeout=10)
+    assert e.value.code == 403
     r = aws.raw("s3", "rb", f"s3://{name}", "--force")
     assert r.returncode == 0, r.stderr
     assert aws.raw("s3api", "head-bucket", "--bucket", name).returncode != 0
