@@ -109,3 +109,50 @@ def test_static_website_hosting(overcast, s3, bucket):
     assert status == 301 and headers["Location"] == "https://www.example.com/a/b"
     status, _, body = http(base + "/", host=f"no-such-bucket-web.s3-website.localhost:{overcast.port}")
     assert status == 404 and b"NoSuchBucket" in body
+
+
+def _post_form(url, fields, filename, content, content_type="text/plain"):
+    boundary = "----overcast" + uuid.uuid4().hex
+    parts = []
+    for k, v in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 f"Content-Type: {content_type}\r\n\r\n".encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    req = urllib.request.Request(url, data=b"".join(parts), method="POST",
+                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(req, timeout=10) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def test_browser_post_uploads_with_signed_policies(s3, bucket):
+    post = s3.generate_presigned_post(bucket, "uploads/${filename}", Fields={"x-amz-meta-owner": "web"},
+                                      Conditions=[["starts-with", "$key", "uploads/"],
+                                                  ["content-length-range", 1, 1024],
+                                                  {"x-amz-meta-owner": "web"}],
+                                      ExpiresIn=300)
+    status, headers, _ = _post_form(post["url"], post["fields"], "cat.txt", b"meow")
+    assert status == 204, _
+    got = s3.get_object(Bucket=bucket, Key="uploads/cat.txt")
+    assert got["Body"].read() == b"meow" and got["Metadata"] == {"owner": "web"}
+    assert got["ContentType"] == "text/plain"
+    # success_action_status=201 answers a PostResponse document.
+    post201 = s3.generate_presigned_post(bucket, "uploads/doc.txt", Fields={"success_action_status": "201"},
+                                         Conditions=[{"success_action_status": "201"}])
+    status, _, body = _post_form(post201["url"], post201["fields"], "doc.txt", b"d")
+    assert status == 201 and b"<Key>uploads/doc.txt</Key>" in body
+    # Violated conditions and bad signatures are refused.
+    status, _, body = _post_form(post["url"], post["fields"], "big.txt", b"x" * 2000)
+    assert status == 400 and b"EntityTooLarge" in body
+    fields = dict(post["fields"], key="elsewhere/x.txt")
+    status, _, body = _post_form(post["url"], fields, "x.txt", b"x")
+    assert status == 403 and b"AccessDenied" in body
+    forged = dict(post["fields"])
+    sig = "x-amz-signature" if "x-amz-signature" in forged else "signature"
+    forged[sig] = forged[sig][:-4] + "AAAA"
+    status, _, body = _post_form(post["url"], forged, "x.txt", b"x")
+    assert status == 403 and b"SignatureDoesNotMatch" in body

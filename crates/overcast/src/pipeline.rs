@@ -228,7 +228,16 @@ fn data_plane(parts: &http::request::Parts) -> Option<(&'static str, &'static st
             return Some(("s3", "s3-website", name[..i].to_string()));
         }
     }
-    if parts.method == http::Method::OPTIONS && parts.headers.contains_key(http::header::ORIGIN) {
+    let form_post = parts.method == http::Method::POST
+        && parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("multipart/form-data"))
+        && parts.uri.query().is_none();
+    let preflight =
+        parts.method == http::Method::OPTIONS && parts.headers.contains_key(http::header::ORIGIN);
+    if form_post || preflight {
         use overcast_wire::codec::rest::s3_quirks::{host_hint, HostHint};
         let bucket = match host_hint(host) {
             HostHint::S3 { bucket: Some(b) } => b,
@@ -241,7 +250,12 @@ fn data_plane(parts: &http::request::Parts) -> Option<(&'static str, &'static st
                 .unwrap_or("")
                 .to_string(),
         };
-        return Some(("s3", "cors-preflight", bucket));
+        let endpoint = if form_post {
+            "post-object"
+        } else {
+            "cors-preflight"
+        };
+        return Some(("s3", endpoint, bucket));
     }
     None
 }

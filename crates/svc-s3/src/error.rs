@@ -172,7 +172,16 @@ pub fn io(e: std::io::Error) -> AwsError {
     AwsError::internal(format!("state could not be saved: {e}"))
 }
 
-/// `NotImplemented` (501) for a header value S3 does not support.
+/// A POST upload whose body is not a form.
+pub fn malformed_post() -> AwsError {
+    AwsError::new(
+        "MalformedPOSTRequest",
+        "The body of your POST request is not well-formed multipart/form-data.",
+    )
+    .with_status(400)
+}
+
+/// 501 for a request header (or form field) this slice does not act on.
 pub fn not_implemented_header(header: &str) -> AwsError {
     err(
         "NotImplemented",

@@ -19,6 +19,7 @@ pub mod notify;
 pub mod object_tags;
 pub mod objects;
 pub mod objlock;
+pub mod post;
 pub mod restore;
 pub mod sse;
 pub mod state;
@@ -194,6 +195,10 @@ impl Service for S3 {
                 "s3-website" => {
                     Some(web::website(self, ctx, &request.target, &request.parts).await)
                 }
+                "post-object" => Some(
+                    post::post_object(self, ctx, &request.target, &request.parts, request.body)
+                        .await,
+                ),
                 _ => None,
             }
         })
