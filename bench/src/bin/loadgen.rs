@@ -13,7 +13,6 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hmac::{Hmac, Mac};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -160,50 +159,23 @@ fn parse_url(url: &str) -> Target {
     }
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    let mut m = HmacSha256::new_from_slice(key).expect("any key length");
-    m.update(data.as_bytes());
-    m.finalize().into_bytes().to_vec()
-}
-
 /// SigV4 headers for a POST / with `body` (what an SDK computes for each request).
 fn sign(host: &str, target: &str, body: &[u8]) -> Vec<(String, String)> {
-    let now = time::OffsetDateTime::now_utc();
-    let amz_date = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
-    let date = &amz_date[..8];
     let payload = hex::encode(Sha256::digest(body));
-    let canonical_headers = format!("content-type:application/x-amz-json-1.0\nhost:{host}\nx-amz-date:{amz_date}\nx-amz-target:{target}\n");
-    let signed = "content-type;host;x-amz-date;x-amz-target";
-    let creq = format!("POST\n/\n\n{canonical_headers}\n{signed}\n{payload}");
-    let scope = format!("{date}/us-east-1/sqs/aws4_request");
-    let sts = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(creq.as_bytes()))
-    );
-    let k = hmac(b"AWS4test", date);
-    let k = hmac(&k, "us-east-1");
-    let k = hmac(&k, "sqs");
-    let k = hmac(&k, "aws4_request");
-    let sig = hex::encode(hmac(&k, &sts));
-    vec![
-        ("x-amz-date".into(), amz_date),
-        (
-            "authorization".into(),
-            format!(
-                "AWS4-HMAC-SHA256 Credential=test/{scope}, SignedHeaders={signed}, Signature={sig}"
-            ),
-        ),
-    ]
+    overcast_bench::sigv4::sign(
+        "POST",
+        "/",
+        "sqs",
+        &[
+            ("content-type", "application/x-amz-json-1.0"),
+            ("host", host),
+            ("x-amz-target", target),
+        ],
+        &payload,
+    )
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 fn request(

@@ -16,12 +16,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hmac::{Hmac, Mac};
 use http_body::Frame;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use sha2::{Digest, Sha256};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -41,50 +39,18 @@ fn main() {
     }
 }
 
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
-    m.update(data.as_bytes());
-    m.finalize().into_bytes().to_vec()
-}
-
 /// SigV4 headers for an S3 request with an unsigned payload.
 fn sign(method: &str, host: &str, path: &str) -> Vec<(&'static str, String)> {
-    let now = time::OffsetDateTime::now_utc();
-    let amz_date = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
-    let date = &amz_date[..8];
     let payload = "UNSIGNED-PAYLOAD";
-    let canonical_headers =
-        format!("host:{host}\nx-amz-content-sha256:{payload}\nx-amz-date:{amz_date}\n");
-    let signed = "host;x-amz-content-sha256;x-amz-date";
-    let creq = format!("{method}\n{path}\n\n{canonical_headers}\n{signed}\n{payload}");
-    let scope = format!("{date}/us-east-1/s3/aws4_request");
-    let sts = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(creq.as_bytes()))
+    let mut h = overcast_bench::sigv4::sign(
+        method,
+        path,
+        "s3",
+        &[("host", host), ("x-amz-content-sha256", payload)],
+        payload,
     );
-    let k = hmac(b"AWS4test", date);
-    let k = hmac(&k, "us-east-1");
-    let k = hmac(&k, "s3");
-    let k = hmac(&k, "aws4_request");
-    let sig = hex::encode(hmac(&k, &sts));
-    vec![
-        ("x-amz-date", amz_date),
-        ("x-amz-content-sha256", payload.to_string()),
-        (
-            "authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential=test/{scope}, SignedHeaders={signed}, Signature={sig}"
-            ),
-        ),
-    ]
+    h.push(("x-amz-content-sha256", payload.to_string()));
+    h
 }
 
 struct Target {

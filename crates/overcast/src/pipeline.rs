@@ -238,18 +238,7 @@ fn data_plane(parts: &http::request::Parts) -> Option<(&'static str, &'static st
     let preflight =
         parts.method == http::Method::OPTIONS && parts.headers.contains_key(http::header::ORIGIN);
     if form_post || preflight {
-        use overcast_wire::codec::rest::s3_quirks::{host_hint, HostHint};
-        let bucket = match host_hint(host) {
-            HostHint::S3 { bucket: Some(b) } => b,
-            _ => parts
-                .uri
-                .path()
-                .trim_start_matches('/')
-                .split('/')
-                .next()
-                .unwrap_or("")
-                .to_string(),
-        };
+        let bucket = overcast_wire::codec::rest::s3_quirks::request_bucket(host, parts.uri.path());
         let endpoint = if form_post {
             "post-object"
         } else {

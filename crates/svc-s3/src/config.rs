@@ -893,10 +893,10 @@ pub(crate) fn get_bucket_acl(
 }
 
 macro_rules! handlers {
-    ($($f:ident => $how:ident($what:expr)),* $(,)?) => {$(
+    ($($f:ident => $how:ident($($what:expr)?)),* $(,)?) => {$(
         #[doc = concat!("`", stringify!($f), "`.")]
         pub async fn $f(svc: &S3, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-            $how(svc, ctx, &$what, input)
+            $how(svc, ctx, $(&$what,)? input)
         }
     )*};
 }
@@ -950,33 +950,9 @@ handlers! {
     get_bucket_intelligent_tiering_configuration => get_in_set(INTELLIGENT_TIERING),
     delete_bucket_intelligent_tiering_configuration => delete_in_set(INTELLIGENT_TIERING),
     list_bucket_intelligent_tiering_configurations => list_set(INTELLIGENT_TIERING),
-}
-
-/// `GetBucketPolicyStatus`.
-pub async fn get_bucket_policy_status(
-    svc: &S3,
-    ctx: &RequestContext,
-    input: Value,
-) -> Result<Value, AwsError> {
-    get_policy_status(svc, ctx, input)
-}
-
-/// `PutBucketAcl`.
-pub async fn put_bucket_acl_op(
-    svc: &S3,
-    ctx: &RequestContext,
-    input: Value,
-) -> Result<Value, AwsError> {
-    put_bucket_acl(svc, ctx, input)
-}
-
-/// `GetBucketAcl`.
-pub async fn get_bucket_acl_op(
-    svc: &S3,
-    ctx: &RequestContext,
-    input: Value,
-) -> Result<Value, AwsError> {
-    get_bucket_acl(svc, ctx, input)
+    get_bucket_policy_status => get_policy_status(),
+    put_bucket_acl_op => put_bucket_acl(),
+    get_bucket_acl_op => get_bucket_acl(),
 }
 
 #[cfg(test)]

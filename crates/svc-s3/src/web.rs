@@ -133,18 +133,10 @@ pub(crate) fn response_headers(
 
 /// The bucket a request names (virtual host, else the first path segment).
 fn bucket_of(parts: &http::request::Parts) -> String {
-    use overcast_wire::codec::rest::s3_quirks::{host_hint, HostHint};
-    match host_hint(header(&parts.headers, "host").unwrap_or("")) {
-        HostHint::S3 { bucket: Some(b) } => b,
-        _ => parts
-            .uri
-            .path()
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or("")
-            .to_string(),
-    }
+    overcast_wire::codec::rest::s3_quirks::request_bucket(
+        header(&parts.headers, "host").unwrap_or(""),
+        parts.uri.path(),
+    )
 }
 
 fn xml_error(ctx: &RequestContext, e: AwsError) -> Response<Body> {

@@ -1334,6 +1334,19 @@ pub mod s3_quirks {
         }
     }
 
+    /// The bucket a request names: its virtual host, else the first path segment.
+    pub fn request_bucket(host: &str, path: &str) -> String {
+        match host_hint(host) {
+            HostHint::S3 { bucket: Some(b) } => b,
+            _ => path
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        }
+    }
+
     /// A ranged GetObject answers 206 Partial Content; the model has no status member for it,
     /// so the presence of `Content-Range` in the output decides.
     pub fn partial_content(service: &str, op: &str, headers: &http::HeaderMap) -> bool {
