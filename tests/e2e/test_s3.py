@@ -439,7 +439,7 @@ def test_options_this_slice_does_not_honour_answer_not_implemented(s3, bucket):
         assert next(iter(kwargs)) in e.value.response["Error"]["Message"]
     expect("NoSuchKey", s3.get_object, Bucket=bucket, Key="opt")
     with pytest.raises(ClientError) as e:
-        s3.create_multipart_upload(Bucket=bucket, Key="opt", ServerSideEncryption="aws:kms")
+        s3.create_multipart_upload(Bucket=bucket, Key="opt", WebsiteRedirectLocation="/x")
     assert e.value.response["Error"]["Code"] == "NotImplemented"
     # Defaults AWS applies anyway are accepted.
     s3.put_object(Bucket=bucket, Key="ok", Body=b"y", ACL="private", ServerSideEncryption="AES256")

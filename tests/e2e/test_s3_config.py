@@ -437,6 +437,18 @@ def test_sse_c_objects_are_encrypted_at_rest_and_need_their_key(overcast, s3, bu
     s3.copy_object(Bucket=bucket, Key="plain", CopySource={"Bucket": bucket, "Key": "secret"},
                    CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=key)
     assert s3.get_object(Bucket=bucket, Key="plain")["Body"].read() == secret
-    with pytest.raises(ClientError) as e:
-        s3.create_multipart_upload(Bucket=bucket, Key="mp", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
-    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    # Multipart uploads with SSE-C: every part encrypted under the same key.
+    from boto3.s3.transfer import TransferConfig
+    big = os.urandom(11 * 1024 * 1024)
+    cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
+    import io
+    s3.upload_fileobj(io.BytesIO(big), bucket, "mp", Config=cfg,
+                      ExtraArgs={"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key})
+    head = s3.head_object(Bucket=bucket, Key="mp", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert head["ETag"].endswith('-3"')
+    got = s3.get_object(Bucket=bucket, Key="mp", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert got["Body"].read() == big
+    across = s3.get_object(Bucket=bucket, Key="mp", SSECustomerAlgorithm="AES256", SSECustomerKey=key,
+                           Range=f"bytes={5 * 1024 * 1024 - 10}-{5 * 1024 * 1024 + 9}")
+    assert across["Body"].read() == big[5 * 1024 * 1024 - 10:5 * 1024 * 1024 + 10]
+    expect("InvalidRequest", s3.get_object, Bucket=bucket, Key="mp")

@@ -52,6 +52,15 @@ pub async fn create_multipart_upload(
     let mut headers = headers_from_input(&input);
     headers.tags = crate::objects::tags_from_input(&input)?;
     crate::objlock::apply_on_write(svc, ctx, &bucket, &input, &mut headers)?;
+    let bucket_record = owned(&svc.read(), ctx, &bucket)?.record.clone();
+    headers.sse = crate::sse::for_write(svc, ctx, &bucket_record, &key, &input)
+        .await?
+        .map(|(s, _)| s);
+    let sse_headers = {
+        let mut m = serde_json::Map::new();
+        crate::sse::output(headers.sse.as_ref(), &mut m);
+        m
+    };
     let upload = Upload {
         id: overcast_core::ids::alnum(48),
         bucket: bucket.clone(),
@@ -71,6 +80,9 @@ pub async fn create_multipart_upload(
         .uploads
         .insert(id.clone(), upload);
     let mut out = json!({"Bucket": bucket, "Key": key, "UploadId": id});
+    for (k, x) in sse_headers {
+        out[k] = x;
+    }
     if let Some(a) = algorithm {
         out["ChecksumAlgorithm"] = json!(a.name());
         out["ChecksumType"] = json!("COMPOSITE");
@@ -85,16 +97,25 @@ pub async fn upload_part(svc: &S3, ctx: &RequestContext, input: Input) -> Result
     let key = text(&v, "Key").unwrap_or_default().to_string();
     let upload_id = text(&v, "UploadId").unwrap_or_default().to_string();
     let number = part_number(&v)?;
-    let upload_algorithm = {
+    let (upload_algorithm, upload_sse) = {
         let st = svc.read();
         let b = owned(&st, ctx, &bucket)?;
-        upload_of(b, &upload_id, &key)?
-            .checksum_algorithm
-            .as_deref()
-            .and_then(Algorithm::parse)
+        let u = upload_of(b, &upload_id, &key)?;
+        (
+            u.checksum_algorithm.as_deref().and_then(Algorithm::parse),
+            u.headers.sse.clone(),
+        )
     };
     let algorithm = requested_algorithm(&v)?.or(upload_algorithm);
-    let w = stream::write_body(input.body, &svc.tmp_dir(), is_chunked(&v), algorithm).await?;
+    let (cipher, iv) = part_cipher(svc, ctx, upload_sse.as_ref(), &v).await?;
+    let w = stream::write_encrypted(
+        input.body,
+        &svc.tmp_dir(),
+        is_chunked(&v),
+        algorithm,
+        cipher,
+    )
+    .await?;
     if let Err(e) = verify(&v, &w) {
         let _ = tokio::fs::remove_file(&w.path).await;
         return Err(e);
@@ -109,6 +130,7 @@ pub async fn upload_part(svc: &S3, ctx: &RequestContext, input: Input) -> Result
             .checksum
             .as_ref()
             .map(|(a, c)| (a.name().to_string(), c.clone())),
+        iv: iv.clone(),
     };
     store_part(svc, ctx, &bucket, &key, &upload_id, number, &part, &w.path)?;
     let mut out = json!({"ETag": etag});
@@ -119,6 +141,24 @@ pub async fn upload_part(svc: &S3, ctx: &RequestContext, input: Input) -> Result
         value: out,
         body: None,
     })
+}
+
+/// The cipher (and its IV) a part of an encrypted upload is written with: the upload's
+/// encryption with a fresh IV, keyed by the request's customer key or KMS's data key.
+async fn part_cipher(
+    svc: &S3,
+    ctx: &RequestContext,
+    upload_sse: Option<&crate::sse::Sse>,
+    v: &Value,
+) -> Result<(Option<crate::sse::Cipher>, Option<String>), AwsError> {
+    let Some(sse) = upload_sse else {
+        return Ok((None, None));
+    };
+    let key = crate::sse::for_read(svc, ctx, Some(sse), v, "")
+        .await?
+        .ok_or_else(|| AwsError::internal("no key for an encrypted upload"))?;
+    let part = sse.with_fresh_iv();
+    Ok((Some(part.cipher(&key, 0)?), Some(part.iv)))
 }
 
 fn part_number(v: &Value) -> Result<u32, AwsError> {
@@ -184,13 +224,14 @@ pub async fn upload_part_copy(svc: &S3, ctx: &RequestContext, v: Value) -> Resul
     let Some((src_bucket, src_key, version)) = crate::objects::parse_copy_source(source) else {
         return Err(error::invalid_argument("Invalid copy source object key"));
     };
-    let (src, src_path, algorithm) = {
+    let (src, src_path, (algorithm, upload_sse)) = {
         let st = svc.read();
         let b = owned(&st, ctx, &bucket)?;
-        let algorithm = upload_of(b, &upload_id, &key)?
-            .checksum_algorithm
-            .as_deref()
-            .and_then(Algorithm::parse);
+        let u = upload_of(b, &upload_id, &key)?;
+        let algorithm = (
+            u.checksum_algorithm.as_deref().and_then(Algorithm::parse),
+            u.headers.sse.clone(),
+        );
         let sb = owned(&st, ctx, &src_bucket)?;
         let rec = crate::versions::lookup(sb, &src_key, version.as_deref())?;
         (
@@ -229,9 +270,10 @@ pub async fn upload_part_copy(svc: &S3, ctx: &RequestContext, v: Value) -> Resul
         .await
         .map_err(|_| error::no_such_key(&src_key))?;
     if let (Some(k), Some(s)) = (source_key, &src.headers.sse) {
-        body = crate::sse::decrypting(body, s.cipher(&k, start)?);
+        body = crate::sse::decrypting(body, s.decryptor(&k, start)?);
     }
-    let w = stream::write_body(Some(body), &svc.tmp_dir(), false, algorithm).await?;
+    let (cipher, iv) = part_cipher(svc, ctx, upload_sse.as_ref(), &v).await?;
+    let w = stream::write_encrypted(Some(body), &svc.tmp_dir(), false, algorithm, cipher).await?;
     let etag = format!("\"{}\"", hex::encode(w.md5));
     let part = PartRecord {
         etag: etag.clone(),
@@ -242,6 +284,7 @@ pub async fn upload_part_copy(svc: &S3, ctx: &RequestContext, v: Value) -> Resul
             .checksum
             .as_ref()
             .map(|(a, c)| (a.name().to_string(), c.clone())),
+        iv: iv.clone(),
     };
     store_part(svc, ctx, &bucket, &key, &upload_id, number, &part, &w.path)?;
     let mut result = json!({"ETag": etag, "LastModified": ctx.now.floor()});
@@ -344,6 +387,19 @@ pub async fn complete_multipart_upload(
                 format!("{}-{}", h.finish(), chosen.len()),
             ))
         });
+    let mut headers = upload.headers.clone();
+    if let Some(sse) = headers.sse.as_mut() {
+        // Each part keeps the IV it was written with; the object reads them in turn.
+        let mut offset = 0;
+        sse.segments.clear();
+        for p in &chosen {
+            let iv =
+                p.iv.clone()
+                    .ok_or_else(|| AwsError::internal("an encrypted upload has a plain part"))?;
+            sse.segments.push((offset, iv));
+            offset += p.size;
+        }
+    }
     let record = ObjectRecord {
         bucket: bucket.clone(),
         key: key.clone(),
@@ -351,7 +407,7 @@ pub async fn complete_multipart_upload(
         etag: etag.clone(),
         last_modified: ctx.now,
         file: overcast_core::ids::uuid(),
-        headers: upload.headers.clone(),
+        headers,
         checksum: checksum.clone(),
         parts_count: Some(chosen.len() as u32),
         version_id: None,

@@ -527,7 +527,7 @@ pub async fn get_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         .await
         .map_err(|_| error::no_such_key(&rec.key))?;
     if let (Some(k), Some(s)) = (key, &rec.headers.sse) {
-        body = crate::sse::decrypting(body, s.cipher(&k, start)?);
+        body = crate::sse::decrypting(body, s.decryptor(&k, start)?);
     }
     Ok(Output {
         value: Value::Object(out),
@@ -805,23 +805,6 @@ pub fn refuse_unsupported(operation: &str, v: &Value) -> Result<(), AwsError> {
             Some("private" | "bucket-owner-full-control") | None => None,
             Some(_) => Some("ACL"),
         });
-    // Multipart uploads are not encrypted at rest yet: refuse asking for it.
-    let unsupported = unsupported.or_else(|| {
-        if operation != "CreateMultipartUpload" {
-            return None;
-        }
-        [
-            "SSECustomerAlgorithm",
-            "SSEKMSKeyId",
-            "SSEKMSEncryptionContext",
-        ]
-        .into_iter()
-        .find(|m| v.get(*m).is_some())
-        .or(match text(v, "ServerSideEncryption") {
-            Some("AES256") | None => None,
-            Some(_) => Some("ServerSideEncryption"),
-        })
-    });
     match unsupported {
         Some(member) => Err(AwsError::not_implemented(
             "s3",
@@ -904,7 +887,7 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
             .await
             .map_err(|_| error::no_such_key(&src_key))?;
         if let (Some(k), Some(s)) = (source_key, &src.headers.sse) {
-            body = crate::sse::decrypting(body, s.cipher(&k, 0)?);
+            body = crate::sse::decrypting(body, s.decryptor(&k, 0)?);
         }
         let cipher = match &dest_sse {
             Some((s, k)) => Some(s.cipher(k, 0)?),

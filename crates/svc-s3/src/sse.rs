@@ -45,19 +45,90 @@ pub struct Sse {
     pub bucket_key: bool,
     /// CTR initial counter block, hex.
     pub iv: String,
+    /// Multipart objects: each part keeps its own IV; (object offset, IV hex) per part.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<(u64, String)>,
+}
+
+fn cipher_at(key: &[u8; 32], iv_hex: &str, offset: u64) -> Result<Cipher, AwsError> {
+    let iv = hex::decode(iv_hex)
+        .ok()
+        .filter(|v| v.len() == 16)
+        .ok_or_else(|| AwsError::internal("stored IV is damaged"))?;
+    let mut c = Cipher::new(key.into(), iv.as_slice().into());
+    c.try_seek(offset)
+        .map_err(|_| AwsError::internal("object offset out of cipher range"))?;
+    Ok(c)
 }
 
 impl Sse {
-    /// A cipher positioned at byte `offset` of the object.
+    /// A cipher positioned at byte `offset` of a single-IV object (what writes use).
     pub fn cipher(&self, key: &[u8; 32], offset: u64) -> Result<Cipher, AwsError> {
-        let iv = hex::decode(&self.iv)
-            .ok()
-            .filter(|v| v.len() == 16)
-            .ok_or_else(|| AwsError::internal("stored IV is damaged"))?;
-        let mut c = Cipher::new(key.into(), iv.as_slice().into());
-        c.try_seek(offset)
-            .map_err(|_| AwsError::internal("object offset out of cipher range"))?;
-        Ok(c)
+        cipher_at(key, &self.iv, offset)
+    }
+
+    /// A decryptor positioned at byte `offset` (single-IV and multipart objects alike).
+    pub fn decryptor(&self, key: &[u8; 32], offset: u64) -> Result<Decryptor, AwsError> {
+        let segments = if self.segments.is_empty() {
+            vec![(0, self.iv.clone())]
+        } else {
+            self.segments.clone()
+        };
+        for (_, iv) in &segments {
+            cipher_at(key, iv, 0)?;
+        }
+        Ok(Decryptor {
+            key: *key,
+            segments,
+            pos: offset,
+            current: None,
+        })
+    }
+
+    /// The same encryption settings with a fresh IV (for one part of an upload).
+    pub fn with_fresh_iv(&self) -> Sse {
+        Sse {
+            iv: random_iv(),
+            segments: Vec::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// Decrypts a byte stream that may cross part boundaries (each part has its own IV).
+pub struct Decryptor {
+    key: [u8; 32],
+    segments: Vec<(u64, String)>,
+    pos: u64,
+    current: Option<(usize, Cipher)>,
+}
+
+impl Decryptor {
+    /// Decrypts `buf`, the next bytes of the object.
+    pub fn apply(&mut self, buf: &mut [u8]) {
+        let mut done = 0;
+        while done < buf.len() {
+            let idx = self
+                .segments
+                .iter()
+                .rposition(|(start, _)| *start <= self.pos)
+                .unwrap_or(0);
+            let start = self.segments[idx].0;
+            let end = self.segments.get(idx + 1).map_or(u64::MAX, |s| s.0);
+            if self.current.as_ref().is_none_or(|(i, _)| *i != idx) {
+                // IVs were validated when the decryptor was made.
+                match cipher_at(&self.key, &self.segments[idx].1, self.pos - start) {
+                    Ok(c) => self.current = Some((idx, c)),
+                    Err(_) => return,
+                }
+            }
+            let n = ((end - self.pos).min((buf.len() - done) as u64)) as usize;
+            if let Some((_, c)) = self.current.as_mut() {
+                c.apply_keystream(&mut buf[done..done + n]);
+            }
+            self.pos += n as u64;
+            done += n;
+        }
     }
 }
 
@@ -157,6 +228,7 @@ pub async fn for_write(
                 context_header: None,
                 bucket_key: false,
                 iv: random_iv(),
+                segments: Vec::new(),
             },
             k,
         )));
@@ -239,6 +311,7 @@ pub async fn for_write(
                     context_header: header,
                     bucket_key,
                     iv: random_iv(),
+                    segments: Vec::new(),
                 },
                 data_key,
             )))
@@ -323,11 +396,11 @@ pub fn output(sse: Option<&Sse>, out: &mut Map<String, Value>) {
 }
 
 /// A body decrypted on the way out.
-pub fn decrypting(body: Body, mut cipher: Cipher) -> Body {
+pub fn decrypting(body: Body, mut decryptor: Decryptor) -> Body {
     body.map_frame(move |f: Frame<Bytes>| match f.into_data() {
         Ok(d) => {
             let mut b = BytesMut::from(&d[..]);
-            cipher.apply_keystream(&mut b);
+            decryptor.apply(&mut b);
             Frame::data(b.freeze())
         }
         Err(f) => f,
@@ -350,6 +423,7 @@ mod tests {
             context_header: None,
             bucket_key: false,
             iv: random_iv(),
+            segments: Vec::new(),
         };
         let key = [7u8; 32];
         let plain: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
@@ -359,6 +433,38 @@ mod tests {
         let mut part = enc[333..777].to_vec();
         sse.cipher(&key, 333).unwrap().apply_keystream(&mut part);
         assert_eq!(part, plain[333..777]);
+    }
+
+    #[test]
+    fn multipart_segments_decrypt_across_boundaries() {
+        let key = [9u8; 32];
+        let base = Sse {
+            mode: "aws:kms".into(),
+            key_md5: None,
+            kms_key_id: None,
+            wrapped_key: None,
+            context: None,
+            context_header: None,
+            bucket_key: false,
+            iv: random_iv(),
+            segments: Vec::new(),
+        };
+        let (p1, p2) = (base.with_fresh_iv(), base.with_fresh_iv());
+        let plain: Vec<u8> = (0..300u32).map(|i| (i % 256) as u8).collect();
+        let mut a = plain[..100].to_vec();
+        p1.cipher(&key, 0).unwrap().apply_keystream(&mut a);
+        let mut b = plain[100..].to_vec();
+        p2.cipher(&key, 0).unwrap().apply_keystream(&mut b);
+        let whole = Sse {
+            segments: vec![(0, p1.iv.clone()), (100, p2.iv.clone())],
+            ..base
+        };
+        let mut stored = [a, b].concat();
+        let mut tail = stored[50..250].to_vec();
+        whole.decryptor(&key, 50).unwrap().apply(&mut tail);
+        assert_eq!(tail, plain[50..250]);
+        whole.decryptor(&key, 0).unwrap().apply(&mut stored);
+        assert_eq!(stored, plain);
     }
 
     #[test]

@@ -127,6 +127,9 @@ pub struct PartRecord {
     /// Flexible checksum (algorithm name, base64 value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<(String, String)>,
+    /// IV the part is encrypted under (uploads with SSE-C / SSE-KMS), hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iv: Option<String>,
 }
 
 /// A multipart upload in progress.
