@@ -205,3 +205,48 @@ def test_object_lock_retention_and_legal_hold(s3):
     r = error(s3.put_object_lock_configuration, Bucket=plain,
               ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
     assert r["Error"]["Code"] == "InvalidBucketState"
+
+
+def test_noncurrent_version_lifecycle_and_replication_config(overcast, s3, bucket):
+    import time
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "old-versions", "Status": "Enabled", "Filter": {"Prefix": "logs/"},
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+         "Expiration": {"ExpiredObjectDeleteMarker": True}}]})
+    s3.put_object(Bucket=bucket, Key="logs/a", Body=b"1")
+    s3.put_object(Bucket=bucket, Key="logs/a", Body=b"2")
+    s3.delete_object(Bucket=bucket, Key="logs/a")
+    s3.put_object(Bucket=bucket, Key="data/b", Body=b"1")
+    s3.put_object(Bucket=bucket, Key="data/b", Body=b"2")
+    start = overcast.get("/_overcast/clock")["now"]
+    try:
+        overcast.clock(advance=3 * 86400)
+        deadline = time.time() + 10
+        listed = {}
+        while time.time() < deadline:
+            listed = s3.list_object_versions(Bucket=bucket)
+            if not any(v["Key"] == "logs/a" for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])):
+                break
+            time.sleep(0.2)
+        keys = [v["Key"] for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
+        assert "logs/a" not in keys
+        assert keys.count("data/b") == 2
+    finally:
+        overcast.clock(set=start)
+
+    r = error(s3.put_bucket_replication, Bucket=bucket,
+              ReplicationConfiguration={"Role": "arn:aws:iam::000000000000:role/r", "Rules": []})
+    assert r["Error"]["Code"] == "MalformedXML"
+    cfg = {"Role": "arn:aws:iam::000000000000:role/replication",
+           "Rules": [{"ID": "all", "Status": "Enabled", "Priority": 1, "Filter": {},
+                      "DeleteMarkerReplication": {"Status": "Disabled"},
+                      "Destination": {"Bucket": "arn:aws:s3:::replica-bucket"}}]}
+    s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration=cfg)
+    assert s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"][0]["ID"] == "all"
+    s3.delete_bucket_replication(Bucket=bucket)
+    r = error(s3.get_bucket_replication, Bucket=bucket)
+    assert r["Error"]["Code"] == "ReplicationConfigurationNotFoundError"
+    plain = f"plain-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=plain)
+    r = error(s3.put_bucket_replication, Bucket=plain, ReplicationConfiguration=cfg)
+    assert r["Error"]["Code"] == "InvalidRequest"

@@ -193,6 +193,17 @@ pub(crate) const OBJECT_LOCK: Kind = Kind {
     ),
     check: no_check,
 };
+pub(crate) const REPLICATION: Kind = Kind {
+    key: "replication",
+    member: "ReplicationConfiguration",
+    shape: Shape::Wrap("ReplicationConfiguration"),
+    missing: Missing::Error(
+        "ReplicationConfigurationNotFoundError",
+        "The replication configuration was not found",
+        404,
+    ),
+    check: check_replication,
+};
 pub(crate) const ACCELERATE: Kind = Kind {
     key: "accelerate",
     member: "AccelerateConfiguration",
@@ -714,6 +725,39 @@ fn check_website(
     }
 }
 
+fn check_replication(
+    _: &S3,
+    _: &RequestContext,
+    bucket: &BucketRecord,
+    config: &mut Value,
+) -> Result<(), AwsError> {
+    if crate::versions::status(bucket) != Some("Enabled") {
+        return Err(error::invalid_request(
+            "Versioning must be 'Enabled' on the bucket to apply a replication configuration",
+        ));
+    }
+    if text(config, "Role").is_none_or(str::is_empty) {
+        return Err(error::malformed_xml());
+    }
+    let rules = config
+        .get("Rules")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if rules.is_empty() || rules.len() > 1000 {
+        return Err(error::malformed_xml());
+    }
+    for r in rules {
+        if r.pointer("/Destination/Bucket")
+            .and_then(Value::as_str)
+            .is_none()
+        {
+            return Err(error::malformed_xml());
+        }
+    }
+    Ok(())
+}
+
 fn check_accelerate(
     _: &S3,
     _: &RequestContext,
@@ -928,6 +972,9 @@ handlers! {
     get_bucket_notification_configuration => get(NOTIFICATION),
     get_bucket_versioning => get(VERSIONING),
     get_object_lock_configuration => get(OBJECT_LOCK),
+    put_bucket_replication => put(REPLICATION),
+    get_bucket_replication => get(REPLICATION),
+    delete_bucket_replication => delete(REPLICATION),
     put_bucket_accelerate_configuration => put(ACCELERATE),
     get_bucket_accelerate_configuration => get(ACCELERATE),
     put_bucket_request_payment => put(REQUEST_PAYMENT),

@@ -198,6 +198,84 @@ enum Action {
     Expire(String),
     Transition(String, String),
     Abort(String),
+    /// Permanently remove one version (or delete marker): (key, version id).
+    ExpireVersion(String, String),
+    /// Change the storage class of a noncurrent version: (key, version id, class).
+    TransitionVersion(String, String, String),
+}
+
+/// Actions on a key's noncurrent versions and lone delete marker.
+fn plan_versions(rule: &Value, b: &crate::state::Bucket, key: &str, now: f64) -> Vec<Action> {
+    let mut out = Vec::new();
+    let Some(list) = b.versions.get(key) else {
+        return out;
+    };
+    // A version became noncurrent when its successor was written.
+    let successor_time = |i: usize| -> f64 {
+        list.get(i + 1)
+            .map(|v| v.last_modified)
+            .or_else(|| b.objects.get(key).map(|o| o.last_modified))
+            .unwrap_or(now)
+    };
+    let expiration = rule.get("NoncurrentVersionExpiration");
+    let keep_newer = expiration
+        .and_then(|e| int(e, "NewerNoncurrentVersions"))
+        .unwrap_or(0)
+        .max(0) as usize;
+    let objects: Vec<usize> = (0..list.len())
+        .filter(|&i| !list[i].delete_marker)
+        .collect();
+    for (rank, &i) in objects.iter().rev().enumerate() {
+        let v = &list[i];
+        if !selects(rule, key, Some(v.size), &v.headers.tags) {
+            continue;
+        }
+        let since = successor_time(i);
+        if let Some(days) = expiration.and_then(|e| int(e, "NoncurrentDays")) {
+            if rank >= keep_newer && now >= due(since, days) {
+                out.push(Action::ExpireVersion(
+                    key.to_string(),
+                    v.version().to_string(),
+                ));
+                continue;
+            }
+        }
+        let class = rule
+            .get("NoncurrentVersionTransitions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                let at = due(since, int(t, "NoncurrentDays")?);
+                (now >= at).then_some((at, text(t, "StorageClass")?))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, c)| c);
+        if let Some(c) = class {
+            if v.headers.storage_class.as_deref().unwrap_or("STANDARD") != c {
+                out.push(Action::TransitionVersion(
+                    key.to_string(),
+                    v.version().to_string(),
+                    c.to_string(),
+                ));
+            }
+        }
+    }
+    // A delete marker with no versions left behind it is removed.
+    let lone_marker = !b.objects.contains_key(key)
+        && list.len() == 1
+        && list[0].delete_marker
+        && rule
+            .get("Expiration")
+            .and_then(|e| e.get("ExpiredObjectDeleteMarker"))
+            == Some(&Value::Bool(true));
+    if lone_marker && selects(rule, key, None, &[]) {
+        out.push(Action::ExpireVersion(
+            key.to_string(),
+            list[0].version().to_string(),
+        ));
+    }
+    out
 }
 
 fn plan_object(cfg: &Value, rule: &Value, o: &ObjectRecord, now: f64) -> Option<Action> {
@@ -255,6 +333,11 @@ pub(crate) fn apply(svc: &S3, now: f64) {
                 }
                 for u in b.uploads.values() {
                     if let Some(a) = plan_upload(rule, u, now) {
+                        plan.push((b.record.clone(), a));
+                    }
+                }
+                for key in b.versions.keys() {
+                    for a in plan_versions(rule, b, key, now) {
                         plan.push((b.record.clone(), a));
                     }
                 }
@@ -331,6 +414,17 @@ fn perform(
         }
         Action::Abort(upload_id) => {
             crate::multipart::drop_upload(svc, ctx, name, &upload_id)?;
+        }
+        Action::ExpireVersion(key, vid) => {
+            crate::versions::delete(svc, ctx, name, &key, Some(&vid), false)?;
+            event(&key, "LifecycleExpiration:Delete", None);
+        }
+        Action::TransitionVersion(key, vid, class) => {
+            crate::versions::update(svc, ctx, name, &key, Some(&vid), |r| {
+                r.headers.storage_class = Some(class);
+                Ok(())
+            })?;
+            event(&key, "LifecycleTransition", None);
         }
     }
     Ok(())
