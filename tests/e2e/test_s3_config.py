@@ -452,3 +452,29 @@ def test_sse_c_objects_are_encrypted_at_rest_and_need_their_key(overcast, s3, bu
                            Range=f"bytes={5 * 1024 * 1024 - 10}-{5 * 1024 * 1024 + 9}")
     assert across["Body"].read() == big[5 * 1024 * 1024 - 10:5 * 1024 * 1024 + 10]
     expect("InvalidRequest", s3.get_object, Bucket=bucket, Key="mp")
+
+
+def test_account_level_block_public_access(overcast, s3, bucket, monkeypatch):
+    import socket
+    import boto3
+    # S3 Control's endpoint rules put the account id in the host name: resolve *.localhost.
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real(
+        "127.0.0.1" if isinstance(host, str) and host.endswith(".localhost") else host, *a, **k))
+    control = boto3.client("s3control", endpoint_url=f"http://localhost:{overcast.port}",
+                           region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test",
+                           config=Config(retries={"max_attempts": 1}))
+    expect("NoSuchPublicAccessBlockConfiguration", control.get_public_access_block, AccountId="000000000000")
+    # Bucket-level BPA off, account-level on: public policies are still refused.
+    s3.delete_public_access_block(Bucket=bucket)
+    control.put_public_access_block(AccountId="000000000000", PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+    got = control.get_public_access_block(AccountId="000000000000")["PublicAccessBlockConfiguration"]
+    assert got["BlockPublicPolicy"] is True
+    public = json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                        "Resource": f"arn:aws:s3:::{bucket}/*"}]})
+    expect("AccessDenied", s3.put_bucket_policy, Bucket=bucket, Policy=public)
+    control.delete_public_access_block(AccountId="000000000000")
+    s3.put_bucket_policy(Bucket=bucket, Policy=public)
+    expect("AccessDenied", control.get_public_access_block, AccountId="111122223333")

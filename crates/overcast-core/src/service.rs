@@ -112,6 +112,12 @@ pub trait Service: Send + Sync + 'static {
     /// Drops all state (`POST /_overcast/reset`).
     fn reset(&self) {}
 
+    /// The concrete service, for sibling services of the same crate that share its state
+    /// (S3 Control and S3). Found through [`crate::Directory::get`].
+    fn as_any(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        None
+    }
+
     /// Answers a request to one of the service's data-plane endpoints, outside its API
     /// (S3 website hosting and CORS preflight, Lambda function URLs). `None` when the service
     /// has no such endpoint.

@@ -16,6 +16,7 @@ pub const ALL: &[(&str, Constructor)] = &[
     ("lambda", svc_lambda::service),
     ("logs", svc_logs::service),
     ("s3", svc_s3::service),
+    ("s3control", svc_s3::control::service),
     ("scheduler", svc_scheduler::service),
     ("secretsmanager", svc_secretsmanager::service),
     ("sns", svc_sns::service),

@@ -313,6 +313,31 @@ pub(crate) fn delete(
     Ok(json!({}))
 }
 
+/// The Block Public Access flags in force for a bucket: its own, combined with its owner
+/// account's (S3 Control); a flag set at either level applies.
+pub(crate) fn effective_pab(st: &crate::state::State, record: &BucketRecord) -> Value {
+    let mut out = json!({});
+    for src in [
+        of(record, &PUBLIC_ACCESS_BLOCK),
+        st.account_pab.get(&record.owner),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        for flag in [
+            "BlockPublicAcls",
+            "IgnorePublicAcls",
+            "BlockPublicPolicy",
+            "RestrictPublicBuckets",
+        ] {
+            if src[flag] == true {
+                out[flag] = json!(true);
+            }
+        }
+    }
+    out
+}
+
 /// The configuration `key` of bucket `record`, if set.
 pub(crate) fn of<'a>(record: &'a BucketRecord, kind: &Kind) -> Option<&'a Value> {
     record.configs.get(kind.key)
@@ -596,7 +621,7 @@ pub(crate) fn policy_is_public(policy: &Value) -> bool {
 }
 
 fn check_policy(
-    _: &S3,
+    svc: &S3,
     ctx: &RequestContext,
     bucket: &BucketRecord,
     config: &mut Value,
@@ -643,8 +668,8 @@ fn check_policy(
             return Err(malformed_policy("Policy has invalid resource"));
         }
     }
-    let pab = of(bucket, &PUBLIC_ACCESS_BLOCK);
-    if policy_is_public(&doc) && pab.is_some_and(|p| p["BlockPublicPolicy"] == true) {
+    let pab = effective_pab(&svc.read(), bucket);
+    if policy_is_public(&doc) && pab["BlockPublicPolicy"] == true {
         return Err(AwsError::access_denied(format!(
             "User: {} is not authorized to perform: s3:PutBucketPolicy on resource: \"{arn}\" because public policies are blocked by the BlockPublicPolicy block public access setting.",
             ctx.principal_arn
@@ -906,8 +931,8 @@ pub(crate) fn put_bucket_acl(
         )
         .with_status(400));
     }
-    let pab = of(&record, &PUBLIC_ACCESS_BLOCK);
-    if grants.iter().any(is_public_grant) && pab.is_some_and(|p| p["BlockPublicAcls"] == true) {
+    let pab = effective_pab(&svc.read(), &record);
+    if grants.iter().any(is_public_grant) && pab["BlockPublicAcls"] == true {
         return Err(AwsError::access_denied("Access Denied"));
     }
     save(

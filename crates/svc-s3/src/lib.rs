@@ -11,6 +11,7 @@ use overcast_core::{Core, RequestContext, Service};
 pub mod buckets;
 pub mod checksum;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod lifecycle;
 pub mod listing;
@@ -205,6 +206,10 @@ impl Service for S3 {
                 _ => None,
             }
         })
+    }
+
+    fn as_any(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        Some(self)
     }
 
     fn response_headers(

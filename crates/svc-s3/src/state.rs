@@ -181,6 +181,10 @@ pub struct State {
     pub version_table: Table<ObjectRecord>,
     /// Last sequence number handed out.
     pub last_seq: u64,
+    /// Account-level Block Public Access (S3 Control), by account.
+    pub account_pab: BTreeMap<String, serde_json::Value>,
+    /// Its table.
+    pub account_pab_table: Table<serde_json::Value>,
     /// `<blob dir>/s3`.
     pub root: PathBuf,
 }
@@ -191,7 +195,9 @@ impl State {
         let bucket_table = Table::new(store.clone(), "s3/buckets");
         let object_table: Table<ObjectRecord> = Table::new(store.clone(), "s3/objects");
         let upload_table: Table<Upload> = Table::new(store.clone(), "s3/uploads");
-        let version_table: Table<ObjectRecord> = Table::new(store, "s3/versions");
+        let version_table: Table<ObjectRecord> = Table::new(store.clone(), "s3/versions");
+        let account_pab_table: Table<serde_json::Value> = Table::new(store, "s3control/pab");
+        let account_pab = account_pab_table.load().into_iter().collect();
         let mut buckets: BTreeMap<String, Bucket> = bucket_table
             .load()
             .into_iter()
@@ -278,6 +284,8 @@ impl State {
             upload_table,
             version_table,
             last_seq,
+            account_pab,
+            account_pab_table,
             root,
         }
     }

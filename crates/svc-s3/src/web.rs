@@ -250,9 +250,9 @@ fn redirect(status: u16, location: &str) -> Response<Body> {
 
 /// Whether anonymous readers may read the bucket: a public bucket policy (unless
 /// RestrictPublicBuckets) or a public-read ACL (unless IgnorePublicAcls).
-fn publicly_readable(b: &Bucket) -> bool {
-    let pab = config::of(&b.record, &config::PUBLIC_ACCESS_BLOCK);
-    let flag = |n: &str| pab.is_some_and(|p| p[n] == true);
+fn publicly_readable(st: &crate::state::State, b: &Bucket) -> bool {
+    let pab = config::effective_pab(st, &b.record);
+    let flag = |n: &str| pab[n] == true;
     let policy = config::of(&b.record, &config::POLICY)
         .and_then(Value::as_str)
         .and_then(|p| serde_json::from_str::<Value>(p).ok());
@@ -362,7 +362,7 @@ pub(crate) async fn website(
         if let Some(r) = routing_redirect(&cfg, &key, None, &host) {
             return r;
         }
-        if !publicly_readable(b) {
+        if !publicly_readable(&st, b) {
             return html(
                 ctx,
                 StatusCode::FORBIDDEN,
