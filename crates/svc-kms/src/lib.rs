@@ -1,25 +1,328 @@
-//! KMS: keys with real cryptography.
-//!
-//! No operation is implemented yet: every call answers `NotImplemented` (HTTP 501).
+//! KMS: keys with real cryptography. Symmetric keys encrypt with AES-256-GCM into ciphertext
+//! blobs that name their key and bind the encryption context; HMAC keys generate and verify
+//! MACs; aliases (with AWS-managed `alias/aws/<service>` keys made on first use), grants, key
+//! policies, tags, enable/disable, scheduled deletion and rotation (automatic on the virtual
+//! clock, or on demand; old material still decrypts). Key material is wrapped by a
+//! per-installation master key before it reaches the store.
 
 use std::sync::Arc;
 
-use overcast_core::{Core, Service};
+use overcast_core::{Core, RequestContext, Service, Stores};
+use serde_json::{json, Value};
+
+pub mod aliases;
+pub mod crypto;
+pub mod data;
+pub mod error;
+pub mod grants;
+pub mod keys;
+pub mod state;
+
+pub use error::KmsError;
+use state::{Key, Region, Writer};
 
 /// The service.
 pub struct Kms {
-    #[allow(dead_code)]
-    core: Core,
+    regions: Stores<Region>,
+    master: Arc<crypto::MasterKey>,
 }
 
-/// Builds the service.
+/// Builds the service; state is loaded per (account, region) on first use.
 pub fn service(core: &Core) -> Arc<dyn Service> {
-    Arc::new(Kms { core: core.clone() })
+    Arc::new(Kms::new(core))
+}
+
+impl Kms {
+    /// The service over `core`'s store.
+    pub fn new(core: &Core) -> Kms {
+        let master = Arc::new(crypto::MasterKey::load(core.store.clone()));
+        let store = core.store.clone();
+        let m = master.clone();
+        Kms {
+            regions: Stores::new(move |account, region| {
+                Region::load(store.clone(), m.clone(), account, region)
+            }),
+            master,
+        }
+    }
+
+    pub(crate) fn region(&self, ctx: &RequestContext) -> Arc<Region> {
+        self.regions.get(&ctx.account_id, &ctx.region)
+    }
+
+    /// The key id a `KeyId` parameter names (id, key ARN, alias name or alias ARN). An
+    /// AWS-managed alias (`alias/aws/<service>`) that does not exist yet gets its key.
+    pub(crate) fn key_id(&self, ctx: &RequestContext, key: &str) -> Result<String, KmsError> {
+        match parse_key_ref(ctx, key)? {
+            KeyRef::Id(id) => {
+                let r = self.region(ctx);
+                let d = r.read(ctx.now);
+                if d.keys.contains_key(&id) {
+                    Ok(id)
+                } else {
+                    Err(key_not_found(ctx, &id))
+                }
+            }
+            KeyRef::Alias(name) => {
+                let r = self.region(ctx);
+                {
+                    let d = r.read(ctx.now);
+                    if let Some(a) = d.aliases.get(&name) {
+                        return Ok(a.target.clone());
+                    }
+                }
+                if let Some(service) = name.strip_prefix("alias/aws/") {
+                    if !service.is_empty() && !service.contains('/') {
+                        let mut w = r.write(ctx.now);
+                        if let Some(a) = w.data.aliases.get(&name) {
+                            return Ok(a.target.clone());
+                        }
+                        return create_managed_key(ctx, &mut w, &name, service);
+                    }
+                }
+                Err(KmsError::NotFoundException(format!(
+                    "Alias {} is not found.",
+                    ctx.arn("kms", &name)
+                )))
+            }
+        }
+    }
+
+    /// Runs `f` on the key `key` names.
+    pub(crate) fn with_key<T>(
+        &self,
+        ctx: &RequestContext,
+        key: &str,
+        f: impl FnOnce(&Key) -> Result<T, KmsError>,
+    ) -> Result<T, KmsError> {
+        let id = self.key_id(ctx, key)?;
+        let r = self.region(ctx);
+        let d = r.read(ctx.now);
+        let k = d.keys.get(&id).ok_or_else(|| key_not_found(ctx, &id))?;
+        f(k)
+    }
+
+    /// Changes the key `key` names with `f` and persists it.
+    pub(crate) fn update_key<T>(
+        &self,
+        ctx: &RequestContext,
+        key: &str,
+        f: impl FnOnce(&mut Key, &Writer<'_>) -> Result<T, KmsError>,
+    ) -> Result<T, KmsError> {
+        let id = self.key_id(ctx, key)?;
+        let r = self.region(ctx);
+        let mut w = r.write(ctx.now);
+        let mut k = w
+            .data
+            .keys
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| key_not_found(ctx, &id))?;
+        let out = f(&mut k, &w)?;
+        w.save(k)?;
+        r.schedule_changed();
+        Ok(out)
+    }
+}
+
+/// What a `KeyId` parameter names.
+pub(crate) enum KeyRef {
+    Id(String),
+    Alias(String),
+}
+
+pub(crate) fn parse_key_ref(ctx: &RequestContext, key: &str) -> Result<KeyRef, KmsError> {
+    if key.starts_with("alias/") {
+        return Ok(KeyRef::Alias(key.to_string()));
+    }
+    if let Some(rest) = key.strip_prefix("arn:") {
+        let parts: Vec<&str> = rest.splitn(5, ':').collect();
+        if parts.len() != 5 || parts[1] != "kms" {
+            return Err(KmsError::InvalidArnException(format!("Invalid arn {key}")));
+        }
+        if parts[2] != ctx.region || parts[3] != ctx.account_id {
+            return Err(KmsError::NotFoundException(format!(
+                "Invalid arn {key}: not in this account and region"
+            )));
+        }
+        if parts[4].starts_with("alias/") {
+            return Ok(KeyRef::Alias(parts[4].to_string()));
+        }
+        if let Some(id) = parts[4].strip_prefix("key/") {
+            return Ok(KeyRef::Id(id.to_string()));
+        }
+        return Err(KmsError::InvalidArnException(format!("Invalid arn {key}")));
+    }
+    if !looks_like_key_id(key) {
+        return Err(KmsError::NotFoundException(format!(
+            "Invalid keyId '{key}'"
+        )));
+    }
+    Ok(KeyRef::Id(key.to_string()))
+}
+
+fn looks_like_key_id(s: &str) -> bool {
+    s.len() == 36 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+pub(crate) fn key_not_found(ctx: &RequestContext, id: &str) -> KmsError {
+    KmsError::NotFoundException(format!(
+        "Key '{}' does not exist",
+        ctx.arn("kms", &format!("key/{id}"))
+    ))
+}
+
+/// The default key policy: the account's root may do everything.
+pub(crate) fn default_policy(account: &str) -> String {
+    serde_json::to_string_pretty(&json!({
+        "Version": "2012-10-17",
+        "Id": "key-default-1",
+        "Statement": [{
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+            "Action": "kms:*",
+            "Resource": "*"
+        }]
+    }))
+    .unwrap_or_default()
+}
+
+fn create_managed_key(
+    ctx: &RequestContext,
+    w: &mut Writer<'_>,
+    alias: &str,
+    service: &str,
+) -> Result<String, KmsError> {
+    let id = overcast_core::ids::uuid();
+    let mut k = Key {
+        arn: ctx.arn("kms", &format!("key/{id}")),
+        id: id.clone(),
+        account: ctx.account_id.clone(),
+        created: ctx.now,
+        description: format!(
+            "Default key that protects my {service} data when no other key is defined"
+        ),
+        usage: "ENCRYPT_DECRYPT".into(),
+        spec: "SYMMETRIC_DEFAULT".into(),
+        origin: "AWS_KMS".into(),
+        manager: "AWS".into(),
+        state: "Enabled".into(),
+        deletion_date: None,
+        pending_window: None,
+        policy: default_policy(&ctx.account_id),
+        tags: Vec::new(),
+        rotation_enabled: true,
+        rotation_period: Some(365),
+        next_rotation: Some(ctx.now + 365.0 * state::DAY),
+        materials: Vec::new(),
+        grants: Vec::new(),
+        multi_region: false,
+    };
+    w.add_material(&mut k, ctx.now, None);
+    w.save(k)?;
+    w.save_alias(state::Alias {
+        name: alias.to_string(),
+        target: id.clone(),
+        created: ctx.now,
+        updated: ctx.now,
+    })?;
+    Ok(id)
+}
+
+/// `KeyMetadata` of a key.
+pub(crate) fn metadata(k: &Key) -> Value {
+    let mut m = json!({
+        "AWSAccountId": k.account,
+        "KeyId": k.id,
+        "Arn": k.arn,
+        "CreationDate": k.created,
+        "Enabled": k.state == "Enabled",
+        "Description": k.description,
+        "KeyUsage": k.usage,
+        "KeyState": k.state,
+        "Origin": k.origin,
+        "KeyManager": k.manager,
+        "CustomerMasterKeySpec": k.spec,
+        "KeySpec": k.spec,
+        "MultiRegion": k.multi_region,
+    });
+    if k.usage == "ENCRYPT_DECRYPT" {
+        m["EncryptionAlgorithms"] = json!(["SYMMETRIC_DEFAULT"]);
+    }
+    if k.usage == "GENERATE_VERIFY_MAC" {
+        m["MacAlgorithms"] = json!([k.spec.replace("HMAC_", "HMAC_SHA_")]);
+    }
+    if let Some(t) = k.deletion_date {
+        m["DeletionDate"] = json!(t);
+    }
+    if let Some(p) = k.pending_window {
+        m["PendingDeletionWindowInDays"] = json!(p);
+    }
+    if k.origin == "EXTERNAL" {
+        m["ExpirationModel"] = json!("KEY_MATERIAL_DOES_NOT_EXPIRE");
+    }
+    if let Some(mat) = k.materials.last() {
+        if k.is_symmetric() && !mat.id.is_empty() {
+            m["CurrentKeyMaterialId"] = json!(mat.id);
+        }
+    }
+    if k.multi_region {
+        m["MultiRegionConfiguration"] = json!({
+            "MultiRegionKeyType": "PRIMARY",
+            "PrimaryKey": {"Arn": k.arn, "Region": k.arn.split(':').nth(3).unwrap_or_default()},
+            "ReplicaKeys": []
+        });
+    }
+    m
 }
 
 impl Service for Kms {
     fn name(&self) -> &'static str {
         "kms"
     }
-    overcast_core::operations! {}
+
+    overcast_core::operations! {
+        "CancelKeyDeletion" => keys::cancel_key_deletion,
+        "CreateAlias" => aliases::create_alias,
+        "CreateGrant" => grants::create_grant,
+        "CreateKey" => keys::create_key,
+        "Decrypt" => data::decrypt,
+        "DeleteAlias" => aliases::delete_alias,
+        "DescribeKey" => keys::describe_key,
+        "DisableKey" => keys::disable_key,
+        "DisableKeyRotation" => keys::disable_key_rotation,
+        "EnableKey" => keys::enable_key,
+        "EnableKeyRotation" => keys::enable_key_rotation,
+        "Encrypt" => data::encrypt,
+        "GenerateDataKey" => data::generate_data_key,
+        "GenerateDataKeyWithoutPlaintext" => data::generate_data_key_without_plaintext,
+        "GenerateMac" => data::generate_mac,
+        "GenerateRandom" => data::generate_random,
+        "GetKeyPolicy" => keys::get_key_policy,
+        "GetKeyRotationStatus" => keys::get_key_rotation_status,
+        "ListAliases" => aliases::list_aliases,
+        "ListGrants" => grants::list_grants,
+        "ListKeyPolicies" => keys::list_key_policies,
+        "ListKeyRotations" => keys::list_key_rotations,
+        "ListKeys" => keys::list_keys,
+        "ListResourceTags" => keys::list_resource_tags,
+        "ListRetirableGrants" => grants::list_retirable_grants,
+        "PutKeyPolicy" => keys::put_key_policy,
+        "ReEncrypt" => data::re_encrypt,
+        "RetireGrant" => grants::retire_grant,
+        "RevokeGrant" => grants::revoke_grant,
+        "RotateKeyOnDemand" => keys::rotate_key_on_demand,
+        "ScheduleKeyDeletion" => keys::schedule_key_deletion,
+        "TagResource" => keys::tag_resource,
+        "UntagResource" => keys::untag_resource,
+        "UpdateAlias" => aliases::update_alias,
+        "UpdateKeyDescription" => keys::update_key_description,
+        "VerifyMac" => data::verify_mac,
+    }
+
+    fn reset(&self) {
+        self.regions.clear();
+        self.master.forget_persisted();
+    }
 }
