@@ -15,6 +15,14 @@ def kms(client):
     return client("kms")
 
 
+@pytest.fixture(autouse=True)
+def real_time_after(overcast):
+    """Tests here move the virtual clock; put it back so later test files see real time."""
+    yield
+    import time
+    overcast.clock(set=time.time())
+
+
 def expect(code, fn, *args, **kwargs):
     with pytest.raises(ClientError) as e:
         fn(*args, **kwargs)
@@ -232,3 +240,30 @@ def test_state_and_material_survive_restart_and_kill9(kms, client, overcast):
             with open(os.path.join(root, f), "rb") as fh:
                 raw += fh.read()
     assert b"keep me" not in raw
+
+
+def test_ssm_securestring_on_kms(kms, client):
+    ssm = client("ssm")
+    name = f"/kms-{uuid.uuid4().hex[:8]}/password"
+    ssm.put_parameter(Name=name, Value="p4ss-default", Type="SecureString")
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == "p4ss-default"
+    assert ssm.get_parameter(Name=name)["Parameter"]["Value"] != "p4ss-default"
+    # The default key is the AWS-managed alias/aws/ssm, created by KMS on first use.
+    assert kms.describe_key(KeyId="alias/aws/ssm")["KeyMetadata"]["KeyManager"] == "AWS"
+    key = new_key(kms)["KeyId"]
+    custom = name + "-custom"
+    ssm.put_parameter(Name=custom, Value="p4ss-custom", Type="SecureString", KeyId=key)
+    assert ssm.get_parameter(Name=custom, WithDecryption=True)["Parameter"]["Value"] == "p4ss-custom"
+    hist = ssm.get_parameter_history(Name=custom, WithDecryption=True)["Parameters"]
+    assert hist[0]["Value"] == "p4ss-custom" and hist[0]["KeyId"] == key
+    by_path = ssm.get_parameters_by_path(Path=name.rsplit("/", 1)[0], WithDecryption=True)["Parameters"]
+    assert sorted(p["Value"] for p in by_path) == ["p4ss-custom", "p4ss-default"]
+    # A disabled key fails as on AWS: InvalidKeyId carrying KMS's DisabledException.
+    kms.disable_key(KeyId=key)
+    err = expect("InvalidKeyId", ssm.get_parameter, Name=custom, WithDecryption=True)
+    assert "DisabledException" in err["Error"]["Message"]
+    expect("InvalidKeyId", ssm.put_parameter, Name=custom, Value="x", Type="SecureString",
+           KeyId=key, Overwrite=True)
+    kms.enable_key(KeyId=key)
+    expect("InvalidKeyId", ssm.put_parameter, Name=name + "-missing", Value="x",
+           Type="SecureString", KeyId=str(uuid.uuid4()))

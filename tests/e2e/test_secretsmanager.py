@@ -31,6 +31,14 @@ def name():
     return f"app/{uuid.uuid4().hex[:10]}/db"
 
 
+@pytest.fixture(autouse=True)
+def real_time_after(overcast):
+    """Tests here move the virtual clock; put it back so later test files see real time."""
+    yield
+    import time
+    overcast.clock(set=time.time())
+
+
 def expect(code, fn, *args, **kwargs):
     with pytest.raises(ClientError) as e:
         fn(*args, **kwargs)
