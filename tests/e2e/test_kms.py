@@ -267,3 +267,94 @@ def test_ssm_securestring_on_kms(kms, client):
     kms.enable_key(KeyId=key)
     expect("InvalidKeyId", ssm.put_parameter, Name=name + "-missing", Value="x",
            Type="SecureString", KeyId=str(uuid.uuid4()))
+
+
+SIGNING = {
+    "RSA_2048": ["RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512",
+                 "RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512"],
+    "ECC_NIST_P256": ["ECDSA_SHA_256"],
+    "ECC_NIST_P384": ["ECDSA_SHA_384"],
+    "ECC_NIST_P521": ["ECDSA_SHA_512"],
+    "ECC_SECG_P256K1": ["ECDSA_SHA_256"],
+}
+
+
+@pytest.mark.parametrize("spec", sorted(SIGNING))
+def test_asymmetric_sign_verify(kms, spec):
+    hashlib = pytest.importorskip("hashlib")
+    meta = new_key(kms, KeySpec=spec, KeyUsage="SIGN_VERIFY")
+    assert meta["SigningAlgorithms"] == SIGNING[spec]
+    pub = kms.get_public_key(KeyId=meta["KeyId"])
+    assert pub["KeySpec"] == spec and pub["PublicKey"][0] == 0x30  # DER SEQUENCE
+    for alg in SIGNING[spec]:
+        sig = kms.sign(KeyId=meta["KeyId"], Message=b"payload", SigningAlgorithm=alg)["Signature"]
+        ok = kms.verify(KeyId=meta["KeyId"], Message=b"payload", Signature=sig, SigningAlgorithm=alg)
+        assert ok["SignatureValid"] is True
+        expect("KMSInvalidSignatureException", kms.verify, KeyId=meta["KeyId"], Message=b"tampered",
+               Signature=sig, SigningAlgorithm=alg)
+    # MessageType=DIGEST signs a digest computed by the caller.
+    alg = SIGNING[spec][0]
+    h = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}[alg[-3:]]
+    d = h(b"payload").digest()
+    sig = kms.sign(KeyId=meta["KeyId"], Message=d, MessageType="DIGEST", SigningAlgorithm=alg)["Signature"]
+    assert kms.verify(KeyId=meta["KeyId"], Message=b"payload", Signature=sig,
+                      SigningAlgorithm=alg)["SignatureValid"] is True
+    expect("InvalidKeyUsageException", kms.encrypt, KeyId=meta["KeyId"], Plaintext=b"x")
+
+
+def test_signatures_verify_with_the_public_key_outside_kms(kms, tmp_path):
+    """KMS signatures and public keys are standard: OpenSSL verifies them."""
+    import shutil
+    import subprocess
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    cases = [("ECC_NIST_P256", "ECDSA_SHA_256", []),
+             ("ECC_SECG_P256K1", "ECDSA_SHA_256", []),
+             ("ECC_NIST_P384", "ECDSA_SHA_384", []),
+             ("RSA_2048", "RSASSA_PKCS1_V1_5_SHA_256", []),
+             ("RSA_2048", "RSASSA_PSS_SHA_256", ["-sigopt", "rsa_padding_mode:pss",
+                                                 "-sigopt", "rsa_pss_saltlen:32"])]
+    msg = tmp_path / "msg"
+    msg.write_bytes(b"signed outside")
+    for spec, alg, opts in cases:
+        key = new_key(kms, KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyId"]
+        sig = kms.sign(KeyId=key, Message=b"signed outside", SigningAlgorithm=alg)["Signature"]
+        (tmp_path / "sig").write_bytes(sig)
+        (tmp_path / "pub.der").write_bytes(kms.get_public_key(KeyId=key)["PublicKey"])
+        digest = "-sha" + alg[-3:]
+        proc = subprocess.run([openssl, "dgst", digest, "-verify", str(tmp_path / "pub.der"),
+                               "-keyform", "DER", *opts, "-signature", str(tmp_path / "sig"), str(msg)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0 and "Verified OK" in proc.stdout, (spec, alg, proc.stdout, proc.stderr)
+
+
+def test_rsa_oaep_encryption_and_data_key_pairs(kms):
+    key = new_key(kms, KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")
+    assert key["EncryptionAlgorithms"] == ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]
+    for alg in key["EncryptionAlgorithms"]:
+        ct = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"rsa secret", EncryptionAlgorithm=alg)
+        assert ct["EncryptionAlgorithm"] == alg
+        pt = kms.decrypt(KeyId=key["KeyId"], CiphertextBlob=ct["CiphertextBlob"], EncryptionAlgorithm=alg)
+        assert pt["Plaintext"] == b"rsa secret"
+    expect("InvalidKeyUsageException", kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
+    expect("InvalidKeyUsageException", kms.generate_data_key, KeyId=key["KeyId"], KeySpec="AES_256")
+    sym = new_key(kms)["KeyId"]
+    pair = kms.generate_data_key_pair(KeyId=sym, KeyPairSpec="ECC_NIST_P256", EncryptionContext={"a": "b"})
+    assert pair["PublicKey"][0] == 0x30 and pair["KeyPairSpec"] == "ECC_NIST_P256"
+    opened = kms.decrypt(CiphertextBlob=pair["PrivateKeyCiphertextBlob"], EncryptionContext={"a": "b"})
+    assert opened["Plaintext"] == pair["PrivateKeyPlaintext"]
+    nop = kms.generate_data_key_pair_without_plaintext(KeyId=sym, KeyPairSpec="RSA_2048")
+    assert "PrivateKeyPlaintext" not in nop and nop["PublicKey"]
+    expect("UnsupportedOperationException", kms.generate_data_key_pair, KeyId=sym, KeyPairSpec="SM2")
+
+
+def test_key_agreement(kms):
+    a = new_key(kms, KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")
+    b = new_key(kms, KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")
+    assert a["KeyAgreementAlgorithms"] == ["ECDH"]
+    pa = kms.get_public_key(KeyId=a["KeyId"])["PublicKey"]
+    pb = kms.get_public_key(KeyId=b["KeyId"])["PublicKey"]
+    s1 = kms.derive_shared_secret(KeyId=a["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=pb)
+    s2 = kms.derive_shared_secret(KeyId=b["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=pa)
+    assert s1["SharedSecret"] == s2["SharedSecret"] and len(s1["SharedSecret"]) == 32

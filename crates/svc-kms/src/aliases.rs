@@ -177,7 +177,7 @@ pub async fn list_aliases(
         .read(ctx.now)
         .aliases
         .values()
-        .filter(|a| only.as_ref().map_or(true, |id| &a.target == id))
+        .filter(|a| only.as_ref().is_none_or(|id| &a.target == id))
         .map(|a| {
             json!({
                 "AliasName": a.name,

@@ -8,9 +8,9 @@ use overcast_core::{Blob, RequestContext};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::crypto;
 use crate::error::KmsError;
 use crate::state::Key;
+use crate::{asym, crypto};
 use crate::{key_not_found, Kms};
 
 type Context = BTreeMap<String, String>;
@@ -34,13 +34,17 @@ fn for_encryption(k: &Key, algorithm: Option<&str>) -> Result<(), KmsError> {
             k.arn, k.usage
         )));
     }
-    if let Some(a) = algorithm {
-        if a != "SYMMETRIC_DEFAULT" {
-            return Err(KmsError::InvalidKeyUsageException(format!(
-                "Algorithm {a} is incompatible with key spec {}.",
-                k.spec
-            )));
-        }
+    let ok = match (k.is_symmetric(), algorithm) {
+        (true, None | Some("SYMMETRIC_DEFAULT")) => true,
+        (false, Some(a)) => asym::RSA_ENCRYPTION.contains(&a),
+        _ => false,
+    };
+    if !ok {
+        return Err(KmsError::InvalidKeyUsageException(format!(
+            "Algorithm {} is incompatible with key spec {}.",
+            algorithm.unwrap_or("SYMMETRIC_DEFAULT"),
+            k.spec
+        )));
     }
     Ok(())
 }
@@ -55,13 +59,16 @@ fn seal_with(
     plaintext: &[u8],
     context: &Context,
 ) -> Result<(Vec<u8>, String), KmsError> {
-    let (id, index, material, arn) = svc.with_key(ctx, key_id, |k| {
+    let (id, index, material, arn, spec) = svc.with_key(ctx, key_id, |k| {
         for_encryption(k, algorithm)?;
         let (i, m) = k
             .current()
             .ok_or_else(|| KmsError::KMSInternalException("key material unavailable".into()))?;
-        Ok((k.id.clone(), i, m.to_vec(), k.arn.clone()))
+        Ok((k.id.clone(), i, m.to_vec(), k.arn.clone(), k.spec.clone()))
     })?;
+    if let Some(alg) = algorithm.filter(|a| *a != "SYMMETRIC_DEFAULT") {
+        return Ok((asym::rsa_encrypt(&spec, &material, alg, plaintext)?, arn));
+    }
     let blob = crypto::seal(&id, index, &material, plaintext, context)
         .ok_or_else(|| KmsError::KMSInternalException("encryption failed".into()))?;
     Ok((blob, arn))
@@ -78,6 +85,19 @@ fn open_with(
     context: &Context,
 ) -> Result<(Vec<u8>, String), KmsError> {
     let invalid = || KmsError::InvalidCiphertextException(String::new());
+    if let Some(alg) = algorithm.filter(|a| *a != "SYMMETRIC_DEFAULT") {
+        let Some(k) = key_id else {
+            return Err(KmsError::validation(
+                "KeyId is required to decrypt with an asymmetric KMS key.",
+            ));
+        };
+        let (material, arn, spec) = svc.with_key(ctx, k, |k| {
+            for_encryption(k, Some(alg))?;
+            let (_, m) = k.current().ok_or_else(invalid)?;
+            Ok((m.to_vec(), k.arn.clone(), k.spec.clone()))
+        })?;
+        return Ok((asym::rsa_decrypt(&spec, &material, alg, blob)?, arn));
+    }
     let (blob_key, index) = crypto::header(blob).ok_or_else(invalid)?;
     if let Some(k) = key_id {
         let id = svc.key_id(ctx, k)?;
@@ -136,7 +156,7 @@ pub async fn encrypt(svc: &Kms, ctx: &RequestContext, i: EncryptInput) -> Result
     Ok(json!({
         "CiphertextBlob": Blob(blob),
         "KeyId": arn,
-        "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        "EncryptionAlgorithm": alg.unwrap_or("SYMMETRIC_DEFAULT"),
     }))
 }
 
@@ -166,7 +186,7 @@ pub async fn decrypt(svc: &Kms, ctx: &RequestContext, i: DecryptInput) -> Result
     Ok(json!({
         "KeyId": arn,
         "Plaintext": Blob(plain),
-        "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        "EncryptionAlgorithm": i.encryption_algorithm.as_deref().unwrap_or("SYMMETRIC_DEFAULT"),
     }))
 }
 
@@ -213,8 +233,8 @@ pub async fn re_encrypt(
         "CiphertextBlob": Blob(blob),
         "SourceKeyId": source,
         "KeyId": dest,
-        "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-        "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        "SourceEncryptionAlgorithm": i.source_encryption_algorithm.as_deref().unwrap_or("SYMMETRIC_DEFAULT"),
+        "DestinationEncryptionAlgorithm": i.destination_encryption_algorithm.as_deref().unwrap_or("SYMMETRIC_DEFAULT"),
     }))
 }
 
@@ -262,10 +282,24 @@ fn data_key(
             )))
         }
     };
+    symmetric_only(svc, ctx, &i.key_id)?;
     let plain = crypto::random(len);
     let (blob, arn) = seal_with(svc, ctx, &i.key_id, None, &plain, &i.encryption_context)?;
     dry_run(i.dry_run)?;
     Ok((plain, blob, arn))
+}
+
+/// Data keys are made under symmetric encryption keys only.
+pub(crate) fn symmetric_only(svc: &Kms, ctx: &RequestContext, key: &str) -> Result<(), KmsError> {
+    svc.with_key(ctx, key, |k| {
+        if !k.is_symmetric() {
+            return Err(KmsError::InvalidKeyUsageException(format!(
+                "{} key usage is {} and key spec is {}; data keys need a symmetric encryption KMS key.",
+                k.arn, k.usage, k.spec
+            )));
+        }
+        Ok(())
+    })
 }
 
 /// GenerateDataKey.

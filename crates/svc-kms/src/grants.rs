@@ -154,11 +154,11 @@ pub async fn list_grants(
         }
         Ok(k.grants
             .iter()
-            .filter(|g| i.grant_id.as_ref().map_or(true, |x| &g.id == x))
+            .filter(|g| i.grant_id.as_ref().is_none_or(|x| &g.id == x))
             .filter(|g| {
                 i.grantee_principal
                     .as_ref()
-                    .map_or(true, |p| g.grantee.as_ref() == Some(p))
+                    .is_none_or(|p| g.grantee.as_ref() == Some(p))
             })
             .map(|g| entry(k, g))
             .collect::<Vec<_>>())

@@ -5,6 +5,7 @@ use overcast_core::RequestContext;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::asym;
 use crate::error::KmsError;
 use crate::state::{Key, Tag, DAY};
 use crate::{default_policy, metadata, Kms};
@@ -85,7 +86,7 @@ pub async fn create_key(
             "KeyUsage {usage} is not compatible with KeySpec {spec}"
         )));
     }
-    if spec != "SYMMETRIC_DEFAULT" && !spec.starts_with("HMAC_") {
+    if spec != "SYMMETRIC_DEFAULT" && !spec.starts_with("HMAC_") && !asym::is_asymmetric(&spec) {
         return Err(KmsError::UnsupportedOperationException(format!(
             "KeySpec {spec} is not supported in this region."
         )));
@@ -134,9 +135,17 @@ pub async fn create_key(
         grants: Vec::new(),
         multi_region: multi,
     };
+    let private = if asym::is_asymmetric(&k.spec) {
+        Some(asym::generate(&k.spec)?)
+    } else {
+        None
+    };
     let r = svc.region(ctx);
     let mut w = r.write(ctx.now);
-    w.add_material(&mut k, ctx.now, None);
+    match private {
+        Some(p) => w.push_material(&mut k, p, ctx.now, None),
+        None => w.add_material(&mut k, ctx.now, None),
+    }
     let meta = metadata(&k);
     w.save(k)?;
     Ok(json!({ "KeyMetadata": meta }))

@@ -11,11 +11,13 @@ use overcast_core::{Core, RequestContext, Service, Stores};
 use serde_json::{json, Value};
 
 pub mod aliases;
+pub mod asym;
 pub mod crypto;
 pub mod data;
 pub mod error;
 pub mod grants;
 pub mod keys;
+pub mod public;
 pub mod state;
 
 pub use error::KmsError;
@@ -248,7 +250,17 @@ pub(crate) fn metadata(k: &Key) -> Value {
         "MultiRegion": k.multi_region,
     });
     if k.usage == "ENCRYPT_DECRYPT" {
-        m["EncryptionAlgorithms"] = json!(["SYMMETRIC_DEFAULT"]);
+        m["EncryptionAlgorithms"] = if k.is_symmetric() {
+            json!(["SYMMETRIC_DEFAULT"])
+        } else {
+            json!(asym::RSA_ENCRYPTION)
+        };
+    }
+    if k.usage == "SIGN_VERIFY" {
+        m["SigningAlgorithms"] = json!(asym::signing_algorithms(&k.spec));
+    }
+    if k.usage == "KEY_AGREEMENT" {
+        m["KeyAgreementAlgorithms"] = json!(["ECDH"]);
     }
     if k.usage == "GENERATE_VERIFY_MAC" {
         m["MacAlgorithms"] = json!([k.spec.replace("HMAC_", "HMAC_SHA_")]);
@@ -289,6 +301,7 @@ impl Service for Kms {
         "CreateKey" => keys::create_key,
         "Decrypt" => data::decrypt,
         "DeleteAlias" => aliases::delete_alias,
+        "DeriveSharedSecret" => public::derive_shared_secret,
         "DescribeKey" => keys::describe_key,
         "DisableKey" => keys::disable_key,
         "DisableKeyRotation" => keys::disable_key_rotation,
@@ -296,10 +309,13 @@ impl Service for Kms {
         "EnableKeyRotation" => keys::enable_key_rotation,
         "Encrypt" => data::encrypt,
         "GenerateDataKey" => data::generate_data_key,
+        "GenerateDataKeyPair" => public::generate_data_key_pair,
+        "GenerateDataKeyPairWithoutPlaintext" => public::generate_data_key_pair_without_plaintext,
         "GenerateDataKeyWithoutPlaintext" => data::generate_data_key_without_plaintext,
         "GenerateMac" => data::generate_mac,
         "GenerateRandom" => data::generate_random,
         "GetKeyPolicy" => keys::get_key_policy,
+        "GetPublicKey" => public::get_public_key,
         "GetKeyRotationStatus" => keys::get_key_rotation_status,
         "ListAliases" => aliases::list_aliases,
         "ListGrants" => grants::list_grants,
@@ -314,10 +330,12 @@ impl Service for Kms {
         "RevokeGrant" => grants::revoke_grant,
         "RotateKeyOnDemand" => keys::rotate_key_on_demand,
         "ScheduleKeyDeletion" => keys::schedule_key_deletion,
+        "Sign" => public::sign,
         "TagResource" => keys::tag_resource,
         "UntagResource" => keys::untag_resource,
         "UpdateAlias" => aliases::update_alias,
         "UpdateKeyDescription" => keys::update_key_description,
+        "Verify" => public::verify,
         "VerifyMac" => data::verify_mac,
     }
 

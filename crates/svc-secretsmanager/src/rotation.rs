@@ -63,7 +63,7 @@ pub fn next_rotation(rules: &Value, now: f64) -> Result<Option<f64>, SmError> {
             "hour" | "hours" => n as f64 * 3600.0,
             _ => 0.0,
         };
-        if n < 1 || secs < 4.0 * 3600.0 || secs > 1000.0 * DAY {
+        if n < 1 || !(4.0 * 3600.0..=1000.0 * DAY).contains(&secs) {
             return Err(SmError::InvalidParameterException(format!(
                 "Invalid schedule expression: {expr}"
             )));
@@ -97,7 +97,7 @@ fn field_matches(field: &str, v: u32) -> Option<bool> {
             let a: u32 = range.parse().ok()?;
             (a, if step > 1 { u32::MAX } else { a })
         };
-        if v >= lo && v <= hi && (v - lo) % step.max(1) == 0 {
+        if (lo..=hi).contains(&v) && (v - lo).is_multiple_of(step.max(1)) {
             return Some(true);
         }
     }
