@@ -201,3 +201,304 @@ impl Service for SecretsManager {
         self.regions.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use overcast_core::{AwsError, BoxFuture, Input, Output};
+    use serde_json::Value;
+
+    use super::*;
+
+    /// A rotation function living in-process: it follows the four steps the way AWS's
+    /// templates do, calling Secrets Manager back through the directory.
+    struct FakeLambda {
+        core: Core,
+        steps: Mutex<Vec<String>>,
+        fail_at: Option<&'static str>,
+    }
+
+    impl Service for FakeLambda {
+        fn name(&self) -> &'static str {
+            "lambda"
+        }
+        fn implemented(&self) -> &'static [&'static str] {
+            &["Invoke"]
+        }
+        fn call<'a>(
+            &'a self,
+            ctx: &'a RequestContext,
+            _op: &'a str,
+            input: Input,
+        ) -> BoxFuture<'a, Result<Output, AwsError>> {
+            Box::pin(async move {
+                let raw = input.value["Payload"].as_str().unwrap_or_default();
+                let event: Value = serde_json::from_slice(
+                    &overcast_wire::value::decode_base64(raw).unwrap_or_default(),
+                )
+                .unwrap_or_default();
+                let step = event["Step"].as_str().unwrap_or_default().to_string();
+                let arn = event["SecretId"].clone();
+                let token = event["ClientRequestToken"].clone();
+                self.steps.lock().unwrap().push(step.clone());
+                if self.fail_at == Some(step.as_str()) {
+                    return Ok(Output {
+                        value: json!({"StatusCode": 200, "FunctionError": "Unhandled",
+                            "Payload": overcast_wire::value::encode_base64(b"{\"errorMessage\":\"boom\"}")}),
+                        body: None,
+                    });
+                }
+                let sm = &self.core.services;
+                match step.as_str() {
+                    "createSecret" => {
+                        sm.call_value(
+                            ctx,
+                            "secretsmanager",
+                            "PutSecretValue",
+                            json!({
+                            "SecretId": arn, "ClientRequestToken": token,
+                            "SecretString": "rotated", "VersionStages": ["AWSPENDING"]}),
+                        )
+                        .await?;
+                    }
+                    "finishSecret" => {
+                        let d = sm
+                            .call_value(
+                                ctx,
+                                "secretsmanager",
+                                "DescribeSecret",
+                                json!({"SecretId": arn}),
+                            )
+                            .await?;
+                        let current = d["VersionIdsToStages"]
+                            .as_object()
+                            .and_then(|m| {
+                                m.iter().find(|(_, s)| {
+                                    s.as_array()
+                                        .is_some_and(|a| a.iter().any(|x| x == "AWSCURRENT"))
+                                })
+                            })
+                            .map(|(k, _)| k.clone());
+                        sm.call_value(
+                            ctx,
+                            "secretsmanager",
+                            "UpdateSecretVersionStage",
+                            json!({
+                            "SecretId": arn, "VersionStage": "AWSCURRENT",
+                            "MoveToVersionId": token, "RemoveFromVersionId": current}),
+                        )
+                        .await?;
+                    }
+                    _ => {}
+                }
+                Ok(Output {
+                    value: json!({"StatusCode": 200, "Payload": overcast_wire::value::encode_base64(b"null")}),
+                    body: None,
+                })
+            })
+        }
+    }
+
+    fn setup(fail_at: Option<&'static str>) -> (Core, Arc<dyn Service>, Arc<FakeLambda>) {
+        let core = Core::ephemeral();
+        let sm = service(&core);
+        let lambda = Arc::new(FakeLambda {
+            core: core.clone(),
+            steps: Mutex::new(Vec::new()),
+            fail_at,
+        });
+        let services: HashMap<&'static str, Arc<dyn Service>> = HashMap::from([
+            ("secretsmanager", sm.clone()),
+            ("kms", svc_kms::service(&core)),
+            ("lambda", lambda.clone() as Arc<dyn Service>),
+        ]);
+        core.services.install(&services);
+        // The directory holds weak references: keep the services alive.
+        std::mem::forget(services);
+        (core, sm, lambda)
+    }
+
+    async fn call(core: &Core, op: &'static str, v: Value) -> Result<Value, AwsError> {
+        let mut ctx = RequestContext::test("secretsmanager", op);
+        ctx.now = core.clock.now();
+        core.services
+            .call_value(&ctx, "secretsmanager", op, v)
+            .await
+    }
+
+    fn stages(d: &Value) -> Vec<(String, Vec<String>)> {
+        let mut v: Vec<(String, Vec<String>)> = d["VersionIdsToStages"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, s)| {
+                        (
+                            k.clone(),
+                            serde_json::from_value(s.clone()).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    #[tokio::test]
+    async fn rotation_runs_the_four_steps_and_moves_the_labels() {
+        let (core, _sm, lambda) = setup(None);
+        let v1 = call(
+            &core,
+            "CreateSecret",
+            json!({"Name": "db", "SecretString": "original"}),
+        )
+        .await
+        .unwrap()["VersionId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let out = call(
+            &core,
+            "RotateSecret",
+            json!({"SecretId": "db",
+            "RotationLambdaARN": "arn:aws:lambda:us-east-1:000000000000:function:rot",
+            "RotationRules": {"AutomaticallyAfterDays": 30}}),
+        )
+        .await
+        .unwrap();
+        let v2 = out["VersionId"].as_str().unwrap().to_string();
+        assert_eq!(*lambda.steps.lock().unwrap(), rotation::STEPS.to_vec());
+        let got = call(&core, "GetSecretValue", json!({"SecretId": "db"}))
+            .await
+            .unwrap();
+        assert_eq!(got["SecretString"], "rotated");
+        let d = call(&core, "DescribeSecret", json!({"SecretId": "db"}))
+            .await
+            .unwrap();
+        let mut want = vec![
+            (v1, vec!["AWSPREVIOUS".to_string()]),
+            (v2, vec!["AWSCURRENT".to_string()]),
+        ];
+        want.sort();
+        assert_eq!(stages(&d), want);
+        assert_eq!(d["RotationEnabled"], true);
+        assert!(d["LastRotatedDate"].is_number() && d["NextRotationDate"].is_number());
+    }
+
+    #[tokio::test]
+    async fn scheduled_rotation_fires_on_the_virtual_clock() {
+        let (core, _sm, lambda) = setup(None);
+        call(
+            &core,
+            "CreateSecret",
+            json!({"Name": "db", "SecretString": "original"}),
+        )
+        .await
+        .unwrap();
+        call(
+            &core,
+            "RotateSecret",
+            json!({"SecretId": "db", "RotateImmediately": false,
+            "RotationLambdaARN": "arn:aws:lambda:us-east-1:000000000000:function:rot",
+            "RotationRules": {"ScheduleExpression": "rate(1 days)"}}),
+        )
+        .await
+        .unwrap();
+        assert!(lambda.steps.lock().unwrap().is_empty());
+        core.clock.advance(86_400.0 + 1.0);
+        core.scheduler.run_due();
+        for _ in 0..100 {
+            if lambda.steps.lock().unwrap().len() == 4 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(*lambda.steps.lock().unwrap(), rotation::STEPS.to_vec());
+        for _ in 0..100 {
+            let got = call(&core, "GetSecretValue", json!({"SecretId": "db"}))
+                .await
+                .unwrap();
+            if got["SecretString"] == "rotated" {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the scheduled rotation did not complete");
+    }
+
+    #[tokio::test]
+    async fn a_failing_step_is_reported_and_leaves_awscurrent() {
+        let (core, _sm, lambda) = setup(Some("testSecret"));
+        call(
+            &core,
+            "CreateSecret",
+            json!({"Name": "db", "SecretString": "original"}),
+        )
+        .await
+        .unwrap();
+        let err = call(
+            &core,
+            "RotateSecret",
+            json!({"SecretId": "db",
+            "RotationLambdaARN": "arn:aws:lambda:us-east-1:000000000000:function:rot"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code, "InvalidRequestException");
+        assert!(err.message.contains("testSecret"));
+        assert_eq!(lambda.steps.lock().unwrap().len(), 3);
+        let got = call(&core, "GetSecretValue", json!({"SecretId": "db"}))
+            .await
+            .unwrap();
+        assert_eq!(got["SecretString"], "original");
+        let pending = call(
+            &core,
+            "GetSecretValue",
+            json!({"SecretId": "db", "VersionStage": "AWSPENDING"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(pending["SecretString"], "rotated");
+        let d = call(&core, "DescribeSecret", json!({"SecretId": "db"}))
+            .await
+            .unwrap();
+        assert_eq!(d["RotationEnabled"], true);
+    }
+
+    #[tokio::test]
+    async fn a_disabled_kms_key_fails_reads_and_writes() {
+        let (core, _sm, _l) = setup(None);
+        let ctx = RequestContext::test("kms", "CreateKey");
+        let key = core
+            .services
+            .call_value(&ctx, "kms", "CreateKey", json!({}))
+            .await
+            .unwrap()["KeyMetadata"]["KeyId"]
+            .clone();
+        call(
+            &core,
+            "CreateSecret",
+            json!({"Name": "k", "SecretString": "v", "KmsKeyId": key}),
+        )
+        .await
+        .unwrap();
+        core.services
+            .call_value(&ctx, "kms", "DisableKey", json!({"KeyId": key}))
+            .await
+            .unwrap();
+        let e = call(&core, "GetSecretValue", json!({"SecretId": "k"}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "DecryptionFailure");
+        let e = call(
+            &core,
+            "PutSecretValue",
+            json!({"SecretId": "k", "SecretString": "w"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, "EncryptionFailure");
+    }
+}
