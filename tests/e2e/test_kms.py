@@ -358,3 +358,83 @@ def test_key_agreement(kms):
     s1 = kms.derive_shared_secret(KeyId=a["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=pb)
     s2 = kms.derive_shared_secret(KeyId=b["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=pa)
     assert s1["SharedSecret"] == s2["SharedSecret"] and len(s1["SharedSecret"]) == 32
+
+
+@pytest.mark.parametrize("algorithm", ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"])
+def test_imported_key_material(kms, overcast, tmp_path, algorithm):
+    import os
+    import shutil
+    import subprocess
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    key = new_key(kms, Origin="EXTERNAL")
+    assert key["KeyState"] == "PendingImport" and key["Origin"] == "EXTERNAL"
+    expect("KMSInvalidStateException", kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
+    params = kms.get_parameters_for_import(KeyId=key["KeyId"], WrappingAlgorithm=algorithm,
+                                           WrappingKeySpec="RSA_2048")
+    material = os.urandom(32)
+    (tmp_path / "m").write_bytes(material)
+    (tmp_path / "pub.der").write_bytes(params["PublicKey"])
+    md = "sha256" if algorithm.endswith("256") else "sha1"
+    subprocess.run([openssl, "pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey",
+                    str(tmp_path / "pub.der"), "-in", str(tmp_path / "m"), "-out", str(tmp_path / "w"),
+                    "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", f"rsa_oaep_md:{md}",
+                    "-pkeyopt", f"rsa_mgf1_md:{md}"], check=True, capture_output=True)
+    wrapped = (tmp_path / "w").read_bytes()
+    expect("InvalidImportTokenException", kms.import_key_material, KeyId=key["KeyId"],
+           ImportToken=b"bogus-token", EncryptedKeyMaterial=wrapped,
+           ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    kms.import_key_material(KeyId=key["KeyId"], ImportToken=params["ImportToken"],
+                            EncryptedKeyMaterial=wrapped, ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+    assert meta["KeyState"] == "Enabled" and meta["ExpirationModel"] == "KEY_MATERIAL_DOES_NOT_EXPIRE"
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"with imported material")["CiphertextBlob"]
+    kms.delete_imported_key_material(KeyId=key["KeyId"])
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "PendingImport"
+    expect("KMSInvalidStateException", kms.decrypt, CiphertextBlob=blob)
+    # Re-import the same material (with an expiry): old ciphertext decrypts again.
+    params = kms.get_parameters_for_import(KeyId=key["KeyId"], WrappingAlgorithm=algorithm,
+                                           WrappingKeySpec="RSA_2048")
+    (tmp_path / "pub.der").write_bytes(params["PublicKey"])
+    subprocess.run([openssl, "pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey",
+                    str(tmp_path / "pub.der"), "-in", str(tmp_path / "m"), "-out", str(tmp_path / "w"),
+                    "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", f"rsa_oaep_md:{md}",
+                    "-pkeyopt", f"rsa_mgf1_md:{md}"], check=True, capture_output=True)
+    import datetime
+    valid_to = datetime.datetime.fromtimestamp(overcast.get("/_overcast/clock")["now"] + 3600,
+                                               tz=datetime.timezone.utc)
+    kms.import_key_material(KeyId=key["KeyId"], ImportToken=params["ImportToken"],
+                            EncryptedKeyMaterial=(tmp_path / "w").read_bytes(),
+                            ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=valid_to)
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"with imported material"
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["ExpirationModel"] == "KEY_MATERIAL_EXPIRES"
+    overcast.clock(advance=7200)
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "PendingImport"
+    expect("UnsupportedOperationException", kms.get_parameters_for_import, KeyId=new_key(kms)["KeyId"],
+           WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+
+
+def test_multi_region_keys(kms, client):
+    west = client("kms", region_name="us-west-2")
+    key = new_key(kms, MultiRegion=True)
+    assert key["KeyId"].startswith("mrk-") and key["MultiRegion"] is True
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"everywhere")["CiphertextBlob"]
+    out = kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion="us-west-2", Description="replica")
+    rep = out["ReplicaKeyMetadata"]
+    assert rep["Arn"] == f"arn:aws:kms:us-west-2:000000000000:key/{key['KeyId']}"
+    assert rep["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
+    # Same key id and material: ciphertext from one region decrypts in the other.
+    assert west.decrypt(CiphertextBlob=blob)["Plaintext"] == b"everywhere"
+    cfg = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["MultiRegionConfiguration"]
+    assert cfg["MultiRegionKeyType"] == "PRIMARY"
+    assert [r["Region"] for r in cfg["ReplicaKeys"]] == ["us-west-2"]
+    expect("AlreadyExistsException", kms.replicate_key, KeyId=key["KeyId"], ReplicaRegion="us-west-2")
+    expect("UnsupportedOperationException", kms.replicate_key, KeyId=new_key(kms)["KeyId"],
+           ReplicaRegion="us-west-2")
+    kms.rotate_key_on_demand(KeyId=key["KeyId"])
+    new_blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"rotated")["CiphertextBlob"]
+    assert west.decrypt(CiphertextBlob=new_blob)["Plaintext"] == b"rotated"
+    kms.update_primary_region(KeyId=key["KeyId"], PrimaryRegion="us-west-2")
+    assert west.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"

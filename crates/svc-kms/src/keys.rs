@@ -92,10 +92,16 @@ pub async fn create_key(
         )));
     }
     let origin = i.origin.unwrap_or_else(|| "AWS_KMS".into());
-    if origin != "AWS_KMS" {
+    let external = origin == "EXTERNAL";
+    if origin != "AWS_KMS" && !external {
         return Err(KmsError::UnsupportedOperationException(format!(
             "Origin {origin} is not supported by this KMS."
         )));
+    }
+    if external && asym::is_asymmetric(&spec) {
+        return Err(KmsError::UnsupportedOperationException(
+            "Importing asymmetric key material is not supported.".into(),
+        ));
     }
     if i.custom_key_store_id.is_some() {
         return Err(KmsError::Aws(overcast_core::AwsError::new(
@@ -134,7 +140,19 @@ pub async fn create_key(
         materials: Vec::new(),
         grants: Vec::new(),
         multi_region: multi,
+        import: None,
+        material_expires: None,
+        imported_digest: None,
+        primary_region: None,
+        replica_regions: Vec::new(),
     };
+    if external {
+        k.state = "PendingImport".into();
+        let meta = metadata(&k);
+        let r = svc.region(ctx);
+        r.write(ctx.now).save(k)?;
+        return Ok(json!({ "KeyMetadata": meta }));
+    }
     let private = if asym::is_asymmetric(&k.spec) {
         Some(asym::generate(&k.spec)?)
     } else {
@@ -413,7 +431,7 @@ pub async fn rotate_key_on_demand(
     ctx: &RequestContext,
     i: KeyIdInput,
 ) -> Result<Value, KmsError> {
-    svc.update_key(ctx, &i.key_id, |k, w| {
+    let out = svc.update_key(ctx, &i.key_id, |k, w| {
         customer_managed(k)?;
         k.usable()?;
         rotatable(k)?;
@@ -427,9 +445,20 @@ pub async fn rotate_key_on_demand(
                 "The on-demand rotations limit has been reached for this key.".into(),
             ));
         }
+        if k.primary_region.is_some() {
+            return Err(KmsError::UnsupportedOperationException(format!(
+                "{} is a replica key; rotate its primary key.",
+                k.arn
+            )));
+        }
         w.add_material(k, ctx.now, Some("ON_DEMAND"));
         Ok(json!({ "KeyId": k.id }))
-    })
+    })?;
+    let primary = svc.with_key(ctx, &i.key_id, |k| Ok(k.clone()))?;
+    if !primary.replica_regions.is_empty() {
+        crate::multiregion::sync_material(svc, ctx, &primary)?;
+    }
+    Ok(out)
 }
 
 /// ListKeyRotations input.

@@ -16,7 +16,9 @@ pub mod crypto;
 pub mod data;
 pub mod error;
 pub mod grants;
+pub mod imports;
 pub mod keys;
+pub mod multiregion;
 pub mod public;
 pub mod state;
 
@@ -220,6 +222,11 @@ fn create_managed_key(
         materials: Vec::new(),
         grants: Vec::new(),
         multi_region: false,
+        import: None,
+        material_expires: None,
+        imported_digest: None,
+        primary_region: None,
+        replica_regions: Vec::new(),
     };
     w.add_material(&mut k, ctx.now, None);
     w.save(k)?;
@@ -271,8 +278,14 @@ pub(crate) fn metadata(k: &Key) -> Value {
     if let Some(p) = k.pending_window {
         m["PendingDeletionWindowInDays"] = json!(p);
     }
-    if k.origin == "EXTERNAL" {
-        m["ExpirationModel"] = json!("KEY_MATERIAL_DOES_NOT_EXPIRE");
+    if k.origin == "EXTERNAL" && !k.materials.is_empty() {
+        match k.material_expires {
+            Some(t) => {
+                m["ExpirationModel"] = json!("KEY_MATERIAL_EXPIRES");
+                m["ValidTo"] = json!(t);
+            }
+            None => m["ExpirationModel"] = json!("KEY_MATERIAL_DOES_NOT_EXPIRE"),
+        }
     }
     if let Some(mat) = k.materials.last() {
         if k.is_symmetric() && !mat.id.is_empty() {
@@ -280,11 +293,7 @@ pub(crate) fn metadata(k: &Key) -> Value {
         }
     }
     if k.multi_region {
-        m["MultiRegionConfiguration"] = json!({
-            "MultiRegionKeyType": "PRIMARY",
-            "PrimaryKey": {"Arn": k.arn, "Region": k.arn.split(':').nth(3).unwrap_or_default()},
-            "ReplicaKeys": []
-        });
+        m["MultiRegionConfiguration"] = multiregion::configuration(k);
     }
     m
 }
@@ -314,7 +323,10 @@ impl Service for Kms {
         "GenerateDataKeyWithoutPlaintext" => data::generate_data_key_without_plaintext,
         "GenerateMac" => data::generate_mac,
         "GenerateRandom" => data::generate_random,
+        "DeleteImportedKeyMaterial" => imports::delete_imported_key_material,
         "GetKeyPolicy" => keys::get_key_policy,
+        "GetParametersForImport" => imports::get_parameters_for_import,
+        "ImportKeyMaterial" => imports::import_key_material,
         "GetPublicKey" => public::get_public_key,
         "GetKeyRotationStatus" => keys::get_key_rotation_status,
         "ListAliases" => aliases::list_aliases,
@@ -326,6 +338,7 @@ impl Service for Kms {
         "ListRetirableGrants" => grants::list_retirable_grants,
         "PutKeyPolicy" => keys::put_key_policy,
         "ReEncrypt" => data::re_encrypt,
+        "ReplicateKey" => multiregion::replicate_key,
         "RetireGrant" => grants::retire_grant,
         "RevokeGrant" => grants::revoke_grant,
         "RotateKeyOnDemand" => keys::rotate_key_on_demand,
@@ -335,6 +348,7 @@ impl Service for Kms {
         "UntagResource" => keys::untag_resource,
         "UpdateAlias" => aliases::update_alias,
         "UpdateKeyDescription" => keys::update_key_description,
+        "UpdatePrimaryRegion" => multiregion::update_primary_region,
         "Verify" => public::verify,
         "VerifyMac" => data::verify_mac,
     }

@@ -130,6 +130,36 @@ pub struct Key {
     /// Multi-Region key.
     #[serde(default)]
     pub multi_region: bool,
+    /// Pending import parameters (origin EXTERNAL).
+    #[serde(default)]
+    pub import: Option<ImportParams>,
+    /// When imported material expires.
+    #[serde(default)]
+    pub material_expires: Option<f64>,
+    /// SHA-256 (hex) of the imported material: re-imports must bring the same bytes.
+    #[serde(default)]
+    pub imported_digest: Option<String>,
+    /// Multi-Region: the primary's region (on a replica), or the replicas' regions.
+    #[serde(default)]
+    pub primary_region: Option<String>,
+    /// Multi-Region: replica regions (on the primary).
+    #[serde(default)]
+    pub replica_regions: Vec<String>,
+}
+
+/// Parameters handed out by GetParametersForImport.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportParams {
+    /// Import token id.
+    pub token: String,
+    /// The wrapping RSA private key (PKCS#8), wrapped by the master key.
+    pub wrapping: Blob,
+    /// The wrapping key spec.
+    pub wrapping_spec: String,
+    /// The wrapping algorithm.
+    pub algorithm: String,
+    /// Valid until.
+    pub valid_to: f64,
 }
 
 impl Key {
@@ -266,6 +296,9 @@ impl Region {
                     due = due.min(t);
                 }
             }
+            if let Some(t) = k.material_expires {
+                due = due.min(t);
+            }
         }
         self.due
             .store(due.to_bits(), std::sync::atomic::Ordering::Release);
@@ -286,6 +319,16 @@ impl Region {
                 };
                 if k.deletion_date.is_some_and(|t| t <= now) {
                     let _ = w.delete_key(&id);
+                    continue;
+                }
+                if k.material_expires.is_some_and(|t| t <= now) {
+                    let mut k = k.clone();
+                    k.materials.clear();
+                    k.material_expires = None;
+                    if k.state != "PendingDeletion" {
+                        k.state = "PendingImport".into();
+                    }
+                    let _ = w.save(k);
                     continue;
                 }
                 if k.rotation_enabled && k.state == "Enabled" && k.is_symmetric() {
@@ -364,6 +407,21 @@ impl Writer<'_> {
             id: hex::encode(crypto::random(32)),
             plain,
         });
+    }
+
+    /// Wraps secret bytes belonging to `k` (purpose: `what`) with the master key.
+    pub fn wrap_secret(&self, k: &Key, what: &str, plain: &[u8]) -> Vec<u8> {
+        self.region
+            .master
+            .wrap(&format!("{}/{what}", owner(k)), plain)
+            .unwrap_or_default()
+    }
+
+    /// Unwraps what [`Writer::wrap_secret`] wrapped.
+    pub fn unwrap_secret(&self, k: &Key, what: &str, wrapped: &[u8]) -> Option<Vec<u8>> {
+        self.region
+            .master
+            .unwrap(&format!("{}/{what}", owner(k)), wrapped)
     }
 
     /// Persists and installs `k`.
