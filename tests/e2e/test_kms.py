@@ -438,3 +438,27 @@ def test_multi_region_keys(kms, client):
     kms.update_primary_region(KeyId=key["KeyId"], PrimaryRegion="us-west-2")
     assert west.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
     assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
+
+
+def test_custom_key_stores_are_stored(kms):
+    name = f"cks-{uuid.uuid4().hex[:8]}"
+    sid = kms.create_custom_key_store(CustomKeyStoreName=name, CloudHsmClusterId="cluster-1234567abcd",
+                                      TrustAnchorCertificate="-----BEGIN CERTIFICATE-----",
+                                      KeyStorePassword="kmsuser-password")["CustomKeyStoreId"]
+    assert sid.startswith("cks-")
+    expect("CustomKeyStoreNameInUseException", kms.create_custom_key_store, CustomKeyStoreName=name,
+           CloudHsmClusterId="cluster-1234567abcd", TrustAnchorCertificate="x", KeyStorePassword="kmsuser-password")
+    st = kms.describe_custom_key_stores(CustomKeyStoreId=sid)["CustomKeyStores"][0]
+    assert st["ConnectionState"] == "DISCONNECTED" and st["CustomKeyStoreType"] == "AWS_CLOUDHSM"
+    expect("CustomKeyStoreInvalidStateException", kms.create_key, CustomKeyStoreId=sid, Origin="AWS_CLOUDHSM")
+    kms.connect_custom_key_store(CustomKeyStoreId=sid)
+    key = new_key(kms, CustomKeyStoreId=sid, Origin="AWS_CLOUDHSM")
+    assert key["CustomKeyStoreId"] == sid and key["Origin"] == "AWS_CLOUDHSM"
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"in a store")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"in a store"
+    expect("CustomKeyStoreInvalidStateException", kms.delete_custom_key_store, CustomKeyStoreId=sid)
+    kms.disconnect_custom_key_store(CustomKeyStoreId=sid)
+    kms.update_custom_key_store(CustomKeyStoreId=sid, NewCustomKeyStoreName=name + "-renamed")
+    assert kms.describe_custom_key_stores(CustomKeyStoreName=name + "-renamed")["CustomKeyStores"][0]["CustomKeyStoreId"] == sid
+    expect("CustomKeyStoreHasCMKsException", kms.delete_custom_key_store, CustomKeyStoreId=sid)
+    expect("CustomKeyStoreNotFoundException", kms.describe_custom_key_stores, CustomKeyStoreId="cks-1234567890abcdef0")

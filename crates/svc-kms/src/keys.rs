@@ -91,11 +91,17 @@ pub async fn create_key(
             "KeySpec {spec} is not supported in this region."
         )));
     }
-    let origin = i.origin.unwrap_or_else(|| "AWS_KMS".into());
+    let origin = i.origin.unwrap_or_else(|| {
+        if i.custom_key_store_id.is_some() {
+            "AWS_CLOUDHSM".into()
+        } else {
+            "AWS_KMS".into()
+        }
+    });
     let external = origin == "EXTERNAL";
-    if origin != "AWS_KMS" && !external {
-        return Err(KmsError::UnsupportedOperationException(format!(
-            "Origin {origin} is not supported by this KMS."
+    if !["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"].contains(&origin.as_str()) {
+        return Err(KmsError::validation(format!(
+            "Origin {origin} is not valid."
         )));
     }
     if external && asym::is_asymmetric(&spec) {
@@ -103,11 +109,45 @@ pub async fn create_key(
             "Importing asymmetric key material is not supported.".into(),
         ));
     }
-    if i.custom_key_store_id.is_some() {
-        return Err(KmsError::Aws(overcast_core::AwsError::new(
-            "CustomKeyStoreNotFoundException",
-            "Custom key stores are not available.",
-        )));
+    let in_store = origin == "AWS_CLOUDHSM" || origin == "EXTERNAL_KEY_STORE";
+    match (&i.custom_key_store_id, in_store) {
+        (Some(id), true) => {
+            let store = svc.key_stores(ctx).get(id).ok_or_else(|| {
+                KmsError::Aws(overcast_core::AwsError::new(
+                    "CustomKeyStoreNotFoundException",
+                    format!("Custom key store {id} does not exist."),
+                ))
+            })?;
+            let want = if store.kind == "AWS_CLOUDHSM" {
+                "AWS_CLOUDHSM"
+            } else {
+                "EXTERNAL_KEY_STORE"
+            };
+            if origin != want {
+                return Err(KmsError::UnsupportedOperationException(format!(
+                    "Origin {origin} does not match custom key store type {}.",
+                    store.kind
+                )));
+            }
+            if store.state != "CONNECTED" {
+                return Err(KmsError::Aws(overcast_core::AwsError::new(
+                    "CustomKeyStoreInvalidStateException",
+                    format!("Custom key store {id} is not connected."),
+                )));
+            }
+            if spec != "SYMMETRIC_DEFAULT" {
+                return Err(KmsError::UnsupportedOperationException(
+                    "Keys in a custom key store must be symmetric encryption keys.".into(),
+                ));
+            }
+        }
+        (None, false) => {}
+        _ => {
+            return Err(KmsError::UnsupportedOperationException(
+                "CustomKeyStoreId and an Origin of AWS_CLOUDHSM or EXTERNAL_KEY_STORE go together."
+                    .into(),
+            ))
+        }
     }
     if let Some(p) = &i.policy {
         check_policy(p)?;
@@ -145,6 +185,7 @@ pub async fn create_key(
         imported_digest: None,
         primary_region: None,
         replica_regions: Vec::new(),
+        custom_key_store: i.custom_key_store_id.clone(),
     };
     if external {
         k.state = "PendingImport".into();

@@ -18,6 +18,7 @@ pub mod error;
 pub mod grants;
 pub mod imports;
 pub mod keys;
+pub mod keystores;
 pub mod multiregion;
 pub mod public;
 pub mod state;
@@ -28,6 +29,7 @@ use state::{Key, Region, Writer};
 /// The service.
 pub struct Kms {
     regions: Stores<Region>,
+    stores: Stores<keystores::KeyStores>,
     master: Arc<crypto::MasterKey>,
 }
 
@@ -42,12 +44,20 @@ impl Kms {
         let master = Arc::new(crypto::MasterKey::load(core.store.clone()));
         let store = core.store.clone();
         let m = master.clone();
+        let ks = core.store.clone();
         Kms {
+            stores: Stores::new(move |account, region| {
+                keystores::KeyStores::load(ks.clone(), account, region)
+            }),
             regions: Stores::new(move |account, region| {
                 Region::load(store.clone(), m.clone(), account, region)
             }),
             master,
         }
+    }
+
+    pub(crate) fn key_stores(&self, ctx: &RequestContext) -> Arc<keystores::KeyStores> {
+        self.stores.get(&ctx.account_id, &ctx.region)
     }
 
     pub(crate) fn region(&self, ctx: &RequestContext) -> Arc<Region> {
@@ -227,6 +237,7 @@ fn create_managed_key(
         imported_digest: None,
         primary_region: None,
         replica_regions: Vec::new(),
+        custom_key_store: None,
     };
     w.add_material(&mut k, ctx.now, None);
     w.save(k)?;
@@ -292,6 +303,9 @@ pub(crate) fn metadata(k: &Key) -> Value {
             m["CurrentKeyMaterialId"] = json!(mat.id);
         }
     }
+    if let Some(s) = &k.custom_key_store {
+        m["CustomKeyStoreId"] = json!(s);
+    }
     if k.multi_region {
         m["MultiRegionConfiguration"] = multiregion::configuration(k);
     }
@@ -305,15 +319,20 @@ impl Service for Kms {
 
     overcast_core::operations! {
         "CancelKeyDeletion" => keys::cancel_key_deletion,
+        "ConnectCustomKeyStore" => keystores::connect_custom_key_store,
         "CreateAlias" => aliases::create_alias,
+        "CreateCustomKeyStore" => keystores::create_custom_key_store,
         "CreateGrant" => grants::create_grant,
         "CreateKey" => keys::create_key,
         "Decrypt" => data::decrypt,
         "DeleteAlias" => aliases::delete_alias,
+        "DeleteCustomKeyStore" => keystores::delete_custom_key_store,
         "DeriveSharedSecret" => public::derive_shared_secret,
+        "DescribeCustomKeyStores" => keystores::describe_custom_key_stores,
         "DescribeKey" => keys::describe_key,
         "DisableKey" => keys::disable_key,
         "DisableKeyRotation" => keys::disable_key_rotation,
+        "DisconnectCustomKeyStore" => keystores::disconnect_custom_key_store,
         "EnableKey" => keys::enable_key,
         "EnableKeyRotation" => keys::enable_key_rotation,
         "Encrypt" => data::encrypt,
@@ -347,6 +366,7 @@ impl Service for Kms {
         "TagResource" => keys::tag_resource,
         "UntagResource" => keys::untag_resource,
         "UpdateAlias" => aliases::update_alias,
+        "UpdateCustomKeyStore" => keystores::update_custom_key_store,
         "UpdateKeyDescription" => keys::update_key_description,
         "UpdatePrimaryRegion" => multiregion::update_primary_region,
         "Verify" => public::verify,
@@ -355,6 +375,7 @@ impl Service for Kms {
 
     fn reset(&self) {
         self.regions.clear();
+        self.stores.clear();
         self.master.forget_persisted();
     }
 }

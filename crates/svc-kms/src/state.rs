@@ -145,6 +145,9 @@ pub struct Key {
     /// Multi-Region: replica regions (on the primary).
     #[serde(default)]
     pub replica_regions: Vec<String>,
+    /// Custom key store holding the key.
+    #[serde(default)]
+    pub custom_key_store: Option<String>,
 }
 
 /// Parameters handed out by GetParametersForImport.
