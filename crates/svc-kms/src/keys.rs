@@ -248,7 +248,7 @@ pub(crate) fn page(
             .parse::<usize>()
             .map_err(|_| KmsError::InvalidMarkerException("Invalid marker".into()))?,
     };
-    let end = (start + limit as usize).min(items.len());
+    let end = start.saturating_add(limit as usize).min(items.len());
     let slice: Vec<Value> = items
         .get(start..end)
         .map(<[Value]>::to_vec)

@@ -498,7 +498,7 @@ pub async fn list_secrets(
     if i.sort_order.as_deref() == Some("desc") {
         list.reverse();
     }
-    let end = (start + max as usize).min(list.len());
+    let end = start.saturating_add(max as usize).min(list.len());
     let page: Vec<Value> = list
         .get(start..end)
         .unwrap_or_default()

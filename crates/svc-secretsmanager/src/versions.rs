@@ -170,7 +170,7 @@ pub async fn batch_get_secret_value(
             ));
         }
         let start = parse_token(i.next_token.as_deref())?;
-        let end = (start + max as usize).min(ids.len());
+        let end = start.saturating_add(max as usize).min(ids.len());
         let next = (end < ids.len()).then(|| make_token(end));
         (ids.get(start..end).unwrap_or_default().to_vec(), next)
     } else {
@@ -286,7 +286,7 @@ pub async fn list_secret_version_ids(
         })
         .collect();
     let start = parse_token(i.next_token.as_deref())?;
-    let end = (start + max as usize).min(all.len());
+    let end = start.saturating_add(max as usize).min(all.len());
     let mut out = json!({
         "Versions": all.get(start..end).unwrap_or_default(),
         "ARN": s.arn,
