@@ -67,10 +67,13 @@ fn seal_with(
         Ok((k.id.clone(), i, m.to_vec(), k.arn.clone(), k.spec.clone()))
     })?;
     if let Some(alg) = algorithm.filter(|a| *a != "SYMMETRIC_DEFAULT") {
-        return Ok((asym::rsa_encrypt(&spec, &material, alg, plaintext)?, arn));
+        let out = asym::rsa_encrypt(&spec, &material, alg, plaintext)?;
+        svc.record_use(ctx, &id);
+        return Ok((out, arn));
     }
     let blob = crypto::seal(&id, index, &material, plaintext, context)
         .ok_or_else(|| KmsError::KMSInternalException("encryption failed".into()))?;
+    svc.record_use(ctx, &id);
     Ok((blob, arn))
 }
 
@@ -91,12 +94,14 @@ fn open_with(
                 "KeyId is required to decrypt with an asymmetric KMS key.",
             ));
         };
-        let (material, arn, spec) = svc.with_key(ctx, k, |k| {
+        let (material, arn, spec, id) = svc.with_key(ctx, k, |k| {
             for_encryption(k, Some(alg))?;
             let (_, m) = k.current().ok_or_else(invalid)?;
-            Ok((m.to_vec(), k.arn.clone(), k.spec.clone()))
+            Ok((m.to_vec(), k.arn.clone(), k.spec.clone(), k.id.clone()))
         })?;
-        return Ok((asym::rsa_decrypt(&spec, &material, alg, blob)?, arn));
+        let out = asym::rsa_decrypt(&spec, &material, alg, blob)?;
+        svc.record_use(ctx, &id);
+        return Ok((out, arn));
     }
     let (blob_key, index) = crypto::header(blob).ok_or_else(invalid)?;
     if let Some(k) = key_id {
@@ -121,6 +126,7 @@ fn open_with(
         )
     };
     let plain = crypto::open(&material, blob, context).ok_or_else(invalid)?;
+    svc.record_use(ctx, &blob_key);
     Ok((plain, arn))
 }
 
@@ -407,6 +413,7 @@ fn compute_mac(
         }
     };
     dry_run(i.dry_run)?;
+    svc.record_use_arn(ctx, &arn);
     Ok((out, arn))
 }
 

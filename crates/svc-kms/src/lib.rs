@@ -28,6 +28,9 @@ use state::{Key, Region, Writer};
 
 /// The service.
 pub struct Kms {
+    /// Last successful cryptographic use per (account, region, key id), since `tracking_start`.
+    usage: std::sync::Mutex<std::collections::HashMap<(String, String, String), LastUse>>,
+    tracking_start: f64,
     regions: Stores<Region>,
     stores: Stores<keystores::KeyStores>,
     master: Arc<crypto::MasterKey>,
@@ -46,6 +49,8 @@ impl Kms {
         let m = master.clone();
         let ks = core.store.clone();
         Kms {
+            usage: Default::default(),
+            tracking_start: core.clock.now(),
             stores: Stores::new(move |account, region| {
                 keystores::KeyStores::load(ks.clone(), account, region)
             }),
@@ -137,6 +142,65 @@ impl Kms {
         r.schedule_changed();
         Ok(out)
     }
+}
+
+/// The last cryptographic use of a key.
+#[derive(Debug, Clone)]
+pub(crate) struct LastUse {
+    operation: &'static str,
+    at: f64,
+    request_id: String,
+}
+
+impl Kms {
+    /// Records a successful cryptographic operation with the key of ARN `arn`.
+    pub(crate) fn record_use_arn(&self, ctx: &RequestContext, arn: &str) {
+        if let Some(id) = arn.rsplit('/').next() {
+            self.record_use(ctx, id);
+        }
+    }
+
+    /// Records a successful cryptographic operation with key `id`.
+    pub(crate) fn record_use(&self, ctx: &RequestContext, id: &str) {
+        let mut u = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        u.insert(
+            (ctx.account_id.clone(), ctx.region.clone(), id.to_string()),
+            LastUse {
+                operation: ctx.operation,
+                at: ctx.now,
+                request_id: ctx.request_id.clone(),
+            },
+        );
+    }
+}
+
+/// GetKeyLastUsage input.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LastUsageInput {
+    key_id: String,
+}
+
+/// GetKeyLastUsage: tracking starts when this Overcast process starts.
+pub async fn get_key_last_usage(
+    svc: &Kms,
+    ctx: &RequestContext,
+    i: LastUsageInput,
+) -> Result<Value, KmsError> {
+    let (id, arn, created) = svc.with_key(ctx, &i.key_id, |k| {
+        Ok((k.id.clone(), k.arn.clone(), k.created))
+    })?;
+    let mut out =
+        json!({"KeyId": arn, "TrackingStartDate": svc.tracking_start, "KeyCreationDate": created});
+    let u = svc.usage.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(l) = u.get(&(ctx.account_id.clone(), ctx.region.clone(), id)) {
+        out["KeyLastUsage"] = json!({
+            "Operation": l.operation,
+            "Timestamp": l.at,
+            "KmsRequestId": l.request_id,
+        });
+    }
+    Ok(out)
 }
 
 /// What a `KeyId` parameter names.
@@ -343,6 +407,7 @@ impl Service for Kms {
         "GenerateMac" => data::generate_mac,
         "GenerateRandom" => data::generate_random,
         "DeleteImportedKeyMaterial" => imports::delete_imported_key_material,
+        "GetKeyLastUsage" => get_key_last_usage,
         "GetKeyPolicy" => keys::get_key_policy,
         "GetParametersForImport" => imports::get_parameters_for_import,
         "ImportKeyMaterial" => imports::import_key_material,

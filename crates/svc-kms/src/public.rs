@@ -78,6 +78,7 @@ pub async fn sign(svc: &Kms, ctx: &RequestContext, i: SignInput) -> Result<Value
     let (private, arn, spec, digest) = prepare(svc, ctx, &i)?;
     dry_run(i.dry_run)?;
     let sig = asym::sign(&spec, &private, &i.signing_algorithm, &digest)?;
+    svc.record_use_arn(ctx, &arn);
     Ok(json!({"KeyId": arn, "Signature": Blob(sig), "SigningAlgorithm": i.signing_algorithm}))
 }
 
@@ -93,6 +94,7 @@ pub async fn verify(svc: &Kms, ctx: &RequestContext, i: SignInput) -> Result<Val
     if !asym::verify(&spec, &private, &i.signing_algorithm, &digest, sig)? {
         return Err(KmsError::KMSInvalidSignatureException(String::new()));
     }
+    svc.record_use_arn(ctx, &arn);
     Ok(json!({"KeyId": arn, "SignatureValid": true, "SigningAlgorithm": i.signing_algorithm}))
 }
 
@@ -175,6 +177,7 @@ fn data_key_pair(
     let public = asym::public_der(&i.key_pair_spec, &private)?;
     let blob = crypto::seal(&id, index, &material, &private, &i.encryption_context)
         .ok_or_else(|| KmsError::KMSInternalException("encryption failed".into()))?;
+    svc.record_use(ctx, &id);
     Ok((private, public, blob, arn))
 }
 
@@ -234,6 +237,7 @@ pub async fn derive_shared_secret(
     let (private, arn, spec) = svc.with_key(ctx, &i.key_id, |k| private_of(k, "KEY_AGREEMENT"))?;
     dry_run(i.dry_run)?;
     let secret = asym::derive_shared_secret(&spec, &private, &i.public_key.0)?;
+    svc.record_use_arn(ctx, &arn);
     Ok(json!({
         "KeyId": arn,
         "SharedSecret": Blob(secret),
