@@ -221,16 +221,16 @@ def test_state_and_material_survive_restart_and_kill9(kms, client, overcast):
     key = new_key(kms, Description="durable")["KeyId"]
     alias = f"alias/durable-{uuid.uuid4().hex[:8]}"
     kms.create_alias(AliasName=alias, TargetKeyId=key)
-    blob = kms.encrypt(KeyId=alias, Plaintext=b"keep me", EncryptionContext={"k": "v"})["CiphertextBlob"]
+    blob = kms.encrypt(KeyId=alias, Plaintext=b"kms-keep-me-4417", EncryptionContext={"k": "v"})["CiphertextBlob"]
     overcast.restart()
     kms = client("kms")
-    assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"k": "v"})["Plaintext"] == b"keep me"
+    assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"k": "v"})["Plaintext"] == b"kms-keep-me-4417"
     kms.rotate_key_on_demand(KeyId=key)
     blob2 = kms.encrypt(KeyId=alias, Plaintext=b"after")["CiphertextBlob"]
     overcast.kill9()
     kms = client("kms")
     assert kms.describe_key(KeyId=alias)["KeyMetadata"]["Description"] == "durable"
-    assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"k": "v"})["Plaintext"] == b"keep me"
+    assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"k": "v"})["Plaintext"] == b"kms-keep-me-4417"
     assert kms.decrypt(CiphertextBlob=blob2)["Plaintext"] == b"after"
     # Key material never reaches the data dir in clear: the state log holds wrapped bytes only.
     import os
@@ -239,7 +239,7 @@ def test_state_and_material_survive_restart_and_kill9(kms, client, overcast):
         for f in files:
             with open(os.path.join(root, f), "rb") as fh:
                 raw += fh.read()
-    assert b"keep me" not in raw
+    assert b"kms-keep-me-4417" not in raw
 
 
 def test_ssm_securestring_on_kms(kms, client):
@@ -462,3 +462,12 @@ def test_custom_key_stores_are_stored(kms):
     assert kms.describe_custom_key_stores(CustomKeyStoreName=name + "-renamed")["CustomKeyStores"][0]["CustomKeyStoreId"] == sid
     expect("CustomKeyStoreHasCMKsException", kms.delete_custom_key_store, CustomKeyStoreId=sid)
     expect("CustomKeyStoreNotFoundException", kms.describe_custom_key_stores, CustomKeyStoreId="cks-1234567890abcdef0")
+
+
+def test_key_last_usage(kms):
+    key = new_key(kms)["KeyId"]
+    out = kms.get_key_last_usage(KeyId=key)
+    assert "KeyLastUsage" not in out and out["KeyCreationDate"] and out["TrackingStartDate"]
+    kms.encrypt(KeyId=key, Plaintext=b"x")
+    last = kms.get_key_last_usage(KeyId=key)["KeyLastUsage"]
+    assert last["Operation"] == "Encrypt" and last["KmsRequestId"]

@@ -223,8 +223,12 @@ def test_resource_policies_and_tags(sm, name):
     assert v["PolicyValidationPassed"] is False
     assert v["ValidationErrors"][0]["CheckName"] == "PUBLIC_ACCESS_CHECK"
     assert sm.validate_resource_policy(ResourcePolicy=json.dumps(private))["PolicyValidationPassed"] is True
+    assert sm.list_resource_policies(SecretId=name)["ResourcePolicies"] == [{"PolicyName": "default"}]
+    expect("InvalidParameterException", sm.put_resource_policy, SecretId=name,
+           ResourcePolicy=json.dumps(private), PolicyName="other")
     sm.delete_resource_policy(SecretId=name)
     assert sm.get_resource_policy(SecretId=name).get("ResourcePolicy") is None
+    assert sm.list_resource_policies(SecretId=name)["ResourcePolicies"] == []
     sm.tag_resource(SecretId=name, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
     sm.untag_resource(SecretId=name, TagKeys=["a"])
     assert sm.describe_secret(SecretId=name)["Tags"] == [{"Key": "b", "Value": "2"}]
@@ -360,14 +364,14 @@ def test_secrets_survive_restart_and_kill9(sm, client, overcast, name):
     sm = client("secretsmanager")
     assert sm.get_secret_value(SecretId=name)["SecretBinary"] == b"\xffbin"
     assert sm.get_secret_value(SecretId=name, VersionId=v1)["SecretString"] == "durable-secret-value-91"
-    sm.put_secret_value(SecretId=name, SecretString="after restart")
+    sm.put_secret_value(SecretId=name, SecretString="post-restart-secret-77")
     overcast.kill9()
     sm = client("secretsmanager")
-    assert sm.get_secret_value(SecretId=name)["SecretString"] == "after restart"
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "post-restart-secret-77"
     assert sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretBinary"] == b"\xffbin"
     raw = b""
     for root, _, files in os.walk(overcast.data_dir):
         for f in files:
             with open(os.path.join(root, f), "rb") as fh:
                 raw += fh.read()
-    assert b"after restart" not in raw and b"durable-secret-value-91" not in raw
+    assert b"post-restart-secret-77" not in raw and b"durable-secret-value-91" not in raw

@@ -181,6 +181,7 @@ impl Service for SecretsManager {
         "GetRandomPassword" => password::get_random_password,
         "GetResourcePolicy" => policy::get_resource_policy,
         "GetSecretValue" => versions::get_secret_value,
+        "ListResourcePolicies" => policy::list_resource_policies,
         "ListSecretVersionIds" => versions::list_secret_version_ids,
         "ListSecrets" => secrets::list_secrets,
         "PutResourcePolicy" => policy::put_resource_policy,

@@ -55,6 +55,16 @@ pub fn is_public(v: &Value) -> bool {
     })
 }
 
+/// Only the `default` policy can be attached.
+fn check_name(name: Option<&str>) -> Result<(), SmError> {
+    match name {
+        None | Some("default") => Ok(()),
+        Some(other) => Err(SmError::InvalidParameterException(format!(
+            "Policy name {other} is not valid: only the default policy can be attached."
+        ))),
+    }
+}
+
 /// PutResourcePolicy input.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -62,6 +72,7 @@ pub struct PutInput {
     secret_id: String,
     resource_policy: String,
     block_public_policy: Option<bool>,
+    policy_name: Option<String>,
 }
 
 /// PutResourcePolicy.
@@ -70,6 +81,7 @@ pub async fn put_resource_policy(
     ctx: &RequestContext,
     i: PutInput,
 ) -> Result<Value, SmError> {
+    check_name(i.policy_name.as_deref())?;
     let v = parse(&i.resource_policy)?;
     if i.block_public_policy == Some(true) && is_public(&v) {
         return Err(SmError::PublicPolicyException(
@@ -82,14 +94,15 @@ pub async fn put_resource_policy(
         Ok(())
     })?;
     sync_replicas(svc, ctx, &s).await?;
-    Ok(json!({"ARN": s.arn, "Name": s.name}))
+    Ok(json!({"ARN": s.arn, "Name": s.name, "PolicyName": "default"}))
 }
 
-/// SecretId only.
+/// SecretId and an optional policy name.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SecretIdInput {
     secret_id: String,
+    policy_name: Option<String>,
 }
 
 /// GetResourcePolicy.
@@ -98,10 +111,12 @@ pub async fn get_resource_policy(
     ctx: &RequestContext,
     i: SecretIdInput,
 ) -> Result<Value, SmError> {
+    check_name(i.policy_name.as_deref())?;
     let s = lookup(svc, ctx, &i.secret_id)?;
     let mut out = json!({"ARN": s.arn, "Name": s.name});
     if let Some(p) = s.policy {
         out["ResourcePolicy"] = json!(p);
+        out["PolicyName"] = json!("default");
     }
     Ok(out)
 }
@@ -112,6 +127,7 @@ pub async fn delete_resource_policy(
     ctx: &RequestContext,
     i: SecretIdInput,
 ) -> Result<Value, SmError> {
+    check_name(i.policy_name.as_deref())?;
     let s = modify(svc, ctx, &i.secret_id, |s| {
         not_replica(s)?;
         s.policy = None;
@@ -119,6 +135,28 @@ pub async fn delete_resource_policy(
     })?;
     sync_replicas(svc, ctx, &s).await?;
     Ok(json!({"ARN": s.arn, "Name": s.name}))
+}
+
+/// ListResourcePolicies input.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListInput {
+    secret_id: String,
+}
+
+/// ListResourcePolicies: the names of the attached policies (only `default` can be).
+pub async fn list_resource_policies(
+    svc: &SecretsManager,
+    ctx: &RequestContext,
+    i: ListInput,
+) -> Result<Value, SmError> {
+    let s = lookup(svc, ctx, &i.secret_id)?;
+    let names: Vec<Value> = s
+        .policy
+        .iter()
+        .map(|_| json!({"PolicyName": "default"}))
+        .collect();
+    Ok(json!({"ResourcePolicies": names}))
 }
 
 /// ValidateResourcePolicy input.
