@@ -415,7 +415,7 @@ def test_imported_key_material(kms, overcast, tmp_path, algorithm):
            WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
 
 
-def test_multi_region_keys(kms, client):
+def test_multi_region_keys(kms, client, overcast):
     west = client("kms", region_name="us-west-2")
     key = new_key(kms, MultiRegion=True)
     assert key["KeyId"].startswith("mrk-") and key["MultiRegion"] is True
@@ -435,6 +435,13 @@ def test_multi_region_keys(kms, client):
     kms.rotate_key_on_demand(KeyId=key["KeyId"])
     new_blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"rotated")["CiphertextBlob"]
     assert west.decrypt(CiphertextBlob=new_blob)["Plaintext"] == b"rotated"
+    expect("UnsupportedOperationException", west.enable_key_rotation, KeyId=key["KeyId"])
+    # Automatic rotation of the primary: the replica fetches the new material when it meets it.
+    kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=90)
+    overcast.clock(advance=91 * 86400)
+    auto_blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"auto-rotated")["CiphertextBlob"]
+    assert west.decrypt(CiphertextBlob=auto_blob)["Plaintext"] == b"auto-rotated"
+    assert west.decrypt(CiphertextBlob=blob)["Plaintext"] == b"everywhere"
     kms.update_primary_region(KeyId=key["KeyId"], PrimaryRegion="us-west-2")
     assert west.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
     assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"

@@ -120,10 +120,24 @@ fn open_with(
             .get(&blob_key)
             .ok_or_else(|| key_not_found(ctx, &blob_key))?;
         for_encryption(k, algorithm)?;
-        (
-            k.material(index).ok_or_else(invalid)?.to_vec(),
-            k.arn.clone(),
-        )
+        let arn = k.arn.clone();
+        let material = match (k.material(index), &k.primary_region) {
+            (Some(m), _) => m.to_vec(),
+            // A replica meets material its primary rotated in since: fetch it.
+            (None, Some(primary)) => {
+                let primary = primary.clone();
+                drop(d);
+                crate::multiregion::pull_material(svc, ctx, &blob_key, &primary)?;
+                let d = r.read(ctx.now);
+                d.keys
+                    .get(&blob_key)
+                    .and_then(|k| k.material(index))
+                    .ok_or_else(invalid)?
+                    .to_vec()
+            }
+            (None, None) => return Err(invalid()),
+        };
+        (material, arn)
     };
     let plain = crypto::open(&material, blob, context).ok_or_else(invalid)?;
     svc.record_use(ctx, &blob_key);

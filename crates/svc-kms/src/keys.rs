@@ -390,6 +390,12 @@ pub async fn update_key_description(
 }
 
 fn rotatable(k: &Key) -> Result<(), KmsError> {
+    if k.primary_region.is_some() {
+        return Err(KmsError::UnsupportedOperationException(format!(
+            "{} is a multi-Region replica key: its rotation follows its primary key.",
+            k.arn
+        )));
+    }
     if !k.is_symmetric() {
         return Err(KmsError::UnsupportedOperationException(format!(
             "{} does not support automatic key rotation: only symmetric encryption KMS keys can be rotated.",

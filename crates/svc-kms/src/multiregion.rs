@@ -199,3 +199,30 @@ pub(crate) fn sync_material(
     }
     Ok(())
 }
+
+/// Copies the primary's material generations (from `primary_region`) onto replica `id` here.
+pub(crate) fn pull_material(
+    svc: &Kms,
+    ctx: &RequestContext,
+    id: &str,
+    primary_region: &str,
+) -> Result<(), KmsError> {
+    let pctx = in_region(ctx, primary_region);
+    let materials = {
+        let r = svc.region(&pctx);
+        let d = r.read(ctx.now);
+        match d.keys.get(id) {
+            Some(k) => k.materials.clone(),
+            None => return Ok(()),
+        }
+    };
+    let r = svc.region(ctx);
+    let mut w = r.write(ctx.now);
+    if let Some(mut k) = w.data.keys.get(id).cloned() {
+        if materials.len() > k.materials.len() {
+            k.materials = materials;
+            w.save(k)?;
+        }
+    }
+    Ok(())
+}

@@ -334,7 +334,12 @@ impl Region {
                     let _ = w.save(k);
                     continue;
                 }
-                if k.rotation_enabled && k.state == "Enabled" && k.is_symmetric() {
+                // Replicas take their material from the primary; they never rotate alone.
+                if k.rotation_enabled
+                    && k.state == "Enabled"
+                    && k.is_symmetric()
+                    && k.primary_region.is_none()
+                {
                     let mut k = k.clone();
                     let mut changed = false;
                     while let Some(t) = k.next_rotation.filter(|t| *t <= now) {
