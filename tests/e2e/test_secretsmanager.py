@@ -129,6 +129,12 @@ def test_update_secret_binary_and_custom_key(sm, kms, name):
     assert sm.get_secret_value(SecretId=name)["SecretString"] == "now a string"
     expect("ResourceNotFoundException", sm.create_secret, Name=name + "-x", SecretString="v",
            KmsKeyId="alias/missing-key")
+    # Changing the key re-encrypts the labelled versions: the old key can go.
+    key2 = kms.create_key()["KeyMetadata"]["KeyId"]
+    sm.update_secret(SecretId=name, KmsKeyId=key2)
+    kms.disable_key(KeyId=key)
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "now a string"
+    assert sm.describe_secret(SecretId=name)["KmsKeyId"] == key2
 
 
 def test_delete_restore_and_force(sm, overcast, name):

@@ -559,12 +559,31 @@ pub async fn update_secret(
         sync_replicas(svc, ctx, &saved).await?;
         return Ok(out);
     }
+    // A new key: AWSCURRENT, AWSPENDING and AWSPREVIOUS are re-encrypted under it.
+    let mut resealed = Vec::new();
     if let Some(k) = &i.kms_key_id {
-        // Validate the key now (AWS re-encrypts AWSCURRENT and AWSPENDING under it).
-        let probe = svc.seal(ctx, Some(k), &s.arn, "probe", b"", false).await?;
-        drop(probe);
+        for v in s.versions.iter().filter(|v| {
+            v.stages
+                .iter()
+                .any(|x| x == "AWSCURRENT" || x == "AWSPENDING" || x == "AWSPREVIOUS")
+        }) {
+            let plain = svc.open(ctx, &s.arn, &v.id, &v.value).await?;
+            let sealed = svc
+                .seal(ctx, Some(k), &s.arn, &v.id, &plain, v.value.binary)
+                .await?;
+            resealed.push((v.id.clone(), sealed));
+        }
+        if resealed.is_empty() {
+            // Nothing to re-encrypt: still check that the key can encrypt.
+            svc.seal(ctx, Some(k), &s.arn, "check", b"", false).await?;
+        }
     }
     let saved = modify(svc, ctx, &s.arn, |s| {
+        for (id, sealed) in resealed {
+            if let Some(v) = s.versions.iter_mut().find(|v| v.id == id) {
+                v.value = sealed;
+            }
+        }
         if let Some(d) = &i.description {
             s.description = Some(d.clone());
         }
@@ -626,6 +645,7 @@ pub async fn delete_secret(
         ));
     }
     let s = lookup(svc, ctx, &i.secret_id)?;
+    not_replica(&s)?;
     if !s.replicas.is_empty() {
         return Err(SmError::InvalidRequestException(
             "You can't delete secret that has replicas. Remove the replicas first.".into(),
