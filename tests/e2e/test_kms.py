@@ -478,3 +478,14 @@ def test_key_last_usage(kms):
     kms.encrypt(KeyId=key, Plaintext=b"x")
     last = kms.get_key_last_usage(KeyId=key)["KeyLastUsage"]
     assert last["Operation"] == "Encrypt" and last["KmsRequestId"]
+
+
+def test_reset_then_keys_persist_again(kms, client, overcast):
+    """After a reset the master key is written back before new material is wrapped with it."""
+    overcast.reset()
+    kms = client("kms")
+    key = new_key(kms)["KeyId"]
+    blob = kms.encrypt(KeyId=key, Plaintext=b"after reset")["CiphertextBlob"]
+    overcast.restart()
+    kms = client("kms")
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"after reset"

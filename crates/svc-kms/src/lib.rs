@@ -441,6 +441,7 @@ impl Service for Kms {
     fn reset(&self) {
         self.regions.clear();
         self.stores.clear();
+        self.usage.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.master.forget_persisted();
     }
 }
