@@ -236,3 +236,27 @@ mod tests {
         assert!(!w.windows(8).any(|x| x == b"material"));
     }
 }
+
+#[cfg(test)]
+mod timing {
+    #[test]
+    #[ignore]
+    fn seal_4k_timing() {
+        let key = super::random(32);
+        let data = vec![7u8; 4096];
+        let ctx = std::collections::BTreeMap::new();
+        let t = std::time::Instant::now();
+        for _ in 0..1000 {
+            let b =
+                super::seal("1234abcd-12ab-34cd-56ef-1234567890ab", 0, &key, &data, &ctx).unwrap();
+            assert!(super::open(&key, &b, &ctx).is_some());
+        }
+        eprintln!("seal+open 4 KiB: {:?} per pair", t.elapsed() / 1000);
+        let t = std::time::Instant::now();
+        for _ in 0..1000 {
+            let s = overcast_wire::value::encode_base64(&data);
+            let _ = overcast_wire::value::decode_base64(&s).unwrap();
+        }
+        eprintln!("base64 round trip 4 KiB: {:?}", t.elapsed() / 1000);
+    }
+}
