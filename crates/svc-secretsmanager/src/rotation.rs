@@ -180,6 +180,18 @@ pub async fn rotate_secret(
                 "No Lambda rotation function ARN is associated with this secret.".into(),
             )
         })?;
+    if let Some(d) = i
+        .rotation_rules
+        .as_ref()
+        .and_then(|r| r.duration.as_deref())
+    {
+        let hours = d.strip_suffix('h').and_then(|h| h.parse::<u32>().ok());
+        if !hours.is_some_and(|h| (1..=24).contains(&h)) {
+            return Err(SmError::InvalidParameterException(format!(
+                "Invalid Duration {d}: use a number of hours from 1h to 24h."
+            )));
+        }
+    }
     let rules = match &i.rotation_rules {
         Some(r) => {
             if r.automatically_after_days.is_some() && r.schedule_expression.is_some() {
@@ -332,7 +344,9 @@ pub async fn cancel_rotate_secret(
 impl SecretsManager {
     /// Schedules `s`'s next rotation on the virtual clock.
     pub(crate) fn arm(&self, ctx: &RequestContext, s: &Secret) {
-        let (Some(at), true) = (s.next_rotation, s.rotation_enabled) else {
+        // Replicas follow their primary's rotations.
+        let (Some(at), true, None) = (s.next_rotation, s.rotation_enabled, &s.primary_region)
+        else {
             return;
         };
         let me = self.me.clone();
