@@ -489,3 +489,18 @@ def test_reset_then_keys_persist_again(kms, client, overcast):
     overcast.restart()
     kms = client("kms")
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"after reset"
+
+
+@pytest.mark.parametrize("spec", ["ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"])
+def test_ml_kem_encapsulation(kms, spec):
+    key = new_key(kms, KeySpec=spec, KeyUsage="ENCAPSULATE_DECAPSULATE")
+    assert key["EncapsulationAlgorithms"] == ["ML_KEM"]
+    enc = kms.encapsulate(KeyId=key["KeyId"], EncapsulationAlgorithm="ML_KEM")
+    assert len(enc["SharedSecret"]) == 32
+    dec = kms.decapsulate(KeyId=key["KeyId"], EncapsulationAlgorithm="ML_KEM",
+                          SharedSecretCiphertextBlob=enc["SharedSecretCiphertextBlob"])
+    assert dec["SharedSecret"] == enc["SharedSecret"]
+    assert kms.get_public_key(KeyId=key["KeyId"])["PublicKey"][0] == 0x30
+    expect("InvalidKeyUsageException", kms.encapsulate, KeyId=new_key(kms)["KeyId"],
+           EncapsulationAlgorithm="ML_KEM")
+    expect("ValidationException", kms.create_key, KeySpec=spec, KeyUsage="ENCRYPT_DECRYPT")

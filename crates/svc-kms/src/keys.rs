@@ -70,6 +70,7 @@ pub async fn create_key(
     let default_usage = match spec.as_str() {
         s if s.starts_with("HMAC_") => "GENERATE_VERIFY_MAC",
         s if s.starts_with("ECC_") || s.starts_with("ML_DSA") => "SIGN_VERIFY",
+        s if s.starts_with("ML_KEM") => "ENCAPSULATE_DECAPSULATE",
         _ => "ENCRYPT_DECRYPT",
     };
     let usage = i.key_usage.unwrap_or_else(|| default_usage.into());
@@ -78,6 +79,8 @@ pub async fn create_key(
         s if s.starts_with("HMAC_") => usage == "GENERATE_VERIFY_MAC",
         s if s.starts_with("RSA_") => usage == "ENCRYPT_DECRYPT" || usage == "SIGN_VERIFY",
         "ECC_SECG_P256K1" => usage == "SIGN_VERIFY",
+        s if s.starts_with("ML_KEM") => usage == "ENCAPSULATE_DECAPSULATE",
+        _ if usage == "ENCAPSULATE_DECAPSULATE" => false,
         s if s.starts_with("ECC_") => usage == "SIGN_VERIFY" || usage == "KEY_AGREEMENT",
         _ => true,
     };
@@ -86,7 +89,11 @@ pub async fn create_key(
             "KeyUsage {usage} is not compatible with KeySpec {spec}"
         )));
     }
-    if spec != "SYMMETRIC_DEFAULT" && !spec.starts_with("HMAC_") && !asym::is_asymmetric(&spec) {
+    if spec != "SYMMETRIC_DEFAULT"
+        && !spec.starts_with("HMAC_")
+        && !asym::is_asymmetric(&spec)
+        && !crate::mlkem::is_ml_kem(&spec)
+    {
         return Err(KmsError::UnsupportedOperationException(format!(
             "KeySpec {spec} is not supported in this region."
         )));
@@ -104,7 +111,7 @@ pub async fn create_key(
             "Origin {origin} is not valid."
         )));
     }
-    if external && asym::is_asymmetric(&spec) {
+    if external && (asym::is_asymmetric(&spec) || crate::mlkem::is_ml_kem(&spec)) {
         return Err(KmsError::UnsupportedOperationException(
             "Importing asymmetric key material is not supported.".into(),
         ));
@@ -196,6 +203,8 @@ pub async fn create_key(
     }
     let private = if asym::is_asymmetric(&k.spec) {
         Some(asym::generate(&k.spec)?)
+    } else if crate::mlkem::is_ml_kem(&k.spec) {
+        Some(crate::mlkem::generate(&k.spec)?)
     } else {
         None
     };

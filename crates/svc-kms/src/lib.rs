@@ -19,6 +19,7 @@ pub mod grants;
 pub mod imports;
 pub mod keys;
 pub mod keystores;
+pub mod mlkem;
 pub mod multiregion;
 pub mod public;
 pub mod state;
@@ -344,6 +345,9 @@ pub(crate) fn metadata(k: &Key) -> Value {
     if k.usage == "KEY_AGREEMENT" {
         m["KeyAgreementAlgorithms"] = json!(["ECDH"]);
     }
+    if k.usage == "ENCAPSULATE_DECAPSULATE" {
+        m["EncapsulationAlgorithms"] = json!(["ML_KEM"]);
+    }
     if k.usage == "GENERATE_VERIFY_MAC" {
         m["MacAlgorithms"] = json!([k.spec.replace("HMAC_", "HMAC_SHA_")]);
     }
@@ -388,6 +392,7 @@ impl Service for Kms {
         "CreateCustomKeyStore" => keystores::create_custom_key_store,
         "CreateGrant" => grants::create_grant,
         "CreateKey" => keys::create_key,
+        "Decapsulate" => public::decapsulate,
         "Decrypt" => data::decrypt,
         "DeleteAlias" => aliases::delete_alias,
         "DeleteCustomKeyStore" => keystores::delete_custom_key_store,
@@ -399,6 +404,7 @@ impl Service for Kms {
         "DisconnectCustomKeyStore" => keystores::disconnect_custom_key_store,
         "EnableKey" => keys::enable_key,
         "EnableKeyRotation" => keys::enable_key_rotation,
+        "Encapsulate" => public::encapsulate,
         "Encrypt" => data::encrypt,
         "GenerateDataKey" => data::generate_data_key,
         "GenerateDataKeyPair" => public::generate_data_key_pair,

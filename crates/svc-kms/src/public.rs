@@ -113,6 +113,18 @@ pub async fn get_public_key(
 ) -> Result<Value, KmsError> {
     svc.with_key(ctx, &i.key_id, |k| {
         k.usable()?;
+        if crate::mlkem::is_ml_kem(&k.spec) {
+            let (_, m) = k
+                .current()
+                .ok_or_else(|| KmsError::KMSInternalException("key material unavailable".into()))?;
+            return Ok(json!({
+                "KeyId": k.arn,
+                "PublicKey": Blob(crate::mlkem::public_der(&k.spec, m)?),
+                "KeySpec": k.spec,
+                "KeyUsage": k.usage,
+                "EncapsulationAlgorithms": ["ML_KEM"],
+            }));
+        }
         if !asym::is_asymmetric(&k.spec) {
             return Err(KmsError::UnsupportedOperationException(format!(
                 "{} key spec {} does not have a public key.",
@@ -244,4 +256,68 @@ pub async fn derive_shared_secret(
         "KeyAgreementAlgorithm": "ECDH",
         "KeyOrigin": "AWS_KMS",
     }))
+}
+
+/// Encapsulate / Decapsulate input.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KemInput {
+    key_id: String,
+    encapsulation_algorithm: String,
+    shared_secret_ciphertext_blob: Option<Blob>,
+    dry_run: Option<bool>,
+}
+
+fn kem_key(
+    svc: &Kms,
+    ctx: &RequestContext,
+    i: &KemInput,
+) -> Result<(Vec<u8>, String, String), KmsError> {
+    if i.encapsulation_algorithm != "ML_KEM" {
+        return Err(KmsError::validation(format!(
+            "EncapsulationAlgorithm {} is not supported.",
+            i.encapsulation_algorithm
+        )));
+    }
+    svc.with_key(ctx, &i.key_id, |k| {
+        k.usable()?;
+        if k.usage != "ENCAPSULATE_DECAPSULATE" {
+            return Err(KmsError::InvalidKeyUsageException(format!(
+                "{} key usage is {} which is not valid for this operation.",
+                k.arn, k.usage
+            )));
+        }
+        let (_, m) = k
+            .current()
+            .ok_or_else(|| KmsError::KMSInternalException("key material unavailable".into()))?;
+        Ok((m.to_vec(), k.arn.clone(), k.spec.clone()))
+    })
+}
+
+/// Encapsulate (ML-KEM): a shared secret and its ciphertext.
+pub async fn encapsulate(svc: &Kms, ctx: &RequestContext, i: KemInput) -> Result<Value, KmsError> {
+    let (dk, arn, spec) = kem_key(svc, ctx, &i)?;
+    dry_run(i.dry_run)?;
+    let (ss, ct) = crate::mlkem::encapsulate(&spec, &dk)?;
+    svc.record_use_arn(ctx, &arn);
+    Ok(json!({
+        "KeyId": arn,
+        "SharedSecret": Blob(ss),
+        "SharedSecretCiphertextBlob": Blob(ct),
+        "EncapsulationAlgorithm": "ML_KEM",
+    }))
+}
+
+/// Decapsulate (ML-KEM).
+pub async fn decapsulate(svc: &Kms, ctx: &RequestContext, i: KemInput) -> Result<Value, KmsError> {
+    let (dk, arn, spec) = kem_key(svc, ctx, &i)?;
+    dry_run(i.dry_run)?;
+    let ct = i
+        .shared_secret_ciphertext_blob
+        .as_ref()
+        .map(|b| b.0.as_slice())
+        .unwrap_or_default();
+    let ss = crate::mlkem::decapsulate(&spec, &dk, ct)?;
+    svc.record_use_arn(ctx, &arn);
+    Ok(json!({"KeyId": arn, "SharedSecret": Blob(ss), "EncapsulationAlgorithm": "ML_KEM"}))
 }
