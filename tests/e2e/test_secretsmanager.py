@@ -381,3 +381,30 @@ def test_secrets_survive_restart_and_kill9(sm, client, overcast, name):
             with open(os.path.join(root, f), "rb") as fh:
                 raw += fh.read()
     assert b"post-restart-secret-77" not in raw and b"durable-secret-value-91" not in raw
+
+
+def test_cross_account_replica(sm, client, name):
+    other_sm = client("secretsmanager", aws_access_key_id="111111111111")
+    other_kms = client("kms", aws_access_key_id="111111111111")
+    primary = sm.create_secret(Name=name, SecretString="shared across accounts")["ARN"]
+    key = other_kms.create_key()["KeyMetadata"]["KeyId"]
+    expect("InvalidParameterException", other_sm.create_secret, Name=name + "-r",
+           CrossAccountPrimaryARN=primary, SecretString="x", KmsKeyId=key)
+    replica = other_sm.create_secret(Name=name + "-r", CrossAccountPrimaryARN=primary, KmsKeyId=key)["ARN"]
+    assert replica.split(":")[4] == "111111111111"
+    out = sm.associate_cross_account_replica(SecretId=name, CrossAccountReplicaARN=replica)
+    assert out["ReplicationStatus"] == "InSync"
+    assert other_sm.get_secret_value(SecretId=replica)["SecretString"] == "shared across accounts"
+    sm.put_secret_value(SecretId=name, SecretString="updated for both")
+    assert other_sm.get_secret_value(SecretId=replica)["SecretString"] == "updated for both"
+    expect("InvalidRequestException", other_sm.put_secret_value, SecretId=replica, SecretString="x")
+    d = sm.describe_secret(SecretId=name)["CrossAccountReplicas"][0]
+    assert d["ReplicaSecretARN"] == replica
+    assert other_sm.describe_secret(SecretId=replica)["CrossAccountPrimary"]["PrimarySecretARN"] == primary
+    expect("InvalidRequestException", sm.delete_secret, SecretId=name, ForceDeleteWithoutRecovery=True)
+    sm.disassociate_cross_account_replica(SecretId=name, CrossAccountReplicaARN=replica)
+    assert other_sm.describe_secret(SecretId=replica)["CrossAccountPrimary"]["ReplicationStatus"] == "Detached"
+    sm.put_secret_value(SecretId=name, SecretString="not replicated")
+    assert other_sm.get_secret_value(SecretId=replica)["SecretString"] == "updated for both"
+    other_sm.stop_replication_to_replica(SecretId=replica)
+    other_sm.put_secret_value(SecretId=replica, SecretString="standalone now")

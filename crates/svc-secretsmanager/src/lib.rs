@@ -11,6 +11,7 @@ use overcast_core::{Blob, Core, RequestContext, Service, Stores};
 use serde::Deserialize;
 use serde_json::json;
 
+pub mod cross;
 pub mod error;
 pub mod password;
 pub mod policy;
@@ -172,12 +173,14 @@ impl Service for SecretsManager {
     }
 
     overcast_core::operations! {
+        "AssociateCrossAccountReplica" => cross::associate_cross_account_replica,
         "BatchGetSecretValue" => versions::batch_get_secret_value,
         "CancelRotateSecret" => rotation::cancel_rotate_secret,
         "CreateSecret" => secrets::create_secret,
         "DeleteResourcePolicy" => policy::delete_resource_policy,
         "DeleteSecret" => secrets::delete_secret,
         "DescribeSecret" => secrets::describe_secret,
+        "DisassociateCrossAccountReplica" => cross::disassociate_cross_account_replica,
         "GetRandomPassword" => password::get_random_password,
         "GetResourcePolicy" => policy::get_resource_policy,
         "GetSecretValue" => versions::get_secret_value,

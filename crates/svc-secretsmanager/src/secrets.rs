@@ -24,7 +24,9 @@ pub(crate) fn lookup(
 
 /// Errors on replicas (writes go to the primary).
 pub(crate) fn not_replica(s: &Secret) -> Result<(), SmError> {
-    if s.primary_region.is_some() {
+    let cross =
+        s.cross_account_primary.is_some() && s.cross_account_status.as_deref() != Some("Detached");
+    if s.primary_region.is_some() || cross {
         return Err(SmError::InvalidRequestException(
             "Operation not permitted on a replica secret. Call must be made in primary secret's region.".into(),
         ));
@@ -171,6 +173,8 @@ pub struct CreateInput {
     add_replica_regions: Vec<ReplicaRegion>,
     #[serde(rename = "Type")]
     kind: Option<String>,
+    #[serde(rename = "CrossAccountPrimaryARN")]
+    cross_account_primary_arn: Option<String>,
 }
 
 /// CreateSecret.
@@ -181,6 +185,18 @@ pub async fn create_secret(
 ) -> Result<Value, SmError> {
     check_name(&i.name)?;
     check_tags(&i.tags)?;
+    if i.cross_account_primary_arn.is_some()
+        && (i.secret_string.is_some()
+            || i.secret_binary.is_some()
+            || i.description.is_some()
+            || !i.add_replica_regions.is_empty()
+            || i.kind.is_some()
+            || i.kms_key_id.is_none())
+    {
+        return Err(SmError::InvalidParameterException(
+            "A cross-account replica needs a customer managed KmsKeyId and takes no SecretString, SecretBinary, Description, AddReplicaRegions or Type.".into(),
+        ));
+    }
     let value = value_of(&i.secret_string, &i.secret_binary)?;
     if let Some(t) = &i.client_request_token {
         check_token(t)?;
@@ -238,6 +254,12 @@ pub async fn create_secret(
         replicas: Vec::new(),
         primary_region: None,
         kind: i.kind,
+        cross_account_status: i
+            .cross_account_primary_arn
+            .as_ref()
+            .map(|_| "Pending".to_string()),
+        cross_account_primary: i.cross_account_primary_arn.clone(),
+        cross_account_replica: None,
     };
     if let Some((sealed, dg)) = sealed {
         s.add_version(
@@ -353,6 +375,20 @@ pub(crate) fn describe(s: &Secret, list: bool) -> Value {
     }
     if let Some(k) = &s.kind {
         v["Type"] = json!(k);
+    }
+    let status = s
+        .cross_account_status
+        .clone()
+        .unwrap_or_else(|| "InSync".into());
+    if let Some(p) = &s.cross_account_primary {
+        v["CrossAccountPrimary"] = json!({"PrimarySecretARN": p, "ReplicationStatus": status});
+    }
+    if let Some(r) = &s.cross_account_replica {
+        let mut e = json!({"ReplicaSecretARN": r.arn, "ReplicationStatus": status});
+        if let Some(role) = &r.role {
+            e["ReplicationRoleARN"] = json!(role);
+        }
+        v["CrossAccountReplicas"] = json!([e]);
     }
     v
 }
@@ -646,6 +682,11 @@ pub async fn delete_secret(
     }
     let s = lookup(svc, ctx, &i.secret_id)?;
     not_replica(&s)?;
+    if s.cross_account_replica.is_some() {
+        return Err(SmError::InvalidRequestException(
+            "Disassociate the cross-account replica before deleting the primary secret.".into(),
+        ));
+    }
     if !s.replicas.is_empty() {
         return Err(SmError::InvalidRequestException(
             "You can't delete secret that has replicas. Remove the replicas first.".into(),
@@ -760,6 +801,9 @@ pub(crate) async fn sync_replicas(
     ctx: &RequestContext,
     s: &Secret,
 ) -> Result<(), SmError> {
+    if let Some(r) = &s.cross_account_replica {
+        crate::cross::push(svc, ctx, s, &r.arn).await?;
+    }
     if s.replicas.is_empty() {
         return Ok(());
     }
@@ -921,6 +965,14 @@ pub async fn stop_replication_to_replica(
     i: SecretIdInput,
 ) -> Result<Value, SmError> {
     let s = lookup(svc, ctx, &i.secret_id)?;
+    if s.cross_account_primary.is_some() {
+        let s = modify(svc, ctx, &s.arn, |s| {
+            s.cross_account_primary = None;
+            s.cross_account_status = None;
+            Ok(())
+        })?;
+        return Ok(json!({"ARN": s.arn}));
+    }
     let Some(primary) = s.primary_region.clone() else {
         return Err(SmError::InvalidRequestException(
             "This secret is not a replica.".into(),

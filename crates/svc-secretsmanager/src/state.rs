@@ -125,6 +125,24 @@ pub struct Secret {
     /// Secret type (`Type`).
     #[serde(default)]
     pub kind: Option<String>,
+    /// Cross-account replica: the primary secret's ARN in another account.
+    #[serde(default)]
+    pub cross_account_primary: Option<String>,
+    /// Cross-account primary: its replica in another account.
+    #[serde(default)]
+    pub cross_account_replica: Option<CrossAccountReplica>,
+    /// Cross-account replication status (Pending, InSync, Detached) on either side.
+    #[serde(default)]
+    pub cross_account_status: Option<String>,
+}
+
+/// The cross-account replica of a primary secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CrossAccountReplica {
+    /// Replica ARN.
+    pub arn: String,
+    /// Replication role.
+    pub role: Option<String>,
 }
 
 impl Secret {
