@@ -451,3 +451,65 @@ impl Service for Kms {
         self.master.forget_persisted();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overcast_core::store::LogStore;
+    use overcast_core::{AwsError, Input, Store};
+
+    async fn call(kms: &Kms, op: &'static str, v: Value) -> Result<Value, AwsError> {
+        let ctx = RequestContext::test("kms", op);
+        kms.call(
+            &ctx,
+            op,
+            Input {
+                value: v,
+                body: None,
+            },
+        )
+        .await
+        .map(|o| o.value)
+    }
+
+    #[tokio::test]
+    async fn material_is_wrapped_at_rest_and_survives_a_restart() {
+        let dir = std::env::temp_dir().join(format!("overcast-kms-lib-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let open = || {
+            let store: Arc<dyn Store> = Arc::new(LogStore::open(&dir).unwrap());
+            Kms::new(&Core::new(store, None))
+        };
+        let kms = open();
+        let id = call(&kms, "CreateKey", json!({})).await.unwrap()["KeyMetadata"]["KeyId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let blob = call(
+            &kms,
+            "Encrypt",
+            json!({"KeyId": id, "Plaintext": "aGVsbG8="}),
+        )
+        .await
+        .unwrap()["CiphertextBlob"]
+            .clone();
+        let ctx = RequestContext::test("kms", "DescribeKey");
+        let material = kms
+            .with_key(&ctx, &id, |k| Ok(k.materials[0].plain.clone()))
+            .unwrap();
+        assert_eq!(material.len(), 32);
+        drop(kms);
+        let log = std::fs::read(dir.join("state.log")).unwrap();
+        assert!(!log.windows(32).any(|w| w == material.as_slice()));
+        let hex_material = hex::encode(&material);
+        assert!(!log.windows(64).any(|w| w == hex_material.as_bytes()));
+        let b64 = overcast_wire::value::encode_base64(&material);
+        assert!(!log.windows(b64.len()).any(|w| w == b64.as_bytes()));
+        let kms = open();
+        let out = call(&kms, "Decrypt", json!({"CiphertextBlob": blob}))
+            .await
+            .unwrap();
+        assert_eq!(out["Plaintext"], "aGVsbG8=");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
