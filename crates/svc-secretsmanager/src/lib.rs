@@ -31,17 +31,23 @@ pub struct SecretsManager {
     core: Core,
     regions: Stores<Region>,
     me: Weak<SecretsManager>,
+    /// (account/region) that have had rotation enabled: their schedules are re-armed at start.
+    rotating: overcast_core::Table<bool>,
 }
 
 /// Builds the service; secrets are loaded per (account, region) on first use.
 pub fn service(core: &Core) -> Arc<dyn Service> {
     let store = core.store.clone();
+    let rotating = overcast_core::Table::new(core.store.clone(), "secretsmanager/rotating-regions");
     let core = core.clone();
-    Arc::new_cyclic(|me| SecretsManager {
+    let sm = Arc::new_cyclic(|me| SecretsManager {
         core,
         regions: Stores::new(move |account, region| Region::load(store.clone(), account, region)),
         me: me.clone(),
-    })
+        rotating,
+    });
+    sm.arm_persisted();
+    sm
 }
 
 #[derive(Deserialize)]
@@ -63,6 +69,26 @@ fn kms_message(e: &overcast_core::AwsError) -> String {
 }
 
 impl SecretsManager {
+    /// Loads the regions with rotation schedules and arms them (after a restart).
+    fn arm_persisted(&self) {
+        for (key, _) in self.rotating.load() {
+            if let Some((account, region)) = key.split_once('/') {
+                let mut ctx = RequestContext::test("secretsmanager", "RotateSecret");
+                ctx.account_id = account.to_string();
+                ctx.region = region.to_string();
+                ctx.now = self.core.clock.now();
+                self.region(&ctx);
+            }
+        }
+    }
+
+    /// Remembers that `ctx`'s region has rotation schedules.
+    pub(crate) fn note_rotating(&self, ctx: &RequestContext) -> Result<(), SmError> {
+        self.rotating
+            .put(&format!("{}/{}", ctx.account_id, ctx.region), &true)?;
+        Ok(())
+    }
+
     pub(crate) fn region(&self, ctx: &RequestContext) -> Arc<Region> {
         let r = self.regions.get(&ctx.account_id, &ctx.region);
         if !r.armed.swap(true, std::sync::atomic::Ordering::AcqRel) {
@@ -305,8 +331,14 @@ mod tests {
         }
     }
 
-    fn setup(fail_at: Option<&'static str>) -> (Core, Arc<dyn Service>, Arc<FakeLambda>) {
-        let core = Core::ephemeral();
+    /// The running services (the directory only holds weak references).
+    type Running = HashMap<&'static str, Arc<dyn Service>>;
+
+    fn setup(fail_at: Option<&'static str>) -> (Core, Running, Arc<FakeLambda>) {
+        setup_on(Core::ephemeral(), fail_at)
+    }
+
+    fn setup_on(core: Core, fail_at: Option<&'static str>) -> (Core, Running, Arc<FakeLambda>) {
         let sm = service(&core);
         let lambda = Arc::new(FakeLambda {
             core: core.clone(),
@@ -319,9 +351,7 @@ mod tests {
             ("lambda", lambda.clone() as Arc<dyn Service>),
         ]);
         core.services.install(&services);
-        // The directory holds weak references: keep the services alive.
-        std::mem::forget(services);
-        (core, sm, lambda)
+        (core, services, lambda)
     }
 
     async fn call(core: &Core, op: &'static str, v: Value) -> Result<Value, AwsError> {
@@ -430,6 +460,49 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         panic!("the scheduled rotation did not complete");
+    }
+
+    #[tokio::test]
+    async fn rotation_schedules_are_rearmed_after_a_restart() {
+        let dir = std::env::temp_dir().join(format!("overcast-sm-rot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let durable = || {
+            let store: Arc<dyn overcast_core::Store> =
+                Arc::new(overcast_core::store::LogStore::open(&dir).unwrap());
+            Core::new(store, None)
+        };
+        {
+            let (core, _sm, _l) = setup_on(durable(), None);
+            call(
+                &core,
+                "CreateSecret",
+                json!({"Name": "db", "SecretString": "original"}),
+            )
+            .await
+            .unwrap();
+            call(
+                &core,
+                "RotateSecret",
+                json!({"SecretId": "db", "RotateImmediately": false,
+                "RotationLambdaARN": "arn:aws:lambda:us-east-1:000000000000:function:rot",
+                "RotationRules": {"AutomaticallyAfterDays": 1}}),
+            )
+            .await
+            .unwrap();
+        }
+        // A new process on the same data: no request touches the region before the rotation
+        // is due; the schedule must fire anyway.
+        let (core, _sm, lambda) = setup_on(durable(), None);
+        core.clock.advance(86_400.0 + 1.0);
+        core.scheduler.run_due();
+        for _ in 0..200 {
+            if lambda.steps.lock().unwrap().len() == 4 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(*lambda.steps.lock().unwrap(), rotation::STEPS.to_vec());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

@@ -214,6 +214,7 @@ pub async fn rotate_secret(
         s.next_rotation = next;
         Ok(())
     })?;
+    svc.note_rotating(ctx)?;
     svc.arm(ctx, &s);
     if i.rotate_immediately == Some(false) {
         return Ok(json!({"ARN": s.arn, "Name": s.name}));
