@@ -5,6 +5,7 @@ import os
 import time
 import uuid
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -109,6 +110,13 @@ def test_secure_string_is_encrypted(ssm, prefix, overcast):
     assert opened["Value"] == secret
     d = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"][0]
     assert d["KeyId"] == "alias/aws/ssm"
+    # SecureStrings go through KMS: the customer key's alias must exist, as on AWS.
+    kms = boto3.client("kms", endpoint_url=overcast.url, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    try:
+        kms.create_alias(AliasName="alias/my-key", TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    except kms.exceptions.AlreadyExistsException:
+        pass
     ssm.put_parameter(Name=f"{name}-cmk", Value=secret, Type="SecureString",
                       KeyId="alias/my-key")
     d = ssm.describe_parameters(ParameterFilters=[{"Key": "KeyId", "Values": ["alias/my-key"]}])["Parameters"]

@@ -1,8 +1,11 @@
-//! SecureString encryption. Values are sealed with AES-256-GCM under a key derived from the
-//! KMS key id and a random per-installation master key (persisted in the store, namespace
-//! `ssm/master-key`); the key id and parameter name are bound as associated data, so a
-//! ciphertext cannot be replayed under another name. The [`ParameterCipher`] trait is the seam
-//! where a KMS service can take over.
+//! SecureString encryption. With KMS running, [`KmsCipher`] seals values by envelope
+//! encryption: a data key from KMS `GenerateDataKey` under the parameter's key (default
+//! `alias/aws/ssm`, created by KMS on first use) with the parameter ARN as encryption context,
+//! and the value under AES-256-GCM; reading calls KMS `Decrypt`, so a disabled or deleted key
+//! fails as on AWS (`InvalidKeyId` carrying KMS's error). Without KMS, [`LocalCipher`] seals
+//! under a key derived from the KMS key id and a per-installation master key (namespace
+//! `ssm/master-key`), binding key id and parameter name as associated data. Ciphertexts carry
+//! a format marker, so values sealed by either stay readable.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,18 +13,31 @@ use std::sync::Arc;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use hmac::{Hmac, Mac};
-use overcast_core::{Store, Table};
+use overcast_core::{BoxFuture, Directory, RequestContext, Store, Table};
 use rand::RngCore;
+use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::error::SsmError;
 
-/// Encrypts and decrypts SecureString values.
+/// Encrypts and decrypts SecureString values (in the caller's account and region).
 pub trait ParameterCipher: Send + Sync {
     /// Seals `plaintext` of parameter `name` under `key_id`.
-    fn encrypt(&self, key_id: &str, name: &str, plaintext: &[u8]) -> Result<Vec<u8>, SsmError>;
+    fn encrypt<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        key_id: &'a str,
+        name: &'a str,
+        plaintext: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, SsmError>>;
     /// Opens what [`ParameterCipher::encrypt`] sealed with the same key id and name.
-    fn decrypt(&self, key_id: &str, name: &str, ciphertext: &[u8]) -> Result<Vec<u8>, SsmError>;
+    fn decrypt<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        key_id: &'a str,
+        name: &'a str,
+        ciphertext: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, SsmError>>;
     /// Called when Overcast's state is reset (the store is about to be cleared).
     fn reset(&self) {}
 }
@@ -110,8 +126,9 @@ fn associated_data(key_id: &str, name: &str) -> Vec<u8> {
     aad
 }
 
-impl ParameterCipher for LocalCipher {
-    fn encrypt(&self, key_id: &str, name: &str, plaintext: &[u8]) -> Result<Vec<u8>, SsmError> {
+impl LocalCipher {
+    /// Seals `plaintext` of parameter `name` under a key derived from `key_id`.
+    pub fn seal(&self, key_id: &str, name: &str, plaintext: &[u8]) -> Result<Vec<u8>, SsmError> {
         self.persist()?;
         let cipher = self.cipher_for(key_id)?;
         let mut nonce = [0u8; NONCE_LEN];
@@ -133,7 +150,8 @@ impl ParameterCipher for LocalCipher {
         Ok(out)
     }
 
-    fn decrypt(&self, key_id: &str, name: &str, ciphertext: &[u8]) -> Result<Vec<u8>, SsmError> {
+    /// Opens what [`LocalCipher::seal`] sealed with the same key id and name.
+    pub fn open(&self, key_id: &str, name: &str, ciphertext: &[u8]) -> Result<Vec<u8>, SsmError> {
         let bad = || {
             SsmError::InternalServerError("the SecureString value could not be decrypted".into())
         };
@@ -153,9 +171,177 @@ impl ParameterCipher for LocalCipher {
             )
             .map_err(|_| bad())
     }
+}
+
+impl ParameterCipher for LocalCipher {
+    fn encrypt<'a>(
+        &'a self,
+        _ctx: &'a RequestContext,
+        key_id: &'a str,
+        name: &'a str,
+        plaintext: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, SsmError>> {
+        Box::pin(async move { self.seal(key_id, name, plaintext) })
+    }
+
+    fn decrypt<'a>(
+        &'a self,
+        _ctx: &'a RequestContext,
+        key_id: &'a str,
+        name: &'a str,
+        ciphertext: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, SsmError>> {
+        Box::pin(async move { self.open(key_id, name, ciphertext) })
+    }
 
     fn reset(&self) {
         self.persisted.store(false, Ordering::Release);
+    }
+}
+
+/// Format marker of [`KmsCipher`] ciphertexts: `OCK1 | u16 BE length of the encrypted data
+/// key | encrypted data key | nonce | AES-256-GCM(value)`.
+const KMS_MAGIC: &[u8; 4] = b"OCK1";
+
+/// SecureStrings on KMS (envelope encryption through in-process KMS calls); falls back to
+/// [`LocalCipher`] when KMS is not running, and opens values either one sealed.
+pub struct KmsCipher {
+    services: Directory,
+    local: LocalCipher,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DataKey {
+    ciphertext_blob: overcast_core::Blob,
+    plaintext: overcast_core::Blob,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Decrypted {
+    plaintext: overcast_core::Blob,
+}
+
+/// SSM's answer to a KMS failure: `InvalidKeyId` carrying KMS's error, as AWS reports it.
+fn kms_error(key_id: &str, e: overcast_core::AwsError) -> SsmError {
+    match e.code.as_ref() {
+        "ServiceUnavailable" | "NotImplemented" | "ThrottlingException" => SsmError::Aws(e),
+        "InvalidCiphertextException" => {
+            SsmError::InternalServerError("the SecureString value could not be decrypted".into())
+        }
+        _ => SsmError::InvalidKeyId(format!(
+            "{key_id}: {} (Service: AWSKMS; Status Code: 400; Error Code: {})",
+            e.message, e.code
+        )),
+    }
+}
+
+impl KmsCipher {
+    /// A cipher calling KMS through `services`, with `local` for values sealed without KMS.
+    pub fn new(services: Directory, local: LocalCipher) -> Self {
+        KmsCipher { services, local }
+    }
+
+    fn context(ctx: &RequestContext, name: &str) -> serde_json::Value {
+        serde_json::json!({ "PARAMETER_ARN": crate::names::arn(&ctx.region, &ctx.account_id, name) })
+    }
+}
+
+impl ParameterCipher for KmsCipher {
+    fn encrypt<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        key_id: &'a str,
+        name: &'a str,
+        plaintext: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, SsmError>> {
+        Box::pin(async move {
+            if !self.services.has("kms") {
+                return self.local.seal(key_id, name, plaintext);
+            }
+            let dk: DataKey = self
+                .services
+                .call(
+                    ctx,
+                    "kms",
+                    "GenerateDataKey",
+                    &serde_json::json!({
+                        "KeyId": key_id,
+                        "KeySpec": "AES_256",
+                        "EncryptionContext": Self::context(ctx, name),
+                    }),
+                )
+                .await
+                .map_err(|e| kms_error(key_id, e))?;
+            let edk = dk.ciphertext_blob.0;
+            let len = u16::try_from(edk.len())
+                .map_err(|_| SsmError::InternalServerError("data key too long".into()))?;
+            let cipher = Aes256Gcm::new_from_slice(&dk.plaintext.0)
+                .map_err(|_| SsmError::InternalServerError("bad data key".into()))?;
+            let mut nonce = [0u8; NONCE_LEN];
+            rand::thread_rng().fill_bytes(&mut nonce);
+            let sealed = cipher
+                .encrypt(Nonce::from_slice(&nonce), plaintext)
+                .map_err(|_| SsmError::InternalServerError("encryption failed".into()))?;
+            let mut out = Vec::with_capacity(6 + edk.len() + NONCE_LEN + sealed.len());
+            out.extend_from_slice(KMS_MAGIC);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(&edk);
+            out.extend_from_slice(&nonce);
+            out.extend_from_slice(&sealed);
+            Ok(out)
+        })
+    }
+
+    fn decrypt<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        key_id: &'a str,
+        name: &'a str,
+        ciphertext: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, SsmError>> {
+        Box::pin(async move {
+            let Some(body) = ciphertext.strip_prefix(KMS_MAGIC.as_slice()) else {
+                return self.local.open(key_id, name, ciphertext);
+            };
+            let bad = || {
+                SsmError::InternalServerError(
+                    "the SecureString value could not be decrypted".into(),
+                )
+            };
+            if body.len() < 2 {
+                return Err(bad());
+            }
+            let len = u16::from_be_bytes([body[0], body[1]]) as usize;
+            let rest = &body[2..];
+            if rest.len() < len + NONCE_LEN {
+                return Err(bad());
+            }
+            let (edk, rest) = rest.split_at(len);
+            let (nonce, sealed) = rest.split_at(NONCE_LEN);
+            let dk: Decrypted = self
+                .services
+                .call(
+                    ctx,
+                    "kms",
+                    "Decrypt",
+                    &serde_json::json!({
+                        "CiphertextBlob": overcast_core::Blob(edk.to_vec()),
+                        "EncryptionContext": Self::context(ctx, name),
+                    }),
+                )
+                .await
+                .map_err(|e| kms_error(key_id, e))?;
+            Aes256Gcm::new_from_slice(&dk.plaintext.0)
+                .map_err(|_| bad())?
+                .decrypt(Nonce::from_slice(nonce), sealed)
+                .map_err(|_| bad())
+        })
+    }
+
+    fn reset(&self) {
+        ParameterCipher::reset(&self.local);
     }
 }
 
@@ -166,26 +352,23 @@ mod tests {
     #[test]
     fn round_trips_and_binds_name_and_key() {
         let c = LocalCipher::new([7; 32]);
-        let sealed = c
-            .encrypt("alias/aws/ssm", "/db/password", b"hunter2")
-            .unwrap();
+        let sealed = c.seal("alias/aws/ssm", "/db/password", b"hunter2").unwrap();
         assert!(!sealed.windows(7).any(|w| w == b"hunter2"));
         assert_eq!(
-            c.decrypt("alias/aws/ssm", "/db/password", &sealed).unwrap(),
+            c.open("alias/aws/ssm", "/db/password", &sealed).unwrap(),
             b"hunter2"
         );
-        assert!(c.decrypt("alias/aws/ssm", "/db/other", &sealed).is_err());
-        assert!(c.decrypt("alias/other", "/db/password", &sealed).is_err());
+        assert!(c.open("alias/aws/ssm", "/db/other", &sealed).is_err());
+        assert!(c.open("alias/other", "/db/password", &sealed).is_err());
         assert!(LocalCipher::new([8; 32])
-            .decrypt("alias/aws/ssm", "/db/password", &sealed)
+            .open("alias/aws/ssm", "/db/password", &sealed)
             .is_err());
         assert!(c
-            .decrypt("alias/aws/ssm", "/db/password", b"OCS1short")
+            .open("alias/aws/ssm", "/db/password", b"OCS1short")
             .is_err());
         assert_ne!(
             sealed,
-            c.encrypt("alias/aws/ssm", "/db/password", b"hunter2")
-                .unwrap()
+            c.seal("alias/aws/ssm", "/db/password", b"hunter2").unwrap()
         );
     }
 
@@ -195,20 +378,20 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let store: Arc<dyn Store> = Arc::new(overcast_core::store::LogStore::open(&dir).unwrap());
         let a = LocalCipher::load(store.clone()).unwrap();
-        let sealed = a.encrypt("k", "n", b"v").unwrap();
+        let sealed = a.seal("k", "n", b"v").unwrap();
         // A restart: every handle on the store goes, releasing the data directory.
         drop(a);
         drop(store);
         let store: Arc<dyn Store> = Arc::new(overcast_core::store::LogStore::open(&dir).unwrap());
         let b = LocalCipher::load(store.clone()).unwrap();
-        assert_eq!(b.decrypt("k", "n", &sealed).unwrap(), b"v");
+        assert_eq!(b.open("k", "n", &sealed).unwrap(), b"v");
         // A reset clears the store; the key is written back before it seals again.
-        b.reset();
+        ParameterCipher::reset(&b);
         store.clear().unwrap();
-        let sealed = b.encrypt("k", "n", b"w").unwrap();
+        let sealed = b.seal("k", "n", b"w").unwrap();
         drop(b);
         let c = LocalCipher::load(store.clone()).unwrap();
-        assert_eq!(c.decrypt("k", "n", &sealed).unwrap(), b"w");
+        assert_eq!(c.open("k", "n", &sealed).unwrap(), b"w");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

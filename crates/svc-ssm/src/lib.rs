@@ -17,10 +17,18 @@ pub mod search;
 pub mod state;
 pub mod tags;
 
-pub use cipher::{LocalCipher, ParameterCipher};
+pub use cipher::{KmsCipher, LocalCipher, ParameterCipher};
 pub use error::SsmError;
 
 use state::{Parameter, Region, StoredValue, Version};
+
+/// A SecureString value still to be decrypted.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    key_id: String,
+    name: String,
+    ciphertext: Vec<u8>,
+}
 
 /// The service.
 pub struct Ssm {
@@ -29,17 +37,18 @@ pub struct Ssm {
 }
 
 /// Builds the service; parameters are loaded per (account, region) on first use.
+/// SecureStrings go through KMS when it runs (see [`KmsCipher`]).
 pub fn service(core: &Core) -> Arc<dyn Service> {
-    let cipher: Arc<dyn ParameterCipher> = match LocalCipher::load(core.store.clone()) {
-        Ok(c) => Arc::new(c),
+    let local = match LocalCipher::load(core.store.clone()) {
+        Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot persist the SSM master key; SecureStrings will not survive a restart");
             let mut key = [0u8; 32];
             rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut key);
-            Arc::new(LocalCipher::new(key))
+            LocalCipher::new(key)
         }
     };
-    with_cipher(core, cipher)
+    with_cipher(core, Arc::new(KmsCipher::new(core.services.clone(), local)))
 }
 
 /// Builds the service with another SecureString cipher (a KMS-backed one).
@@ -58,29 +67,48 @@ impl Ssm {
     }
 
     /// The value of `version` as the caller sees it: SecureStrings are decrypted only when
-    /// asked, otherwise their ciphertext is shown (base64).
+    /// asked (later, outside the state lock: see [`Ssm::open`]), otherwise their ciphertext
+    /// is shown (base64).
     pub(crate) fn value_of(
         &self,
         param: &Parameter,
         version: &Version,
         decrypt: bool,
-    ) -> Result<String, SsmError> {
+    ) -> (String, Option<Pending>) {
         match &version.value {
-            StoredValue::Plain { text } => Ok(text.clone()),
+            StoredValue::Plain { text } => (text.clone(), None),
             StoredValue::Sealed { ciphertext } if decrypt => {
                 let key_id = version
                     .key_id
-                    .as_deref()
-                    .unwrap_or(parameters::DEFAULT_KEY_ID);
-                let plain = self.cipher.decrypt(key_id, &param.name, &ciphertext.0)?;
-                String::from_utf8(plain).map_err(|_| {
-                    SsmError::InternalServerError("the decrypted value is not UTF-8".into())
-                })
+                    .clone()
+                    .unwrap_or_else(|| parameters::DEFAULT_KEY_ID.to_string());
+                (
+                    String::new(),
+                    Some(Pending {
+                        key_id,
+                        name: param.name.clone(),
+                        ciphertext: ciphertext.0.clone(),
+                    }),
+                )
             }
             StoredValue::Sealed { ciphertext } => {
-                Ok(overcast_wire::value::encode_base64(&ciphertext.0))
+                (overcast_wire::value::encode_base64(&ciphertext.0), None)
             }
         }
+    }
+
+    /// Decrypts a SecureString value [`Ssm::value_of`] left pending.
+    pub(crate) async fn open(
+        &self,
+        ctx: &RequestContext,
+        pending: Pending,
+    ) -> Result<String, SsmError> {
+        let plain = self
+            .cipher
+            .decrypt(ctx, &pending.key_id, &pending.name, &pending.ciphertext)
+            .await?;
+        String::from_utf8(plain)
+            .map_err(|_| SsmError::InternalServerError("the decrypted value is not UTF-8".into()))
     }
 }
 

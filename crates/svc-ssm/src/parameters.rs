@@ -68,6 +68,18 @@ pub struct ParameterOut {
     #[serde(rename = "ARN")]
     arn: String,
     data_type: String,
+    #[serde(skip)]
+    pending: Option<crate::Pending>,
+}
+
+impl ParameterOut {
+    /// Decrypts the value if it is a SecureString left pending.
+    pub(crate) async fn open(&mut self, ssm: &Ssm, ctx: &RequestContext) -> Result<(), SsmError> {
+        if let Some(p) = self.pending.take() {
+            self.value = ssm.open(ctx, p).await?;
+        }
+        Ok(())
+    }
 }
 
 impl Ssm {
@@ -79,10 +91,12 @@ impl Ssm {
         selector: Option<String>,
         decrypt: bool,
     ) -> Result<ParameterOut, SsmError> {
+        let (value, pending) = self.value_of(param, version, decrypt);
         Ok(ParameterOut {
+            pending,
             name: param.name.clone(),
             kind: version.kind.clone(),
-            value: self.value_of(param, version, decrypt)?,
+            value,
             version: version.version,
             selector,
             last_modified_date: version.last_modified,
@@ -277,6 +291,51 @@ pub(crate) async fn put_parameter(
         .map(|p| policies::parse(p, ctx.now))
         .transpose()?;
 
+    // SecureStrings are sealed (through KMS) outside the state lock, then installed; if the
+    // parameter's key changed meanwhile, the value is sealed again.
+    let mut sealed: Option<(String, Vec<u8>)> = None;
+    for _ in 0..3 {
+        match put_locked(
+            ssm,
+            ctx,
+            &i,
+            &name,
+            &tags,
+            new_policies.clone(),
+            sealed.as_ref(),
+        )? {
+            PutOutcome::Done(out) => return Ok(out),
+            PutOutcome::Reseal(key) => {
+                let c = ssm
+                    .cipher
+                    .encrypt(ctx, &key, &name, i.value.as_bytes())
+                    .await?;
+                sealed = Some((key, c));
+            }
+        }
+    }
+    Err(SsmError::InternalServerError(
+        "the parameter changed while it was being written; try again".into(),
+    ))
+}
+
+enum PutOutcome {
+    Done(PutParameterOutput),
+    Reseal(String),
+}
+
+fn put_locked(
+    ssm: &Ssm,
+    ctx: &RequestContext,
+    i: &PutParameterInput,
+    name: &str,
+    tags: &[Tag],
+    new_policies: Option<Vec<Policy>>,
+    sealed: Option<&(String, Vec<u8>)>,
+) -> Result<PutOutcome, SsmError> {
+    let name = name.to_string();
+    let tags = tags.to_vec();
+    let overwrite = i.overwrite.unwrap_or(false);
     let region = ssm.region(ctx);
     let mut w = region.write(ctx.now);
     let existing = w.map.get(&name).cloned();
@@ -366,8 +425,12 @@ pub(crate) async fn put_parameter(
     }
     let value = if kind == "SecureString" {
         let key = key_id.as_deref().unwrap_or(DEFAULT_KEY_ID);
-        StoredValue::Sealed {
-            ciphertext: Blob(ssm.cipher.encrypt(key, &name, i.value.as_bytes())?),
+        match sealed.as_ref().filter(|(k, _)| k == key) {
+            Some((_, ciphertext)) => StoredValue::Sealed {
+                ciphertext: Blob(ciphertext.clone()),
+            },
+            // The parameter changed type or key while the value was being sealed.
+            None => return Ok(PutOutcome::Reseal(key.to_string())),
         }
     } else {
         StoredValue::Plain {
@@ -393,7 +456,7 @@ pub(crate) async fn put_parameter(
         last_modified_user: ctx.principal_arn.clone(),
     });
     w.save(param)?;
-    Ok(PutParameterOutput { version, tier })
+    Ok(PutOutcome::Done(PutParameterOutput { version, tier }))
 }
 
 #[derive(Deserialize)]
@@ -415,20 +478,22 @@ pub(crate) async fn get_parameter(
     i: GetParameterInput,
 ) -> Result<GetParameterOutput, SsmError> {
     let reference = names::parse_reference(&i.name)?;
-    let region = ssm.region(ctx);
-    let map = region.read(ctx.now);
-    let param = lookup(&map, &reference).ok_or_else(not_found)?;
-    let version = param.select(reference.selector.as_ref())?;
-    let selector = reference.selector.as_ref().map(|s| s.render());
-    Ok(GetParameterOutput {
-        parameter: ssm.parameter_out(
+    let mut parameter = {
+        let region = ssm.region(ctx);
+        let map = region.read(ctx.now);
+        let param = lookup(&map, &reference).ok_or_else(not_found)?;
+        let version = param.select(reference.selector.as_ref())?;
+        let selector = reference.selector.as_ref().map(|s| s.render());
+        ssm.parameter_out(
             ctx,
             param,
             version,
             selector,
             i.with_decryption.unwrap_or(false),
-        )?,
-    })
+        )?
+    };
+    parameter.open(ssm, ctx).await?;
+    Ok(GetParameterOutput { parameter })
 }
 
 #[derive(Deserialize)]
@@ -451,31 +516,36 @@ pub(crate) async fn get_parameters(
     i: GetParametersInput,
 ) -> Result<GetParametersOutput, SsmError> {
     let region = ssm.region(ctx);
-    let map = region.read(ctx.now);
     let mut out = GetParametersOutput {
         parameters: Vec::new(),
         invalid_parameters: Vec::new(),
     };
-    let mut seen = std::collections::HashSet::new();
-    for raw in &i.names {
-        if !seen.insert(raw.as_str()) {
-            continue;
+    {
+        let map = region.read(ctx.now);
+        let mut seen = std::collections::HashSet::new();
+        for raw in &i.names {
+            if !seen.insert(raw.as_str()) {
+                continue;
+            }
+            let found = names::parse_reference(raw).ok().and_then(|r| {
+                let p = lookup(&map, &r)?;
+                let v = p.select(r.selector.as_ref()).ok()?;
+                Some((p, v, r.selector.as_ref().map(|s| s.render())))
+            });
+            match found {
+                Some((p, v, sel)) => out.parameters.push(ssm.parameter_out(
+                    ctx,
+                    p,
+                    v,
+                    sel,
+                    i.with_decryption.unwrap_or(false),
+                )?),
+                None => out.invalid_parameters.push(raw.clone()),
+            }
         }
-        let found = names::parse_reference(raw).ok().and_then(|r| {
-            let p = lookup(&map, &r)?;
-            let v = p.select(r.selector.as_ref()).ok()?;
-            Some((p, v, r.selector.as_ref().map(|s| s.render())))
-        });
-        match found {
-            Some((p, v, sel)) => out.parameters.push(ssm.parameter_out(
-                ctx,
-                p,
-                v,
-                sel,
-                i.with_decryption.unwrap_or(false),
-            )?),
-            None => out.invalid_parameters.push(raw.clone()),
-        }
+    }
+    for p in &mut out.parameters {
+        p.open(ssm, ctx).await?;
     }
     Ok(out)
 }
@@ -571,6 +641,8 @@ pub(crate) struct HistoryOut {
     tier: String,
     policies: Vec<PolicyOut>,
     data_type: String,
+    #[serde(skip)]
+    pending: Option<crate::Pending>,
 }
 
 #[derive(Serialize)]
@@ -591,40 +663,50 @@ pub(crate) async fn get_parameter_history(
         return Err(not_found());
     }
     let region = ssm.region(ctx);
-    let map = region.read(ctx.now);
-    let param = lookup(&map, &reference).ok_or_else(not_found)?;
-    // Versions page in order; keys are zero-padded so they sort like numbers.
-    let items: Vec<(String, &Version)> = param
-        .versions
-        .iter()
-        .map(|v| (format!("{:020}", v.version), v))
-        .collect();
-    let (versions, next_token) = filters::page(
-        items,
-        i.next_token.as_deref(),
-        i.max_results.unwrap_or(50).clamp(1, 50) as usize,
-    )?;
-    let decrypt = i.with_decryption.unwrap_or(false);
-    let parameters = versions
-        .into_iter()
-        .map(|v| {
-            Ok(HistoryOut {
-                name: param.name.clone(),
-                kind: v.kind.clone(),
-                key_id: v.key_id.clone(),
-                last_modified_date: v.last_modified,
-                last_modified_user: v.last_modified_user.clone(),
-                description: v.description.clone(),
-                value: ssm.value_of(param, v, decrypt)?,
-                allowed_pattern: v.allowed_pattern.clone(),
-                version: v.version,
-                labels: v.labels.clone(),
-                tier: v.tier.clone(),
-                policies: policies_out(&v.policies),
-                data_type: v.data_type.clone(),
+    let (mut parameters, next_token) = {
+        let map = region.read(ctx.now);
+        let param = lookup(&map, &reference).ok_or_else(not_found)?;
+        // Versions page in order; keys are zero-padded so they sort like numbers.
+        let items: Vec<(String, &Version)> = param
+            .versions
+            .iter()
+            .map(|v| (format!("{:020}", v.version), v))
+            .collect();
+        let (versions, next_token) = filters::page(
+            items,
+            i.next_token.as_deref(),
+            i.max_results.unwrap_or(50).clamp(1, 50) as usize,
+        )?;
+        let decrypt = i.with_decryption.unwrap_or(false);
+        let parameters = versions
+            .into_iter()
+            .map(|v| {
+                let (value, pending) = ssm.value_of(param, v, decrypt);
+                Ok(HistoryOut {
+                    pending,
+                    name: param.name.clone(),
+                    kind: v.kind.clone(),
+                    key_id: v.key_id.clone(),
+                    last_modified_date: v.last_modified,
+                    last_modified_user: v.last_modified_user.clone(),
+                    description: v.description.clone(),
+                    value,
+                    allowed_pattern: v.allowed_pattern.clone(),
+                    version: v.version,
+                    labels: v.labels.clone(),
+                    tier: v.tier.clone(),
+                    policies: policies_out(&v.policies),
+                    data_type: v.data_type.clone(),
+                })
             })
-        })
-        .collect::<Result<Vec<_>, SsmError>>()?;
+            .collect::<Result<Vec<_>, SsmError>>()?;
+        (parameters, next_token)
+    };
+    for p in &mut parameters {
+        if let Some(pd) = p.pending.take() {
+            p.value = ssm.open(ctx, pd).await?;
+        }
+    }
     Ok(GetParameterHistoryOutput {
         parameters,
         next_token,

@@ -133,38 +133,44 @@ pub(crate) async fn get_parameters_by_path(
     let recursive = i.recursive.unwrap_or(false);
     let labels = filters::labels(&compiled);
     let region = ssm.region(ctx);
-    let map = region.read(ctx.now);
-    let mut found = Vec::new();
-    for p in map
-        .values()
-        .filter(|p| names::under_path(&p.name, path, recursive))
-    {
-        // With a Label filter the labelled version answers; otherwise the latest.
-        let version = match labels {
-            Some(ls) => match p
-                .versions
-                .iter()
-                .find(|v| v.labels.iter().any(|l| ls.contains(l)))
-            {
-                Some(v) => v,
-                None => continue,
-            },
-            None => p.latest(),
-        };
-        if filters::matches(&compiled, p, version) {
-            found.push((p.name.clone(), (p, version)));
+    let (mut parameters, next_token) = {
+        let map = region.read(ctx.now);
+        let mut found = Vec::new();
+        for p in map
+            .values()
+            .filter(|p| names::under_path(&p.name, path, recursive))
+        {
+            // With a Label filter the labelled version answers; otherwise the latest.
+            let version = match labels {
+                Some(ls) => match p
+                    .versions
+                    .iter()
+                    .find(|v| v.labels.iter().any(|l| ls.contains(l)))
+                {
+                    Some(v) => v,
+                    None => continue,
+                },
+                None => p.latest(),
+            };
+            if filters::matches(&compiled, p, version) {
+                found.push((p.name.clone(), (p, version)));
+            }
         }
+        let (page, next_token) = filters::page(
+            found,
+            i.next_token.as_deref(),
+            i.max_results.unwrap_or(10).clamp(1, 10) as usize,
+        )?;
+        let decrypt = i.with_decryption.unwrap_or(false);
+        let parameters = page
+            .into_iter()
+            .map(|(p, v)| ssm.parameter_out(ctx, p, v, None, decrypt))
+            .collect::<Result<Vec<_>, _>>()?;
+        (parameters, next_token)
+    };
+    for p in &mut parameters {
+        p.open(ssm, ctx).await?;
     }
-    let (page, next_token) = filters::page(
-        found,
-        i.next_token.as_deref(),
-        i.max_results.unwrap_or(10).clamp(1, 10) as usize,
-    )?;
-    let decrypt = i.with_decryption.unwrap_or(false);
-    let parameters = page
-        .into_iter()
-        .map(|(p, v)| ssm.parameter_out(ctx, p, v, None, decrypt))
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(GetParametersByPathOutput {
         parameters,
         next_token,
