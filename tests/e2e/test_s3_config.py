@@ -478,3 +478,28 @@ def test_account_level_block_public_access(overcast, s3, bucket, monkeypatch):
     control.delete_public_access_block(AccountId="000000000000")
     s3.put_bucket_policy(Bucket=bucket, Policy=public)
     expect("AccessDenied", control.get_public_access_block, AccountId="111122223333")
+
+
+def test_sse_kms_objects_use_kms_data_keys(s3, client, bucket):
+    kms = client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    out = s3.put_object(Bucket=bucket, Key="k", Body=b"classified", ServerSideEncryption="aws:kms",
+                        SSEKMSKeyId=key["KeyId"])
+    assert out["ServerSideEncryption"] == "aws:kms" and out["SSEKMSKeyId"] == key["Arn"]
+    got = s3.get_object(Bucket=bucket, Key="k")
+    assert got["Body"].read() == b"classified" and got["SSEKMSKeyId"] == key["Arn"]
+    # Default bucket encryption with the AWS-managed key.
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]})
+    out = s3.put_object(Bucket=bucket, Key="d", Body=b"default")
+    assert out["ServerSideEncryption"] == "aws:kms"
+    assert s3.get_object(Bucket=bucket, Key="d")["Body"].read() == b"default"
+    aliases = [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
+    assert "alias/aws/s3" in aliases
+    # A disabled key makes its objects unreadable, with KMS's error.
+    kms.disable_key(KeyId=key["KeyId"])
+    expect("KMS.DisabledException", s3.get_object, Bucket=bucket, Key="k")
+    kms.enable_key(KeyId=key["KeyId"])
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"classified"
+    expect("KMS.NotFoundException", s3.put_object, Bucket=bucket, Key="x", Body=b"x",
+           ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/does-not-exist")
