@@ -205,11 +205,7 @@ impl Node {
                                     return true;
                                 }
                             }
-                            Value::Array(_) => {
-                                if self.matches(Some(i)) {
-                                    return true;
-                                }
-                            }
+                            Value::Array(_) if self.matches(Some(i)) => return true,
                             _ => {}
                         }
                     }

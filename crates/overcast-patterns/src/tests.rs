@@ -12,8 +12,7 @@ fn m(pattern: Value, event: Value) -> bool {
 
 fn invalid(pattern: &str) -> String {
     Pattern::parse(pattern)
-        .err()
-        .expect("should be invalid")
+        .expect_err("should be invalid")
         .reason()
         .to_string()
 }
