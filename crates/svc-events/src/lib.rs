@@ -1,25 +1,242 @@
-//! EventBridge: buses, rules, targets, archives and replays.
+//! EventBridge: buses, rules, targets, archives and replays, with real delivery.
 //!
-//! No operation is implemented yet: every call answers `NotImplemented` (HTTP 501).
+//! Modules follow the API: `buses` (event buses and their policies), `rules` (rules, targets,
+//! TestEventPattern), `put_events` (the envelope, matching and archiving), `deliver` (targets:
+//! SQS, SNS, buses, CloudWatch Logs, Lambda; retries on the virtual clock and DLQs),
+//! `transform` (Input, InputPath, InputTransformer), `schedule` (rate/cron rules on the
+//! virtual clock), `archives` (archives and replays), `tags`, `state` (types, persistence).
 
+#![warn(missing_docs)]
+
+pub mod archives;
+pub mod buses;
+pub mod deliver;
+pub mod error;
+pub mod put_events;
+pub mod rules;
+pub mod schedule;
+pub mod state;
+pub mod tags;
+pub mod transform;
+
+use std::ops::Deref;
 use std::sync::Arc;
 
-use overcast_core::{Core, Service};
+use overcast_core::{Core, RequestContext, Service, Stores};
 
-/// The service.
+use crate::error::{EventsError, EventsResult};
+use crate::state::{Persist, Region, DEFAULT_BUS};
+
+/// The EventBridge service.
 pub struct Events {
-    #[allow(dead_code)]
-    core: Core,
+    shared: Arc<Shared>,
 }
 
-/// Builds the service.
+/// State shared by handlers and background work (schedules, retries, replays).
+pub struct Shared {
+    /// Core services.
+    pub core: Core,
+    /// State per (account, region).
+    pub regions: Stores<Region>,
+    /// Persistence.
+    pub persist: Persist,
+}
+
+impl Deref for Events {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// Builds the service, loading persisted state.
 pub fn service(core: &Core) -> Arc<dyn Service> {
-    Arc::new(Events { core: core.clone() })
+    Arc::new(Events::new(core))
+}
+
+impl Events {
+    /// The service over `core`.
+    pub fn new(core: &Core) -> Events {
+        let clock = core.clock.clone();
+        let shared = Arc::new(Shared {
+            core: core.clone(),
+            regions: Stores::new(move |a, r| Region::new(a, r, clock.now())),
+            persist: Persist::new(core.store.clone()),
+        });
+        shared.load();
+        Events { shared }
+    }
+
+    /// The shared state.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+}
+
+impl Shared {
+    /// Loads every persisted record and re-arms schedules.
+    fn load(self: &Arc<Self>) {
+        for (k, bus) in self.persist.buses.load() {
+            if let Some((a, r, _)) = state::split_key(&k) {
+                let region = self.regions.get(a, r);
+                let mut w = region.write();
+                let (name, arn) = (bus.name.clone(), bus.arn.clone());
+                w.buses.insert(name.clone(), bus);
+                w.reindex(&name, &arn);
+            }
+        }
+        for (k, archive) in self.persist.archives.load() {
+            if let Some((a, r, _)) = state::split_key(&k) {
+                self.regions
+                    .get(a, r)
+                    .write()
+                    .archives
+                    .insert(archive.name.clone(), archive);
+            }
+        }
+        for (k, ev) in self.persist.archived.load() {
+            if let Some((a, r, rest)) = state::split_key(&k) {
+                if let Some((name, _)) = rest.split_once('/') {
+                    self.regions
+                        .get(a, r)
+                        .write()
+                        .archived
+                        .entry(name.to_string())
+                        .or_default()
+                        .push(ev);
+                }
+            }
+        }
+        for (k, replay) in self.persist.replays.load() {
+            if let Some((a, r, _)) = state::split_key(&k) {
+                self.regions
+                    .get(a, r)
+                    .write()
+                    .replays
+                    .insert(replay.name.clone(), replay);
+            }
+        }
+        for (k, tags) in self.persist.tags.load() {
+            if let Some((a, r, arn)) = state::split_key(&k) {
+                self.regions
+                    .get(a, r)
+                    .write()
+                    .tags
+                    .insert(arn.to_string(), tags);
+            }
+        }
+        let mut scheduled = Vec::new();
+        for (k, rule) in self.persist.rules.load() {
+            if let Some((a, r, _)) = state::split_key(&k) {
+                let region = self.regions.get(a, r);
+                let mut w = region.write();
+                if rule.schedule_expression.is_some() {
+                    scheduled.push((
+                        a.to_string(),
+                        r.to_string(),
+                        rule.bus.clone(),
+                        rule.name.clone(),
+                    ));
+                }
+                w.rules.insert((rule.bus.clone(), rule.name.clone()), rule);
+            }
+        }
+        for (_, region) in self.regions.all() {
+            let mut w = region.write();
+            let buses: Vec<(String, String)> = w
+                .buses
+                .values()
+                .map(|b| (b.name.clone(), b.arn.clone()))
+                .collect();
+            for (name, arn) in buses {
+                w.reindex(&name, &arn);
+            }
+            for ev in w.archived.values_mut() {
+                ev.sort_by(|x, y| x.time.total_cmp(&y.time));
+            }
+        }
+        for (a, r, bus, name) in scheduled {
+            schedule::arm(self, &a, &r, &bus, &name);
+        }
+    }
+
+    /// A context for work EventBridge does on its own (schedules, retries).
+    pub fn background_ctx(&self, account: &str, region: &str) -> RequestContext {
+        let mut ctx = RequestContext::test("events", "PutEvents");
+        ctx.account_id = account.to_string();
+        ctx.region = region.to_string();
+        ctx.principal_arn = format!("arn:aws:iam::{account}:root");
+        ctx.principal_id = account.to_string();
+        ctx.now = self.core.clock.now();
+        ctx
+    }
+
+    /// The state of the caller's region.
+    pub fn region(&self, ctx: &RequestContext) -> Arc<Region> {
+        self.regions.get(&ctx.account_id, &ctx.region)
+    }
+}
+
+/// The bus name of an `EventBusName` member (a name or an ARN); default when absent.
+pub fn bus_name(given: Option<&str>) -> EventsResult<String> {
+    let given = given.unwrap_or(DEFAULT_BUS);
+    if let Some(rest) = given.strip_prefix("arn:") {
+        return rest
+            .rsplit_once(":event-bus/")
+            .map(|(_, n)| n.to_string())
+            .ok_or_else(|| {
+                EventsError::ValidationException(format!("Invalid event bus ARN: {given}"))
+            });
+    }
+    Ok(given.to_string())
 }
 
 impl Service for Events {
     fn name(&self) -> &'static str {
         "events"
     }
-    overcast_core::operations! {}
+
+    fn reset(&self) {
+        for (_, r) in self.regions.all() {
+            let w = r.write();
+            for job in w.schedules.values() {
+                self.core.scheduler.cancel(*job);
+            }
+        }
+        self.regions.clear();
+    }
+
+    overcast_core::operations! {
+        "CreateEventBus" => buses::create_event_bus,
+        "DescribeEventBus" => buses::describe_event_bus,
+        "ListEventBuses" => buses::list_event_buses,
+        "UpdateEventBus" => buses::update_event_bus,
+        "DeleteEventBus" => buses::delete_event_bus,
+        "PutPermission" => buses::put_permission,
+        "RemovePermission" => buses::remove_permission,
+        "PutRule" => rules::put_rule,
+        "DescribeRule" => rules::describe_rule,
+        "ListRules" => rules::list_rules,
+        "EnableRule" => rules::enable_rule,
+        "DisableRule" => rules::disable_rule,
+        "DeleteRule" => rules::delete_rule,
+        "PutTargets" => rules::put_targets,
+        "RemoveTargets" => rules::remove_targets,
+        "ListTargetsByRule" => rules::list_targets_by_rule,
+        "ListRuleNamesByTarget" => rules::list_rule_names_by_target,
+        "TestEventPattern" => rules::test_event_pattern,
+        "PutEvents" => put_events::put_events,
+        "CreateArchive" => archives::create_archive,
+        "DescribeArchive" => archives::describe_archive,
+        "ListArchives" => archives::list_archives,
+        "UpdateArchive" => archives::update_archive,
+        "DeleteArchive" => archives::delete_archive,
+        "StartReplay" => archives::start_replay,
+        "DescribeReplay" => archives::describe_replay,
+        "ListReplays" => archives::list_replays,
+        "CancelReplay" => archives::cancel_replay,
+        "TagResource" => tags::tag_resource,
+        "UntagResource" => tags::untag_resource,
+        "ListTagsForResource" => tags::list_tags_for_resource,
+    }
 }
