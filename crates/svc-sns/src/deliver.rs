@@ -1,0 +1,480 @@
+//! Delivery per protocol: SQS (notification envelope, or raw with message attributes; FIFO
+//! group and dedup ids), Lambda (async invoke with the `Records[].Sns` event), HTTP (POST
+//! with AWS's `x-amz-sns-*` headers over a hyper client), email/email-json/SMS (captured).
+//! A failed SQS/Lambda/HTTP delivery goes to the subscription's RedrivePolicy queue.
+//!
+//! Signatures: `Signature` is an HMAC-SHA256 of AWS's string-to-sign under a per-process key
+//! (the fields are present with AWS's names; SDK certificate verifiers do not accept it).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use http_body_util::{BodyExt, Full};
+use overcast_core::{AwsError, RequestContext};
+use overcast_patterns::{Attribute, FilterPolicy, FilterPolicyScope};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::publish::MessageAttributeValue;
+use crate::state::Subscription;
+use crate::{capture, Shared};
+
+/// A published message on its way to subscribers.
+pub struct Message {
+    /// Message id.
+    pub message_id: String,
+    /// Topic.
+    pub topic_arn: String,
+    /// Subject.
+    pub subject: Option<String>,
+    /// Message (the JSON of MessageStructure=json when `structure` is set).
+    pub message: String,
+    /// Per-protocol messages of MessageStructure=json.
+    pub structure: Option<BTreeMap<String, String>>,
+    /// Message attributes.
+    pub attributes: BTreeMap<String, MessageAttributeValue>,
+    /// Publish time, epoch seconds.
+    pub timestamp: f64,
+    /// FIFO sequence number.
+    pub sequence_number: Option<String>,
+    /// FIFO dedup id.
+    pub dedup_id: Option<String>,
+    /// FIFO group id.
+    pub group_id: Option<String>,
+    /// Base URL of this Overcast (for UnsubscribeURL and SigningCertURL).
+    pub endpoint: String,
+}
+
+impl Message {
+    /// The message text a protocol receives.
+    pub fn text_for(&self, protocol: &str) -> &str {
+        match &self.structure {
+            Some(s) => s
+                .get(protocol)
+                .or_else(|| s.get("default"))
+                .map(String::as_str)
+                .unwrap_or(&self.message),
+            None => &self.message,
+        }
+    }
+}
+
+/// `2024-01-02T03:04:05.678Z`.
+pub fn timestamp(secs: f64) -> String {
+    let ms = (secs * 1000.0).round() as i64;
+    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    format!(
+        "{}.{:03}Z",
+        t.format(&f).unwrap_or_default(),
+        ms.rem_euclid(1000)
+    )
+}
+
+/// True when the subscription's filter policy accepts the message.
+pub fn filter_matches(f: &FilterPolicy, m: &Message) -> bool {
+    match f.scope() {
+        FilterPolicyScope::MessageBody => f.matches_body(&m.message),
+        FilterPolicyScope::MessageAttributes => {
+            f.matches_attributes(m.attributes.iter().map(|(k, a)| {
+                (
+                    k.as_str(),
+                    Attribute {
+                        data_type: &a.data_type,
+                        value: a.string_value.as_deref().unwrap_or_default(),
+                    },
+                )
+            }))
+        }
+    }
+}
+
+fn signing_key() -> &'static [u8; 32] {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut k = [0u8; 32];
+        for (i, b) in overcast_core::ids::hex(32).as_bytes().chunks(2).enumerate() {
+            k[i] = u8::from_str_radix(std::str::from_utf8(b).unwrap_or("00"), 16).unwrap_or(0);
+        }
+        k
+    })
+}
+
+fn sign(fields: &[(&str, &str)]) -> String {
+    let mut s = String::new();
+    for (k, v) in fields {
+        s.push_str(k);
+        s.push('\n');
+        s.push_str(v);
+        s.push('\n');
+    }
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(signing_key()) else {
+        return String::new();
+    };
+    mac.update(s.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Writes a JSON object with AWS's layout (`{\n  "Key" : value,\n ...\n}`).
+fn aws_json(fields: &[(&str, Value)]) -> String {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("  \"{k}\" : {v}"))
+        .collect();
+    format!("{{\n{}\n}}", body.join(",\n"))
+}
+
+fn cert_url(endpoint: &str) -> String {
+    format!("{endpoint}/_overcast/sns/SimpleNotificationService.pem")
+}
+
+/// The notification envelope as SQS, HTTP and email-json receive it.
+pub fn envelope(sub: &Subscription, m: &Message) -> String {
+    let text = m.text_for(&sub.protocol);
+    let ts = timestamp(m.timestamp);
+    let mut to_sign: Vec<(&str, &str)> = vec![("Message", text), ("MessageId", &m.message_id)];
+    if let Some(s) = &m.subject {
+        to_sign.push(("Subject", s));
+    }
+    to_sign.push(("Timestamp", &ts));
+    to_sign.push(("TopicArn", &m.topic_arn));
+    to_sign.push(("Type", "Notification"));
+    let signature = sign(&to_sign);
+    let mut f: Vec<(&str, Value)> = vec![
+        ("Type", json!("Notification")),
+        ("MessageId", json!(m.message_id)),
+    ];
+    if let Some(s) = &m.sequence_number {
+        f.push(("SequenceNumber", json!(s)));
+    }
+    f.push(("TopicArn", json!(m.topic_arn)));
+    if let Some(s) = &m.subject {
+        f.push(("Subject", json!(s)));
+    }
+    f.push(("Message", json!(text)));
+    f.push(("Timestamp", json!(ts)));
+    f.push(("SignatureVersion", json!("1")));
+    f.push(("Signature", json!(signature)));
+    f.push(("SigningCertURL", json!(cert_url(&m.endpoint))));
+    f.push((
+        "UnsubscribeURL",
+        json!(format!(
+            "{}/?Action=Unsubscribe&SubscriptionArn={}",
+            m.endpoint, sub.arn
+        )),
+    ));
+    if !m.attributes.is_empty() {
+        let attrs: serde_json::Map<String, Value> = m
+            .attributes
+            .iter()
+            .map(|(k, a)| {
+                let value = a
+                    .string_value
+                    .clone()
+                    .or_else(|| a.binary_value.clone())
+                    .unwrap_or_default();
+                (k.clone(), json!({"Type": a.data_type, "Value": value}))
+            })
+            .collect();
+        f.push(("MessageAttributes", Value::Object(attrs)));
+    }
+    aws_json(&f)
+}
+
+fn queue_url(ctx: &RequestContext, arn: &str) -> Option<String> {
+    let p: Vec<&str> = arn.splitn(6, ':').collect();
+    (p.len() == 6).then(|| format!("{}/{}/{}", ctx.endpoint(), p[4], p[5]))
+}
+
+fn arn_ctx(shared: &Shared, arn: &str) -> RequestContext {
+    let p: Vec<&str> = arn.splitn(6, ':').collect();
+    if p.len() == 6 {
+        shared.background_ctx(p[4], p[3])
+    } else {
+        shared.background_ctx(overcast_core::identity::DEFAULT_ACCOUNT, "us-east-1")
+    }
+}
+
+/// Delivers one message to one subscription (HTTP in the background).
+pub async fn deliver(shared: Arc<Shared>, sub: Subscription, m: Arc<Message>) {
+    let result = match sub.protocol.as_str() {
+        "sqs" => to_sqs(&shared, &sub, &m).await,
+        "lambda" => to_lambda(&shared, &sub, &m).await,
+        "http" | "https" => {
+            let body = envelope(&sub, &m);
+            let (shared, sub, m) = (shared.clone(), sub.clone(), m.clone());
+            tokio::spawn(async move {
+                let headers = [
+                    ("x-amz-sns-message-type", "Notification".to_string()),
+                    ("x-amz-sns-message-id", m.message_id.clone()),
+                    ("x-amz-sns-topic-arn", m.topic_arn.clone()),
+                    ("x-amz-sns-subscription-arn", sub.arn.clone()),
+                ];
+                let body = if sub.raw() {
+                    m.text_for(&sub.protocol).to_string()
+                } else {
+                    body
+                };
+                if let Err(e) = http_post(&sub.endpoint, &headers, body).await {
+                    dead_letter(&shared, &sub, &m, &e).await;
+                }
+            });
+            Ok(())
+        }
+        "email" | "email-json" | "sms" => {
+            let text = if sub.protocol == "email-json" {
+                envelope(&sub, &m)
+            } else {
+                m.text_for(&sub.protocol).to_string()
+            };
+            capture(json!({
+                "protocol": sub.protocol, "endpoint": sub.endpoint, "topicArn": m.topic_arn,
+                "subscriptionArn": sub.arn, "messageId": m.message_id, "subject": m.subject,
+                "message": text, "timestamp": timestamp(m.timestamp),
+            }));
+            Ok(())
+        }
+        other => Err(AwsError::new(
+            "UnsupportedProtocol",
+            format!("Overcast does not deliver to protocol {other} yet"),
+        )),
+    };
+    if let Err(e) = result {
+        dead_letter(&shared, &sub, &m, &e).await;
+    }
+}
+
+async fn to_sqs(shared: &Shared, sub: &Subscription, m: &Message) -> Result<(), AwsError> {
+    let ctx = arn_ctx(shared, &sub.endpoint);
+    let url = queue_url(&ctx, &sub.endpoint)
+        .ok_or_else(|| AwsError::new("InvalidEndpoint", "bad queue ARN"))?;
+    let mut input = if sub.raw() {
+        let mut i = json!({"QueueUrl": url, "MessageBody": m.text_for("sqs")});
+        if !m.attributes.is_empty() {
+            i["MessageAttributes"] = serde_json::to_value(&m.attributes).unwrap_or(Value::Null);
+        }
+        i
+    } else {
+        json!({"QueueUrl": url, "MessageBody": envelope(sub, m)})
+    };
+    if sub.endpoint.ends_with(".fifo") {
+        if let Some(g) = &m.group_id {
+            input["MessageGroupId"] = json!(g);
+        }
+        input["MessageDeduplicationId"] =
+            json!(m.dedup_id.clone().unwrap_or_else(|| m.message_id.clone()));
+    }
+    shared
+        .core
+        .services
+        .call_value(&ctx, "sqs", "SendMessage", input)
+        .await
+        .map(drop)
+}
+
+async fn to_lambda(shared: &Shared, sub: &Subscription, m: &Message) -> Result<(), AwsError> {
+    let ctx = arn_ctx(shared, &sub.endpoint);
+    let ts = timestamp(m.timestamp);
+    let attrs: serde_json::Map<String, Value> = m
+        .attributes
+        .iter()
+        .map(|(k, a)| {
+            let v = a
+                .string_value
+                .clone()
+                .or_else(|| a.binary_value.clone())
+                .unwrap_or_default();
+            (k.clone(), json!({"Type": a.data_type, "Value": v}))
+        })
+        .collect();
+    let event = json!({"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": sub.arn,
+        "Sns": {
+            "Type": "Notification", "MessageId": m.message_id, "TopicArn": m.topic_arn,
+            "Subject": m.subject, "Message": m.text_for("lambda"), "Timestamp": ts,
+            "SignatureVersion": "1", "Signature": sign(&[("MessageId", &m.message_id)]),
+            "SigningCertUrl": cert_url(&m.endpoint),
+            "UnsubscribeUrl": format!("{}/?Action=Unsubscribe&SubscriptionArn={}", m.endpoint, sub.arn),
+            "MessageAttributes": attrs,
+        }
+    }]});
+    shared
+        .core
+        .services
+        .call_value(
+            &ctx,
+            "lambda",
+            "Invoke",
+            json!({
+                "FunctionName": sub.endpoint,
+                "InvocationType": "Event",
+                "Payload": overcast_wire::value::encode_base64(event.to_string().as_bytes()),
+            }),
+        )
+        .await
+        .map(drop)
+}
+
+async fn dead_letter(shared: &Shared, sub: &Subscription, m: &Message, err: &AwsError) {
+    let Some(dlq) = sub
+        .attributes
+        .get("RedrivePolicy")
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        .and_then(|v| {
+            v.get("deadLetterTargetArn")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+    else {
+        tracing::warn!(subscription = %sub.arn, code = %err.code, "SNS delivery failed; no dead-letter queue");
+        return;
+    };
+    let ctx = arn_ctx(shared, &dlq);
+    let Some(url) = queue_url(&ctx, &dlq) else {
+        return;
+    };
+    let body = if sub.raw() {
+        m.text_for(&sub.protocol).to_string()
+    } else {
+        envelope(sub, m)
+    };
+    let mut input = json!({
+        "QueueUrl": url, "MessageBody": body,
+        "MessageAttributes": {
+            "ErrorCode": {"DataType": "String", "StringValue": err.code},
+            "ErrorMessage": {"DataType": "String", "StringValue": if err.message.is_empty() { "delivery failed".to_string() } else { err.message.clone() }},
+        },
+    });
+    if dlq.ends_with(".fifo") {
+        input["MessageGroupId"] = json!(m.group_id.clone().unwrap_or_else(|| "sns".into()));
+        input["MessageDeduplicationId"] = json!(m.message_id);
+    }
+    if let Err(e) = shared
+        .core
+        .services
+        .call_value(&ctx, "sqs", "SendMessage", input)
+        .await
+    {
+        tracing::warn!(dlq = %dlq, code = %e.code, "cannot send to the subscription dead-letter queue");
+    }
+}
+
+/// POSTs `body` to an `http://` endpoint; Err unless the answer is 2xx.
+pub async fn http_post(
+    url: &str,
+    headers: &[(&str, String)],
+    body: String,
+) -> Result<(), AwsError> {
+    let fail = |m: String| AwsError::new("EndpointUnreachable", m);
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| fail(format!("bad endpoint {url}")))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(fail(format!(
+            "Overcast delivers to http:// endpoints only, not {url}"
+        )));
+    }
+    let host = uri
+        .host()
+        .ok_or_else(|| fail("no host".into()))?
+        .to_string();
+    let port = uri.port_u16().unwrap_or(80);
+    let stream = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| fail("connect timeout".into()))?
+    .map_err(|e| fail(format!("connect: {e}")))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| fail(format!("handshake: {e}")))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut req = http::Request::post(path)
+        .header(http::header::HOST, format!("{host}:{port}"))
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=UTF-8")
+        .header("user-agent", "Amazon Simple Notification Service Agent");
+    for (k, v) in headers {
+        req = req.header(*k, v.as_str());
+    }
+    let req = req
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| fail(format!("request: {e}")))?;
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(15), sender.send_request(req))
+        .await
+        .map_err(|_| fail("timeout".into()))?
+        .map_err(|e| fail(format!("send: {e}")))?;
+    let status = resp.status();
+    let _ = resp.into_body().collect().await;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(fail(format!("endpoint answered {status}")))
+    }
+}
+
+/// Sends the SubscriptionConfirmation of a pending HTTP/HTTPS or email subscription.
+pub async fn send_confirmation(shared: Arc<Shared>, ctx: &RequestContext, sub: &Subscription) {
+    let token = sub.token.clone().unwrap_or_default();
+    let message_id = overcast_core::ids::uuid();
+    let ts = timestamp(shared.core.clock.now());
+    let endpoint = ctx.endpoint();
+    let subscribe_url = format!(
+        "{endpoint}/?Action=ConfirmSubscription&TopicArn={}&Token={token}",
+        sub.topic_arn
+    );
+    let message = format!(
+        "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
+        sub.topic_arn
+    );
+    let signature = sign(&[
+        ("Message", &message),
+        ("MessageId", &message_id),
+        ("SubscribeURL", &subscribe_url),
+        ("Timestamp", &ts),
+        ("Token", &token),
+        ("TopicArn", &sub.topic_arn),
+        ("Type", "SubscriptionConfirmation"),
+    ]);
+    let body = aws_json(&[
+        ("Type", json!("SubscriptionConfirmation")),
+        ("MessageId", json!(message_id)),
+        ("Token", json!(token)),
+        ("TopicArn", json!(sub.topic_arn)),
+        ("Message", json!(message)),
+        ("SubscribeURL", json!(subscribe_url)),
+        ("Timestamp", json!(ts)),
+        ("SignatureVersion", json!("1")),
+        ("Signature", json!(signature)),
+        ("SigningCertURL", json!(cert_url(&endpoint))),
+    ]);
+    capture(json!({
+        "protocol": sub.protocol, "endpoint": sub.endpoint, "topicArn": sub.topic_arn,
+        "subscriptionArn": sub.arn, "messageId": message_id, "type": "SubscriptionConfirmation",
+        "token": token, "subscribeUrl": subscribe_url, "message": body, "timestamp": ts,
+    }));
+    if sub.protocol == "http" || sub.protocol == "https" {
+        let url = sub.endpoint.clone();
+        let headers = [
+            (
+                "x-amz-sns-message-type",
+                "SubscriptionConfirmation".to_string(),
+            ),
+            ("x-amz-sns-message-id", message_id),
+            ("x-amz-sns-topic-arn", sub.topic_arn.clone()),
+        ];
+        tokio::spawn(async move {
+            if let Err(e) = http_post(&url, &headers, body).await {
+                tracing::warn!(endpoint = %url, error = %e.message, "SNS subscription confirmation not delivered");
+            }
+        });
+    }
+}
