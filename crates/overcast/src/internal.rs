@@ -1,5 +1,5 @@
 //! Overcast's own API under `/_overcast/` (and `/_localstack/health` for existing tooling):
-//! `health`, `reset`, `clock`.
+//! `health`, `reset`, `clock`, `sns/messages` (email/SMS SNS captured).
 
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -39,6 +39,7 @@ pub async fn handle(app: &App, parts: &http::request::Parts, body: Incoming) -> 
         (Method::POST, "reset") => reset(app),
         (Method::GET, "clock") => clock(app),
         (Method::POST, "clock") => set_clock(app, &body),
+        (Method::GET, "sns/messages") => json_response(StatusCode::OK, svc_sns::captured()),
         _ => error(StatusCode::NOT_FOUND, "unknown Overcast endpoint"),
     }
 }
