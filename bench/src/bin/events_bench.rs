@@ -85,7 +85,7 @@ fn matching(args: &[String]) {
                     json!({
                         "Source": format!("app.service{}", n % 200),
                         "DetailType": format!("Type{}", n % 50),
-                        "Detail": json!({"amount": n % 150, "status": if n % 3 == 0 { "ok" } else { "failed" }, "region": "us"}).to_string(),
+                        "Detail": json!({"amount": n % 150, "status": if n.is_multiple_of(3) { "ok" } else { "failed" }, "region": "us"}).to_string(),
                     })
                 })
                 .collect();
