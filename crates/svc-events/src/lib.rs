@@ -4,7 +4,8 @@
 //! TestEventPattern), `put_events` (the envelope, matching and archiving), `deliver` (targets:
 //! SQS, SNS, buses, CloudWatch Logs, Lambda; retries on the virtual clock and DLQs),
 //! `transform` (Input, InputPath, InputTransformer), `schedule` (rate/cron rules on the
-//! virtual clock), `archives` (archives and replays), `tags`, `state` (types, persistence).
+//! virtual clock), `archives` (archives and replays), `tags`, `integrations` (service
+//! events from the fabric onto the default bus), `state` (types, persistence).
 
 #![warn(missing_docs)]
 
@@ -12,6 +13,7 @@ pub mod archives;
 pub mod buses;
 pub mod deliver;
 pub mod error;
+pub mod integrations;
 pub mod put_events;
 pub mod rules;
 pub mod schedule;
@@ -64,6 +66,7 @@ impl Events {
             persist: Persist::new(core.store.clone()),
         });
         shared.load();
+        integrations::listen(&shared);
         Events { shared }
     }
 
