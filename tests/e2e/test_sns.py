@@ -216,7 +216,11 @@ def test_http_subscription_handshake_and_delivery(sns, overcast):
         assert conf["TopicArn"] == arn and conf["Token"] and "SubscribeURL" in conf
         subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
         assert subs[0]["SubscriptionArn"] == "PendingConfirmation"
-        sub = sns.confirm_subscription(TopicArn=arn, Token=conf["Token"])["SubscriptionArn"]
+        # Confirm the way HTTP endpoints do: by visiting the SubscribeURL.
+        assert conf["SubscribeURL"].startswith(overcast.url.replace("127.0.0.1", "127.0.0.1"))
+        page = urllib.request.urlopen(conf["SubscribeURL"], timeout=5).read().decode()
+        assert "<SubscriptionArn>" + arn + ":" in page
+        sub = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"][0]["SubscriptionArn"]
         assert sub.startswith(arn + ":")
         sns.publish(TopicArn=arn, Message="over http")
         for _ in range(100):
@@ -335,3 +339,28 @@ def test_state_survives_restart_and_kill9(sns, sqs, overcast, client):
     s3 = client("sns")
     s3.publish(TopicArn=arn, Message="after crash")
     assert receive(client("sqs"), url)[0]["Body"] == "after crash"
+
+
+def test_lambda_subscription_invoked(sns, sqs, client, overcast):
+    from test_events import lambda_forwarding_to_queue
+    url, _ = queue(sqs)
+    fn_arn = lambda_forwarding_to_queue(client, overcast, url)
+    topic = sns.create_topic(Name=uniq())["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn_arn)
+    sns.publish(TopicArn=topic, Message="to lambda")
+    record = json.loads(receive(sqs, url, wait=10)[0]["Body"])["Records"][0]
+    assert record["EventSource"] == "aws:sns" and record["Sns"]["Message"] == "to lambda"
+
+
+def test_eventbridge_target_publishes_to_sns(sns, sqs, client):
+    events = client("events")
+    topic = sns.create_topic(Name=uniq())["TopicArn"]
+    url, qarn = queue(sqs)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    src = uniq("com.eb")
+    rule = uniq("r")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": [src]}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": topic}])
+    events.put_events(Entries=[{"Source": src, "DetailType": "T", "Detail": json.dumps({"via": "sns"})}])
+    body = json.loads(receive(sqs, url)[0]["Body"])
+    assert body["source"] == src and body["detail"] == {"via": "sns"}
