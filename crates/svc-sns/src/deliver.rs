@@ -478,3 +478,105 @@ pub async fn send_confirmation(shared: Arc<Shared>, ctx: &RequestContext, sub: &
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overcast_patterns::FilterPolicy;
+
+    fn message(attrs: &[(&str, &str, &str)]) -> Message {
+        Message {
+            message_id: "m-1".into(),
+            topic_arn: "arn:aws:sns:us-east-1:000000000000:t".into(),
+            subject: Some("s".into()),
+            message: r#"{"kind": "big"}"#.into(),
+            structure: None,
+            attributes: attrs
+                .iter()
+                .map(|(k, t, v)| {
+                    (
+                        k.to_string(),
+                        MessageAttributeValue {
+                            data_type: t.to_string(),
+                            string_value: Some(v.to_string()),
+                            binary_value: None,
+                        },
+                    )
+                })
+                .collect(),
+            timestamp: 1_700_000_000.123,
+            sequence_number: None,
+            dedup_id: None,
+            group_id: None,
+            endpoint: "http://localhost:4566".into(),
+        }
+    }
+
+    fn sub() -> Subscription {
+        Subscription {
+            arn: "arn:aws:sns:us-east-1:000000000000:t:abc".into(),
+            topic_arn: "arn:aws:sns:us-east-1:000000000000:t".into(),
+            protocol: "sqs".into(),
+            endpoint: "arn:aws:sqs:us-east-1:000000000000:q".into(),
+            owner: "000000000000".into(),
+            attributes: Default::default(),
+            pending: false,
+            token: None,
+        }
+    }
+
+    #[test]
+    fn timestamps_have_milliseconds() {
+        assert_eq!(timestamp(1_700_000_000.123), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn envelope_has_aws_members_in_order() {
+        let m = message(&[("color", "String", "red")]);
+        let text = envelope(&sub(), &m);
+        assert!(text.starts_with("{\n  \"Type\" : \"Notification\",\n  \"MessageId\" : \"m-1\""));
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["Subject"], "s");
+        assert_eq!(v["Message"], r#"{"kind": "big"}"#);
+        assert_eq!(v["SignatureVersion"], "1");
+        assert_eq!(
+            v["MessageAttributes"]["color"],
+            json!({"Type": "String", "Value": "red"})
+        );
+        assert!(v["UnsubscribeURL"].as_str().unwrap().ends_with(":t:abc"));
+    }
+
+    #[test]
+    fn filters_by_attributes_and_body() {
+        let f = FilterPolicy::parse(
+            r#"{"color": ["red"], "n": [{"numeric": [">", 3]}]}"#,
+            FilterPolicyScope::MessageAttributes,
+        )
+        .unwrap();
+        assert!(filter_matches(
+            &f,
+            &message(&[("color", "String", "red"), ("n", "Number", "5")])
+        ));
+        assert!(!filter_matches(
+            &f,
+            &message(&[("color", "String", "red"), ("n", "Number", "1")])
+        ));
+        let b =
+            FilterPolicy::parse(r#"{"kind": ["big"]}"#, FilterPolicyScope::MessageBody).unwrap();
+        assert!(filter_matches(&b, &message(&[])));
+    }
+
+    #[test]
+    fn message_structure_picks_the_protocol() {
+        let mut m = message(&[]);
+        m.structure = Some(
+            [
+                ("default".to_string(), "d".to_string()),
+                ("sqs".to_string(), "q".to_string()),
+            ]
+            .into(),
+        );
+        assert_eq!(m.text_for("sqs"), "q");
+        assert_eq!(m.text_for("email"), "d");
+    }
+}
