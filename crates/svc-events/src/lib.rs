@@ -110,8 +110,14 @@ impl Shared {
                 }
             }
         }
-        for (k, replay) in self.persist.replays.load() {
+        for (k, mut replay) in self.persist.replays.load() {
             if let Some((a, r, _)) = state::split_key(&k) {
+                // A replay cut short by a restart does not resume.
+                if matches!(replay.state.as_str(), "STARTING" | "RUNNING" | "CANCELLING") {
+                    replay.state = "FAILED".into();
+                    replay.state_reason = Some("Overcast restarted during the replay.".into());
+                    let _ = self.persist.replays.put(&k, &replay);
+                }
                 self.regions
                     .get(a, r)
                     .write()

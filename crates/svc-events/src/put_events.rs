@@ -327,11 +327,30 @@ fn archive(
         if let Err(e) = shared.persist.archived.put(&k, &rec) {
             tracing::warn!(error = %e, "cannot archive event");
         }
-        state
-            .write()
-            .archived
-            .entry(name.clone())
-            .or_default()
-            .push(rec);
+        let retention = state
+            .read()
+            .archives
+            .get(name)
+            .map_or(0, |a| a.retention_days);
+        let mut w = state.write();
+        let events = w.archived.entry(name.clone()).or_default();
+        events.push(rec);
+        if retention > 0 {
+            // Retention: events older than RetentionDays leave the archive.
+            let oldest = event.time - retention as f64 * 86_400.0;
+            let expired = events.iter().take_while(|e| e.time < oldest).count();
+            for e in events.drain(..expired) {
+                let id = serde_json::from_str::<Value>(&e.event)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let k = key(
+                    account,
+                    region,
+                    &format!("{name}/{:015}-{id}", (e.time * 1000.0) as i64),
+                );
+                let _ = shared.persist.archived.delete(&k);
+            }
+        }
     }
 }
