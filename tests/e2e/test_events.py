@@ -449,3 +449,92 @@ def test_guide_booking_confirmed_fans_out_to_sqs(events, sqs):
 
 def code_of(e):
     return e.response["Error"]["Code"]
+
+
+class Recorder:
+    """A loopback HTTP server recording requests; /token answers an OAuth token."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        self.requests = []
+        rec = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def handle_any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n).decode()
+                rec.requests.append({"method": self.command, "path": self.path,
+                                     "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                out = b""
+                if self.path.startswith("/token"):
+                    out = json.dumps({"access_token": "tok-123", "expires_in": 3600}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_POST = do_PUT = do_GET = handle_any
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, n, path_prefix="/"):
+        for _ in range(100):
+            got = [r for r in self.requests if r["path"].startswith(path_prefix)]
+            if len(got) >= n:
+                return got
+            time.sleep(0.05)
+        return [r for r in self.requests if r["path"].startswith(path_prefix)]
+
+
+def test_api_destinations_with_basic_api_key_and_oauth(events):
+    import base64
+    rec = Recorder()
+    try:
+        names = [uniq("c") for _ in range(3)]
+        basic = events.create_connection(Name=names[0], AuthorizationType="BASIC", AuthParameters={
+            "BasicAuthParameters": {"Username": "u", "Password": "p"},
+            "InvocationHttpParameters": {"HeaderParameters": [{"Key": "x-extra", "Value": "1"}]}})
+        assert basic["ConnectionState"] == "AUTHORIZED"
+        key = events.create_connection(Name=names[1], AuthorizationType="API_KEY", AuthParameters={
+            "ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "secret"}})
+        oauth = events.create_connection(Name=names[2], AuthorizationType="OAUTH_CLIENT_CREDENTIALS", AuthParameters={
+            "OAuthParameters": {"ClientParameters": {"ClientID": "id", "ClientSecret": "sec"},
+                                "AuthorizationEndpoint": rec.url + "/token", "HttpMethod": "POST"}})
+        # Secrets never come back.
+        assert events.describe_connection(Name=names[1])["AuthParameters"]["ApiKeyAuthParameters"] == {"ApiKeyName": "x-api-key"}
+        assert "Password" not in events.describe_connection(Name=names[0])["AuthParameters"]["BasicAuthParameters"]
+        assert names[2] in [c["Name"] for c in events.list_connections(NamePrefix=names[2])["Connections"]]
+        src = uniq("com.api")
+        rule = uniq("r")
+        events.put_rule(Name=rule, EventPattern=json.dumps({"source": [src]}))
+        targets = []
+        for i, conn in enumerate([basic, key, oauth]):
+            dest = events.create_api_destination(Name=uniq("d"), ConnectionArn=conn["ConnectionArn"],
+                                                 InvocationEndpoint=rec.url + f"/hook{i}/*", HttpMethod="POST")
+            assert dest["ApiDestinationState"] == "ACTIVE"
+            targets.append({"Id": f"t{i}", "Arn": dest["ApiDestinationArn"],
+                            "HttpParameters": {"PathParameterValues": ["p"], "QueryStringParameters": {"q": "v"}}})
+        events.put_targets(Rule=rule, Targets=targets)
+        events.put_events(Entries=[{"Source": src, "DetailType": "T", "Detail": '{"n": 1}'}])
+        got = {r["path"].split("?")[0]: r for r in rec.wait(3, "/hook")}
+        b = got["/hook0/p"]
+        assert b["headers"]["authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
+        assert b["headers"]["x-extra"] == "1" and b["path"].endswith("?q=v")
+        assert json.loads(b["body"])["detail"] == {"n": 1}
+        assert got["/hook1/p"]["headers"]["x-api-key"] == "secret"
+        assert got["/hook2/p"]["headers"]["authorization"] == "Bearer tok-123"
+        token_req = rec.wait(1, "/token")[0]
+        assert "grant_type=client_credentials" in token_req["body"]
+        assert token_req["headers"]["authorization"] == "Basic " + base64.b64encode(b"id:sec").decode()
+        with pytest.raises(ClientError) as e:
+            events.create_api_destination(Name=uniq("d"), ConnectionArn="arn:aws:events:us-east-1:000000000000:connection/none/x",
+                                          InvocationEndpoint=rec.url, HttpMethod="POST")
+        assert code(e) == "ResourceNotFoundException"
+    finally:
+        rec.server.shutdown()

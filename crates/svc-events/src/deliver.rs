@@ -241,6 +241,32 @@ async fn attempt(shared: &Arc<Shared>, job: &Job) -> Result<(), AwsError> {
                 .await
                 .map(drop)
         }
+        "events" if resource.starts_with("api-destination/") => {
+            let found = shared.regions.existing(account, region).and_then(|st| {
+                let r = st.read();
+                let d = r.destinations.values().find(|d| d.arn == t.arn)?.clone();
+                let c = r
+                    .connections
+                    .values()
+                    .find(|c| c.arn == d.connection_arn)?
+                    .clone();
+                Some((d, c))
+            });
+            let Some((dest, conn)) = found else {
+                return Err(AwsError::new(
+                    "ResourceNotFoundException",
+                    format!("API destination {} does not exist", t.arn),
+                ));
+            };
+            crate::connections::invoke(
+                &dest,
+                &conn,
+                t.other.get("HttpParameters"),
+                body,
+                shared.core.clock.now(),
+            )
+            .await
+        }
         "events" => {
             let bus = resource
                 .strip_prefix("event-bus/")

@@ -11,6 +11,7 @@
 
 pub mod archives;
 pub mod buses;
+pub mod connections;
 pub mod deliver;
 pub mod error;
 pub mod integrations;
@@ -123,6 +124,24 @@ impl Shared {
                     .write()
                     .replays
                     .insert(replay.name.clone(), replay);
+            }
+        }
+        for (k, c) in self.persist.connections.load() {
+            if let Some((a, r, _)) = state::split_key(&k) {
+                self.regions
+                    .get(a, r)
+                    .write()
+                    .connections
+                    .insert(c.name.clone(), c);
+            }
+        }
+        for (k, d) in self.persist.destinations.load() {
+            if let Some((a, r, _)) = state::split_key(&k) {
+                self.regions
+                    .get(a, r)
+                    .write()
+                    .destinations
+                    .insert(d.name.clone(), d);
             }
         }
         for (k, tags) in self.persist.tags.load() {
@@ -244,6 +263,17 @@ impl Service for Events {
         "DescribeReplay" => archives::describe_replay,
         "ListReplays" => archives::list_replays,
         "CancelReplay" => archives::cancel_replay,
+        "CreateConnection" => connections::create_connection,
+        "UpdateConnection" => connections::update_connection,
+        "DescribeConnection" => connections::describe_connection,
+        "DeauthorizeConnection" => connections::deauthorize_connection,
+        "DeleteConnection" => connections::delete_connection,
+        "ListConnections" => connections::list_connections,
+        "CreateApiDestination" => connections::create_api_destination,
+        "UpdateApiDestination" => connections::update_api_destination,
+        "DescribeApiDestination" => connections::describe_api_destination,
+        "DeleteApiDestination" => connections::delete_api_destination,
+        "ListApiDestinations" => connections::list_api_destinations,
         "TagResource" => tags::tag_resource,
         "UntagResource" => tags::untag_resource,
         "ListTagsForResource" => tags::list_tags_for_resource,

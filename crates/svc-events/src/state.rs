@@ -323,6 +323,10 @@ pub struct Inner {
     pub index: HashMap<String, Arc<BusIndex>>,
     /// Armed schedule jobs by rule ARN.
     pub schedules: HashMap<String, JobId>,
+    /// Connections by name.
+    pub connections: BTreeMap<String, crate::connections::Connection>,
+    /// API destinations by name.
+    pub destinations: BTreeMap<String, crate::connections::ApiDestination>,
 }
 
 impl Inner {
@@ -429,6 +433,10 @@ pub struct Persist {
     pub replays: Table<Replay>,
     /// Tags (`.../{arn}`).
     pub tags: Table<BTreeMap<String, String>>,
+    /// Connections (`.../{name}`).
+    pub connections: Table<crate::connections::Connection>,
+    /// API destinations (`.../{name}`).
+    pub destinations: Table<crate::connections::ApiDestination>,
 }
 
 impl Persist {
@@ -440,7 +448,9 @@ impl Persist {
             archives: Table::new(store.clone(), "events/archives"),
             archived: Table::new(store.clone(), "events/archived"),
             replays: Table::new(store.clone(), "events/replays"),
-            tags: Table::new(store, "events/tags"),
+            tags: Table::new(store.clone(), "events/tags"),
+            connections: Table::new(store.clone(), "events/connections"),
+            destinations: Table::new(store, "events/api-destinations"),
         }
     }
 }
