@@ -364,3 +364,26 @@ def test_eventbridge_target_publishes_to_sns(sns, sqs, client):
     events.put_events(Entries=[{"Source": src, "DetailType": "T", "Detail": json.dumps({"via": "sns"})}])
     body = json.loads(receive(sqs, url)[0]["Body"])
     assert body["source"] == src and body["detail"] == {"via": "sns"}
+
+
+def test_platform_applications_and_endpoints(sns, overcast):
+    app = sns.create_platform_application(Name=uniq("app"), Platform="GCM",
+                                          Attributes={"PlatformCredential": "server-key"})["PlatformApplicationArn"]
+    assert ":app/GCM/" in app
+    attrs = sns.get_platform_application_attributes(PlatformApplicationArn=app)["Attributes"]
+    assert "PlatformCredential" not in attrs and attrs["Enabled"] == "true"
+    ep = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="device-token-1", CustomUserData="u1")["EndpointArn"]
+    assert sns.create_platform_endpoint(PlatformApplicationArn=app, Token="device-token-1", CustomUserData="u1")["EndpointArn"] == ep
+    assert sns.get_endpoint_attributes(EndpointArn=ep)["Attributes"]["Token"] == "device-token-1"
+    assert [e["EndpointArn"] for e in sns.list_endpoints_by_platform_application(PlatformApplicationArn=app)["Endpoints"]] == [ep]
+    mid = sns.publish(TargetArn=ep, Message="push!")["MessageId"]
+    push = [m for m in captured(overcast) if m.get("messageId") == mid][0]
+    assert push["protocol"] == "application" and push["token"] == "device-token-1" and push["message"] == "push!"
+    sns.set_endpoint_attributes(EndpointArn=ep, Attributes={"Enabled": "false"})
+    with pytest.raises(ClientError) as e:
+        sns.publish(TargetArn=ep, Message="x")
+    assert code(e) == "EndpointDisabled"
+    sns.delete_platform_application(PlatformApplicationArn=app)
+    with pytest.raises(ClientError) as e:
+        sns.get_endpoint_attributes(EndpointArn=ep)
+    assert code(e) == "NotFound"

@@ -238,6 +238,14 @@ pub async fn deliver(shared: Arc<Shared>, sub: Subscription, m: Arc<Message>) {
             }));
             Ok(())
         }
+        "application" => {
+            capture(json!({
+                "protocol": "application", "endpoint": sub.endpoint, "topicArn": m.topic_arn,
+                "subscriptionArn": sub.arn, "messageId": m.message_id,
+                "message": m.text_for("application"), "timestamp": timestamp(m.timestamp),
+            }));
+            Ok(())
+        }
         other => Err(AwsError::new(
             "UnsupportedProtocol",
             format!("Overcast does not deliver to protocol {other} yet"),

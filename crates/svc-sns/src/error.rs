@@ -22,6 +22,8 @@ overcast_core::errors! {
         InvalidStateException,
         /// Verification failed.
         VerificationException,
+        /// Platform endpoint disabled.
+        EndpointDisabledException,
         /// Opted out.
         OptedOutException,
         /// Batch ids repeat.

@@ -12,6 +12,7 @@
 
 pub mod deliver;
 pub mod error;
+pub mod platform;
 pub mod publish;
 pub mod sms;
 pub mod state;
@@ -144,6 +145,24 @@ impl Shared {
                 }
             }
         }
+        for (k, a) in self.persist.apps.load() {
+            if let Some((acct, r, _)) = split_key(&k) {
+                self.regions
+                    .get(acct, r)
+                    .write()
+                    .apps
+                    .insert(a.arn.clone(), a);
+            }
+        }
+        for (k, e) in self.persist.endpoints.load() {
+            if let Some((acct, r, _)) = split_key(&k) {
+                self.regions
+                    .get(acct, r)
+                    .write()
+                    .endpoints
+                    .insert(e.arn.clone(), e);
+            }
+        }
         for (k, n) in self.persist.sandbox.load() {
             if let Some((a, r, _)) = split_key(&k) {
                 self.regions
@@ -224,6 +243,16 @@ impl Service for Sns {
         "SetSubscriptionAttributes" => subscriptions::set_subscription_attributes,
         "Publish" => publish::publish,
         "PublishBatch" => publish::publish_batch,
+    "CreatePlatformApplication" => platform::create_platform_application,
+        "DeletePlatformApplication" => platform::delete_platform_application,
+        "GetPlatformApplicationAttributes" => platform::get_platform_application_attributes,
+        "SetPlatformApplicationAttributes" => platform::set_platform_application_attributes,
+        "ListPlatformApplications" => platform::list_platform_applications,
+        "CreatePlatformEndpoint" => platform::create_platform_endpoint,
+        "DeleteEndpoint" => platform::delete_endpoint,
+        "GetEndpointAttributes" => platform::get_endpoint_attributes,
+        "SetEndpointAttributes" => platform::set_endpoint_attributes,
+        "ListEndpointsByPlatformApplication" => platform::list_endpoints_by_platform_application,
         "CheckIfPhoneNumberIsOptedOut" => sms::check_if_phone_number_is_opted_out,
         "OptInPhoneNumber" => sms::opt_in_phone_number,
         "ListPhoneNumbersOptedOut" => sms::list_phone_numbers_opted_out,

@@ -199,6 +199,19 @@ pub async fn publish(svc: &Sns, ctx: &RequestContext, i: PublishInput) -> SnsRes
             ))
         }
     };
+    if topic_arn.contains(":endpoint/") {
+        let id = crate::platform::publish_to_endpoint(
+            svc,
+            ctx,
+            &topic_arn,
+            &i.message,
+            structure.as_ref(),
+        )?;
+        return Ok(PublishOutput {
+            message_id: id,
+            sequence_number: None,
+        });
+    }
     let req = Request {
         topic_arn,
         message: i.message,

@@ -93,6 +93,10 @@ pub struct Inner {
     pub sandbox: BTreeMap<String, SandboxNumber>,
     /// Opted-out numbers.
     pub opted_out: BTreeMap<String, bool>,
+    /// Platform applications by ARN.
+    pub apps: BTreeMap<String, crate::platform::PlatformApplication>,
+    /// Platform endpoints by ARN.
+    pub endpoints: BTreeMap<String, crate::platform::Endpoint>,
     /// FIFO dedup: topic ARN → dedup id → (message id, expiry epoch secs).
     pub dedup: HashMap<String, HashMap<String, (String, f64)>>,
 }
@@ -126,6 +130,10 @@ pub struct Persist {
     pub sms: Table<BTreeMap<String, String>>,
     /// Sandbox numbers.
     pub sandbox: Table<SandboxNumber>,
+    /// Platform applications (`.../{arn}`).
+    pub apps: Table<crate::platform::PlatformApplication>,
+    /// Platform endpoints (`.../{arn}`).
+    pub endpoints: Table<crate::platform::Endpoint>,
 }
 
 impl Persist {
@@ -135,7 +143,9 @@ impl Persist {
             topics: Table::new(store.clone(), "sns/topics"),
             subs: Table::new(store.clone(), "sns/subscriptions"),
             sms: Table::new(store.clone(), "sns/sms"),
-            sandbox: Table::new(store, "sns/sandbox"),
+            sandbox: Table::new(store.clone(), "sns/sandbox"),
+            apps: Table::new(store.clone(), "sns/platform-applications"),
+            endpoints: Table::new(store, "sns/platform-endpoints"),
         }
     }
 }
