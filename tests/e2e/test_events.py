@@ -538,3 +538,45 @@ def test_api_destinations_with_basic_api_key_and_oauth(events):
         assert code(e) == "ResourceNotFoundException"
     finally:
         rec.server.shutdown()
+
+
+def test_global_endpoints_stored(events):
+    name = uniq("ep")
+    buses = [{"EventBusArn": "arn:aws:events:us-east-1:000000000000:event-bus/default"},
+             {"EventBusArn": "arn:aws:events:us-west-2:000000000000:event-bus/default"}]
+    routing = {"FailoverConfig": {"Primary": {"HealthCheck": "arn:aws:route53:::healthcheck/abc"},
+                                  "Secondary": {"Route": "us-west-2"}}}
+    r = events.create_endpoint(Name=name, RoutingConfig=routing, EventBuses=buses)
+    assert r["State"] == "ACTIVE" and r["Arn"].endswith(f":endpoint/{name}")
+    d = events.describe_endpoint(Name=name)
+    assert d["EventBuses"] == buses and d["EndpointUrl"].startswith("https://") and d["EndpointId"]
+    assert [e["Name"] for e in events.list_endpoints(NamePrefix=name)["Endpoints"]] == [name]
+    events.update_endpoint(Name=name, Description="updated")
+    assert events.describe_endpoint(Name=name)["Description"] == "updated"
+    events.delete_endpoint(Name=name)
+    with pytest.raises(ClientError) as e:
+        events.describe_endpoint(Name=name)
+    assert code(e) == "ResourceNotFoundException"
+
+
+def test_partner_event_source_flow(client, sqs):
+    partner = client("events", aws_access_key_id="111111111111")
+    customer = client("events", aws_access_key_id="222222222222")
+    source = f"aws.partner/example.com/{uniq('src')}"
+    arn = partner.create_partner_event_source(Name=source, Account="222222222222")["EventSourceArn"]
+    assert arn.endswith(f"event-source/{source}")
+    assert customer.describe_event_source(Name=source)["State"] == "PENDING"
+    customer.activate_event_source(Name=source)
+    customer.create_event_bus(Name=source, EventSourceName=source)
+    sqs2 = client("sqs", aws_access_key_id="222222222222")
+    url = sqs2.create_queue(QueueName=uniq("pq"))["QueueUrl"]
+    qarn = sqs2.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = uniq("r")
+    customer.put_rule(Name=rule, EventBusName=source, EventPattern=json.dumps({"source": [source]}))
+    customer.put_targets(Rule=rule, EventBusName=source, Targets=[{"Id": "q", "Arn": qarn}])
+    r = partner.put_partner_events(Entries=[{"Source": source, "DetailType": "Partner Thing", "Detail": '{"p": 1}'}])
+    assert r["FailedEntryCount"] == 0
+    body = json.loads(receive(sqs2, url)[0]["Body"])
+    assert body["source"] == source and body["account"] == "222222222222" and body["detail"] == {"p": 1}
+    accounts = partner.list_partner_event_source_accounts(EventSourceName=source)["PartnerEventSourceAccounts"]
+    assert accounts[0]["Account"] == "222222222222" and accounts[0]["State"] == "ACTIVE"

@@ -13,6 +13,7 @@ pub mod archives;
 pub mod buses;
 pub mod connections;
 pub mod deliver;
+pub mod endpoints;
 pub mod error;
 pub mod integrations;
 pub mod put_events;
@@ -43,6 +44,9 @@ pub struct Shared {
     pub regions: Stores<Region>,
     /// Persistence.
     pub persist: Persist,
+    /// Partner event sources by (name, customer account).
+    pub partner:
+        std::sync::Mutex<std::collections::BTreeMap<(String, String), endpoints::PartnerSource>>,
 }
 
 impl Deref for Events {
@@ -65,6 +69,7 @@ impl Events {
             core: core.clone(),
             regions: Stores::new(move |a, r| Region::new(a, r, clock.now())),
             persist: Persist::new(core.store.clone()),
+            partner: Default::default(),
         });
         shared.load();
         integrations::listen(&shared);
@@ -142,6 +147,21 @@ impl Shared {
                     .write()
                     .destinations
                     .insert(d.name.clone(), d);
+            }
+        }
+        for (k, e) in self.persist.endpoints.load() {
+            if let Some((a, r, _)) = state::split_key(&k) {
+                self.regions
+                    .get(a, r)
+                    .write()
+                    .endpoints
+                    .insert(e.name.clone(), e);
+            }
+        }
+        {
+            let mut p = self.partner.lock().unwrap_or_else(|e| e.into_inner());
+            for (_, s) in self.persist.partner.load() {
+                p.insert((s.name.clone(), s.account.clone()), s);
             }
         }
         for (k, tags) in self.persist.tags.load() {
@@ -225,6 +245,10 @@ impl Service for Events {
     }
 
     fn reset(&self) {
+        self.partner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         for (_, r) in self.regions.all() {
             let w = r.write();
             for job in w.schedules.values() {
@@ -274,6 +298,21 @@ impl Service for Events {
         "DescribeApiDestination" => connections::describe_api_destination,
         "DeleteApiDestination" => connections::delete_api_destination,
         "ListApiDestinations" => connections::list_api_destinations,
+        "CreateEndpoint" => endpoints::create_endpoint,
+        "UpdateEndpoint" => endpoints::update_endpoint,
+        "DescribeEndpoint" => endpoints::describe_endpoint,
+        "DeleteEndpoint" => endpoints::delete_endpoint,
+        "ListEndpoints" => endpoints::list_endpoints,
+        "CreatePartnerEventSource" => endpoints::create_partner_event_source,
+        "DeletePartnerEventSource" => endpoints::delete_partner_event_source,
+        "DescribePartnerEventSource" => endpoints::describe_partner_event_source,
+        "ListPartnerEventSources" => endpoints::list_partner_event_sources,
+        "ListPartnerEventSourceAccounts" => endpoints::list_partner_event_source_accounts,
+        "ActivateEventSource" => endpoints::activate_event_source,
+        "DeactivateEventSource" => endpoints::deactivate_event_source,
+        "DescribeEventSource" => endpoints::describe_event_source,
+        "ListEventSources" => endpoints::list_event_sources,
+        "PutPartnerEvents" => endpoints::put_partner_events,
         "TagResource" => tags::tag_resource,
         "UntagResource" => tags::untag_resource,
         "ListTagsForResource" => tags::list_tags_for_resource,

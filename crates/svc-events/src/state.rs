@@ -327,6 +327,8 @@ pub struct Inner {
     pub connections: BTreeMap<String, crate::connections::Connection>,
     /// API destinations by name.
     pub destinations: BTreeMap<String, crate::connections::ApiDestination>,
+    /// Global endpoints by name.
+    pub endpoints: BTreeMap<String, crate::endpoints::Endpoint>,
 }
 
 impl Inner {
@@ -437,6 +439,10 @@ pub struct Persist {
     pub connections: Table<crate::connections::Connection>,
     /// API destinations (`.../{name}`).
     pub destinations: Table<crate::connections::ApiDestination>,
+    /// Global endpoints (`.../{name}`).
+    pub endpoints: Table<crate::endpoints::Endpoint>,
+    /// Partner event sources (`{customer account}/{region}/{name}`).
+    pub partner: Table<crate::endpoints::PartnerSource>,
 }
 
 impl Persist {
@@ -450,7 +456,9 @@ impl Persist {
             replays: Table::new(store.clone(), "events/replays"),
             tags: Table::new(store.clone(), "events/tags"),
             connections: Table::new(store.clone(), "events/connections"),
-            destinations: Table::new(store, "events/api-destinations"),
+            destinations: Table::new(store.clone(), "events/api-destinations"),
+            endpoints: Table::new(store.clone(), "events/endpoints"),
+            partner: Table::new(store, "events/partner-sources"),
         }
     }
 }
