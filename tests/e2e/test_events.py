@@ -580,3 +580,25 @@ def test_partner_event_source_flow(client, sqs):
     assert body["source"] == source and body["account"] == "222222222222" and body["detail"] == {"p": 1}
     accounts = partner.list_partner_event_source_accounts(EventSourceName=source)["PartnerEventSourceAccounts"]
     assert accounts[0]["Account"] == "222222222222" and accounts[0]["State"] == "ACTIVE"
+
+
+def test_cross_account_put_events_needs_the_bus_policy(client):
+    owner = client("events", aws_access_key_id="333333333333")
+    other = client("events", aws_access_key_id="444444444444")
+    sqs3 = client("sqs", aws_access_key_id="333333333333")
+    bus = uniq("shared")
+    bus_arn = owner.create_event_bus(Name=bus)["EventBusArn"]
+    url = sqs3.create_queue(QueueName=uniq("xq"))["QueueUrl"]
+    qarn = sqs3.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = uniq("r")
+    owner.put_rule(Name=rule, EventBusName=bus, EventPattern='{"source": ["x.acct"]}')
+    owner.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "q", "Arn": qarn}])
+    entry = {"Source": "x.acct", "DetailType": "T", "Detail": "{}", "EventBusName": bus_arn}
+    r = other.put_events(Entries=[entry])
+    assert r["FailedEntryCount"] == 1 and r["Entries"][0]["ErrorCode"] == "AccessDeniedException"
+    owner.put_permission(EventBusName=bus, Action="events:PutEvents", Principal="444444444444", StatementId="other")
+    r = other.put_events(Entries=[entry])
+    assert r["FailedEntryCount"] == 0
+    body = json.loads(receive(sqs3, url)[0]["Body"])
+    # The envelope names the sending account.
+    assert body["account"] == "444444444444" and body["source"] == "x.acct"

@@ -278,6 +278,17 @@ async fn attempt(shared: &Arc<Shared>, job: &Job) -> Result<(), AwsError> {
                 source: job.event.source.clone(),
                 detail_type: job.event.detail_type.clone(),
             };
+            if account != job.account
+                && !crate::put_events::allowed(shared, account, region, bus, &job.account)
+            {
+                return Err(AwsError::new(
+                    "AccessDeniedException",
+                    format!(
+                        "Account {} is not authorized to put events on {}",
+                        job.account, t.arn
+                    ),
+                ));
+            }
             ingest(shared, account, region, bus, ev, None)
                 .await
                 .map_err(|m| AwsError::new("ResourceNotFoundException", m))

@@ -162,6 +162,55 @@ fn resolve_bus(ctx: &RequestContext, given: Option<&str>) -> Option<(String, Str
     ))
 }
 
+/// True when the policy of bus (`account`, `region`, `bus`) lets `caller` (an account id)
+/// put events: a statement allowing `events:PutEvents` (or `events:*`) to `*`, the caller's
+/// account id or its root ARN. Conditions are not evaluated.
+pub fn allowed(shared: &Shared, account: &str, region: &str, bus: &str, caller: &str) -> bool {
+    let Some(state) = shared.regions.existing(account, region) else {
+        return false;
+    };
+    let r = state.read();
+    let Some(policy) = r
+        .buses
+        .get(bus)
+        .and_then(|b| b.policy.as_deref())
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+    else {
+        return false;
+    };
+    let root = format!("arn:aws:iam::{caller}:root");
+    let as_list = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let statements = match policy.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(s @ Value::Object(_)) => vec![s.clone()],
+        _ => Vec::new(),
+    };
+    statements.iter().any(|st| {
+        st.get("Effect").and_then(Value::as_str) == Some("Allow")
+            && as_list(st.get("Action").unwrap_or(&Value::Null))
+                .iter()
+                .any(|a| a == "events:PutEvents" || a == "events:*" || a == "*")
+            && match st.get("Principal") {
+                Some(Value::String(p)) => p == "*",
+                Some(Value::Object(m)) => m.get("AWS").is_some_and(|v| {
+                    as_list(v)
+                        .iter()
+                        .any(|p| p == "*" || p == caller || *p == root)
+                }),
+                _ => false,
+            }
+    })
+}
+
 /// PutEvents.
 pub async fn put_events(
     svc: &Events,
@@ -226,13 +275,24 @@ async fn put_one(shared: &Arc<Shared>, ctx: &RequestContext, e: Entry) -> Result
     let Some((account, region, bus)) = resolve_bus(ctx, e.event_bus_name.as_deref()) else {
         return fail("InvalidArgument", "Parameter EventBusName is not valid.");
     };
+    if account != ctx.account_id && !allowed(shared, &account, &region, &bus, &ctx.account_id) {
+        return fail(
+            "AccessDeniedException",
+            &format!(
+                "User: arn:aws:iam::{}:root is not authorized to perform: events:PutEvents on resource: {}",
+                ctx.account_id,
+                crate::state::bus_arn(&region, &account, &bus)
+            ),
+        );
+    }
     let id = overcast_core::ids::uuid();
     let time = e.time.unwrap_or(ctx.now);
+    // `account` is the sender's, also on another account's bus (as AWS).
     let event = envelope(
         &id,
         source,
         detail_type,
-        &account,
+        &ctx.account_id,
         time,
         &region,
         &e.resources,
