@@ -387,3 +387,49 @@ def test_platform_applications_and_endpoints(sns, overcast):
     with pytest.raises(ClientError) as e:
         sns.get_endpoint_attributes(EndpointArn=ep)
     assert code(e) == "NotFound"
+
+
+def test_http_delivery_retries_on_the_virtual_clock(sns, overcast):
+    import requests as rq
+    got = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            got.append(body)
+            # Fail the first notification, accept everything else.
+            ok = body["Type"] != "Notification" or len([g for g in got if g["Type"] == "Notification"]) > 1
+            self.send_response(200 if ok else 500)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        arn = sns.create_topic(Name=uniq())["TopicArn"]
+        sub = sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=f"http://127.0.0.1:{srv.server_port}/",
+                            ReturnSubscriptionArn=True)["SubscriptionArn"]
+        for _ in range(100):
+            if got:
+                break
+            time.sleep(0.05)
+        sns.confirm_subscription(TopicArn=arn, Token=got[0]["Token"])
+        sns.publish(TopicArn=arn, Message="retry me")
+        notes = lambda: [g for g in got if g["Type"] == "Notification"]
+        for _ in range(100):
+            if notes():
+                break
+            time.sleep(0.05)
+        assert len(notes()) == 1
+        rq.post(overcast.url + "/_overcast/clock", json={"advance": 21}, timeout=10)
+        for _ in range(100):
+            if len(notes()) > 1:
+                break
+            time.sleep(0.05)
+        assert [n["Message"] for n in notes()] == ["retry me", "retry me"]
+        assert sub.startswith(arn)
+    finally:
+        srv.shutdown()
+        rq.post(overcast.url + "/_overcast/clock", json={"set": time.time()}, timeout=10)

@@ -205,24 +205,18 @@ pub async fn deliver(shared: Arc<Shared>, sub: Subscription, m: Arc<Message>) {
         "sqs" => to_sqs(&shared, &sub, &m).await,
         "lambda" => to_lambda(&shared, &sub, &m).await,
         "http" | "https" => {
-            let body = envelope(&sub, &m);
-            let (shared, sub, m) = (shared.clone(), sub.clone(), m.clone());
-            tokio::spawn(async move {
-                let headers = [
-                    ("x-amz-sns-message-type", "Notification".to_string()),
-                    ("x-amz-sns-message-id", m.message_id.clone()),
-                    ("x-amz-sns-topic-arn", m.topic_arn.clone()),
-                    ("x-amz-sns-subscription-arn", sub.arn.clone()),
-                ];
-                let body = if sub.raw() {
-                    m.text_for(&sub.protocol).to_string()
-                } else {
-                    body
-                };
-                if let Err(e) = http_post(&sub.endpoint, &headers, body).await {
-                    dead_letter(&shared, &sub, &m, &e).await;
-                }
-            });
+            let body = if sub.raw() {
+                m.text_for(&sub.protocol).to_string()
+            } else {
+                envelope(&sub, &m)
+            };
+            tokio::spawn(http_attempt(
+                shared.clone(),
+                sub.clone(),
+                m.clone(),
+                body,
+                0,
+            ));
             Ok(())
         }
         "email" | "email-json" | "sms" => {
@@ -254,6 +248,60 @@ pub async fn deliver(shared: Arc<Shared>, sub: Subscription, m: Arc<Message>) {
     if let Err(e) = result {
         dead_letter(&shared, &sub, &m, &e).await;
     }
+}
+
+/// (retries, seconds between them) of a subscription's DeliveryPolicy
+/// (`healthyRetryPolicy.numRetries` / `minDelayTarget`; SNS's defaults 3 and 20 s).
+fn retry_policy(sub: &Subscription) -> (u32, f64) {
+    let p = sub
+        .attributes
+        .get("DeliveryPolicy")
+        .and_then(|p| serde_json::from_str::<Value>(p).ok());
+    let h = p.as_ref().and_then(|p| p.get("healthyRetryPolicy"));
+    let retries = h
+        .and_then(|h| h.get("numRetries"))
+        .and_then(Value::as_u64)
+        .unwrap_or(3)
+        .min(100) as u32;
+    let delay = h
+        .and_then(|h| h.get("minDelayTarget"))
+        .and_then(Value::as_f64)
+        .unwrap_or(20.0)
+        .max(1.0);
+    (retries, delay)
+}
+
+/// One HTTP delivery attempt; failures are retried on the virtual clock, then dead-lettered.
+fn http_attempt(
+    shared: Arc<Shared>,
+    sub: Subscription,
+    m: Arc<Message>,
+    body: String,
+    attempt: u32,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let headers = [
+            ("x-amz-sns-message-type", "Notification".to_string()),
+            ("x-amz-sns-message-id", m.message_id.clone()),
+            ("x-amz-sns-topic-arn", m.topic_arn.clone()),
+            ("x-amz-sns-subscription-arn", sub.arn.clone()),
+        ];
+        let Err(e) = http_post(&sub.endpoint, &headers, body.clone()).await else {
+            return;
+        };
+        let (retries, delay) = retry_policy(&sub);
+        if attempt < retries {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                let at = shared.core.clock.now() + delay;
+                let sh = shared.clone();
+                shared.core.scheduler.at(at, move || {
+                    handle.spawn(http_attempt(sh, sub, m, body, attempt + 1));
+                });
+                return;
+            }
+        }
+        dead_letter(&shared, &sub, &m, &e).await;
+    })
 }
 
 async fn to_sqs(shared: &Shared, sub: &Subscription, m: &Message) -> Result<(), AwsError> {
