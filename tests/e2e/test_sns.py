@@ -433,3 +433,30 @@ def test_http_delivery_retries_on_the_virtual_clock(sns, overcast):
     finally:
         srv.shutdown()
         rq.post(overcast.url + "/_overcast/clock", json={"set": time.time()}, timeout=10)
+
+
+@pytest.mark.parametrize("version,digest", [("1", "-sha1"), ("2", "-sha256")])
+def test_signatures_verify_against_the_served_certificate(sns, sqs, overcast, tmp_path, version, digest):
+    import base64
+    import subprocess
+    arn = sns.create_topic(Name=uniq(), Attributes={"SignatureVersion": version})["TopicArn"]
+    url, qarn = queue(sqs)
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)
+    sns.publish(TopicArn=arn, Message="signed", Subject="sub")
+    n = json.loads(receive(sqs, url)[0]["Body"])
+    assert n["SignatureVersion"] == version
+    cert = urllib.request.urlopen(n["SigningCertURL"], timeout=5).read()
+    (tmp_path / "cert.pem").write_bytes(cert)
+    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", str(tmp_path / "cert.pem")],
+                         capture_output=True, check=True).stdout
+    (tmp_path / "pub.pem").write_bytes(pub)
+    text = "".join(f"{k}\n{n[k]}\n" for k in ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"])
+    (tmp_path / "data").write_text(text)
+    (tmp_path / "sig").write_bytes(base64.b64decode(n["Signature"]))
+    ok = subprocess.run(["openssl", "dgst", digest, "-verify", str(tmp_path / "pub.pem"),
+                         "-signature", str(tmp_path / "sig"), str(tmp_path / "data")], capture_output=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    (tmp_path / "data").write_text(text.replace("signed", "tampered"))
+    bad = subprocess.run(["openssl", "dgst", digest, "-verify", str(tmp_path / "pub.pem"),
+                          "-signature", str(tmp_path / "sig"), str(tmp_path / "data")], capture_output=True)
+    assert bad.returncode != 0

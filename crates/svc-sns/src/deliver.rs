@@ -3,20 +3,16 @@
 //! with AWS's `x-amz-sns-*` headers over a hyper client), email/email-json/SMS (captured).
 //! A failed SQS/Lambda/HTTP delivery goes to the subscription's RedrivePolicy queue.
 //!
-//! Signatures: `Signature` is an HMAC-SHA256 of AWS's string-to-sign under a per-process key
-//! (the fields are present with AWS's names; SDK certificate verifiers do not accept it).
+//! Signatures: see `signing` (RSA, SignatureVersion 1 and 2, certificate served locally).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use base64::Engine as _;
 use bytes::Bytes;
-use hmac::{Hmac, Mac};
 use http_body_util::{BodyExt, Full};
 use overcast_core::{AwsError, RequestContext};
 use overcast_patterns::{Attribute, FilterPolicy, FilterPolicyScope};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use crate::publish::MessageAttributeValue;
 use crate::state::Subscription;
@@ -46,6 +42,8 @@ pub struct Message {
     pub group_id: Option<String>,
     /// Base URL of this Overcast (for UnsubscribeURL and SigningCertURL).
     pub endpoint: String,
+    /// The topic's SignatureVersion ("1" or "2").
+    pub signature_version: String,
 }
 
 impl Message {
@@ -93,30 +91,8 @@ pub fn filter_matches(f: &FilterPolicy, m: &Message) -> bool {
     }
 }
 
-fn signing_key() -> &'static [u8; 32] {
-    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let mut k = [0u8; 32];
-        for (i, b) in overcast_core::ids::hex(32).as_bytes().chunks(2).enumerate() {
-            k[i] = u8::from_str_radix(std::str::from_utf8(b).unwrap_or("00"), 16).unwrap_or(0);
-        }
-        k
-    })
-}
-
-fn sign(fields: &[(&str, &str)]) -> String {
-    let mut s = String::new();
-    for (k, v) in fields {
-        s.push_str(k);
-        s.push('\n');
-        s.push_str(v);
-        s.push('\n');
-    }
-    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(signing_key()) else {
-        return String::new();
-    };
-    mac.update(s.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+fn sign(version: &str, fields: &[(&str, &str)]) -> String {
+    crate::signing::sign(version, fields)
 }
 
 /// Writes a JSON object with AWS's layout (`{\n  "Key" : value,\n ...\n}`).
@@ -143,7 +119,7 @@ pub fn envelope(sub: &Subscription, m: &Message) -> String {
     to_sign.push(("Timestamp", &ts));
     to_sign.push(("TopicArn", &m.topic_arn));
     to_sign.push(("Type", "Notification"));
-    let signature = sign(&to_sign);
+    let signature = sign(&m.signature_version, &to_sign);
     let mut f: Vec<(&str, Value)> = vec![
         ("Type", json!("Notification")),
         ("MessageId", json!(m.message_id)),
@@ -157,7 +133,7 @@ pub fn envelope(sub: &Subscription, m: &Message) -> String {
     }
     f.push(("Message", json!(text)));
     f.push(("Timestamp", json!(ts)));
-    f.push(("SignatureVersion", json!("1")));
+    f.push(("SignatureVersion", json!(m.signature_version)));
     f.push(("Signature", json!(signature)));
     f.push(("SigningCertURL", json!(cert_url(&m.endpoint))));
     f.push((
@@ -332,6 +308,18 @@ async fn to_sqs(shared: &Shared, sub: &Subscription, m: &Message) -> Result<(), 
         .map(drop)
 }
 
+fn lambda_signature(m: &Message, ts: &str) -> String {
+    let text = m.text_for("lambda");
+    let mut f: Vec<(&str, &str)> = vec![("Message", text), ("MessageId", &m.message_id)];
+    if let Some(s) = &m.subject {
+        f.push(("Subject", s));
+    }
+    f.push(("Timestamp", ts));
+    f.push(("TopicArn", &m.topic_arn));
+    f.push(("Type", "Notification"));
+    sign(&m.signature_version, &f)
+}
+
 async fn to_lambda(shared: &Shared, sub: &Subscription, m: &Message) -> Result<(), AwsError> {
     let ctx = arn_ctx(shared, &sub.endpoint);
     let ts = timestamp(m.timestamp);
@@ -352,7 +340,7 @@ async fn to_lambda(shared: &Shared, sub: &Subscription, m: &Message) -> Result<(
         "Sns": {
             "Type": "Notification", "MessageId": m.message_id, "TopicArn": m.topic_arn,
             "Subject": m.subject, "Message": m.text_for("lambda"), "Timestamp": ts,
-            "SignatureVersion": "1", "Signature": sign(&[("MessageId", &m.message_id)]),
+            "SignatureVersion": m.signature_version, "Signature": lambda_signature(m, &ts),
             "SigningCertUrl": cert_url(&m.endpoint),
             "UnsubscribeUrl": format!("{}/?Action=Unsubscribe&SubscriptionArn={}", m.endpoint, sub.arn),
             "MessageAttributes": attrs,
@@ -491,15 +479,18 @@ pub async fn send_confirmation(shared: Arc<Shared>, ctx: &RequestContext, sub: &
         "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
         sub.topic_arn
     );
-    let signature = sign(&[
-        ("Message", &message),
-        ("MessageId", &message_id),
-        ("SubscribeURL", &subscribe_url),
-        ("Timestamp", &ts),
-        ("Token", &token),
-        ("TopicArn", &sub.topic_arn),
-        ("Type", "SubscriptionConfirmation"),
-    ]);
+    let signature = sign(
+        "1",
+        &[
+            ("Message", &message),
+            ("MessageId", &message_id),
+            ("SubscribeURL", &subscribe_url),
+            ("Timestamp", &ts),
+            ("Token", &token),
+            ("TopicArn", &sub.topic_arn),
+            ("Type", "SubscriptionConfirmation"),
+        ],
+    );
     let body = aws_json(&[
         ("Type", json!("SubscriptionConfirmation")),
         ("MessageId", json!(message_id)),
@@ -565,6 +556,7 @@ mod tests {
             dedup_id: None,
             group_id: None,
             endpoint: "http://localhost:4566".into(),
+            signature_version: "1".into(),
         }
     }
 

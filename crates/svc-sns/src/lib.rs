@@ -14,6 +14,7 @@ pub mod deliver;
 pub mod error;
 pub mod platform;
 pub mod publish;
+pub mod signing;
 pub mod sms;
 pub mod state;
 pub mod subscriptions;
@@ -72,6 +73,11 @@ pub fn capture(message: Value) {
 pub fn captured() -> Value {
     let c = captured_store().lock().unwrap_or_else(|e| e.into_inner());
     serde_json::json!({ "messages": c.clone() })
+}
+
+/// The signing certificate (`GET /_overcast/sns/SimpleNotificationService.pem`).
+pub fn signing_certificate() -> &'static str {
+    signing::CERT_PEM
 }
 
 /// Builds the service, loading persisted state.

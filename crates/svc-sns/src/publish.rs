@@ -239,6 +239,7 @@ async fn publish_one(
         .ok_or_else(SnsError::no_topic)?;
     let now = shared.core.clock.now();
     let message_id = overcast_core::ids::uuid();
+    let mut signature_version = "1".to_string();
     let (subs, sequence) = {
         let mut w = region.write();
         let name = req
@@ -254,6 +255,9 @@ async fn publish_one(
             .cloned()
             .ok_or_else(SnsError::no_topic)?;
         let mut sequence = None;
+        if let Some(v) = topic.attributes.get("SignatureVersion") {
+            signature_version = v.clone();
+        }
         if topic.fifo() {
             if req.group_id.is_none() {
                 return Err(SnsError::invalid(
@@ -315,6 +319,7 @@ async fn publish_one(
         dedup_id: req.dedup_id,
         group_id: req.group_id,
         endpoint: ctx.endpoint(),
+        signature_version,
     });
     for (sub, filter) in subs {
         if let Some(f) = &filter {
