@@ -1,5 +1,6 @@
 //! Overcast's own API under `/_overcast/` (and `/_localstack/health` for existing tooling):
-//! `health`, `reset`, `clock`, `sns/messages` (email/SMS SNS captured).
+//! `health`, `reset`, `clock`, `sns/messages` (email/SMS SNS captured),
+//! `sns/SimpleNotificationService.pem` (SNS signing certificate).
 
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -40,6 +41,16 @@ pub async fn handle(app: &App, parts: &http::request::Parts, body: Incoming) -> 
         (Method::GET, "clock") => clock(app),
         (Method::POST, "clock") => set_clock(app, &body),
         (Method::GET, "sns/messages") => json_response(StatusCode::OK, svc_sns::captured()),
+        (Method::GET, "sns/SimpleNotificationService.pem") => {
+            let mut r = Response::new(body::full(Bytes::from_static(
+                svc_sns::signing_certificate().as_bytes(),
+            )));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/x-pem-file"),
+            );
+            r
+        }
         _ => error(StatusCode::NOT_FOUND, "unknown Overcast endpoint"),
     }
 }
