@@ -108,7 +108,7 @@ def test_virtual_clock_survives_restart_and_kill9(overcast):
     ("s3", lambda c: c.get_bucket_policy(Bucket="any-bucket"), "GetBucketPolicy"),  # rest-xml
     ("lambda", lambda c: c.list_functions(), "ListFunctions"),               # rest-json
     ("cloudwatch", lambda c: c.list_metrics(), "ListMetrics"),               # smithy-rpc-v2-cbor
-    ("sns", lambda c: c.list_topics(), "ListTopics"),                        # query
+    ("cloudformation", lambda c: c.list_stacks(), "ListStacks"),             # query
     ("ec2", lambda c: c.describe_instances(), "DescribeInstances"),          # ec2
     ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),         # rest-xml (ErrorResponse)
     ("dynamodb", lambda c: c.list_tables(), "ListTables"),                   # json 1.0
