@@ -1,5 +1,6 @@
-//! Delivery to targets — SQS (FIFO group ids), SNS, another bus, CloudWatch Logs, Lambda —
-//! through in-process API calls of those services. A failed delivery is retried with
+//! Delivery to targets — SQS (FIFO group ids), SNS, another bus, CloudWatch Logs, Lambda,
+//! API destinations, and (when those services run) Step Functions, Kinesis, Firehose and
+//! ECS RunTask — through in-process API calls of those services. A failed delivery is retried with
 //! exponential backoff on the virtual clock within the target's RetryPolicy; when retries are
 //! exhausted (or the error cannot be retried) the event goes to the target's dead-letter
 //! queue with AWS's attributes (RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE,
@@ -292,6 +293,92 @@ async fn attempt(shared: &Arc<Shared>, job: &Job) -> Result<(), AwsError> {
             ingest(shared, account, region, bus, ev, None)
                 .await
                 .map_err(|m| AwsError::new("ResourceNotFoundException", m))
+        }
+        "states" => services
+            .call_value(
+                &ctx,
+                "stepfunctions",
+                "StartExecution",
+                json!({"stateMachineArn": t.arn, "input": body}),
+            )
+            .await
+            .map(drop),
+        "kinesis" => {
+            let stream = resource.strip_prefix("stream/").unwrap_or(resource);
+            let key = t
+                .other
+                .get("KinesisParameters")
+                .and_then(|k| k.get("PartitionKeyPath"))
+                .and_then(Value::as_str)
+                .and_then(crate::transform::JsonPath::parse)
+                .and_then(|p| p.get(&job.event.value).cloned())
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .unwrap_or_else(|| {
+                    job.event.value["id"]
+                        .as_str()
+                        .unwrap_or("events")
+                        .to_string()
+                });
+            services
+                .call_value(
+                    &ctx,
+                    "kinesis",
+                    "PutRecord",
+                    json!({
+                        "StreamName": stream,
+                        "Data": overcast_wire::value::encode_base64(body.as_bytes()),
+                        "PartitionKey": key,
+                    }),
+                )
+                .await
+                .map(drop)
+        }
+        "firehose" => {
+            let stream = resource.strip_prefix("deliverystream/").unwrap_or(resource);
+            services
+                .call_value(
+                    &ctx,
+                    "firehose",
+                    "PutRecord",
+                    json!({
+                        "DeliveryStreamName": stream,
+                        "Record": {"Data": overcast_wire::value::encode_base64(body.as_bytes())},
+                    }),
+                )
+                .await
+                .map(drop)
+        }
+        "ecs" => {
+            let Some(p) = t.other.get("EcsParameters") else {
+                return Err(AwsError::validation(
+                    "EcsParameters are required for ECS targets",
+                ));
+            };
+            let mut input = p.clone();
+            if let Some(o) = input.as_object_mut() {
+                o.insert("cluster".into(), json!(t.arn));
+                if let Some(td) = o.remove("TaskDefinitionArn") {
+                    o.insert("taskDefinition".into(), td);
+                }
+                if let Some(n) = o.remove("TaskCount") {
+                    o.insert("count".into(), n);
+                }
+                // RunTask's members are camelCase; EventBridge's are PascalCase.
+                let keys: Vec<String> = o.keys().cloned().collect();
+                for k in keys {
+                    let mut c = k.chars();
+                    if let Some(f) = c.next().filter(char::is_ascii_uppercase) {
+                        let camel = f.to_ascii_lowercase().to_string() + c.as_str();
+                        if let Some(v) = o.remove(&k) {
+                            o.insert(camel, v);
+                        }
+                    }
+                }
+            }
+            services
+                .call_value(&ctx, "ecs", "RunTask", input)
+                .await
+                .map(drop)
         }
         _ => Err(unsupported(&t.arn)),
     }
