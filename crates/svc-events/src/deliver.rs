@@ -142,6 +142,26 @@ async fn on_failure(shared: Arc<Shared>, mut job: Job, err: AwsError) {
     }
 }
 
+/// Lower-cases the first letter of every object key, recursively.
+fn camel_keys(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let mut c = k.chars();
+                    let key = match c.next() {
+                        Some(f) => f.to_ascii_lowercase().to_string() + c.as_str(),
+                        None => k,
+                    };
+                    (key, camel_keys(v))
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(camel_keys).collect()),
+        other => other,
+    }
+}
+
 fn unsupported(arn: &str) -> AwsError {
     AwsError::new(
         "UnsupportedTarget",
@@ -354,25 +374,15 @@ async fn attempt(shared: &Arc<Shared>, job: &Job) -> Result<(), AwsError> {
                     "EcsParameters are required for ECS targets",
                 ));
             };
-            let mut input = p.clone();
+            // RunTask's members are camelCase; EventBridge's are PascalCase.
+            let mut input = camel_keys(p.clone());
             if let Some(o) = input.as_object_mut() {
                 o.insert("cluster".into(), json!(t.arn));
-                if let Some(td) = o.remove("TaskDefinitionArn") {
+                if let Some(td) = o.remove("taskDefinitionArn") {
                     o.insert("taskDefinition".into(), td);
                 }
-                if let Some(n) = o.remove("TaskCount") {
+                if let Some(n) = o.remove("taskCount") {
                     o.insert("count".into(), n);
-                }
-                // RunTask's members are camelCase; EventBridge's are PascalCase.
-                let keys: Vec<String> = o.keys().cloned().collect();
-                for k in keys {
-                    let mut c = k.chars();
-                    if let Some(f) = c.next().filter(char::is_ascii_uppercase) {
-                        let camel = f.to_ascii_lowercase().to_string() + c.as_str();
-                        if let Some(v) = o.remove(&k) {
-                            o.insert(camel, v);
-                        }
-                    }
                 }
             }
             services
