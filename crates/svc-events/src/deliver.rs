@@ -393,3 +393,26 @@ async fn attempt(shared: &Arc<Shared>, job: &Job) -> Result<(), AwsError> {
         _ => Err(unsupported(&t.arn)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns_and_ecs_member_names() {
+        assert_eq!(
+            split_arn("arn:aws:sqs:us-east-1:000000000000:q"),
+            Some(("sqs", "us-east-1", "000000000000", "q"))
+        );
+        assert_eq!(split_arn("not-an-arn"), None);
+        assert_eq!(
+            camel_keys(
+                json!({"NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": ["s"]}}, "TaskCount": 1})
+            ),
+            json!({"networkConfiguration": {"awsvpcConfiguration": {"subnets": ["s"]}}, "taskCount": 1})
+        );
+        assert!(retryable("ThrottlingException"));
+        assert!(!retryable("QueueDoesNotExist"));
+        assert!(!retryable("NotImplemented"));
+    }
+}
