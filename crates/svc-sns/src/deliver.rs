@@ -44,9 +44,30 @@ pub struct Message {
     pub endpoint: String,
     /// The topic's SignatureVersion ("1" or "2").
     pub signature_version: String,
+    /// Signatures made so far, by message text (the signed fields do not name the
+    /// subscription, so a fan-out signs once per distinct text).
+    pub signatures: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl Message {
+    /// The notification signature for the protocol text `text`.
+    fn notification_signature(&self, text: &str, ts: &str) -> String {
+        let mut cache = self.signatures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, sig)) = cache.iter().find(|(t, _)| t == text) {
+            return sig.clone();
+        }
+        let mut f: Vec<(&str, &str)> = vec![("Message", text), ("MessageId", &self.message_id)];
+        if let Some(s) = &self.subject {
+            f.push(("Subject", s));
+        }
+        f.push(("Timestamp", ts));
+        f.push(("TopicArn", &self.topic_arn));
+        f.push(("Type", "Notification"));
+        let sig = sign(&self.signature_version, &f);
+        cache.push((text.to_string(), sig.clone()));
+        sig
+    }
+
     /// The message text a protocol receives.
     pub fn text_for(&self, protocol: &str) -> &str {
         match &self.structure {
@@ -112,14 +133,7 @@ fn cert_url(endpoint: &str) -> String {
 pub fn envelope(sub: &Subscription, m: &Message) -> String {
     let text = m.text_for(&sub.protocol);
     let ts = timestamp(m.timestamp);
-    let mut to_sign: Vec<(&str, &str)> = vec![("Message", text), ("MessageId", &m.message_id)];
-    if let Some(s) = &m.subject {
-        to_sign.push(("Subject", s));
-    }
-    to_sign.push(("Timestamp", &ts));
-    to_sign.push(("TopicArn", &m.topic_arn));
-    to_sign.push(("Type", "Notification"));
-    let signature = sign(&m.signature_version, &to_sign);
+    let signature = m.notification_signature(text, &ts);
     let mut f: Vec<(&str, Value)> = vec![
         ("Type", json!("Notification")),
         ("MessageId", json!(m.message_id)),
@@ -309,15 +323,7 @@ async fn to_sqs(shared: &Shared, sub: &Subscription, m: &Message) -> Result<(), 
 }
 
 fn lambda_signature(m: &Message, ts: &str) -> String {
-    let text = m.text_for("lambda");
-    let mut f: Vec<(&str, &str)> = vec![("Message", text), ("MessageId", &m.message_id)];
-    if let Some(s) = &m.subject {
-        f.push(("Subject", s));
-    }
-    f.push(("Timestamp", ts));
-    f.push(("TopicArn", &m.topic_arn));
-    f.push(("Type", "Notification"));
-    sign(&m.signature_version, &f)
+    m.notification_signature(m.text_for("lambda"), ts)
 }
 
 async fn to_lambda(shared: &Shared, sub: &Subscription, m: &Message) -> Result<(), AwsError> {
@@ -557,6 +563,7 @@ mod tests {
             group_id: None,
             endpoint: "http://localhost:4566".into(),
             signature_version: "1".into(),
+            signatures: Default::default(),
         }
     }
 

@@ -320,6 +320,7 @@ async fn publish_one(
         group_id: req.group_id,
         endpoint: ctx.endpoint(),
         signature_version,
+        signatures: Default::default(),
     });
     for (sub, filter) in subs {
         if let Some(f) = &filter {
