@@ -166,6 +166,15 @@ def test_put_events_envelope_to_sqs(events, sqs):
     assert receive(sqs, url, wait=1) == []
 
 
+def test_event_log_introspection(events, sqs, overcast):
+    src = uniq("com.log")
+    name, _, _ = rule_to_queue(events, sqs, {"source": [src]})
+    eid = events.put_events(Entries=[{"Source": src, "DetailType": "T", "Detail": "{}"}])["Entries"][0]["EventId"]
+    log = requests.get(overcast.url + "/_overcast/events/log", timeout=10).json()["entries"]
+    entry = [e for e in log if e.get("event", {}).get("id") == eid][0]
+    assert entry["bus"] == "default" and entry["matchedRules"] == [f"arn:aws:events:us-east-1:000000000000:rule/{name}"]
+
+
 def test_put_events_per_entry_errors_and_size_limit(events):
     r = events.put_events(Entries=[
         {"Source": "a", "DetailType": "T", "Detail": "not json"},

@@ -225,6 +225,32 @@ impl Shared {
     }
 }
 
+/// Most entries kept in the event log.
+const MAX_LOG: usize = 10_000;
+
+fn log_store() -> &'static std::sync::Mutex<std::collections::VecDeque<serde_json::Value>> {
+    static LOG: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::VecDeque<serde_json::Value>>,
+    > = std::sync::OnceLock::new();
+    LOG.get_or_init(Default::default)
+}
+
+/// Records one entry of the event log (events put on buses with the rules they matched,
+/// delivery failures).
+pub fn log(entry: serde_json::Value) {
+    let mut l = log_store().lock().unwrap_or_else(|e| e.into_inner());
+    if l.len() >= MAX_LOG {
+        l.pop_front();
+    }
+    l.push_back(entry);
+}
+
+/// The event log, oldest first (`GET /_overcast/events/log`).
+pub fn event_log() -> serde_json::Value {
+    let l = log_store().lock().unwrap_or_else(|e| e.into_inner());
+    serde_json::json!({ "entries": l.iter().cloned().collect::<Vec<_>>() })
+}
+
 /// The bus name of an `EventBusName` member (a name or an ARN); default when absent.
 pub fn bus_name(given: Option<&str>) -> EventsResult<String> {
     let given = given.unwrap_or(DEFAULT_BUS);
@@ -245,6 +271,10 @@ impl Service for Events {
     }
 
     fn reset(&self) {
+        log_store()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.partner
             .lock()
             .unwrap_or_else(|e| e.into_inner())

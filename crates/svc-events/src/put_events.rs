@@ -333,6 +333,10 @@ pub async fn ingest(
         archive(shared, account, region, &state, &index, &event);
     }
     let matched = index.matching(&event.value, &event.source, &event.detail_type);
+    crate::log(json!({
+        "type": "event", "account": account, "region": region, "bus": bus,
+        "event": event.value, "matchedRules": matched.iter().map(|r| r.arn.as_str()).collect::<Vec<_>>(),
+    }));
     if matched.is_empty() {
         return Ok(());
     }
