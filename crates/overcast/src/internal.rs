@@ -1,5 +1,6 @@
 //! Overcast's own API under `/_overcast/` (and `/_localstack/health` for existing tooling):
-//! `health`, `reset`, `clock`, `sns/messages` (email/SMS SNS captured),
+//! `health`, `reset`, `clock`, `events/log` (EventBridge events and delivery failures),
+//! `sns/messages` (email/SMS SNS captured),
 //! `sns/SimpleNotificationService.pem` (SNS signing certificate).
 
 use bytes::Bytes;
@@ -40,6 +41,7 @@ pub async fn handle(app: &App, parts: &http::request::Parts, body: Incoming) -> 
         (Method::POST, "reset") => reset(app),
         (Method::GET, "clock") => clock(app),
         (Method::POST, "clock") => set_clock(app, &body),
+        (Method::GET, "events/log") => json_response(StatusCode::OK, svc_events::event_log()),
         (Method::GET, "sns/messages") => json_response(StatusCode::OK, svc_sns::captured()),
         (Method::GET, "sns/SimpleNotificationService.pem") => {
             let mut r = Response::new(body::full(Bytes::from_static(
