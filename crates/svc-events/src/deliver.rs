@@ -81,11 +81,11 @@ async fn on_failure(shared: Arc<Shared>, mut job: Job, err: AwsError) {
         .unwrap_or(DEFAULT_MAX_AGE) as f64;
     let now = shared.core.clock.now();
     let can_retry = retryable(&err.code);
-    crate::log(json!({
+    crate::log(crate::LogEntry::Other(json!({
         "type": "delivery-failure", "rule": job.rule_arn, "target": job.target.arn,
         "eventId": job.event.value["id"], "attempt": job.attempt,
         "errorCode": err.code, "errorMessage": err.message,
-    }));
+    })));
     let delay = 2f64.powi(job.attempt.min(20) as i32).min(MAX_BACKOFF);
     if can_retry && job.attempt < max_retries && now + delay - job.event.time <= max_age {
         job.attempt += 1;

@@ -228,16 +228,33 @@ impl Shared {
 /// Most entries kept in the event log.
 const MAX_LOG: usize = 10_000;
 
-fn log_store() -> &'static std::sync::Mutex<std::collections::VecDeque<serde_json::Value>> {
-    static LOG: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::VecDeque<serde_json::Value>>,
-    > = std::sync::OnceLock::new();
+/// One entry of the event log, kept cheap to record (rendered on request).
+pub enum LogEntry {
+    /// An event put on a bus and the rules it matched.
+    Event {
+        /// Bus owner.
+        account: String,
+        /// Region.
+        region: String,
+        /// Bus name.
+        bus: String,
+        /// Envelope JSON.
+        event: String,
+        /// ARNs of the rules it matched.
+        matched: Vec<String>,
+    },
+    /// Anything else (delivery failures).
+    Other(serde_json::Value),
+}
+
+fn log_store() -> &'static std::sync::Mutex<std::collections::VecDeque<LogEntry>> {
+    static LOG: std::sync::OnceLock<std::sync::Mutex<std::collections::VecDeque<LogEntry>>> =
+        std::sync::OnceLock::new();
     LOG.get_or_init(Default::default)
 }
 
-/// Records one entry of the event log (events put on buses with the rules they matched,
-/// delivery failures).
-pub fn log(entry: serde_json::Value) {
+/// Records one entry of the event log.
+pub fn log(entry: LogEntry) {
     let mut l = log_store().lock().unwrap_or_else(|e| e.into_inner());
     if l.len() >= MAX_LOG {
         l.pop_front();
@@ -248,7 +265,24 @@ pub fn log(entry: serde_json::Value) {
 /// The event log, oldest first (`GET /_overcast/events/log`).
 pub fn event_log() -> serde_json::Value {
     let l = log_store().lock().unwrap_or_else(|e| e.into_inner());
-    serde_json::json!({ "entries": l.iter().cloned().collect::<Vec<_>>() })
+    let entries: Vec<serde_json::Value> = l
+        .iter()
+        .map(|e| match e {
+            LogEntry::Event {
+                account,
+                region,
+                bus,
+                event,
+                matched,
+            } => serde_json::json!({
+                "type": "event", "account": account, "region": region, "bus": bus,
+                "event": serde_json::from_str::<serde_json::Value>(event).unwrap_or_default(),
+                "matchedRules": matched,
+            }),
+            LogEntry::Other(v) => v.clone(),
+        })
+        .collect();
+    serde_json::json!({ "entries": entries })
 }
 
 /// The bus name of an `EventBusName` member (a name or an ARN); default when absent.

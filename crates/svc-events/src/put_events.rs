@@ -333,10 +333,13 @@ pub async fn ingest(
         archive(shared, account, region, &state, &index, &event);
     }
     let matched = index.matching(&event.value, &event.source, &event.detail_type);
-    crate::log(json!({
-        "type": "event", "account": account, "region": region, "bus": bus,
-        "event": event.value, "matchedRules": matched.iter().map(|r| r.arn.as_str()).collect::<Vec<_>>(),
-    }));
+    crate::log(crate::LogEntry::Event {
+        account: account.to_string(),
+        region: region.to_string(),
+        bus: bus.to_string(),
+        event: event.text.clone(),
+        matched: matched.iter().map(|r| r.arn.clone()).collect(),
+    });
     if matched.is_empty() {
         return Ok(());
     }
