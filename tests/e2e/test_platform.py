@@ -111,7 +111,7 @@ def test_virtual_clock_survives_restart_and_kill9(overcast):
     ("lambda", lambda c: c.list_capacity_providers(), "ListCapacityProviders"),  # rest-json
     ("cloudwatch", lambda c: c.list_managed_insight_rules(ResourceARN="arn:aws:x"),
      "ListManagedInsightRules"),                                              # smithy-rpc-v2-cbor
-    ("sns", lambda c: c.list_origination_numbers(), "ListOriginationNumbers"),  # query
+    ("cloudformation", lambda c: c.list_stacks(), "ListStacks"),             # query
     ("ec2", lambda c: c.describe_instances(), "DescribeInstances"),          # ec2
     ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),         # rest-xml (ErrorResponse)
     ("dynamodb", lambda c: c.list_tables(), "ListTables"),                   # json 1.0

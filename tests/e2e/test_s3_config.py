@@ -503,3 +503,29 @@ def test_sse_kms_objects_use_kms_data_keys(s3, client, bucket):
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"classified"
     expect("KMS.NotFoundException", s3.put_object, Bucket=bucket, Key="x", Body=b"x",
            ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/does-not-exist")
+
+
+def test_event_notifications_to_sns_and_eventbridge(s3, sqs, client, bucket):
+    sns, events = client("sns"), client("events")
+    url = sqs.create_queue(QueueName=f"fan-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name=f"s3-events-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    rule = f"s3-created-{uuid.uuid4().hex[:8]}"
+    events.put_rule(Name=rule, EventPattern=json.dumps({
+        "source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [bucket]}}}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": qarn}])
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "TopicConfigurations": [{"TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}],
+        "EventBridgeConfiguration": {}})
+    s3.put_object(Bucket=bucket, Key="report.csv", Body=b"a,b")
+    got = []
+    deadline = time.time() + 10
+    while len([g for g in got if "Records" in g or g.get("source") == "aws.s3"]) < 2 and time.time() < deadline:
+        got += receive(sqs, url, wait=1)
+    via_sns = [g for g in got if "Records" in g]
+    via_eb = [g for g in got if g.get("source") == "aws.s3"]
+    assert via_sns and via_sns[0]["Records"][0]["s3"]["object"]["key"] == "report.csv"
+    assert via_eb and via_eb[0]["detail-type"] == "Object Created"
+    assert via_eb[0]["detail"]["object"]["key"] == "report.csv"
+    assert via_eb[0]["detail"]["bucket"]["name"] == bucket

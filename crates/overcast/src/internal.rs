@@ -1,5 +1,7 @@
 //! Overcast's own API under `/_overcast/` (and `/_localstack/health` for existing tooling):
-//! `health`, `reset`, `clock`.
+//! `health`, `reset`, `clock`, `events/log` (EventBridge events and delivery failures),
+//! `sns/messages` (email/SMS SNS captured),
+//! `sns/SimpleNotificationService.pem` (SNS signing certificate).
 
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -39,6 +41,18 @@ pub async fn handle(app: &App, parts: &http::request::Parts, body: Incoming) -> 
         (Method::POST, "reset") => reset(app),
         (Method::GET, "clock") => clock(app),
         (Method::POST, "clock") => set_clock(app, &body),
+        (Method::GET, "events/log") => json_response(StatusCode::OK, svc_events::event_log()),
+        (Method::GET, "sns/messages") => json_response(StatusCode::OK, svc_sns::captured()),
+        (Method::GET, "sns/SimpleNotificationService.pem") => {
+            let mut r = Response::new(body::full(Bytes::from_static(
+                svc_sns::signing_certificate().as_bytes(),
+            )));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/x-pem-file"),
+            );
+            r
+        }
         _ => error(StatusCode::NOT_FOUND, "unknown Overcast endpoint"),
     }
 }

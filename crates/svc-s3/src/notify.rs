@@ -397,22 +397,20 @@ pub(crate) fn object_event(svc: &S3, ctx: &RequestContext, bucket: &str, ev: Obj
         }
     }
     if cfg.get("EventBridgeConfiguration").is_some() {
-        if let Some(entry) = eventbridge_entry(ctx, &record_of_bucket, &ev, &seq) {
-            let dir = svc.core.services.clone();
-            let c = ctx.clone();
-            spawn(async move {
-                let r = dir
-                    .call_value(&c, "events", "PutEvents", json!({"Entries": [entry]}))
-                    .await;
-                if let Err(e) = r {
-                    tracing::warn!(error = %e, "S3 could not send an event to EventBridge");
-                }
+        if let Some(detail) = eventbridge_entry(ctx, &record_of_bucket, &ev, &seq) {
+            // Service events reach the owner's default bus over the fabric (only AWS
+            // services may use `aws.*` sources).
+            svc.core.fabric.publish(overcast_core::fabric::Event {
+                topic: "events:put",
+                account_id: record_of_bucket.owner.clone(),
+                region: record_of_bucket.region.clone(),
+                detail,
             });
         }
     }
 }
 
-/// The EventBridge entry of an object event (`Object Created`, `Object Deleted`, ...).
+/// The EventBridge service event of an object event (`Object Created`, `Object Deleted`, ...).
 fn eventbridge_entry(
     ctx: &RequestContext,
     bucket: &BucketRecord,
@@ -459,10 +457,11 @@ fn eventbridge_entry(
         });
     }
     Some(json!({
-        "Source": "aws.s3",
-        "DetailType": detail_type,
-        "Resources": [format!("arn:aws:s3:::{}", bucket.name)],
-        "Detail": detail.to_string(),
+        "source": "aws.s3",
+        "detail-type": detail_type,
+        "resources": [format!("arn:aws:s3:::{}", bucket.name)],
+        "detail": detail,
+        "time": ctx.now,
     }))
 }
 
