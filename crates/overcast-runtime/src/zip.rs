@@ -244,7 +244,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("overcast-zip-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let z = sample();
-        assert_eq!(validate(&z).unwrap(), 5 + 35);
+        assert_eq!(validate(&z).unwrap(), 5 + 34);
         extract(&z, &dir).unwrap();
         assert_eq!(std::fs::read(dir.join("a.txt")).unwrap(), b"hello");
         let m = std::fs::metadata(dir.join("bin/run")).unwrap().permissions().mode();
