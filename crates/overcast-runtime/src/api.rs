@@ -147,7 +147,10 @@ fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let Some(rest) = path.strip_prefix("/2018-06-01/runtime/") else {
-        return reply(StatusCode::NOT_FOUND, r#"{"errorMessage":"Not found","errorType":"NotFound"}"#);
+        return reply(
+            StatusCode::NOT_FOUND,
+            r#"{"errorMessage":"Not found","errorType":"NotFound"}"#,
+        );
     };
     let method = req.method().clone();
     let error_type = req
@@ -159,9 +162,15 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
         return next(s).await;
     }
     if method != Method::POST {
-        return reply(StatusCode::METHOD_NOT_ALLOWED, r#"{"errorMessage":"Method not allowed","errorType":"MethodNotAllowed"}"#);
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            r#"{"errorMessage":"Method not allowed","errorType":"MethodNotAllowed"}"#,
+        );
     }
-    let body = match Limited::new(req.into_body(), MAX_RESPONSE + 1).collect().await {
+    let body = match Limited::new(req.into_body(), MAX_RESPONSE + 1)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
         Err(_) => {
             return reply(
@@ -178,11 +187,19 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
         return reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#);
     }
     let Some(inv) = rest.strip_prefix("invocation/") else {
-        return reply(StatusCode::NOT_FOUND, r#"{"errorMessage":"Not found","errorType":"NotFound"}"#);
+        return reply(
+            StatusCode::NOT_FOUND,
+            r#"{"errorMessage":"Not found","errorType":"NotFound"}"#,
+        );
     };
     let (id, what) = match inv.rsplit_once('/') {
         Some(x) => x,
-        None => return reply(StatusCode::NOT_FOUND, r#"{"errorMessage":"Not found","errorType":"NotFound"}"#),
+        None => {
+            return reply(
+                StatusCode::NOT_FOUND,
+                r#"{"errorMessage":"Not found","errorType":"NotFound"}"#,
+            )
+        }
     };
     let r = match what {
         "response" => Reply::Response(body),
@@ -190,7 +207,12 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
             payload: body,
             error_type,
         },
-        _ => return reply(StatusCode::NOT_FOUND, r#"{"errorMessage":"Not found","errorType":"NotFound"}"#),
+        _ => {
+            return reply(
+                StatusCode::NOT_FOUND,
+                r#"{"errorMessage":"Not found","errorType":"NotFound"}"#,
+            )
+        }
     };
     match lock(&s.pending).remove(id) {
         Some(tx) => {
@@ -220,7 +242,10 @@ async fn next(s: &Shared) -> Response<Full<Bytes>> {
         }
     };
     let Some(inv) = inv else {
-        return reply(StatusCode::GONE, r#"{"errorMessage":"Instance is shutting down","errorType":"Shutdown"}"#);
+        return reply(
+            StatusCode::GONE,
+            r#"{"errorMessage":"Instance is shutting down","errorType":"Shutdown"}"#,
+        );
     };
     let mut r = Response::new(Full::new(inv.payload));
     let h = r.headers_mut();

@@ -217,7 +217,8 @@ impl Instance {
         let mut argv: Vec<String> = Vec::new();
         let mut env = spec.env.clone();
         let opt_s = |sub: &str| opt.as_ref().map(|o| o.join(sub).display().to_string());
-        let host_path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+        let host_path =
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
         let mut path = if boxed {
             "/usr/local/bin:/usr/bin/:/bin".to_string()
         } else {
@@ -233,16 +234,26 @@ impl Instance {
         ld.push(task_root.display().to_string());
         ld.push(task_root.join("lib").display().to_string());
         if r.starts_with("python") {
-            let (exe, prefix) = sandbox::python().ok_or("python3 is not installed on this machine")?;
+            let (exe, prefix) =
+                sandbox::python().ok_or("python3 is not installed on this machine")?;
             let script = spec.runtime_dir.join("python/bootstrap.py");
             write_if_changed(&script, PYTHON_BOOTSTRAP).map_err(|e| e.to_string())?;
             extra_binds.push(prefix.clone());
             argv.push(exe.display().to_string());
-            argv.push(runtime_root.join("python/bootstrap.py").display().to_string());
+            argv.push(
+                runtime_root
+                    .join("python/bootstrap.py")
+                    .display()
+                    .to_string(),
+            );
             let ver = r.trim_start_matches("python");
             let mut pp = Vec::new();
             if let Some(o) = &opt {
-                pp.push(o.join(format!("python/lib/python{ver}/site-packages")).display().to_string());
+                pp.push(
+                    o.join(format!("python/lib/python{ver}/site-packages"))
+                        .display()
+                        .to_string(),
+                );
                 pp.push(o.join("python").display().to_string());
             }
             env.push(("PYTHONPATH".into(), pp.join(":")));
@@ -254,7 +265,12 @@ impl Instance {
                 extra_binds.push(p.to_path_buf());
             }
             argv.push(node.display().to_string());
-            argv.push(runtime_root.join("node/bootstrap.cjs").display().to_string());
+            argv.push(
+                runtime_root
+                    .join("node/bootstrap.cjs")
+                    .display()
+                    .to_string(),
+            );
             let major: String = r
                 .trim_start_matches("nodejs")
                 .chars()
@@ -262,7 +278,11 @@ impl Instance {
                 .collect();
             let mut np = Vec::new();
             if let Some(o) = &opt {
-                np.push(o.join(format!("nodejs/node{major}/node_modules")).display().to_string());
+                np.push(
+                    o.join(format!("nodejs/node{major}/node_modules"))
+                        .display()
+                        .to_string(),
+                );
                 np.push(o.join("nodejs/node_modules").display().to_string());
             }
             np.push(runtime_root.join("node_modules").display().to_string());
@@ -277,7 +297,9 @@ impl Instance {
             } else if in_opt.as_ref().is_some_and(|p| p.is_file()) {
                 argv.push(opt_s("bootstrap").unwrap_or_default());
             } else {
-                return Err("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".into());
+                return Err(
+                    "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".into(),
+                );
             }
         } else {
             return Err(format!("The runtime {r} is not supported by Overcast"));
@@ -285,7 +307,10 @@ impl Instance {
         env.push(("PATH".into(), path));
         env.push(("LD_LIBRARY_PATH".into(), ld.join(":")));
         env.push(("LAMBDA_TASK_ROOT".into(), task_root.display().to_string()));
-        env.push(("LAMBDA_RUNTIME_DIR".into(), runtime_root.display().to_string()));
+        env.push((
+            "LAMBDA_RUNTIME_DIR".into(),
+            runtime_root.display().to_string(),
+        ));
         env.push(("AWS_LAMBDA_RUNTIME_API".into(), server.addr.to_string()));
 
         let mut cmd = if boxed {
@@ -303,9 +328,22 @@ impl Instance {
             ];
             let refs: Vec<&std::path::Path> = extra_binds.iter().map(|p| p.as_path()).collect();
             a.extend(sandbox::system_binds(&refs));
-            a.extend(["--size".into(), (spec.ephemeral_mb * 1024 * 1024).to_string(), "--tmpfs".into(), "/tmp".into()]);
-            a.extend(["--ro-bind".into(), spec.code_dir.display().to_string(), "/var/task".into()]);
-            a.extend(["--ro-bind".into(), spec.runtime_dir.display().to_string(), "/var/runtime".into()]);
+            a.extend([
+                "--size".into(),
+                (spec.ephemeral_mb * 1024 * 1024).to_string(),
+                "--tmpfs".into(),
+                "/tmp".into(),
+            ]);
+            a.extend([
+                "--ro-bind".into(),
+                spec.code_dir.display().to_string(),
+                "/var/task".into(),
+            ]);
+            a.extend([
+                "--ro-bind".into(),
+                spec.runtime_dir.display().to_string(),
+                "/var/runtime".into(),
+            ]);
             if let Some(o) = &spec.opt_dir {
                 a.extend(["--ro-bind".into(), o.display().to_string(), "/opt".into()]);
             }
@@ -400,14 +438,31 @@ impl Instance {
             if lock(&shared.ready_at).is_some() {
                 return Ok(());
             }
-            if let Some(Reply::Error { payload, error_type }) = init.borrow().clone() {
-                return Err(Completion::InitError { payload, error_type });
+            let failed = init.borrow().clone();
+            if let Some(Reply::Error {
+                payload,
+                error_type,
+            }) = failed
+            {
+                return Err(Completion::InitError {
+                    payload,
+                    error_type,
+                });
             }
-            if let Some(reason) = exit.borrow().clone() {
+            let exited = exit.borrow().clone();
+            if let Some(reason) = exited {
                 // An /init/error may still be in flight when the process exits.
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                if let Some(Reply::Error { payload, error_type }) = init.borrow().clone() {
-                    return Err(Completion::InitError { payload, error_type });
+                let failed = init.borrow().clone();
+                if let Some(Reply::Error {
+                    payload,
+                    error_type,
+                }) = failed
+                {
+                    return Err(Completion::InitError {
+                        payload,
+                        error_type,
+                    });
                 }
                 return Err(Completion::InitError {
                     payload: Bytes::from(
@@ -471,7 +526,10 @@ impl Instance {
         };
         let duration = started.elapsed();
         let max_memory_mb = self.max_memory_mb();
-        if !matches!(completion, Completion::Response(_) | Completion::Error { .. }) {
+        if !matches!(
+            completion,
+            Completion::Response(_) | Completion::Error { .. }
+        ) {
             self.server.abandon(&id);
             self.kill();
         }

@@ -34,7 +34,15 @@ pub fn detect() -> Sandbox {
             return Sandbox::Process;
         }
         let ok = Command::new("bwrap")
-            .args(["--ro-bind", "/", "/", "--unshare-all", "--share-net", "--die-with-parent", "true"])
+            .args([
+                "--ro-bind",
+                "/",
+                "/",
+                "--unshare-all",
+                "--share-net",
+                "--die-with-parent",
+                "true",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status()
@@ -54,7 +62,10 @@ pub fn python() -> Option<&'static (PathBuf, PathBuf)> {
     static P: OnceLock<Option<(PathBuf, PathBuf)>> = OnceLock::new();
     P.get_or_init(|| {
         let out = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable); print(sys.base_prefix)"])
+            .args([
+                "-c",
+                "import sys; print(sys.executable); print(sys.base_prefix)",
+            ])
             .output()
             .ok()?;
         let text = String::from_utf8(out.stdout).ok()?;
@@ -82,12 +93,27 @@ pub fn node() -> Option<&'static PathBuf> {
 /// Host directories a sandboxed process sees read-only (the system and the interpreters).
 pub fn system_binds(extra: &[&Path]) -> Vec<String> {
     let mut args = Vec::new();
-    for d in ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc/ssl", "/etc/alternatives"] {
+    for d in [
+        "/usr",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib64",
+        "/lib32",
+        "/etc/ssl",
+        "/etc/alternatives",
+    ] {
         if Path::new(d).exists() {
             args.extend(["--ro-bind".to_string(), d.to_string(), d.to_string()]);
         }
     }
-    for f in ["/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ld.so.cache", "/etc/localtime"] {
+    for f in [
+        "/etc/resolv.conf",
+        "/etc/hosts",
+        "/etc/nsswitch.conf",
+        "/etc/ld.so.cache",
+        "/etc/localtime",
+    ] {
         if Path::new(f).exists() {
             args.extend(["--ro-bind".to_string(), f.to_string(), f.to_string()]);
         }

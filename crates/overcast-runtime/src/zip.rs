@@ -129,7 +129,7 @@ pub fn extract(zip: &[u8], dir: &Path) -> Result<(), String> {
             .map(|d| d.as_nanos())
             .unwrap_or(0)
     ));
-    let r = extract_into(zip, &tmp);
+    let r = extract_over(zip, &tmp);
     if let Err(e) = r {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
@@ -141,7 +141,8 @@ pub fn extract(zip: &[u8], dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn extract_into(zip: &[u8], dir: &Path) -> Result<(), String> {
+/// Extracts `zip` into `dir`, over whatever is there (merging layers into one `/opt`).
+pub fn extract_over(zip: &[u8], dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     for e in entries(zip)? {
@@ -184,7 +185,12 @@ mod tests {
     pub(crate) fn sample() -> Vec<u8> {
         build(&[
             ("a.txt", b"hello".as_slice(), 0o100644, false),
-            ("bin/run", b"#!/bin/sh\necho hi\necho hi\necho hi\n".as_slice(), 0o100755, true),
+            (
+                "bin/run",
+                b"#!/bin/sh\necho hi\necho hi\necho hi\n".as_slice(),
+                0o100755,
+                true,
+            ),
         ])
     }
 
@@ -247,7 +253,10 @@ mod tests {
         assert_eq!(validate(&z).unwrap(), 5 + 34);
         extract(&z, &dir).unwrap();
         assert_eq!(std::fs::read(dir.join("a.txt")).unwrap(), b"hello");
-        let m = std::fs::metadata(dir.join("bin/run")).unwrap().permissions().mode();
+        let m = std::fs::metadata(dir.join("bin/run"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(m & 0o777, 0o755);
         assert!(validate(b"not a zip at all, clearly not").is_err());
         let evil = build(&[("../escape.txt", b"x".as_slice(), 0o100644, false)]);

@@ -1,25 +1,130 @@
-//! Lambda: functions that really run, as local processes speaking the Lambda Runtime API.
-//!
-//! No operation is implemented yet: every call answers `NotImplemented` (HTTP 501).
+//! Lambda: functions that really run, as local processes speaking the Lambda Runtime API
+//! (see `overcast-runtime`). Control plane (functions, versions, aliases, policies, layers,
+//! concurrency, tags, event invoke configs) per (account, region), persisted through the
+//! core store with code zips under the blob directory; data plane in [`invoke`] and
+//! [`asynchronous`]. Operations not listed in the dispatch table answer `NotImplemented`.
 
 use std::sync::Arc;
 
-use overcast_core::{Core, Service};
+use overcast_core::{Core, RequestContext, Service, Stores};
 
-/// The service.
+pub mod asynchronous;
+pub mod code;
+pub mod error;
+pub mod functions;
+pub mod invoke;
+pub mod layers;
+pub mod logs;
+pub mod names;
+pub mod policy;
+pub mod pool;
+pub mod state;
+pub mod versions;
+
+pub use error::LambdaError;
+use state::Region;
+
+/// The service (cheap to clone: everything is shared).
+#[derive(Clone)]
 pub struct Lambda {
-    #[allow(dead_code)]
-    core: Core,
+    pub(crate) core: Core,
+    pub(crate) regions: Arc<Stores<Region>>,
+    pub(crate) pool: Arc<pool::Pool>,
 }
 
-/// Builds the service.
+/// Builds the service; state is loaded per (account, region) on first use.
 pub fn service(core: &Core) -> Arc<dyn Service> {
-    Arc::new(Lambda { core: core.clone() })
+    Arc::new(Lambda::new(core))
+}
+
+impl Lambda {
+    /// A Lambda service over `core`.
+    pub fn new(core: &Core) -> Lambda {
+        let store = core.store.clone();
+        Lambda {
+            core: core.clone(),
+            regions: Arc::new(Stores::new(move |a, r| Region::load(store.clone(), a, r))),
+            pool: Arc::new(pool::Pool::new(core.blob_dir.join("lambda/runtime"))),
+        }
+    }
+
+    /// The caller's region state.
+    pub(crate) fn region(&self, ctx: &RequestContext) -> Arc<Region> {
+        self.regions.get(&ctx.account_id, &ctx.region)
+    }
+
+    /// Drops event source mappings of a deleted function.
+    pub(crate) fn forget_mappings(&self, ctx: &RequestContext, function_arn: &str) {
+        let region = self.region(ctx);
+        let ids: Vec<String> = region
+            .mappings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, m)| {
+                m["FunctionArn"].as_str().is_some_and(|a| {
+                    a == function_arn || a.starts_with(&format!("{function_arn}:"))
+                })
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for id in ids {
+            let _ = region.remove_mapping(&id);
+        }
+    }
+
+    /// How function processes are isolated here (`bubblewrap` or `process`).
+    pub fn sandbox(&self) -> &'static str {
+        overcast_runtime::sandbox::detect().name()
+    }
 }
 
 impl Service for Lambda {
     fn name(&self) -> &'static str {
         "lambda"
     }
-    overcast_core::operations! {}
+
+    overcast_core::operations! {
+        "AddPermission" => policy::add_permission,
+        "CreateAlias" => versions::create_alias,
+        "CreateFunction" => functions::create_function,
+        "DeleteAlias" => versions::delete_alias,
+        "DeleteFunction" => functions::delete_function,
+        "DeleteFunctionConcurrency" => functions::delete_function_concurrency,
+        "DeleteFunctionEventInvokeConfig" => asynchronous::delete_function_event_invoke_config,
+        "DeleteLayerVersion" => layers::delete_layer_version,
+        "GetAccountSettings" => functions::get_account_settings,
+        "GetAlias" => versions::get_alias,
+        "GetFunction" => functions::get_function,
+        "GetFunctionConcurrency" => functions::get_function_concurrency,
+        "GetFunctionConfiguration" => functions::get_function_configuration,
+        "GetFunctionEventInvokeConfig" => asynchronous::get_function_event_invoke_config,
+        "GetLayerVersion" => layers::get_layer_version,
+        "GetLayerVersionByArn" => layers::get_layer_version_by_arn,
+        "GetPolicy" => policy::get_policy,
+        "Invoke" => invoke::invoke,
+        "ListAliases" => versions::list_aliases,
+        "ListFunctionEventInvokeConfigs" => asynchronous::list_function_event_invoke_configs,
+        "ListFunctions" => functions::list_functions,
+        "ListLayerVersions" => layers::list_layer_versions,
+        "ListLayers" => layers::list_layers,
+        "ListTags" => functions::list_tags,
+        "ListVersionsByFunction" => versions::list_versions_by_function,
+        "PublishLayerVersion" => layers::publish_layer_version,
+        "PublishVersion" => versions::publish_version,
+        "PutFunctionConcurrency" => functions::put_function_concurrency,
+        "PutFunctionEventInvokeConfig" => asynchronous::put_function_event_invoke_config,
+        "RemovePermission" => policy::remove_permission,
+        "TagResource" => functions::tag_resource,
+        "UntagResource" => functions::untag_resource,
+        "UpdateAlias" => versions::update_alias,
+        "UpdateFunctionCode" => functions::update_function_code,
+        "UpdateFunctionConfiguration" => functions::update_function_configuration,
+        "UpdateFunctionEventInvokeConfig" => asynchronous::update_function_event_invoke_config,
+    }
+
+    fn reset(&self) {
+        self.pool.clear();
+        self.regions.clear();
+    }
 }

@@ -1,0 +1,454 @@
+//! Invoke: RequestResponse (run now, answer the function's result), Event (queued, retried
+//! on the virtual clock, then sent to destinations / the DLQ) and DryRun; `LogType=Tail`;
+//! AWS's error payloads for unhandled errors, init failures and timeouts; START/END/REPORT
+//! lines written to CloudWatch Logs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use overcast_core::{AwsError, Blob, RequestContext};
+use overcast_runtime::{Completion, Instance, Invocation, Spec};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::code;
+use crate::error::LambdaError;
+use crate::functions::{lookup, ACCOUNT_CONCURRENCY};
+use crate::pool::{Key, Throttle, Warm};
+use crate::state::{FnVersion, Function};
+use crate::Lambda;
+
+/// Largest synchronous request payload.
+pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+/// Largest asynchronous request payload.
+pub const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct InvokeInput {
+    function_name: String,
+    invocation_type: Option<String>,
+    log_type: Option<String>,
+    client_context: Option<String>,
+    payload: Option<Blob>,
+    qualifier: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct InvokeOutput {
+    status_code: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_result: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<Blob>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    executed_version: Option<String>,
+}
+
+/// What one run of a function produced.
+pub struct Run {
+    /// Response or error document.
+    pub payload: Bytes,
+    /// `Unhandled` when the function failed.
+    pub function_error: Option<String>,
+    /// The log text of the invocation (START ... REPORT).
+    pub log: String,
+    /// Version that ran.
+    pub executed_version: String,
+}
+
+fn check_json(payload: &[u8]) -> Result<(), LambdaError> {
+    if payload.is_empty() {
+        return Ok(());
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(payload)
+        .map(|_| ())
+        .map_err(|e| {
+            LambdaError::InvalidRequestContentException(format!(
+                "Could not parse request body into json: Could not parse payload into json: {e}"
+            ))
+        })
+}
+
+/// The function and version an invocation of `name`/`qualifier` runs (alias routing
+/// applied), with the ARN the function sees as invoked.
+pub fn target(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    name: &str,
+    qualifier: Option<&str>,
+) -> Result<(Function, FnVersion, String), LambdaError> {
+    let (f, mut v, q) = lookup(svc, ctx, name, qualifier)?;
+    let mut invoked = f.latest.config.function_arn.clone();
+    if let Some(q) = &q {
+        invoked = format!("{invoked}:{q}");
+        if let Some(a) = f.aliases.get(q) {
+            let chosen = crate::versions::route(a, rand::random::<f64>());
+            if let Some(x) = f.version(Some(&chosen)) {
+                v = x.clone();
+            }
+        }
+    }
+    Ok((f, v, invoked))
+}
+
+pub(crate) async fn invoke(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    i: InvokeInput,
+) -> Result<InvokeOutput, LambdaError> {
+    let payload = i.payload.map(|b| b.0).unwrap_or_default();
+    let kind = i.invocation_type.as_deref().unwrap_or("RequestResponse");
+    let (f, v, invoked) = target(svc, ctx, &i.function_name, i.qualifier.as_deref())?;
+    let version = v.config.version.clone();
+    match kind {
+        "DryRun" => {
+            return Ok(InvokeOutput {
+                status_code: 204,
+                function_error: None,
+                log_result: None,
+                payload: None,
+                executed_version: None,
+            })
+        }
+        "Event" => {
+            if payload.len() > MAX_ASYNC_PAYLOAD {
+                return Err(LambdaError::RequestTooLargeException(format!(
+                    "Request must be smaller than {MAX_ASYNC_PAYLOAD} bytes for the InvokeAsync operation"
+                )));
+            }
+            check_json(&payload)?;
+            crate::asynchronous::enqueue(svc, ctx, f, v, invoked, Bytes::from(payload));
+            return Ok(InvokeOutput {
+                status_code: 202,
+                function_error: None,
+                log_result: None,
+                payload: None,
+                executed_version: None,
+            });
+        }
+        "RequestResponse" => {}
+        other => {
+            return Err(LambdaError::Aws(AwsError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+            ))))
+        }
+    }
+    if payload.len() > MAX_SYNC_PAYLOAD {
+        return Err(LambdaError::RequestTooLargeException(format!(
+            "Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+        )));
+    }
+    check_json(&payload)?;
+    let client_context = match i.client_context {
+        Some(c) => Some(
+            overcast_wire::value::decode_base64(&c)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    LambdaError::InvalidRequestContentException(
+                        "Client context must be a valid Base64-encoded JSON object.".into(),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let run = run(
+        svc,
+        ctx,
+        &f,
+        &v,
+        &invoked,
+        Bytes::from(payload),
+        client_context,
+    )
+    .await?;
+    let log_result = (i.log_type.as_deref() == Some("Tail")).then(|| {
+        let b = run.log.as_bytes();
+        let tail = &b[b.len().saturating_sub(4096)..];
+        overcast_wire::value::encode_base64(tail)
+    });
+    Ok(InvokeOutput {
+        status_code: 200,
+        function_error: run.function_error,
+        log_result,
+        payload: Some(Blob(run.payload.to_vec())),
+        executed_version: Some(version),
+    })
+}
+
+fn log_stream_name(now: f64, version: &str) -> String {
+    let day = overcast_wire::value::time_format::iso8601(now);
+    let date = day.get(..10).unwrap_or("1970-01-01").replace('-', "/");
+    format!("{date}/[{version}]{}", overcast_core::ids::hex(16))
+}
+
+fn throttled(t: Throttle) -> LambdaError {
+    let reason = match t {
+        Throttle::Reserved => "ReservedFunctionConcurrentInvocationLimitExceeded",
+        Throttle::Account => "ConcurrentInvocationLimitExceeded",
+    };
+    LambdaError::Aws(
+        AwsError::new("TooManyRequestsException", "Rate Exceeded.")
+            .with_status(429)
+            .with_field("Reason", reason)
+            .with_field("Type", "User"),
+    )
+}
+
+/// Temporary credentials for the function's execution role, as Lambda hands them over.
+fn credentials(svc: &Lambda, ctx: &RequestContext, v: &FnVersion) -> (String, String, String) {
+    let role = v
+        .config
+        .role
+        .rsplit('/')
+        .next()
+        .unwrap_or("role")
+        .to_string();
+    let session = v.config.function_name.clone();
+    let key = overcast_core::ids::access_key_id("ASIA");
+    let secret = overcast_core::ids::secret_access_key();
+    let token = overcast_core::ids::alnum(64);
+    let role_id = overcast_core::ids::unique_id("AROA");
+    let cred = overcast_core::identity::Credential {
+        access_key_id: key.clone(),
+        secret_access_key: secret.clone(),
+        session_token: Some(token.clone()),
+        expiration: Some(ctx.now + 12.0 * 3600.0),
+        principal: overcast_core::identity::Principal {
+            account_id: ctx.account_id.clone(),
+            arn: format!(
+                "arn:aws:sts::{}:assumed-role/{role}/{session}",
+                ctx.account_id
+            ),
+            id: format!("{role_id}:{session}"),
+        },
+        attributes: Default::default(),
+    };
+    if svc.core.identities.register(cred).is_err() {
+        // Without a registered key the process still reaches Overcast as the account root.
+        return (ctx.account_id.clone(), "test".into(), String::new());
+    }
+    (key, secret, token)
+}
+
+async fn start(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    v: &FnVersion,
+    stream: &str,
+) -> Result<Instance, String> {
+    let c = &v.config;
+    let blob = svc.core.blob_dir.clone();
+    let (code_hex, layers) = (v.code.clone(), v.layer_code.clone());
+    let (code_dir, opt_dir) = tokio::task::spawn_blocking(move || {
+        Ok::<_, String>((
+            code::task_dir(&blob, &code_hex)?,
+            code::opt_dir(&blob, &layers)?,
+        ))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let runtime = c.runtime.clone().unwrap_or_default();
+    let (key, secret, token) = credentials(svc, ctx, v);
+    let mut env: Vec<(String, String)> = c.variables();
+    let mut set = |k: &str, v: String| env.push((k.to_string(), v));
+    set("AWS_LAMBDA_FUNCTION_NAME", c.function_name.clone());
+    set("AWS_LAMBDA_FUNCTION_VERSION", c.version.clone());
+    set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", c.memory_size.to_string());
+    set("AWS_LAMBDA_LOG_GROUP_NAME", c.log_group());
+    set("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
+    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
+    set("AWS_REGION", ctx.region.clone());
+    set("AWS_DEFAULT_REGION", ctx.region.clone());
+    if !runtime.starts_with("provided") {
+        set("AWS_EXECUTION_ENV", format!("AWS_Lambda_{runtime}"));
+    }
+    set("_HANDLER", c.handler.clone().unwrap_or_default());
+    set("AWS_ACCESS_KEY_ID", key);
+    set("AWS_SECRET_ACCESS_KEY", secret);
+    if !token.is_empty() {
+        set("AWS_SESSION_TOKEN", token);
+    }
+    set("AWS_ENDPOINT_URL", ctx.endpoint());
+    set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
+    set("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000".into());
+    set("_AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129".into());
+    set("_AWS_XRAY_DAEMON_PORT", "2000".into());
+    set("TZ", ":UTC".into());
+    set("LANG", "en_US.UTF-8".into());
+    let spec = Spec {
+        runtime,
+        handler: c.handler.clone().unwrap_or_default(),
+        code_dir,
+        opt_dir,
+        runtime_dir: svc.pool.runtime_dir.clone(),
+        env,
+        ephemeral_mb: c.ephemeral_mb(),
+    };
+    Instance::start(&spec).await
+}
+
+/// Runs one invocation of `v` on a warm or new instance.
+pub async fn run(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    f: &Function,
+    v: &FnVersion,
+    invoked_arn: &str,
+    payload: Bytes,
+    client_context: Option<String>,
+) -> Result<Run, LambdaError> {
+    let c = &v.config;
+    let key = Key {
+        account: ctx.account_id.clone(),
+        region: ctx.region.clone(),
+        function: c.function_name.clone(),
+        version: c.version.clone(),
+        revision: format!("{}/{}", f.latest.config.revision_id, c.revision_id),
+    };
+    svc.pool
+        .enter(&key, f.reserved_concurrency, ACCOUNT_CONCURRENCY)
+        .map_err(throttled)?;
+    let r = run_counted(svc, ctx, &key, v, invoked_arn, payload, client_context).await;
+    svc.pool.leave(&key);
+    r
+}
+
+async fn run_counted(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    key: &Key,
+    v: &FnVersion,
+    invoked_arn: &str,
+    payload: Bytes,
+    client_context: Option<String>,
+) -> Result<Run, LambdaError> {
+    let c = &v.config;
+    let mut warm = match svc.pool.take(key) {
+        Some(w) => w,
+        None => {
+            let stream = log_stream_name(ctx.now, &c.version);
+            let inst = start(svc, ctx, v, &stream).await.map_err(|e| {
+                LambdaError::ServiceException(format!("Overcast could not start the function: {e}"))
+            })?;
+            Warm::new(Arc::new(inst), stream)
+        }
+    };
+    let request_id = overcast_core::ids::uuid();
+    let timeout = Duration::from_secs(c.timeout.max(1) as u64);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let trace_id = format!(
+        "Root=1-{:08x}-{};Parent={};Sampled=0;Lineage=1:{}:0",
+        now_ms / 1000,
+        overcast_core::ids::hex(12),
+        overcast_core::ids::hex(8),
+        &overcast_core::ids::hex(4)
+    );
+    let inv = Invocation {
+        request_id: request_id.clone(),
+        payload: if payload.is_empty() {
+            Bytes::from_static(b"{}")
+        } else {
+            payload
+        },
+        deadline_ms: now_ms + timeout.as_millis() as u64,
+        function_arn: invoked_arn.to_string(),
+        trace_id,
+        client_context,
+        cognito_identity: None,
+    };
+    let outcome = warm.instance.invoke(inv, timeout).await;
+    let ms = outcome.duration.as_secs_f64() * 1000.0;
+    let mut log = format!("START RequestId: {request_id} Version: {}\n", c.version);
+    log.push_str(&String::from_utf8_lossy(&outcome.logs));
+    if !log.ends_with('\n') {
+        log.push('\n');
+    }
+    let (payload, function_error, status) = match outcome.completion {
+        Completion::Response(b) => (b, None, None),
+        Completion::Error { payload, .. } => (payload, Some("Unhandled".to_string()), None),
+        Completion::InitError {
+            payload,
+            error_type,
+        } => {
+            let t = error_type.unwrap_or_else(|| "Runtime.Unknown".into());
+            log.push_str(&format!(
+                "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {t}\n",
+                outcome.init_duration.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+            ));
+            (payload, Some("Unhandled".to_string()), Some("error"))
+        }
+        Completion::Timeout => {
+            let secs = c.timeout as f64;
+            log.push_str(&format!(
+                "{} {request_id} Task timed out after {secs:.2} seconds\n",
+                overcast_wire::value::time_format::iso8601_millis(ctx.now + ms / 1000.0)
+            ));
+            let doc = json!({
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds"),
+            });
+            (
+                Bytes::from(doc.to_string()),
+                Some("Unhandled".to_string()),
+                Some("timeout"),
+            )
+        }
+        Completion::Exited(reason) => {
+            log.push_str(&format!(
+                "RequestId: {request_id} Error: Runtime exited with error: {reason}\nRuntime.ExitError\n"
+            ));
+            let doc = json!({
+                "errorType": "Runtime.ExitError",
+                "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: {reason}"),
+            });
+            (
+                Bytes::from(doc.to_string()),
+                Some("Unhandled".to_string()),
+                Some("error"),
+            )
+        }
+    };
+    log.push_str(&format!("END RequestId: {request_id}\n"));
+    let mut report = format!(
+        "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+        (ms.ceil() as i64).max(1),
+        c.memory_size,
+        outcome.max_memory_mb.max(1)
+    );
+    if let Some(init) = outcome.init_duration {
+        report.push_str(&format!(
+            "\tInit Duration: {:.2} ms",
+            init.as_secs_f64() * 1000.0
+        ));
+    }
+    if let Some(s) = status {
+        report.push_str(&format!("\tStatus: {s}"));
+    }
+    log.push_str(&report);
+    log.push('\n');
+    crate::logs::ship(
+        svc,
+        ctx,
+        &c.log_group(),
+        &warm.stream,
+        !warm.stream_created,
+        &log,
+    );
+    warm.stream_created = true;
+    svc.pool.put(key.clone(), warm);
+    Ok(Run {
+        payload,
+        function_error,
+        log,
+        executed_version: c.version.clone(),
+    })
+}
