@@ -50,12 +50,14 @@ def create(lam, name, code, runtime="python3.11", handler="lambda_function.lambd
 
 PY_ECHO = {"lambda_function.py": """
 import json, os
+import uuid
 COUNT = 0
+ME = uuid.uuid4().hex
 def lambda_handler(event, context):
     global COUNT
     COUNT += 1
     print("got", json.dumps(event))
-    return {"event": event, "count": COUNT, "pid": os.getpid(),
+    return {"event": event, "count": COUNT, "pid": ME, "cwd": os.getcwd(),
             "request_id": context.aws_request_id, "arn": context.invoked_function_arn,
             "remaining": context.get_remaining_time_in_millis(),
             "env": {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "LAMBDA_", "_HANDLER", "TZ"))}}
@@ -104,6 +106,11 @@ def test_python_invoke_env_context_warm_reuse_and_tail(lam, overcast):
     assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA") and env["AWS_SESSION_TOKEN"]
     assert env["AWS_ENDPOINT_URL"].endswith(str(overcast.port))
     assert env["TZ"] == ":UTC"
+    sandbox = overcast.get("/_overcast/health")["lambda"]["sandbox"]
+    if sandbox == "bubblewrap":
+        assert env["LAMBDA_TASK_ROOT"] == "/var/task" and body["cwd"] == "/var/task"
+    else:
+        assert sandbox == "process" and body["cwd"] == env["LAMBDA_TASK_ROOT"]
     assert body["arn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
     assert 0 < body["remaining"] <= 3000
     log = base64.b64decode(r["LogResult"]).decode()
@@ -249,6 +256,7 @@ def test_control_plane_errors_and_listing(lam):
     assert got["Configuration"]["LastUpdateStatus"] == "Successful"
     assert got["Tags"] == {"team": "a"}
     assert got["Code"]["RepositoryType"] == "S3"
+    assert urllib.request.urlopen(got["Code"]["Location"]).read() == zip_bytes(PY_ECHO)
     cfg = lam.get_function_configuration(FunctionName=f"arn:aws:lambda:us-east-1:000000000000:function:{name}")
     assert cfg["CodeSha256"] == base64.b64encode(__import__("hashlib").sha256(zip_bytes(PY_ECHO)).digest()).decode() or cfg["CodeSize"] > 0
     assert cfg["Timeout"] == 3 and cfg["MemorySize"] == 128 and cfg["PackageType"] == "Zip"
@@ -409,7 +417,7 @@ def test_concurrency_throttling_and_account_settings(lam):
 def test_concurrent_invocations_get_separate_instances(lam):
     import concurrent.futures
     name = uniq("par")
-    create(lam, name, {"lambda_function.py": "import os, time\ndef lambda_handler(e, c):\n    time.sleep(0.5)\n    return os.getpid()\n"})
+    create(lam, name, {"lambda_function.py": "import uuid, time\nME = uuid.uuid4().hex\ndef lambda_handler(e, c):\n    time.sleep(0.5)\n    return ME\n"})
     with concurrent.futures.ThreadPoolExecutor(4) as ex:
         pids = list(ex.map(lambda _: json.loads(lam.invoke(FunctionName=name)["Payload"].read()), range(4)))
     assert len(set(pids)) == 4

@@ -128,3 +128,19 @@ impl Service for Lambda {
         self.regions.clear();
     }
 }
+
+/// How function processes are isolated on this machine (`bubblewrap` or `process`), for
+/// the health endpoint.
+pub fn sandbox_name() -> &'static str {
+    overcast_runtime::sandbox::detect().name()
+}
+
+/// The deployment package or layer archive `GetFunction`'s `Code.Location` (and
+/// `GetLayerVersion`'s `Content.Location`) point at: `/_overcast/lambda/code/<sha256>.zip`.
+pub fn code_download(blob_dir: &std::path::Path, file: &str) -> Option<Vec<u8>> {
+    let hex = file.strip_suffix(".zip")?;
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    std::fs::read(code::zip_path(blob_dir, hex)).ok()
+}
