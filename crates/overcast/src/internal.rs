@@ -39,6 +39,19 @@ pub async fn handle(app: &App, parts: &http::request::Parts, body: Incoming) -> 
         (Method::POST, "reset") => reset(app),
         (Method::GET, "clock") => clock(app),
         (Method::POST, "clock") => set_clock(app, &body),
+        (Method::GET, n) if n.starts_with("lambda/code/") => {
+            match svc_lambda::code_download(&app.core.blob_dir, &n["lambda/code/".len()..]) {
+                Some(zip) => {
+                    let mut r = Response::new(body::full(Bytes::from(zip)));
+                    r.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/zip"),
+                    );
+                    r
+                }
+                None => error(StatusCode::NOT_FOUND, "no such code"),
+            }
+        }
         _ => error(StatusCode::NOT_FOUND, "unknown Overcast endpoint"),
     }
 }
@@ -63,6 +76,7 @@ fn health(app: &App) -> Response<Body> {
             "version": env!("CARGO_PKG_VERSION"),
             "persistence": app.data_dir.is_some(),
             "data_dir": app.data_dir.as_ref().map(|d| d.display().to_string()),
+            "lambda": {"sandbox": svc_lambda::sandbox_name()},
         }),
     )
 }
