@@ -471,3 +471,75 @@ def test_survives_restart_and_kill9(lam, client, overcast):
     overcast.restart()
     lam3 = client("lambda")
     assert json.loads(lam3.invoke(FunctionName=name)["Payload"].read()) == "still here"
+
+
+SQS_FORWARDER = {"lambda_function.py": """
+import json, os, urllib.request
+def send(queue_url, body):
+    req = urllib.request.Request(os.environ["AWS_ENDPOINT_URL"] + "/", method="POST",
+        data=json.dumps({"QueueUrl": queue_url, "MessageBody": body}).encode(),
+        headers={"X-Amz-Target": "AmazonSQS.SendMessage", "Content-Type": "application/x-amz-json-1.0"})
+    urllib.request.urlopen(req).read()
+def lambda_handler(event, context):
+    failures = []
+    for r in event["Records"]:
+        assert r["eventSource"] == "aws:sqs" and r["eventSourceARN"].startswith("arn:aws:sqs:")
+        body = json.loads(r["body"])
+        if body.get("bad"):
+            failures.append({"itemIdentifier": r["messageId"]})
+        else:
+            send(os.environ["OUT_QUEUE"], json.dumps({"seen": body, "id": r["messageId"]}))
+    return {"batchItemFailures": failures}
+"""}
+
+
+def test_sqs_event_source_mapping(lam, client):
+    sqs = client("sqs")
+    src = sqs.create_queue(QueueName=uniq("src"), Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    out = sqs.create_queue(QueueName=uniq("out"))["QueueUrl"]
+    src_arn = sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name = uniq("esm")
+    create(lam, name, SQS_FORWARDER, Environment={"Variables": {"OUT_QUEUE": out}})
+    m = lam.create_event_source_mapping(
+        EventSourceArn=src_arn, FunctionName=name, BatchSize=5,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"kind": ["keep"]}})}]})
+    assert m["State"] == "Creating" and m["BatchSize"] == 5
+    assert lam.get_event_source_mapping(UUID=m["UUID"])["State"] == "Enabled"
+    assert [x["UUID"] for x in lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]] == [m["UUID"]]
+    sqs.send_message(QueueUrl=src, MessageBody=json.dumps({"kind": "keep", "n": 1}))
+    sqs.send_message(QueueUrl=src, MessageBody=json.dumps({"kind": "drop", "n": 2}))
+    sqs.send_message(QueueUrl=src, MessageBody=json.dumps({"kind": "keep", "bad": True}))
+    got = []
+    deadline = time.time() + 20
+    while len(got) < 1 and time.time() < deadline:
+        for msg in sqs.receive_message(QueueUrl=out, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
+            got.append(json.loads(msg["Body"])["seen"])
+    assert got == [{"kind": "keep", "n": 1}]
+    time.sleep(1)
+    attrs = sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["All"])["Attributes"]
+    # The filtered-out message was deleted; the reported failure stays in flight for a retry.
+    assert attrs["ApproximateNumberOfMessages"] == "0"
+    assert attrs["ApproximateNumberOfMessagesNotVisible"] == "1"
+    lam.update_event_source_mapping(UUID=m["UUID"], Enabled=False)
+    assert lam.get_event_source_mapping(UUID=m["UUID"])["State"] == "Disabled"
+    assert lam.delete_event_source_mapping(UUID=m["UUID"])["State"] == "Deleting"
+    assert code_err(lam.get_event_source_mapping, UUID=m["UUID"])[0] == "ResourceNotFoundException"
+
+
+def test_event_source_mapping_pollers_come_back_after_kill9(lam, client, overcast):
+    sqs = client("sqs")
+    src = sqs.create_queue(QueueName=uniq("src"))["QueueUrl"]
+    out = sqs.create_queue(QueueName=uniq("out"))["QueueUrl"]
+    src_arn = sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name = uniq("esm-durable")
+    create(lam, name, SQS_FORWARDER, Environment={"Variables": {"OUT_QUEUE": out}})
+    lam.create_event_source_mapping(EventSourceArn=src_arn, FunctionName=name)
+    overcast.kill9()
+    sqs = client("sqs")
+    sqs.send_message(QueueUrl=src, MessageBody=json.dumps({"after": "restart"}))
+    got = []
+    deadline = time.time() + 20
+    while not got and time.time() < deadline:
+        got = sqs.receive_message(QueueUrl=out, WaitTimeSeconds=1).get("Messages", [])
+    assert json.loads(got[0]["Body"])["seen"] == {"after": "restart"}

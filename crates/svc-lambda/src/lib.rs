@@ -11,6 +11,7 @@ use overcast_core::{Core, RequestContext, Service, Stores};
 pub mod asynchronous;
 pub mod code;
 pub mod error;
+pub mod esm;
 pub mod functions;
 pub mod invoke;
 pub mod layers;
@@ -30,11 +31,14 @@ pub struct Lambda {
     pub(crate) core: Core,
     pub(crate) regions: Arc<Stores<Region>>,
     pub(crate) pool: Arc<pool::Pool>,
+    pub(crate) pollers: esm::SharedPollers,
 }
 
 /// Builds the service; state is loaded per (account, region) on first use.
 pub fn service(core: &Core) -> Arc<dyn Service> {
-    Arc::new(Lambda::new(core))
+    let svc = Lambda::new(core);
+    esm::rearm(&svc);
+    Arc::new(svc)
 }
 
 impl Lambda {
@@ -45,6 +49,7 @@ impl Lambda {
             core: core.clone(),
             regions: Arc::new(Stores::new(move |a, r| Region::load(store.clone(), a, r))),
             pool: Arc::new(pool::Pool::new(core.blob_dir.join("lambda/runtime"))),
+            pollers: Default::default(),
         }
     }
 
@@ -87,7 +92,12 @@ impl Service for Lambda {
     overcast_core::operations! {
         "AddPermission" => policy::add_permission,
         "CreateAlias" => versions::create_alias,
+        "CreateEventSourceMapping" => esm::create_event_source_mapping,
         "CreateFunction" => functions::create_function,
+        "DeleteEventSourceMapping" => esm::delete_event_source_mapping,
+        "GetEventSourceMapping" => esm::get_event_source_mapping,
+        "ListEventSourceMappings" => esm::list_event_source_mappings,
+        "UpdateEventSourceMapping" => esm::update_event_source_mapping,
         "DeleteAlias" => versions::delete_alias,
         "DeleteFunction" => functions::delete_function,
         "DeleteFunctionConcurrency" => functions::delete_function_concurrency,
