@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 import zipfile
@@ -543,3 +544,52 @@ def test_event_source_mapping_pollers_come_back_after_kill9(lam, client, overcas
     while not got and time.time() < deadline:
         got = sqs.receive_message(QueueUrl=out, WaitTimeSeconds=1).get("Messages", [])
     assert json.loads(got[0]["Body"])["seen"] == {"after": "restart"}
+
+
+def url_request(overcast, url, path="/", method="GET", body=None, headers=None):
+    """Calls a function URL through 127.0.0.1 with the URL's host name (no DNS needed)."""
+    host = url.split("//", 1)[1].rstrip("/")
+    assert host.split(".")[1] == "lambda-url"
+    req = urllib.request.Request(overcast.url + path, data=body, method=method,
+                                 headers={"Host": host, **(headers or {})})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def test_function_urls(lam, overcast):
+    name = uniq("url")
+    create(lam, name, {"lambda_function.py": """
+import json
+def lambda_handler(event, context):
+    if event["rawPath"] == "/plain":
+        return {"just": "json"}
+    if event["rawPath"] == "/boom":
+        raise RuntimeError("x")
+    return {"statusCode": 201, "headers": {"x-custom": "yes", "content-type": "text/plain"},
+            "cookies": ["a=1"],
+            "body": json.dumps({"method": event["requestContext"]["http"]["method"], "path": event["rawPath"],
+                                "qs": event.get("queryStringParameters"), "body": event.get("body"),
+                                "version": event["version"], "cookie": event.get("cookies")})}
+"""})
+    cfg = lam.create_function_url_config(FunctionName=name, AuthType="NONE")
+    url = cfg["FunctionUrl"]
+    assert url.startswith("http://") and ".lambda-url.us-east-1.localhost" in url
+    assert code_err(lam.create_function_url_config, FunctionName=name, AuthType="NONE")[0] == "ResourceConflictException"
+    assert lam.get_function_url_config(FunctionName=name)["FunctionUrl"] == url
+    status, headers, body = url_request(overcast, url, "/hello?x=1&y=two", "POST", b"payload!", {"Cookie": "c=3"})
+    assert status == 201
+    assert headers["x-custom"] == "yes" and headers["set-cookie"] == "a=1"
+    doc = json.loads(body)
+    assert doc == {"method": "POST", "path": "/hello", "qs": {"x": "1", "y": "two"}, "body": "payload!",
+                   "version": "2.0", "cookie": ["c=3"]}
+    status, headers, body = url_request(overcast, url, "/plain")
+    assert status == 200 and json.loads(body) == {"just": "json"}
+    assert url_request(overcast, url, "/boom")[0] == 502
+    lam.update_function_url_config(FunctionName=name, AuthType="AWS_IAM")
+    assert url_request(overcast, url, "/plain")[0] == 403
+    lam.delete_function_url_config(FunctionName=name)
+    assert code_err(lam.get_function_url_config, FunctionName=name)[0] == "ResourceNotFoundException"
+    assert url_request(overcast, url, "/plain")[0] == 403

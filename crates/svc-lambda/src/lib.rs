@@ -20,6 +20,7 @@ pub mod names;
 pub mod policy;
 pub mod pool;
 pub mod state;
+pub mod urls;
 pub mod versions;
 
 pub use error::LambdaError;
@@ -32,13 +33,37 @@ pub struct Lambda {
     pub(crate) regions: Arc<Stores<Region>>,
     pub(crate) pool: Arc<pool::Pool>,
     pub(crate) pollers: esm::SharedPollers,
+    pub(crate) urls: Arc<urls::Index>,
 }
 
 /// Builds the service; state is loaded per (account, region) on first use.
 pub fn service(core: &Core) -> Arc<dyn Service> {
     let svc = Lambda::new(core);
     esm::rearm(&svc);
+    *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(svc.clone());
     Arc::new(svc)
+}
+
+/// The service the binary built, for the function URL endpoint (which is not an API
+/// operation and so does not go through the dispatch table).
+static CURRENT: std::sync::RwLock<Option<Lambda>> = std::sync::RwLock::new(None);
+
+/// Serves `<url-id>.lambda-url.<region>.localhost` requests; None when `host` is not a
+/// function URL host (or Lambda is not running).
+pub async fn serve_function_url(
+    host: &str,
+    parts: &http::request::Parts,
+    body: bytes::Bytes,
+    remote: std::net::SocketAddr,
+) -> Option<http::Response<overcast_wire::Body>> {
+    let id = urls::url_host(host)?;
+    let svc = CURRENT.read().unwrap_or_else(|e| e.into_inner()).clone()?;
+    Some(urls::serve(&svc, id, parts, body, remote).await)
+}
+
+/// True when `host` names a function URL.
+pub fn is_function_url_host(host: &str) -> bool {
+    urls::url_host(host).is_some()
 }
 
 impl Lambda {
@@ -50,6 +75,7 @@ impl Lambda {
             regions: Arc::new(Stores::new(move |a, r| Region::load(store.clone(), a, r))),
             pool: Arc::new(pool::Pool::new(core.blob_dir.join("lambda/runtime"))),
             pollers: Default::default(),
+            urls: Arc::new(urls::Index::load(core.store.clone())),
         }
     }
 
@@ -94,6 +120,11 @@ impl Service for Lambda {
         "CreateAlias" => versions::create_alias,
         "CreateEventSourceMapping" => esm::create_event_source_mapping,
         "CreateFunction" => functions::create_function,
+        "CreateFunctionUrlConfig" => urls::create_function_url_config,
+        "DeleteFunctionUrlConfig" => urls::delete_function_url_config,
+        "GetFunctionUrlConfig" => urls::get_function_url_config,
+        "ListFunctionUrlConfigs" => urls::list_function_url_configs,
+        "UpdateFunctionUrlConfig" => urls::update_function_url_config,
         "DeleteEventSourceMapping" => esm::delete_event_source_mapping,
         "GetEventSourceMapping" => esm::get_event_source_mapping,
         "ListEventSourceMappings" => esm::list_event_source_mappings,
@@ -136,6 +167,7 @@ impl Service for Lambda {
     fn reset(&self) {
         self.pool.clear();
         self.regions.clear();
+        self.urls.clear();
     }
 }
 
