@@ -309,7 +309,7 @@ pub async fn run(
         region: ctx.region.clone(),
         function: c.function_name.clone(),
         version: c.version.clone(),
-        revision: format!("{}/{}", f.latest.config.revision_id, c.revision_id),
+        revision: c.revision_id.clone(),
     };
     svc.pool
         .enter(&key, f.reserved_concurrency, ACCOUNT_CONCURRENCY)
