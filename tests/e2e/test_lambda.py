@@ -593,3 +593,53 @@ def lambda_handler(event, context):
     lam.delete_function_url_config(FunctionName=name)
     assert code_err(lam.get_function_url_config, FunctionName=name)[0] == "ResourceNotFoundException"
     assert url_request(overcast, url, "/plain")[0] == 403
+
+
+def test_provisioned_concurrency_prestarts_instances(lam):
+    name = uniq("prov")
+    create(lam, name, {"lambda_function.py": """
+import os
+def lambda_handler(e, c):
+    return os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]
+"""})
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    code, _, msg = code_err(lam.put_provisioned_concurrency_config, FunctionName=name, Qualifier="$LATEST",
+                            ProvisionedConcurrentExecutions=1)
+    assert code == "InvalidParameterValueException" and "unpublished" in msg
+    out = lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="live", ProvisionedConcurrentExecutions=2)
+    assert out["RequestedProvisionedConcurrentExecutions"] == 2 and out["Status"] == "IN_PROGRESS"
+    deadline = time.time() + 15
+    while lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier="live")["Status"] != "READY":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    cfg = lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
+    assert cfg["AvailableProvisionedConcurrentExecutions"] == 2
+    r = lam.invoke(FunctionName=name, Qualifier="live")
+    assert json.loads(r["Payload"].read()) == "provisioned-concurrency"
+    assert len(lam.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"]) == 1
+    lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
+    assert code_err(lam.get_provisioned_concurrency_config, FunctionName=name, Qualifier="live")[0] == \
+        "ProvisionedConcurrencyConfigNotFoundException"
+
+
+def test_stored_settings_and_layer_permissions(lam):
+    name = uniq("settings")
+    create(lam, name, PY_ECHO)
+    assert lam.get_function_recursion_config(FunctionName=name)["RecursiveLoop"] == "Terminate"
+    assert lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")["RecursiveLoop"] == "Allow"
+    assert lam.get_function_recursion_config(FunctionName=name)["RecursiveLoop"] == "Allow"
+    assert lam.get_runtime_management_config(FunctionName=name)["UpdateRuntimeOn"] == "Auto"
+    lam.put_runtime_management_config(FunctionName=name, UpdateRuntimeOn="FunctionUpdate")
+    assert lam.get_runtime_management_config(FunctionName=name)["UpdateRuntimeOn"] == "FunctionUpdate"
+
+    layer = uniq("shared")
+    lam.publish_layer_version(LayerName=layer, Content={"ZipFile": zip_bytes({"python/x.py": "X = 1\n"})})
+    assert code_err(lam.get_layer_version_policy, LayerName=layer, VersionNumber=1)[0] == "ResourceNotFoundException"
+    out = lam.add_layer_version_permission(LayerName=layer, VersionNumber=1, StatementId="all",
+                                           Action="lambda:GetLayerVersion", Principal="*")
+    assert json.loads(out["Statement"])["Principal"] == "*"
+    pol = json.loads(lam.get_layer_version_policy(LayerName=layer, VersionNumber=1)["Policy"])
+    assert pol["Statement"][0]["Sid"] == "all"
+    lam.remove_layer_version_permission(LayerName=layer, VersionNumber=1, StatementId="all")
+    assert code_err(lam.get_layer_version_policy, LayerName=layer, VersionNumber=1)[0] == "ResourceNotFoundException"

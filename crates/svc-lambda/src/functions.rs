@@ -417,6 +417,8 @@ pub(crate) async fn create_function(
         reserved_concurrency: None,
         event_invoke_configs: BTreeMap::new(),
         url_configs: BTreeMap::new(),
+        provisioned: BTreeMap::new(),
+        settings: BTreeMap::new(),
     };
     let mut out = f.latest.config.clone();
     if i.publish == Some(true) {

@@ -241,6 +241,7 @@ async fn start(
     ctx: &RequestContext,
     v: &FnVersion,
     stream: &str,
+    init_type: &str,
 ) -> Result<Instance, String> {
     let c = &v.config;
     let blob = svc.core.blob_dir.clone();
@@ -262,7 +263,7 @@ async fn start(
     set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", c.memory_size.to_string());
     set("AWS_LAMBDA_LOG_GROUP_NAME", c.log_group());
     set("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
-    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
+    set("AWS_LAMBDA_INITIALIZATION_TYPE", init_type.to_string());
     set("AWS_REGION", ctx.region.clone());
     set("AWS_DEFAULT_REGION", ctx.region.clone());
     if !runtime.starts_with("provided") {
@@ -293,6 +294,43 @@ async fn start(
     Instance::start(&spec).await
 }
 
+fn key_of(ctx: &RequestContext, v: &FnVersion) -> Key {
+    Key {
+        account: ctx.account_id.clone(),
+        region: ctx.region.clone(),
+        function: v.config.function_name.clone(),
+        version: v.config.version.clone(),
+        revision: v.config.revision_id.clone(),
+    }
+}
+
+/// Starts `n` initialised instances of `v` ahead of invocations (provisioned concurrency);
+/// returns how many are ready.
+pub async fn prewarm(svc: &Lambda, ctx: &RequestContext, v: &FnVersion, n: i64) -> i64 {
+    let key = key_of(ctx, v);
+    let handles: Vec<_> = (0..n.max(0))
+        .map(|_| {
+            let (svc, ctx, v) = (svc.clone(), ctx.clone(), v.clone());
+            tokio::spawn(async move {
+                let stream = log_stream_name(ctx.now, &v.config.version);
+                let inst = start(&svc, &ctx, &v, &stream, "provisioned-concurrency")
+                    .await
+                    .ok()?;
+                inst.ready().await.ok()?;
+                Some(Warm::new(Arc::new(inst), stream))
+            })
+        })
+        .collect();
+    let mut ready = 0;
+    for h in handles {
+        if let Ok(Some(w)) = h.await {
+            svc.pool.put(key.clone(), w);
+            ready += 1;
+        }
+    }
+    ready
+}
+
 /// Runs one invocation of `v` on a warm or new instance.
 pub async fn run(
     svc: &Lambda,
@@ -303,14 +341,7 @@ pub async fn run(
     payload: Bytes,
     client_context: Option<String>,
 ) -> Result<Run, LambdaError> {
-    let c = &v.config;
-    let key = Key {
-        account: ctx.account_id.clone(),
-        region: ctx.region.clone(),
-        function: c.function_name.clone(),
-        version: c.version.clone(),
-        revision: c.revision_id.clone(),
-    };
+    let key = key_of(ctx, v);
     svc.pool
         .enter(&key, f.reserved_concurrency, ACCOUNT_CONCURRENCY)
         .map_err(throttled)?;
@@ -333,9 +364,13 @@ async fn run_counted(
         Some(w) => w,
         None => {
             let stream = log_stream_name(ctx.now, &c.version);
-            let inst = start(svc, ctx, v, &stream).await.map_err(|e| {
-                LambdaError::ServiceException(format!("Overcast could not start the function: {e}"))
-            })?;
+            let inst = start(svc, ctx, v, &stream, "on-demand")
+                .await
+                .map_err(|e| {
+                    LambdaError::ServiceException(format!(
+                        "Overcast could not start the function: {e}"
+                    ))
+                })?;
             Warm::new(Arc::new(inst), stream)
         }
     };

@@ -293,3 +293,131 @@ pub(crate) async fn delete_layer_version(
     })?;
     Ok(Empty {})
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AddLayerPermissionInput {
+    layer_name: String,
+    version_number: i64,
+    statement_id: String,
+    action: String,
+    principal: String,
+    organization_id: Option<String>,
+    revision_id: Option<String>,
+}
+
+fn stale() -> LambdaError {
+    LambdaError::PreconditionFailedException(
+        "The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API to retrieve the latest Revision Id".into(),
+    )
+}
+
+pub(crate) async fn add_layer_version_permission(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    i: AddLayerPermissionInput,
+) -> Result<Value, LambdaError> {
+    let name = layer_name(ctx, &i.layer_name)?;
+    if i.action != "lambda:GetLayerVersion" {
+        return Err(LambdaError::Aws(overcast_core::AwsError::validation(format!(
+            "1 validation error detected: Value '{}' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: lambda:GetLayerVersion",
+            i.action
+        ))));
+    }
+    let region = svc.region(ctx);
+    if !region.layers().contains_key(&name) {
+        return Err(not_found());
+    }
+    region.update_layer(&name, |l| {
+        let n = u64::try_from(i.version_number).map_err(|_| not_found())?;
+        let v = l.versions.get_mut(&n).ok_or_else(not_found)?;
+        if i.revision_id.as_ref().is_some_and(|r| *r != v.policy_revision) {
+            return Err(stale());
+        }
+        if v.policy.iter().any(|s| s["Sid"] == i.statement_id.as_str()) {
+            return Err(LambdaError::ResourceConflictException(format!(
+                "The statement id ({}) provided already exists. Please provide a new statement id, or remove the existing statement.",
+                i.statement_id
+            )));
+        }
+        let principal = if i.principal == "*" {
+            json!("*")
+        } else {
+            json!({"AWS": format!("arn:aws:iam::{}:root", i.principal)})
+        };
+        let mut s = json!({
+            "Sid": i.statement_id,
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": i.action,
+            "Resource": v.info["LayerVersionArn"],
+        });
+        if let Some(o) = &i.organization_id {
+            s["Condition"] = json!({"StringEquals": {"aws:PrincipalOrgID": o}});
+        }
+        v.policy.push(s.clone());
+        v.policy_revision = revision();
+        Ok(json!({"Statement": s.to_string(), "RevisionId": v.policy_revision}))
+    })
+}
+
+pub(crate) async fn get_layer_version_policy(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    i: LayerVersionInput,
+) -> Result<Value, LambdaError> {
+    let name = layer_name(ctx, &i.layer_name)?;
+    let region = svc.region(ctx);
+    let layers = region.layers();
+    let v = u64::try_from(i.version_number)
+        .ok()
+        .and_then(|n| layers.get(&name)?.versions.get(&n))
+        .ok_or_else(not_found)?;
+    if v.policy.is_empty() {
+        return Err(not_found());
+    }
+    let doc = json!({"Version": "2012-10-17", "Id": "default", "Statement": v.policy});
+    Ok(json!({"Policy": doc.to_string(), "RevisionId": v.policy_revision}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct RemoveLayerPermissionInput {
+    layer_name: String,
+    version_number: i64,
+    statement_id: String,
+    revision_id: Option<String>,
+}
+
+pub(crate) async fn remove_layer_version_permission(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    i: RemoveLayerPermissionInput,
+) -> Result<Empty, LambdaError> {
+    let name = layer_name(ctx, &i.layer_name)?;
+    let region = svc.region(ctx);
+    if !region.layers().contains_key(&name) {
+        return Err(not_found());
+    }
+    region.update_layer(&name, |l| {
+        let n = u64::try_from(i.version_number).map_err(|_| not_found())?;
+        let v = l.versions.get_mut(&n).ok_or_else(not_found)?;
+        if i.revision_id
+            .as_ref()
+            .is_some_and(|r| *r != v.policy_revision)
+        {
+            return Err(stale());
+        }
+        let before = v.policy.len();
+        v.policy.retain(|s| s["Sid"] != i.statement_id.as_str());
+        if v.policy.len() == before {
+            return Err(LambdaError::ResourceNotFoundException(format!(
+                "Statement {} is not found in resource policy.",
+                i.statement_id
+            )));
+        }
+        v.policy_revision = revision();
+        Ok(())
+    })?;
+    Ok(Empty {})
+}

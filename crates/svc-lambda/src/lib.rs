@@ -19,6 +19,7 @@ pub mod logs;
 pub mod names;
 pub mod policy;
 pub mod pool;
+pub mod settings;
 pub mod state;
 pub mod urls;
 pub mod versions;
@@ -116,6 +117,7 @@ impl Service for Lambda {
     }
 
     overcast_core::operations! {
+        "AddLayerVersionPermission" => layers::add_layer_version_permission,
         "AddPermission" => policy::add_permission,
         "CreateAlias" => versions::create_alias,
         "CreateEventSourceMapping" => esm::create_event_source_mapping,
@@ -134,6 +136,14 @@ impl Service for Lambda {
         "DeleteFunctionConcurrency" => functions::delete_function_concurrency,
         "DeleteFunctionEventInvokeConfig" => asynchronous::delete_function_event_invoke_config,
         "DeleteLayerVersion" => layers::delete_layer_version,
+        "DeleteProvisionedConcurrencyConfig" => settings::delete_provisioned_concurrency_config,
+        "GetFunctionRecursionConfig" => settings::get_function_recursion_config,
+        "GetProvisionedConcurrencyConfig" => settings::get_provisioned_concurrency_config,
+        "GetRuntimeManagementConfig" => settings::get_runtime_management_config,
+        "ListProvisionedConcurrencyConfigs" => settings::list_provisioned_concurrency_configs,
+        "PutFunctionRecursionConfig" => settings::put_function_recursion_config,
+        "PutProvisionedConcurrencyConfig" => settings::put_provisioned_concurrency_config,
+        "PutRuntimeManagementConfig" => settings::put_runtime_management_config,
         "GetAccountSettings" => functions::get_account_settings,
         "GetAlias" => versions::get_alias,
         "GetFunction" => functions::get_function,
@@ -142,6 +152,7 @@ impl Service for Lambda {
         "GetFunctionEventInvokeConfig" => asynchronous::get_function_event_invoke_config,
         "GetLayerVersion" => layers::get_layer_version,
         "GetLayerVersionByArn" => layers::get_layer_version_by_arn,
+        "GetLayerVersionPolicy" => layers::get_layer_version_policy,
         "GetPolicy" => policy::get_policy,
         "Invoke" => invoke::invoke,
         "ListAliases" => versions::list_aliases,
@@ -155,6 +166,7 @@ impl Service for Lambda {
         "PublishVersion" => versions::publish_version,
         "PutFunctionConcurrency" => functions::put_function_concurrency,
         "PutFunctionEventInvokeConfig" => asynchronous::put_function_event_invoke_config,
+        "RemoveLayerVersionPermission" => layers::remove_layer_version_permission,
         "RemovePermission" => policy::remove_permission,
         "TagResource" => functions::tag_resource,
         "UntagResource" => functions::untag_resource,

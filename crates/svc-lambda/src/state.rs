@@ -163,6 +163,12 @@ pub struct Function {
     /// Function URL configs per qualifier (`""` = unqualified).
     #[serde(default)]
     pub url_configs: BTreeMap<String, Value>,
+    /// Provisioned concurrency configs per qualifier (version or alias).
+    #[serde(default)]
+    pub provisioned: BTreeMap<String, Value>,
+    /// Other stored settings (recursion loop detection, runtime management).
+    #[serde(default)]
+    pub settings: BTreeMap<String, Value>,
 }
 
 impl Function {
