@@ -437,14 +437,19 @@ def test_async_invoke_dry_run_and_destinations(lam, client, overcast):
     assert lam.get_function_event_invoke_config(FunctionName=name)["MaximumRetryAttempts"] == 1
     r = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 5}')
     assert r["StatusCode"] == 202
+    assert lam.invoke_async(FunctionName=name, InvokeArgs=b'{"n": 6}')["Status"] == 202
     msgs = []
     deadline = time.time() + 15
     while not msgs and time.time() < deadline:
         msgs = sqs.receive_message(QueueUrl=q, WaitTimeSeconds=1).get("Messages", [])
-    rec = json.loads(msgs[0]["Body"])
-    assert rec["requestContext"]["condition"] == "Success"
-    assert rec["responsePayload"] == {"done": 5} and rec["requestPayload"] == {"n": 5}
-    sqs.delete_message(QueueUrl=q, ReceiptHandle=msgs[0]["ReceiptHandle"])
+    while len(msgs) < 2 and time.time() < deadline:
+        msgs += sqs.receive_message(QueueUrl=q, WaitTimeSeconds=1).get("Messages", [])
+    recs = sorted((json.loads(m["Body"]) for m in msgs), key=lambda r: r["requestPayload"]["n"])
+    assert [r["requestContext"]["condition"] for r in recs] == ["Success", "Success"]
+    assert recs[0]["responsePayload"] == {"done": 5} and recs[0]["requestPayload"] == {"n": 5}
+    assert recs[1]["responsePayload"] == {"done": 6}
+    for m in msgs:
+        sqs.delete_message(QueueUrl=q, ReceiptHandle=m["ReceiptHandle"])
     # A failing event is retried once (after a minute of virtual time), then sent OnFailure.
     lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"fail": true}')
     time.sleep(1.5)

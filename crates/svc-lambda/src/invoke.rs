@@ -487,3 +487,54 @@ async fn run_counted(
         executed_version: c.version.clone(),
     })
 }
+
+async fn collect_args(
+    body: Option<overcast_wire::Body>,
+    value: &serde_json::Value,
+) -> Result<Bytes, LambdaError> {
+    use http_body_util::BodyExt;
+    let Some(b) = body else {
+        return Ok(match value["InvokeArgs"].as_str() {
+            Some(b64) => Bytes::from(overcast_wire::value::decode_base64(b64).unwrap_or_default()),
+            None => Bytes::new(),
+        });
+    };
+    let mut b = b;
+    let mut out = Vec::new();
+    while let Some(frame) = b.frame().await {
+        let Ok(frame) = frame else {
+            return Err(LambdaError::InvalidRequestContentException(
+                "The request body could not be read".into(),
+            ));
+        };
+        if let Ok(data) = frame.into_data() {
+            out.extend_from_slice(&data);
+        }
+        if out.len() > MAX_ASYNC_PAYLOAD {
+            return Err(LambdaError::RequestTooLargeException(format!(
+                "Request must be smaller than {MAX_ASYNC_PAYLOAD} bytes for the InvokeAsync operation"
+            )));
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// InvokeAsync (deprecated): the streamed `InvokeArgs` are queued as an `Event` invocation.
+pub(crate) async fn invoke_async(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    input: overcast_core::Input,
+) -> Result<overcast_core::Output, LambdaError> {
+    let name = input.value["FunctionName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let payload = collect_args(input.body, &input.value).await?;
+    check_json(&payload)?;
+    let (f, v, invoked) = target(svc, ctx, &name, None)?;
+    crate::asynchronous::enqueue(svc, ctx, f, v, invoked, payload);
+    Ok(overcast_core::Output {
+        value: json!({"Status": 202}),
+        body: None,
+    })
+}

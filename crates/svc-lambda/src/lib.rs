@@ -173,7 +173,10 @@ impl Service for Lambda {
         "UpdateAlias" => versions::update_alias,
         "UpdateFunctionCode" => functions::update_function_code,
         "UpdateFunctionConfiguration" => functions::update_function_configuration,
-        "UpdateFunctionEventInvokeConfig" => asynchronous::update_function_event_invoke_config,
+        "UpdateFunctionEventInvokeConfig" => asynchronous::update_function_event_invoke_config;
+        raw {
+            "InvokeAsync" => invoke::invoke_async,
+        }
     }
 
     fn reset(&self) {
