@@ -717,3 +717,25 @@ def test_powertools_handler_from_a_layer(lam, tmp_path):
     log = base64.b64decode(r["LogResult"]).decode()
     assert '"message":"Processing request"' in log.replace(" ", "") or "Processing request" in log
     assert "ProcessedItems" in log  # the EMF metrics blob is printed to the log
+
+
+def test_code_signing_configs_are_stored(lam):
+    c = lam.create_code_signing_config(
+        Description="signed", AllowedPublishers={"SigningProfileVersionArns": [
+            "arn:aws:signer:us-east-1:000000000000:/signing-profiles/p/abcdef1234"]})["CodeSigningConfig"]
+    assert c["CodeSigningConfigId"].startswith("csc-")
+    assert c["CodeSigningPolicies"] == {"UntrustedArtifactOnDeployment": "Warn"}
+    arn = c["CodeSigningConfigArn"]
+    assert lam.get_code_signing_config(CodeSigningConfigArn=arn)["CodeSigningConfig"]["Description"] == "signed"
+    lam.update_code_signing_config(CodeSigningConfigArn=arn, Description="changed")
+    assert any(x["CodeSigningConfigArn"] == arn for x in lam.list_code_signing_configs()["CodeSigningConfigs"])
+    name = uniq("signed")
+    create(lam, name, PY_ECHO)
+    lam.put_function_code_signing_config(CodeSigningConfigArn=arn, FunctionName=name)
+    assert lam.get_function_code_signing_config(FunctionName=name)["CodeSigningConfigArn"] == arn
+    assert lam.list_functions_by_code_signing_config(CodeSigningConfigArn=arn)["FunctionArns"] == [
+        f"arn:aws:lambda:us-east-1:000000000000:function:{name}"]
+    assert code_err(lam.delete_code_signing_config, CodeSigningConfigArn=arn)[0] == "ResourceConflictException"
+    lam.delete_function_code_signing_config(FunctionName=name)
+    lam.delete_code_signing_config(CodeSigningConfigArn=arn)
+    assert code_err(lam.get_code_signing_config, CodeSigningConfigArn=arn)[0] == "ResourceNotFoundException"

@@ -288,6 +288,7 @@ pub(crate) struct CreateFunctionInput {
     ephemeral_storage: Option<Value>,
     snap_start: Option<Value>,
     logging_config: Option<Value>,
+    code_signing_config_arn: Option<String>,
 }
 
 fn vpc_out(v: &Option<Value>) -> Option<Value> {
@@ -418,7 +419,11 @@ pub(crate) async fn create_function(
         event_invoke_configs: BTreeMap::new(),
         url_configs: BTreeMap::new(),
         provisioned: BTreeMap::new(),
-        settings: BTreeMap::new(),
+        settings: i
+            .code_signing_config_arn
+            .map(|a| ("CodeSigningConfigArn".to_string(), json!(a)))
+            .into_iter()
+            .collect(),
     };
     let mut out = f.latest.config.clone();
     if i.publish == Some(true) {

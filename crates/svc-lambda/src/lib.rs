@@ -20,6 +20,7 @@ pub mod names;
 pub mod policy;
 pub mod pool;
 pub mod settings;
+pub mod signing;
 pub mod state;
 pub mod urls;
 pub mod versions;
@@ -120,7 +121,16 @@ impl Service for Lambda {
         "AddLayerVersionPermission" => layers::add_layer_version_permission,
         "AddPermission" => policy::add_permission,
         "CreateAlias" => versions::create_alias,
+        "CreateCodeSigningConfig" => signing::create_code_signing_config,
         "CreateEventSourceMapping" => esm::create_event_source_mapping,
+        "DeleteCodeSigningConfig" => signing::delete_code_signing_config,
+        "DeleteFunctionCodeSigningConfig" => signing::delete_function_code_signing_config,
+        "GetCodeSigningConfig" => signing::get_code_signing_config,
+        "GetFunctionCodeSigningConfig" => signing::get_function_code_signing_config,
+        "ListCodeSigningConfigs" => signing::list_code_signing_configs,
+        "ListFunctionsByCodeSigningConfig" => signing::list_functions_by_code_signing_config,
+        "PutFunctionCodeSigningConfig" => signing::put_function_code_signing_config,
+        "UpdateCodeSigningConfig" => signing::update_code_signing_config,
         "CreateFunction" => functions::create_function,
         "CreateFunctionUrlConfig" => urls::create_function_url_config,
         "DeleteFunctionUrlConfig" => urls::delete_function_url_config,

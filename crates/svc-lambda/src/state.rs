@@ -215,6 +215,9 @@ pub struct Region {
     /// Event source mappings by UUID.
     pub mappings: RwLock<BTreeMap<String, Value>>,
     mapping_table: Table<Value>,
+    /// Code signing configs by id.
+    pub signing: RwLock<BTreeMap<String, Value>>,
+    signing_table: Table<Value>,
 }
 
 fn lock_r<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -235,11 +238,15 @@ impl Region {
         let layer_table: Table<Layer> =
             Table::new(store.clone(), format!("lambda/layers/{account}/{region}"));
         let mapping_table: Table<Value> =
-            Table::new(store, format!("lambda/mappings/{account}/{region}"));
+            Table::new(store.clone(), format!("lambda/mappings/{account}/{region}"));
+        let signing_table: Table<Value> =
+            Table::new(store, format!("lambda/code-signing/{account}/{region}"));
         Region {
             functions: RwLock::new(fn_table.load().into_iter().collect()),
             layers: RwLock::new(layer_table.load().into_iter().collect()),
             mappings: RwLock::new(mapping_table.load().into_iter().collect()),
+            signing: RwLock::new(signing_table.load().into_iter().collect()),
+            signing_table,
             fn_table,
             layer_table,
             mapping_table,
@@ -289,6 +296,19 @@ impl Region {
         self.mapping_table.put(uuid, &m)?;
         lock_w(&self.mappings).insert(uuid.to_string(), m);
         Ok(())
+    }
+
+    /// Saves a code signing config.
+    pub fn save_signing(&self, id: &str, c: Value) -> Result<(), LambdaError> {
+        self.signing_table.put(id, &c)?;
+        lock_w(&self.signing).insert(id.to_string(), c);
+        Ok(())
+    }
+
+    /// Deletes a code signing config.
+    pub fn remove_signing(&self, id: &str) -> Result<Option<Value>, LambdaError> {
+        self.signing_table.delete(id)?;
+        Ok(lock_w(&self.signing).remove(id))
     }
 
     /// Deletes an event source mapping.
