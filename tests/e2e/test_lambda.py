@@ -739,3 +739,26 @@ def test_code_signing_configs_are_stored(lam):
     lam.delete_function_code_signing_config(FunctionName=name)
     lam.delete_code_signing_config(CodeSigningConfigArn=arn)
     assert code_err(lam.get_code_signing_config, CodeSigningConfigArn=arn)[0] == "ResourceNotFoundException"
+
+
+def test_accepted_events_survive_kill9(lam, client, overcast):
+    sqs = client("sqs")
+    q = sqs.create_queue(QueueName=uniq("dlq"))["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name = uniq("async-durable")
+    create(lam, name, {"lambda_function.py": "def lambda_handler(e, c):\n    raise RuntimeError('always')\n"})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1,
+                                         DestinationConfig={"OnFailure": {"Destination": qarn}})
+    assert lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"id": 1}')["StatusCode"] == 202
+    time.sleep(1.5)  # first attempt fails; the retry waits a minute of virtual time
+    overcast.kill9()
+    overcast.clock(advance=61)
+    sqs = client("sqs")
+    msgs = []
+    deadline = time.time() + 20
+    while not msgs and time.time() < deadline:
+        msgs = sqs.receive_message(QueueUrl=q, WaitTimeSeconds=1).get("Messages", [])
+    rec = json.loads(msgs[0]["Body"])
+    assert rec["requestContext"]["condition"] == "RetriesExhausted"
+    assert rec["requestContext"]["approximateInvokeCount"] == 2
+    assert rec["requestPayload"] == {"id": 1}

@@ -2,12 +2,13 @@
 //! run is retried after one and then two minutes on the virtual clock (MaximumRetryAttempts,
 //! MaximumEventAgeInSeconds from the event invoke config); the result goes to the OnSuccess /
 //! OnFailure destination (SQS, SNS, Lambda, EventBridge) or, on failure, to the DLQ. Also the
-//! event invoke config operations. The queue is in memory: events accepted but not yet run
-//! are lost when Overcast stops.
+//! event invoke config operations. Accepted events are persisted until done and resumed when
+//! Overcast starts again.
 
 use bytes::Bytes;
 use overcast_core::RequestContext;
-use serde::Deserialize;
+use overcast_core::Table;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::LambdaError;
@@ -31,69 +32,122 @@ fn config_for(f: &Function, invoked: &str) -> Value {
         .unwrap_or_else(|| json!({}))
 }
 
-/// Queues an event.
+/// An accepted event, persisted until its last attempt is done (so a 202 survives a
+/// restart or `kill -9`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pending {
+    account: String,
+    region: String,
+    host: String,
+    function: String,
+    version: String,
+    invoked: String,
+    payload: String,
+    request_id: String,
+    tries: u32,
+    first_at: f64,
+    next_at: f64,
+}
+
+fn queue(svc: &Lambda) -> Table<Pending> {
+    Table::new(svc.core.store.clone(), "lambda/async-queue")
+}
+
+/// Queues an event (durably, before the caller is answered).
 pub fn enqueue(
     svc: &Lambda,
     ctx: &RequestContext,
-    f: Function,
-    v: FnVersion,
+    v: &FnVersion,
     invoked: String,
     payload: Bytes,
-) {
-    let svc = svc.clone();
-    let ctx = ctx.clone();
-    let request_id = overcast_core::ids::uuid();
-    tokio::spawn(attempt(
-        svc, ctx, f, v, invoked, payload, request_id, 0, None,
-    ));
+) -> Result<(), LambdaError> {
+    let p = Pending {
+        account: ctx.account_id.clone(),
+        region: ctx.region.clone(),
+        host: ctx.host.clone(),
+        function: v.config.function_name.clone(),
+        version: v.config.version.clone(),
+        invoked,
+        payload: overcast_wire::value::encode_base64(&payload),
+        request_id: overcast_core::ids::uuid(),
+        tries: 0,
+        first_at: ctx.now,
+        next_at: ctx.now,
+    };
+    queue(svc).put(&p.request_id, &p)?;
+    tokio::spawn(attempt(svc.clone(), p));
+    Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Resumes the events accepted before a restart.
+pub fn rearm(svc: &Lambda) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    let now = svc.core.clock.now();
+    for (_, p) in queue(svc).load() {
+        schedule(svc.clone(), p, now);
+    }
+}
+
+fn schedule(svc: Lambda, p: Pending, now: f64) {
+    if p.next_at <= now {
+        tokio::spawn(attempt(svc, p));
+        return;
+    }
+    let handle = tokio::runtime::Handle::current();
+    let sched = svc.core.scheduler.clone();
+    let at = p.next_at;
+    sched.at(at, move || {
+        handle.spawn(attempt(svc, p));
+    });
+}
+
 fn attempt(
     svc: Lambda,
-    ctx: RequestContext,
-    f: Function,
-    v: FnVersion,
-    invoked: String,
-    payload: Bytes,
-    request_id: String,
-    tries: u32,
-    first_at: Option<f64>,
+    mut p: Pending,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
-        let cfg = config_for(&f, &invoked);
+        let q = queue(&svc);
+        let mut ctx = RequestContext::test("lambda", "Invoke");
+        ctx.account_id = p.account.clone();
+        ctx.region = p.region.clone();
+        ctx.principal_arn = format!("arn:aws:iam::{}:root", p.account);
+        ctx.principal_id = p.account.clone();
+        ctx.host = p.host.clone();
+        ctx.now = svc.core.clock.now();
+        let found = svc.region(&ctx).function(&p.function).and_then(|f| {
+            let v = f.version(Some(&p.version)).cloned()?;
+            Some((f, v))
+        });
+        let Some((f, v)) = found else {
+            // The function (or version) is gone: the event is dropped, as on AWS.
+            let _ = q.delete(&p.request_id);
+            return;
+        };
+        let payload =
+            Bytes::from(overcast_wire::value::decode_base64(&p.payload).unwrap_or_default());
+        let cfg = config_for(&f, &p.invoked);
         let max_retries = cfg["MaximumRetryAttempts"].as_u64().unwrap_or(2) as u32;
         let max_age = cfg["MaximumEventAgeInSeconds"].as_f64().unwrap_or(21600.0);
-        let now = svc.core.clock.now();
-        let first_at = first_at.unwrap_or(now);
-        let mut run_ctx = ctx.clone();
-        run_ctx.now = now;
+        let tries = p.tries;
         let result =
-            crate::invoke::run(&svc, &run_ctx, &f, &v, &invoked, payload.clone(), None).await;
+            crate::invoke::run(&svc, &ctx, &f, &v, &p.invoked, payload.clone(), None).await;
         let (ok, response, error) = match &result {
             Ok(r) if r.function_error.is_none() => (true, Some(r.payload.clone()), None),
             Ok(r) => (false, Some(r.payload.clone()), r.function_error.clone()),
             Err(_) => (false, None, None),
         };
         if !ok && tries < max_retries {
-            let at = svc.core.clock.now() + retry_delay(tries + 1);
-            if at - first_at <= max_age {
-                let handle = tokio::runtime::Handle::current();
-                let sched = svc.core.scheduler.clone();
-                sched.at(at, move || {
-                    handle.spawn(attempt(
-                        svc,
-                        ctx,
-                        f,
-                        v,
-                        invoked,
-                        payload,
-                        request_id,
-                        tries + 1,
-                        Some(first_at),
-                    ));
-                });
-                return;
+            let now = svc.core.clock.now();
+            let at = now + retry_delay(tries + 1);
+            if at - p.first_at <= max_age {
+                p.tries += 1;
+                p.next_at = at;
+                if q.put(&p.request_id, &p).is_ok() {
+                    schedule(svc, p, now);
+                    return;
+                }
             }
         }
         let condition = if ok {
@@ -119,8 +173,8 @@ fn attempt(
                 "version": "1.0",
                 "timestamp": overcast_wire::value::time_format::iso8601_millis(svc.core.clock.now()),
                 "requestContext": {
-                    "requestId": request_id,
-                    "functionArn": invoked_with_version(&invoked, &v),
+                    "requestId": p.request_id,
+                    "functionArn": invoked_with_version(&p.invoked, &v),
                     "condition": condition,
                     "approximateInvokeCount": tries + 1,
                 },
@@ -142,6 +196,7 @@ fn attempt(
                 deliver(&svc, &ctx, dlq, &event, false).await;
             }
         }
+        let _ = q.delete(&p.request_id);
     })
 }
 

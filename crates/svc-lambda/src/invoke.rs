@@ -122,7 +122,7 @@ pub(crate) async fn invoke(
                 )));
             }
             check_json(&payload)?;
-            crate::asynchronous::enqueue(svc, ctx, f, v, invoked, Bytes::from(payload));
+            crate::asynchronous::enqueue(svc, ctx, &v, invoked, Bytes::from(payload))?;
             return Ok(InvokeOutput {
                 status_code: 202,
                 function_error: None,
@@ -531,8 +531,8 @@ pub(crate) async fn invoke_async(
         .to_string();
     let payload = collect_args(input.body, &input.value).await?;
     check_json(&payload)?;
-    let (f, v, invoked) = target(svc, ctx, &name, None)?;
-    crate::asynchronous::enqueue(svc, ctx, f, v, invoked, payload);
+    let (_, v, invoked) = target(svc, ctx, &name, None)?;
+    crate::asynchronous::enqueue(svc, ctx, &v, invoked, payload)?;
     Ok(overcast_core::Output {
         value: json!({"Status": 202}),
         body: None,

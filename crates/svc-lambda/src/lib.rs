@@ -42,6 +42,7 @@ pub struct Lambda {
 pub fn service(core: &Core) -> Arc<dyn Service> {
     let svc = Lambda::new(core);
     esm::rearm(&svc);
+    asynchronous::rearm(&svc);
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(svc.clone());
     Arc::new(svc)
 }
