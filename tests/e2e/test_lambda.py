@@ -762,3 +762,23 @@ def test_accepted_events_survive_kill9(lam, client, overcast):
     assert rec["requestContext"]["condition"] == "RetriesExhausted"
     assert rec["requestContext"]["approximateInvokeCount"] == 2
     assert rec["requestPayload"] == {"id": 1}
+
+
+def test_invoke_with_response_stream(lam):
+    name = uniq("stream")
+    create(lam, name, {"lambda_function.py": """
+def lambda_handler(e, c):
+    if e.get("fail"):
+        raise KeyError("k")
+    return {"streamed": e["n"]}
+"""})
+    r = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"n": 3}', LogType="Tail")
+    assert r["StatusCode"] == 200 and r["ExecutedVersion"] == "$LATEST"
+    events = list(r["EventStream"])
+    chunks = b"".join(e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e)
+    assert json.loads(chunks) == {"streamed": 3}
+    done = [e["InvokeComplete"] for e in events if "InvokeComplete" in e]
+    assert len(done) == 1 and "START RequestId" in base64.b64decode(done[0]["LogResult"]).decode()
+    r = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"fail": true}')
+    done = [e["InvokeComplete"] for e in r["EventStream"] if "InvokeComplete" in e]
+    assert done[0]["ErrorCode"] == "Unhandled" and "KeyError" in done[0]["ErrorDetails"]

@@ -538,3 +538,68 @@ pub(crate) async fn invoke_async(
         body: None,
     })
 }
+
+/// InvokeWithResponseStream: the function runs as for RequestResponse (buffered, as AWS
+/// streams functions that do not stream themselves); the answer is one `PayloadChunk` and an
+/// `InvokeComplete` event (with `ErrorCode`/`ErrorDetails` when the function failed).
+pub(crate) async fn invoke_with_response_stream(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    input: overcast_core::Input,
+) -> Result<overcast_core::Output, LambdaError> {
+    let v = &input.value;
+    let name = v["FunctionName"].as_str().unwrap_or_default().to_string();
+    let payload = match v["Payload"].as_str() {
+        Some(b64) => overcast_wire::value::decode_base64(b64).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let kind = v["InvocationType"].as_str().unwrap_or("RequestResponse");
+    let (f, ver, invoked) = target(svc, ctx, &name, v["Qualifier"].as_str())?;
+    if kind == "DryRun" {
+        return Ok(overcast_core::Output {
+            value: json!({"StatusCode": 204}),
+            body: Some(overcast_wire::body::empty()),
+        });
+    }
+    if kind != "RequestResponse" {
+        return Err(LambdaError::InvalidParameterValueException(format!(
+            "Unsupported invocation type {kind} for InvokeWithResponseStream"
+        )));
+    }
+    if payload.len() > MAX_SYNC_PAYLOAD {
+        return Err(LambdaError::RequestTooLargeException(format!(
+            "Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+        )));
+    }
+    check_json(&payload)?;
+    let run = run(svc, ctx, &f, &ver, &invoked, Bytes::from(payload), None).await?;
+    let tail = (v["LogType"].as_str() == Some("Tail")).then(|| {
+        let b = run.log.as_bytes();
+        overcast_wire::value::encode_base64(&b[b.len().saturating_sub(4096)..])
+    });
+    let mut stream = Vec::new();
+    let mut complete = json!({});
+    match &run.function_error {
+        None => stream.extend_from_slice(&overcast_wire::eventstream::event(
+            "PayloadChunk",
+            "application/octet-stream",
+            &run.payload,
+        )),
+        Some(e) => {
+            complete["ErrorCode"] = json!(e);
+            complete["ErrorDetails"] = json!(String::from_utf8_lossy(&run.payload));
+        }
+    }
+    if let Some(t) = tail {
+        complete["LogResult"] = json!(t);
+    }
+    stream.extend_from_slice(&overcast_wire::eventstream::event(
+        "InvokeComplete",
+        "application/json",
+        complete.to_string().as_bytes(),
+    ));
+    Ok(overcast_core::Output {
+        value: json!({"StatusCode": 200, "ExecutedVersion": ver.config.version}),
+        body: Some(overcast_wire::body::full(Bytes::from(stream))),
+    })
+}

@@ -187,6 +187,7 @@ impl Service for Lambda {
         "UpdateFunctionEventInvokeConfig" => asynchronous::update_function_event_invoke_config;
         raw {
             "InvokeAsync" => invoke::invoke_async,
+            "InvokeWithResponseStream" => invoke::invoke_with_response_stream,
         }
     }
 
