@@ -147,8 +147,8 @@ async fn invocation_logs_reach_cloudwatch_logs() {
     // Unknown operations are not faked.
     let e = call(
         &lambda,
-        "InvokeWithResponseStream",
-        json!({"FunctionName": "logged"}),
+        "GetDurableExecution",
+        json!({"DurableExecutionArn": "x"}),
     )
     .await
     .unwrap_err();
