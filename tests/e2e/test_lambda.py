@@ -782,3 +782,24 @@ def lambda_handler(e, c):
     r = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"fail": true}')
     done = [e["InvokeComplete"] for e in r["EventStream"] if "InvokeComplete" in e]
     assert done[0]["ErrorCode"] == "Unhandled" and "KeyError" in done[0]["ErrorDetails"]
+
+
+def test_memory_limit_kills_the_instance(lam):
+    name = uniq("oom")
+    create(lam, name, {"lambda_function.py": """
+import time
+def lambda_handler(e, c):
+    if e.get("hog"):
+        data = b"x" * (300 * 1024 * 1024)
+        time.sleep(1)
+        return len(data)
+    return "small"
+"""}, MemorySize=128, Timeout=10)
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b'{}')["Payload"].read()) == "small"
+    r = lam.invoke(FunctionName=name, Payload=b'{"hog": true}', LogType="Tail")
+    assert r["FunctionError"] == "Unhandled"
+    doc = json.loads(r["Payload"].read())
+    assert doc["errorType"] == "Runtime.OutOfMemory"
+    assert "Memory Size: 128 MB" in base64.b64decode(r["LogResult"]).decode()
+    # A fresh instance serves the next invocation.
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b'{}')["Payload"].read()) == "small"

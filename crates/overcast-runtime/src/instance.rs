@@ -42,6 +42,8 @@ pub struct Spec {
     pub env: Vec<(String, String)>,
     /// Size of `/tmp` in MB (sandboxed only).
     pub ephemeral_mb: u64,
+    /// Memory limit in MB: an instance whose processes use more is killed.
+    pub memory_mb: u64,
 }
 
 /// How an invocation ended.
@@ -67,6 +69,8 @@ pub enum Completion {
     Timeout,
     /// The runtime exited during the invocation.
     Exited(String),
+    /// The instance used more memory than configured and was killed.
+    OutOfMemory,
 }
 
 /// An invocation's completion and what came with it.
@@ -153,6 +157,23 @@ impl LogPipe {
     }
 }
 
+/// Sum of a `/proc/<pid>/status` field (kB) over a process and its descendants.
+fn tree_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let own = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    own + children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<u32>().ok())
+        .map(|c| tree_kb(c, field))
+        .sum::<u64>()
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -167,6 +188,7 @@ pub struct Instance {
     spawned: Instant,
     invoked: AtomicBool,
     dead: AtomicBool,
+    memory_mb: u64,
     /// How the process is isolated.
     pub sandbox: Sandbox,
 }
@@ -411,6 +433,7 @@ impl Instance {
             spawned: Instant::now(),
             invoked: AtomicBool::new(false),
             dead: AtomicBool::new(false),
+            memory_mb: spec.memory_mb,
             sandbox: sb,
         })
     }
@@ -511,7 +534,9 @@ impl Instance {
         let completion = match self.server.submit(inv).await {
             None => Completion::Exited("the runtime is gone".into()),
             Some(rx) => {
+                let watch = self.watch_memory();
                 tokio::select! {
+                    _ = watch => Completion::OutOfMemory,
                     r = rx => match r {
                         Ok(Reply::Response(b)) => Completion::Response(b),
                         Ok(Reply::Error { payload, error_type }) => Completion::Error { payload, error_type },
@@ -526,6 +551,15 @@ impl Instance {
         };
         let duration = started.elapsed();
         let max_memory_mb = self.max_memory_mb();
+        // A peak past the limit between two checks still counts.
+        let completion = match completion {
+            Completion::Response(_) | Completion::Error { .. }
+                if self.memory_mb > 0 && max_memory_mb > self.memory_mb =>
+            {
+                Completion::OutOfMemory
+            }
+            c => c,
+        };
         if !matches!(
             completion,
             Completion::Response(_) | Completion::Error { .. }
@@ -543,25 +577,29 @@ impl Instance {
         }
     }
 
+    /// Resolves when the process tree's resident memory passes the limit (checked every
+    /// 50 ms, first after 50 ms so that short invocations pay nothing).
+    async fn watch_memory(&self) {
+        let Some(pid) = self.pid else {
+            return std::future::pending().await;
+        };
+        if self.memory_mb == 0 {
+            return std::future::pending().await;
+        }
+        let period = Duration::from_millis(50);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tick.tick().await;
+            if tree_kb(pid, "VmRSS:") > self.memory_mb * 1024 {
+                return;
+            }
+        }
+    }
+
     /// Peak resident memory of the process tree, MB (from `/proc`).
     pub fn max_memory_mb(&self) -> u64 {
         let Some(pid) = self.pid else { return 0 };
-        fn hwm(pid: u32) -> u64 {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            let own = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-                .unwrap_or(0);
-            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-                .unwrap_or_default();
-            own + children
-                .split_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok())
-                .map(hwm)
-                .sum::<u64>()
-        }
-        hwm(pid).div_ceil(1024)
+        tree_kb(pid, "VmHWM:").div_ceil(1024)
     }
 
     /// The process id (of the sandbox's outer process when sandboxed).

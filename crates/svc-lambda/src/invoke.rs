@@ -290,6 +290,7 @@ async fn start(
         runtime_dir: svc.pool.runtime_dir.clone(),
         env,
         ephemeral_mb: c.ephemeral_mb(),
+        memory_mb: c.memory_size.max(0) as u64,
     };
     Instance::start(&spec).await
 }
@@ -435,6 +436,20 @@ async fn run_counted(
                 Bytes::from(doc.to_string()),
                 Some("Unhandled".to_string()),
                 Some("timeout"),
+            )
+        }
+        Completion::OutOfMemory => {
+            log.push_str(&format!(
+                "RequestId: {request_id} Error: Runtime exited with error: signal: killed\nRuntime.OutOfMemory\n"
+            ));
+            let doc = json!({
+                "errorType": "Runtime.OutOfMemory",
+                "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed"),
+            });
+            (
+                Bytes::from(doc.to_string()),
+                Some("Unhandled".to_string()),
+                Some("error"),
             )
         }
         Completion::Exited(reason) => {
