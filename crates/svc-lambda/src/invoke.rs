@@ -332,6 +332,51 @@ pub async fn prewarm(svc: &Lambda, ctx: &RequestContext, v: &FnVersion, n: i64) 
     ready
 }
 
+/// Invocation metrics (`metrics` topic, PutMetricData-shaped, namespace `AWS/Lambda`) and
+/// usage (`metering` topic: requests and GB-seconds) on the fabric, when anyone listens.
+fn publish_usage(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    c: &crate::state::Config,
+    ms: f64,
+    failed: bool,
+) {
+    let fabric = &svc.core.fabric;
+    if !fabric.has_subscribers() {
+        return;
+    }
+    let dims = json!([{"Name": "FunctionName", "Value": c.function_name}]);
+    let now = ctx.now;
+    let metric = |name: &str, value: f64, unit: &str| json!({"MetricName": name, "Dimensions": dims, "Value": value, "Unit": unit, "Timestamp": now});
+    fabric.publish(overcast_core::fabric::Event {
+        topic: "metrics",
+        account_id: ctx.account_id.clone(),
+        region: ctx.region.clone(),
+        detail: json!({
+            "Namespace": "AWS/Lambda",
+            "MetricData": [
+                metric("Invocations", 1.0, "Count"),
+                metric("Errors", if failed { 1.0 } else { 0.0 }, "Count"),
+                metric("Duration", ms, "Milliseconds"),
+            ],
+        }),
+    });
+    let billed_s = ms.ceil().max(1.0) / 1000.0;
+    fabric.publish(overcast_core::fabric::Event {
+        topic: "metering",
+        account_id: ctx.account_id.clone(),
+        region: ctx.region.clone(),
+        detail: json!({
+            "service": "lambda",
+            "resource": c.function_arn,
+            "usage": [
+                {"type": "Request", "quantity": 1},
+                {"type": "Lambda-GB-Second", "quantity": billed_s * c.memory_size as f64 / 1024.0},
+            ],
+        }),
+    });
+}
+
 /// Runs one invocation of `v` on a warm or new instance.
 pub async fn run(
     svc: &Lambda,
@@ -343,9 +388,23 @@ pub async fn run(
     client_context: Option<String>,
 ) -> Result<Run, LambdaError> {
     let key = key_of(ctx, v);
-    svc.pool
+    if let Err(t) = svc
+        .pool
         .enter(&key, f.reserved_concurrency, ACCOUNT_CONCURRENCY)
-        .map_err(throttled)?;
+    {
+        if svc.core.fabric.has_subscribers() {
+            svc.core.fabric.publish(overcast_core::fabric::Event {
+                topic: "metrics",
+                account_id: ctx.account_id.clone(),
+                region: ctx.region.clone(),
+                detail: json!({"Namespace": "AWS/Lambda", "MetricData": [{
+                    "MetricName": "Throttles", "Value": 1.0, "Unit": "Count", "Timestamp": ctx.now,
+                    "Dimensions": [{"Name": "FunctionName", "Value": v.config.function_name}],
+                }]}),
+            });
+        }
+        return Err(throttled(t));
+    }
     let r = run_counted(svc, ctx, &key, v, invoked_arn, payload, client_context).await;
     svc.pool.leave(&key);
     r
@@ -493,6 +552,7 @@ async fn run_counted(
         !warm.stream_created,
         &log,
     );
+    publish_usage(svc, ctx, c, ms, function_error.is_some());
     warm.stream_created = true;
     svc.pool.put(key.clone(), warm);
     Ok(Run {

@@ -107,6 +107,7 @@ async fn invocation_logs_reach_cloudwatch_logs() {
     .await
     .unwrap();
     assert_eq!(created["State"], "Pending");
+    let mut bus = core.fabric.subscribe();
     let out = call(
         &lambda,
         "Invoke",
@@ -143,6 +144,17 @@ async fn invocation_logs_reach_cloudwatch_logs() {
     assert!(lines.contains(&"hello 41"), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("END RequestId: ")));
     assert!(lines.last().unwrap().starts_with("REPORT RequestId: "));
+
+    // Metrics and usage go out on the fabric.
+    let mut topics = Vec::new();
+    while let Ok(e) = bus.try_recv() {
+        topics.push((e.topic, e.detail));
+    }
+    let metrics = topics.iter().find(|(t, _)| *t == "metrics").unwrap();
+    assert_eq!(metrics.1["Namespace"], "AWS/Lambda");
+    assert_eq!(metrics.1["MetricData"][0]["MetricName"], "Invocations");
+    let usage = topics.iter().find(|(t, _)| *t == "metering").unwrap();
+    assert_eq!(usage.1["usage"][1]["type"], "Lambda-GB-Second");
 
     // Unknown operations are not faked.
     let e = call(
