@@ -131,15 +131,22 @@ function run(fn, event, context) {
 
 (async () => {
   const fn = await load();
+  let failures = 0;
   for (;;) {
     let next;
     try {
       next = await call("GET", "/invocation/next");
     } catch (e) {
+      // The Runtime API is gone (Overcast stopped): so is this environment.
+      if (++failures >= 3) process.exit(1);
       await new Promise((r) => setTimeout(r, 10));
       continue;
     }
-    if (next.status !== 200) continue;
+    if (next.status !== 200) {
+      if (++failures >= 3) process.exit(1);
+      continue;
+    }
+    failures = 0;
     const h = next.headers;
     const id = h["lambda-runtime-aws-request-id"];
     currentRequestId = id;

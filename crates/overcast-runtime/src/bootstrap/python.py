@@ -126,11 +126,17 @@ def _main():
         def log(self, msg):
             sys.stdout.write(str(msg))
 
+    failures = 0
     while True:
         r, event = call("GET", "/invocation/next")
         if r.status != 200:
+            # The Runtime API is shutting down: so is this environment.
+            failures += 1
+            if failures >= 3:
+                sys.exit(1)
             time.sleep(0.01)
             continue
+        failures = 0
         h = r.headers
         ctx = Context(h)
         _Filter.request_id = ctx.aws_request_id
