@@ -106,7 +106,7 @@ def test_virtual_clock_survives_restart_and_kill9(overcast):
 
 @pytest.mark.parametrize("service,call,op", [
     ("s3", lambda c: c.get_bucket_policy(Bucket="any-bucket"), "GetBucketPolicy"),  # rest-xml
-    ("lambda", lambda c: c.list_functions(), "ListFunctions"),               # rest-json
+    ("lambda", lambda c: c.list_capacity_providers(), "ListCapacityProviders"),  # rest-json
     ("cloudwatch", lambda c: c.list_metrics(), "ListMetrics"),               # smithy-rpc-v2-cbor
     ("sns", lambda c: c.list_topics(), "ListTopics"),                        # query
     ("ec2", lambda c: c.describe_instances(), "DescribeInstances"),          # ec2
