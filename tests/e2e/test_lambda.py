@@ -5,6 +5,7 @@ import base64
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +29,23 @@ def zip_bytes(files, modes=None):
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, text)
     return buf.getvalue()
+
+
+def zip_cli(cwd, archive, *paths):
+    """`zip -qr archive paths...` as the guide runs it; Python's zipfile where `zip` is absent."""
+    if shutil.which("zip"):
+        subprocess.run(["zip", "-qr", archive, *paths], cwd=cwd, check=True)
+        return
+    with zipfile.ZipFile(os.path.join(cwd, archive), "w", zipfile.ZIP_DEFLATED) as z:
+        for p in paths:
+            full = os.path.join(cwd, p)
+            if os.path.isdir(full):
+                for root, _, files in os.walk(full):
+                    for f in files:
+                        fp = os.path.join(root, f)
+                        z.write(fp, os.path.relpath(fp, cwd))
+            else:
+                z.write(full, p)
 
 
 def uniq(prefix):
@@ -70,7 +88,7 @@ def test_quick_start_with_the_cli(aws, tmp_path):
     """The guide's Quick Start, verbatim apart from the account id and the function name."""
     (tmp_path / "lambda_function.py").write_text(
         "def lambda_handler(event, context):\n    return {'statusCode': 200, 'echo': event['key']}\n")
-    subprocess.run(["zip", "-q", "function.zip", "lambda_function.py"], cwd=tmp_path, check=True)
+    zip_cli(tmp_path, "function.zip", "lambda_function.py")
     name = uniq("my-function")
     cwd = os.getcwd()
     os.chdir(tmp_path)
@@ -369,7 +387,7 @@ def test_layers_walkthrough(aws, lam, tmp_path):
     pkg = tmp_path / "python" / "requests"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("def get(url):\n    return 'fake get ' + url\n")
-    subprocess.run(["zip", "-qr", "layer.zip", "python"], cwd=tmp_path, check=True)
+    zip_cli(tmp_path, "layer.zip", "python")
     layer_name = uniq("my-dependencies")
     cwd = os.getcwd()
     os.chdir(tmp_path)
@@ -698,12 +716,16 @@ def test_powertools_handler_from_a_layer(lam, tmp_path):
     PyPI to build the layer; skipped when pip cannot reach it). boto3/botocore come from the
     python runtime, as on AWS."""
     target = tmp_path / "python"
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-                        "aws-lambda-powertools", "aws-xray-sdk", "wrapt", "jmespath", "typing_extensions"],
+    packages = ["aws-lambda-powertools", "aws-xray-sdk", "wrapt", "jmespath", "typing_extensions"]
+    # AWS's python runtime bundles boto3/botocore; where the local python3 lacks them, the
+    # layer brings botocore (X-Ray's SDK imports it).
+    if subprocess.run(["python3", "-c", "import botocore"], capture_output=True).returncode != 0:
+        packages += ["botocore", "python-dateutil", "six", "urllib3"]
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), *packages],
                        capture_output=True, text=True, timeout=300)
     if r.returncode != 0:
         pytest.skip("cannot download aws-lambda-powertools: " + r.stderr[-300:])
-    subprocess.run(["zip", "-qr", "layer.zip", "python"], cwd=tmp_path, check=True)
+    zip_cli(tmp_path, "layer.zip", "python")
     layer = lam.publish_layer_version(LayerName=uniq("powertools"), Content={"ZipFile": (tmp_path / "layer.zip").read_bytes()},
                                       CompatibleRuntimes=["python3.11"])
     name = uniq("powertools-fn")
