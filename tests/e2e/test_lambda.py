@@ -825,3 +825,32 @@ def lambda_handler(e, c):
     assert "Memory Size: 128 MB" in base64.b64decode(r["LogResult"]).decode()
     # A fresh instance serves the next invocation.
     assert json.loads(lam.invoke(FunctionName=name, Payload=b'{}')["Payload"].read()) == "small"
+
+
+def test_event_source_mapping_batching_window_and_scaling(lam, client):
+    sqs = client("sqs")
+    src = sqs.create_queue(QueueName=uniq("src"))["QueueUrl"]
+    out = sqs.create_queue(QueueName=uniq("out"))["QueueUrl"]
+    src_arn = sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name = uniq("esm-batch")
+    create(lam, name, {"lambda_function.py": SQS_FORWARDER["lambda_function.py"].replace(
+        "    failures = []", "    send(os.environ['OUT_QUEUE'], json.dumps({'batch': len(event['Records'])}))\n    failures = []")},
+        Environment={"Variables": {"OUT_QUEUE": out}})
+    for start in (0, 10):
+        sqs.send_message_batch(QueueUrl=src, Entries=[
+            {"Id": str(i), "MessageBody": json.dumps({"i": i})} for i in range(start, min(start + 10, 15))])
+    code, _, _ = code_err(lam.create_event_source_mapping, EventSourceArn=src_arn, FunctionName=name, BatchSize=20)
+    assert code == "InvalidParameterValueException"  # a batch over 10 needs a batching window
+    lam.create_event_source_mapping(EventSourceArn=src_arn, FunctionName=name, BatchSize=20,
+                                    MaximumBatchingWindowInSeconds=1, ScalingConfig={"MaximumConcurrency": 2})
+    batches, seen = [], set()
+    deadline = time.time() + 20
+    while len(seen) < 15 and time.time() < deadline:
+        for msg in sqs.receive_message(QueueUrl=out, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
+            body = json.loads(msg["Body"])
+            if "batch" in body:
+                batches.append(body["batch"])
+            else:
+                seen.add(body["seen"]["i"])
+    assert seen == set(range(15))
+    assert sum(batches) == 15 and max(batches) >= 10

@@ -309,16 +309,34 @@ fn start_poller(svc: &Lambda, account: &str, region: &str, uuid: &str) {
             return;
         }
     }
-    let svc = svc.clone();
-    let (account, region, uuid) = (account.to_string(), region.to_string(), uuid.to_string());
-    tokio::spawn(async move {
-        poll(&svc, &account, &region, &uuid).await;
-        svc.pollers
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&uuid);
-    });
+    // Scaling: as many concurrent pollers (each one batch in flight) as the mapping's
+    // ScalingConfig.MaximumConcurrency allows (default 5), read when the mapping starts.
+    let workers = svc
+        .regions
+        .get(account, region)
+        .mappings
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(uuid)
+        .and_then(|m| m["ScalingConfig"]["MaximumConcurrency"].as_u64())
+        .unwrap_or(5)
+        .clamp(1, 1000);
+    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    for _ in 0..workers {
+        let svc = svc.clone();
+        let done = done.clone();
+        let (account, region, uuid) = (account.to_string(), region.to_string(), uuid.to_string());
+        tokio::spawn(async move {
+            poll(&svc, &account, &region, &uuid).await;
+            if done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == workers {
+                svc.pollers
+                    .running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&uuid);
+            }
+        });
+    }
 }
 
 async fn poll(svc: &Lambda, account: &str, region: &str, uuid: &str) {
@@ -375,34 +393,55 @@ async fn poll(svc: &Lambda, account: &str, region: &str, uuid: &str) {
                 }
             }
         };
-        let batch = m["BatchSize"].as_i64().unwrap_or(10).clamp(1, 10);
-        let received = svc
-            .core
-            .services
-            .call_value(
-                &ctx,
-                "sqs",
-                "ReceiveMessage",
-                json!({
-                    "QueueUrl": url,
-                    "MaxNumberOfMessages": batch,
-                    "WaitTimeSeconds": 1,
-                    "AttributeNames": ["All"],
-                    "MessageSystemAttributeNames": ["All"],
-                    "MessageAttributeNames": ["All"],
-                }),
-            )
-            .await;
-        let messages = match received {
-            Ok(v) => v["Messages"].as_array().cloned().unwrap_or_default(),
-            Err(e) => {
-                if e.code.contains("NonExistentQueue") || e.code.contains("QueueDoesNotExist") {
-                    queue_url = None;
+        // Up to BatchSize records, gathered for at most MaximumBatchingWindowInSeconds.
+        let batch = m["BatchSize"].as_u64().unwrap_or(10).clamp(1, 10_000) as usize;
+        let window = Duration::from_secs(
+            m["MaximumBatchingWindowInSeconds"]
+                .as_u64()
+                .unwrap_or(0)
+                .min(300),
+        );
+        let started = std::time::Instant::now();
+        let mut messages: Vec<Value> = Vec::new();
+        let mut failed = false;
+        loop {
+            let want = (batch - messages.len()).min(10);
+            let received = svc
+                .core
+                .services
+                .call_value(
+                    &ctx,
+                    "sqs",
+                    "ReceiveMessage",
+                    json!({
+                        "QueueUrl": url,
+                        "MaxNumberOfMessages": want,
+                        "WaitTimeSeconds": if messages.is_empty() { 1 } else { 0 },
+                        "AttributeNames": ["All"],
+                        "MessageSystemAttributeNames": ["All"],
+                        "MessageAttributeNames": ["All"],
+                    }),
+                )
+                .await;
+            match received {
+                Ok(v) => messages.extend(v["Messages"].as_array().cloned().unwrap_or_default()),
+                Err(e) => {
+                    if e.code.contains("NonExistentQueue") || e.code.contains("QueueDoesNotExist") {
+                        queue_url = None;
+                    }
+                    failed = true;
+                    break;
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
             }
-        };
+            if messages.is_empty() || messages.len() >= batch || started.elapsed() >= window {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if failed && messages.is_empty() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
         if messages.is_empty() {
             continue;
         }
