@@ -434,13 +434,15 @@ def test_concurrency_throttling_and_account_settings(lam):
     assert lam.invoke(FunctionName=name)["StatusCode"] == 200
 
 
-def test_concurrent_invocations_get_separate_instances(lam):
+def test_concurrent_invocations_get_separate_instances(lam, overcast):
     import concurrent.futures
     name = uniq("par")
     create(lam, name, {"lambda_function.py": "import uuid, time\nME = uuid.uuid4().hex\ndef lambda_handler(e, c):\n    time.sleep(0.5)\n    return ME\n"})
     with concurrent.futures.ThreadPoolExecutor(4) as ex:
         pids = list(ex.map(lambda _: json.loads(lam.invoke(FunctionName=name)["Payload"].read()), range(4)))
     assert len(set(pids)) == 4
+    idle = [i for i in overcast.get("/_overcast/lambda/instances")["idle"] if i["function"] == name]
+    assert len(idle) == 4 and all(i["version"] == "$LATEST" for i in idle)
 
 
 def test_async_invoke_dry_run_and_destinations(lam, client, overcast):

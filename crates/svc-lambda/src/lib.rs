@@ -64,6 +64,18 @@ pub async fn serve_function_url(
     Some(urls::serve(&svc, id, parts, body, remote).await)
 }
 
+/// The running instances (`/_overcast/lambda/instances`).
+pub fn instances() -> serde_json::Value {
+    match CURRENT.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        Some(svc) => {
+            let mut v = svc.pool.describe();
+            v["sandbox"] = serde_json::json!(sandbox_name());
+            v
+        }
+        None => serde_json::json!({"idle": [], "busy": [], "sandbox": sandbox_name()}),
+    }
+}
+
 /// True when `host` names a function URL.
 pub fn is_function_url_host(host: &str) -> bool {
     urls::url_host(host).is_some()

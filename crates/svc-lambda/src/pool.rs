@@ -176,9 +176,35 @@ impl Pool {
         lock(&self.idle).clear();
     }
 
-    /// Instances per function (for `/_overcast/lambda/instances`-style introspection).
+    /// Instances per function (introspection).
     pub fn idle_count(&self) -> usize {
         lock(&self.idle).values().map(Vec::len).sum()
+    }
+
+    /// Idle instances and in-flight invocations, for `/_overcast/lambda/instances`.
+    pub fn describe(&self) -> serde_json::Value {
+        let idle: Vec<serde_json::Value> = lock(&self.idle)
+            .iter()
+            .flat_map(|(k, list)| {
+                list.iter().map(move |w| {
+                    serde_json::json!({
+                        "account": k.account,
+                        "region": k.region,
+                        "function": k.function,
+                        "version": k.version,
+                        "pid": w.instance.pid(),
+                        "logStream": w.stream,
+                        "sandbox": w.instance.sandbox.name(),
+                        "idleSeconds": w.idle_since.elapsed().as_secs_f64(),
+                    })
+                })
+            })
+            .collect();
+        let busy: Vec<serde_json::Value> = lock(&self.busy)
+            .iter()
+            .map(|((a, r, f), n)| serde_json::json!({"account": a, "region": r, "function": f, "inFlight": n}))
+            .collect();
+        serde_json::json!({"idle": idle, "busy": busy})
     }
 
     fn start_reaper(self: &Arc<Self>) {
