@@ -39,6 +39,7 @@ pub async fn handle(app: &App, parts: &http::request::Parts, body: Incoming) -> 
         (Method::POST, "reset") => reset(app),
         (Method::GET, "clock") => clock(app),
         (Method::POST, "clock") => set_clock(app, &body),
+        (Method::GET, "lambda/instances") => json_response(StatusCode::OK, svc_lambda::instances()),
         (Method::GET, n) if n.starts_with("lambda/code/") => {
             match svc_lambda::code_download(&app.core.blob_dir, &n["lambda/code/".len()..]) {
                 Some(zip) => {
