@@ -25,6 +25,8 @@ pub struct Stored {
 
 /// Largest zip accepted directly in a request (AWS: 50 MB).
 pub const MAX_ZIP: usize = 50 * 1024 * 1024;
+/// Largest unzipped deployment package or layer (AWS: 250 MB).
+pub const MAX_UNZIPPED: u64 = 262_144_000;
 
 fn zips(blob_dir: &Path) -> PathBuf {
     blob_dir.join("lambda/zips")
@@ -37,11 +39,16 @@ pub fn zip_path(blob_dir: &Path, hex: &str) -> PathBuf {
 
 /// Validates and stores `bytes` as a zip.
 pub fn store(blob_dir: &Path, bytes: &[u8]) -> Result<Stored, LambdaError> {
-    if overcast_runtime::zip::validate(bytes).is_err() {
-        return Err(LambdaError::InvalidParameterValueException(
+    let unzipped = overcast_runtime::zip::validate(bytes).map_err(|_| {
+        LambdaError::InvalidParameterValueException(
             "Could not unzip uploaded file. Please check your file, then try to upload again."
                 .into(),
-        ));
+        )
+    })?;
+    if unzipped > MAX_UNZIPPED {
+        return Err(LambdaError::InvalidParameterValueException(format!(
+            "Unzipped size must be smaller than {MAX_UNZIPPED} bytes"
+        )));
     }
     let digest = Sha256::digest(bytes);
     let hex = hex::encode(digest);
@@ -69,6 +76,11 @@ pub async fn fetch(
     version: Option<&str>,
 ) -> Result<Vec<u8>, LambdaError> {
     if let Some(z) = zip {
+        if z.0.len() > MAX_ZIP {
+            return Err(LambdaError::RequestTooLargeException(format!(
+                "Zipped size must be smaller than {MAX_ZIP} bytes"
+            )));
+        }
         return Ok(z.0.clone());
     }
     let (Some(bucket), Some(key)) = (bucket, key) else {
