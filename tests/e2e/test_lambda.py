@@ -860,3 +860,23 @@ def test_event_source_mapping_batching_window_and_scaling(lam, client):
                 seen.add(body["seen"]["i"])
     assert seen == set(range(15))
     assert sum(batches) == 15 and max(batches) >= 10
+
+
+def test_json_log_format(lam):
+    name = uniq("jsonlogs")
+    create(lam, name, {"lambda_function.py": """
+import logging, os
+def lambda_handler(e, c):
+    logging.getLogger().debug("dbg %s", 1)
+    return os.environ["AWS_LAMBDA_LOG_FORMAT"] + "/" + os.environ["AWS_LAMBDA_LOG_LEVEL"]
+"""}, LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG", "SystemLogLevel": "INFO"})
+    cfg = lam.get_function_configuration(FunctionName=name)
+    assert cfg["LoggingConfig"]["LogFormat"] == "JSON"
+    r = lam.invoke(FunctionName=name, LogType="Tail")
+    assert json.loads(r["Payload"].read()) == "JSON/DEBUG"
+    lines = [json.loads(l) for l in base64.b64decode(r["LogResult"]).decode().splitlines() if l.strip()]
+    assert lines[0]["type"] == "platform.start" and lines[0]["record"]["version"] == "$LATEST"
+    app = [l for l in lines if l.get("level") == "DEBUG"]
+    assert app and app[0]["message"] == "dbg 1" and app[0]["requestId"] == lines[0]["record"]["requestId"]
+    report = lines[-1]
+    assert report["type"] == "platform.report" and report["record"]["metrics"]["memorySizeMB"] == 128

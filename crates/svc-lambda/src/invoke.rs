@@ -276,6 +276,13 @@ async fn start(
         set("AWS_SESSION_TOKEN", token);
     }
     set("AWS_ENDPOINT_URL", ctx.endpoint());
+    if c.logging_config["LogFormat"] == "JSON" {
+        set("AWS_LAMBDA_LOG_FORMAT", "JSON".into());
+        let level = c.logging_config["ApplicationLogLevel"]
+            .as_str()
+            .unwrap_or("INFO");
+        set("AWS_LAMBDA_LOG_LEVEL", level.to_string());
+    }
     set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
     set("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000".into());
     set("_AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129".into());
@@ -462,7 +469,18 @@ async fn run_counted(
     };
     let outcome = warm.instance.invoke(inv, timeout).await;
     let ms = outcome.duration.as_secs_f64() * 1000.0;
-    let mut log = format!("START RequestId: {request_id} Version: {}\n", c.version);
+    let json_logs = c.logging_config["LogFormat"] == "JSON";
+    let at = |offset_ms: f64| {
+        overcast_wire::value::time_format::iso8601_millis(ctx.now + offset_ms / 1000.0)
+    };
+    let mut log = if json_logs {
+        format!(
+            "{}\n",
+            json!({"time": at(0.0), "type": "platform.start", "record": {"requestId": request_id, "version": c.version}})
+        )
+    } else {
+        format!("START RequestId: {request_id} Version: {}\n", c.version)
+    };
     log.push_str(&String::from_utf8_lossy(&outcome.logs));
     if !log.ends_with('\n') {
         log.push('\n');
@@ -526,23 +544,45 @@ async fn run_counted(
             )
         }
     };
-    log.push_str(&format!("END RequestId: {request_id}\n"));
-    let mut report = format!(
-        "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
-        (ms.ceil() as i64).max(1),
-        c.memory_size,
-        outcome.max_memory_mb.max(1)
-    );
-    if let Some(init) = outcome.init_duration {
-        report.push_str(&format!(
-            "\tInit Duration: {:.2} ms",
-            init.as_secs_f64() * 1000.0
+    let billed = (ms.ceil() as i64).max(1);
+    let used = outcome.max_memory_mb.max(1);
+    let init_ms = outcome.init_duration.map(|d| d.as_secs_f64() * 1000.0);
+    if json_logs {
+        let st = status.unwrap_or(if function_error.is_some() {
+            "failure"
+        } else {
+            "success"
+        });
+        log.push_str(&format!(
+            "{}\n",
+            json!({"time": at(ms), "type": "platform.runtimeDone", "record": {
+                "requestId": request_id, "status": st,
+                "metrics": {"durationMs": ms, "producedBytes": payload.len()}}})
         ));
+        let mut metrics = json!({"durationMs": ms, "billedDurationMs": billed,
+            "memorySizeMB": c.memory_size, "maxMemoryUsedMB": used});
+        if let Some(i) = init_ms {
+            metrics["initDurationMs"] = json!(i);
+        }
+        log.push_str(
+            &json!({"time": at(ms), "type": "platform.report", "record": {
+                "requestId": request_id, "metrics": metrics, "status": st}})
+            .to_string(),
+        );
+    } else {
+        log.push_str(&format!("END RequestId: {request_id}\n"));
+        let mut report = format!(
+            "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {used} MB",
+            c.memory_size,
+        );
+        if let Some(i) = init_ms {
+            report.push_str(&format!("\tInit Duration: {i:.2} ms"));
+        }
+        if let Some(s) = status {
+            report.push_str(&format!("\tStatus: {s}"));
+        }
+        log.push_str(&report);
     }
-    if let Some(s) = status {
-        report.push_str(&format!("\tStatus: {s}"));
-    }
-    log.push_str(&report);
     log.push('\n');
     crate::logs::ship(
         svc,

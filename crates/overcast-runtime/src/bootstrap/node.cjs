@@ -29,8 +29,16 @@ function call(method, p, body, headers) {
 }
 
 let currentRequestId = "";
+const jsonLogs = process.env.AWS_LAMBDA_LOG_FORMAT === "JSON";
+const levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+const minLevel = levels.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || "TRACE").toUpperCase());
 for (const [name, level] of [["log", "INFO"], ["info", "INFO"], ["warn", "WARN"], ["error", "ERROR"], ["debug", "DEBUG"], ["trace", "TRACE"]]) {
   console[name] = (...args) => {
+    if (levels.indexOf(level) < minLevel) return;
+    if (jsonLogs) {
+      process.stdout.write(JSON.stringify({ timestamp: new Date().toISOString(), level, requestId: currentRequestId, message: util.format(...args) }) + "\n");
+      return;
+    }
     const line = `${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${util.format(...args)}`;
     process.stdout.write(line.replace(/\n/g, "\r") + "\n");
   };

@@ -64,15 +64,35 @@ def _main():
             record.aws_request_id = _Filter.request_id
             return True
 
+    class _Json(logging.Formatter):
+        def format(self, record):
+            doc = {
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+                + "Z",
+                "level": record.levelname,
+                "message": record.getMessage(),
+                "logger": record.name,
+                "requestId": getattr(record, "aws_request_id", ""),
+            }
+            if record.exc_info:
+                doc["errorType"] = record.exc_info[0].__name__
+                doc["stackTrace"] = self.formatException(record.exc_info).splitlines()
+            return json.dumps(doc, default=str)
+
     handler_ = logging.StreamHandler(sys.stdout)
-    handler_.setFormatter(logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-        "%Y-%m-%dT%H:%M:%S"))
+    json_logs = os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
+    if json_logs:
+        handler_.setFormatter(_Json())
+    else:
+        handler_.setFormatter(logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S"))
     logging.Formatter.converter = time.gmtime
     handler_.addFilter(_Filter())
     root = logging.getLogger()
     root.addHandler(handler_)
-    root.setLevel(logging.WARNING)
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO" if json_logs else "WARNING").upper()
+    root.setLevel(getattr(logging, level, logging.WARNING) if level != "TRACE" else logging.DEBUG)
 
     name = os.environ.get("_HANDLER", "")
     try:
