@@ -267,3 +267,93 @@ async fn next(s: &Shared) -> Response<Full<Bytes>> {
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn http(addr: SocketAddr, req: String) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&out);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(str::to_string)
+                    })
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    break;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).to_string()
+    }
+
+    #[tokio::test]
+    async fn next_then_response_with_runtime_headers() {
+        let server = Server::start().await.unwrap();
+        let rx = server
+            .submit(Invocation {
+                request_id: "req-1".into(),
+                payload: Bytes::from_static(b"{\"a\":1}"),
+                deadline_ms: 42,
+                function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+                trace_id: "Root=1-x".into(),
+                client_context: Some("{}".into()),
+                cognito_identity: None,
+            })
+            .await
+            .unwrap();
+        let next = http(
+            server.addr,
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(),
+        )
+        .await;
+        let lower = next.to_ascii_lowercase();
+        assert!(lower.starts_with("http/1.1 200"), "{next}");
+        assert!(lower.contains("lambda-runtime-aws-request-id: req-1"));
+        assert!(lower.contains("lambda-runtime-deadline-ms: 42"));
+        assert!(lower.contains(
+            "lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:f"
+        ));
+        assert!(lower.contains("lambda-runtime-trace-id: root=1-x"));
+        assert!(lower.contains("lambda-runtime-client-context: {}"));
+        assert!(next.ends_with("{\"a\":1}"));
+        let bad = http(
+            server.addr,
+            "POST /2018-06-01/runtime/invocation/nope/response HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\n1".into(),
+        )
+        .await;
+        assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+        let ok = http(
+            server.addr,
+            "POST /2018-06-01/runtime/invocation/req-1/error HTTP/1.1\r\nHost: x\r\nLambda-Runtime-Function-Error-Type: Runtime.Unhandled\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".into(),
+        )
+        .await;
+        assert!(ok.starts_with("HTTP/1.1 202"), "{ok}");
+        match rx.await.unwrap() {
+            Reply::Error {
+                payload,
+                error_type,
+            } => {
+                assert_eq!(&payload[..], b"{}");
+                assert_eq!(error_type.as_deref(), Some("Runtime.Unhandled"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
