@@ -880,3 +880,15 @@ def lambda_handler(e, c):
     assert app and app[0]["message"] == "dbg 1" and app[0]["requestId"] == lines[0]["record"]["requestId"]
     report = lines[-1]
     assert report["type"] == "platform.report" and report["record"]["metrics"]["memorySizeMB"] == 128
+
+
+def test_reset_drops_functions_and_instances(lam, overcast):
+    """Runs last: /_overcast/reset empties Lambda and stops its instances."""
+    name = uniq("reset")
+    create(lam, name, PY_ECHO)
+    lam.invoke(FunctionName=name)
+    assert overcast.get("/_overcast/lambda/instances")["idle"]
+    overcast.reset()
+    assert lam.list_functions()["Functions"] == []
+    assert overcast.get("/_overcast/lambda/instances")["idle"] == []
+    assert code_err(lam.invoke, FunctionName=name)[0] == "ResourceNotFoundException"

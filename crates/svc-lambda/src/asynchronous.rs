@@ -47,6 +47,8 @@ pub struct Pending {
     tries: u32,
     first_at: f64,
     next_at: f64,
+    #[serde(skip)]
+    epoch: u64,
 }
 
 fn queue(svc: &Lambda) -> Table<Pending> {
@@ -73,6 +75,7 @@ pub fn enqueue(
         tries: 0,
         first_at: ctx.now,
         next_at: ctx.now,
+        epoch: svc.epoch(),
     };
     queue(svc).put(&p.request_id, &p)?;
     tokio::spawn(attempt(svc.clone(), p));
@@ -85,7 +88,8 @@ pub fn rearm(svc: &Lambda) {
         return;
     }
     let now = svc.core.clock.now();
-    for (_, p) in queue(svc).load() {
+    for (_, mut p) in queue(svc).load() {
+        p.epoch = svc.epoch();
         schedule(svc.clone(), p, now);
     }
 }
@@ -108,6 +112,9 @@ fn attempt(
     mut p: Pending,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
+        if p.epoch != svc.epoch() {
+            return;
+        }
         let q = queue(&svc);
         let mut ctx = RequestContext::test("lambda", "Invoke");
         ctx.account_id = p.account.clone();

@@ -341,7 +341,11 @@ fn start_poller(svc: &Lambda, account: &str, region: &str, uuid: &str) {
 
 async fn poll(svc: &Lambda, account: &str, region: &str, uuid: &str) {
     let mut queue_url: Option<String> = None;
+    let epoch = svc.epoch();
     loop {
+        if svc.epoch() != epoch {
+            return;
+        }
         let state = svc.regions.get(account, region);
         let m = state
             .mappings

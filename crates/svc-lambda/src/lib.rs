@@ -36,6 +36,8 @@ pub struct Lambda {
     pub(crate) pool: Arc<pool::Pool>,
     pub(crate) pollers: esm::SharedPollers,
     pub(crate) urls: Arc<urls::Index>,
+    /// Bumped by reset: background work (pollers, queued events) of an older epoch stops.
+    pub(crate) epoch: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Builds the service; state is loaded per (account, region) on first use.
@@ -91,6 +93,7 @@ impl Lambda {
             pool: Arc::new(pool::Pool::new(core.blob_dir.join("lambda/runtime"))),
             pollers: Default::default(),
             urls: Arc::new(urls::Index::load(core.store.clone())),
+            epoch: Default::default(),
         }
     }
 
@@ -117,6 +120,11 @@ impl Lambda {
         for id in ids {
             let _ = region.remove_mapping(&id);
         }
+    }
+
+    /// The current reset epoch.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// How function processes are isolated here (`bubblewrap` or `process`).
@@ -204,6 +212,7 @@ impl Service for Lambda {
     }
 
     fn reset(&self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.pool.clear();
         self.regions.clear();
         self.urls.clear();
