@@ -882,6 +882,23 @@ def lambda_handler(e, c):
     assert report["type"] == "platform.report" and report["record"]["metrics"]["memorySizeMB"] == 128
 
 
+def test_resource_policy_operations(lam):
+    name = uniq("rp")
+    arn = create(lam, name, PY_ECHO)["FunctionArn"]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "x", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "lambda:InvokeFunction", "Resource": arn}]})
+    out = lam.put_resource_policy(ResourceArn=arn, Policy=policy)
+    assert json.loads(out["Policy"])["Statement"][0]["Sid"] == "x"
+    got = lam.get_resource_policy(ResourceArn=arn)
+    assert json.loads(got["Policy"])["Statement"][0]["Sid"] == "x"
+    assert json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"][0]["Sid"] == "x"
+    code, status, _ = code_err(lam.put_resource_policy, ResourceArn=arn, Policy=policy, RevisionId=str(uuid.uuid4()))
+    assert (code, status) == ("PreconditionFailedException", 412)
+    lam.delete_resource_policy(ResourceArn=arn)
+    assert code_err(lam.get_resource_policy, ResourceArn=arn)[0] == "ResourceNotFoundException"
+
+
 def test_reset_drops_functions_and_instances(lam, overcast):
     """Runs last: /_overcast/reset empties Lambda and stops its instances."""
     name = uniq("reset")

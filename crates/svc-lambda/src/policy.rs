@@ -192,3 +192,115 @@ pub(crate) async fn get_policy(
     let doc = json!({"Version": "2012-10-17", "Id": "default", "Statement": stmts});
     Ok(json!({"Policy": doc.to_string(), "RevisionId": f.policy_revision}))
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct PutResourcePolicyInput {
+    resource_arn: String,
+    policy: String,
+    revision_id: Option<String>,
+}
+
+/// PutResourcePolicy on a function (version or alias): replaces its whole policy, the
+/// statements AddPermission and GetPolicy work with.
+pub(crate) async fn put_resource_policy(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    i: PutResourcePolicyInput,
+) -> Result<Value, LambdaError> {
+    let r = names::parse(ctx, &i.resource_arn, None)?;
+    let doc: Value = serde_json::from_str(&i.policy).map_err(|e| {
+        LambdaError::InvalidParameterValueException(format!("The policy is not valid JSON: {e}"))
+    })?;
+    let stmts = match &doc["Statement"] {
+        Value::Array(a) => a.clone(),
+        Value::Object(_) => vec![doc["Statement"].clone()],
+        _ => {
+            return Err(LambdaError::InvalidParameterValueException(
+                "The policy must contain a Statement.".into(),
+            ))
+        }
+    };
+    if i.policy.len() > 20_480 {
+        return Err(LambdaError::PolicyLengthExceededException(
+            "The final policy size is bigger than the limit.".into(),
+        ));
+    }
+    let region = svc.region(ctx);
+    let mut w = region.write_functions();
+    let mut f = w
+        .map
+        .get(&r.name)
+        .cloned()
+        .ok_or_else(|| LambdaError::function_not_found(&function_arn(ctx, &r.name)))?;
+    if i.revision_id
+        .as_ref()
+        .is_some_and(|x| *x != f.policy_revision)
+    {
+        return Err(LambdaError::PreconditionFailedException(
+            "The Revision Id provided does not match the latest Revision Id. Call the GetResourcePolicy API to retrieve the latest Revision Id".into(),
+        ));
+    }
+    f.policies.insert(r.qualifier.unwrap_or_default(), stmts);
+    f.policy_revision = revision();
+    let rev = f.policy_revision.clone();
+    w.save(f)?;
+    Ok(json!({"Policy": i.policy, "RevisionId": rev}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ResourceArnInput {
+    resource_arn: String,
+    revision_id: Option<String>,
+}
+
+pub(crate) async fn get_resource_policy(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    i: ResourceArnInput,
+) -> Result<Value, LambdaError> {
+    get_policy(
+        svc,
+        ctx,
+        GetPolicyInput {
+            function_name: i.resource_arn,
+            qualifier: None,
+        },
+    )
+    .await
+}
+
+pub(crate) async fn delete_resource_policy(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    i: ResourceArnInput,
+) -> Result<crate::functions::Empty, LambdaError> {
+    let r = names::parse(ctx, &i.resource_arn, None)?;
+    let region = svc.region(ctx);
+    let mut w = region.write_functions();
+    let mut f = w
+        .map
+        .get(&r.name)
+        .cloned()
+        .ok_or_else(|| LambdaError::function_not_found(&function_arn(ctx, &r.name)))?;
+    if i.revision_id
+        .as_ref()
+        .is_some_and(|x| *x != f.policy_revision)
+    {
+        return Err(LambdaError::PreconditionFailedException(
+            "The Revision Id provided does not match the latest Revision Id. Call the GetResourcePolicy API to retrieve the latest Revision Id".into(),
+        ));
+    }
+    if f.policies
+        .remove(&r.qualifier.unwrap_or_default())
+        .is_none()
+    {
+        return Err(LambdaError::ResourceNotFoundException(
+            "The resource you requested does not exist.".into(),
+        ));
+    }
+    f.policy_revision = revision();
+    w.save(f)?;
+    Ok(crate::functions::Empty {})
+}
