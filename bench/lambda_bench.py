@@ -115,10 +115,13 @@ def main():
             n = f"cold{i}"
             api.create(n, {"lambda_function.py": "def lambda_handler(e, c):\n    return 1\n"})
             t = time.perf_counter(); api.invoke(n); colds.append(time.perf_counter() - t)
+        # The real interpreter (not a pyenv-style shim), as Overcast runs it.
+        exe = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"],
+                             capture_output=True, text=True, check=True).stdout.strip()
         py = []
         for _ in range(8):
             t = time.perf_counter()
-            subprocess.run(["python3", "-c", "import http.client, json, os, sys, time, logging, importlib"], check=True)
+            subprocess.run([exe, "-c", "import http.client, json, os, sys, time, logging, importlib"], check=True)
             py.append(time.perf_counter() - t)
         results["cold_start_p50_ms"] = statistics.median(colds) * 1000
         results["python_start_import_p50_ms"] = statistics.median(py) * 1000
