@@ -6,6 +6,7 @@
 pub mod body;
 pub mod codec;
 pub mod error;
+pub mod eventstream;
 pub mod model;
 pub mod protocol;
 pub mod quirks;

@@ -53,6 +53,20 @@ pub async fn handle(app: &App, parts: &http::request::Parts, body: Incoming) -> 
             );
             r
         }
+        (Method::GET, "lambda/instances") => json_response(StatusCode::OK, svc_lambda::instances()),
+        (Method::GET, n) if n.starts_with("lambda/code/") => {
+            match svc_lambda::code_download(&app.core.blob_dir, &n["lambda/code/".len()..]) {
+                Some(zip) => {
+                    let mut r = Response::new(body::full(Bytes::from(zip)));
+                    r.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/zip"),
+                    );
+                    r
+                }
+                None => error(StatusCode::NOT_FOUND, "no such code"),
+            }
+        }
         _ => error(StatusCode::NOT_FOUND, "unknown Overcast endpoint"),
     }
 }
@@ -77,6 +91,7 @@ fn health(app: &App) -> Response<Body> {
             "version": env!("CARGO_PKG_VERSION"),
             "persistence": app.data_dir.is_some(),
             "data_dir": app.data_dir.as_ref().map(|d| d.display().to_string()),
+            "lambda": {"sandbox": svc_lambda::sandbox_name()},
         }),
     )
 }

@@ -59,6 +59,42 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
     let path = parts.uri.path();
     let query = parts.uri.query();
 
+    // 1b. Lambda function URLs: `<url-id>.lambda-url.<region>.localhost`.
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    if let Some(host) = host.filter(|h| svc_lambda::is_function_url_host(h)) {
+        let host = host.to_string();
+        let bytes = match read_body(body).await {
+            Ok(b) => b,
+            Err(e) => {
+                return finish(
+                    None,
+                    Protocol::RestJson,
+                    e,
+                    &request_id,
+                    started,
+                    "lambda",
+                    "-",
+                )
+            }
+        };
+        let r = svc_lambda::serve_function_url(&host, &parts, bytes, remote).await;
+        let r = r.unwrap_or_else(|| {
+            let e = AwsError::new("ServiceUnavailable", "Lambda is not enabled").with_status(503);
+            codec::encode_error(None, Protocol::RestJson, &e, &request_id)
+        });
+        log(
+            "lambda",
+            "FunctionUrl",
+            r.status().as_u16(),
+            started,
+            &request_id,
+        );
+        return r;
+    }
+
     // 2. Classify and parse SigV4 (routing uses the credential scope).
     let kind = route::classify(&parts.method, path, query, &parts.headers);
     let sig = sigv4::from_request(&parts.headers, query);

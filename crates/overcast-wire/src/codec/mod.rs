@@ -53,7 +53,14 @@ pub fn decode_input(
         Protocol::Cbor => cbor::decode(route, body)?,
     };
     if let Some(input) = route.operation.input {
-        let findings = validate::validate(route.model, input, &value);
+        let mut findings = validate::validate(route.model, input, &value);
+        // A streaming payload travels beside the value: a required one (Lambda's
+        // InvokeAsync `InvokeArgs`) is never "missing" from it.
+        if let Some(p) = rest::payload_streams(route.model, route.model.shape(input)) {
+            findings.retain(|f| {
+                !(f.problem == Problem::Missing && f.member == p.name && !f.path.contains('.'))
+            });
+        }
         if !findings.is_empty() {
             return Err(validation_error(route, &findings));
         }
