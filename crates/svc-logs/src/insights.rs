@@ -795,7 +795,7 @@ fn like(v: &V, pat: &Expr, row: &mut Row) -> bool {
 
 fn compare(a: &V, b: &V) -> Option<std::cmp::Ordering> {
     match (a.num(), b.num()) {
-        (Some(x), Some(y)) if !matches!((a, b), (V::Str(_), V::Str(_))) => x.partial_cmp(&y),
+        (Some(x), Some(y)) => x.partial_cmp(&y),
         _ => Some(a.text()?.cmp(&b.text()?)),
     }
 }
