@@ -207,8 +207,8 @@ pub fn references(e: &Expr, out: &mut Vec<String>) {
 
 /// What an expression sees: the other queries' series, the grid and its period.
 pub struct Env<'a> {
-    /// Series by query id (in query order for METRICS()).
-    pub series: &'a [(String, String, Vec<Option<f64>>)],
+    /// Series by query id: (id, label, values, is a MetricStat) in evaluation order.
+    pub series: &'a [(String, String, Vec<Option<f64>>, bool)],
     /// Grid timestamps (seconds, ascending).
     pub grid: &'a [f64],
     /// Period, seconds.
@@ -358,7 +358,7 @@ fn call(f: &str, args: &[Expr], env: &Env) -> Result<Val, String> {
             Ok(Val::Array(
                 env.series
                     .iter()
-                    .filter(|s| filter.as_ref().is_none_or(|t| s.1.contains(t.as_str())))
+                    .filter(|s| s.3 && filter.as_ref().is_none_or(|t| s.1.contains(t.as_str())))
                     .map(|s| s.2.clone())
                     .collect(),
             ))
@@ -501,8 +501,9 @@ mod tests {
 
     fn run(expr: &str) -> Val {
         let series = vec![
-            ("a".to_string(), "A".to_string(), vec![Some(1.0), None, Some(3.0), Some(7.0)]),
-            ("b".to_string(), "B".to_string(), vec![Some(2.0), Some(2.0), None, Some(1.0)]),
+            ("a".to_string(), "A".to_string(), vec![Some(1.0), None, Some(3.0), Some(7.0)], true),
+            ("b".to_string(), "B".to_string(), vec![Some(2.0), Some(2.0), None, Some(1.0)], true),
+            ("c".to_string(), "C".to_string(), vec![Some(9.0); 4], false),
         ];
         let grid = [0.0, 60.0, 120.0, 180.0];
         eval(&parse(expr).unwrap(), &Env { series: &series, grid: &grid, period: 60.0 }).unwrap()

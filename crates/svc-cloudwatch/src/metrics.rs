@@ -556,7 +556,7 @@ pub fn compute(
     }
     let ids: Vec<String> = qs.iter().map(|q| q.id.clone()).collect();
     let order = math::order(&deps, &ids).map_err(CwError::validation)?;
-    let mut done: Vec<(String, String, Vec<Option<f64>>)> = Vec::new();
+    let mut done: Vec<(String, String, Vec<Option<f64>>, bool)> = Vec::new();
     let mut errors: HashMap<String, String> = HashMap::new();
     for id in &order {
         let Some(q) = qs.iter().find(|q| &q.id == id) else {
@@ -585,7 +585,7 @@ pub fn compute(
                 None => vec![None; grid_ms.len()],
             };
             let label = q.label.clone().unwrap_or_else(|| key.name.clone());
-            done.push((id.clone(), label, values));
+            done.push((id.clone(), label, values, true));
         } else if let Some(e) = exprs.get(id) {
             let env = math::Env {
                 series: &done,
@@ -594,19 +594,19 @@ pub fn compute(
             };
             let label = q.label.clone().unwrap_or_else(|| id.clone());
             match math::eval(e, &env) {
-                Ok(math::Val::Scalar(x)) => done.push((id.clone(), label, vec![Some(x); grid.len()])),
-                Ok(math::Val::Series(s)) => done.push((id.clone(), label, s)),
+                Ok(math::Val::Scalar(x)) => done.push((id.clone(), label, vec![Some(x); grid.len()], false)),
+                Ok(math::Val::Series(s)) => done.push((id.clone(), label, s, false)),
                 Ok(math::Val::Array(a)) => {
                     let first = a.into_iter().next().unwrap_or_else(|| vec![None; grid.len()]);
-                    done.push((id.clone(), label, first));
+                    done.push((id.clone(), label, first, false));
                 }
                 Ok(math::Val::Text(_)) => {
                     errors.insert(id.clone(), "The expression does not produce a time series".into());
-                    done.push((id.clone(), label, vec![None; grid.len()]));
+                    done.push((id.clone(), label, vec![None; grid.len()], false));
                 }
                 Err(m) => {
                     errors.insert(id.clone(), m);
-                    done.push((id.clone(), label, vec![None; grid.len()]));
+                    done.push((id.clone(), label, vec![None; grid.len()], false));
                 }
             }
         }
