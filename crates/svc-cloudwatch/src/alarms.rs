@@ -89,7 +89,9 @@ fn alarm_arn(ctx_region: &str, account: &str, name: &str) -> String {
 
 fn tags_of(v: &Value) -> Result<Vec<(String, String)>, CwError> {
     let tags: Vec<Tag> = match v.get("Tags") {
-        Some(t) => serde_json::from_value(t.clone()).map_err(|e| CwError::invalid(e.to_string()))?,
+        Some(t) => {
+            serde_json::from_value(t.clone()).map_err(|e| CwError::invalid(e.to_string()))?
+        }
         None => Vec::new(),
     };
     Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
@@ -140,7 +142,11 @@ fn validate_metric_alarm(s: &Spec) -> Result<(), CwError> {
     }
     match &s.metrics {
         Some(m) => {
-            if s.metric_name.is_some() || s.namespace.is_some() || s.statistic.is_some() || s.period.is_some() {
+            if s.metric_name.is_some()
+                || s.namespace.is_some()
+                || s.statistic.is_some()
+                || s.period.is_some()
+            {
                 return Err(CwError::validation(
                     "Metrics list cannot be combined with MetricName, Namespace, Statistic or Period.",
                 ));
@@ -173,11 +179,15 @@ fn validate_metric_alarm(s: &Spec) -> Result<(), CwError> {
                     return Err(CwError::validation(format!("Invalid statistic {st}")))
                 }
                 (None, Some(p)) if !is_percentile(p) => {
-                    return Err(CwError::validation(format!("Invalid extended statistic {p}")))
+                    return Err(CwError::validation(format!(
+                        "Invalid extended statistic {p}"
+                    )))
                 }
                 _ => {}
             }
-            let p = s.period.ok_or_else(|| CwError::validation("Period is required."))?;
+            let p = s
+                .period
+                .ok_or_else(|| CwError::validation("Period is required."))?;
             if !valid_period(p) {
                 return Err(CwError::validation(
                     "Period must be 10, 30 or a multiple of 60.",
@@ -251,9 +261,13 @@ fn install(
             alarm_type: alarm_type(composite).into(),
             timestamp: ctx.now,
             item_type: "ConfigurationUpdate".into(),
-            summary: format!("Alarm \"{name}\" {}", if created { "created" } else { "updated" }),
+            summary: format!(
+                "Alarm \"{name}\" {}",
+                if created { "created" } else { "updated" }
+            ),
             data: json!({"version": "1.0", "type": if created { "Create" } else { "Update" },
-                         "createdAlarm": alarm.config}).to_string(),
+                         "createdAlarm": alarm.config})
+            .to_string(),
         },
     );
     d.alarms.insert(name, alarm);
@@ -263,7 +277,10 @@ fn install(
 
 fn registry_add(svc: &CloudWatch, ctx: &RequestContext) {
     let key = format!("{}/{}", ctx.account_id, ctx.region);
-    if let Err(e) = svc.active.put(&key, &(ctx.account_id.clone(), ctx.region.clone())) {
+    if let Err(e) = svc
+        .active
+        .put(&key, &(ctx.account_id.clone(), ctx.region.clone()))
+    {
         tracing::warn!(error = %e, "cannot record the alarm region");
     }
 }
@@ -325,7 +342,9 @@ pub(crate) async fn put_composite_alarm(
             .into());
         }
         if names.contains(&name) {
-            return Err(CwError::invalid("An alarm rule cannot reference the alarm itself.").into());
+            return Err(
+                CwError::invalid("An alarm rule cannot reference the alarm itself.").into(),
+            );
         }
     }
     let tags = tags_of(&v)?;
@@ -395,7 +414,10 @@ fn rule_tokens(s: &str) -> Result<Vec<String>, String> {
             out.push(c[i].to_string());
             i += 1;
         } else if c[i] == '"' {
-            let j = c[i + 1..].iter().position(|&x| x == '"').ok_or("Unterminated string in AlarmRule")?;
+            let j = c[i + 1..]
+                .iter()
+                .position(|&x| x == '"')
+                .ok_or("Unterminated string in AlarmRule")?;
             out.push(c[i..i + j + 2].iter().collect());
             i += j + 2;
         } else {
@@ -475,7 +497,12 @@ fn fmt_dp(v: f64, t: f64) -> String {
     let (date, time) = iso.split_once('T').unwrap_or((&iso, ""));
     let parts: Vec<&str> = date.split('-').collect();
     let short = if parts.len() == 3 {
-        format!("{}/{}/{}", parts[2], parts[1], parts[0].get(2..).unwrap_or(""))
+        format!(
+            "{}/{}/{}",
+            parts[2],
+            parts[1],
+            parts[0].get(2..).unwrap_or("")
+        )
     } else {
         date.to_string()
     };
@@ -502,7 +529,10 @@ fn evaluate_metric(spec: &Spec, d: &Data, now: f64, current: &str) -> Option<Dec
             let (_, results) = metrics::compute(d, None, qs, start, end, period as i64).ok()?;
             let want = qs
                 .iter()
-                .find(|q| q.return_data.unwrap_or(true) && Some(&q.id) != spec.threshold_metric_id.as_ref())
+                .find(|q| {
+                    q.return_data.unwrap_or(true)
+                        && Some(&q.id) != spec.threshold_metric_id.as_ref()
+                })
                 .map(|q| q.id.clone())?;
             results.into_iter().find(|r| r.id == want)?.values
         }
@@ -533,7 +563,8 @@ fn evaluate_metric(spec: &Spec, d: &Data, now: f64, current: &str) -> Option<Dec
         // Anomaly detection bands are not modelled yet: nothing to compare against.
         return Some(Decision {
             state: "INSUFFICIENT_DATA".into(),
-            reason: "Insufficient Data: anomaly detection bands are not evaluated by Overcast yet.".into(),
+            reason: "Insufficient Data: anomaly detection bands are not evaluated by Overcast yet."
+                .into(),
             data: None,
         });
     }
@@ -575,7 +606,11 @@ fn evaluate_metric(spec: &Spec, d: &Data, now: f64, current: &str) -> Option<Dec
     })
     .to_string();
     if breaching >= m {
-        let to = if current == "ALARM" { "ALARM" } else { "OK -> ALARM" };
+        let to = if current == "ALARM" {
+            "ALARM"
+        } else {
+            "OK -> ALARM"
+        };
         return Some(Decision {
             state: "ALARM".into(),
             reason: format!(
@@ -672,7 +707,12 @@ fn transition(region: &Region, d: &mut Data, name: &str, dec: Decision, now: f64
 }
 
 /// Evaluates every alarm of a region at `now` and runs the actions of state changes.
-pub(crate) fn evaluate_region(svc: &CloudWatch, region: &Arc<Region>, ctx: &RequestContext, now: f64) {
+pub(crate) fn evaluate_region(
+    svc: &CloudWatch,
+    region: &Arc<Region>,
+    ctx: &RequestContext,
+    now: f64,
+) {
     let fired = {
         let mut d = region.lock();
         let mut fired = Vec::new();
@@ -683,8 +723,12 @@ pub(crate) fn evaluate_region(svc: &CloudWatch, region: &Arc<Region>, ctx: &Requ
             .map(|a| a.name.clone())
             .collect();
         for name in names {
-            let Some(a) = d.alarms.get(&name) else { continue };
-            let Ok(spec) = Spec::deserialize(&a.config) else { continue };
+            let Some(a) = d.alarms.get(&name) else {
+                continue;
+            };
+            let Ok(spec) = Spec::deserialize(&a.config) else {
+                continue;
+            };
             if let Some(dec) = evaluate_metric(&spec, &d, now, &a.state) {
                 fired.extend(transition(region, &mut d, &name, dec, now));
             }
@@ -707,15 +751,24 @@ fn evaluate_composites(region: &Region, d: &mut Data, now: f64) -> Vec<Fired> {
             .map(|a| a.name.clone())
             .collect();
         for name in names {
-            let Some(a) = d.alarms.get(&name) else { continue };
-            let rule_src = a.config.get("AlarmRule").and_then(Value::as_str).unwrap_or("FALSE");
-            let Ok(rule) = Rule::parse(rule_src) else { continue };
+            let Some(a) = d.alarms.get(&name) else {
+                continue;
+            };
+            let rule_src = a
+                .config
+                .get("AlarmRule")
+                .and_then(Value::as_str)
+                .unwrap_or("FALSE");
+            let Ok(rule) = Rule::parse(rule_src) else {
+                continue;
+            };
             let on = rule.eval(d);
             let dec = Decision {
                 state: if on { "ALARM" } else { "OK" }.into(),
                 reason: format!(
                     "{} \"{rule_src}\" evaluated to {}",
-                    "Alarm rule", if on { "TRUE" } else { "FALSE" }
+                    "Alarm rule",
+                    if on { "TRUE" } else { "FALSE" }
                 ),
                 data: None,
             };
@@ -796,7 +849,10 @@ fn run_actions(svc: &CloudWatch, region: &Arc<Region>, ctx: &RequestContext, fir
                     _ => Err(AwsError::new("NotImplemented", format!("actions on {service} are not delivered yet"))),
                 };
                 let (summary, status) = match &result {
-                    Ok(()) => (format!("Successfully executed action {action}"), "Succeeded"),
+                    Ok(()) => (
+                        format!("Successfully executed action {action}"),
+                        "Succeeded",
+                    ),
                     Err(e) => (format!("Failed to execute action {action}: {e}"), "Failed"),
                 };
                 let mut d = region.lock();
@@ -808,7 +864,8 @@ fn run_actions(svc: &CloudWatch, region: &Arc<Region>, ctx: &RequestContext, fir
                         timestamp: ctx.now,
                         item_type: "Action".into(),
                         summary,
-                        data: json!({"actionState": status, "notificationResource": action}).to_string(),
+                        data: json!({"actionState": status, "notificationResource": action})
+                            .to_string(),
                     },
                 );
             }
@@ -849,15 +906,24 @@ pub(crate) fn tick(svc: &CloudWatch, now: f64) {
 /// DescribeAlarms' view of an alarm.
 fn render(ctx: &RequestContext, a: &Alarm) -> Value {
     let mut o: Map<String, Value> = a.config.as_object().cloned().unwrap_or_default();
-    o.insert("AlarmArn".into(), json!(alarm_arn(&ctx.region, &ctx.account_id, &a.name)));
+    o.insert(
+        "AlarmArn".into(),
+        json!(alarm_arn(&ctx.region, &ctx.account_id, &a.name)),
+    );
     o.insert("StateValue".into(), json!(a.state));
     o.insert("StateReason".into(), json!(a.reason));
     if let Some(d) = &a.reason_data {
         o.insert("StateReasonData".into(), json!(d));
     }
     o.insert("StateUpdatedTimestamp".into(), json!(a.state_updated));
-    o.insert("StateTransitionedTimestamp".into(), json!(a.state_transitioned));
-    o.insert("AlarmConfigurationUpdatedTimestamp".into(), json!(a.config_updated));
+    o.insert(
+        "StateTransitionedTimestamp".into(),
+        json!(a.state_transitioned),
+    );
+    o.insert(
+        "AlarmConfigurationUpdatedTimestamp".into(),
+        json!(a.config_updated),
+    );
     o.entry("ActionsEnabled").or_insert(json!(true));
     for k in ["OKActions", "AlarmActions", "InsufficientDataActions"] {
         o.entry(k).or_insert(json!([]));
@@ -865,7 +931,8 @@ fn render(ctx: &RequestContext, a: &Alarm) -> Value {
     if !a.composite {
         o.entry("Dimensions").or_insert(json!([]));
         if o.contains_key("Metrics") {
-            o.entry("EvaluationState").or_insert(json!("EVALUATION_SUCCESS"));
+            o.entry("EvaluationState")
+                .or_insert(json!("EVALUATION_SUCCESS"));
             o.remove("EvaluationState");
         }
     }
@@ -919,7 +986,12 @@ pub(crate) async fn describe_alarms(
         Some(p) => {
             let mut names = Vec::new();
             if let Some(a) = d.alarms.get(p) {
-                if let Ok(r) = Rule::parse(a.config.get("AlarmRule").and_then(Value::as_str).unwrap_or("")) {
+                if let Ok(r) = Rule::parse(
+                    a.config
+                        .get("AlarmRule")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                ) {
                     r.names(&mut names);
                 }
             }
@@ -933,7 +1005,12 @@ pub(crate) async fn describe_alarms(
             .filter(|a| a.composite)
             .filter(|a| {
                 let mut names = Vec::new();
-                if let Ok(r) = Rule::parse(a.config.get("AlarmRule").and_then(Value::as_str).unwrap_or("")) {
+                if let Ok(r) = Rule::parse(
+                    a.config
+                        .get("AlarmRule")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                ) {
                     r.names(&mut names);
                 }
                 names.contains(c)
@@ -950,26 +1027,40 @@ pub(crate) async fn describe_alarms(
                 || parents.is_some()
         })
         .filter(|a| i.alarm_names.as_ref().is_none_or(|n| n.contains(&a.name)))
-        .filter(|a| i.alarm_name_prefix.as_ref().is_none_or(|p| a.name.starts_with(p)))
+        .filter(|a| {
+            i.alarm_name_prefix
+                .as_ref()
+                .is_none_or(|p| a.name.starts_with(p))
+        })
         .filter(|a| i.state_value.as_ref().is_none_or(|s| &a.state == s))
         .filter(|a| children.as_ref().is_none_or(|c| c.contains(&a.name)))
         .filter(|a| parents.as_ref().is_none_or(|c| c.contains(&a.name)))
         .filter(|a| {
             i.action_prefix.as_ref().is_none_or(|p| {
-                ["OKActions", "AlarmActions", "InsufficientDataActions"].iter().any(|k| {
-                    a.config
-                        .get(k)
-                        .and_then(Value::as_array)
-                        .is_some_and(|l| l.iter().any(|x| x.as_str().is_some_and(|s| s.starts_with(p.as_str()))))
-                })
+                ["OKActions", "AlarmActions", "InsufficientDataActions"]
+                    .iter()
+                    .any(|k| {
+                        a.config.get(k).and_then(Value::as_array).is_some_and(|l| {
+                            l.iter()
+                                .any(|x| x.as_str().is_some_and(|s| s.starts_with(p.as_str())))
+                        })
+                    })
             })
         })
         .collect();
     let page: Vec<&&Alarm> = matched.iter().skip(start).take(limit).collect();
     let next = (start + page.len() < matched.len()).then(|| (start + page.len()).to_string());
     Ok(DescribeAlarmsOut {
-        composite_alarms: page.iter().filter(|a| a.composite).map(|a| render(ctx, a)).collect(),
-        metric_alarms: page.iter().filter(|a| !a.composite).map(|a| render(ctx, a)).collect(),
+        composite_alarms: page
+            .iter()
+            .filter(|a| a.composite)
+            .map(|a| render(ctx, a))
+            .collect(),
+        metric_alarms: page
+            .iter()
+            .filter(|a| !a.composite)
+            .map(|a| render(ctx, a))
+            .collect(),
         next_token: next,
     })
 }
@@ -1005,14 +1096,22 @@ pub(crate) async fn describe_alarms_for_metric(
         .values()
         .filter(|a| !a.composite)
         .filter(|a| {
-            let Ok(s) = Spec::deserialize(&a.config) else { return false };
+            let Ok(s) = Spec::deserialize(&a.config) else {
+                return false;
+            };
             s.metric_name.as_ref() == Some(&i.metric_name)
                 && s.namespace.as_ref() == Some(&i.namespace)
-                && i.statistic.as_ref().is_none_or(|x| s.statistic.as_ref() == Some(x))
-                && i.extended_statistic.as_ref().is_none_or(|x| s.extended_statistic.as_ref() == Some(x))
+                && i.statistic
+                    .as_ref()
+                    .is_none_or(|x| s.statistic.as_ref() == Some(x))
+                && i.extended_statistic
+                    .as_ref()
+                    .is_none_or(|x| s.extended_statistic.as_ref() == Some(x))
                 && i.period.is_none_or(|p| s.period == Some(p))
                 && i.unit.as_ref().is_none_or(|u| s.unit.as_ref() == Some(u))
-                && dims.as_ref().is_none_or(|k| &metrics::dims_key(s.dimensions.as_deref().unwrap_or_default()) == k)
+                && dims.as_ref().is_none_or(|k| {
+                    &metrics::dims_key(s.dimensions.as_deref().unwrap_or_default()) == k
+                })
         })
         .map(|a| render(ctx, a))
         .collect();
@@ -1047,7 +1146,12 @@ pub(crate) async fn delete_alarms(
     Ok(Empty {})
 }
 
-fn set_actions(svc: &CloudWatch, ctx: &RequestContext, names: &[String], on: bool) -> Result<(), CwError> {
+fn set_actions(
+    svc: &CloudWatch,
+    ctx: &RequestContext,
+    names: &[String],
+    on: bool,
+) -> Result<(), CwError> {
     let region = svc.region(ctx);
     let mut d = region.lock();
     for n in names {
@@ -1187,8 +1291,16 @@ pub(crate) async fn describe_alarm_history(
         .history
         .iter()
         .filter(|h| i.alarm_name.as_ref().is_none_or(|n| &h.alarm_name == n))
-        .filter(|h| i.alarm_types.as_ref().is_none_or(|t| t.contains(&h.alarm_type)))
-        .filter(|h| i.history_item_type.as_ref().is_none_or(|t| &h.item_type == t))
+        .filter(|h| {
+            i.alarm_types
+                .as_ref()
+                .is_none_or(|t| t.contains(&h.alarm_type))
+        })
+        .filter(|h| {
+            i.history_item_type
+                .as_ref()
+                .is_none_or(|t| &h.item_type == t)
+        })
         .filter(|h| i.start_date.is_none_or(|s| h.timestamp >= s))
         .filter(|h| i.end_date.is_none_or(|e| h.timestamp <= e))
         .collect();
@@ -1234,15 +1346,18 @@ mod tests {
         };
         let mut s = Series::default();
         for (t, v) in values {
-            s.points.insert((*t * 1000.0) as i64, Point {
-                count: 1.0,
-                sum: *v,
-                min: *v,
-                max: *v,
-                values: vec![(*v, 1.0)],
-                has_sets: false,
-                unit: None,
-            });
+            s.points.insert(
+                (*t * 1000.0) as i64,
+                Point {
+                    count: 1.0,
+                    sum: *v,
+                    min: *v,
+                    max: *v,
+                    values: vec![(*v, 1.0)],
+                    has_sets: false,
+                    unit: None,
+                },
+            );
         }
         d.metrics.insert(key, s);
         d
@@ -1267,14 +1382,44 @@ mod tests {
     fn m_of_n_and_missing_data() {
         let now = 3000.0; // periods [2400,2700) and [2700,3000)
         let d = data_with(&[(2450.0, 30.0), (2500.0, 30.0), (2750.0, 51.0)]);
-        assert_eq!(evaluate_metric(&spec(None, "missing"), &d, now, "OK").unwrap().state, "ALARM");
+        assert_eq!(
+            evaluate_metric(&spec(None, "missing"), &d, now, "OK")
+                .unwrap()
+                .state,
+            "ALARM"
+        );
         let d = data_with(&[(2750.0, 51.0)]);
-        assert_eq!(evaluate_metric(&spec(None, "missing"), &d, now, "OK").unwrap().state, "OK");
-        assert_eq!(evaluate_metric(&spec(Some(1), "missing"), &d, now, "OK").unwrap().state, "ALARM");
-        assert_eq!(evaluate_metric(&spec(None, "breaching"), &d, now, "OK").unwrap().state, "ALARM");
+        assert_eq!(
+            evaluate_metric(&spec(None, "missing"), &d, now, "OK")
+                .unwrap()
+                .state,
+            "OK"
+        );
+        assert_eq!(
+            evaluate_metric(&spec(Some(1), "missing"), &d, now, "OK")
+                .unwrap()
+                .state,
+            "ALARM"
+        );
+        assert_eq!(
+            evaluate_metric(&spec(None, "breaching"), &d, now, "OK")
+                .unwrap()
+                .state,
+            "ALARM"
+        );
         let empty = data_with(&[]);
-        assert_eq!(evaluate_metric(&spec(None, "missing"), &empty, now, "OK").unwrap().state, "INSUFFICIENT_DATA");
-        assert_eq!(evaluate_metric(&spec(None, "notBreaching"), &empty, now, "ALARM").unwrap().state, "OK");
+        assert_eq!(
+            evaluate_metric(&spec(None, "missing"), &empty, now, "OK")
+                .unwrap()
+                .state,
+            "INSUFFICIENT_DATA"
+        );
+        assert_eq!(
+            evaluate_metric(&spec(None, "notBreaching"), &empty, now, "ALARM")
+                .unwrap()
+                .state,
+            "OK"
+        );
         assert!(evaluate_metric(&spec(None, "ignore"), &empty, now, "ALARM").is_none());
     }
 

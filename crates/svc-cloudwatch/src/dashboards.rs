@@ -47,7 +47,9 @@ pub fn validate_body(body: &str) -> Vec<(String, String)> {
                 if props.is_some_and(|p| !p.is_object()) {
                     msgs.push((format!("{path}/properties"), "Should be object".into()));
                 } else if t == "metric"
-                    && props.is_some_and(|p| p.get("metrics").is_none() && p.get("annotations").is_none())
+                    && props.is_some_and(|p| {
+                        p.get("metrics").is_none() && p.get("annotations").is_none()
+                    })
                 {
                     msgs.push((
                         format!("{path}/properties"),
@@ -267,7 +269,11 @@ pub(crate) async fn delete_dashboards(
 ) -> Result<Empty, CwError> {
     let region = svc.region(ctx);
     let mut d = region.lock();
-    if let Some(n) = i.dashboard_names.iter().find(|n| !d.dashboards.contains_key(*n)) {
+    if let Some(n) = i
+        .dashboard_names
+        .iter()
+        .find(|n| !d.dashboards.contains_key(*n))
+    {
         return Err(not_found(n));
     }
     for n in &i.dashboard_names {
@@ -404,8 +410,17 @@ mod tests {
         assert!(validate_body(r#"{"widgets":[]}"#).is_empty());
         assert!(validate_body(r#"{"widgets":[{"type":"metric","x":0,"y":0,"width":12,"height":6,"properties":{"metrics":[["AWS/EC2","CPUUtilization"]],"region":"us-east-1"}}]}"#).is_empty());
         assert_eq!(validate_body("nope")[0].0, "/");
-        assert_eq!(validate_body("{}")[0].1, "Should have required property 'widgets'");
-        assert_eq!(validate_body(r#"{"widgets":[{"type":"pie"}]}"#)[0].0, "/widgets/0/type");
-        assert_eq!(validate_body(r#"{"widgets":[{"type":"text","properties":{}}]}"#)[0].0, "/widgets/0/properties");
+        assert_eq!(
+            validate_body("{}")[0].1,
+            "Should have required property 'widgets'"
+        );
+        assert_eq!(
+            validate_body(r#"{"widgets":[{"type":"pie"}]}"#)[0].0,
+            "/widgets/0/type"
+        );
+        assert_eq!(
+            validate_body(r#"{"widgets":[{"type":"text","properties":{}}]}"#)[0].0,
+            "/widgets/0/properties"
+        );
     }
 }

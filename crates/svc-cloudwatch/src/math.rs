@@ -154,7 +154,10 @@ impl P {
         if t.starts_with('"') || t.starts_with('\'') {
             return Ok(Expr::Text(t[1..t.len() - 1].to_string()));
         }
-        if t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') {
+        if t.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+        {
             if self.peek() == Some("(") {
                 self.i += 1;
                 let mut args = Vec::new();
@@ -224,7 +227,9 @@ fn zip(a: Val, b: Val, n: usize, f: &dyn Fn(f64, f64) -> Option<f64>) -> Result<
         }
     };
     match (&a, &b) {
-        (Val::Scalar(x), Val::Scalar(y)) => Ok(f(*x, *y).map(Val::Scalar).unwrap_or(Val::Series(vec![None; n]))),
+        (Val::Scalar(x), Val::Scalar(y)) => Ok(f(*x, *y)
+            .map(Val::Scalar)
+            .unwrap_or(Val::Series(vec![None; n]))),
         (Val::Array(xs), _) => Ok(Val::Array(
             xs.iter()
                 .map(|s| match zip(Val::Series(s.clone()), b.clone(), n, f) {
@@ -305,7 +310,10 @@ fn reduce(v: Val, n: usize, f: &dyn Fn(&[f64]) -> f64) -> Val {
         Val::Array(a) => Val::Series(
             (0..n)
                 .map(|i| {
-                    let xs: Vec<f64> = a.iter().filter_map(|s| s.get(i).copied().flatten()).collect();
+                    let xs: Vec<f64> = a
+                        .iter()
+                        .filter_map(|s| s.get(i).copied().flatten())
+                        .collect();
                     (!xs.is_empty()).then(|| f(&xs))
                 })
                 .collect(),
@@ -334,15 +342,25 @@ fn call(f: &str, args: &[Expr], env: &Env) -> Result<Val, String> {
         Ok(match arg(0)? {
             Val::Scalar(x) => Val::Scalar(g(x)),
             Val::Series(s) => Val::Series(s.into_iter().map(|x| x.map(g)).collect()),
-            Val::Array(a) => Val::Array(a.into_iter().map(|s| s.into_iter().map(|x| x.map(g)).collect()).collect()),
+            Val::Array(a) => Val::Array(
+                a.into_iter()
+                    .map(|s| s.into_iter().map(|x| x.map(g)).collect())
+                    .collect(),
+            ),
             Val::Text(_) => return Err(format!("{f} needs a number or a time series")),
         })
     };
     match f {
         "SUM" => Ok(reduce(arg(0)?, n, &|x| x.iter().sum())),
-        "AVG" => Ok(reduce(arg(0)?, n, &|x| x.iter().sum::<f64>() / x.len() as f64)),
-        "MIN" => Ok(reduce(arg(0)?, n, &|x| x.iter().copied().fold(f64::INFINITY, f64::min))),
-        "MAX" => Ok(reduce(arg(0)?, n, &|x| x.iter().copied().fold(f64::NEG_INFINITY, f64::max))),
+        "AVG" => Ok(reduce(arg(0)?, n, &|x| {
+            x.iter().sum::<f64>() / x.len() as f64
+        })),
+        "MIN" => Ok(reduce(arg(0)?, n, &|x| {
+            x.iter().copied().fold(f64::INFINITY, f64::min)
+        })),
+        "MAX" => Ok(reduce(arg(0)?, n, &|x| {
+            x.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        })),
         "ABS" => map1(&f64::abs),
         "CEIL" => map1(&f64::ceil),
         "FLOOR" => map1(&f64::floor),
@@ -392,11 +410,7 @@ fn call(f: &str, args: &[Expr], env: &Env) -> Result<Val, String> {
                         }
                         out
                     }
-                    Val::Series(f) => s
-                        .into_iter()
-                        .zip(f.iter())
-                        .map(|(p, q)| p.or(*q))
-                        .collect(),
+                    Val::Series(f) => s.into_iter().zip(f.iter()).map(|(p, q)| p.or(*q)).collect(),
                     _ => s,
                 }
             };
@@ -416,7 +430,11 @@ fn call(f: &str, args: &[Expr], env: &Env) -> Result<Val, String> {
                 _ => None,
             };
             if let Val::Scalar(x) = c {
-                return Ok(if x != 0.0 { t } else { e.unwrap_or(Val::Series(vec![None; n])) });
+                return Ok(if x != 0.0 {
+                    t
+                } else {
+                    e.unwrap_or(Val::Series(vec![None; n]))
+                });
             }
             Ok(Val::Series(
                 (0..n)
@@ -501,29 +519,83 @@ mod tests {
 
     fn run(expr: &str) -> Val {
         let series = vec![
-            ("a".to_string(), "A".to_string(), vec![Some(1.0), None, Some(3.0), Some(7.0)], true),
-            ("b".to_string(), "B".to_string(), vec![Some(2.0), Some(2.0), None, Some(1.0)], true),
+            (
+                "a".to_string(),
+                "A".to_string(),
+                vec![Some(1.0), None, Some(3.0), Some(7.0)],
+                true,
+            ),
+            (
+                "b".to_string(),
+                "B".to_string(),
+                vec![Some(2.0), Some(2.0), None, Some(1.0)],
+                true,
+            ),
             ("c".to_string(), "C".to_string(), vec![Some(9.0); 4], false),
         ];
         let grid = [0.0, 60.0, 120.0, 180.0];
-        eval(&parse(expr).unwrap(), &Env { series: &series, grid: &grid, period: 60.0 }).unwrap()
+        eval(
+            &parse(expr).unwrap(),
+            &Env {
+                series: &series,
+                grid: &grid,
+                period: 60.0,
+            },
+        )
+        .unwrap()
     }
 
     #[test]
     fn arithmetic_and_functions() {
-        assert_eq!(run("a + b"), Val::Series(vec![Some(3.0), None, None, Some(8.0)]));
-        assert_eq!(run("a * 2 - 1"), Val::Series(vec![Some(1.0), None, Some(5.0), Some(13.0)]));
-        assert_eq!(run("100 * a / b"), Val::Series(vec![Some(50.0), None, None, Some(700.0)]));
+        assert_eq!(
+            run("a + b"),
+            Val::Series(vec![Some(3.0), None, None, Some(8.0)])
+        );
+        assert_eq!(
+            run("a * 2 - 1"),
+            Val::Series(vec![Some(1.0), None, Some(5.0), Some(13.0)])
+        );
+        assert_eq!(
+            run("100 * a / b"),
+            Val::Series(vec![Some(50.0), None, None, Some(700.0)])
+        );
         assert_eq!(run("SUM(a)"), Val::Scalar(11.0));
-        assert_eq!(run("SUM([a, b])"), Val::Series(vec![Some(3.0), Some(2.0), Some(3.0), Some(8.0)]));
-        assert_eq!(run("MAX(METRICS())"), Val::Series(vec![Some(2.0), Some(2.0), Some(3.0), Some(7.0)]));
-        assert_eq!(run("AVG(METRICS(\"A\"))"), Val::Series(vec![Some(1.0), None, Some(3.0), Some(7.0)]));
-        assert_eq!(run("FILL(a, 0)"), Val::Series(vec![Some(1.0), Some(0.0), Some(3.0), Some(7.0)]));
-        assert_eq!(run("FILL(a, REPEAT)"), Val::Series(vec![Some(1.0), Some(1.0), Some(3.0), Some(7.0)]));
-        assert_eq!(run("FILL(a, LINEAR)"), Val::Series(vec![Some(1.0), Some(2.0), Some(3.0), Some(7.0)]));
-        assert_eq!(run("IF(a > 2, a, 0)"), Val::Series(vec![Some(0.0), None, Some(3.0), Some(7.0)]));
-        assert_eq!(run("DIFF(a)"), Val::Series(vec![None, None, Some(2.0), Some(4.0)]));
-        assert_eq!(run("RATE(a)"), Val::Series(vec![None, None, Some(2.0 / 120.0), Some(4.0 / 60.0)]));
+        assert_eq!(
+            run("SUM([a, b])"),
+            Val::Series(vec![Some(3.0), Some(2.0), Some(3.0), Some(8.0)])
+        );
+        assert_eq!(
+            run("MAX(METRICS())"),
+            Val::Series(vec![Some(2.0), Some(2.0), Some(3.0), Some(7.0)])
+        );
+        assert_eq!(
+            run("AVG(METRICS(\"A\"))"),
+            Val::Series(vec![Some(1.0), None, Some(3.0), Some(7.0)])
+        );
+        assert_eq!(
+            run("FILL(a, 0)"),
+            Val::Series(vec![Some(1.0), Some(0.0), Some(3.0), Some(7.0)])
+        );
+        assert_eq!(
+            run("FILL(a, REPEAT)"),
+            Val::Series(vec![Some(1.0), Some(1.0), Some(3.0), Some(7.0)])
+        );
+        assert_eq!(
+            run("FILL(a, LINEAR)"),
+            Val::Series(vec![Some(1.0), Some(2.0), Some(3.0), Some(7.0)])
+        );
+        assert_eq!(
+            run("IF(a > 2, a, 0)"),
+            Val::Series(vec![Some(0.0), None, Some(3.0), Some(7.0)])
+        );
+        assert_eq!(
+            run("DIFF(a)"),
+            Val::Series(vec![None, None, Some(2.0), Some(4.0)])
+        );
+        assert_eq!(
+            run("RATE(a)"),
+            Val::Series(vec![None, None, Some(2.0 / 120.0), Some(4.0 / 60.0)])
+        );
         assert_eq!(run("PERIOD(a)"), Val::Scalar(60.0));
         assert!(parse("a +").is_err());
         assert!(order(

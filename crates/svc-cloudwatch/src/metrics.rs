@@ -24,7 +24,10 @@ pub struct Dimension {
 
 /// Dimensions in key order.
 pub fn dims_key(d: &[Dimension]) -> Dims {
-    let mut v: Dims = d.iter().map(|d| (d.name.clone(), d.value.clone())).collect();
+    let mut v: Dims = d
+        .iter()
+        .map(|d| (d.name.clone(), d.value.clone()))
+        .collect();
     v.sort();
     v
 }
@@ -98,7 +101,11 @@ fn datum_point(d: &MetricDatum, i: usize, now: f64) -> Result<(MetricKey, i64, P
             at("Dimensions")
         )));
     }
-    let given = [d.value.is_some(), d.statistic_values.is_some(), d.values.is_some()];
+    let given = [
+        d.value.is_some(),
+        d.statistic_values.is_some(),
+        d.values.is_some(),
+    ];
     if given.iter().filter(|x| **x).count() > 1 {
         return Err(CwError::combination(format!(
             "The parameters {}, {} and {} are mutually exclusive and you have specified more than one.",
@@ -194,10 +201,7 @@ fn datum_point(d: &MetricDatum, i: usize, now: f64) -> Result<(MetricKey, i64, P
         }
     } else {
         let v = d.value.ok_or_else(|| {
-            CwError::missing(format!(
-                "The parameter {} is required.",
-                at("Value")
-            ))
+            CwError::missing(format!("The parameter {} is required.", at("Value")))
         })?;
         let v = finite(v, &at("Value"))?;
         p.count = 1.0;
@@ -594,14 +598,22 @@ pub fn compute(
             };
             let label = q.label.clone().unwrap_or_else(|| id.clone());
             match math::eval(e, &env) {
-                Ok(math::Val::Scalar(x)) => done.push((id.clone(), label, vec![Some(x); grid.len()], false)),
+                Ok(math::Val::Scalar(x)) => {
+                    done.push((id.clone(), label, vec![Some(x); grid.len()], false))
+                }
                 Ok(math::Val::Series(s)) => done.push((id.clone(), label, s, false)),
                 Ok(math::Val::Array(a)) => {
-                    let first = a.into_iter().next().unwrap_or_else(|| vec![None; grid.len()]);
+                    let first = a
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| vec![None; grid.len()]);
                     done.push((id.clone(), label, first, false));
                 }
                 Ok(math::Val::Text(_)) => {
-                    errors.insert(id.clone(), "The expression does not produce a time series".into());
+                    errors.insert(
+                        id.clone(),
+                        "The expression does not produce a time series".into(),
+                    );
                     done.push((id.clone(), label, vec![None; grid.len()], false));
                 }
                 Err(m) => {
@@ -680,7 +692,14 @@ pub(crate) async fn get_metric_data(
     let period = grid_period(&i.metric_data_queries);
     let region = svc.region(ctx);
     let d = region.lock();
-    let (grid, results) = compute(&d, None, &i.metric_data_queries, i.start_time, i.end_time, period)?;
+    let (grid, results) = compute(
+        &d,
+        None,
+        &i.metric_data_queries,
+        i.start_time,
+        i.end_time,
+        period,
+    )?;
     drop(d);
     let mut budget = i.max_datapoints.unwrap_or(100_800);
     let out = i

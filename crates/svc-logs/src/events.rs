@@ -128,7 +128,9 @@ pub(crate) async fn put_log_events(
     let rejected;
     {
         let mut w = region.write();
-        let g = w.get_mut(&i.log_group_name).ok_or_else(LogsError::no_group)?;
+        let g = w
+            .get_mut(&i.log_group_name)
+            .ok_or_else(LogsError::no_group)?;
         let (range, rej) = check_batch(
             &ts,
             i.log_events.iter().map(|e| e.message.len()),
@@ -302,9 +304,8 @@ pub(crate) async fn get_log_events(
         .unwrap_or(ev.len())
         .max(lo);
     let (forward, pos) = match i.next_token.as_deref() {
-        Some(t) => parse_token(t).ok_or_else(|| {
-            LogsError::invalid("The specified nextToken is invalid.")
-        })?,
+        Some(t) => parse_token(t)
+            .ok_or_else(|| LogsError::invalid("The specified nextToken is invalid."))?,
         None if i.start_from_head.unwrap_or(false) => (true, lo),
         None => (false, hi),
     };
@@ -388,10 +389,15 @@ pub(crate) struct FilterLogEventsOut {
 
 /// An event's id: unique per (stream, event), ordered like the results.
 pub fn event_id(stream: &str, e: &Event) -> String {
-    let h = stream
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-    format!("{:020}{:020}{:016}", e.timestamp.max(0), h % 10u64.pow(16), e.seq)
+    let h = stream.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    format!(
+        "{:020}{:020}{:016}",
+        e.timestamp.max(0),
+        h % 10u64.pow(16),
+        e.seq
+    )
 }
 
 /// Where FilterLogEvents resumes: after (timestamp, stream, seq).
@@ -433,12 +439,13 @@ pub(crate) async fn filter_log_events(
             "logStreamNames and logStreamNamePrefix are mutually exclusive parameters.",
         ));
     }
-    let pattern = Pattern::parse(i.filter_pattern.as_deref().unwrap_or(""))
-        .map_err(LogsError::invalid)?;
+    let pattern =
+        Pattern::parse(i.filter_pattern.as_deref().unwrap_or("")).map_err(LogsError::invalid)?;
     let limit = i.limit.unwrap_or(10_000).clamp(1, 10_000);
     let resume = match i.next_token.as_deref() {
         Some(t) => Some(
-            decode_resume(t).ok_or_else(|| LogsError::invalid("The specified nextToken is invalid."))?,
+            decode_resume(t)
+                .ok_or_else(|| LogsError::invalid("The specified nextToken is invalid."))?,
         ),
         None => None,
     };
@@ -450,9 +457,10 @@ pub(crate) async fn filter_log_events(
         .streams
         .values()
         .filter(|s| {
-            i.log_stream_names.as_ref().is_none_or(|v| v.contains(&s.name))
-                && i
-                    .log_stream_name_prefix
+            i.log_stream_names
+                .as_ref()
+                .is_none_or(|v| v.contains(&s.name))
+                && i.log_stream_name_prefix
                     .as_deref()
                     .is_none_or(|p| s.name.starts_with(p))
         })
@@ -543,7 +551,11 @@ mod tests {
         assert!(check_batch(&[now - MAX_SPAN_MS - 1, now], sizes(2), now, None).is_err());
         assert!(check_batch(&[now], std::iter::once(MAX_BATCH_BYTES), now, None).is_err());
         let (r, rej) = check_batch(
-            &[now - TOO_OLD_MS - 5, now - TOO_OLD_MS - 1, now - TOO_OLD_MS + 5],
+            &[
+                now - TOO_OLD_MS - 5,
+                now - TOO_OLD_MS - 1,
+                now - TOO_OLD_MS + 5,
+            ],
             sizes(3),
             now,
             None,
@@ -554,8 +566,13 @@ mod tests {
         let (r, rej) = check_batch(&[now, now + TOO_NEW_MS + 1], sizes(2), now, None).unwrap();
         assert_eq!(r, 0..1);
         assert_eq!(rej.too_new_log_event_start_index, Some(1));
-        let (r, rej) =
-            check_batch(&[now - 86_400_000 - 9, now - 86_400_000 + 9], sizes(2), now, Some(1)).unwrap();
+        let (r, rej) = check_batch(
+            &[now - 86_400_000 - 9, now - 86_400_000 + 9],
+            sizes(2),
+            now,
+            Some(1),
+        )
+        .unwrap();
         assert_eq!(r, 1..2);
         assert_eq!(rej.expired_log_event_end_index, Some(1));
     }

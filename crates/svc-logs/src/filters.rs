@@ -166,9 +166,14 @@ pub(crate) async fn delete_metric_filter(
     i: FilterNameIn,
 ) -> Result<Empty, LogsError> {
     update_group(svc, ctx, &i.log_group_name, |g| {
-        g.metric_filters.remove(&i.filter_name).map(|_| ()).ok_or_else(|| {
-            LogsError::ResourceNotFoundException("The specified metric filter does not exist.".into())
-        })
+        g.metric_filters
+            .remove(&i.filter_name)
+            .map(|_| ())
+            .ok_or_else(|| {
+                LogsError::ResourceNotFoundException(
+                    "The specified metric filter does not exist.".into(),
+                )
+            })
     })?;
     Ok(Empty {})
 }
@@ -296,7 +301,9 @@ pub(crate) async fn describe_subscription_filters(
 ) -> Result<DescribeSubscriptionFiltersOut, LogsError> {
     let region = svc.region(ctx);
     let r = region.read();
-    let g = r.get(&i.log_group_name).ok_or_else(crate::error::LogsError::no_group)?;
+    let g = r
+        .get(&i.log_group_name)
+        .ok_or_else(crate::error::LogsError::no_group)?;
     Ok(DescribeSubscriptionFiltersOut {
         subscription_filters: g
             .subscription_filters

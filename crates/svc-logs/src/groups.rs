@@ -49,7 +49,10 @@ fn validate_name(name: &str, what: &str) -> Result<(), LogsError> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c));
     let ok = if what == "stream" {
-        !name.is_empty() && name.len() <= 512 && !name.contains(':') && !name.contains('*')
+        !name.is_empty()
+            && name.len() <= 512
+            && !name.contains(':')
+            && !name.contains('*')
             && !name.contains(crate::state::SEP)
     } else {
         ok
@@ -140,11 +143,7 @@ pub(crate) struct GroupNameIn {
 }
 
 /// Deletes every record of a stream.
-fn forget_stream(
-    region: &crate::state::Region,
-    group: &str,
-    s: &Stream,
-) -> Result<(), LogsError> {
+fn forget_stream(region: &crate::state::Region, group: &str, s: &Stream) -> Result<(), LogsError> {
     if region.tables.durable {
         for n in 0..s.batches {
             region
@@ -267,7 +266,10 @@ pub(crate) async fn describe_log_groups(
                 log_group_class: g.class.clone(),
                 log_group_arn: arn,
                 deletion_protection_enabled: g.deletion_protection,
-                data_protection_status: g.data_protection_policy.as_ref().map(|_| "ACTIVATED".into()),
+                data_protection_status: g
+                    .data_protection_policy
+                    .as_ref()
+                    .map(|_| "ACTIVATED".into()),
             }
         })
         .collect();
@@ -293,7 +295,9 @@ pub(crate) async fn create_log_stream(
     validate_name(&i.log_stream_name, "stream")?;
     let region = svc.region(ctx);
     let mut w = region.write();
-    let g = w.get_mut(&i.log_group_name).ok_or_else(LogsError::no_group)?;
+    let g = w
+        .get_mut(&i.log_group_name)
+        .ok_or_else(LogsError::no_group)?;
     if g.streams.contains_key(&i.log_stream_name) {
         return Err(LogsError::ResourceAlreadyExistsException(
             "The specified log stream already exists".into(),
@@ -322,7 +326,9 @@ pub(crate) async fn delete_log_stream(
 ) -> Result<Empty, LogsError> {
     let region = svc.region(ctx);
     let mut w = region.write();
-    let g = w.get_mut(&i.log_group_name).ok_or_else(LogsError::no_group)?;
+    let g = w
+        .get_mut(&i.log_group_name)
+        .ok_or_else(LogsError::no_group)?;
     let s = g
         .streams
         .get(&i.log_stream_name)
@@ -409,7 +415,12 @@ pub(crate) async fn describe_log_streams(
         })
         .collect();
     if by_time {
-        all.sort_by_key(|s| (s.events.last().map(|e| e.timestamp).unwrap_or(0), s.name.clone()));
+        all.sort_by_key(|s| {
+            (
+                s.events.last().map(|e| e.timestamp).unwrap_or(0),
+                s.name.clone(),
+            )
+        });
     }
     if i.descending.unwrap_or(false) {
         all.reverse();
@@ -528,7 +539,9 @@ fn add_tags(g: &mut Group, tags: BTreeMap<String, String>) -> Result<(), LogsErr
 
 fn arn_group(arn: &str) -> Result<String, LogsError> {
     name_from_arn(arn).ok_or_else(|| {
-        LogsError::ResourceNotFoundException(format!("The specified resource {arn} does not exist."))
+        LogsError::ResourceNotFoundException(format!(
+            "The specified resource {arn} does not exist."
+        ))
     })
 }
 

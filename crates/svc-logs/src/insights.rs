@@ -387,10 +387,12 @@ impl P {
         Ok(l)
     }
     fn not(&mut self) -> Result<Expr, QueryError> {
-        if self.eat_kw("not") || (self.peek() == Some(&Tok::Op("!")) && {
-            self.i += 1;
-            true
-        }) {
+        if self.eat_kw("not")
+            || (self.peek() == Some(&Tok::Op("!")) && {
+                self.i += 1;
+                true
+            })
+        {
             return Ok(Expr::Not(Box::new(self.not()?)));
         }
         self.cmp()
@@ -470,9 +472,11 @@ impl P {
         match self.next() {
             Some(Tok::Num(n)) => Ok(Expr::Lit(V::Num(n))),
             Some(Tok::Str(s)) => Ok(Expr::Lit(V::str(s))),
-            Some(Tok::Regex(r)) => Ok(Expr::Regex(Arc::new(
-                Regex::new(&r).map_err(|e| format!("invalid regular expression: {e}"))?,
-            ))),
+            Some(Tok::Regex(r)) => {
+                Ok(Expr::Regex(Arc::new(Regex::new(&r).map_err(|e| {
+                    format!("invalid regular expression: {e}")
+                })?)))
+            }
             Some(Tok::LParen) => {
                 let e = self.expr()?;
                 self.expect(Tok::RParen)?;
@@ -594,7 +598,16 @@ pub struct Query {
 }
 
 const AGGS: &[&str] = &[
-    "count", "count_distinct", "sum", "avg", "min", "max", "pct", "stddev", "earliest", "latest",
+    "count",
+    "count_distinct",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "pct",
+    "stddev",
+    "earliest",
+    "latest",
 ];
 
 fn split_pipes(q: &str) -> Vec<String> {
@@ -605,15 +618,12 @@ fn split_pipes(q: &str) -> Vec<String> {
     let mut slash = false;
     let mut prev_sig = ' ';
     for ch in q.chars() {
-        match quote {
-            Some(qc) => {
-                cur.push(ch);
-                if ch == qc {
-                    quote = None;
-                }
-                continue;
+        if let Some(qc) = quote {
+            cur.push(ch);
+            if ch == qc {
+                quote = None;
             }
-            None => {}
+            continue;
         }
         if slash {
             cur.push(ch);
@@ -751,8 +761,7 @@ impl Query {
                             }
                             let names: Vec<String> =
                                 p.named_list()?.into_iter().map(|x| x.1).collect();
-                            let parts: Vec<String> =
-                                glob.split('*').map(str::to_string).collect();
+                            let parts: Vec<String> = glob.split('*').map(str::to_string).collect();
                             if parts.len() != names.len() + 1 {
                                 return Err(
                                     "the number of fields does not match the pattern".into()
@@ -895,12 +904,19 @@ fn call(f: &str, args: &[Expr], row: &mut Row) -> V {
                 (Some(t), Some(p)) if p > 0 => {
                     let t = t as i64;
                     let floor = t.div_euclid(p) * p;
-                    V::Time(if f == "dateceil" && floor != t { floor + p } else { floor })
+                    V::Time(if f == "dateceil" && floor != t {
+                        floor + p
+                    } else {
+                        floor
+                    })
                 }
                 _ => V::Null,
             }
         }
-        "frommillis" => arg(0, row).num().map(|n| V::Time(n as i64)).unwrap_or(V::Null),
+        "frommillis" => arg(0, row)
+            .num()
+            .map(|n| V::Time(n as i64))
+            .unwrap_or(V::Null),
         "tomillis" => arg(0, row).num().map(V::Num).unwrap_or(V::Null),
         "ispresent" => V::Num((arg(0, row) != V::Null) as i32 as f64),
         "isempty" => V::Num(arg(0, row).text().is_none_or(|s| s.is_empty()) as i32 as f64),
@@ -914,7 +930,11 @@ fn call(f: &str, args: &[Expr], row: &mut Row) -> V {
             }
             V::Null
         }
-        "concat" => V::str((0..args.len()).map(|i| text(arg(i, row))).collect::<String>()),
+        "concat" => V::str(
+            (0..args.len())
+                .map(|i| text(arg(i, row)))
+                .collect::<String>(),
+        ),
         "strlen" => V::Num(text(arg(0, row)).chars().count() as f64),
         "toupper" => V::str(text(arg(0, row)).to_uppercase()),
         "tolower" => V::str(text(arg(0, row)).to_lowercase()),
@@ -930,7 +950,12 @@ fn call(f: &str, args: &[Expr], row: &mut Row) -> V {
             let start = arg(1, row).num().unwrap_or(0.0).max(0.0) as usize;
             let len = arg(2, row).num().map(|n| n.max(0.0) as usize);
             let end = len.map(|l| (start + l).min(s.len())).unwrap_or(s.len());
-            V::str(s.get(start.min(s.len())..end.max(start.min(s.len()))).unwrap_or(&[]).iter().collect::<String>())
+            V::str(
+                s.get(start.min(s.len())..end.max(start.min(s.len())))
+                    .unwrap_or(&[])
+                    .iter()
+                    .collect::<String>(),
+            )
         }
         "replace" => {
             let (s, a, b) = (text(arg(0, row)), text(arg(1, row)), text(arg(2, row)));
@@ -1001,7 +1026,16 @@ pub fn run(q: &Query, records: &[Record], limit: usize) -> Outcome {
     // materializing rows.
     let lead = cmds
         .iter()
-        .position(|c| !matches!(c, Cmd::Filter(_) | Cmd::ParseGlob(..) | Cmd::ParseRegex(..) | Cmd::Fields(_) | Cmd::Unmask))
+        .position(|c| {
+            !matches!(
+                c,
+                Cmd::Filter(_)
+                    | Cmd::ParseGlob(..)
+                    | Cmd::ParseRegex(..)
+                    | Cmd::Fields(_)
+                    | Cmd::Unmask
+            )
+        })
         .unwrap_or(cmds.len());
     if let Some(Cmd::Stats(aggs, by)) = cmds.get(lead) {
         let mut groups: HashMap<Vec<Key>, Vec<Acc>> = HashMap::new();
@@ -1021,13 +1055,19 @@ pub fn run(q: &Query, records: &[Record], limit: usize) -> Outcome {
                 Some(a) => a,
                 None => {
                     order.push(key.clone());
-                    groups.entry(key).or_insert_with(|| vec![Acc::default(); aggs.len()])
+                    groups
+                        .entry(key)
+                        .or_insert_with(|| vec![Acc::default(); aggs.len()])
                 }
             };
             accumulate(aggs, accs, &mut row);
         }
         rows = finish_stats(aggs, by, groups, order);
-        columns = by.iter().map(|b| b.1.clone()).chain(aggs.iter().map(|a| a.name.clone())).collect();
+        columns = by
+            .iter()
+            .map(|b| b.1.clone())
+            .chain(aggs.iter().map(|a| a.name.clone()))
+            .collect();
         aggregated = true;
         streaming = false;
         cmds = &cmds[lead + 1..];
@@ -1058,13 +1098,19 @@ pub fn run(q: &Query, records: &[Record], limit: usize) -> Outcome {
                         Some(a) => a,
                         None => {
                             order.push(key.clone());
-                            groups.entry(key).or_insert_with(|| vec![Acc::default(); aggs.len()])
+                            groups
+                                .entry(key)
+                                .or_insert_with(|| vec![Acc::default(); aggs.len()])
                         }
                     };
                     accumulate(aggs, accs, &mut row);
                 }
                 rows = finish_stats(aggs, by, groups, order);
-                columns = by.iter().map(|b| b.1.clone()).chain(aggs.iter().map(|a| a.name.clone())).collect();
+                columns = by
+                    .iter()
+                    .map(|b| b.1.clone())
+                    .chain(aggs.iter().map(|a| a.name.clone()))
+                    .collect();
                 aggregated = true;
                 streaming = false;
             }
@@ -1123,7 +1169,7 @@ pub fn run(q: &Query, records: &[Record], limit: usize) -> Outcome {
             .into_iter()
             .map(|r| (r.rec.map(|x| x.timestamp).unwrap_or(0), r))
             .collect();
-        keyed.sort_by(|a, b| b.0.cmp(&a.0));
+        keyed.sort_by_key(|k| std::cmp::Reverse(k.0));
         rows = keyed.into_iter().map(|x| x.1).collect();
     }
     rows.truncate(limit);
@@ -1155,11 +1201,8 @@ pub fn run(q: &Query, records: &[Record], limit: usize) -> Outcome {
 fn apply_streaming(cmds: &[Cmd], row: &mut Row, columns: &mut Vec<String>) -> bool {
     for c in cmds {
         match c {
-            Cmd::Filter(e) => {
-                if !eval(e, row).truthy() {
-                    return false;
-                }
-            }
+            Cmd::Filter(e) if !eval(e, row).truthy() => return false,
+            Cmd::Filter(_) => {}
             Cmd::Fields(list) => {
                 for (e, name) in list {
                     if !columns.contains(name) {
@@ -1312,7 +1355,11 @@ fn finish_stats<'a>(
                 "avg" if acc.count > 0.0 => V::Num(acc.sum / acc.count),
                 "stddev" if acc.count > 1.0 => {
                     let mean = acc.sum / acc.count;
-                    V::Num(((acc.sumsq - acc.count * mean * mean) / (acc.count - 1.0)).max(0.0).sqrt())
+                    V::Num(
+                        ((acc.sumsq - acc.count * mean * mean) / (acc.count - 1.0))
+                            .max(0.0)
+                            .sqrt(),
+                    )
                 }
                 "stddev" if acc.count > 0.0 => V::Num(0.0),
                 "min" => acc.min.unwrap_or(V::Null),
@@ -1363,14 +1410,22 @@ mod tests {
 
     #[test]
     fn the_seed_query() {
-        let r = recs(&[(1000, "INFO ok"), (2000, "ERROR a"), (3000, "ERROR b"), (4000, "WARN")]);
+        let r = recs(&[
+            (1000, "INFO ok"),
+            (2000, "ERROR a"),
+            (3000, "ERROR b"),
+            (4000, "WARN"),
+        ]);
         let rows = q(
             "fields @timestamp, @message\n | filter @message like /ERROR/\n | sort @timestamp desc\n | limit 20",
             &r,
         );
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0][1], ("@message".into(), "ERROR b".into()));
-        assert_eq!(rows[0][0], ("@timestamp".into(), "1970-01-01 00:00:03.000".into()));
+        assert_eq!(
+            rows[0][0],
+            ("@timestamp".into(), "1970-01-01 00:00:03.000".into())
+        );
         assert_eq!(rows[1][1].1, "ERROR a");
     }
 
@@ -1383,7 +1438,13 @@ mod tests {
         ]);
         let rows = q("stats count(*) by bin(5m)", &r);
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0], vec![("bin(5m)".into(), "1970-01-01 00:05:00.000".into()), ("count(*)".into(), "1".into())]);
+        assert_eq!(
+            rows[0],
+            vec![
+                ("bin(5m)".into(), "1970-01-01 00:05:00.000".into()),
+                ("count(*)".into(), "1".into())
+            ]
+        );
         assert_eq!(rows[1][1].1, "2");
         let rows = q(
             "filter status >= 500 | stats avg(ms) as avg_ms, max(ms), count_distinct(path) as paths, pct(ms, 50) as p50",
@@ -1399,7 +1460,10 @@ mod tests {
             ]
         );
         let rows = q("stats sum(ms) as total by path | sort total desc", &r);
-        assert_eq!(rows[0], vec![("path".into(), "/b".into()), ("total".into(), "50".into())]);
+        assert_eq!(
+            rows[0],
+            vec![("path".into(), "/b".into()), ("total".into(), "50".into())]
+        );
         let rows = q("filter path in [\"/b\"] or status = 200 | fields status, toupper(path) as P | sort status", &r);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0][1], ("P".into(), "/A".into()));
@@ -1414,10 +1478,22 @@ mod tests {
         ]);
         let rows = q("parse @message \"user=* action=*\" as user, action | dedup user | display user, action | sort user", &r);
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0], vec![("user".into(), "alice".into()), ("action".into(), "login".into())]);
-        let rows = q("parse @message /user=(?<who>\\w+)/ | filter who like \"bo\" | display who", &r);
+        assert_eq!(
+            rows[0],
+            vec![
+                ("user".into(), "alice".into()),
+                ("action".into(), "login".into())
+            ]
+        );
+        let rows = q(
+            "parse @message /user=(?<who>\\w+)/ | filter who like \"bo\" | display who",
+            &r,
+        );
         assert_eq!(rows, vec![vec![("who".to_string(), "bob".to_string())]]);
-        let rows = q("filter not (@message like /alice/) | stats count() as n", &r);
+        let rows = q(
+            "filter not (@message like /alice/) | stats count() as n",
+            &r,
+        );
         assert_eq!(rows[0][0].1, "1");
         assert!(Query::parse("fields | bogus x").is_err());
         assert!(Query::parse("stats strlen(x)").is_err());

@@ -40,7 +40,10 @@ pub(crate) async fn after_put(
                 let dir = svc.core.services.clone();
                 let ctx = ctx.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = dir.call_value(&ctx, "cloudwatch", "PutMetricData", input).await {
+                    if let Err(e) = dir
+                        .call_value(&ctx, "cloudwatch", "PutMetricData", input)
+                        .await
+                    {
                         tracing::debug!(error = %e, "metric filter delivery failed");
                     }
                 });
@@ -75,6 +78,9 @@ pub(crate) async fn after_put(
     }
 }
 
+/// (dimensions, minute) of an aggregate.
+type Bucket = (Vec<(String, String)>, i64);
+
 fn namespaces(data: &[(String, Value)]) -> Vec<String> {
     let mut v: Vec<String> = data.iter().map(|d| d.0.clone()).collect();
     v.sort();
@@ -91,13 +97,16 @@ pub fn metric_data(f: &MetricFilter, events: &[Event], now: f64) -> Vec<(String,
     let mut out = Vec::new();
     for t in &f.transformations {
         // (dims, minute) → value → count
-        let mut acc: BTreeMap<(Vec<(String, String)>, i64), BTreeMap<String, f64>> = BTreeMap::new();
+        let mut acc: BTreeMap<Bucket, BTreeMap<String, f64>> = BTreeMap::new();
         for e in events {
             let Some(x) = p.extract(&e.message) else {
                 continue;
             };
             let value = if t.metric_value.trim().starts_with('$') {
-                match x.get(t.metric_value.trim()).and_then(|v| v.parse::<f64>().ok()) {
+                match x
+                    .get(t.metric_value.trim())
+                    .and_then(|v| v.parse::<f64>().ok())
+                {
                     Some(v) => v,
                     None => continue,
                 }
@@ -206,7 +215,8 @@ mod tests {
         let bytes = subscription_payload("000000000000", "/g", "s", "f", &[&e]);
         let outer: Value = serde_json::from_slice(&bytes).unwrap();
         let zipped =
-            overcast_wire::value::decode_base64(outer["awslogs"]["data"].as_str().unwrap()).unwrap();
+            overcast_wire::value::decode_base64(outer["awslogs"]["data"].as_str().unwrap())
+                .unwrap();
         let mut text = String::new();
         flate2::read::GzDecoder::new(&zipped[..])
             .read_to_string(&mut text)
@@ -246,7 +256,10 @@ mod tests {
         assert_eq!(d[0].1["Values"], json!([10.0]));
         assert_eq!(d[0].1["Counts"], json!([2.0]));
         assert_eq!(d[0].1["Timestamp"], json!(60.0));
-        assert_eq!(d[0].1["Dimensions"], json!([{"Name": "Host", "Value": "a"}]));
+        assert_eq!(
+            d[0].1["Dimensions"],
+            json!([{"Name": "Host", "Value": "a"}])
+        );
         assert_eq!(d[1].1["Timestamp"], json!(120.0));
     }
 }

@@ -304,7 +304,10 @@ impl Extracted {
     /// What TestMetricFilter reports as extractedValues.
     pub fn values(&self) -> BTreeMap<String, String> {
         match self {
-            Extracted::Fields(m) => m.iter().map(|(k, v)| (format!("${k}"), v.clone())).collect(),
+            Extracted::Fields(m) => m
+                .iter()
+                .map(|(k, v)| (format!("${k}"), v.clone()))
+                .collect(),
             _ => BTreeMap::new(),
         }
     }
@@ -366,7 +369,12 @@ fn split_fields(msg: &str) -> Vec<String> {
 
 fn bind_fields(fields: &[Field], values: &[String]) -> Option<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
-    let named_after = |idx: usize| fields[idx..].iter().filter(|f| !matches!(f, Field::Ellipsis)).count();
+    let named_after = |idx: usize| {
+        fields[idx..]
+            .iter()
+            .filter(|f| !matches!(f, Field::Ellipsis))
+            .count()
+    };
     let has_ellipsis = fields.iter().any(|f| matches!(f, Field::Ellipsis));
     let named = named_after(0);
     if !has_ellipsis && named != values.len() {
@@ -381,7 +389,9 @@ fn bind_fields(fields: &[Field], values: &[String]) -> Option<BTreeMap<String, S
             Field::Ellipsis => {
                 // Absorb what the remaining named fields do not need.
                 let need = named_after(fi + 1);
-                let rest_has_ellipsis = fields[fi + 1..].iter().any(|f| matches!(f, Field::Ellipsis));
+                let rest_has_ellipsis = fields[fi + 1..]
+                    .iter()
+                    .any(|f| matches!(f, Field::Ellipsis));
                 if !rest_has_ellipsis {
                     vi = values.len().saturating_sub(need);
                 }
@@ -746,13 +756,19 @@ mod tests {
         assert!(!m(p, r#"{"status": 503, "ms": 50}"#));
         assert!(!m(p, r#"{"status": 200, "ms": 150}"#));
         assert!(!m(p, "not json"));
-        assert!(m("{ $.user.id = \"a*\" || $.level = ERROR }", r#"{"user":{"id":"abc"}}"#));
+        assert!(m(
+            "{ $.user.id = \"a*\" || $.level = ERROR }",
+            r#"{"user":{"id":"abc"}}"#
+        ));
         assert!(m("{ $.level = ERROR }", r#"{"level":"ERROR"}"#));
         assert!(m("{ $.items[1] = 2 }", r#"{"items":[1,2]}"#));
         assert!(m("{ $.x IS NULL }", r#"{"x":null}"#));
         assert!(m("{ $.y NOT EXISTS }", r#"{"x":null}"#));
         assert!(m("{ $.ok IS TRUE }", r#"{"ok":true}"#));
-        assert!(m("{ ($.a = 1 || $.b = 2) && $.c != 3 }", r#"{"b":2,"c":4}"#));
+        assert!(m(
+            "{ ($.a = 1 || $.b = 2) && $.c != 3 }",
+            r#"{"b":2,"c":4}"#
+        ));
         assert!(Pattern::parse("{ $.a > }").is_err());
         assert!(Pattern::parse("{ $.a = 1").is_err());
     }

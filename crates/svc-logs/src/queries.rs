@@ -64,10 +64,12 @@ pub(crate) async fn start_query(
         ));
     }
     if i.end_time < i.start_time {
-        return Err(LogsError::invalid("End time should not be before the start time"));
+        return Err(LogsError::invalid(
+            "End time should not be before the start time",
+        ));
     }
-    let query = insights::Query::parse(&i.query_string)
-        .map_err(|e| LogsError::MalformedQueryException(e))?;
+    let query =
+        insights::Query::parse(&i.query_string).map_err(LogsError::MalformedQueryException)?;
     let limit = i.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, 10_000);
     let region = svc.region(ctx);
     region.apply_retention(now_ms(ctx));
@@ -81,7 +83,10 @@ pub(crate) async fn start_query(
                 )));
             }
         }
-        let (lo, hi) = (i.start_time.saturating_mul(1000), i.end_time.saturating_mul(1000) + 999);
+        let (lo, hi) = (
+            i.start_time.saturating_mul(1000),
+            i.end_time.saturating_mul(1000) + 999,
+        );
         let mut records = Vec::new();
         for n in &names {
             let Some(g) = r.get(n) else { continue };
@@ -115,7 +120,11 @@ pub(crate) async fn start_query(
     let mut m = lock(&region.queries);
     // Keep the most recent queries only.
     if m.len() >= 1000 {
-        if let Some(oldest) = m.values().min_by_key(|q| q.create_time).map(|q| q.id.clone()) {
+        if let Some(oldest) = m
+            .values()
+            .min_by_key(|q| q.create_time)
+            .map(|q| q.id.clone())
+        {
             m.remove(&oldest);
         }
     }
@@ -246,7 +255,9 @@ pub(crate) async fn describe_queries(
     let mut qs: Vec<&Arc<Query>> = m
         .values()
         .filter(|q| {
-            i.log_group_name.as_ref().is_none_or(|n| &q.log_group_name == n)
+            i.log_group_name
+                .as_ref()
+                .is_none_or(|n| &q.log_group_name == n)
                 && i.status.as_ref().is_none_or(|s| &q.status == s)
         })
         .collect();
