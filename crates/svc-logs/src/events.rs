@@ -225,8 +225,10 @@ fn insert_sorted(events: &mut Vec<Event>, batch: Vec<Event>) {
     if events.last().is_none_or(|l| l.timestamp <= first.timestamp) {
         events.extend(batch);
     } else {
+        // Only the tail from the batch's first timestamp on needs merging.
+        let from = events.partition_point(|e| e.timestamp <= first.timestamp);
         events.extend(batch);
-        events.sort_by_key(|e| (e.timestamp, e.seq));
+        events[from..].sort_by_key(|e| (e.timestamp, e.seq));
     }
 }
 

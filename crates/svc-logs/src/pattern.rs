@@ -238,6 +238,11 @@ impl Pattern {
 
     /// True when `msg` matches.
     pub fn matches(&self, msg: &str) -> bool {
+        if let Pattern::Json(e) = self {
+            if let Some(hit) = fast_json(e, msg) {
+                return hit;
+            }
+        }
         self.extract(msg).is_some()
     }
 
@@ -696,6 +701,162 @@ fn cmp_text(text: Option<&str>, num: Option<f64>, op: Op, lit: &Literal) -> bool
     }
 }
 
+/// Top-level keys a JSON expression reads, when every selector is `$.key`.
+fn flat_keys<'a>(e: &'a Expr, out: &mut Vec<&'a str>) -> bool {
+    match e {
+        Expr::And(a, b) | Expr::Or(a, b) => flat_keys(a, out) && flat_keys(b, out),
+        Expr::Cmp(sel, ..) | Expr::Is(sel, _) => match sel.strip_prefix("$.") {
+            Some(k) if !k.is_empty() && !k.contains(['.', '[', '*', '"', '\\']) => {
+                if !out.contains(&k) {
+                    out.push(k);
+                }
+                true
+            }
+            _ => false,
+        },
+    }
+}
+
+/// Matches a JSON pattern whose selectors are all top-level keys without building the whole
+/// document: scans the object once and materializes only the selected values. None when
+/// the fast path does not apply (the caller parses the message fully).
+fn fast_json(e: &Expr, msg: &str) -> Option<bool> {
+    let mut keys = Vec::new();
+    if !flat_keys(e, &mut keys) {
+        return None;
+    }
+    let b = msg.as_bytes();
+    let mut i = 0;
+    let ws = |i: &mut usize| {
+        while *i < b.len() && b[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    };
+    ws(&mut i);
+    if b.get(i) != Some(&b'{') {
+        return Some(false);
+    }
+    i += 1;
+    let mut found: Vec<Option<Value>> = vec![None; keys.len()];
+    // Scans a string starting at the opening quote; returns (end index after quote, escaped).
+    let string_end = |mut i: usize| -> Option<(usize, bool)> {
+        i += 1;
+        let mut esc = false;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => {
+                    esc = true;
+                    i += 2;
+                }
+                b'"' => return Some((i + 1, esc)),
+                _ => i += 1,
+            }
+        }
+        None
+    };
+    loop {
+        ws(&mut i);
+        match b.get(i)? {
+            b'}' => break,
+            b'"' => {}
+            _ => return None,
+        }
+        let (kend, kesc) = string_end(i)?;
+        if kesc {
+            return None;
+        }
+        let key = msg.get(i + 1..kend - 1)?;
+        i = kend;
+        ws(&mut i);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        ws(&mut i);
+        let slot = keys.iter().position(|k| *k == key);
+        let start = i;
+        match b.get(i)? {
+            b'"' => {
+                let (end, esc) = string_end(i)?;
+                i = end;
+                if let Some(n) = slot {
+                    let raw = msg.get(start..end)?;
+                    found[n] = Some(if esc {
+                        serde_json::from_str(raw).ok()?
+                    } else {
+                        Value::String(raw[1..raw.len() - 1].to_string())
+                    });
+                }
+            }
+            b'{' | b'[' => {
+                if slot.is_some() {
+                    return None;
+                }
+                let mut depth = 0i32;
+                while i < b.len() {
+                    match b[i] {
+                        b'"' => {
+                            i = string_end(i)?.0;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                i += 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                if depth != 0 {
+                    return None;
+                }
+            }
+            _ => {
+                while i < b.len() && !matches!(b[i], b',' | b'}') && !b[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                if let Some(n) = slot {
+                    found[n] = Some(serde_json::from_str(msg.get(start..i)?).ok()?);
+                }
+            }
+        }
+        ws(&mut i);
+        match b.get(i)? {
+            b',' => i += 1,
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    Some(eval_flat(e, &keys, &found))
+}
+
+fn eval_flat(e: &Expr, keys: &[&str], found: &[Option<Value>]) -> bool {
+    let get = |sel: &str| {
+        let k = sel.strip_prefix("$.").unwrap_or(sel);
+        keys.iter()
+            .position(|x| *x == k)
+            .and_then(|n| found[n].as_ref())
+    };
+    match e {
+        Expr::And(a, b) => eval_flat(a, keys, found) && eval_flat(b, keys, found),
+        Expr::Or(a, b) => eval_flat(a, keys, found) || eval_flat(b, keys, found),
+        Expr::Cmp(sel, op, lit) => cmp_value(get(sel), *op, lit),
+        Expr::Is(sel, t) => {
+            let x = get(sel);
+            match t {
+                IsTest::Null => matches!(x, Some(Value::Null)),
+                IsTest::NotExists => x.is_none(),
+                IsTest::True => matches!(x, Some(Value::Bool(true))),
+                IsTest::False => matches!(x, Some(Value::Bool(false))),
+            }
+        }
+    }
+}
+
 fn eval_json(e: &Expr, v: &Value) -> bool {
     match e {
         Expr::And(a, b) => eval_json(a, v) && eval_json(b, v),
@@ -771,6 +932,42 @@ mod tests {
         ));
         assert!(Pattern::parse("{ $.a > }").is_err());
         assert!(Pattern::parse("{ $.a = 1").is_err());
+    }
+
+    #[test]
+    fn fast_json_path_agrees_with_full_parse() {
+        let pats = [
+            "{ $.status = 5* && $.ms > 100 }",
+            "{ $.level = \"ERR*\" || $.ok IS TRUE }",
+            "{ $.x IS NULL }",
+            "{ $.missing NOT EXISTS }",
+            "{ $.s != \"a\\\"b\" }",
+        ];
+        let msgs = [
+            r#"{"status": 503, "ms": 150}"#,
+            r#"{"nested": {"status": 200, "x": [1, {"a": "}"}]}, "status": "500", "ms": 101.5}"#,
+            r#"  {"level":"ERROR","ok":false,"x":null}"#,
+            r#"{"ok":true,"s":"a\"b"}"#,
+            r#"{"status": 5}"#,
+            "not json",
+            r#"{"status": 503"#,
+            "{}",
+        ];
+        for p in pats {
+            let Pattern::Json(e) = Pattern::parse(p).unwrap() else {
+                panic!()
+            };
+            for m in msgs {
+                let full = serde_json::from_str::<Value>(m.trim_start())
+                    .map(|v| eval_json(&e, &v))
+                    .unwrap_or(false);
+                let fast = fast_json(&e, m);
+                assert!(
+                    fast.is_none_or(|f| f == full),
+                    "{p} on {m}: fast {fast:?} full {full}"
+                );
+            }
+        }
     }
 
     #[test]
