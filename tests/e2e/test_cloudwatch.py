@@ -348,3 +348,29 @@ def test_state_survives_restart_and_kill9(cw, overcast, client):
     assert a["StateValue"] == "ALARM" and a["StateReason"] == "manual"
     assert cw.get_dashboard(DashboardName="d-" + alarm)["DashboardBody"] == '{"widgets": []}'
     cw.delete_alarms(AlarmNames=[alarm])
+
+
+def test_json_protocol(overcast):
+    """awsJson1_0 (X-Amz-Target GraniteServiceVersion20100801.*), as some SDKs send it."""
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+
+    def call(op, body):
+        data = json.dumps(body)
+        headers = {"Content-Type": "application/x-amz-json-1.0",
+                   "X-Amz-Target": f"GraniteServiceVersion20100801.{op}"}
+        req = botocore.awsrequest.AWSRequest(method="POST", url=overcast.url + "/", data=data, headers=headers)
+        botocore.auth.SigV4Auth(botocore.credentials.Credentials("test", "test"), "monitoring", "us-east-1").add_auth(req)
+        return requests.post(overcast.url + "/", data=data, headers=dict(req.headers.items()), timeout=10)
+
+    n = ns()
+    t = minute(time.time()) - 120
+    r = call("PutMetricData", {"Namespace": n, "MetricData": [{"MetricName": "J", "Timestamp": t, "Value": 4}]})
+    assert r.status_code == 200, r.text
+    r = call("GetMetricStatistics", {"Namespace": n, "MetricName": "J", "StartTime": t, "EndTime": t + 60,
+                                     "Period": 60, "Statistics": ["Sum"]})
+    assert r.status_code == 200 and r.json()["Datapoints"][0]["Sum"] == 4
+    r = call("GetDashboard", {"DashboardName": "nope-" + n.split("/")[1]})
+    assert r.status_code == 404
+    assert r.headers.get("x-amzn-query-error", "").startswith("ResourceNotFound;")

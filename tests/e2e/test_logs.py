@@ -236,6 +236,10 @@ def test_insights_seed_query_and_stats(logs, aws):
     assert [r["@message"] for r in rows] == [f"ERROR request {n}" for n in range(27, -1, -3)]
     assert res["statistics"]["recordsMatched"] == 10 and res["statistics"]["recordsScanned"] == 30
     assert all("@ptr" in r for r in rows)
+    rec = logs.get_log_record(logRecordPointer=rows[0]["@ptr"])["logRecord"]
+    assert rec["@message"] == "ERROR request 27" and rec["@logStream"] == "s1"
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.get_log_record(logRecordPointer="not-a-pointer")
 
     qid = logs.start_query(logGroupName=name, startTime=start, endTime=end,
                            queryString="parse @message '* request *' as level, n | stats count(*) as c, max(n) as top by level | sort c desc")["queryId"]
@@ -253,6 +257,17 @@ def test_insights_seed_query_and_stats(logs, aws):
     defs = logs.describe_query_definitions(queryDefinitionNamePrefix="err")["queryDefinitions"]
     assert any(x["queryDefinitionId"] == d and x["logGroupNames"] == [name] for x in defs)
     assert logs.delete_query_definition(queryDefinitionId=d)["success"] is True
+
+
+def test_log_group_fields(logs):
+    name = group_with_stream(logs)
+    t = now_ms()
+    logs.put_log_events(logGroupName=name, logStreamName="s1", logEvents=[
+        {"timestamp": t, "message": json.dumps({"status": 200, "req": {"path": "/a"}})},
+        {"timestamp": t + 1, "message": "plain text"},
+    ])
+    fields = {f["name"]: f["percent"] for f in logs.get_log_group_fields(logGroupName=name)["logGroupFields"]}
+    assert fields["@message"] == 100 and fields["status"] == 50 and fields["req.path"] == 50
 
 
 def test_cli_round_trip(aws):

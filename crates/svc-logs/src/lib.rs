@@ -82,6 +82,8 @@ impl Service for Logs {
         "PutQueryDefinition" => queries::put_query_definition,
         "DescribeQueryDefinitions" => queries::describe_query_definitions,
         "DeleteQueryDefinition" => queries::delete_query_definition,
+        "GetLogRecord" => queries::get_log_record,
+        "GetLogGroupFields" => queries::get_log_group_fields,
     }
 
     fn reset(&self) {

@@ -412,3 +412,155 @@ pub(crate) async fn delete_query_definition(
     m.remove(&i.query_definition_id);
     Ok(StopQueryOut { success: true })
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GetLogRecordIn {
+    log_record_pointer: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GetLogRecordOut {
+    log_record: std::collections::BTreeMap<String, String>,
+}
+
+/// Flattens a JSON object into dotted field names (Insights' discovered fields).
+fn flatten(
+    prefix: &str,
+    v: &serde_json::Value,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&name, x, out);
+            }
+        }
+        serde_json::Value::String(s) => {
+            out.insert(prefix.to_string(), s.clone());
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+fn discovered(message: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let t = message.trim_start();
+    if t.starts_with('{') {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(t) {
+            flatten("", &v, &mut out);
+        }
+    }
+    out
+}
+
+pub(crate) async fn get_log_record(
+    svc: &Logs,
+    ctx: &RequestContext,
+    i: GetLogRecordIn,
+) -> Result<GetLogRecordOut, LogsError> {
+    let bad = || LogsError::invalid("The specified log record pointer is invalid.");
+    let raw = overcast_wire::value::decode_base64(&i.log_record_pointer).map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let mut parts = raw.split('\u{1}');
+    let (Some(group), Some(stream), Some(seq)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let seq: u64 = seq.parse().map_err(|_| bad())?;
+    let region = svc.region(ctx);
+    let r = region.read();
+    let e = r
+        .get(group)
+        .and_then(|g| g.streams.get(stream))
+        .and_then(|s| s.events.iter().find(|e| e.seq == seq))
+        .ok_or_else(|| LogsError::ResourceNotFoundException("Log record not found.".into()))?;
+    let mut rec = discovered(&e.message);
+    rec.insert("@timestamp".into(), e.timestamp.to_string());
+    rec.insert("@ingestionTime".into(), e.ingestion_time.to_string());
+    rec.insert("@message".into(), e.message.clone());
+    rec.insert("@logStream".into(), stream.to_string());
+    rec.insert("@log".into(), format!("{}:{group}", ctx.account_id));
+    Ok(GetLogRecordOut { log_record: rec })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GetLogGroupFieldsIn {
+    log_group_name: Option<String>,
+    log_group_identifier: Option<String>,
+    time: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct FieldOut {
+    name: String,
+    percent: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GetLogGroupFieldsOut {
+    log_group_fields: Vec<FieldOut>,
+}
+
+/// Events sampled by GetLogGroupFields (the most recent ones of the 15 minutes before `time`).
+const FIELD_SAMPLE: usize = 1000;
+
+pub(crate) async fn get_log_group_fields(
+    svc: &Logs,
+    ctx: &RequestContext,
+    i: GetLogGroupFieldsIn,
+) -> Result<GetLogGroupFieldsOut, LogsError> {
+    let name = crate::groups::group_name(i.log_group_name, i.log_group_identifier)?;
+    let region = svc.region(ctx);
+    let r = region.read();
+    let g = r.get(&name).ok_or_else(LogsError::no_group)?;
+    let end = i.time.map(|t| t * 1000).unwrap_or_else(|| now_ms(ctx));
+    let start = end - 15 * 60_000;
+    let mut sample: Vec<&crate::state::Event> = g
+        .streams
+        .values()
+        .flat_map(|s| {
+            let a = s.events.partition_point(|e| e.timestamp < start);
+            let b = s.events.partition_point(|e| e.timestamp <= end);
+            s.events[a..b.max(a)].iter()
+        })
+        .collect();
+    sample.sort_by_key(|e| std::cmp::Reverse(e.timestamp));
+    sample.truncate(FIELD_SAMPLE);
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for e in &sample {
+        for k in discovered(&e.message).into_keys() {
+            *counts.entry(k).or_default() += 1;
+        }
+    }
+    let n = sample.len().max(1);
+    let mut fields: Vec<FieldOut> = [
+        "@ingestionTime",
+        "@log",
+        "@logStream",
+        "@message",
+        "@timestamp",
+    ]
+    .iter()
+    .map(|f| FieldOut {
+        name: f.to_string(),
+        percent: if sample.is_empty() { 0 } else { 100 },
+    })
+    .collect();
+    fields.extend(counts.into_iter().map(|(k, c)| FieldOut {
+        name: k,
+        percent: (c * 100 / n) as i64,
+    }));
+    Ok(GetLogGroupFieldsOut {
+        log_group_fields: fields,
+    })
+}
