@@ -270,6 +270,29 @@ def test_log_group_fields(logs):
     assert fields["@message"] == 100 and fields["status"] == 50 and fields["req.path"] == 50
 
 
+def test_export_task_writes_gzip_objects_to_s3(logs, client):
+    import gzip
+    s3 = client("s3")
+    bucket = f"exports-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    name = group_with_stream(logs)
+    t = now_ms()
+    logs.put_log_events(logGroupName=name, logStreamName="s1",
+                        logEvents=[{"timestamp": t, "message": "first"}, {"timestamp": t + 1, "message": "second"}])
+    task = logs.create_export_task(logGroupName=name, fromTime=t - 1000, to=t + 1000, destination=bucket,
+                                   destinationPrefix="logs")["taskId"]
+    desc = logs.describe_export_tasks(taskId=task)["exportTasks"][0]
+    assert desc["status"]["code"] == "COMPLETED" and desc["destination"] == bucket
+    body = s3.get_object(Bucket=bucket, Key=f"logs/{task}/s1/000000.gz")["Body"].read()
+    lines = gzip.decompress(body).decode().splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == ["first", "second"]
+    assert lines[0].split(" ", 1)[0].endswith("Z")
+    with pytest.raises(logs.exceptions.InvalidOperationException):
+        logs.cancel_export_task(taskId=task)
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.create_export_task(logGroupName=name, fromTime=t, to=t + 1, destination=bucket + "-missing")
+
+
 def test_cli_round_trip(aws):
     name = f"/ecs/api-service-{uuid.uuid4().hex[:6]}"
     aws("logs", "create-log-group", "--log-group-name", name)

@@ -1,7 +1,7 @@
 //! CloudWatch Logs: log groups and streams, events (PutLogEvents / GetLogEvents /
 //! FilterLogEvents with the full filter-pattern syntax), retention on the virtual clock, tags,
 //! resource policies, metric filters that emit CloudWatch metrics, subscription filters that
-//! deliver to Lambda, and Logs Insights queries. State is per (account, region) and persisted
+//! deliver to Lambda, export tasks to S3, and Logs Insights queries. State is per (account, region) and persisted
 //! through the core store. Every other Logs operation answers `NotImplemented`.
 
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use overcast_core::{Core, RequestContext, Service, Stores};
 
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod filters;
 pub mod groups;
 pub mod insights;
@@ -83,6 +84,9 @@ impl Service for Logs {
         "DescribeQueryDefinitions" => queries::describe_query_definitions,
         "DeleteQueryDefinition" => queries::delete_query_definition,
         "GetLogRecord" => queries::get_log_record,
+        "CreateExportTask" => exports::create_export_task,
+        "DescribeExportTasks" => exports::describe_export_tasks,
+        "CancelExportTask" => exports::cancel_export_task,
         "GetLogGroupFields" => queries::get_log_group_fields,
     }
 

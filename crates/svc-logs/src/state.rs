@@ -192,6 +192,35 @@ pub struct Query {
     pub bytes: f64,
 }
 
+/// An export task (CreateExportTask), done when it is created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportTask {
+    /// Id.
+    pub task_id: String,
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_name: Option<String>,
+    /// Group.
+    pub log_group_name: String,
+    /// From, epoch ms.
+    pub from: i64,
+    /// To, epoch ms.
+    pub to: i64,
+    /// Bucket.
+    pub destination: String,
+    /// Key prefix.
+    pub destination_prefix: String,
+    /// `COMPLETED`, `FAILED`, ...
+    pub status_code: String,
+    /// Status message.
+    pub status_message: String,
+    /// Epoch ms.
+    pub creation_time: i64,
+    /// Epoch ms.
+    pub completion_time: i64,
+}
+
 /// A stored batch of events.
 #[derive(Serialize, Deserialize)]
 pub struct Batch {
@@ -211,6 +240,8 @@ pub struct Region {
     pub definitions: Mutex<BTreeMap<String, QueryDefinition>>,
     /// Queries by id.
     pub queries: Mutex<HashMap<String, Arc<Query>>>,
+    /// Export tasks by id.
+    pub exports: Mutex<BTreeMap<String, ExportTask>>,
     /// Records.
     pub tables: Tables,
 }
@@ -227,6 +258,8 @@ pub struct Tables {
     pub policies: Table<ResourcePolicy>,
     /// Query definitions.
     pub definitions: Table<QueryDefinition>,
+    /// Export tasks.
+    pub exports: Table<ExportTask>,
     /// True when writes are kept.
     pub durable: bool,
 }
@@ -251,6 +284,7 @@ impl Region {
             batches: Table::new(store.clone(), ns("batches")),
             policies: Table::new(store.clone(), ns("policies")),
             definitions: Table::new(store.clone(), ns("definitions")),
+            exports: Table::new(store.clone(), ns("exports")),
             durable: store.durable(),
         };
         let mut groups: BTreeMap<String, Group> = tables.groups.load().into_iter().collect();
@@ -287,6 +321,7 @@ impl Region {
             policies: Mutex::new(tables.policies.load().into_iter().collect()),
             definitions: Mutex::new(tables.definitions.load().into_iter().collect()),
             queries: Mutex::new(HashMap::new()),
+            exports: Mutex::new(tables.exports.load().into_iter().collect()),
             tables,
         }
     }
