@@ -37,7 +37,7 @@ def minute(ts):
 
 def test_put_metric_data_every_form_and_statistics(cw):
     n = ns()
-    t = minute(time.time()) - 600
+    t = int(time.time() // 600 * 600) - 600  # aligned on 60 and 120 s periods
     dims = [{"Name": "Host", "Value": "a"}]
     cw.put_metric_data(Namespace=n, MetricData=[
         {"MetricName": "Latency", "Dimensions": dims, "Timestamp": utc(t), "Value": 10, "Unit": "Milliseconds"},
@@ -333,8 +333,9 @@ def test_state_survives_restart_and_kill9(cw, overcast, client):
     t = minute(time.time()) - 120
     cw.put_metric_data(Namespace=n, MetricData=[{"MetricName": "Q", "Timestamp": utc(t), "Value": 42}])
     alarm = f"durable-{uuid.uuid4().hex[:6]}"
+    # TreatMissingData=ignore: the minute tick keeps the state set by hand (no recent data).
     cw.put_metric_alarm(AlarmName=alarm, Namespace=n, MetricName="Q", Statistic="Sum", Period=60, EvaluationPeriods=1,
-                        Threshold=1, ComparisonOperator="GreaterThanThreshold")
+                        Threshold=1, ComparisonOperator="GreaterThanThreshold", TreatMissingData="ignore")
     cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="manual")
     overcast.restart()
     cw = client("cloudwatch")

@@ -886,8 +886,17 @@ fn run_actions(svc: &CloudWatch, region: &Arc<Region>, ctx: &RequestContext, fir
     }
 }
 
-/// Evaluates all regions with alarms (the scheduler's minute tick).
+/// Evaluates all regions with alarms (the scheduler's minute tick). Replays of the tick
+/// after the clock jumped see the same instant: they are skipped.
 pub(crate) fn tick(svc: &CloudWatch, now: f64) {
+    let minute = (now / 60.0).floor() as i64;
+    if svc
+        .last_tick
+        .swap(minute, std::sync::atomic::Ordering::Relaxed)
+        == minute
+    {
+        return;
+    }
     for ((account, region_name), region) in svc.regions.all() {
         let has = !region.lock().alarms.is_empty();
         if !has {
@@ -928,13 +937,8 @@ fn render(ctx: &RequestContext, a: &Alarm) -> Value {
     for k in ["OKActions", "AlarmActions", "InsufficientDataActions"] {
         o.entry(k).or_insert(json!([]));
     }
-    if !a.composite {
+    if !a.composite && !o.contains_key("Metrics") {
         o.entry("Dimensions").or_insert(json!([]));
-        if o.contains_key("Metrics") {
-            o.entry("EvaluationState")
-                .or_insert(json!("EVALUATION_SUCCESS"));
-            o.remove("EvaluationState");
-        }
     }
     Value::Object(o)
 }

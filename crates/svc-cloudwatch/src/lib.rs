@@ -24,6 +24,8 @@ pub struct CloudWatch {
     /// (account, region) pairs that have alarms: loaded at start so evaluation resumes
     /// after a restart without waiting for a request.
     active: Table<(String, String)>,
+    /// Virtual minute of the last evaluation tick.
+    last_tick: std::sync::atomic::AtomicI64,
 }
 
 /// Builds the service and arms the alarm evaluation tick (every virtual minute).
@@ -49,6 +51,7 @@ pub fn build(core: &Core) -> CloudWatch {
         core: core.clone(),
         regions: Stores::new(move |a, r| state::Region::load(store.clone(), a, r)),
         active: Table::new(core.store.clone(), "cloudwatch/active"),
+        last_tick: std::sync::atomic::AtomicI64::new(i64::MIN),
     }
 }
 
@@ -58,7 +61,7 @@ impl CloudWatch {
         self.regions.get(&ctx.account_id, &ctx.region)
     }
 
-    /// Evaluates every alarm at `now` (what the minute tick does).
+    /// Evaluates every alarm at `now` (what the minute tick does; once per virtual minute).
     pub fn evaluate_alarms(&self, now: f64) {
         alarms::tick(self, now);
     }
