@@ -89,6 +89,9 @@ def test_put_and_get_events_with_tokens_and_rejections(logs):
     back = logs.get_log_events(logGroupName=name, logStreamName="s1", limit=2, nextToken=last["nextBackwardToken"])
     assert [e["message"] for e in back["events"]] == ["m2", "m3"]
     assert head["nextForwardToken"].startswith("f/") and last["nextBackwardToken"].startswith("b/")
+    st = logs.describe_log_streams(logGroupName=name)["logStreams"][0]
+    assert st["storedBytes"] == 12 and st["firstEventTimestamp"] == t and st["lastEventTimestamp"] == t + 5
+    assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["storedBytes"] == 12
     win = logs.get_log_events(logGroupName=name, logStreamName="s1", startTime=t + 1, endTime=t + 3, startFromHead=True)
     assert [e["message"] for e in win["events"]] == ["m1", "m2"]
 

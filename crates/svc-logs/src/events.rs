@@ -187,6 +187,7 @@ pub(crate) async fn put_log_events(
             }
             s.batches += 1;
             s.last_ingestion_time = Some(now);
+            s.bytes += accepted.iter().map(|e| e.message.len() as u64).sum::<u64>();
             work = filters.map(|f| (group, s.name.clone(), f, accepted.clone()));
             insert_sorted(&mut s.events, accepted);
         } else {
@@ -215,6 +216,7 @@ impl Stream {
             batches: self.batches,
             last_ingestion_time: self.last_ingestion_time,
             events: Vec::new(),
+            bytes: 0,
         }
     }
 }

@@ -310,6 +310,7 @@ pub(crate) async fn create_log_stream(
         batches: 0,
         last_ingestion_time: None,
         events: Vec::new(),
+        bytes: 0,
     };
     region
         .tables

@@ -39,12 +39,15 @@ pub struct Stream {
     /// Events (not serialized with the stream: they live in batch records).
     #[serde(skip)]
     pub events: Vec<Event>,
+    /// Message bytes of `events` (kept up to date, so describing is cheap).
+    #[serde(skip)]
+    pub bytes: u64,
 }
 
 impl Stream {
     /// Bytes stored (messages).
     pub fn stored_bytes(&self) -> u64 {
-        self.events.iter().map(|e| e.message.len() as u64).sum()
+        self.bytes
     }
 }
 
@@ -314,6 +317,7 @@ impl Region {
         for g in groups.values_mut() {
             for s in g.streams.values_mut() {
                 s.events.sort_by_key(|e| (e.timestamp, e.seq));
+                s.bytes = s.events.iter().map(|e| e.message.len() as u64).sum();
             }
         }
         Region {
@@ -360,7 +364,8 @@ impl Region {
                 for s in g.streams.values_mut() {
                     let n = s.events.partition_point(|e| e.timestamp < cutoff);
                     if n > 0 {
-                        s.events.drain(..n);
+                        let gone: u64 = s.events.drain(..n).map(|e| e.message.len() as u64).sum();
+                        s.bytes = s.bytes.saturating_sub(gone);
                     }
                 }
             }
