@@ -360,7 +360,7 @@ pub(crate) async fn get_metric_statistics(
     let period_ms = i.period * 1000;
     let start = ((i.start_time * 1000.0) as i64).div_euclid(period_ms) * period_ms;
     let end = (i.end_time * 1000.0) as i64;
-    let buckets = (end - start + period_ms - 1) / period_ms;
+    let buckets = end.saturating_sub(start).saturating_add(period_ms - 1) / period_ms;
     if buckets > 1440 {
         return Err(CwError::combination(format!(
             "You have requested up to {buckets} datapoints, which exceeds the limit of 1,440. You may reduce the datapoints requested by increasing Period, or decreasing the time range."
@@ -539,7 +539,7 @@ pub fn compute(
     let pms = period.max(1) * 1000;
     let first = ((start * 1000.0) as i64).div_euclid(pms) * pms;
     let last = (end * 1000.0) as i64;
-    let n = ((last - first).max(0) + pms - 1) / pms;
+    let n = last.saturating_sub(first).max(0).saturating_add(pms - 1) / pms;
     if n > 100_800 {
         return Err(CwError::validation(
             "The requested time range would return more than 100,800 datapoints.",

@@ -91,7 +91,7 @@ fn check_batch(
             "Log events in a single PutLogEvents request must be in chronological order.",
         ));
     }
-    if ts[ts.len() - 1] - ts[0] > MAX_SPAN_MS {
+    if ts[ts.len() - 1].saturating_sub(ts[0]) > MAX_SPAN_MS {
         return Err(LogsError::invalid(
             "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.",
         ));

@@ -85,7 +85,7 @@ pub(crate) async fn start_query(
         }
         let (lo, hi) = (
             i.start_time.saturating_mul(1000),
-            i.end_time.saturating_mul(1000) + 999,
+            i.end_time.saturating_mul(1000).saturating_add(999),
         );
         let mut records = Vec::new();
         for n in &names {
@@ -523,8 +523,11 @@ pub(crate) async fn get_log_group_fields(
     let region = svc.region(ctx);
     let r = region.read();
     let g = r.get(&name).ok_or_else(LogsError::no_group)?;
-    let end = i.time.map(|t| t * 1000).unwrap_or_else(|| now_ms(ctx));
-    let start = end - 15 * 60_000;
+    let end = i
+        .time
+        .map(|t| t.saturating_mul(1000))
+        .unwrap_or_else(|| now_ms(ctx));
+    let start = end.saturating_sub(15 * 60_000);
     let mut sample: Vec<&crate::state::Event> = g
         .streams
         .values()
