@@ -49,6 +49,12 @@ def test_groups_streams_and_exact_errors(logs):
     assert desc["logStreams"][0]["logStreamName"] == "s1"
     with pytest.raises(logs.exceptions.InvalidParameterException):
         logs.describe_log_streams(logGroupName=name, orderBy="LastEventTime", logStreamNamePrefix="a")
+    listed = logs.list_log_groups(logGroupNamePattern="^" + name.replace("/", "\\/") + "$")["logGroups"]
+    assert [x["logGroupName"] for x in listed] == [name] and listed[0]["logGroupClass"] == "STANDARD"
+    logs.put_log_group_deletion_protection(logGroupIdentifier=name, deletionProtectionEnabled=True)
+    with pytest.raises(logs.exceptions.InvalidOperationException):
+        logs.delete_log_group(logGroupName=name)
+    logs.put_log_group_deletion_protection(logGroupIdentifier=name, deletionProtectionEnabled=False)
     logs.delete_log_stream(logGroupName=name, logStreamName="c")
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.delete_log_stream(logGroupName=name, logStreamName="c")

@@ -796,3 +796,86 @@ pub(crate) async fn delete_resource_policy(
     m.remove(&key);
     Ok(Empty {})
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListLogGroupsIn {
+    log_group_name_pattern: Option<String>,
+    log_group_class: Option<String>,
+    next_token: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LogGroupSummary {
+    log_group_name: String,
+    log_group_arn: String,
+    log_group_class: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListLogGroupsOut {
+    log_groups: Vec<LogGroupSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+pub(crate) async fn list_log_groups(
+    svc: &Logs,
+    ctx: &RequestContext,
+    i: ListLogGroupsIn,
+) -> Result<ListLogGroupsOut, LogsError> {
+    let pattern = match &i.log_group_name_pattern {
+        Some(p) => Some(
+            regex_lite::Regex::new(p)
+                .map_err(|e| LogsError::invalid(format!("Invalid logGroupNamePattern: {e}")))?,
+        ),
+        None => None,
+    };
+    let limit = i.limit.unwrap_or(50).clamp(1, 1000);
+    let start = offset(i.next_token.as_deref())?;
+    let region = svc.region(ctx);
+    let r = region.read();
+    let all: Vec<&Group> = r
+        .values()
+        .filter(|g| pattern.as_ref().is_none_or(|p| p.is_match(&g.name)))
+        .filter(|g| i.log_group_class.as_ref().is_none_or(|c| &g.class == c))
+        .collect();
+    let page: Vec<LogGroupSummary> = all
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|g| LogGroupSummary {
+            log_group_name: g.name.clone(),
+            log_group_arn: group_arn(ctx, &g.name),
+            log_group_class: g.class.clone(),
+        })
+        .collect();
+    let next = (start + page.len() < all.len()).then(|| token(start + page.len()));
+    Ok(ListLogGroupsOut {
+        log_groups: page,
+        next_token: next,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PutLogGroupDeletionProtectionIn {
+    log_group_identifier: String,
+    deletion_protection_enabled: bool,
+}
+
+pub(crate) async fn put_log_group_deletion_protection(
+    svc: &Logs,
+    ctx: &RequestContext,
+    i: PutLogGroupDeletionProtectionIn,
+) -> Result<Empty, LogsError> {
+    let name = name_from_arn(&i.log_group_identifier).unwrap_or(i.log_group_identifier);
+    update_group(svc, ctx, &name, |g| {
+        g.deletion_protection = i.deletion_protection_enabled;
+        Ok(())
+    })?;
+    Ok(Empty {})
+}

@@ -52,6 +52,8 @@ impl Service for Logs {
         "CreateLogGroup" => groups::create_log_group,
         "DeleteLogGroup" => groups::delete_log_group,
         "DescribeLogGroups" => groups::describe_log_groups,
+        "ListLogGroups" => groups::list_log_groups,
+        "PutLogGroupDeletionProtection" => groups::put_log_group_deletion_protection,
         "CreateLogStream" => groups::create_log_stream,
         "DeleteLogStream" => groups::delete_log_stream,
         "DescribeLogStreams" => groups::describe_log_streams,
