@@ -375,3 +375,45 @@ def test_json_protocol(overcast):
     r = call("GetDashboard", {"DashboardName": "nope-" + n.split("/")[1]})
     assert r.status_code == 404
     assert r.headers.get("x-amzn-query-error", "").startswith("ResourceNotFound;")
+
+
+def test_anomaly_detection_band_and_alarm(cw, overcast):
+    n = ns()
+    now = time.time()
+    base = now // 60 * 60
+    # Two hours of a steady metric around 10, then a spike to 100 in the last minute.
+    data = [{"MetricName": "Load", "Timestamp": utc(base - 7200 + 60 * k), "Value": 10 + (k % 3)} for k in range(119)]
+    for i in range(0, len(data), 500):
+        cw.put_metric_data(Namespace=n, MetricData=data[i:i + 500])
+    cw.put_metric_data(Namespace=n, MetricData=[{"MetricName": "Load", "Timestamp": utc(base - 60 + 1), "Value": 100}])
+    det = cw.put_anomaly_detector(SingleMetricAnomalyDetector={"Namespace": n, "MetricName": "Load", "Stat": "Average"})
+    assert det["AnomalyDetectorId"]
+    ds = cw.describe_anomaly_detectors(Namespace=n)["AnomalyDetectors"]
+    assert len(ds) == 1 and ds[0]["StateValue"] == "TRAINED" and ds[0]["SingleMetricAnomalyDetector"]["MetricName"] == "Load"
+    q = [{"Id": "m", "MetricStat": {"Metric": {"Namespace": n, "MetricName": "Load"}, "Period": 60, "Stat": "Average"}},
+         {"Id": "band", "Expression": "ANOMALY_DETECTION_BAND(m, 2)"}]
+    out = cw.get_metric_data(StartTime=utc(base - 300), EndTime=utc(base), MetricDataQueries=q)
+    bands = [r for r in out["MetricDataResults"] if r["Id"] == "band"]
+    assert len(bands) == 2
+    lower = [r for r in bands if r["Label"].endswith("Lower Bound")][0]["Values"][0]
+    upper = [r for r in bands if r["Label"].endswith("Upper Bound")][0]["Values"][0]
+    assert 7 < lower < 11 < upper < 14
+    name = f"anomaly-{uuid.uuid4().hex[:6]}"
+    cw.put_metric_alarm(AlarmName=name, ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold",
+                        EvaluationPeriods=1, ThresholdMetricId="band", Metrics=[
+                            {"Id": "m", "ReturnData": True, "MetricStat": {"Metric": {"Namespace": n, "MetricName": "Load"},
+                                                                            "Period": 60, "Stat": "Average"}},
+                            {"Id": "band", "Expression": "ANOMALY_DETECTION_BAND(m, 2)"}])
+    overcast.clock(set=base + 1)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        a = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        if a["StateValue"] == "ALARM":
+            break
+        time.sleep(0.05)
+    assert a["StateValue"] == "ALARM", a["StateReason"]
+    cw.delete_alarms(AlarmNames=[name])
+    cw.delete_anomaly_detector(SingleMetricAnomalyDetector={"Namespace": n, "MetricName": "Load", "Stat": "Average"})
+    assert cw.describe_anomaly_detectors(Namespace=n)["AnomalyDetectors"] == []
+    with pytest.raises(cw.exceptions.ResourceNotFoundException):
+        cw.delete_anomaly_detector(SingleMetricAnomalyDetector={"Namespace": n, "MetricName": "Load", "Stat": "Average"})

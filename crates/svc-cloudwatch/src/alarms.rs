@@ -137,6 +137,11 @@ fn validate_metric_alarm(s: &Spec) -> Result<(), CwError> {
             "ThresholdMetricId is only allowed with anomaly detection comparison operators."
         }));
     }
+    if band && s.metrics.is_none() {
+        return Err(CwError::validation(
+            "Anomaly detection alarms need Metrics with an ANOMALY_DETECTION_BAND expression.",
+        ));
+    }
     if !band && s.threshold.is_none() {
         return Err(CwError::validation("Threshold is required."));
     }
@@ -484,6 +489,9 @@ fn rule_not(t: &[String], i: &mut usize) -> Result<Rule, String> {
     }
 }
 
+/// (lower, upper) bounds of an anomaly detection band, per period.
+type Band = (Vec<Option<f64>>, Vec<Option<f64>>);
+
 /// What evaluation decided for one alarm.
 struct Decision {
     state: String,
@@ -524,6 +532,8 @@ fn evaluate_metric(spec: &Spec, d: &Data, now: f64, current: &str) -> Option<Dec
         .clone()
         .or(spec.extended_statistic.clone())
         .unwrap_or_else(|| "Average".into());
+    // (lower, upper) bounds per period, for anomaly detection alarms.
+    let mut band: Option<Band> = None;
     let values: Vec<Option<f64>> = match &spec.metrics {
         Some(qs) => {
             let (_, results) = metrics::compute(d, None, qs, start, end, period as i64).ok()?;
@@ -534,6 +544,13 @@ fn evaluate_metric(spec: &Spec, d: &Data, now: f64, current: &str) -> Option<Dec
                         && Some(&q.id) != spec.threshold_metric_id.as_ref()
                 })
                 .map(|q| q.id.clone())?;
+            if let Some(t) = &spec.threshold_metric_id {
+                band = results.iter().find(|r| &r.id == t).map(|r| {
+                    let lower = r.values.clone();
+                    let upper = r.upper.clone().unwrap_or_else(|| lower.clone());
+                    (lower, upper)
+                });
+            }
             results.into_iter().find(|r| r.id == want)?.values
         }
         None => {
@@ -556,32 +573,42 @@ fn evaluate_metric(spec: &Spec, d: &Data, now: f64, current: &str) -> Option<Dec
             }
         }
     };
-    let values: Vec<Option<f64>> = values.into_iter().rev().take(n).rev().collect();
+    let skip = values.len().saturating_sub(n);
+    let values: Vec<Option<f64>> = values.into_iter().skip(skip).collect();
+    let band = band.map(|(l, u)| {
+        (
+            l.into_iter().skip(skip).collect::<Vec<_>>(),
+            u.into_iter().skip(skip).collect::<Vec<_>>(),
+        )
+    });
     let op = spec.comparison_operator.as_deref().unwrap_or("");
     let threshold = spec.threshold.unwrap_or(0.0);
-    if op.contains("Lower") || op.contains("Upper") {
-        // Anomaly detection bands are not modelled yet: nothing to compare against.
-        return Some(Decision {
-            state: "INSUFFICIENT_DATA".into(),
-            reason: "Insufficient Data: anomaly detection bands are not evaluated by Overcast yet."
-                .into(),
-            data: None,
-        });
-    }
-    let breach = |v: f64| match op {
+    let bounds = |k: usize| -> (Option<f64>, Option<f64>) {
+        match &band {
+            Some((l, u)) => (l.get(k).copied().flatten(), u.get(k).copied().flatten()),
+            None => (None, None),
+        }
+    };
+    let breach = |k: usize, v: f64| match op {
         "GreaterThanOrEqualToThreshold" => v >= threshold,
         "GreaterThanThreshold" => v > threshold,
         "LessThanThreshold" => v < threshold,
-        _ => v <= threshold,
+        "LessThanOrEqualToThreshold" => v <= threshold,
+        "LessThanLowerThreshold" => bounds(k).0.is_some_and(|l| v < l),
+        "GreaterThanUpperThreshold" => bounds(k).1.is_some_and(|u| v > u),
+        _ => {
+            let (l, u) = bounds(k);
+            l.is_some_and(|l| v < l) || u.is_some_and(|u| v > u)
+        }
     };
     let treat = spec.treat_missing_data.as_deref().unwrap_or("missing");
-    let present: Vec<(f64, f64)> = values
+    let present: Vec<(f64, f64, usize)> = values
         .iter()
         .enumerate()
-        .filter_map(|(k, v)| v.map(|v| (v, start + k as f64 * period)))
+        .filter_map(|(k, v)| v.map(|v| (v, start + k as f64 * period, k)))
         .collect();
     let missing = values.len() - present.len();
-    let mut breaching = present.iter().filter(|(v, _)| breach(*v)).count();
+    let mut breaching = present.iter().filter(|(v, _, k)| breach(*k, *v)).count();
     if treat == "breaching" {
         breaching += missing;
     }
@@ -589,9 +616,16 @@ fn evaluate_metric(spec: &Spec, d: &Data, now: f64, current: &str) -> Option<Dec
         "GreaterThanOrEqualToThreshold" => "greater than or equal to",
         "GreaterThanThreshold" => "greater than",
         "LessThanThreshold" => "less than",
-        _ => "less than or equal to",
+        "LessThanOrEqualToThreshold" => "less than or equal to",
+        "LessThanLowerThreshold" => "less than the lower bound of",
+        "GreaterThanUpperThreshold" => "greater than the upper bound of",
+        _ => "outside",
     };
-    let dps: Vec<String> = present.iter().rev().map(|(v, t)| fmt_dp(*v, *t)).collect();
+    let dps: Vec<String> = present
+        .iter()
+        .rev()
+        .map(|(v, t, _)| fmt_dp(*v, *t))
+        .collect();
     let data = json!({
         "version": "1.0",
         "queryDate": overcast_wire::value::time_format::iso8601_millis(now),
@@ -600,7 +634,7 @@ fn evaluate_metric(spec: &Spec, d: &Data, now: f64, current: &str) -> Option<Dec
         "period": period as i64,
         "recentDatapoints": present.iter().map(|p| p.0).collect::<Vec<_>>(),
         "threshold": threshold,
-        "evaluatedDatapoints": present.iter().rev().map(|(v, t)| json!({
+        "evaluatedDatapoints": present.iter().rev().map(|(v, t, _)| json!({
             "timestamp": overcast_wire::value::time_format::iso8601_millis(*t), "value": v
         })).collect::<Vec<_>>(),
     })

@@ -1,6 +1,6 @@
 //! CloudWatch: metrics (PutMetricData in every form, GetMetricStatistics with percentiles,
 //! GetMetricData with metric math, ListMetrics), alarms evaluated every virtual minute with
-//! SNS and EventBridge actions, composite alarms, dashboards and tags. State is per
+//! SNS and EventBridge actions, composite alarms, anomaly detection bands, dashboards and tags. State is per
 //! (account, region) and persisted through the core store. Every other CloudWatch operation
 //! answers `NotImplemented`.
 
@@ -10,6 +10,7 @@ use overcast_core::{Core, RequestContext, Service, Stores, Table};
 
 pub mod alarms;
 pub mod dashboards;
+pub mod detectors;
 pub mod error;
 pub mod math;
 pub mod metrics;
@@ -67,6 +68,24 @@ impl CloudWatch {
     }
 }
 
+async fn put_anomaly_detector(
+    svc: &CloudWatch,
+    ctx: &RequestContext,
+    input: overcast_core::Input,
+) -> Result<overcast_core::Output, overcast_core::AwsError> {
+    let out = detectors::put_anomaly_detector(svc, ctx, input.value).await?;
+    overcast_core::service::render(out)
+}
+
+async fn delete_anomaly_detector(
+    svc: &CloudWatch,
+    ctx: &RequestContext,
+    input: overcast_core::Input,
+) -> Result<overcast_core::Output, overcast_core::AwsError> {
+    let out = detectors::delete_anomaly_detector(svc, ctx, input.value).await?;
+    overcast_core::service::render(out)
+}
+
 impl Service for CloudWatch {
     fn name(&self) -> &'static str {
         "cloudwatch"
@@ -90,10 +109,13 @@ impl Service for CloudWatch {
         "DeleteDashboards" => dashboards::delete_dashboards,
         "TagResource" => dashboards::tag_resource,
         "UntagResource" => dashboards::untag_resource,
-        "ListTagsForResource" => dashboards::list_tags_for_resource;
+        "ListTagsForResource" => dashboards::list_tags_for_resource,
+        "DescribeAnomalyDetectors" => detectors::describe_anomaly_detectors;
         raw {
             "PutMetricAlarm" => alarms::put_metric_alarm,
             "PutCompositeAlarm" => alarms::put_composite_alarm,
+        "PutAnomalyDetector" => put_anomaly_detector,
+        "DeleteAnomalyDetector" => delete_anomaly_detector,
         }
     }
 

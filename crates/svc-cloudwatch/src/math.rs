@@ -208,8 +208,60 @@ pub fn references(e: &Expr, out: &mut Vec<String>) {
     }
 }
 
+/// The anomaly detection model of one metric: mean and standard deviation of its history,
+/// overall and per hour of the day (daily seasonality once there is enough history).
+#[derive(Debug, Clone, Default)]
+pub struct BandModel {
+    global: (f64, f64, f64),
+    hourly: [(f64, f64, f64); 24],
+}
+
+impl BandModel {
+    /// Trains on (epoch seconds, value) samples.
+    pub fn train(samples: impl Iterator<Item = (f64, f64)>) -> BandModel {
+        let mut m = BandModel::default();
+        for (t, v) in samples {
+            let h = ((t / 3600.0).floor() as i64).rem_euclid(24) as usize;
+            for acc in [&mut m.global, &mut m.hourly[h]] {
+                acc.0 += 1.0;
+                acc.1 += v;
+                acc.2 += v * v;
+            }
+        }
+        m
+    }
+
+    /// Samples seen.
+    pub fn samples(&self) -> f64 {
+        self.global.0
+    }
+
+    /// (mean, standard deviation) expected at `t`.
+    pub fn at(&self, t: f64) -> Option<(f64, f64)> {
+        let h = ((t / 3600.0).floor() as i64).rem_euclid(24) as usize;
+        let acc = if self.hourly[h].0 >= 3.0 && self.global.0 >= 72.0 {
+            self.hourly[h]
+        } else {
+            self.global
+        };
+        if acc.0 < 1.0 {
+            return None;
+        }
+        let mean = acc.1 / acc.0;
+        let var = if acc.0 > 1.0 {
+            ((acc.2 - acc.0 * mean * mean) / (acc.0 - 1.0)).max(0.0)
+        } else {
+            0.0
+        };
+        // A flat history still gets a band of a few percent of its level.
+        Some((mean, var.sqrt().max(mean.abs() * 0.01).max(1e-9)))
+    }
+}
+
 /// What an expression sees: the other queries' series, the grid and its period.
 pub struct Env<'a> {
+    /// Anomaly models by MetricStat query id.
+    pub bands: &'a HashMap<String, BandModel>,
     /// Series by query id: (id, label, values, is a MetricStat) in evaluation order.
     pub series: &'a [(String, String, Vec<Option<f64>>, bool)],
     /// Grid timestamps (seconds, ascending).
@@ -473,7 +525,32 @@ fn call(f: &str, args: &[Expr], env: &Env) -> Result<Val, String> {
                 _ => return Err(format!("{f} needs a time series")),
             })
         }
-        "SEARCH" | "ANOMALY_DETECTION_BAND" | "INSIGHT_RULE_METRIC" | "SERVICE_QUOTA" => {
+        "ANOMALY_DETECTION_BAND" => {
+            let Some(Expr::Id(id)) = args.first() else {
+                return Err("ANOMALY_DETECTION_BAND takes the id of a metric".into());
+            };
+            let k = match args.get(1) {
+                Some(a) => match eval(a, env)? {
+                    Val::Scalar(x) => x,
+                    _ => return Err("The band width must be a number".into()),
+                },
+                None => 2.0,
+            };
+            let model = env
+                .bands
+                .get(id)
+                .ok_or_else(|| format!("ANOMALY_DETECTION_BAND needs a metric, not {id}"))?;
+            let (lower, upper): (Vec<Option<f64>>, Vec<Option<f64>>) = env
+                .grid
+                .iter()
+                .map(|t| match model.at(*t) {
+                    Some((m, sd)) => (Some(m - k * sd), Some(m + k * sd)),
+                    None => (None, None),
+                })
+                .unzip();
+            Ok(Val::Array(vec![lower, upper]))
+        }
+        "SEARCH" | "INSIGHT_RULE_METRIC" | "SERVICE_QUOTA" => {
             Err(format!("{f} is not supported by Overcast yet"))
         }
         other => Err(format!("Unknown function {other}")),
@@ -534,9 +611,14 @@ mod tests {
             ("c".to_string(), "C".to_string(), vec![Some(9.0); 4], false),
         ];
         let grid = [0.0, 60.0, 120.0, 180.0];
+        let bands = HashMap::from([(
+            "a".to_string(),
+            BandModel::train([(0.0, 10.0), (60.0, 12.0), (120.0, 8.0), (180.0, 10.0)].into_iter()),
+        )]);
         eval(
             &parse(expr).unwrap(),
             &Env {
+                bands: &bands,
                 series: &series,
                 grid: &grid,
                 period: 60.0,
@@ -597,6 +679,12 @@ mod tests {
             Val::Series(vec![None, None, Some(2.0 / 120.0), Some(4.0 / 60.0)])
         );
         assert_eq!(run("PERIOD(a)"), Val::Scalar(60.0));
+        let Val::Array(band) = run("ANOMALY_DETECTION_BAND(a, 1)") else {
+            panic!("a band is two series")
+        };
+        let sd = (8.0f64 / 3.0).sqrt();
+        assert!((band[0][0].unwrap() - (10.0 - sd)).abs() < 1e-9);
+        assert!((band[1][3].unwrap() - (10.0 + sd)).abs() < 1e-9);
         assert!(parse("a +").is_err());
         assert!(order(
             &HashMap::from([("e".to_string(), vec!["e".to_string()])]),

@@ -458,8 +458,10 @@ pub struct Computed {
     pub id: String,
     /// Label.
     pub label: String,
-    /// Values on the grid.
+    /// Values on the grid (the lower bound of an anomaly detection band).
     pub values: Vec<Option<f64>>,
+    /// Upper bound, for an anomaly detection band.
+    pub upper: Option<Vec<Option<f64>>>,
     /// Error message, if the expression failed.
     pub error: Option<String>,
 }
@@ -561,6 +563,13 @@ pub fn compute(
     let ids: Vec<String> = qs.iter().map(|q| q.id.clone()).collect();
     let order = math::order(&deps, &ids).map_err(CwError::validation)?;
     let mut done: Vec<(String, String, Vec<Option<f64>>, bool)> = Vec::new();
+    let mut uppers: HashMap<String, Vec<Option<f64>>> = HashMap::new();
+    let wants_band = qs.iter().any(|q| {
+        q.expression
+            .as_deref()
+            .is_some_and(|e| e.to_ascii_uppercase().contains("ANOMALY_DETECTION_BAND"))
+    });
+    let mut bands: HashMap<String, math::BandModel> = HashMap::new();
     let mut errors: HashMap<String, String> = HashMap::new();
     for id in &order {
         let Some(q) = qs.iter().find(|q| &q.id == id) else {
@@ -588,10 +597,30 @@ pub fn compute(
                     .collect(),
                 None => vec![None; grid_ms.len()],
             };
+            if wants_band {
+                let model = match d.metrics.get(&key) {
+                    Some(series) => {
+                        let excluded = excluded_ranges(d, &key, &ms.stat);
+                        let keep = |t: f64| !excluded.iter().any(|(a, b)| t >= *a && t < *b);
+                        let history = first.saturating_sub(14 * 86_400_000);
+                        let mut samples: Vec<(f64, f64)> =
+                            bucketize(series, history, first, own, &ms.stat, ms.unit.as_deref());
+                        samples.retain(|(t, _)| keep(*t));
+                        if samples.is_empty() {
+                            samples =
+                                bucketize(series, first, last, own, &ms.stat, ms.unit.as_deref());
+                        }
+                        math::BandModel::train(samples.into_iter())
+                    }
+                    None => math::BandModel::default(),
+                };
+                bands.insert(id.clone(), model);
+            }
             let label = q.label.clone().unwrap_or_else(|| key.name.clone());
             done.push((id.clone(), label, values, true));
         } else if let Some(e) = exprs.get(id) {
             let env = math::Env {
+                bands: &bands,
                 series: &done,
                 grid: &grid,
                 period: period as f64,
@@ -603,10 +632,11 @@ pub fn compute(
                 }
                 Ok(math::Val::Series(s)) => done.push((id.clone(), label, s, false)),
                 Ok(math::Val::Array(a)) => {
-                    let first = a
-                        .into_iter()
-                        .next()
-                        .unwrap_or_else(|| vec![None; grid.len()]);
+                    let mut it = a.into_iter();
+                    let first = it.next().unwrap_or_else(|| vec![None; grid.len()]);
+                    if let Some(upper) = it.next() {
+                        uppers.insert(id.clone(), upper);
+                    }
                     done.push((id.clone(), label, first, false));
                 }
                 Ok(math::Val::Text(_)) => {
@@ -630,11 +660,62 @@ pub fn compute(
                 id: x.0.clone(),
                 label: x.1.clone(),
                 values: x.2.clone(),
+                upper: uppers.get(&q.id).cloned(),
                 error: errors.get(&q.id).cloned(),
             })
         })
         .collect();
     Ok((grid, results))
+}
+
+/// (bucket start seconds, statistic) of a series' points in [from, to) ms, by `period_ms`.
+fn bucketize(
+    series: &crate::state::Series,
+    from: i64,
+    to: i64,
+    period_ms: i64,
+    stat: &str,
+    unit: Option<&str>,
+) -> Vec<(f64, f64)> {
+    let step = period_ms.max(1);
+    let mut out = Vec::new();
+    let mut cur: Option<(i64, Point)> = None;
+    for (t, p) in series.points.range(from..to.max(from)) {
+        if unit.is_some_and(|u| p.unit.as_deref().unwrap_or("None") != u) {
+            continue;
+        }
+        let b = t.div_euclid(step) * step;
+        match &mut cur {
+            Some((cb, acc)) if *cb == b => acc.merge(p),
+            _ => {
+                if let Some((cb, acc)) = cur.take() {
+                    out.extend(acc.stat(stat).map(|v| (cb as f64 / 1000.0, v)));
+                }
+                cur = Some((b, p.clone()));
+            }
+        }
+    }
+    if let Some((cb, acc)) = cur {
+        out.extend(acc.stat(stat).map(|v| (cb as f64 / 1000.0, v)));
+    }
+    out
+}
+
+/// ExcludedTimeRanges of the anomaly detector of (metric, stat), in seconds.
+fn excluded_ranges(d: &Data, key: &MetricKey, stat: &str) -> Vec<(f64, f64)> {
+    d.detectors
+        .values()
+        .filter(|x| {
+            crate::detectors::detector_key(x).as_ref() == Some(&(key.clone(), stat.to_string()))
+        })
+        .flat_map(|x| {
+            x["Configuration"]["ExcludedTimeRanges"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|r| Some((r["StartTime"].as_f64()?, r["EndTime"].as_f64()?)))
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -707,7 +788,26 @@ pub(crate) async fn get_metric_data(
         .iter()
         .zip(results)
         .filter(|(q, _)| q.return_data.unwrap_or(true))
-        .map(|(_, r)| {
+        .flat_map(|(_, r)| {
+            // A band comes back as its two bounds, under the query's id.
+            match r.upper.clone() {
+                Some(upper) => vec![
+                    Computed {
+                        label: format!("{} Lower Bound", r.label),
+                        upper: None,
+                        ..r.clone()
+                    },
+                    Computed {
+                        label: format!("{} Upper Bound", r.label),
+                        values: upper,
+                        upper: None,
+                        ..r
+                    },
+                ],
+                None => vec![r],
+            }
+        })
+        .map(|r| {
             let mut pts: Vec<(f64, f64)> = grid
                 .iter()
                 .zip(&r.values)

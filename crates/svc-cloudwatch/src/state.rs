@@ -204,6 +204,8 @@ pub struct Data {
     pub history: Vec<HistoryItem>,
     /// Dashboards by name.
     pub dashboards: BTreeMap<String, Dashboard>,
+    /// Anomaly detectors by id (their Describe shape).
+    pub detectors: BTreeMap<String, Value>,
     /// Next batch / history record number.
     pub next_record: u64,
 }
@@ -219,6 +221,8 @@ pub struct Region {
     pub history: Table<HistoryItem>,
     /// Dashboards.
     pub dashboards: Table<Dashboard>,
+    /// Anomaly detectors.
+    pub detectors: Table<Value>,
     /// True when writes are kept.
     pub durable: bool,
 }
@@ -236,6 +240,7 @@ impl Region {
             alarms: Table::new(store.clone(), ns("alarms")),
             history: Table::new(store.clone(), ns("history")),
             dashboards: Table::new(store.clone(), ns("dashboards")),
+            detectors: Table::new(store.clone(), ns("detectors")),
             durable: store.durable(),
         };
         {
@@ -257,6 +262,7 @@ impl Region {
                 d.history.push(h);
             }
             d.dashboards = r.dashboards.load().into_iter().collect();
+            d.detectors = r.detectors.load().into_iter().collect();
             d.next_record = next;
         }
         r
