@@ -70,10 +70,10 @@ def test_not_implemented_names_the_operation(client):
 def test_not_implemented_json_service(client):
     logs = client("logs")
     with pytest.raises(ClientError) as e:
-        logs.describe_log_groups()
+        logs.describe_destinations()
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert e.value.response["Error"]["Code"] == "NotImplemented"
-    assert "DescribeLogGroups" in e.value.response["Error"]["Message"]
+    assert "DescribeDestinations" in e.value.response["Error"]["Message"]
 
 
 def test_request_id_header_on_every_answer(overcast):
@@ -107,7 +107,7 @@ def test_virtual_clock_survives_restart_and_kill9(overcast):
 @pytest.mark.parametrize("service,call,op", [
     ("s3", lambda c: c.get_bucket_policy(Bucket="any-bucket"), "GetBucketPolicy"),  # rest-xml
     ("lambda", lambda c: c.list_functions(), "ListFunctions"),               # rest-json
-    ("cloudwatch", lambda c: c.list_metrics(), "ListMetrics"),               # smithy-rpc-v2-cbor
+    ("cloudwatch", lambda c: c.list_metric_streams(), "ListMetricStreams"),  # smithy-rpc-v2-cbor
     ("sns", lambda c: c.list_topics(), "ListTopics"),                        # query
     ("ec2", lambda c: c.describe_instances(), "DescribeInstances"),          # ec2
     ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),         # rest-xml (ErrorResponse)
