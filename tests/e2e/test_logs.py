@@ -302,6 +302,29 @@ def test_export_task_writes_gzip_objects_to_s3(logs, client):
         logs.create_export_task(logGroupName=name, fromTime=t, to=t + 1, destination=bucket + "-missing")
 
 
+def test_data_protection_masks_unless_unmasked(logs):
+    name = group_with_stream(logs)
+    ids = ["arn:aws:dataprotection::aws:data-identifier/EmailAddress"]
+    doc = json.dumps({"Name": "p", "Version": "2021-06-01", "Statement": [
+        {"Sid": "audit", "DataIdentifier": ids, "Operation": {"Audit": {"FindingsDestination": {}}}},
+        {"Sid": "redact", "DataIdentifier": ids, "Operation": {"Deidentify": {"MaskConfig": {}}}}]})
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.put_data_protection_policy(logGroupIdentifier=name, policyDocument="{}")
+    out = logs.put_data_protection_policy(logGroupIdentifier=name, policyDocument=doc)
+    assert out["policyDocument"] == doc
+    assert logs.get_data_protection_policy(logGroupIdentifier=name)["policyDocument"] == doc
+    assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["dataProtectionStatus"] == "ACTIVATED"
+    t = now_ms()
+    logs.put_log_events(logGroupName=name, logStreamName="s1", logEvents=[{"timestamp": t, "message": "signup bob@example.com"}])
+    masked = logs.get_log_events(logGroupName=name, logStreamName="s1")["events"][0]["message"]
+    assert masked == "signup " + "*" * len("bob@example.com")
+    assert logs.filter_log_events(logGroupName=name)["events"][0]["message"] == masked
+    clear = logs.get_log_events(logGroupName=name, logStreamName="s1", unmask=True)["events"][0]["message"]
+    assert clear == "signup bob@example.com"
+    logs.delete_data_protection_policy(logGroupIdentifier=name)
+    assert logs.get_log_events(logGroupName=name, logStreamName="s1")["events"][0]["message"] == clear
+
+
 def test_cli_round_trip(aws):
     name = f"/ecs/api-service-{uuid.uuid4().hex[:6]}"
     aws("logs", "create-log-group", "--log-group-name", name)

@@ -245,6 +245,7 @@ pub(crate) struct GetLogEventsIn {
     next_token: Option<String>,
     limit: Option<usize>,
     start_from_head: Option<bool>,
+    unmask: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -297,6 +298,10 @@ pub(crate) async fn get_log_events(
         .streams
         .get(&i.log_stream_name)
         .ok_or_else(LogsError::no_stream)?;
+    let masker = crate::protection::masker(
+        g.data_protection_policy.as_deref(),
+        i.unmask.unwrap_or(false),
+    );
     let ev = &s.events;
     let lo = i
         .start_time
@@ -342,7 +347,10 @@ pub(crate) async fn get_log_events(
             .iter()
             .map(|e| OutputLogEvent {
                 timestamp: e.timestamp,
-                message: e.message.clone(),
+                message: match &masker {
+                    Some(m) => m.mask(&e.message),
+                    None => e.message.clone(),
+                },
                 ingestion_time: e.ingestion_time,
             })
             .collect(),
@@ -363,6 +371,7 @@ pub(crate) struct FilterLogEventsIn {
     filter_pattern: Option<String>,
     next_token: Option<String>,
     limit: Option<usize>,
+    unmask: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -457,6 +466,10 @@ pub(crate) async fn filter_log_events(
     region.apply_retention(now_ms(ctx));
     let r = region.read();
     let g = r.get(&name).ok_or_else(LogsError::no_group)?;
+    let masker = crate::protection::masker(
+        g.data_protection_policy.as_deref(),
+        i.unmask.unwrap_or(false),
+    );
     let streams: Vec<&Stream> = g
         .streams
         .values()
@@ -527,7 +540,10 @@ pub(crate) async fn filter_log_events(
             .map(|(s, e)| FilteredLogEvent {
                 log_stream_name: s.to_string(),
                 timestamp: e.timestamp,
-                message: e.message.clone(),
+                message: match &masker {
+                    Some(m) => m.mask(&e.message),
+                    None => e.message.clone(),
+                },
                 ingestion_time: e.ingestion_time,
                 event_id: event_id(s, e),
             })

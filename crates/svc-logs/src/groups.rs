@@ -129,6 +129,7 @@ pub(crate) async fn create_log_group(
         metric_filters: BTreeMap::new(),
         subscription_filters: BTreeMap::new(),
         data_protection_policy: None,
+        data_protection_updated: None,
         streams: BTreeMap::new(),
     };
     region.tables.groups.put(&group.name, &group)?;
@@ -521,6 +522,7 @@ impl Group {
             metric_filters: self.metric_filters.clone(),
             subscription_filters: self.subscription_filters.clone(),
             data_protection_policy: self.data_protection_policy.clone(),
+            data_protection_updated: self.data_protection_updated,
             streams: BTreeMap::new(),
         }
     }

@@ -16,6 +16,7 @@ pub mod groups;
 pub mod insights;
 pub mod integrations;
 pub mod pattern;
+pub mod protection;
 pub mod queries;
 pub mod state;
 
@@ -86,6 +87,9 @@ impl Service for Logs {
         "DescribeQueryDefinitions" => queries::describe_query_definitions,
         "DeleteQueryDefinition" => queries::delete_query_definition,
         "GetLogRecord" => queries::get_log_record,
+        "PutDataProtectionPolicy" => protection::put_data_protection_policy,
+        "GetDataProtectionPolicy" => protection::get_data_protection_policy,
+        "DeleteDataProtectionPolicy" => protection::delete_data_protection_policy,
         "CreateExportTask" => exports::create_export_task,
         "DescribeExportTasks" => exports::describe_export_tasks,
         "CancelExportTask" => exports::cancel_export_task,

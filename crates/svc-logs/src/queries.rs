@@ -103,7 +103,24 @@ pub(crate) async fn start_query(
                 }));
             }
         }
-        insights::run(&query, &records, limit)
+        let mut outcome = insights::run(&query, &records, limit);
+        let unmask = i.query_string.contains("unmask(");
+        let policies: Vec<&str> = names
+            .iter()
+            .filter_map(|n| r.get(n).and_then(|g| g.data_protection_policy.as_deref()))
+            .collect();
+        for p in policies {
+            if let Some(m) = crate::protection::masker(Some(p), unmask) {
+                for row in &mut outcome.rows {
+                    for (f, v) in row.iter_mut() {
+                        if f != "@ptr" {
+                            *v = m.mask(v);
+                        }
+                    }
+                }
+            }
+        }
+        outcome
     };
     let id = overcast_core::ids::uuid();
     let q = Query {
@@ -417,6 +434,7 @@ pub(crate) async fn delete_query_definition(
 #[serde(rename_all = "camelCase")]
 pub(crate) struct GetLogRecordIn {
     log_record_pointer: String,
+    unmask: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -477,15 +495,32 @@ pub(crate) async fn get_log_record(
     let seq: u64 = seq.parse().map_err(|_| bad())?;
     let region = svc.region(ctx);
     let r = region.read();
-    let e = r
-        .get(group)
-        .and_then(|g| g.streams.get(stream))
+    let not_found = || LogsError::ResourceNotFoundException("Log record not found.".into());
+    let g = r.get(group).ok_or_else(not_found)?;
+    let e = g
+        .streams
+        .get(stream)
         .and_then(|s| s.events.iter().find(|e| e.seq == seq))
-        .ok_or_else(|| LogsError::ResourceNotFoundException("Log record not found.".into()))?;
+        .ok_or_else(not_found)?;
+    let masker = crate::protection::masker(
+        g.data_protection_policy.as_deref(),
+        i.unmask.unwrap_or(false),
+    );
     let mut rec = discovered(&e.message);
+    if let Some(m) = &masker {
+        for v in rec.values_mut() {
+            *v = m.mask(v);
+        }
+    }
     rec.insert("@timestamp".into(), e.timestamp.to_string());
     rec.insert("@ingestionTime".into(), e.ingestion_time.to_string());
-    rec.insert("@message".into(), e.message.clone());
+    rec.insert(
+        "@message".into(),
+        match &masker {
+            Some(m) => m.mask(&e.message),
+            None => e.message.clone(),
+        },
+    );
     rec.insert("@logStream".into(), stream.to_string());
     rec.insert("@log".into(), format!("{}:{group}", ctx.account_id));
     Ok(GetLogRecordOut { log_record: rec })

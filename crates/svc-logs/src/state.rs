@@ -133,6 +133,9 @@ pub struct Group {
     /// Data protection policy document.
     #[serde(default)]
     pub data_protection_policy: Option<String>,
+    /// When the data protection policy was last set, epoch ms.
+    #[serde(default)]
+    pub data_protection_updated: Option<i64>,
     /// Streams (persisted as their own records).
     #[serde(skip)]
     pub streams: BTreeMap<String, Stream>,
