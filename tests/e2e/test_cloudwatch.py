@@ -75,8 +75,13 @@ def test_put_metric_data_every_form_and_statistics(cw):
         cw.get_metric_statistics(Namespace=n, MetricName="Latency", StartTime=utc(t - 86400 * 2), EndTime=utc(t),
                                  Period=60, Statistics=["Sum"])
 
+    cw.put_metric_data(Namespace=n, EntityMetricData=[{
+        "Entity": {"KeyAttributes": {"Type": "Service", "Name": "api", "Environment": "dev"}},
+        "MetricData": [{"MetricName": "Latency", "Dimensions": [{"Name": "Host", "Value": "c"}], "Value": 1}]}])
+    with pytest.raises(cw.exceptions.MissingRequiredParameterException):
+        cw.put_metric_data(Namespace=n, MetricData=[])
     metrics = cw.list_metrics(Namespace=n)["Metrics"]
-    assert sorted(m["Dimensions"][0]["Value"] for m in metrics) == ["a", "b"]
+    assert sorted(m["Dimensions"][0]["Value"] for m in metrics) == ["a", "b", "c"]
     only_b = cw.list_metrics(Namespace=n, Dimensions=[{"Name": "Host", "Value": "b"}])["Metrics"]
     assert len(only_b) == 1 and only_b[0]["MetricName"] == "Latency"
 

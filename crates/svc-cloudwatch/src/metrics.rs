@@ -70,6 +70,14 @@ pub(crate) struct MetricDatum {
 pub(crate) struct PutMetricDataIn {
     namespace: String,
     metric_data: Option<Vec<MetricDatum>>,
+    entity_metric_data: Option<Vec<EntityMetricData>>,
+}
+
+/// Metric data attached to an entity (the entity itself is not modelled).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct EntityMetricData {
+    metric_data: Option<Vec<MetricDatum>>,
 }
 
 #[derive(Serialize, Default)]
@@ -232,9 +240,15 @@ pub(crate) async fn put_metric_data(
             i.namespace
         )));
     }
-    let data = i
-        .metric_data
-        .ok_or_else(|| CwError::missing("The parameter MetricData is required."))?;
+    let mut data = i.metric_data.unwrap_or_default();
+    for e in i.entity_metric_data.unwrap_or_default() {
+        data.extend(e.metric_data.unwrap_or_default());
+    }
+    if data.is_empty() {
+        return Err(CwError::missing(
+            "The parameter MetricData or EntityMetricData is required.",
+        ));
+    }
     if data.len() > 1000 {
         return Err(CwError::invalid(
             "The collection MetricData must not have a size greater than 1000.",
