@@ -422,3 +422,33 @@ def test_anomaly_detection_band_and_alarm(cw, overcast):
     assert cw.describe_anomaly_detectors(Namespace=n)["AnomalyDetectors"] == []
     with pytest.raises(cw.exceptions.ResourceNotFoundException):
         cw.delete_anomaly_detector(SingleMetricAnomalyDetector={"Namespace": n, "MetricName": "Load", "Stat": "Average"})
+
+
+def test_metric_widget_image_is_a_png_chart(cw):
+    import struct
+    import zlib
+    n = ns()
+    base = time.time() // 60 * 60
+    cw.put_metric_data(Namespace=n, MetricData=[
+        {"MetricName": "CPU", "Dimensions": [{"Name": "Host", "Value": "a"}], "Timestamp": utc(base - 600 + 60 * k),
+         "Value": 10 * k} for k in range(10)])
+    widget = {"metrics": [[n, "CPU", "Host", "a"]], "start": "-PT15M", "end": "P0D", "period": 60,
+              "stat": "Average", "width": 320, "height": 200}
+    png = cw.get_metric_widget_image(MetricWidget=json.dumps(widget))["MetricWidgetImage"]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h = struct.unpack(">II", png[16:24])
+    assert (w, h) == (320, 200)
+    # Decode the pixels: the series colour (first palette entry) is drawn.
+    idat = b""
+    pos = 8
+    while pos < len(png):
+        length = struct.unpack(">I", png[pos:pos + 4])[0]
+        kind = png[pos + 4:pos + 8]
+        if kind == b"IDAT":
+            idat += png[pos + 8:pos + 8 + length]
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    assert len(raw) == h * (1 + 3 * w)
+    assert bytes([31, 119, 180]) in raw
+    with pytest.raises(cw.exceptions.ClientError):
+        cw.get_metric_widget_image(MetricWidget="not json")

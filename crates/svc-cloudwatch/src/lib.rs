@@ -1,6 +1,7 @@
 //! CloudWatch: metrics (PutMetricData in every form, GetMetricStatistics with percentiles,
 //! GetMetricData with metric math, ListMetrics), alarms evaluated every virtual minute with
-//! SNS and EventBridge actions, composite alarms, anomaly detection bands, dashboards and tags. State is per
+//! SNS and EventBridge actions, composite alarms, anomaly detection bands, dashboards (and
+//! GetMetricWidgetImage PNG charts) and tags. State is per
 //! (account, region) and persisted through the core store. Every other CloudWatch operation
 //! answers `NotImplemented`.
 
@@ -15,6 +16,7 @@ pub mod error;
 pub mod math;
 pub mod metrics;
 pub mod state;
+pub mod widget;
 
 pub use error::CwError;
 
@@ -110,7 +112,8 @@ impl Service for CloudWatch {
         "TagResource" => dashboards::tag_resource,
         "UntagResource" => dashboards::untag_resource,
         "ListTagsForResource" => dashboards::list_tags_for_resource,
-        "DescribeAnomalyDetectors" => detectors::describe_anomaly_detectors;
+        "DescribeAnomalyDetectors" => detectors::describe_anomaly_detectors,
+        "GetMetricWidgetImage" => widget::get_metric_widget_image;
         raw {
             "PutMetricAlarm" => alarms::put_metric_alarm,
             "PutCompositeAlarm" => alarms::put_composite_alarm,
