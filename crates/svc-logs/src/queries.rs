@@ -14,7 +14,7 @@ use crate::state::{lock, Query, QueryDefinition};
 use crate::Logs;
 
 /// Rows a query returns when neither the query nor StartQuery sets a limit.
-pub const DEFAULT_LIMIT: usize = 1000;
+pub const DEFAULT_LIMIT: usize = 10_000;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
