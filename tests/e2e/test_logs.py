@@ -356,3 +356,23 @@ def test_state_survives_restart_and_kill9(logs, overcast, client):
     overcast.restart()
     logs = client("logs")
     assert logs.describe_log_streams(logGroupName=name)["logStreams"] == []
+
+
+def test_aws_logs_service_metrics_reach_cloudwatch(logs, client):
+    cw = client("cloudwatch")
+    name = group_with_stream(logs)
+    t = now_ms()
+    logs.put_log_events(logGroupName=name, logStreamName="s1",
+                        logEvents=[{"timestamp": t + i, "message": "abcd"} for i in range(3)])
+    dims = [{"Name": "LogGroupName", "Value": name}]
+    deadline = time.time() + 5
+    got = {}
+    while time.time() < deadline and len(got) < 2:
+        for metric in ("IncomingLogEvents", "IncomingBytes"):
+            s = cw.get_metric_statistics(Namespace="AWS/Logs", MetricName=metric, Dimensions=dims,
+                                         StartTime=t / 1000 - 300, EndTime=t / 1000 + 300, Period=60,
+                                         Statistics=["Sum"])
+            if s["Datapoints"]:
+                got[metric] = sum(d["Sum"] for d in s["Datapoints"])
+        time.sleep(0.05)
+    assert got == {"IncomingLogEvents": 3, "IncomingBytes": 12}

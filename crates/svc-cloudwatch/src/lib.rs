@@ -31,9 +31,32 @@ pub struct CloudWatch {
     last_tick: std::sync::atomic::AtomicI64,
 }
 
-/// Builds the service and arms the alarm evaluation tick (every virtual minute).
+/// Fabric topic on which services publish their `AWS/*` metrics. The event's detail is a
+/// PutMetricData input (`{"Namespace": "AWS/SQS", "MetricData": [...]}`, model-shaped, with
+/// `Timestamp` in epoch seconds), its account and region say where the metrics belong.
+pub const METRICS_TOPIC: &str = "metrics";
+
+/// Builds the service, arms the alarm evaluation tick (every virtual minute) and listens for
+/// service metrics on the fabric ([`METRICS_TOPIC`]).
 pub fn service(core: &Core) -> Arc<dyn Service> {
     let svc = Arc::new(build(core));
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        let mut rx = core.fabric.subscribe();
+        let weak: Weak<CloudWatch> = Arc::downgrade(&svc);
+        handle.spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match rx.recv().await {
+                    Ok(ev) if ev.topic == METRICS_TOPIC => {
+                        let Some(svc) = weak.upgrade() else { break };
+                        metrics::record_service_metrics(&svc, ev).await;
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+    }
     for (_, (account, region)) in svc.active.load() {
         svc.regions.get(&account, &region);
     }

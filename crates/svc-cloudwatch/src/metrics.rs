@@ -275,6 +275,22 @@ pub(crate) async fn put_metric_data(
     Ok(Empty {})
 }
 
+/// Records the metrics a service published on the fabric (see `METRICS_TOPIC`).
+pub(crate) async fn record_service_metrics(svc: &CloudWatch, ev: overcast_core::fabric::Event) {
+    let mut ctx = RequestContext::test("cloudwatch", "PutMetricData");
+    ctx.account_id = ev.account_id;
+    ctx.region = ev.region;
+    ctx.now = svc.core.clock.now();
+    match serde_json::from_value::<PutMetricDataIn>(ev.detail) {
+        Ok(input) => {
+            if let Err(e) = put_metric_data(svc, &ctx, input).await {
+                tracing::debug!(error = %e, "service metrics rejected");
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "malformed service metrics event"),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct GetMetricStatisticsIn {

@@ -126,6 +126,9 @@ pub(crate) async fn put_log_events(
     let work;
     let token;
     let rejected;
+    let i_group = i.log_group_name.clone();
+    let mut accepted_count = 0usize;
+    let mut accepted_bytes = 0u64;
     {
         let mut w = region.write();
         let g = w
@@ -187,7 +190,9 @@ pub(crate) async fn put_log_events(
             }
             s.batches += 1;
             s.last_ingestion_time = Some(now);
-            s.bytes += accepted.iter().map(|e| e.message.len() as u64).sum::<u64>();
+            accepted_count = accepted.len();
+            accepted_bytes = accepted.iter().map(|e| e.message.len() as u64).sum::<u64>();
+            s.bytes += accepted_bytes;
             work = filters.map(|f| (group, s.name.clone(), f, accepted.clone()));
             insert_sorted(&mut s.events, accepted);
         } else {
@@ -196,6 +201,23 @@ pub(crate) async fn put_log_events(
         s.next_seq = first_seq + ts.len() as u64;
         token = sequence_token(s.next_seq);
         rejected = (rej != Rejected::default()).then_some(rej);
+    }
+    if accepted_count > 0 && svc.core.fabric.has_subscribers() {
+        // AWS/Logs metrics, for CloudWatch (published like every service's AWS/* metrics).
+        svc.core.fabric.publish(overcast_core::fabric::Event {
+            topic: "metrics",
+            account_id: ctx.account_id.clone(),
+            region: ctx.region.clone(),
+            detail: serde_json::json!({
+                "Namespace": "AWS/Logs",
+                "MetricData": [
+                    {"MetricName": "IncomingLogEvents", "Value": accepted_count as f64, "Unit": "None",
+                     "Timestamp": ctx.now, "Dimensions": [{"Name": "LogGroupName", "Value": i_group}]},
+                    {"MetricName": "IncomingBytes", "Value": accepted_bytes as f64, "Unit": "Bytes",
+                     "Timestamp": ctx.now, "Dimensions": [{"Name": "LogGroupName", "Value": i_group}]},
+                ],
+            }),
+        });
     }
     if let Some((group, stream, (metric, subs), events)) = work {
         crate::integrations::after_put(svc, ctx, &group, &stream, &metric, &subs, &events).await;
