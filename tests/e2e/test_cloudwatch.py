@@ -99,6 +99,16 @@ def test_query_protocol_and_cli(client, aws):
     assert sum(d["Sum"] for d in out["Datapoints"]) == 12
     listed = aws("cloudwatch", "list-metrics", "--namespace", n)
     assert listed["Metrics"][0]["Dimensions"] == [{"Name": "Service", "Value": "api"}]
+    alarm = "app-api-5xx-rate-cli-" + n.split("/")[1]
+    aws("cloudwatch", "put-metric-alarm", "--alarm-name", alarm, "--comparison-operator", "GreaterThanThreshold",
+        "--evaluation-periods", "2", "--metric-name", "HTTPCode_Target_5XX_Count", "--namespace", "AWS/ApplicationELB",
+        "--period", "300", "--statistic", "Sum", "--threshold", "50",
+        "--alarm-description", "API 5xx errors exceeded 50 in 5 minutes",
+        "--dimensions", "Name=TargetGroup,Value=targetgroup/api/1", "Name=LoadBalancer,Value=app/main/2")
+    described = aws("cloudwatch", "describe-alarms", "--alarm-names", alarm)["MetricAlarms"][0]
+    assert described["StateValue"] == "INSUFFICIENT_DATA" and described["Period"] == 300
+    assert sorted(d["Name"] for d in described["Dimensions"]) == ["LoadBalancer", "TargetGroup"]
+    aws("cloudwatch", "delete-alarms", "--alarm-names", alarm)
     with pytest.raises(AwsCliError) as e:
         aws("cloudwatch", "get-dashboard", "--dashboard-name", "does-not-exist-" + n.split("/")[1])
     assert e.value.code == "ResourceNotFound"
