@@ -1,25 +1,102 @@
-//! CloudWatch Logs: groups, streams, events, filters and Logs Insights.
-//!
-//! No operation is implemented yet: every call answers `NotImplemented` (HTTP 501).
+//! CloudWatch Logs: log groups and streams, events (PutLogEvents / GetLogEvents /
+//! FilterLogEvents with the full filter-pattern syntax), retention on the virtual clock, tags,
+//! resource policies, metric filters that emit CloudWatch metrics, subscription filters that
+//! deliver to Lambda, export tasks to S3, and Logs Insights queries. State is per (account, region) and persisted
+//! through the core store. Every other Logs operation answers `NotImplemented`.
 
 use std::sync::Arc;
 
-use overcast_core::{Core, Service};
+use overcast_core::{Core, RequestContext, Service, Stores};
+
+pub mod error;
+pub mod events;
+pub mod exports;
+pub mod filters;
+pub mod groups;
+pub mod insights;
+pub mod integrations;
+pub mod pattern;
+pub mod protection;
+pub mod queries;
+pub mod state;
+
+pub use error::LogsError;
 
 /// The service.
 pub struct Logs {
-    #[allow(dead_code)]
     core: Core,
+    regions: Stores<state::Region>,
 }
 
-/// Builds the service.
+/// Builds the service; state is loaded per (account, region) on first use.
 pub fn service(core: &Core) -> Arc<dyn Service> {
-    Arc::new(Logs { core: core.clone() })
+    let store = core.store.clone();
+    Arc::new(Logs {
+        core: core.clone(),
+        regions: Stores::new(move |a, r| state::Region::load(store.clone(), a, r)),
+    })
+}
+
+impl Logs {
+    /// The caller's region state.
+    pub(crate) fn region(&self, ctx: &RequestContext) -> Arc<state::Region> {
+        self.regions.get(&ctx.account_id, &ctx.region)
+    }
 }
 
 impl Service for Logs {
     fn name(&self) -> &'static str {
         "logs"
     }
-    overcast_core::operations! {}
+
+    overcast_core::operations! {
+        "CreateLogGroup" => groups::create_log_group,
+        "DeleteLogGroup" => groups::delete_log_group,
+        "DescribeLogGroups" => groups::describe_log_groups,
+        "ListLogGroups" => groups::list_log_groups,
+        "PutLogGroupDeletionProtection" => groups::put_log_group_deletion_protection,
+        "CreateLogStream" => groups::create_log_stream,
+        "DeleteLogStream" => groups::delete_log_stream,
+        "DescribeLogStreams" => groups::describe_log_streams,
+        "PutRetentionPolicy" => groups::put_retention_policy,
+        "DeleteRetentionPolicy" => groups::delete_retention_policy,
+        "TagResource" => groups::tag_resource,
+        "UntagResource" => groups::untag_resource,
+        "ListTagsForResource" => groups::list_tags_for_resource,
+        "TagLogGroup" => groups::tag_log_group,
+        "UntagLogGroup" => groups::untag_log_group,
+        "ListTagsLogGroup" => groups::list_tags_log_group,
+        "PutResourcePolicy" => groups::put_resource_policy,
+        "DescribeResourcePolicies" => groups::describe_resource_policies,
+        "DeleteResourcePolicy" => groups::delete_resource_policy,
+        "PutLogEvents" => events::put_log_events,
+        "GetLogEvents" => events::get_log_events,
+        "FilterLogEvents" => events::filter_log_events,
+        "PutMetricFilter" => filters::put_metric_filter,
+        "DescribeMetricFilters" => filters::describe_metric_filters,
+        "DeleteMetricFilter" => filters::delete_metric_filter,
+        "TestMetricFilter" => filters::test_metric_filter,
+        "PutSubscriptionFilter" => filters::put_subscription_filter,
+        "DescribeSubscriptionFilters" => filters::describe_subscription_filters,
+        "DeleteSubscriptionFilter" => filters::delete_subscription_filter,
+        "StartQuery" => queries::start_query,
+        "GetQueryResults" => queries::get_query_results,
+        "StopQuery" => queries::stop_query,
+        "DescribeQueries" => queries::describe_queries,
+        "PutQueryDefinition" => queries::put_query_definition,
+        "DescribeQueryDefinitions" => queries::describe_query_definitions,
+        "DeleteQueryDefinition" => queries::delete_query_definition,
+        "GetLogRecord" => queries::get_log_record,
+        "PutDataProtectionPolicy" => protection::put_data_protection_policy,
+        "GetDataProtectionPolicy" => protection::get_data_protection_policy,
+        "DeleteDataProtectionPolicy" => protection::delete_data_protection_policy,
+        "CreateExportTask" => exports::create_export_task,
+        "DescribeExportTasks" => exports::describe_export_tasks,
+        "CancelExportTask" => exports::cancel_export_task,
+        "GetLogGroupFields" => queries::get_log_group_fields,
+    }
+
+    fn reset(&self) {
+        self.regions.clear();
+    }
 }
