@@ -909,3 +909,26 @@ def test_reset_drops_functions_and_instances(lam, overcast):
     assert lam.list_functions()["Functions"] == []
     assert overcast.get("/_overcast/lambda/instances")["idle"] == []
     assert code_err(lam.invoke, FunctionName=name)[0] == "ResourceNotFoundException"
+
+
+def test_invocation_logs_reach_cloudwatch_logs(lam, client):
+    logs = client("logs")
+    name = uniq("logged")
+    create(lam, name, PY_ECHO)
+    lam.invoke(FunctionName=name, Payload=json.dumps({"hello": "logs"}))
+    group = f"/aws/lambda/{name}"
+    deadline = time.time() + 10
+    messages = []
+    while time.time() < deadline:
+        try:
+            messages = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+        except ClientError:
+            messages = []
+        if any(m.startswith("REPORT") for m in messages):
+            break
+        time.sleep(0.2)
+    assert any(m.startswith("START RequestId:") for m in messages), messages
+    assert any('got {"hello": "logs"}' in m for m in messages), messages
+    assert any(m.startswith("REPORT RequestId:") and "Billed Duration" in m for m in messages), messages
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert streams and "[$LATEST]" in streams[0]["logStreamName"]
