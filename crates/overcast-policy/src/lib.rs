@@ -399,15 +399,11 @@ pub fn authorize(a: &Authorization, r: &Request) -> Decision {
         if id != Effect::Allow {
             return implicit(Source::Identity);
         }
-    } else if !res_allows {
-        if id != Effect::Allow {
-            return implicit(Source::Identity);
-        }
+    } else if !res_allows && id != Effect::Allow {
+        return implicit(Source::Identity);
     }
-    if !res_allows || cross {
-        if boundary.is_some_and(|e| e != Effect::Allow) {
-            return implicit(Source::Boundary);
-        }
+    if (!res_allows || cross) && boundary.is_some_and(|e| e != Effect::Allow) {
+        return implicit(Source::Boundary);
     }
     if session.is_some_and(|e| e != Effect::Allow) {
         return implicit(Source::Session);

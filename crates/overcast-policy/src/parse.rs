@@ -317,27 +317,27 @@ fn conditions(ops: &Map<String, Json>) -> Result<Vec<Condition>, PolicyError> {
                 );
             }
             let values = scalars(v)?;
-            match op.base {
-                Base::IpAddress => {
-                    if let Some(bad) = values.iter().find(|x| !condition::valid_cidr(x)) {
-                        return err(format!(
-                            "The policy contains an invalid IP address or CIDR: {bad}"
-                        ));
-                    }
-                }
+            let is_date = matches!(
+                op.base,
                 Base::DateEquals
-                | Base::DateLessThan
-                | Base::DateLessThanEquals
-                | Base::DateGreaterThan
-                | Base::DateGreaterThanEquals => {
-                    if values
-                        .iter()
-                        .any(|x| !x.contains("${") && condition::parse_date(x).is_none())
-                    {
-                        return syntax();
-                    }
+                    | Base::DateLessThan
+                    | Base::DateLessThanEquals
+                    | Base::DateGreaterThan
+                    | Base::DateGreaterThanEquals
+            );
+            if op.base == Base::IpAddress {
+                if let Some(bad) = values.iter().find(|x| !condition::valid_cidr(x)) {
+                    return err(format!(
+                        "The policy contains an invalid IP address or CIDR: {bad}"
+                    ));
                 }
-                _ => {}
+            }
+            if is_date
+                && values
+                    .iter()
+                    .any(|x| !x.contains("${") && condition::parse_date(x).is_none())
+            {
+                return syntax();
             }
             let templated = values.iter().any(|x| x.contains("${"));
             out.push(Condition {

@@ -1,0 +1,210 @@
+use super::*;
+use overcast_core::Input;
+use serde_json::json;
+
+async fn call(
+    svc: &Arc<dyn Service>,
+    ctx: &RequestContext,
+    op: &'static str,
+    v: Value,
+) -> Result<Value, AwsError> {
+    svc.call(
+        ctx,
+        op,
+        Input {
+            value: v,
+            body: None,
+        },
+    )
+    .await
+    .map(|o| o.value)
+}
+
+#[tokio::test]
+async fn users_policies_and_enforcement() {
+    let core = Core::ephemeral();
+    let svc = service(&core);
+    let ctx = RequestContext::test("iam", "CreateUser");
+    call(&svc, &ctx, "CreateUser", json!({"UserName": "alice"}))
+        .await
+        .unwrap();
+    let e = call(&svc, &ctx, "CreateUser", json!({"UserName": "ALICE"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "EntityAlreadyExistsException");
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:000000000000:q"}]}"#;
+    call(
+        &svc,
+        &ctx,
+        "PutUserPolicy",
+        json!({"UserName": "alice", "PolicyName": "p", "PolicyDocument": doc}),
+    )
+    .await
+    .unwrap();
+    let e = call(
+        &svc,
+        &ctx,
+        "PutUserPolicy",
+        json!({"UserName": "alice", "PolicyName": "p", "PolicyDocument": "{}"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, "MalformedPolicyDocumentException");
+    let k = call(&svc, &ctx, "CreateAccessKey", json!({"UserName": "alice"}))
+        .await
+        .unwrap();
+    let key = k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_string();
+    let p = core.identities.resolve(Some(&key));
+    assert_eq!(p.arn, "arn:aws:iam::000000000000:user/alice");
+    let authz = core.identities.authorizer().unwrap();
+    let sqs = RequestContext {
+        principal_arn: p.arn.clone(),
+        principal_id: p.id.clone(),
+        access_key: Some(key.clone()),
+        ..RequestContext::test("sqs", "SendMessage")
+    };
+    authz
+        .authorize(
+            &sqs,
+            &json!({"QueueUrl": "http://localhost:4566/000000000000/q", "MessageBody": "x"}),
+        )
+        .unwrap();
+    let e = authz
+        .authorize(
+            &sqs,
+            &json!({"QueueUrl": "http://localhost:4566/000000000000/other"}),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, "AccessDenied");
+    assert_eq!(e.message, "User: arn:aws:iam::000000000000:user/alice is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:000000000000:other because no identity-based policy allows the sqs:SendMessage action");
+    let ssm = RequestContext {
+        operation: "GetParameter",
+        service: "ssm",
+        ..sqs.clone()
+    };
+    assert_eq!(
+        authz
+            .authorize(&ssm, &json!({"Name": "/prod/db"}))
+            .unwrap_err()
+            .code,
+        "AccessDeniedException"
+    );
+    // Deleting the key forgets it.
+    call(
+        &svc,
+        &ctx,
+        "DeleteUserPolicy",
+        json!({"UserName": "alice", "PolicyName": "p"}),
+    )
+    .await
+    .unwrap();
+    assert!(authz
+        .authorize(
+            &sqs,
+            &json!({"QueueUrl": "http://localhost:4566/000000000000/q"})
+        )
+        .is_err());
+    let e = call(&svc, &ctx, "DeleteUser", json!({"UserName": "alice"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "DeleteConflictException");
+    call(
+        &svc,
+        &ctx,
+        "DeleteAccessKey",
+        json!({"UserName": "alice", "AccessKeyId": key}),
+    )
+    .await
+    .unwrap();
+    assert!(core.identities.get(&key).is_none());
+    call(&svc, &ctx, "DeleteUser", json!({"UserName": "alice"}))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn policy_versions_limit_and_default() {
+    let core = Core::ephemeral();
+    let svc = service(&core);
+    let ctx = RequestContext::test("iam", "CreatePolicy");
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    let p = call(
+        &svc,
+        &ctx,
+        "CreatePolicy",
+        json!({"PolicyName": "p", "PolicyDocument": doc}),
+    )
+    .await
+    .unwrap();
+    let arn = p["Policy"]["Arn"].as_str().unwrap().to_string();
+    assert_eq!(arn, "arn:aws:iam::000000000000:policy/p");
+    for n in 2..=5 {
+        let v = call(
+            &svc,
+            &ctx,
+            "CreatePolicyVersion",
+            json!({"PolicyArn": arn, "PolicyDocument": doc, "SetAsDefault": n == 3}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(v["PolicyVersion"]["VersionId"], format!("v{n}"));
+    }
+    let e = call(
+        &svc,
+        &ctx,
+        "CreatePolicyVersion",
+        json!({"PolicyArn": arn, "PolicyDocument": doc}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, "LimitExceededException");
+    let got = call(&svc, &ctx, "GetPolicy", json!({"PolicyArn": arn}))
+        .await
+        .unwrap();
+    assert_eq!(got["Policy"]["DefaultVersionId"], "v3");
+    let e = call(
+        &svc,
+        &ctx,
+        "DeletePolicyVersion",
+        json!({"PolicyArn": arn, "VersionId": "v3"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, "DeleteConflictException");
+}
+
+#[test]
+fn totp_matches_rfc6238() {
+    // RFC 6238 test vector (SHA-1): T = 59 s → 94287082 (8 digits) → 287082.
+    assert_eq!(
+        credentials::totp(b"12345678901234567890", 59 / 30),
+        "287082"
+    );
+    assert_eq!(
+        credentials::totp(b"12345678901234567890", 1111111109 / 30),
+        "081804"
+    );
+}
+
+#[test]
+fn resource_templates() {
+    let ctx = RequestContext::test("ssm", "GetParameters");
+    let r = authz::resources(
+        "arn:aws:ssm:{region}:{account}:parameter/{Names[]|param}",
+        &ctx,
+        &json!({"Names": ["/prod/a", "b"]}),
+    );
+    assert_eq!(
+        r,
+        vec![
+            "arn:aws:ssm:us-east-1:000000000000:parameter/prod/a",
+            "arn:aws:ssm:us-east-1:000000000000:parameter/b"
+        ]
+    );
+    let r = authz::resources(
+        "arn:aws:s3:::{Bucket}/{Key}",
+        &ctx,
+        &json!({"Bucket": "b", "Key": "k/x"}),
+    );
+    assert_eq!(r, vec!["arn:aws:s3:::b/k/x"]);
+}
