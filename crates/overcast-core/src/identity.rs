@@ -61,10 +61,22 @@ pub struct Credential {
     pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Authorizes requests under `--enforce-iam` (installed by IAM, which owns the policies).
+pub trait Authorizer: Send + Sync {
+    /// `Ok` when the caller of `ctx` may perform the operation with `input` (the decoded,
+    /// model-shaped input); otherwise the error to answer (`AccessDenied...`).
+    fn authorize(
+        &self,
+        ctx: &crate::RequestContext,
+        input: &serde_json::Value,
+    ) -> Result<(), crate::AwsError>;
+}
+
 /// The registry of issued credentials.
 pub struct Identities {
     keys: RwLock<HashMap<String, Arc<Credential>>>,
     table: Table<Credential>,
+    authorizer: std::sync::OnceLock<Arc<dyn Authorizer>>,
 }
 
 impl Identities {
@@ -79,7 +91,24 @@ impl Identities {
         Identities {
             keys: RwLock::new(keys),
             table,
+            authorizer: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Installs the authorizer (once; IAM does it when built).
+    pub fn set_authorizer(&self, a: Arc<dyn Authorizer>) {
+        let _ = self.authorizer.set(a);
+    }
+
+    /// The installed authorizer, if IAM runs.
+    pub fn authorizer(&self) -> Option<&Arc<dyn Authorizer>> {
+        self.authorizer.get()
+    }
+
+    /// True for the default keys: `test`, or a 12-digit account id.
+    pub fn is_default_key(access_key_id: &str) -> bool {
+        access_key_id == "test"
+            || (access_key_id.len() == 12 && access_key_id.bytes().all(|b| b.is_ascii_digit()))
     }
 
     /// Registers an issued credential.
