@@ -224,7 +224,30 @@ pub(crate) async fn assume_role(
         (None, old) => old.map(str::to_string),
     };
 
-    let user = AssumedRoleUser::new(&role, &i.role_arn, &i.role_session_name);
+    let trusted = crate::trust::check(
+        sts,
+        ctx,
+        &crate::trust::TrustRequest {
+            role_arn: &i.role_arn,
+            role: &role,
+            session_name: &i.role_session_name,
+            duration,
+            external_id: i.external_id.as_deref(),
+            source_identity: source_identity.as_deref(),
+            mfa,
+            tags: &tags,
+            caller_role: if chained {
+                crate::trust::caller_role(sts, ctx)
+            } else {
+                None
+            },
+        },
+    )
+    .await?;
+    let mut user = AssumedRoleUser::new(&role, &i.role_arn, &i.role_session_name);
+    if let Some(t) = trusted.filter(|t| !t.role_id.is_empty()) {
+        user.assumed_role_id = format!("{}:{}", t.role_id, i.role_session_name);
+    }
     let mut attributes = Map::new();
     attributes.insert("RoleArn".into(), json!(i.role_arn));
     attributes.insert("RoleSessionName".into(), json!(i.role_session_name));
