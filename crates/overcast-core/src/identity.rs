@@ -77,6 +77,7 @@ pub struct Identities {
     keys: RwLock<HashMap<String, Arc<Credential>>>,
     table: Table<Credential>,
     authorizer: std::sync::OnceLock<Arc<dyn Authorizer>>,
+    enforcing: std::sync::atomic::AtomicBool,
 }
 
 impl Identities {
@@ -92,7 +93,19 @@ impl Identities {
             keys: RwLock::new(keys),
             table,
             authorizer: std::sync::OnceLock::new(),
+            enforcing: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Marks IAM enforcement on (`--enforce-iam`).
+    pub fn set_enforcing(&self, on: bool) {
+        self.enforcing
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// True under `--enforce-iam` (STS then refuses roles IAM does not know).
+    pub fn enforcing(&self) -> bool {
+        self.enforcing.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Installs the authorizer (once; IAM does it when built).

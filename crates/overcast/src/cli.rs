@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// Verify SigV4 signatures (secret `test` for default keys; issued keys' own secrets).
     #[arg(long, env = "OVERCAST_VERIFY_SIGNATURES")]
     pub verify_signatures: bool,
+    /// Enforce IAM: verify every signature and authorize every request with the IAM policy
+    /// engine (`test`/`test` and 12-digit key ids with secret `test` are the account root).
+    #[arg(long, env = "OVERCAST_ENFORCE_IAM")]
+    pub enforce_iam: bool,
 }
 
 impl ServeArgs {

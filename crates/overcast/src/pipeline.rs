@@ -147,6 +147,13 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
         Err(e) => return fail(e),
     };
 
+    // 8b. Authorize (--enforce-iam).
+    if app.enforce_iam {
+        if let Err(e) = enforce(&app, &ctx, &value) {
+            return fail(e);
+        }
+    }
+
     // 9. Call the service; a panic becomes InternalFailure, never a dropped connection.
     let result = match CatchUnwind(service.call(
         &ctx,
@@ -332,6 +339,29 @@ fn authenticate(
         protocol: route.protocol,
         host,
     })
+}
+
+/// `--enforce-iam`: only default keys (the account root) and keys IAM or STS issued
+/// authenticate; IAM's authorizer decides the rest (root is allowed everything).
+fn enforce(app: &App, ctx: &RequestContext, input: &serde_json::Value) -> Result<(), AwsError> {
+    let key = ctx.access_key.as_deref().unwrap_or("");
+    if !overcast_core::identity::Identities::is_default_key(key)
+        && app.core.identities.get(key).is_none()
+    {
+        return Err(AwsError::new(
+            codes::INVALID_CLIENT_TOKEN_ID,
+            "The security token included in the request is invalid.",
+        )
+        .with_status(403));
+    }
+    match app.core.identities.authorizer() {
+        Some(a) => a.authorize(ctx, input),
+        None if ctx.principal_arn.ends_with(":root") => Ok(()),
+        None => Err(AwsError::access_denied(format!(
+            "User: {} is not authorized to perform: {}:{} (IAM is not enabled)",
+            ctx.principal_arn, ctx.service, ctx.operation
+        ))),
+    }
 }
 
 /// SigV4 verification (`--verify-signatures`).

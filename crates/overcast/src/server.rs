@@ -23,6 +23,8 @@ pub struct App {
     pub services: HashMap<&'static str, Arc<dyn Service>>,
     /// Verify SigV4 signatures.
     pub verify_signatures: bool,
+    /// `--enforce-iam`: authenticate and authorize every request.
+    pub enforce_iam: bool,
     /// Where state lives (None when ephemeral).
     pub data_dir: Option<std::path::PathBuf>,
 }
@@ -78,10 +80,12 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     tokio::spawn(core.scheduler.clone().run());
     let services = crate::services::build(&core, args.services.as_deref())?;
     core.services.install(&services);
+    core.identities.set_enforcing(args.enforce_iam);
     let app = Arc::new(App {
         core,
         services,
-        verify_signatures: args.verify_signatures,
+        verify_signatures: args.verify_signatures || args.enforce_iam,
+        enforce_iam: args.enforce_iam,
         data_dir,
     });
 
