@@ -307,6 +307,15 @@ fn authenticate(
         )
         .with_status(400));
     }
+    // --enforce-iam: only default keys (the account root) and issued keys authenticate.
+    if app.enforce_iam
+        && issued.is_none()
+        && access_key
+            .as_deref()
+            .is_some_and(|k| !overcast_core::identity::Identities::is_default_key(k))
+    {
+        return Err(invalid_token());
+    }
     if app.verify_signatures {
         verify(app, parts, path, query, sig, body, now)?;
     }
@@ -341,19 +350,8 @@ fn authenticate(
     })
 }
 
-/// `--enforce-iam`: only default keys (the account root) and keys IAM or STS issued
-/// authenticate; IAM's authorizer decides the rest (root is allowed everything).
+/// `--enforce-iam`: IAM's authorizer decides (the account root is allowed everything).
 fn enforce(app: &App, ctx: &RequestContext, input: &serde_json::Value) -> Result<(), AwsError> {
-    let key = ctx.access_key.as_deref().unwrap_or("");
-    if !overcast_core::identity::Identities::is_default_key(key)
-        && app.core.identities.get(key).is_none()
-    {
-        return Err(AwsError::new(
-            codes::INVALID_CLIENT_TOKEN_ID,
-            "The security token included in the request is invalid.",
-        )
-        .with_status(403));
-    }
     match app.core.identities.authorizer() {
         Some(a) => a.authorize(ctx, input),
         None if ctx.principal_arn.ends_with(":root") => Ok(()),
@@ -362,6 +360,14 @@ fn enforce(app: &App, ctx: &RequestContext, input: &serde_json::Value) -> Result
             ctx.principal_arn, ctx.service, ctx.operation
         ))),
     }
+}
+
+fn invalid_token() -> AwsError {
+    AwsError::new(
+        codes::INVALID_CLIENT_TOKEN_ID,
+        "The security token included in the request is invalid.",
+    )
+    .with_status(403)
 }
 
 /// SigV4 verification (`--verify-signatures`).
