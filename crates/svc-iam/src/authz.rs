@@ -430,7 +430,10 @@ pub fn request_of(ctx: &RequestContext, input: &Value) -> (String, Vec<String>) 
 
 /// Operations every authenticated caller may call (AWS needs no permission for them).
 pub fn always_allowed(service: &str, operation: &str) -> bool {
-    matches!((service, operation), ("sts", "GetCallerIdentity"))
+    matches!(
+        (service, operation),
+        ("sts", "GetCallerIdentity") | ("sts", "GetSessionToken")
+    )
 }
 
 /// Evaluates the caller of `ctx` for `action` on each of `resources`; the first denial.
