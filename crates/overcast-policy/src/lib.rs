@@ -254,7 +254,19 @@ impl Policy {
         }
     }
 
-    /// Sids of statements that apply to `r` (SimulatePolicy's matched statements).
+    /// True when a decision may depend on the request context (conditions or policy
+    /// variables); otherwise decisions depend only on caller, action and resource.
+    pub fn uses_context(&self) -> bool {
+        self.statements.iter().any(|s| {
+            !s.conditions.is_empty()
+                || s.resources
+                    .as_ref()
+                    .is_some_and(|r| r.iter().any(|v| matches!(v, Value::Template(_))))
+        })
+    }
+
+    /// Indexes of statements that apply to `r` and whether they allow (SimulatePolicy's
+    /// matched statements).
     pub fn matching(&self, r: &Request) -> Vec<(usize, bool)> {
         self.statements
             .iter()

@@ -57,7 +57,21 @@ pub struct PrincipalPolicies {
     pub username: Option<String>,
     /// The principal no longer exists (deleted user or role).
     pub missing: bool,
+    /// No policy reads the request context: decisions depend on action and resource only
+    /// and are memoized in `decisions`.
+    pub context_free: bool,
+    /// Memoized decisions of a context-free principal: (action, resources) → denial.
+    pub decisions: Arc<RwLock<Memo>>,
 }
+
+/// A denial: the decision and the resource it was about.
+pub type Denial = Option<(Decision, String)>;
+
+/// Memoized decisions: (action, resources) → denial.
+pub type Memo = HashMap<(String, Vec<String>), Denial>;
+
+/// Most memoized decisions kept per principal.
+pub const MAX_DECISIONS: usize = 4096;
 
 fn managed_doc(d: &Data, arn: &str) -> Option<String> {
     crate::policies::find(d, arn).map(|p| p.document().to_string())
@@ -116,6 +130,7 @@ pub fn policies_of(
     out.boundary = boundary
         .and_then(|b| managed_doc(d, &b))
         .and_then(|doc| compiled.get(&doc));
+    let mut context_free = true;
     if let Some(c) = cred {
         let mut session = Vec::new();
         let mut has = false;
@@ -141,6 +156,15 @@ pub fn policies_of(
             }
         }
     }
+    for p in out
+        .identity
+        .iter()
+        .chain(out.boundary.iter())
+        .chain(out.session.iter().flatten())
+    {
+        context_free &= !p.uses_context();
+    }
+    out.context_free = context_free;
     out
 }
 

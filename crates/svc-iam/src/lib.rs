@@ -235,14 +235,49 @@ impl Authorizer for Enforcer {
             let msg = format!("User: {} is not authorized to perform: {action} on resource: {} because no identity-based policy allows the {action} action", ctx.principal_arn, resources.first().map(String::as_str).unwrap_or("*"));
             return Err(authz::access_denied(ctx.service, msg));
         }
-        let context = authz::context_for(ctx, &policies, cred.as_deref());
-        match authz::decide(&policies, ctx, &context, &action, &resources) {
-            None => Ok(()),
-            Some((d, res)) => Err(authz::access_denied(
-                ctx.service,
-                d.message(&ctx.principal_arn, &action, &res),
-            )),
+        if !policies.context_free {
+            let context = authz::context_for(ctx, &policies, cred.as_deref());
+            let o = authz::decide(&policies, ctx, &context, &action, &resources);
+            return finish(ctx, &action, o);
         }
+        let key = (action, resources);
+        let memo = policies
+            .decisions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        let o = match memo {
+            Some(o) => o,
+            None => {
+                let empty = overcast_policy::Context::new();
+                let o = authz::decide(&policies, ctx, &empty, &key.0, &key.1);
+                let mut m = policies
+                    .decisions
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner());
+                if m.len() >= authz::MAX_DECISIONS {
+                    m.clear();
+                }
+                m.insert(key.clone(), o.clone());
+                o
+            }
+        };
+        finish(ctx, &key.0, o)
+    }
+}
+
+fn finish(
+    ctx: &RequestContext,
+    action: &str,
+    o: Option<(overcast_policy::Decision, String)>,
+) -> Result<(), AwsError> {
+    match o {
+        None => Ok(()),
+        Some((d, res)) => Err(authz::access_denied(
+            ctx.service,
+            d.message(&ctx.principal_arn, action, &res),
+        )),
     }
 }
 

@@ -208,3 +208,65 @@ fn resource_templates() {
     );
     assert_eq!(r, vec!["arn:aws:s3:::b/k/x"]);
 }
+
+/// `cargo test -p svc-iam -- --ignored --nocapture authorize_cost`: one authorization of an
+/// IAM user holding 10 managed policies × 20 statements.
+#[tokio::test]
+#[ignore]
+async fn authorize_cost() {
+    let core = Core::ephemeral();
+    let svc = service(&core);
+    let ctx = RequestContext::test("iam", "CreateUser");
+    call(&svc, &ctx, "CreateUser", json!({"UserName": "bench"}))
+        .await
+        .unwrap();
+    for p in 0..10 {
+        let statements: Vec<Value> = (0..20)
+            .map(|s| {
+                let last = p == 9 && s == 19;
+                json!({"Effect": "Allow",
+                    "Action": if last { "sqs:SendMessage".to_string() } else { format!("sqs:Get{p}x{s}*") },
+                    "Resource": if last { "arn:aws:sqs:us-east-1:000000000000:bench".to_string() } else { format!("arn:aws:sqs:us-east-1:000000000000:q-{p}-{s}-*") }})
+            })
+            .collect();
+        let doc = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+        let out = call(
+            &svc,
+            &ctx,
+            "CreatePolicy",
+            json!({"PolicyName": format!("p{p}"), "PolicyDocument": doc}),
+        )
+        .await
+        .unwrap();
+        call(
+            &svc,
+            &ctx,
+            "AttachUserPolicy",
+            json!({"UserName": "bench", "PolicyArn": out["Policy"]["Arn"]}),
+        )
+        .await
+        .unwrap();
+    }
+    let k = call(&svc, &ctx, "CreateAccessKey", json!({"UserName": "bench"}))
+        .await
+        .unwrap();
+    let key = k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_string();
+    let p = core.identities.resolve(Some(&key));
+    let sqs = RequestContext {
+        principal_arn: p.arn.clone(),
+        principal_id: p.id.clone(),
+        access_key: Some(key),
+        ..RequestContext::test("sqs", "SendMessage")
+    };
+    let input = json!({"QueueUrl": "http://localhost:4566/000000000000/bench", "MessageBody": "x"});
+    let authz = core.identities.authorizer().unwrap().clone();
+    let n = 200_000;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        authz.authorize(&sqs, &input).unwrap();
+    }
+    println!(
+        "{:.2} µs per authorization",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+}
