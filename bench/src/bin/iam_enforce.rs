@@ -4,7 +4,10 @@
 //!
 //! ```text
 //! iam_enforce --bin target/release/overcast [--seconds 5] [--concurrency 16] [--rounds 2]
+//!             [--baseline-verify]
 //! ```
+//! `--baseline-verify` runs the baseline with `--verify-signatures`, isolating the cost of
+//! authorization from that of SigV4 verification (which `--enforce-iam` implies).
 //! Prints one JSON line: requests/s of each server (best of the rounds) and their ratio.
 
 use std::process::{Child, Command, Stdio};
@@ -286,7 +289,7 @@ impl Drop for Server {
     }
 }
 
-fn start(bin: &str, port: u16, enforce: bool) -> Server {
+fn start(bin: &str, port: u16, enforce: bool, verify: bool) -> Server {
     let dir =
         std::env::temp_dir().join(format!("overcast-iam-bench-{port}-{}", std::process::id()));
     let mut c = Command::new(bin);
@@ -303,6 +306,9 @@ fn start(bin: &str, port: u16, enforce: bool) -> Server {
     .stderr(Stdio::null());
     if enforce {
         c.arg("--enforce-iam");
+    }
+    if verify {
+        c.arg("--verify-signatures");
     }
     let child = c.spawn().expect("spawn overcast");
     for _ in 0..500 {
@@ -327,8 +333,10 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2);
     let base = 32000 + (std::process::id() % 1000) as u16;
-    let plain = start(&bin, base, false);
-    let enforced = start(&bin, base + 1, true);
+    // --baseline-verify: the baseline verifies signatures too, isolating authorization.
+    let verify = args.iter().any(|a| a == "--baseline-verify");
+    let plain = start(&bin, base, false, verify);
+    let enforced = start(&bin, base + 1, true, false);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -349,6 +357,7 @@ fn main() {
         serde_json::json!({
             "scenario": "sqs SendMessage, IAM user with 10 policies x 20 statements",
             "concurrency": conc,
+            "baseline_verifies_signatures": verify,
             "seconds": secs,
             "plain_rps": p_rps.round(),
             "enforce_iam_rps": e_rps.round(),
