@@ -322,3 +322,26 @@ def test_state_survives_restart_and_kill9(client, overcast):
     assert sts.get_caller_identity()["Arn"].endswith(f":user/{u}")
     overcast.restart()
     assert client("iam").get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 1
+
+
+def test_oidc_provider_for_irsa_and_context_keys(client):
+    iam = client("iam")
+    host = f"oidc.eks.us-east-1.amazonaws.com/id/{uuid.uuid4().hex.upper()}"
+    arn = iam.create_open_id_connect_provider(Url=f"https://{host}", ClientIDList=["sts.amazonaws.com"],
+                                              ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"])["OpenIDConnectProviderArn"]
+    assert arn == f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}"
+    with pytest.raises(ClientError) as e:
+        iam.create_open_id_connect_provider(Url=f"https://{host}", ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"])
+    assert code(e) == "EntityAlreadyExists"
+    iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="my-app")
+    got = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    assert got["Url"] == host and got["ClientIDList"] == ["sts.amazonaws.com", "my-app"]
+    assert arn in [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+    iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    with pytest.raises(ClientError) as e:
+        iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    assert code(e) == "NoSuchEntity"
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": {
+        "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}, "StringLike": {"s3:prefix": ["home/*"]}}}]}
+    keys = iam.get_context_keys_for_custom_policy(PolicyInputList=[json.dumps(doc)])["ContextKeyNames"]
+    assert keys == ["aws:SourceIp", "s3:prefix"]

@@ -152,6 +152,8 @@ pub struct Condition {
     pub op: Operator,
     /// The key, lowered.
     pub key: String,
+    /// The key as the policy spells it.
+    pub key_name: String,
     /// The values (strings; numbers and booleans in their JSON text).
     pub values: Vec<String>,
     /// Some value holds a policy variable.
@@ -252,6 +254,18 @@ impl Policy {
         } else {
             Effect::NotApplicable
         }
+    }
+
+    /// Condition keys the policy reads (as spelled), sorted, without duplicates.
+    pub fn context_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .statements
+            .iter()
+            .flat_map(|s| s.conditions.iter().map(|c| c.key_name.clone()))
+            .collect();
+        keys.sort_by_key(|k| k.to_ascii_lowercase());
+        keys.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        keys
     }
 
     /// True when a decision may depend on the request context (conditions or policy

@@ -343,6 +343,7 @@ fn conditions(ops: &Map<String, Json>) -> Result<Vec<Condition>, PolicyError> {
             out.push(Condition {
                 op,
                 key: key.to_ascii_lowercase(),
+                key_name: key.clone(),
                 values,
                 templated,
             });

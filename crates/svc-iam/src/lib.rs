@@ -21,6 +21,7 @@ pub mod credentials;
 pub mod entities;
 pub mod error;
 pub mod policies;
+pub mod providers;
 pub mod simulate;
 pub mod state;
 pub mod util;
@@ -174,6 +175,20 @@ impl Service for Iam {
         "GetAccountAuthorizationDetails" => credentials::get_account_authorization_details,
         "SimulatePrincipalPolicy" => simulate::simulate_principal_policy,
         "SimulateCustomPolicy" => simulate::simulate_custom_policy,
+        "GetContextKeysForCustomPolicy" => providers::get_context_keys,
+        "GetContextKeysForPrincipalPolicy" => providers::get_context_keys,
+        "CreateOpenIDConnectProvider" => providers::create_oidc_provider,
+        "GetOpenIDConnectProvider" => providers::get_oidc_provider,
+        "ListOpenIDConnectProviders" => providers::list_oidc_providers,
+        "DeleteOpenIDConnectProvider" => providers::delete_oidc_provider,
+        "AddClientIDToOpenIDConnectProvider" => providers::update_oidc_provider,
+        "RemoveClientIDFromOpenIDConnectProvider" => providers::update_oidc_provider,
+        "UpdateOpenIDConnectProviderThumbprint" => providers::update_oidc_provider,
+        "CreateSAMLProvider" => providers::create_saml_provider,
+        "GetSAMLProvider" => providers::get_saml_provider,
+        "ListSAMLProviders" => providers::list_saml_providers,
+        "UpdateSAMLProvider" => providers::update_saml_provider,
+        "DeleteSAMLProvider" => providers::delete_saml_provider,
     }
 
     fn reset(&self) {

@@ -173,6 +173,27 @@ pub struct VirtualMfa {
     pub tags: Vec<Tag>,
 }
 
+/// An OIDC or SAML identity provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Provider {
+    pub arn: String,
+    /// `oidc` or `saml`.
+    pub kind: String,
+    pub created: f64,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    #[serde(default)]
+    pub thumbprints: Vec<String>,
+    #[serde(default)]
+    pub metadata: String,
+    #[serde(default)]
+    pub uuid: String,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
 /// Account-wide settings.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Settings {
@@ -195,6 +216,7 @@ pub enum Record {
     Profile(InstanceProfile),
     Mfa(VirtualMfa),
     Settings(Settings),
+    Provider(Provider),
 }
 
 /// The entities of an account, keyed by lower-cased name (IAM names are unique
@@ -207,6 +229,7 @@ pub struct Data {
     pub policies: BTreeMap<String, ManagedPolicy>,
     pub profiles: BTreeMap<String, InstanceProfile>,
     pub mfa: BTreeMap<String, VirtualMfa>,
+    pub providers: BTreeMap<String, Provider>,
     pub settings: Settings,
     /// Bumped on every change (authorization caches check it).
     pub generation: u64,
@@ -220,6 +243,7 @@ pub enum Key<'a> {
     Policy(&'a str),
     Profile(&'a str),
     Mfa(&'a str),
+    Provider(&'a str),
     Settings,
 }
 
@@ -256,6 +280,9 @@ impl Account {
                     d.mfa.insert(m.serial.clone(), m);
                 }
                 Record::Settings(s) => d.settings = s,
+                Record::Provider(p) => {
+                    d.providers.insert(p.arn.clone(), p);
+                }
             }
         }
         Account {
@@ -304,6 +331,10 @@ impl Account {
                     .map(Record::Profile),
             ),
             Key::Mfa(s) => (format!("mfa/{s}"), d.mfa.get(s).cloned().map(Record::Mfa)),
+            Key::Provider(a) => (
+                format!("provider/{a}"),
+                d.providers.get(a).cloned().map(Record::Provider),
+            ),
             Key::Settings => (
                 "settings".to_string(),
                 Some(Record::Settings(d.settings.clone())),
