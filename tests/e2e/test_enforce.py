@@ -176,3 +176,30 @@ def test_deactivated_key_stops_working(mk, world):
     with pytest.raises(ClientError) as e:
         sts.get_caller_identity()
     assert err(e)["Code"] == "InvalidClientTokenId"
+
+
+def test_federated_users_and_service_condition_keys(mk, world):
+    iam = mk("iam")
+    iam.create_user(UserName="broker")
+    key = iam.create_access_key(UserName="broker")["AccessKey"]
+    iam.put_user_policy(UserName="broker", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["sts:GetFederationToken", "sqs:ListQueues"], "Resource": "*"},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::app-static-assets",
+             "Condition": {"StringLike": {"s3:prefix": ["public/*"]}}}]}))
+    s3 = mk("s3", key["AccessKeyId"], key["SecretAccessKey"])
+    assert s3.list_objects_v2(Bucket="app-static-assets", Prefix="public/")["KeyCount"] == 0
+    with pytest.raises(ClientError) as e:
+        s3.list_objects_v2(Bucket="app-static-assets", Prefix="private/")
+    assert err(e)["Code"] == "AccessDenied"
+    only_sqs = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}
+    creds = mk("sts", key["AccessKeyId"], key["SecretAccessKey"]).get_federation_token(
+        Name="guest", Policy=json.dumps(only_sqs))["Credentials"]
+    fed = lambda svc: mk(svc, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert "QueueUrls" in fed("sqs").list_queues()
+    with pytest.raises(ClientError) as e:
+        fed("s3").list_objects_v2(Bucket="app-static-assets", Prefix="public/")
+    assert err(e)["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as e:  # the session policy allows it, the user does not
+        fed("sqs").create_queue(QueueName="nope")
+    assert err(e)["Message"].endswith("because no identity-based policy allows the sqs:CreateQueue action")

@@ -40,6 +40,95 @@ impl Compiled {
     }
 }
 
+/// What the account root may do.
+const ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+/// Condition keys services supply from their input: (service, input member, key). Map
+/// members give one key per entry (`kms:EncryptionContext:purpose`).
+pub const SERVICE_KEYS: &[(&str, &str, &str)] = &[
+    ("s3", "Prefix", "s3:prefix"),
+    ("s3", "Delimiter", "s3:delimiter"),
+    ("s3", "MaxKeys", "s3:max-keys"),
+    ("s3", "ACL", "s3:x-amz-acl"),
+    (
+        "s3",
+        "ServerSideEncryption",
+        "s3:x-amz-server-side-encryption",
+    ),
+    ("s3", "StorageClass", "s3:x-amz-storage-class"),
+    ("kms", "EncryptionContext", "kms:EncryptionContext"),
+    ("kms", "KeySpec", "kms:KeySpec"),
+    ("kms", "KeyUsage", "kms:KeyUsage"),
+    ("ssm", "Recursive", "ssm:Recursive"),
+    ("ssm", "Overwrite", "ssm:Overwrite"),
+    ("sts", "ExternalId", "sts:ExternalId"),
+    ("sts", "RoleSessionName", "sts:RoleSessionName"),
+    ("sts", "SourceIdentity", "sts:SourceIdentity"),
+    ("iam", "PermissionsBoundary", "iam:PermissionsBoundary"),
+    ("iam", "PolicyArn", "iam:PolicyARN"),
+];
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Adds the keys a request's input carries: service keys ([`SERVICE_KEYS`]) and the tag
+/// keys (`aws:RequestTag/...`, `aws:TagKeys`) of `Tags` / `tags` members.
+pub fn input_keys(c: &mut Context, service: &str, input: &Value) {
+    for (svc, member, key) in SERVICE_KEYS {
+        if *svc != service {
+            continue;
+        }
+        match input.get(*member) {
+            Some(Value::Object(m)) => {
+                for (k, v) in m {
+                    if let Some(v) = scalar(v) {
+                        c.set(&format!("{key}:{k}"), v);
+                    }
+                }
+            }
+            Some(v) => {
+                if let Some(v) = scalar(v) {
+                    c.set(key, v);
+                }
+            }
+            None => {}
+        }
+    }
+    let mut keys = Vec::new();
+    match input.get("Tags").or_else(|| input.get("tags")) {
+        Some(Value::Array(tags)) => {
+            for t in tags {
+                if let (Some(k), Some(v)) = (
+                    t.get("Key").and_then(Value::as_str),
+                    t.get("Value").and_then(scalar),
+                ) {
+                    c.set(&format!("aws:RequestTag/{k}"), v);
+                    keys.push(k.to_string());
+                }
+            }
+        }
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                if let Some(v) = scalar(v) {
+                    c.set(&format!("aws:RequestTag/{k}"), v);
+                    keys.push(k.clone());
+                }
+            }
+        }
+        _ => {}
+    }
+    if !keys.is_empty() {
+        c.set_all("aws:TagKeys", keys);
+    }
+}
+
 /// The policies of one principal.
 #[derive(Default, Clone)]
 pub struct PrincipalPolicies {
@@ -109,6 +198,20 @@ pub fn policies_of(
             }
             None => out.missing = true,
         }
+    } else if arn.contains(":federated-user/") {
+        // GetFederationToken: the calling user's permissions, bounded by the session policy.
+        let source = cred
+            .and_then(|c| c.attributes.get("SourceArn"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if source.ends_with(":root") {
+            docs.push(ALLOW_ALL.to_string());
+        } else if source.contains(":user/") {
+            let inner = policies_of(d, compiled, source, None);
+            out.identity = inner.identity;
+            out.boundary = inner.boundary;
+            out.missing = inner.missing;
+        }
     } else if let Some((_, rest)) = arn.split_once(":assumed-role/") {
         let role = rest.split('/').next().unwrap_or(rest);
         match d.roles.get(&role.to_lowercase()) {
@@ -126,10 +229,11 @@ pub fn policies_of(
             None => out.missing = true,
         }
     }
-    out.identity = docs.iter().filter_map(|doc| compiled.get(doc)).collect();
-    out.boundary = boundary
-        .and_then(|b| managed_doc(d, &b))
-        .and_then(|doc| compiled.get(&doc));
+    out.identity
+        .extend(docs.iter().filter_map(|doc| compiled.get(doc)));
+    if let Some(doc) = boundary.and_then(|b| managed_doc(d, &b)) {
+        out.boundary = compiled.get(&doc);
+    }
     let mut context_free = true;
     if let Some(c) = cred {
         let mut session = Vec::new();

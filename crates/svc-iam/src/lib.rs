@@ -251,7 +251,8 @@ impl Authorizer for Enforcer {
             return Err(authz::access_denied(ctx.service, msg));
         }
         if !policies.context_free {
-            let context = authz::context_for(ctx, &policies, cred.as_deref());
+            let mut context = authz::context_for(ctx, &policies, cred.as_deref());
+            authz::input_keys(&mut context, ctx.service, input);
             let o = authz::decide(&policies, ctx, &context, &action, &resources);
             return finish(ctx, &action, o);
         }

@@ -270,3 +270,64 @@ async fn authorize_cost() {
         t.elapsed().as_secs_f64() * 1e6 / n as f64
     );
 }
+
+#[tokio::test]
+async fn federated_users_get_their_source_user_policies() {
+    use overcast_core::identity::{Credential, Principal};
+    let core = Core::ephemeral();
+    let svc = service(&core);
+    let ctx = RequestContext::test("iam", "CreateUser");
+    call(&svc, &ctx, "CreateUser", json!({"UserName": "broker"}))
+        .await
+        .unwrap();
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:ListQueues","Resource":"*"}]}"#;
+    call(
+        &svc,
+        &ctx,
+        "PutUserPolicy",
+        json!({"UserName": "broker", "PolicyName": "p", "PolicyDocument": doc}),
+    )
+    .await
+    .unwrap();
+    let mut attributes = serde_json::Map::new();
+    attributes.insert(
+        "SourceArn".into(),
+        json!("arn:aws:iam::000000000000:user/broker"),
+    );
+    attributes.insert("SessionPolicy".into(), json!(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#));
+    let arn = "arn:aws:sts::000000000000:federated-user/guest".to_string();
+    core.identities
+        .register(Credential {
+            access_key_id: "ASIAFED".into(),
+            secret_access_key: "s".into(),
+            session_token: Some("t".into()),
+            expiration: None,
+            principal: Principal {
+                account_id: "000000000000".into(),
+                arn: arn.clone(),
+                id: "000000000000:guest".into(),
+            },
+            attributes,
+        })
+        .unwrap();
+    let fed = RequestContext {
+        principal_arn: arn,
+        access_key: Some("ASIAFED".into()),
+        ..RequestContext::test("sqs", "ListQueues")
+    };
+    core.identities
+        .authorizer()
+        .unwrap()
+        .authorize(&fed, &json!({}))
+        .unwrap();
+    let create = RequestContext {
+        operation: "CreateQueue",
+        ..fed
+    };
+    assert!(core
+        .identities
+        .authorizer()
+        .unwrap()
+        .authorize(&create, &json!({"QueueName": "q"}))
+        .is_err());
+}
