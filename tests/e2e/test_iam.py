@@ -345,3 +345,40 @@ def test_oidc_provider_for_irsa_and_context_keys(client):
         "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}, "StringLike": {"s3:prefix": ["home/*"]}}}]}
     keys = iam.get_context_keys_for_custom_policy(PolicyInputList=[json.dumps(doc)])["ContextKeyNames"]
     assert keys == ["aws:SourceIp", "s3:prefix"]
+
+
+def _ssh_key():
+    def field(b):
+        return struct.pack(">I", len(b)) + b
+    blob = field(b"ssh-rsa") + field(b"\x01\x00\x01") + field(b"\x00" + bytes(range(1, 129)))
+    return "ssh-rsa " + base64.b64encode(blob).decode() + " user@host"
+
+
+SSH_KEY = _ssh_key()
+
+
+def test_ssh_keys_and_server_certificates(client):
+    iam = client("iam")
+    u = name("ssh")
+    iam.create_user(UserName=u)
+    key = iam.upload_ssh_public_key(UserName=u, SSHPublicKeyBody=SSH_KEY)["SSHPublicKey"]
+    assert key["SSHPublicKeyId"].startswith("APKA") and key["Status"] == "Active"
+    assert len(key["Fingerprint"].split(":")) == 16
+    iam.update_ssh_public_key(UserName=u, SSHPublicKeyId=key["SSHPublicKeyId"], Status="Inactive")
+    got = iam.get_ssh_public_key(UserName=u, SSHPublicKeyId=key["SSHPublicKeyId"], Encoding="SSH")["SSHPublicKey"]
+    assert got["Status"] == "Inactive" and got["SSHPublicKeyBody"] == SSH_KEY
+    with pytest.raises(ClientError) as e:
+        iam.upload_ssh_public_key(UserName=u, SSHPublicKeyBody="not a key")
+    assert code(e) == "InvalidInput"
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    c = name("cert")
+    meta = iam.upload_server_certificate(ServerCertificateName=c, CertificateBody=pem,
+                                         PrivateKey="-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----")["ServerCertificateMetadata"]
+    assert meta["Arn"] == f"arn:aws:iam::{ACCOUNT}:server-certificate/{c}"
+    assert iam.get_server_certificate(ServerCertificateName=c)["ServerCertificate"]["CertificateBody"] == pem
+    iam.tag_server_certificate(ServerCertificateName=c, Tags=[{"Key": "k", "Value": "v"}])
+    assert iam.list_server_certificate_tags(ServerCertificateName=c)["Tags"] == [{"Key": "k", "Value": "v"}]
+    iam.delete_server_certificate(ServerCertificateName=c)
+    with pytest.raises(ClientError) as e:
+        iam.get_server_certificate(ServerCertificateName=c)
+    assert code(e) == "NoSuchEntity"

@@ -91,6 +91,7 @@ pub async fn create_user(
         login: None,
         mfa: vec![],
         ssh_keys: vec![],
+        signing_certs: vec![],
     };
     let out = user_json(&u, true);
     d.users.insert(key, u);

@@ -17,6 +17,7 @@ use overcast_core::{AwsError, Core, RequestContext, Service, Stores};
 use serde_json::Value;
 
 pub mod authz;
+pub mod certs;
 pub mod credentials;
 pub mod entities;
 pub mod error;
@@ -184,6 +185,31 @@ impl Service for Iam {
         "AddClientIDToOpenIDConnectProvider" => providers::update_oidc_provider,
         "RemoveClientIDFromOpenIDConnectProvider" => providers::update_oidc_provider,
         "UpdateOpenIDConnectProviderThumbprint" => providers::update_oidc_provider,
+        "TagOpenIDConnectProvider" => policies::tag,
+        "UntagOpenIDConnectProvider" => policies::untag,
+        "ListOpenIDConnectProviderTags" => policies::list_tags,
+        "TagSAMLProvider" => policies::tag,
+        "UntagSAMLProvider" => policies::untag,
+        "ListSAMLProviderTags" => policies::list_tags,
+        "TagServerCertificate" => policies::tag,
+        "UntagServerCertificate" => policies::untag,
+        "ListServerCertificateTags" => policies::list_tags,
+        "UploadSSHPublicKey" => certs::upload_ssh_public_key,
+        "GetSSHPublicKey" => certs::get_ssh_public_key,
+        "ListSSHPublicKeys" => certs::list_ssh_public_keys,
+        "UpdateSSHPublicKey" => certs::update_ssh_public_key,
+        "DeleteSSHPublicKey" => certs::delete_ssh_public_key,
+        "UploadSigningCertificate" => certs::upload_signing_certificate,
+        "ListSigningCertificates" => certs::list_signing_certificates,
+        "UpdateSigningCertificate" => certs::update_signing_certificate,
+        "DeleteSigningCertificate" => certs::delete_signing_certificate,
+        "UploadServerCertificate" => certs::upload_server_certificate,
+        "GetServerCertificate" => certs::get_server_certificate,
+        "ListServerCertificates" => certs::list_server_certificates,
+        "UpdateServerCertificate" => certs::update_server_certificate,
+        "DeleteServerCertificate" => certs::delete_server_certificate,
+        "GetMFADevice" => certs::get_mfa_device,
+        "SetSecurityTokenServicePreferences" => certs::set_security_token_service_preferences,
         "CreateSAMLProvider" => providers::create_saml_provider,
         "GetSAMLProvider" => providers::get_saml_provider,
         "ListSAMLProviders" => providers::list_saml_providers,

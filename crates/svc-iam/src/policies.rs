@@ -909,6 +909,11 @@ pub struct TagInput {
     policy_arn: Option<String>,
     instance_profile_name: Option<String>,
     serial_number: Option<String>,
+    #[serde(rename = "OpenIDConnectProviderArn")]
+    oidc_arn: Option<String>,
+    #[serde(rename = "SAMLProviderArn")]
+    saml_arn: Option<String>,
+    server_certificate_name: Option<String>,
     #[serde(default)]
     tags: Vec<Tag>,
     #[serde(default)]
@@ -954,6 +959,19 @@ fn tags_of<'a>(d: &'a mut Data, i: &TagInput) -> Result<(&'a mut Vec<Tag>, Strin
         })?;
         return Ok((&mut x.tags, format!("m:{s}")));
     }
+    if let Some(a) = i.oidc_arn.as_ref().or(i.saml_arn.as_ref()) {
+        let x = d.providers.get_mut(a).ok_or_else(|| {
+            IamError::NoSuchEntityException(format!("Manifest not found for arn {a}"))
+        })?;
+        return Ok((&mut x.tags, format!("o:{a}")));
+    }
+    if let Some(n) = &i.server_certificate_name {
+        let x = d
+            .certs
+            .get_mut(&n.to_lowercase())
+            .ok_or_else(|| no_such("server certificate", n))?;
+        return Ok((&mut x.tags, format!("c:{n}")));
+    }
     Err(validation("missing resource name"))
 }
 
@@ -964,6 +982,8 @@ fn save_tagged(acct: &crate::state::Account, d: &Data, id: &str) -> Result<(), I
         "r:" => Key::Role(n),
         "p:" => Key::Policy(n),
         "i:" => Key::Profile(n),
+        "o:" => Key::Provider(n),
+        "c:" => Key::Cert(n),
         _ => Key::Mfa(n),
     };
     acct.save(d, key)

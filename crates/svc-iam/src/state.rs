@@ -66,6 +66,8 @@ pub struct User {
     pub mfa: Vec<(String, f64)>,
     #[serde(default)]
     pub ssh_keys: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub signing_certs: Vec<serde_json::Value>,
 }
 
 /// A group.
@@ -194,6 +196,21 @@ pub struct Provider {
     pub tags: Vec<Tag>,
 }
 
+/// A server certificate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerCert {
+    pub name: String,
+    pub id: String,
+    pub path: String,
+    pub arn: String,
+    pub uploaded: f64,
+    pub body: String,
+    #[serde(default)]
+    pub chain: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
 /// Account-wide settings.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Settings {
@@ -217,6 +234,7 @@ pub enum Record {
     Mfa(VirtualMfa),
     Settings(Settings),
     Provider(Provider),
+    Cert(ServerCert),
 }
 
 /// The entities of an account, keyed by lower-cased name (IAM names are unique
@@ -230,6 +248,7 @@ pub struct Data {
     pub profiles: BTreeMap<String, InstanceProfile>,
     pub mfa: BTreeMap<String, VirtualMfa>,
     pub providers: BTreeMap<String, Provider>,
+    pub certs: BTreeMap<String, ServerCert>,
     pub settings: Settings,
     /// Bumped on every change (authorization caches check it).
     pub generation: u64,
@@ -244,6 +263,7 @@ pub enum Key<'a> {
     Profile(&'a str),
     Mfa(&'a str),
     Provider(&'a str),
+    Cert(&'a str),
     Settings,
 }
 
@@ -282,6 +302,9 @@ impl Account {
                 Record::Settings(s) => d.settings = s,
                 Record::Provider(p) => {
                     d.providers.insert(p.arn.clone(), p);
+                }
+                Record::Cert(c) => {
+                    d.certs.insert(c.name.to_lowercase(), c);
                 }
             }
         }
@@ -331,6 +354,10 @@ impl Account {
                     .map(Record::Profile),
             ),
             Key::Mfa(s) => (format!("mfa/{s}"), d.mfa.get(s).cloned().map(Record::Mfa)),
+            Key::Cert(n) => (
+                format!("cert/{}", n.to_lowercase()),
+                d.certs.get(&n.to_lowercase()).cloned().map(Record::Cert),
+            ),
             Key::Provider(a) => (
                 format!("provider/{a}"),
                 d.providers.get(a).cloned().map(Record::Provider),
