@@ -165,6 +165,8 @@ def test_access_keys_sign_requests_immediately(client):
     with pytest.raises(ClientError) as e:
         iam.create_access_key(UserName=u)
     assert code(e) == "LimitExceeded"
+    iam.update_user(UserName=u, NewUserName=u + "-renamed")
+    assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/{u}-renamed"
 
 
 def test_virtual_mfa_requires_real_totp_codes(client):

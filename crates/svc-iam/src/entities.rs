@@ -198,6 +198,28 @@ pub async fn update_user(
     d.users.insert(new_name.to_lowercase(), u);
     acct.save(&d, Key::User(&i.user_name))?;
     acct.save(&d, Key::User(&new_name))?;
+    // Its access keys now stand for the renamed user.
+    if let Some(u) = d.users.get(&new_name.to_lowercase()) {
+        for k in u.keys.iter().filter(|k| k.status == "Active") {
+            let cred = overcast_core::identity::Credential {
+                access_key_id: k.id.clone(),
+                secret_access_key: k.secret.clone(),
+                session_token: None,
+                expiration: None,
+                principal: overcast_core::identity::Principal {
+                    account_id: ctx.account_id.clone(),
+                    arn: u.arn.clone(),
+                    id: u.id.clone(),
+                },
+                attributes: Default::default(),
+            };
+            iam.core.identities.register(cred).map_err(|e| {
+                IamError::Aws(overcast_core::AwsError::internal(format!(
+                    "cannot persist: {e}"
+                )))
+            })?;
+        }
+    }
     Ok(json!({}))
 }
 

@@ -222,6 +222,9 @@ impl Service for Iam {
     }
 }
 
+/// Most access keys whose policies the authorizer keeps compiled at once.
+const MAX_CACHED_PRINCIPALS: usize = 10_000;
+
 /// Cached policies of one access key: (account data generation, policies).
 type Cached = (u64, Arc<authz::PrincipalPolicies>);
 
@@ -263,10 +266,11 @@ impl Authorizer for Enforcer {
                         &ctx.principal_arn,
                         cred.as_deref(),
                     ));
-                    self.cache
-                        .write()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(key, (d.generation, p.clone()));
+                    let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+                    if cache.len() >= MAX_CACHED_PRINCIPALS {
+                        cache.clear();
+                    }
+                    cache.insert(key, (d.generation, p.clone()));
                     p
                 }
             }
