@@ -64,12 +64,13 @@ pub struct Credential {
 /// Authorizes requests under `--enforce-iam` (installed by IAM, which owns the policies).
 pub trait Authorizer: Send + Sync {
     /// `Ok` when the caller of `ctx` may perform the operation with `input` (the decoded,
-    /// model-shaped input); otherwise the error to answer (`AccessDenied...`).
-    fn authorize(
-        &self,
-        ctx: &crate::RequestContext,
-        input: &serde_json::Value,
-    ) -> Result<(), crate::AwsError>;
+    /// model-shaped input); otherwise the error to answer (`AccessDenied...`). Async: it may
+    /// ask the resource's service for its resource policy.
+    fn authorize<'a>(
+        &'a self,
+        ctx: &'a crate::RequestContext,
+        input: &'a serde_json::Value,
+    ) -> crate::BoxFuture<'a, Result<(), crate::AwsError>>;
 }
 
 /// The registry of issued credentials.

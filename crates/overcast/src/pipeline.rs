@@ -149,7 +149,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
 
     // 8b. Authorize (--enforce-iam).
     if app.enforce_iam {
-        if let Err(e) = enforce(&app, &ctx, &value) {
+        if let Err(e) = enforce(&app, &ctx, &value).await {
             return fail(e);
         }
     }
@@ -351,9 +351,13 @@ fn authenticate(
 }
 
 /// `--enforce-iam`: IAM's authorizer decides (the account root is allowed everything).
-fn enforce(app: &App, ctx: &RequestContext, input: &serde_json::Value) -> Result<(), AwsError> {
+async fn enforce(
+    app: &App,
+    ctx: &RequestContext,
+    input: &serde_json::Value,
+) -> Result<(), AwsError> {
     match app.core.identities.authorizer() {
-        Some(a) => a.authorize(ctx, input),
+        Some(a) => a.authorize(ctx, input).await,
         None if ctx.principal_arn.ends_with(":root") => Ok(()),
         None => Err(AwsError::access_denied(format!(
             "User: {} is not authorized to perform: {}:{} (IAM is not enabled)",
