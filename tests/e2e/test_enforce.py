@@ -203,3 +203,21 @@ def test_federated_users_and_service_condition_keys(mk, world):
     with pytest.raises(ClientError) as e:  # the session policy allows it, the user does not
         fed("sqs").create_queue(QueueName="nope")
     assert err(e)["Message"].endswith("because no identity-based policy allows the sqs:CreateQueue action")
+
+
+def test_queue_policy_grants_what_identity_policies_do_not(mk, world):
+    sqs = mk("sqs")
+    url = sqs.create_queue(QueueName="shared-queue")["QueueUrl"]
+    arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:shared-queue"
+    task_sqs = task(mk, world, "sqs")
+    with pytest.raises(ClientError) as e:
+        task_sqs.send_message(QueueUrl=url, MessageBody="hi")
+    assert err(e)["Code"] == "AccessDenied"
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ecs-task"},
+             "Action": "sqs:SendMessage", "Resource": arn}]})})
+    assert task_sqs.send_message(QueueUrl=url, MessageBody="hi")["MessageId"]
+    with pytest.raises(ClientError) as e:  # the queue policy grants SendMessage only
+        task_sqs.receive_message(QueueUrl=url)
+    assert err(e)["Message"].endswith("because no identity-based policy allows the sqs:ReceiveMessage action")

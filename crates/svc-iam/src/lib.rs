@@ -43,6 +43,7 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
         Account::load(store.clone(), account)
     }));
     core.identities.set_authorizer(Arc::new(Enforcer {
+        services: core.services.clone(),
         accounts: accounts.clone(),
         identities: core.identities.clone(),
         compiled: Default::default(),
@@ -230,18 +231,26 @@ type Cached = (u64, Arc<authz::PrincipalPolicies>);
 
 /// The `--enforce-iam` authorizer.
 struct Enforcer {
+    services: overcast_core::Directory,
     accounts: Arc<Stores<Account>>,
     identities: Arc<Identities>,
     compiled: authz::Compiled,
     cache: RwLock<HashMap<String, Cached>>,
 }
 
-impl Authorizer for Enforcer {
-    fn authorize(&self, ctx: &RequestContext, input: &Value) -> Result<(), AwsError> {
-        if ctx.principal_arn.ends_with(":root") || authz::always_allowed(ctx.service, ctx.operation)
-        {
-            return Ok(());
-        }
+/// What identity-based evaluation concluded.
+struct Verdict {
+    action: String,
+    resources: Vec<String>,
+    policies: Arc<authz::PrincipalPolicies>,
+    cred: Option<Arc<overcast_core::identity::Credential>>,
+    denial: authz::Denial,
+}
+
+impl Enforcer {
+    /// Identity-based evaluation (boundaries and session policies included), memoized for
+    /// principals whose policies read no context.
+    fn evaluate(&self, ctx: &RequestContext, input: &Value) -> Result<Verdict, AwsError> {
         let cred = ctx
             .access_key
             .as_deref()
@@ -283,8 +292,14 @@ impl Authorizer for Enforcer {
         if !policies.context_free {
             let mut context = authz::context_for(ctx, &policies, cred.as_deref());
             authz::input_keys(&mut context, ctx.service, input);
-            let o = authz::decide(&policies, ctx, &context, &action, &resources);
-            return finish(ctx, &action, o);
+            let denial = authz::decide(&policies, ctx, &context, &action, &resources, None, None);
+            return Ok(Verdict {
+                action,
+                resources,
+                policies,
+                cred,
+                denial,
+            });
         }
         let key = (action, resources);
         let memo = policies
@@ -293,11 +308,11 @@ impl Authorizer for Enforcer {
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
             .cloned();
-        let o = match memo {
+        let denial = match memo {
             Some(o) => o,
             None => {
                 let empty = overcast_policy::Context::new();
-                let o = authz::decide(&policies, ctx, &empty, &key.0, &key.1);
+                let o = authz::decide(&policies, ctx, &empty, &key.0, &key.1, None, None);
                 let mut m = policies
                     .decisions
                     .write()
@@ -309,7 +324,71 @@ impl Authorizer for Enforcer {
                 o
             }
         };
-        finish(ctx, &key.0, o)
+        let (action, resources) = key;
+        Ok(Verdict {
+            action,
+            resources,
+            policies,
+            cred,
+            denial,
+        })
+    }
+}
+
+impl Authorizer for Enforcer {
+    fn authorize<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        input: &'a Value,
+    ) -> overcast_core::BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move {
+            if ctx.principal_arn.ends_with(":root")
+                || authz::always_allowed(ctx.service, ctx.operation)
+            {
+                return Ok(());
+            }
+            let v = self.evaluate(ctx, input)?;
+            let owner = v
+                .resources
+                .first()
+                .and_then(|r| r.split(':').nth(4))
+                .filter(|a| !a.is_empty())
+                .map(str::to_string);
+            let cross = owner.as_deref().is_some_and(|o| o != ctx.account_id);
+            if v.denial.is_none() && !cross {
+                return Ok(());
+            }
+            // An explicit identity deny stands whatever the resource says.
+            if matches!(
+                v.denial,
+                Some((overcast_policy::Decision::Deny { explicit: true, .. }, _))
+            ) {
+                return finish(ctx, &v.action, v.denial);
+            }
+            // Same-account implicit denies and cross-account requests consult the resource's
+            // policy.
+            let resource_policy = match &owner {
+                Some(o) => {
+                    authz::resource_policy(&self.services, &self.compiled, ctx, o, input).await
+                }
+                None => None,
+            };
+            if resource_policy.is_none() && !cross {
+                return finish(ctx, &v.action, v.denial);
+            }
+            let mut context = authz::context_for(ctx, &v.policies, v.cred.as_deref());
+            authz::input_keys(&mut context, ctx.service, input);
+            let o = authz::decide(
+                &v.policies,
+                ctx,
+                &context,
+                &v.action,
+                &v.resources,
+                resource_policy.as_deref(),
+                owner.as_deref(),
+            );
+            finish(ctx, &v.action, o)
+        })
     }
 }
 

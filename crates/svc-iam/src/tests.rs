@@ -68,12 +68,14 @@ async fn users_policies_and_enforcement() {
             &sqs,
             &json!({"QueueUrl": "http://localhost:4566/000000000000/q", "MessageBody": "x"}),
         )
+        .await
         .unwrap();
     let e = authz
         .authorize(
             &sqs,
             &json!({"QueueUrl": "http://localhost:4566/000000000000/other"}),
         )
+        .await
         .unwrap_err();
     assert_eq!(e.code, "AccessDenied");
     assert_eq!(e.message, "User: arn:aws:iam::000000000000:user/alice is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:000000000000:other because no identity-based policy allows the sqs:SendMessage action");
@@ -85,6 +87,7 @@ async fn users_policies_and_enforcement() {
     assert_eq!(
         authz
             .authorize(&ssm, &json!({"Name": "/prod/db"}))
+            .await
             .unwrap_err()
             .code,
         "AccessDeniedException"
@@ -103,6 +106,7 @@ async fn users_policies_and_enforcement() {
             &sqs,
             &json!({"QueueUrl": "http://localhost:4566/000000000000/q"})
         )
+        .await
         .is_err());
     let e = call(&svc, &ctx, "DeleteUser", json!({"UserName": "alice"}))
         .await
@@ -263,7 +267,7 @@ async fn authorize_cost() {
     let n = 200_000;
     let t = std::time::Instant::now();
     for _ in 0..n {
-        authz.authorize(&sqs, &input).unwrap();
+        authz.authorize(&sqs, &input).await.unwrap();
     }
     println!(
         "{:.2} µs per authorization",
@@ -319,6 +323,7 @@ async fn federated_users_get_their_source_user_policies() {
         .authorizer()
         .unwrap()
         .authorize(&fed, &json!({}))
+        .await
         .unwrap();
     let create = RequestContext {
         operation: "CreateQueue",
@@ -329,5 +334,6 @@ async fn federated_users_get_their_source_user_policies() {
         .authorizer()
         .unwrap()
         .authorize(&create, &json!({"QueueName": "q"}))
+        .await
         .is_err());
 }
