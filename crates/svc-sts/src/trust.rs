@@ -77,6 +77,15 @@ pub(crate) async fn check(
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
         ));
     }
+    // A call another service makes in-process on a principal's behalf (Lambda or ECS taking
+    // up an execution role) does not arrive over STS's query protocol: that service acts as
+    // its own service principal, which the role's trust policy names; Overcast does not know
+    // which service called, so it trusts the calling service.
+    if ctx.protocol != overcast_wire::Protocol::Query {
+        return Ok(Some(TrustedRole {
+            role_id: role["RoleId"].as_str().unwrap_or_default().to_string(),
+        }));
+    }
     let Ok(policy) = overcast_policy::parse(&doc, PolicyKind::Trust) else {
         return Err(denied(ctx, t.role_arn));
     };
@@ -112,14 +121,11 @@ pub(crate) async fn check(
             t.tags.iter().map(|x| x.key.clone()).collect(),
         );
     }
-    // A call made by another service on a principal's behalf (Lambda, ECS) acts as that
-    // service's principal.
-    let service = (ctx.service != "sts").then(|| format!("{}.amazonaws.com", ctx.service));
     let caller = Caller {
         arn: &ctx.principal_arn,
         account: &ctx.account_id,
         role_arn: t.caller_role.as_deref(),
-        service: service.as_deref(),
+        service: None,
         federated: None,
     };
     let req = Request {
