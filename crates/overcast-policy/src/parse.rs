@@ -87,6 +87,8 @@ pub fn parse(doc: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
         }
         Some(_) => return syntax(),
     }
+    // Policy variables exist from version 2012-10-17 on; before, `${...}` is literal text.
+    let vars = matches!(top.get("Version"), Some(Json::String(v)) if v == "2012-10-17");
     let stmts: Vec<&Map<String, Json>> = match top.get("Statement") {
         Some(Json::Object(o)) => vec![o],
         Some(Json::Array(a)) if !a.is_empty() => a
@@ -101,7 +103,7 @@ pub fn parse(doc: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
     let mut sids = std::collections::HashSet::new();
     let mut statements = Vec::with_capacity(stmts.len());
     for s in stmts {
-        let st = statement(s, kind)?;
+        let st = statement(s, kind, vars)?;
         if let Some(sid) = &st.sid {
             if !sids.insert(sid.clone()) {
                 return err("Statement IDs (SID) in a single policy must be unique.");
@@ -112,7 +114,11 @@ pub fn parse(doc: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
     Ok(Policy { statements })
 }
 
-fn statement(s: &Map<String, Json>, kind: PolicyKind) -> Result<Statement, PolicyError> {
+fn statement(
+    s: &Map<String, Json>,
+    kind: PolicyKind,
+    vars: bool,
+) -> Result<Statement, PolicyError> {
     for k in s.keys() {
         if !matches!(
             k.as_str(),
@@ -186,7 +192,17 @@ fn statement(s: &Map<String, Json>, kind: PolicyKind) -> Result<Statement, Polic
             check_resource(r)?;
         }
     }
-    let resources = raw_res.map(|rs| rs.iter().map(|r| Value::new(r)).collect());
+    let resources = raw_res.map(|rs| {
+        rs.iter()
+            .map(|r| {
+                if vars {
+                    Value::new(r)
+                } else {
+                    Value::Fixed(Pattern::new(r, false))
+                }
+            })
+            .collect()
+    });
     let (principal, not_principal) = match (s.get("Principal"), s.get("NotPrincipal")) {
         (Some(_), Some(_)) => return syntax(),
         (None, None) => (None, false),
@@ -204,7 +220,7 @@ fn statement(s: &Map<String, Json>, kind: PolicyKind) -> Result<Statement, Polic
     }
     let conditions = match s.get("Condition") {
         None => Vec::new(),
-        Some(Json::Object(ops)) => conditions(ops)?,
+        Some(Json::Object(ops)) => conditions(ops, vars)?,
         Some(_) => return syntax(),
     };
     Ok(Statement {
@@ -301,7 +317,7 @@ fn principals(p: &Json) -> Result<Principals, PolicyError> {
     Ok(out)
 }
 
-fn conditions(ops: &Map<String, Json>) -> Result<Vec<Condition>, PolicyError> {
+fn conditions(ops: &Map<String, Json>, vars: bool) -> Result<Vec<Condition>, PolicyError> {
     let mut out = Vec::new();
     for (name, block) in ops {
         let Some(op) = Operator::parse(name) else {
@@ -339,7 +355,7 @@ fn conditions(ops: &Map<String, Json>) -> Result<Vec<Condition>, PolicyError> {
             {
                 return syntax();
             }
-            let templated = values.iter().any(|x| x.contains("${"));
+            let templated = vars && values.iter().any(|x| x.contains("${"));
             out.push(Condition {
                 op,
                 key: key.to_ascii_lowercase(),

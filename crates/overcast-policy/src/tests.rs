@@ -226,7 +226,7 @@ fn not_action_not_resource() {
 #[test]
 fn policy_variables() {
     let p = pol(
-        r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::home/${aws:username}/*"},
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::home/${aws:username}/*"},
         {"Effect":"Allow","Action":"ec2:StartInstances","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"${aws:PrincipalTag/team}"}}}]}"#,
     );
     let mut ctx = Context::new();
@@ -257,6 +257,22 @@ fn policy_variables() {
         Effect::NotApplicable
     );
     assert_eq!(substitute("a${*}b${?}${$}", &empty).unwrap(), "a*b?$");
+    // Without Version 2012-10-17, `${...}` is literal text.
+    let old = pol(
+        r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::home/${aws:username}/*"}]}"#,
+    );
+    assert_eq!(
+        old.evaluate(&req("s3:GetObject", "arn:aws:s3:::home/alice/a", &ctx)),
+        Effect::NotApplicable
+    );
+    assert_eq!(
+        old.evaluate(&req(
+            "s3:GetObject",
+            "arn:aws:s3:::home/${aws:username}/a",
+            &ctx
+        )),
+        Effect::Allow
+    );
     assert_eq!(
         substitute("x/${aws:username, 'anon'}", &empty).unwrap(),
         "x/anon"
