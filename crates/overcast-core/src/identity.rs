@@ -71,6 +71,10 @@ pub trait Authorizer: Send + Sync {
         ctx: &'a crate::RequestContext,
         input: &'a serde_json::Value,
     ) -> crate::BoxFuture<'a, Result<(), crate::AwsError>>;
+
+    /// Checks a one-time code of the MFA device `serial` in `account` at epoch `now`:
+    /// `Some(valid)` when IAM knows an enabled device of that serial, `None` otherwise.
+    fn verify_mfa(&self, account: &str, serial: &str, code: &str, now: f64) -> Option<bool>;
 }
 
 /// The registry of issued credentials.
