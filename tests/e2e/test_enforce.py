@@ -1,7 +1,12 @@
 """--enforce-iam end to end: the guide's least-privilege ECS task policy attached to a role,
 assumed, and enforced (its calls succeed, everything else is denied with AWS's message),
 MFA-required policies, unknown keys, and the root default keys."""
+import base64
+import hashlib
+import hmac
 import json
+import struct
+import time
 import uuid
 
 import boto3
@@ -39,6 +44,13 @@ def mk(enforced):
                             aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token,
                             config=Config(retries={"max_attempts": 1}))
     return make
+
+
+def totp(seed_b32, t):
+    key = base64.b32decode(seed_b32)
+    h = hmac.new(key, struct.pack(">Q", int(t // 30)), hashlib.sha1).digest()
+    o = h[19] & 15
+    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
 
 
 def err(e):
@@ -148,8 +160,18 @@ def test_explicit_deny_and_mfa_required(mk, world):
     with pytest.raises(ClientError) as e:
         s3.list_buckets()
     assert err(e)["Message"].endswith("with an explicit deny in an identity-based policy")
-    creds = mk("sts", key["AccessKeyId"], key["SecretAccessKey"]).get_session_token(
-        SerialNumber=f"arn:aws:iam::{ACCOUNT}:mfa/mfa-user", TokenCode="123456")["Credentials"]
+    dev = iam.create_virtual_mfa_device(VirtualMFADeviceName="mfa-user")["VirtualMFADevice"]
+    seed = dev["Base32StringSeed"]
+    seed = seed.decode() if isinstance(seed, bytes) else seed
+    now = time.time()
+    iam.enable_mfa_device(UserName="mfa-user", SerialNumber=dev["SerialNumber"],
+                          AuthenticationCode1=totp(seed, now - 30), AuthenticationCode2=totp(seed, now))
+    sts = mk("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    wrong = "000000" if totp(seed, now) != "000000" else "111111"
+    with pytest.raises(ClientError) as e:
+        sts.get_session_token(SerialNumber=dev["SerialNumber"], TokenCode=wrong)
+    assert err(e)["Code"] == "AccessDenied"
+    creds = sts.get_session_token(SerialNumber=dev["SerialNumber"], TokenCode=totp(seed, time.time()))["Credentials"]
     s3 = mk("s3", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
     assert "Buckets" in s3.list_buckets()
 

@@ -586,6 +586,15 @@ pub struct EnableMfaInput {
     authentication_code2: Option<String>,
 }
 
+/// Is `code` a current code of `seed` (one 30 s step of drift either way)?
+pub fn check_code(seed: &str, code: &str, now: f64) -> bool {
+    let Some(secret) = base32_decode(seed) else {
+        return false;
+    };
+    let t = (now / 30.0).floor() as i64;
+    (t - 1..=t + 1).any(|s| s >= 0 && totp(&secret, s as u64) == code)
+}
+
 /// Are `c1` then `c2` two consecutive codes of `seed` near `now`?
 pub fn check_codes(seed: &str, c1: &str, c2: &str, now: f64) -> bool {
     let Some(secret) = base32_decode(seed) else {

@@ -336,6 +336,13 @@ impl Enforcer {
 }
 
 impl Authorizer for Enforcer {
+    fn verify_mfa(&self, account: &str, serial: &str, code: &str, now: f64) -> Option<bool> {
+        let acct = self.accounts.get(account, "");
+        let d = acct.read();
+        let dev = d.mfa.get(serial).filter(|m| m.user.is_some())?;
+        Some(credentials::check_code(&dev.seed, code, now))
+    }
+
     fn authorize<'a>(
         &'a self,
         ctx: &'a RequestContext,

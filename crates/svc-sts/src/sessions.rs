@@ -108,6 +108,36 @@ fn check_mfa(serial: Option<&str>, code: Option<&str>) -> Result<bool, StsError>
     }
 }
 
+/// Checks the one-time code against the IAM MFA device (real TOTP, wall-clock time, as
+/// authenticator apps run). Devices IAM does not know are refused under `--enforce-iam` and
+/// accepted otherwise.
+fn verify_mfa(
+    sts: &Sts,
+    ctx: &RequestContext,
+    serial: Option<&str>,
+    code: Option<&str>,
+) -> Result<(), StsError> {
+    let (Some(serial), Some(code)) = (serial, code) else {
+        return Ok(());
+    };
+    let account = serial.split(':').nth(4).unwrap_or(&ctx.account_id);
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let known = sts
+        .identities
+        .authorizer()
+        .and_then(|a| a.verify_mfa(account, serial, code, wall));
+    match known {
+        Some(true) => Ok(()),
+        None if !sts.identities.enforcing() => Ok(()),
+        _ => Err(StsError::Aws(AwsError::access_denied(
+            "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+        ))),
+    }
+}
+
 fn check_source_identity(source_identity: Option<&str>) -> Result<(), StsError> {
     if source_identity.is_some_and(|s| s.to_ascii_lowercase().starts_with("aws:")) {
         return Err(checks::validation(
@@ -164,6 +194,12 @@ pub(crate) async fn assume_role(
     f.finish()?;
     let role = checks::parse_role_arn(&i.role_arn)?;
     let mfa = check_mfa(i.serial_number.as_deref(), i.token_code.as_deref())?;
+    verify_mfa(
+        sts,
+        ctx,
+        i.serial_number.as_deref(),
+        i.token_code.as_deref(),
+    )?;
     check_source_identity(i.source_identity.as_deref())?;
 
     // Role chaining: at most one hour, transitive tags and source identity carry over.
@@ -339,6 +375,12 @@ pub(crate) async fn get_session_token(
         )));
     }
     let mfa = check_mfa(i.serial_number.as_deref(), i.token_code.as_deref())?;
+    verify_mfa(
+        sts,
+        ctx,
+        i.serial_number.as_deref(),
+        i.token_code.as_deref(),
+    )?;
     let mut duration = i.duration_seconds.unwrap_or(43200);
     if is_root(ctx) {
         duration = duration.min(ROOT_MAX_SECONDS);
