@@ -243,3 +243,21 @@ def test_queue_policy_grants_what_identity_policies_do_not(mk, world):
     with pytest.raises(ClientError) as e:  # the queue policy grants SendMessage only
         task_sqs.receive_message(QueueUrl=url)
     assert err(e)["Message"].endswith("because no identity-based policy allows the sqs:ReceiveMessage action")
+
+
+def test_service_last_accessed_details_come_from_recorded_calls(mk, world):
+    task(mk, world, "ssm").get_parameter(Name="/prod/db-host")
+    iam = mk("iam")
+    job = iam.generate_service_last_accessed_details(Arn=world["role"])["JobId"]
+    out = iam.get_service_last_accessed_details(JobId=job)
+    assert out["JobStatus"] == "COMPLETED"
+    by_ns = {s["ServiceNamespace"]: s for s in out["ServicesLastAccessed"]}
+    assert set(by_ns) == {"s3", "sqs", "ssm"}
+    assert by_ns["ssm"]["LastAuthenticatedEntity"] == world["role"]
+    assert by_ns["ssm"]["TotalAuthenticatedEntities"] == 1
+    assert "LastAuthenticated" in by_ns["ssm"]
+    job = iam.generate_service_last_accessed_details(Arn=f"arn:aws:iam::{ACCOUNT}:user/temp")["JobId"]
+    assert iam.get_service_last_accessed_details(JobId=job)["ServicesLastAccessed"] == []
+    with pytest.raises(ClientError) as e:
+        iam.generate_service_last_accessed_details(Arn=f"arn:aws:iam::{ACCOUNT}:role/nope")
+    assert err(e)["Code"] == "NoSuchEntity"

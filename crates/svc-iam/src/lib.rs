@@ -16,6 +16,7 @@ use overcast_core::identity::{Authorizer, Identities};
 use overcast_core::{AwsError, Core, RequestContext, Service, Stores};
 use serde_json::Value;
 
+pub mod activity;
 pub mod authz;
 pub mod certs;
 pub mod credentials;
@@ -34,6 +35,7 @@ use state::Account;
 pub struct Iam {
     core: Core,
     accounts: Arc<Stores<Account>>,
+    activity: Arc<activity::Activity>,
 }
 
 /// Builds the service and installs its authorizer for `--enforce-iam`.
@@ -42,7 +44,9 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
     let accounts = Arc::new(Stores::new(move |account, _| {
         Account::load(store.clone(), account)
     }));
+    let activity = Arc::new(activity::Activity::default());
     core.identities.set_authorizer(Arc::new(Enforcer {
+        activity: activity.clone(),
         services: core.services.clone(),
         accounts: accounts.clone(),
         identities: core.identities.clone(),
@@ -52,6 +56,7 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
     Arc::new(Iam {
         core: core.clone(),
         accounts,
+        activity,
     })
 }
 
@@ -177,6 +182,8 @@ impl Service for Iam {
         "GetAccountAuthorizationDetails" => credentials::get_account_authorization_details,
         "SimulatePrincipalPolicy" => simulate::simulate_principal_policy,
         "SimulateCustomPolicy" => simulate::simulate_custom_policy,
+        "GenerateServiceLastAccessedDetails" => activity::generate_service_last_accessed_details,
+        "GetServiceLastAccessedDetails" => activity::get_service_last_accessed_details,
         "GetContextKeysForCustomPolicy" => providers::get_context_keys,
         "GetContextKeysForPrincipalPolicy" => providers::get_context_keys,
         "CreateOpenIDConnectProvider" => providers::create_oidc_provider,
@@ -231,6 +238,7 @@ type Cached = (u64, Arc<authz::PrincipalPolicies>);
 
 /// The `--enforce-iam` authorizer.
 struct Enforcer {
+    activity: Arc<activity::Activity>,
     services: overcast_core::Directory,
     accounts: Arc<Stores<Account>>,
     identities: Arc<Identities>,
@@ -248,6 +256,14 @@ struct Verdict {
 }
 
 impl Enforcer {
+    /// Records an allowed call for service last accessed details (sessions count for their
+    /// role).
+    fn record(&self, ctx: &RequestContext, v: &Verdict) {
+        let entity = v.policies.role_arn.as_deref().unwrap_or(&ctx.principal_arn);
+        self.activity
+            .record(entity, &v.action, ctx.now, &ctx.region);
+    }
+
     /// Identity-based evaluation (boundaries and session policies included), memoized for
     /// principals whose policies read no context.
     fn evaluate(&self, ctx: &RequestContext, input: &Value) -> Result<Verdict, AwsError> {
@@ -363,6 +379,7 @@ impl Authorizer for Enforcer {
                 .map(str::to_string);
             let cross = owner.as_deref().is_some_and(|o| o != ctx.account_id);
             if v.denial.is_none() && !cross {
+                self.record(ctx, &v);
                 return Ok(());
             }
             // An explicit identity deny stands whatever the resource says.
@@ -394,7 +411,11 @@ impl Authorizer for Enforcer {
                 resource_policy.as_deref(),
                 owner.as_deref(),
             );
-            finish(ctx, &v.action, o)
+            let r = finish(ctx, &v.action, o);
+            if r.is_ok() {
+                self.record(ctx, &v);
+            }
+            r
         })
     }
 }
