@@ -261,3 +261,16 @@ def test_service_last_accessed_details_come_from_recorded_calls(mk, world):
     with pytest.raises(ClientError) as e:
         iam.generate_service_last_accessed_details(Arn=f"arn:aws:iam::{ACCOUNT}:role/nope")
     assert err(e)["Code"] == "NoSuchEntity"
+
+
+def test_policies_granting_service_access_and_entities(mk, world):
+    iam = mk("iam")
+    out = iam.list_policies_granting_service_access(Arn=world["role"], ServiceNamespaces=["sqs", "iam"])
+    by_ns = {x["ServiceNamespace"]: x["Policies"] for x in out["PoliciesGrantingServiceAccess"]}
+    assert [p["PolicyName"] for p in by_ns["sqs"]] == ["ecs-task-least-privilege"]
+    assert by_ns["sqs"][0]["PolicyType"] == "MANAGED"
+    assert by_ns["iam"] == []
+    job = iam.generate_service_last_accessed_details(Arn=world["role"])["JobId"]
+    ents = iam.get_service_last_accessed_details_with_entities(JobId=job, ServiceNamespace="s3")["EntityDetailsList"]
+    assert [e["EntityInfo"]["Name"] for e in ents] == ["ecs-task"]
+    assert "LastAuthenticated" in ents[0]

@@ -140,6 +140,76 @@ pub async fn generate_service_last_accessed_details(
     Ok(json!({ "JobId": id }))
 }
 
+/// The entities a report on `arn` covers, and the documents that say which services they
+/// may use.
+fn scope(iam: &Iam, ctx: &RequestContext, arn: &str) -> (Vec<String>, Vec<String>) {
+    let acct = iam.account(ctx);
+    let d = acct.read();
+    let mut entities: Vec<String> = Vec::new();
+    let mut docs: Vec<String> = Vec::new();
+    let managed = |docs: &mut Vec<String>, arns: &[String]| {
+        docs.extend(
+            arns.iter()
+                .filter_map(|a| crate::policies::find(&d, a))
+                .map(|p| p.document().to_string()),
+        );
+    };
+    let name = arn.rsplit('/').next().unwrap_or("").to_lowercase();
+    if arn.contains(":policy/") {
+        if let Some(p) = crate::policies::find(&d, arn) {
+            docs.push(p.document().to_string());
+        }
+        entities.extend(
+            d.users
+                .values()
+                .filter(|u| u.attached.iter().any(|a| a == arn))
+                .map(|u| u.arn.clone()),
+        );
+        entities.extend(
+            d.roles
+                .values()
+                .filter(|r| r.attached.iter().any(|a| a == arn))
+                .map(|r| r.arn.clone()),
+        );
+        for g in d
+            .groups
+            .values()
+            .filter(|g| g.attached.iter().any(|a| a == arn))
+        {
+            entities.extend(
+                d.users
+                    .values()
+                    .filter(|u| u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)))
+                    .map(|u| u.arn.clone()),
+            );
+        }
+    } else if let Some(u) = d.users.get(&name).filter(|_| arn.contains(":user/")) {
+        entities.push(u.arn.clone());
+        docs.extend(u.inline.values().cloned());
+        managed(&mut docs, &u.attached);
+        for g in &u.groups {
+            if let Some(g) = d.groups.get(&g.to_lowercase()) {
+                docs.extend(g.inline.values().cloned());
+                managed(&mut docs, &g.attached);
+            }
+        }
+    } else if let Some(r) = d.roles.get(&name).filter(|_| arn.contains(":role/")) {
+        entities.push(r.arn.clone());
+        docs.extend(r.inline.values().cloned());
+        managed(&mut docs, &r.attached);
+    } else if let Some(g) = d.groups.get(&name).filter(|_| arn.contains(":group/")) {
+        docs.extend(g.inline.values().cloned());
+        managed(&mut docs, &g.attached);
+        entities.extend(
+            d.users
+                .values()
+                .filter(|u| u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)))
+                .map(|u| u.arn.clone()),
+        );
+    }
+    (entities, docs)
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetInput {
@@ -163,70 +233,7 @@ pub async fn get_service_last_accessed_details(
         .ok_or_else(|| {
             IamError::NoSuchEntityException(format!("No job with id {} found.", i.job_id))
         })?;
-    // The entities the report covers and the documents that say which services they may use.
-    let (entities, docs) = {
-        let acct = iam.account(ctx);
-        let d = acct.read();
-        let mut entities: Vec<String> = Vec::new();
-        let mut docs: Vec<String> = Vec::new();
-        let managed = |docs: &mut Vec<String>, arns: &[String]| {
-            docs.extend(
-                arns.iter()
-                    .filter_map(|a| crate::policies::find(&d, a))
-                    .map(|p| p.document().to_string()),
-            );
-        };
-        let name = job.arn.rsplit('/').next().unwrap_or("").to_lowercase();
-        if job.arn.contains(":policy/") {
-            if let Some(p) = crate::policies::find(&d, &job.arn) {
-                docs.push(p.document().to_string());
-            }
-            entities.extend(
-                d.users
-                    .values()
-                    .filter(|u| u.attached.contains(&job.arn))
-                    .map(|u| u.arn.clone()),
-            );
-            entities.extend(
-                d.roles
-                    .values()
-                    .filter(|r| r.attached.contains(&job.arn))
-                    .map(|r| r.arn.clone()),
-            );
-            for g in d.groups.values().filter(|g| g.attached.contains(&job.arn)) {
-                entities.extend(
-                    d.users
-                        .values()
-                        .filter(|u| u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)))
-                        .map(|u| u.arn.clone()),
-                );
-            }
-        } else if let Some(u) = d.users.get(&name).filter(|_| job.arn.contains(":user/")) {
-            entities.push(u.arn.clone());
-            docs.extend(u.inline.values().cloned());
-            managed(&mut docs, &u.attached);
-            for g in &u.groups {
-                if let Some(g) = d.groups.get(&g.to_lowercase()) {
-                    docs.extend(g.inline.values().cloned());
-                    managed(&mut docs, &g.attached);
-                }
-            }
-        } else if let Some(r) = d.roles.get(&name).filter(|_| job.arn.contains(":role/")) {
-            entities.push(r.arn.clone());
-            docs.extend(r.inline.values().cloned());
-            managed(&mut docs, &r.attached);
-        } else if let Some(g) = d.groups.get(&name).filter(|_| job.arn.contains(":group/")) {
-            docs.extend(g.inline.values().cloned());
-            managed(&mut docs, &g.attached);
-            entities.extend(
-                d.users
-                    .values()
-                    .filter(|u| u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)))
-                    .map(|u| u.arn.clone()),
-            );
-        }
-        (entities, docs)
-    };
+    let (entities, docs) = scope(iam, ctx, &job.arn);
     let recorded = iam.activity.map.read().unwrap_or_else(|e| e.into_inner());
     // Service namespaces the policies grant (a wildcard vendor grants every service used).
     let mut namespaces: Vec<String> = Vec::new();
@@ -287,4 +294,174 @@ pub async fn get_service_last_accessed_details(
         t,
         m,
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WithEntitiesInput {
+    job_id: String,
+    service_namespace: String,
+    marker: Option<String>,
+    max_items: Option<i64>,
+}
+
+pub async fn get_service_last_accessed_details_with_entities(
+    iam: &Iam,
+    ctx: &RequestContext,
+    i: WithEntitiesInput,
+) -> Result<Value, IamError> {
+    let job = iam
+        .activity
+        .jobs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&i.job_id)
+        .cloned()
+        .ok_or_else(|| {
+            IamError::NoSuchEntityException(format!("No job with id {} found.", i.job_id))
+        })?;
+    let (entities, _) = scope(iam, ctx, &job.arn);
+    let acct = iam.account(ctx);
+    let d = acct.read();
+    let recorded = iam.activity.map.read().unwrap_or_else(|e| e.into_inner());
+    let items: Vec<Value> = entities
+        .iter()
+        .filter_map(|arn| {
+            let name = arn.rsplit('/').next().unwrap_or("").to_lowercase();
+            let (kind, id, path, display) = if arn.contains(":user/") {
+                let u = d.users.get(&name)?;
+                ("USER", u.id.clone(), u.path.clone(), u.name.clone())
+            } else {
+                let r = d.roles.get(&name)?;
+                ("ROLE", r.id.clone(), r.path.clone(), r.name.clone())
+            };
+            let last = recorded.get(arn).and_then(|m| m.get(&i.service_namespace)).map(|a| a.at);
+            Some(strip(json!({"EntityInfo": {"Arn": arn, "Name": display, "Type": kind, "Id": id, "Path": path}, "LastAuthenticated": last})))
+        })
+        .collect();
+    drop(recorded);
+    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
+    Ok(paged(
+        json!({"JobStatus": "COMPLETED", "JobCreationDate": job.created, "JobCompletionDate": job.created, "EntityDetailsList": items}),
+        t,
+        m,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GrantingInput {
+    arn: String,
+    service_namespaces: Vec<String>,
+    marker: Option<String>,
+}
+
+/// A policy that may grant access: (policy name, type, ARN, entity type, entity name,
+/// document).
+type Source = (
+    String,
+    &'static str,
+    Option<String>,
+    Option<&'static str>,
+    Option<String>,
+    String,
+);
+
+/// Does an Allow statement of `doc` grant an action of namespace `ns`?
+fn grants(doc: &str, ns: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<Value>(doc) else {
+        return false;
+    };
+    let stmts = match &v["Statement"] {
+        Value::Array(a) => a.clone(),
+        o @ Value::Object(_) => vec![o.clone()],
+        _ => vec![],
+    };
+    stmts.iter().filter(|s| s["Effect"] == "Allow").any(|s| {
+        let actions: Vec<String> = match &s["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => vec![],
+        };
+        actions.iter().any(|a| {
+            let vendor = a.split(':').next().unwrap_or("");
+            overcast_policy::glob::glob(
+                vendor.to_ascii_lowercase().as_bytes(),
+                ns.to_ascii_lowercase().as_bytes(),
+                false,
+            )
+        })
+    })
+}
+
+pub async fn list_policies_granting_service_access(
+    iam: &Iam,
+    ctx: &RequestContext,
+    i: GrantingInput,
+) -> Result<Value, IamError> {
+    let acct = iam.account(ctx);
+    let d = acct.read();
+    let name = i.arn.rsplit('/').next().unwrap_or("").to_lowercase();
+    let mut sources: Vec<Source> = Vec::new();
+    let mut add = |inline: &std::collections::BTreeMap<String, String>,
+                   attached: &[String],
+                   etype: &'static str,
+                   ename: &str| {
+        for (n, doc) in inline {
+            sources.push((
+                n.clone(),
+                "INLINE",
+                None,
+                Some(etype),
+                Some(ename.to_string()),
+                doc.clone(),
+            ));
+        }
+        for a in attached {
+            if let Some(p) = crate::policies::find(&d, a) {
+                sources.push((
+                    p.name.clone(),
+                    "MANAGED",
+                    Some(a.clone()),
+                    None,
+                    None,
+                    p.document().to_string(),
+                ));
+            }
+        }
+    };
+    if let Some(u) = d.users.get(&name).filter(|_| i.arn.contains(":user/")) {
+        add(&u.inline, &u.attached, "USER", &u.name);
+        for g in &u.groups {
+            if let Some(g) = d.groups.get(&g.to_lowercase()) {
+                add(&g.inline, &g.attached, "GROUP", &g.name);
+            }
+        }
+    } else if let Some(r) = d.roles.get(&name).filter(|_| i.arn.contains(":role/")) {
+        add(&r.inline, &r.attached, "ROLE", &r.name);
+    } else if let Some(g) = d.groups.get(&name).filter(|_| i.arn.contains(":group/")) {
+        add(&g.inline, &g.attached, "GROUP", &g.name);
+    } else {
+        return Err(IamError::NoSuchEntityException(format!(
+            "The entity {} cannot be found.",
+            i.arn
+        )));
+    }
+    let _ = i.marker;
+    let out: Vec<Value> = i
+        .service_namespaces
+        .iter()
+        .map(|ns| {
+            let policies: Vec<Value> = sources
+                .iter()
+                .filter(|s| grants(&s.5, ns))
+                .map(|(n, t, a, et, en, _)| strip(json!({"PolicyName": n, "PolicyType": t, "PolicyArn": a, "EntityType": et, "EntityName": en})))
+                .collect();
+            json!({"ServiceNamespace": ns, "Policies": policies})
+        })
+        .collect();
+    Ok(json!({"PoliciesGrantingServiceAccess": out, "IsTruncated": false}))
 }

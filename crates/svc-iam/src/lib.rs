@@ -184,6 +184,8 @@ impl Service for Iam {
         "SimulateCustomPolicy" => simulate::simulate_custom_policy,
         "GenerateServiceLastAccessedDetails" => activity::generate_service_last_accessed_details,
         "GetServiceLastAccessedDetails" => activity::get_service_last_accessed_details,
+        "GetServiceLastAccessedDetailsWithEntities" => activity::get_service_last_accessed_details_with_entities,
+        "ListPoliciesGrantingServiceAccess" => activity::list_policies_granting_service_access,
         "GetContextKeysForCustomPolicy" => providers::get_context_keys,
         "GetContextKeysForPrincipalPolicy" => providers::get_context_keys,
         "CreateOpenIDConnectProvider" => providers::create_oidc_provider,
