@@ -274,3 +274,14 @@ def test_policies_granting_service_access_and_entities(mk, world):
     ents = iam.get_service_last_accessed_details_with_entities(JobId=job, ServiceNamespace="s3")["EntityDetailsList"]
     assert [e["EntityInfo"]["Name"] for e in ents] == ["ecs-task"]
     assert "LastAuthenticated" in ents[0]
+
+
+def test_role_sessions_expire_on_the_virtual_clock(mk, world, enforced):
+    creds = deployer(mk, world, "sts").assume_role(RoleArn=world["role"], RoleSessionName="short",
+                                                    DurationSeconds=900)["Credentials"]
+    sqs = mk("sqs", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    sqs.send_message(QueueUrl=world["queue"], MessageBody="before")
+    enforced.clock(advance=901)
+    with pytest.raises(ClientError) as e:
+        sqs.send_message(QueueUrl=world["queue"], MessageBody="after")
+    assert err(e)["Code"] == "ExpiredToken"
