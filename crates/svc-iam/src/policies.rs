@@ -657,7 +657,7 @@ pub async fn list_attached(
         _ => return Err(validation("missing entity name")),
     };
     let acct = iam.account(ctx);
-    let mut d = acct.write();
+    let mut d = acct.write_unchanged();
     let (attached, _) = lists(&mut d, kind, &name)?;
     let attached = attached.clone();
     drop(d);
@@ -789,7 +789,7 @@ pub async fn get_inline(
     let (kind, name) = i.target()?;
     let pname = i.policy_name.clone().unwrap_or_default();
     let acct = iam.account(ctx);
-    let mut d = acct.write();
+    let mut d = acct.write_unchanged();
     let (_, inline) = lists(&mut d, kind, &name)?;
     let doc = inline.get(&pname).cloned().ok_or_else(|| {
         IamError::NoSuchEntityException(format!(
@@ -834,7 +834,7 @@ pub async fn list_inline(
 ) -> Result<Value, IamError> {
     let (kind, name) = i.target()?;
     let acct = iam.account(ctx);
-    let mut d = acct.write();
+    let mut d = acct.write_unchanged();
     let (_, inline) = lists(&mut d, kind, &name)?;
     let names: Vec<String> = inline.keys().cloned().collect();
     let (items, t, m) = page(names, i.marker.as_deref(), i.max_items)?;
@@ -1012,7 +1012,7 @@ pub async fn untag(iam: &Iam, ctx: &RequestContext, i: TagInput) -> Result<Value
 
 pub async fn list_tags(iam: &Iam, ctx: &RequestContext, i: TagInput) -> Result<Value, IamError> {
     let acct = iam.account(ctx);
-    let mut d = acct.write();
+    let mut d = acct.write_unchanged();
     let (tags, _) = tags_of(&mut d, &i)?;
     let tags = tags.clone();
     let (items, t, m) = page(tags, i.marker.as_deref(), i.max_items)?;

@@ -327,6 +327,12 @@ impl Account {
         g
     }
 
+    /// Exclusive access for operations that only read (through helpers shared with writers):
+    /// the generation stays, so authorization caches survive.
+    pub fn write_unchanged(&self) -> RwLockWriteGuard<'_, Data> {
+        self.data.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Writes the record `key` names as it now is in `d` (deletes it when gone).
     pub fn save(&self, d: &Data, key: Key) -> Result<(), IamError> {
         let (k, rec) = match key {
