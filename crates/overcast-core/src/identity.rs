@@ -83,6 +83,7 @@ pub struct Identities {
     table: Table<Credential>,
     authorizer: std::sync::OnceLock<Arc<dyn Authorizer>>,
     enforcing: std::sync::atomic::AtomicBool,
+    root_key: RwLock<Option<(String, String)>>,
 }
 
 impl Identities {
@@ -99,6 +100,7 @@ impl Identities {
             table,
             authorizer: std::sync::OnceLock::new(),
             enforcing: std::sync::atomic::AtomicBool::new(false),
+            root_key: RwLock::new(None),
         }
     }
 
@@ -127,6 +129,24 @@ impl Identities {
     pub fn is_default_key(access_key_id: &str) -> bool {
         access_key_id == "test"
             || (access_key_id.len() == 12 && access_key_id.bytes().all(|b| b.is_ascii_digit()))
+    }
+
+    /// Adds a configured key pair for the default account's root (`--root-access-key`).
+    pub fn set_root_key(&self, access_key_id: &str, secret: &str) {
+        *self.root_key.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((access_key_id.to_string(), secret.to_string()));
+    }
+
+    /// True for keys that stand for an account root: the default keys and the configured
+    /// root key pair.
+    pub fn is_root_key(&self, access_key_id: &str) -> bool {
+        Self::is_default_key(access_key_id)
+            || self
+                .root_key
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(|(k, _)| k == access_key_id)
     }
 
     /// Registers an issued credential.
@@ -173,10 +193,19 @@ impl Identities {
     /// The secret (and session token) to verify a signature made with `access_key_id`;
     /// `None` for an unknown non-default key.
     pub fn secret_for(&self, access_key_id: &str) -> Option<(String, Option<String>)> {
-        match self.get(access_key_id) {
-            Some(c) => Some((c.secret_access_key.clone(), c.session_token.clone())),
-            None => Some((DEFAULT_SECRET.to_string(), None)),
+        if let Some(c) = self.get(access_key_id) {
+            return Some((c.secret_access_key.clone(), c.session_token.clone()));
         }
+        if let Some((_, secret)) = self
+            .root_key
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(k, _)| k == access_key_id)
+        {
+            return Some((secret.clone(), None));
+        }
+        Some((DEFAULT_SECRET.to_string(), None))
     }
 
     /// Drops every issued credential.

@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// engine (`test`/`test` and 12-digit key ids with secret `test` are the account root).
     #[arg(long, env = "OVERCAST_ENFORCE_IAM")]
     pub enforce_iam: bool,
+    /// An extra key pair for the default account's root, `ACCESS_KEY_ID:SECRET`.
+    #[arg(long, env = "OVERCAST_ROOT_ACCESS_KEY")]
+    pub root_access_key: Option<String>,
 }
 
 impl ServeArgs {

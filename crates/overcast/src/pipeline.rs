@@ -307,12 +307,12 @@ fn authenticate(
         )
         .with_status(400));
     }
-    // --enforce-iam: only default keys (the account root) and issued keys authenticate.
+    // --enforce-iam: only root keys (default or configured) and issued keys authenticate.
     if app.enforce_iam
         && issued.is_none()
         && access_key
             .as_deref()
-            .is_some_and(|k| !overcast_core::identity::Identities::is_default_key(k))
+            .is_some_and(|k| !app.core.identities.is_root_key(k))
     {
         return Err(invalid_token());
     }

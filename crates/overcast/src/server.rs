@@ -81,6 +81,15 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let services = crate::services::build(&core, args.services.as_deref())?;
     core.services.install(&services);
     core.identities.set_enforcing(args.enforce_iam);
+    if let Some((id, secret)) = args
+        .root_access_key
+        .as_deref()
+        .and_then(|p| p.split_once(':'))
+    {
+        core.identities.set_root_key(id, secret);
+    } else if args.root_access_key.is_some() {
+        tracing::error!("--root-access-key must be ACCESS_KEY_ID:SECRET; ignored");
+    }
     let app = Arc::new(App {
         core,
         services,
