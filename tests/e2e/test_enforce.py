@@ -31,7 +31,7 @@ GUIDE_POLICY = {
 
 @pytest.fixture(scope="module")
 def enforced(tmp_path_factory):
-    server = Overcast(str(tmp_path_factory.mktemp("enforce") / "data"), extra_args=["--enforce-iam"])
+    server = Overcast(str(tmp_path_factory.mktemp("enforce") / "data"), extra_args=["--enforce-iam", "--root-access-key", "AKIAROOTROOTROOT0000:root-secret"])
     server.start()
     yield server
     server.stop()
@@ -182,6 +182,11 @@ def test_unknown_keys_and_bad_signatures_are_refused(mk, world):
     assert err(e)["Code"] == "InvalidClientTokenId"
     with pytest.raises(ClientError) as e:
         mk("sqs", "test", "wrong-secret").list_queues()
+    assert err(e)["Code"] in ("SignatureDoesNotMatch", "InvalidSignatureException")
+    # The configured root pair is the default account's root.
+    assert mk("sts", "AKIAROOTROOTROOT0000", "root-secret").get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:root"
+    with pytest.raises(ClientError) as e:
+        mk("sts", "AKIAROOTROOTROOT0000", "test").get_caller_identity()
     assert err(e)["Code"] in ("SignatureDoesNotMatch", "InvalidSignatureException")
     # A 12-digit key id is that account's root.
     assert mk("sts", "111111111111", "test").get_caller_identity()["Arn"] == "arn:aws:iam::111111111111:root"
