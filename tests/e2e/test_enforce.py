@@ -281,6 +281,17 @@ def test_policies_granting_service_access_and_entities(mk, world):
     assert "LastAuthenticated" in ents[0]
 
 
+def test_access_key_last_used_is_recorded(mk, world):
+    iam = mk("iam")
+    last = iam.get_access_key_last_used(AccessKeyId=world["key"]["AccessKeyId"])
+    assert last["UserName"] == "deployer"
+    assert last["AccessKeyLastUsed"]["ServiceName"] == "sts"
+    assert last["AccessKeyLastUsed"]["Region"] == "us-east-1"
+    iam.create_user(UserName="idle")
+    idle = iam.create_access_key(UserName="idle")["AccessKey"]["AccessKeyId"]
+    assert iam.get_access_key_last_used(AccessKeyId=idle)["AccessKeyLastUsed"]["ServiceName"] == "N/A"
+
+
 def test_role_sessions_expire_on_the_virtual_clock(mk, world, enforced):
     creds = deployer(mk, world, "sts").assume_role(RoleArn=world["role"], RoleSessionName="short",
                                                     DurationSeconds=900)["Credentials"]

@@ -25,6 +25,8 @@ struct Access {
 #[derive(Default)]
 pub struct Activity {
     map: RwLock<HashMap<String, HashMap<String, Access>>>,
+    /// Access key → (time, service namespace, region) of its last authorized use.
+    keys: RwLock<HashMap<String, (f64, String, String)>>,
     jobs: Mutex<HashMap<String, Job>>,
 }
 
@@ -36,6 +38,32 @@ struct Job {
 }
 
 impl Activity {
+    /// Records that access key `key` was used for `action` at `at` in `region`.
+    pub fn record_key(&self, key: &str, action: &str, at: f64, region: &str) {
+        let ns = action.split(':').next().unwrap_or(action);
+        let fresh = self
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .is_some_and(|(t, s, _)| at - t < 1.0 && s == ns);
+        if !fresh {
+            self.keys
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.to_string(), (at, ns.to_string(), region.to_string()));
+        }
+    }
+
+    /// When, for which service and where access key `key` was last used.
+    pub fn key_last_used(&self, key: &str) -> Option<(f64, String, String)> {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
     /// Records that `entity` called `action` (`service:Op`) at `at` in `region`; writes at
     /// most once a second per (entity, service).
     pub fn record(&self, entity: &str, action: &str, at: f64, region: &str) {

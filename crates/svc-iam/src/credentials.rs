@@ -179,8 +179,8 @@ pub async fn get_access_key_last_used(
     let acct = iam.account(ctx);
     let d = acct.read();
     for u in d.users.values() {
-        if let Some(k) = u.keys.iter().find(|k| k.id == id) {
-            let last = match &k.last_used {
+        if u.keys.iter().any(|k| k.id == id) {
+            let last = match iam.activity.key_last_used(&id) {
                 Some((t, svc, region)) => {
                     json!({"LastUsedDate": t, "ServiceName": svc, "Region": region})
                 }
@@ -816,7 +816,12 @@ pub async fn generate_credential_report(
 }
 
 /// The credential report CSV (AWS's columns).
-pub fn credential_report(d: &Data, account: &str, generated: f64) -> String {
+pub fn credential_report(
+    d: &Data,
+    account: &str,
+    generated: f64,
+    activity: &crate::activity::Activity,
+) -> String {
     let mut out = String::from("user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n");
     let _ = generated;
     out.push_str(&format!("<root_account>,arn:aws:iam::{account}:root,{},not_supported,no_information,not_supported,not_supported,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n", iso(0.0)));
@@ -824,8 +829,8 @@ pub fn credential_report(d: &Data, account: &str, generated: f64) -> String {
         let pw = u.login.as_ref();
         let key = |n: usize| match u.keys.get(n) {
             Some(k) => {
-                let (date, region, svc) = match &k.last_used {
-                    Some((t, s, r)) => (iso(*t), r.clone(), s.clone()),
+                let (date, region, svc) = match activity.key_last_used(&k.id) {
+                    Some((t, s, r)) => (iso(t), r, s),
                     None => ("N/A".into(), "N/A".into(), "N/A".into()),
                 };
                 format!(
@@ -866,7 +871,7 @@ pub async fn get_credential_report(
     let Some(t) = d.settings.report_generated else {
         return Err(IamError::CredentialReportNotPresentException("Credential report not present. Generate a credential report using GenerateCredentialReport.".into()));
     };
-    let csv = credential_report(&d, &ctx.account_id, t);
+    let csv = credential_report(&d, &ctx.account_id, t, &iam.activity);
     Ok(
         json!({"Content": base64::engine::general_purpose::STANDARD.encode(csv), "ReportFormat": "text/csv", "GeneratedTime": t}),
     )

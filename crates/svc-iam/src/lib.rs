@@ -264,6 +264,9 @@ impl Enforcer {
         let entity = v.policies.role_arn.as_deref().unwrap_or(&ctx.principal_arn);
         self.activity
             .record(entity, &v.action, ctx.now, &ctx.region);
+        if let Some(k) = ctx.access_key.as_deref().filter(|k| k.starts_with("AKIA")) {
+            self.activity.record_key(k, &v.action, ctx.now, &ctx.region);
+        }
     }
 
     /// Identity-based evaluation (boundaries and session policies included), memoized for
