@@ -384,3 +384,24 @@ def test_ssh_keys_and_server_certificates(client):
     with pytest.raises(ClientError) as e:
         iam.get_server_certificate(ServerCertificateName=c)
     assert code(e) == "NoSuchEntity"
+
+
+def test_service_specific_credentials(client):
+    iam = client("iam")
+    u = name("codecommit")
+    iam.create_user(UserName=u)
+    c = iam.create_service_specific_credential(UserName=u, ServiceName="codecommit.amazonaws.com")["ServiceSpecificCredential"]
+    assert c["ServiceUserName"].startswith(u + "-at-") and c["ServicePassword"]
+    listed = iam.list_service_specific_credentials(UserName=u)["ServiceSpecificCredentials"]
+    assert [x["ServiceSpecificCredentialId"] for x in listed] == [c["ServiceSpecificCredentialId"]]
+    assert "ServicePassword" not in listed[0]
+    with pytest.raises(ClientError) as e:
+        iam.delete_user(UserName=u)
+    assert code(e) == "DeleteConflict"
+    reset = iam.reset_service_specific_credential(UserName=u, ServiceSpecificCredentialId=c["ServiceSpecificCredentialId"])
+    assert reset["ServiceSpecificCredential"]["ServicePassword"] != c["ServicePassword"]
+    iam.delete_service_specific_credential(UserName=u, ServiceSpecificCredentialId=c["ServiceSpecificCredentialId"])
+    with pytest.raises(ClientError) as e:
+        iam.create_service_specific_credential(UserName=u, ServiceName="s3.amazonaws.com")
+    assert code(e) == "NotSupportedService"
+    iam.delete_user(UserName=u)

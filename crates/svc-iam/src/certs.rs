@@ -475,3 +475,195 @@ pub async fn set_security_token_service_preferences(
     }
     Ok(json!({}))
 }
+
+/// Services that issue service-specific credentials.
+const CREDENTIAL_SERVICES: &[&str] = &[
+    "codecommit.amazonaws.com",
+    "cassandra.amazonaws.com",
+    "bedrock.amazonaws.com",
+];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ServiceCredentialInput {
+    user_name: Option<String>,
+    service_name: Option<String>,
+    credential_age_days: Option<i64>,
+    service_specific_credential_id: Option<String>,
+    status: Option<String>,
+    #[serde(default)]
+    all_users: bool,
+    marker: Option<String>,
+    max_items: Option<i64>,
+}
+
+fn metadata(c: &Value) -> Value {
+    let mut m = c.clone();
+    if let Value::Object(o) = &mut m {
+        o.remove("ServicePassword");
+        o.remove("ServiceCredentialSecret");
+    }
+    m
+}
+
+fn no_credential(id: &str) -> IamError {
+    IamError::NoSuchEntityException(format!(
+        "No such credential {id} exists for the specified user."
+    ))
+}
+
+fn secret_for(service: &str) -> (&'static str, String) {
+    if service == "bedrock.amazonaws.com" {
+        ("ServiceCredentialSecret", ids::alnum(60))
+    } else {
+        ("ServicePassword", ids::alnum(44))
+    }
+}
+
+pub async fn create_service_specific_credential(
+    iam: &Iam,
+    ctx: &RequestContext,
+    i: ServiceCredentialInput,
+) -> Result<Value, IamError> {
+    let name = caller_user(ctx, i.user_name)?;
+    let service = i.service_name.unwrap_or_default();
+    if !CREDENTIAL_SERVICES.contains(&service.as_str()) {
+        return Err(IamError::ServiceNotSupportedException(format!(
+            "Service {service} is not supported for service-specific credentials."
+        )));
+    }
+    let acct = iam.account(ctx);
+    let mut d = acct.write();
+    let u = d
+        .users
+        .get_mut(&name.to_lowercase())
+        .ok_or_else(|| no_such("user", &name))?;
+    if u.service_credentials
+        .iter()
+        .filter(|c| c["ServiceName"] == service.as_str())
+        .count()
+        >= 2
+    {
+        return Err(IamError::LimitExceededException(
+            "Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: 2".into(),
+        ));
+    }
+    let now = ctx.now.floor();
+    let (field, secret) = secret_for(&service);
+    let mut c = json!({
+        "CreateDate": now, "ServiceName": service,
+        "ServiceUserName": format!("{}-at-{}", u.name, ctx.account_id),
+        "ServiceSpecificCredentialId": ids::unique_id("ACCA"), "UserName": u.name, "Status": "Active",
+    });
+    c[field] = json!(secret);
+    if let Some(days) = i.credential_age_days {
+        c["ExpirationDate"] = json!(now + days as f64 * 86400.0);
+    }
+    u.service_credentials.push(c.clone());
+    acct.save(&d, Key::User(&name))?;
+    Ok(json!({ "ServiceSpecificCredential": c }))
+}
+
+pub async fn list_service_specific_credentials(
+    iam: &Iam,
+    ctx: &RequestContext,
+    i: ServiceCredentialInput,
+) -> Result<Value, IamError> {
+    let acct = iam.account(ctx);
+    let d = acct.read();
+    let users: Vec<&crate::state::User> = if i.all_users {
+        d.users.values().collect()
+    } else {
+        let name = caller_user(ctx, i.user_name)?;
+        vec![d
+            .users
+            .get(&name.to_lowercase())
+            .ok_or_else(|| no_such("user", &name))?]
+    };
+    let items: Vec<Value> = users
+        .iter()
+        .flat_map(|u| u.service_credentials.iter())
+        .filter(|c| {
+            i.service_name
+                .as_deref()
+                .is_none_or(|s| c["ServiceName"] == s)
+        })
+        .map(metadata)
+        .collect();
+    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
+    Ok(paged(json!({ "ServiceSpecificCredentials": items }), t, m))
+}
+
+pub async fn update_service_specific_credential(
+    iam: &Iam,
+    ctx: &RequestContext,
+    i: ServiceCredentialInput,
+) -> Result<Value, IamError> {
+    let name = caller_user(ctx, i.user_name)?;
+    let id = i.service_specific_credential_id.unwrap_or_default();
+    let status = i.status.unwrap_or_default();
+    check_status(&status)?;
+    let acct = iam.account(ctx);
+    let mut d = acct.write();
+    let u = d
+        .users
+        .get_mut(&name.to_lowercase())
+        .ok_or_else(|| no_such("user", &name))?;
+    let c = u
+        .service_credentials
+        .iter_mut()
+        .find(|c| c["ServiceSpecificCredentialId"] == id.as_str())
+        .ok_or_else(|| no_credential(&id))?;
+    c["Status"] = json!(status);
+    acct.save(&d, Key::User(&name))?;
+    Ok(json!({}))
+}
+
+pub async fn reset_service_specific_credential(
+    iam: &Iam,
+    ctx: &RequestContext,
+    i: ServiceCredentialInput,
+) -> Result<Value, IamError> {
+    let name = caller_user(ctx, i.user_name)?;
+    let id = i.service_specific_credential_id.unwrap_or_default();
+    let acct = iam.account(ctx);
+    let mut d = acct.write();
+    let u = d
+        .users
+        .get_mut(&name.to_lowercase())
+        .ok_or_else(|| no_such("user", &name))?;
+    let c = u
+        .service_credentials
+        .iter_mut()
+        .find(|c| c["ServiceSpecificCredentialId"] == id.as_str())
+        .ok_or_else(|| no_credential(&id))?;
+    let service = c["ServiceName"].as_str().unwrap_or_default().to_string();
+    let (field, secret) = secret_for(&service);
+    c[field] = json!(secret);
+    let out = c.clone();
+    acct.save(&d, Key::User(&name))?;
+    Ok(json!({ "ServiceSpecificCredential": out }))
+}
+
+pub async fn delete_service_specific_credential(
+    iam: &Iam,
+    ctx: &RequestContext,
+    i: ServiceCredentialInput,
+) -> Result<Value, IamError> {
+    let name = caller_user(ctx, i.user_name)?;
+    let id = i.service_specific_credential_id.unwrap_or_default();
+    let acct = iam.account(ctx);
+    let mut d = acct.write();
+    let u = d
+        .users
+        .get_mut(&name.to_lowercase())
+        .ok_or_else(|| no_such("user", &name))?;
+    let before = u.service_credentials.len();
+    u.service_credentials
+        .retain(|c| c["ServiceSpecificCredentialId"] != id.as_str());
+    if before == u.service_credentials.len() {
+        return Err(no_credential(&id));
+    }
+    acct.save(&d, Key::User(&name))?;
+    Ok(json!({}))
+}

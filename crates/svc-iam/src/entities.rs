@@ -92,6 +92,7 @@ pub async fn create_user(
         mfa: vec![],
         ssh_keys: vec![],
         signing_certs: vec![],
+        service_credentials: vec![],
     };
     let out = user_json(&u, true);
     d.users.insert(key, u);
@@ -237,26 +238,21 @@ pub async fn delete_user(
         .users
         .get(&name.to_lowercase())
         .ok_or_else(|| no_such("user", &name))?;
-    if !u.attached.is_empty()
-        || !u.inline.is_empty()
-        || !u.groups.is_empty()
-        || !u.keys.is_empty()
-        || u.login.is_some()
-        || !u.mfa.is_empty()
-    {
-        let what = if !u.attached.is_empty() {
-            "attached policies"
-        } else if !u.inline.is_empty() {
-            "policies"
-        } else if !u.groups.is_empty() {
-            "groups"
-        } else if !u.keys.is_empty() {
-            "access keys"
-        } else if u.login.is_some() {
-            "login profile"
-        } else {
-            "MFA devices"
-        };
+    let blocking = [
+        (!u.attached.is_empty(), "attached policies"),
+        (!u.inline.is_empty(), "policies"),
+        (!u.groups.is_empty(), "groups"),
+        (!u.keys.is_empty(), "access keys"),
+        (u.login.is_some(), "login profile"),
+        (!u.mfa.is_empty(), "MFA devices"),
+        (!u.ssh_keys.is_empty(), "SSH public keys"),
+        (!u.signing_certs.is_empty(), "signing certificates"),
+        (
+            !u.service_credentials.is_empty(),
+            "service specific credentials",
+        ),
+    ];
+    if let Some((_, what)) = blocking.iter().find(|(b, _)| *b) {
         return Err(IamError::DeleteConflictException(format!(
             "Cannot delete entity, must remove {what} first."
         )));

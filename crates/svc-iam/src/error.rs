@@ -26,6 +26,8 @@ overcast_core::errors! {
         UnmodifiableEntityException,
         /// Simulation failed.
         PolicyEvaluationException,
+        /// Service-specific credentials for a service that has none.
+        ServiceNotSupportedException,
     }
 }
 

@@ -68,6 +68,8 @@ pub struct User {
     pub ssh_keys: Vec<serde_json::Value>,
     #[serde(default)]
     pub signing_certs: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub service_credentials: Vec<serde_json::Value>,
 }
 
 /// A group.
