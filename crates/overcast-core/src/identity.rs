@@ -61,10 +61,29 @@ pub struct Credential {
     pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Authorizes requests under `--enforce-iam` (installed by IAM, which owns the policies).
+pub trait Authorizer: Send + Sync {
+    /// `Ok` when the caller of `ctx` may perform the operation with `input` (the decoded,
+    /// model-shaped input); otherwise the error to answer (`AccessDenied...`). Async: it may
+    /// ask the resource's service for its resource policy.
+    fn authorize<'a>(
+        &'a self,
+        ctx: &'a crate::RequestContext,
+        input: &'a serde_json::Value,
+    ) -> crate::BoxFuture<'a, Result<(), crate::AwsError>>;
+
+    /// Checks a one-time code of the MFA device `serial` in `account` at epoch `now`:
+    /// `Some(valid)` when IAM knows an enabled device of that serial, `None` otherwise.
+    fn verify_mfa(&self, account: &str, serial: &str, code: &str, now: f64) -> Option<bool>;
+}
+
 /// The registry of issued credentials.
 pub struct Identities {
     keys: RwLock<HashMap<String, Arc<Credential>>>,
     table: Table<Credential>,
+    authorizer: std::sync::OnceLock<Arc<dyn Authorizer>>,
+    enforcing: std::sync::atomic::AtomicBool,
+    root_key: RwLock<Option<(String, String)>>,
 }
 
 impl Identities {
@@ -79,7 +98,55 @@ impl Identities {
         Identities {
             keys: RwLock::new(keys),
             table,
+            authorizer: std::sync::OnceLock::new(),
+            enforcing: std::sync::atomic::AtomicBool::new(false),
+            root_key: RwLock::new(None),
         }
+    }
+
+    /// Marks IAM enforcement on (`--enforce-iam`).
+    pub fn set_enforcing(&self, on: bool) {
+        self.enforcing
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// True under `--enforce-iam` (STS then refuses roles IAM does not know).
+    pub fn enforcing(&self) -> bool {
+        self.enforcing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Installs the authorizer (once; IAM does it when built).
+    pub fn set_authorizer(&self, a: Arc<dyn Authorizer>) {
+        let _ = self.authorizer.set(a);
+    }
+
+    /// The installed authorizer, if IAM runs.
+    pub fn authorizer(&self) -> Option<&Arc<dyn Authorizer>> {
+        self.authorizer.get()
+    }
+
+    /// True for the default keys: `test`, or a 12-digit account id.
+    pub fn is_default_key(access_key_id: &str) -> bool {
+        access_key_id == "test"
+            || (access_key_id.len() == 12 && access_key_id.bytes().all(|b| b.is_ascii_digit()))
+    }
+
+    /// Adds a configured key pair for the default account's root (`--root-access-key`).
+    pub fn set_root_key(&self, access_key_id: &str, secret: &str) {
+        *self.root_key.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((access_key_id.to_string(), secret.to_string()));
+    }
+
+    /// True for keys that stand for an account root: the default keys and the configured
+    /// root key pair.
+    pub fn is_root_key(&self, access_key_id: &str) -> bool {
+        Self::is_default_key(access_key_id)
+            || self
+                .root_key
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(|(k, _)| k == access_key_id)
     }
 
     /// Registers an issued credential.
@@ -126,10 +193,19 @@ impl Identities {
     /// The secret (and session token) to verify a signature made with `access_key_id`;
     /// `None` for an unknown non-default key.
     pub fn secret_for(&self, access_key_id: &str) -> Option<(String, Option<String>)> {
-        match self.get(access_key_id) {
-            Some(c) => Some((c.secret_access_key.clone(), c.session_token.clone())),
-            None => Some((DEFAULT_SECRET.to_string(), None)),
+        if let Some(c) = self.get(access_key_id) {
+            return Some((c.secret_access_key.clone(), c.session_token.clone()));
         }
+        if let Some((_, secret)) = self
+            .root_key
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(k, _)| k == access_key_id)
+        {
+            return Some((secret.clone(), None));
+        }
+        Some((DEFAULT_SECRET.to_string(), None))
     }
 
     /// Drops every issued credential.

@@ -57,6 +57,13 @@ pub struct ServeArgs {
     /// Verify SigV4 signatures (secret `test` for default keys; issued keys' own secrets).
     #[arg(long, env = "OVERCAST_VERIFY_SIGNATURES")]
     pub verify_signatures: bool,
+    /// Enforce IAM: verify every signature and authorize every request with the IAM policy
+    /// engine (`test`/`test` and 12-digit key ids with secret `test` are the account root).
+    #[arg(long, env = "OVERCAST_ENFORCE_IAM")]
+    pub enforce_iam: bool,
+    /// An extra key pair for the default account's root, `ACCESS_KEY_ID:SECRET`.
+    #[arg(long, env = "OVERCAST_ROOT_ACCESS_KEY")]
+    pub root_access_key: Option<String>,
 }
 
 impl ServeArgs {

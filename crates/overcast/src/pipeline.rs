@@ -197,6 +197,13 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
         Err(e) => return fail(e),
     };
 
+    // 8b. Authorize (--enforce-iam).
+    if app.enforce_iam {
+        if let Err(e) = enforce(&app, &ctx, &value).await {
+            return fail(e);
+        }
+    }
+
     // 9. Call the service; a panic becomes InternalFailure, never a dropped connection.
     let result = match CatchUnwind(service.call(
         &ctx,
@@ -482,8 +489,17 @@ fn authenticate(
         )
         .with_status(400));
     }
+    // --enforce-iam: only root keys (default or configured) and issued keys authenticate.
+    if app.enforce_iam
+        && issued.is_none()
+        && access_key
+            .as_deref()
+            .is_some_and(|k| !app.core.identities.is_root_key(k))
+    {
+        return Err(invalid_token());
+    }
     // S3 presigned URLs are always verified (a tampered or expired URL must fail, as on
-    // AWS); everything else only with --verify-signatures.
+    // AWS); everything else only with --verify-signatures (implied by --enforce-iam).
     let s3_presigned = sig.is_some_and(|s| s.presigned) && route.model.name() == "s3";
     if let Some(s2) = &sig2 {
         verify_v2(app, parts, path, query.unwrap_or(""), s2)?;
@@ -552,6 +568,30 @@ fn wall_clock() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// `--enforce-iam`: IAM's authorizer decides (the account root is allowed everything).
+async fn enforce(
+    app: &App,
+    ctx: &RequestContext,
+    input: &serde_json::Value,
+) -> Result<(), AwsError> {
+    match app.core.identities.authorizer() {
+        Some(a) => a.authorize(ctx, input).await,
+        None if ctx.principal_arn.ends_with(":root") => Ok(()),
+        None => Err(AwsError::access_denied(format!(
+            "User: {} is not authorized to perform: {}:{} (IAM is not enabled)",
+            ctx.principal_arn, ctx.service, ctx.operation
+        ))),
+    }
+}
+
+fn invalid_token() -> AwsError {
+    AwsError::new(
+        codes::INVALID_CLIENT_TOKEN_ID,
+        "The security token included in the request is invalid.",
+    )
+    .with_status(403)
 }
 
 /// SigV4 verification (`--verify-signatures`).

@@ -23,6 +23,8 @@ pub struct App {
     pub services: HashMap<&'static str, Arc<dyn Service>>,
     /// Verify SigV4 signatures.
     pub verify_signatures: bool,
+    /// `--enforce-iam`: authenticate and authorize every request.
+    pub enforce_iam: bool,
     /// Where state lives (None when ephemeral).
     pub data_dir: Option<std::path::PathBuf>,
 }
@@ -78,10 +80,21 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     tokio::spawn(core.scheduler.clone().run());
     let services = crate::services::build(&core, args.services.as_deref())?;
     core.services.install(&services);
+    core.identities.set_enforcing(args.enforce_iam);
+    if let Some((id, secret)) = args
+        .root_access_key
+        .as_deref()
+        .and_then(|p| p.split_once(':'))
+    {
+        core.identities.set_root_key(id, secret);
+    } else if args.root_access_key.is_some() {
+        tracing::error!("--root-access-key must be ACCESS_KEY_ID:SECRET; ignored");
+    }
     let app = Arc::new(App {
         core,
         services,
-        verify_signatures: args.verify_signatures,
+        verify_signatures: args.verify_signatures || args.enforce_iam,
+        enforce_iam: args.enforce_iam,
         data_dir,
     });
 

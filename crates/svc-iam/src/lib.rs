@@ -1,25 +1,448 @@
-//! IAM: users, groups, roles, policies.
+//! IAM (global per account): users, groups, roles (trust policies, service-linked roles),
+//! managed policies with versions, inline policies, attachments, permissions boundaries,
+//! instance profiles, access keys (registered in the core identity registry so they sign
+//! requests at once), login profiles, the password policy, virtual MFA devices with TOTP
+//! checks, account aliases, the credential report, the account summary and authorization
+//! details, tags, and policy simulation by the engine of `overcast-policy`.
 //!
-//! No operation is implemented yet: every call answers `NotImplemented` (HTTP 501).
+//! IAM also installs the `--enforce-iam` [`Authorizer`](overcast_core::identity::Authorizer):
+//! see [`authz`]. Other operations (SAML/OIDC providers, certificates, SSH keys, service last
+//! accessed details, organizations reports) answer `NotImplemented`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
-use overcast_core::{Core, Service};
+use overcast_core::identity::{Authorizer, Identities};
+use overcast_core::{AwsError, Core, RequestContext, Service, Stores};
+use serde_json::Value;
+
+pub mod activity;
+pub mod authz;
+pub mod certs;
+pub mod credentials;
+pub mod entities;
+pub mod error;
+pub mod policies;
+pub mod providers;
+pub mod simulate;
+pub mod state;
+pub mod util;
+
+pub use error::IamError;
+use state::Account;
 
 /// The service.
 pub struct Iam {
-    #[allow(dead_code)]
     core: Core,
+    accounts: Arc<Stores<Account>>,
+    activity: Arc<activity::Activity>,
 }
 
-/// Builds the service.
+/// Builds the service and installs its authorizer for `--enforce-iam`.
 pub fn service(core: &Core) -> Arc<dyn Service> {
-    Arc::new(Iam { core: core.clone() })
+    let store = core.store.clone();
+    let accounts = Arc::new(Stores::new(move |account, _| {
+        Account::load(store.clone(), account)
+    }));
+    let activity = Arc::new(activity::Activity::default());
+    core.identities.set_authorizer(Arc::new(Enforcer {
+        activity: activity.clone(),
+        services: core.services.clone(),
+        accounts: accounts.clone(),
+        identities: core.identities.clone(),
+        compiled: Default::default(),
+        cache: Default::default(),
+    }));
+    Arc::new(Iam {
+        core: core.clone(),
+        accounts,
+        activity,
+    })
+}
+
+impl Iam {
+    /// The caller's account state (IAM is global: one per account).
+    pub(crate) fn account(&self, ctx: &RequestContext) -> Arc<Account> {
+        self.accounts.get(&ctx.account_id, "")
+    }
 }
 
 impl Service for Iam {
     fn name(&self) -> &'static str {
         "iam"
     }
-    overcast_core::operations! {}
+
+    overcast_core::operations! {
+        "CreateUser" => entities::create_user,
+        "GetUser" => entities::get_user,
+        "ListUsers" => entities::list_users,
+        "UpdateUser" => entities::update_user,
+        "DeleteUser" => entities::delete_user,
+        "CreateGroup" => entities::create_group,
+        "GetGroup" => entities::get_group,
+        "ListGroups" => entities::list_groups,
+        "UpdateGroup" => entities::update_group,
+        "DeleteGroup" => entities::delete_group,
+        "AddUserToGroup" => entities::add_user_to_group,
+        "RemoveUserFromGroup" => entities::remove_user_from_group,
+        "ListGroupsForUser" => entities::list_groups_for_user,
+        "CreateRole" => entities::create_role,
+        "GetRole" => entities::get_role,
+        "ListRoles" => entities::list_roles,
+        "UpdateRole" => entities::update_role,
+        "UpdateRoleDescription" => entities::update_role_description,
+        "UpdateAssumeRolePolicy" => entities::update_assume_role_policy,
+        "DeleteRole" => entities::delete_role,
+        "CreateServiceLinkedRole" => entities::create_service_linked_role,
+        "DeleteServiceLinkedRole" => entities::delete_service_linked_role,
+        "GetServiceLinkedRoleDeletionStatus" => entities::get_service_linked_role_deletion_status,
+        "CreateInstanceProfile" => entities::create_instance_profile,
+        "GetInstanceProfile" => entities::get_instance_profile,
+        "DeleteInstanceProfile" => entities::delete_instance_profile,
+        "ListInstanceProfiles" => entities::list_instance_profiles,
+        "AddRoleToInstanceProfile" => entities::add_role_to_instance_profile,
+        "RemoveRoleFromInstanceProfile" => entities::remove_role_from_instance_profile,
+        "ListInstanceProfilesForRole" => entities::list_instance_profiles_for_role,
+        "CreatePolicy" => policies::create_policy,
+        "GetPolicy" => policies::get_policy,
+        "DeletePolicy" => policies::delete_policy,
+        "ListPolicies" => policies::list_policies,
+        "CreatePolicyVersion" => policies::create_policy_version,
+        "GetPolicyVersion" => policies::get_policy_version,
+        "ListPolicyVersions" => policies::list_policy_versions,
+        "DeletePolicyVersion" => policies::delete_policy_version,
+        "SetDefaultPolicyVersion" => policies::set_default_policy_version,
+        "ListEntitiesForPolicy" => policies::list_entities_for_policy,
+        "AttachUserPolicy" => policies::attach,
+        "AttachGroupPolicy" => policies::attach,
+        "AttachRolePolicy" => policies::attach,
+        "DetachUserPolicy" => policies::detach,
+        "DetachGroupPolicy" => policies::detach,
+        "DetachRolePolicy" => policies::detach,
+        "ListAttachedUserPolicies" => policies::list_attached,
+        "ListAttachedGroupPolicies" => policies::list_attached,
+        "ListAttachedRolePolicies" => policies::list_attached,
+        "PutUserPolicy" => policies::put_inline,
+        "PutGroupPolicy" => policies::put_inline,
+        "PutRolePolicy" => policies::put_inline,
+        "GetUserPolicy" => policies::get_inline,
+        "GetGroupPolicy" => policies::get_inline,
+        "GetRolePolicy" => policies::get_inline,
+        "DeleteUserPolicy" => policies::delete_inline,
+        "DeleteGroupPolicy" => policies::delete_inline,
+        "DeleteRolePolicy" => policies::delete_inline,
+        "ListUserPolicies" => policies::list_inline,
+        "ListGroupPolicies" => policies::list_inline,
+        "ListRolePolicies" => policies::list_inline,
+        "PutUserPermissionsBoundary" => policies::put_boundary,
+        "PutRolePermissionsBoundary" => policies::put_boundary,
+        "DeleteUserPermissionsBoundary" => policies::delete_boundary,
+        "DeleteRolePermissionsBoundary" => policies::delete_boundary,
+        "TagUser" => policies::tag,
+        "TagRole" => policies::tag,
+        "TagPolicy" => policies::tag,
+        "TagInstanceProfile" => policies::tag,
+        "TagMFADevice" => policies::tag,
+        "UntagUser" => policies::untag,
+        "UntagRole" => policies::untag,
+        "UntagPolicy" => policies::untag,
+        "UntagInstanceProfile" => policies::untag,
+        "UntagMFADevice" => policies::untag,
+        "ListUserTags" => policies::list_tags,
+        "ListRoleTags" => policies::list_tags,
+        "ListPolicyTags" => policies::list_tags,
+        "ListInstanceProfileTags" => policies::list_tags,
+        "ListMFADeviceTags" => policies::list_tags,
+        "CreateAccessKey" => credentials::create_access_key,
+        "ListAccessKeys" => credentials::list_access_keys,
+        "UpdateAccessKey" => credentials::update_access_key,
+        "DeleteAccessKey" => credentials::delete_access_key,
+        "GetAccessKeyLastUsed" => credentials::get_access_key_last_used,
+        "CreateLoginProfile" => credentials::create_login_profile,
+        "GetLoginProfile" => credentials::get_login_profile,
+        "UpdateLoginProfile" => credentials::update_login_profile,
+        "DeleteLoginProfile" => credentials::delete_login_profile,
+        "ChangePassword" => credentials::change_password,
+        "UpdateAccountPasswordPolicy" => credentials::update_account_password_policy,
+        "GetAccountPasswordPolicy" => credentials::get_account_password_policy,
+        "DeleteAccountPasswordPolicy" => credentials::delete_account_password_policy,
+        "CreateAccountAlias" => credentials::create_account_alias,
+        "DeleteAccountAlias" => credentials::delete_account_alias,
+        "ListAccountAliases" => credentials::list_account_aliases,
+        "CreateVirtualMFADevice" => credentials::create_virtual_mfa_device,
+        "EnableMFADevice" => credentials::enable_mfa_device,
+        "ResyncMFADevice" => credentials::resync_mfa_device,
+        "DeactivateMFADevice" => credentials::deactivate_mfa_device,
+        "DeleteVirtualMFADevice" => credentials::delete_virtual_mfa_device,
+        "ListMFADevices" => credentials::list_mfa_devices,
+        "ListVirtualMFADevices" => credentials::list_virtual_mfa_devices,
+        "GenerateCredentialReport" => credentials::generate_credential_report,
+        "GetCredentialReport" => credentials::get_credential_report,
+        "GetAccountSummary" => credentials::get_account_summary,
+        "GetAccountAuthorizationDetails" => credentials::get_account_authorization_details,
+        "SimulatePrincipalPolicy" => simulate::simulate_principal_policy,
+        "SimulateCustomPolicy" => simulate::simulate_custom_policy,
+        "GenerateServiceLastAccessedDetails" => activity::generate_service_last_accessed_details,
+        "GetServiceLastAccessedDetails" => activity::get_service_last_accessed_details,
+        "GetServiceLastAccessedDetailsWithEntities" => activity::get_service_last_accessed_details_with_entities,
+        "ListPoliciesGrantingServiceAccess" => activity::list_policies_granting_service_access,
+        "GetContextKeysForCustomPolicy" => providers::get_context_keys,
+        "GetContextKeysForPrincipalPolicy" => providers::get_context_keys,
+        "CreateOpenIDConnectProvider" => providers::create_oidc_provider,
+        "GetOpenIDConnectProvider" => providers::get_oidc_provider,
+        "ListOpenIDConnectProviders" => providers::list_oidc_providers,
+        "DeleteOpenIDConnectProvider" => providers::delete_oidc_provider,
+        "AddClientIDToOpenIDConnectProvider" => providers::update_oidc_provider,
+        "RemoveClientIDFromOpenIDConnectProvider" => providers::update_oidc_provider,
+        "UpdateOpenIDConnectProviderThumbprint" => providers::update_oidc_provider,
+        "TagOpenIDConnectProvider" => policies::tag,
+        "UntagOpenIDConnectProvider" => policies::untag,
+        "ListOpenIDConnectProviderTags" => policies::list_tags,
+        "TagSAMLProvider" => policies::tag,
+        "UntagSAMLProvider" => policies::untag,
+        "ListSAMLProviderTags" => policies::list_tags,
+        "TagServerCertificate" => policies::tag,
+        "UntagServerCertificate" => policies::untag,
+        "ListServerCertificateTags" => policies::list_tags,
+        "UploadSSHPublicKey" => certs::upload_ssh_public_key,
+        "GetSSHPublicKey" => certs::get_ssh_public_key,
+        "ListSSHPublicKeys" => certs::list_ssh_public_keys,
+        "UpdateSSHPublicKey" => certs::update_ssh_public_key,
+        "DeleteSSHPublicKey" => certs::delete_ssh_public_key,
+        "UploadSigningCertificate" => certs::upload_signing_certificate,
+        "ListSigningCertificates" => certs::list_signing_certificates,
+        "UpdateSigningCertificate" => certs::update_signing_certificate,
+        "DeleteSigningCertificate" => certs::delete_signing_certificate,
+        "UploadServerCertificate" => certs::upload_server_certificate,
+        "GetServerCertificate" => certs::get_server_certificate,
+        "ListServerCertificates" => certs::list_server_certificates,
+        "UpdateServerCertificate" => certs::update_server_certificate,
+        "DeleteServerCertificate" => certs::delete_server_certificate,
+        "GetMFADevice" => certs::get_mfa_device,
+        "CreateServiceSpecificCredential" => certs::create_service_specific_credential,
+        "ListServiceSpecificCredentials" => certs::list_service_specific_credentials,
+        "UpdateServiceSpecificCredential" => certs::update_service_specific_credential,
+        "ResetServiceSpecificCredential" => certs::reset_service_specific_credential,
+        "DeleteServiceSpecificCredential" => certs::delete_service_specific_credential,
+        "SetSecurityTokenServicePreferences" => certs::set_security_token_service_preferences,
+        "CreateSAMLProvider" => providers::create_saml_provider,
+        "GetSAMLProvider" => providers::get_saml_provider,
+        "ListSAMLProviders" => providers::list_saml_providers,
+        "UpdateSAMLProvider" => providers::update_saml_provider,
+        "DeleteSAMLProvider" => providers::delete_saml_provider,
+    }
+
+    fn reset(&self) {
+        self.accounts.clear();
+    }
 }
+
+/// Most access keys whose policies the authorizer keeps compiled at once.
+const MAX_CACHED_PRINCIPALS: usize = 10_000;
+
+/// Cached policies of one access key: (account data generation, policies).
+type Cached = (u64, Arc<authz::PrincipalPolicies>);
+
+/// The `--enforce-iam` authorizer.
+struct Enforcer {
+    activity: Arc<activity::Activity>,
+    services: overcast_core::Directory,
+    accounts: Arc<Stores<Account>>,
+    identities: Arc<Identities>,
+    compiled: authz::Compiled,
+    cache: RwLock<HashMap<String, Cached>>,
+}
+
+/// What identity-based evaluation concluded.
+struct Verdict {
+    action: String,
+    resources: Vec<String>,
+    policies: Arc<authz::PrincipalPolicies>,
+    cred: Option<Arc<overcast_core::identity::Credential>>,
+    denial: authz::Denial,
+}
+
+impl Enforcer {
+    /// Records an allowed call for service last accessed details (sessions count for their
+    /// role).
+    fn record(&self, ctx: &RequestContext, v: &Verdict) {
+        let entity = v.policies.role_arn.as_deref().unwrap_or(&ctx.principal_arn);
+        self.activity
+            .record(entity, &v.action, ctx.now, &ctx.region);
+        if let Some(k) = ctx.access_key.as_deref().filter(|k| k.starts_with("AKIA")) {
+            self.activity.record_key(k, &v.action, ctx.now, &ctx.region);
+        }
+    }
+
+    /// Identity-based evaluation (boundaries and session policies included), memoized for
+    /// principals whose policies read no context.
+    fn evaluate(&self, ctx: &RequestContext, input: &Value) -> Result<Verdict, AwsError> {
+        let cred = ctx
+            .access_key
+            .as_deref()
+            .and_then(|k| self.identities.get(k));
+        let acct = self.accounts.get(&ctx.account_id, "");
+        let key = ctx.access_key.clone().unwrap_or_default();
+        let policies = {
+            let d = acct.read();
+            let hit = self
+                .cache
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .filter(|(g, _)| *g == d.generation)
+                .map(|(_, p)| p.clone());
+            match hit {
+                Some(p) => p,
+                None => {
+                    let p = Arc::new(authz::policies_of(
+                        &d,
+                        &self.compiled,
+                        &ctx.principal_arn,
+                        cred.as_deref(),
+                    ));
+                    let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+                    if cache.len() >= MAX_CACHED_PRINCIPALS {
+                        cache.clear();
+                    }
+                    cache.insert(key, (d.generation, p.clone()));
+                    p
+                }
+            }
+        };
+        let (action, resources) = authz::request_of(ctx, input);
+        if policies.missing {
+            let msg = format!("User: {} is not authorized to perform: {action} on resource: {} because no identity-based policy allows the {action} action", ctx.principal_arn, resources.first().map(String::as_str).unwrap_or("*"));
+            return Err(authz::access_denied(ctx.service, msg));
+        }
+        if !policies.context_free {
+            let mut context = authz::context_for(ctx, &policies, cred.as_deref());
+            authz::input_keys(&mut context, ctx.service, input);
+            let denial = authz::decide(&policies, ctx, &context, &action, &resources, None, None);
+            return Ok(Verdict {
+                action,
+                resources,
+                policies,
+                cred,
+                denial,
+            });
+        }
+        let key = (action, resources);
+        let memo = policies
+            .decisions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        let denial = match memo {
+            Some(o) => o,
+            None => {
+                let empty = overcast_policy::Context::new();
+                let o = authz::decide(&policies, ctx, &empty, &key.0, &key.1, None, None);
+                let mut m = policies
+                    .decisions
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner());
+                if m.len() >= authz::MAX_DECISIONS {
+                    m.clear();
+                }
+                m.insert(key.clone(), o.clone());
+                o
+            }
+        };
+        let (action, resources) = key;
+        Ok(Verdict {
+            action,
+            resources,
+            policies,
+            cred,
+            denial,
+        })
+    }
+}
+
+impl Authorizer for Enforcer {
+    fn verify_mfa(&self, account: &str, serial: &str, code: &str, now: f64) -> Option<bool> {
+        let acct = self.accounts.get(account, "");
+        let d = acct.read();
+        let dev = d.mfa.get(serial).filter(|m| m.user.is_some())?;
+        Some(credentials::check_code(&dev.seed, code, now))
+    }
+
+    fn authorize<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        input: &'a Value,
+    ) -> overcast_core::BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move {
+            if ctx.principal_arn.ends_with(":root")
+                || authz::always_allowed(ctx.service, ctx.operation)
+            {
+                return Ok(());
+            }
+            let v = self.evaluate(ctx, input)?;
+            let owner = v
+                .resources
+                .first()
+                .and_then(|r| r.split(':').nth(4))
+                .filter(|a| !a.is_empty())
+                .map(str::to_string);
+            let cross = owner.as_deref().is_some_and(|o| o != ctx.account_id);
+            if v.denial.is_none() && !cross {
+                self.record(ctx, &v);
+                return Ok(());
+            }
+            // An explicit identity deny stands whatever the resource says.
+            if matches!(
+                v.denial,
+                Some((overcast_policy::Decision::Deny { explicit: true, .. }, _))
+            ) {
+                return finish(ctx, &v.action, v.denial);
+            }
+            // Same-account implicit denies and cross-account requests consult the resource's
+            // policy.
+            let resource_policy = match &owner {
+                Some(o) => {
+                    authz::resource_policy(&self.services, &self.compiled, ctx, o, input).await
+                }
+                None => None,
+            };
+            if resource_policy.is_none() && !cross {
+                return finish(ctx, &v.action, v.denial);
+            }
+            let mut context = authz::context_for(ctx, &v.policies, v.cred.as_deref());
+            authz::input_keys(&mut context, ctx.service, input);
+            let o = authz::decide(
+                &v.policies,
+                ctx,
+                &context,
+                &v.action,
+                &v.resources,
+                resource_policy.as_deref(),
+                owner.as_deref(),
+            );
+            let r = finish(ctx, &v.action, o);
+            if r.is_ok() {
+                self.record(ctx, &v);
+            }
+            r
+        })
+    }
+}
+
+fn finish(
+    ctx: &RequestContext,
+    action: &str,
+    o: Option<(overcast_policy::Decision, String)>,
+) -> Result<(), AwsError> {
+    match o {
+        None => Ok(()),
+        Some((d, res)) => Err(authz::access_denied(
+            ctx.service,
+            d.message(&ctx.principal_arn, action, &res),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -17,6 +17,7 @@ pub mod credentials;
 pub mod error;
 pub mod federation;
 pub mod sessions;
+mod trust;
 
 pub use caller::{decode_authorization_message, encode_authorization_message};
 pub use error::StsError;
@@ -24,12 +25,14 @@ pub use error::StsError;
 /// The service.
 pub struct Sts {
     identities: Arc<Identities>,
+    services: overcast_core::Directory,
 }
 
 /// Builds the service.
 pub fn service(core: &Core) -> Arc<dyn Service> {
     Arc::new(Sts {
         identities: core.identities.clone(),
+        services: core.services.clone(),
     })
 }
 

@@ -108,6 +108,36 @@ fn check_mfa(serial: Option<&str>, code: Option<&str>) -> Result<bool, StsError>
     }
 }
 
+/// Checks the one-time code against the IAM MFA device (real TOTP, wall-clock time, as
+/// authenticator apps run). Devices IAM does not know are refused under `--enforce-iam` and
+/// accepted otherwise.
+fn verify_mfa(
+    sts: &Sts,
+    ctx: &RequestContext,
+    serial: Option<&str>,
+    code: Option<&str>,
+) -> Result<(), StsError> {
+    let (Some(serial), Some(code)) = (serial, code) else {
+        return Ok(());
+    };
+    let account = serial.split(':').nth(4).unwrap_or(&ctx.account_id);
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let known = sts
+        .identities
+        .authorizer()
+        .and_then(|a| a.verify_mfa(account, serial, code, wall));
+    match known {
+        Some(true) => Ok(()),
+        None if !sts.identities.enforcing() => Ok(()),
+        _ => Err(StsError::Aws(AwsError::access_denied(
+            "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+        ))),
+    }
+}
+
 fn check_source_identity(source_identity: Option<&str>) -> Result<(), StsError> {
     if source_identity.is_some_and(|s| s.to_ascii_lowercase().starts_with("aws:")) {
         return Err(checks::validation(
@@ -164,6 +194,12 @@ pub(crate) async fn assume_role(
     f.finish()?;
     let role = checks::parse_role_arn(&i.role_arn)?;
     let mfa = check_mfa(i.serial_number.as_deref(), i.token_code.as_deref())?;
+    verify_mfa(
+        sts,
+        ctx,
+        i.serial_number.as_deref(),
+        i.token_code.as_deref(),
+    )?;
     check_source_identity(i.source_identity.as_deref())?;
 
     // Role chaining: at most one hour, transitive tags and source identity carry over.
@@ -224,7 +260,30 @@ pub(crate) async fn assume_role(
         (None, old) => old.map(str::to_string),
     };
 
-    let user = AssumedRoleUser::new(&role, &i.role_arn, &i.role_session_name);
+    let trusted = crate::trust::check(
+        sts,
+        ctx,
+        &crate::trust::TrustRequest {
+            role_arn: &i.role_arn,
+            role: &role,
+            session_name: &i.role_session_name,
+            duration,
+            external_id: i.external_id.as_deref(),
+            source_identity: source_identity.as_deref(),
+            mfa,
+            tags: &tags,
+            caller_role: if chained {
+                crate::trust::caller_role(sts, ctx)
+            } else {
+                None
+            },
+        },
+    )
+    .await?;
+    let mut user = AssumedRoleUser::new(&role, &i.role_arn, &i.role_session_name);
+    if let Some(t) = trusted.filter(|t| !t.role_id.is_empty()) {
+        user.assumed_role_id = format!("{}:{}", t.role_id, i.role_session_name);
+    }
     let mut attributes = Map::new();
     attributes.insert("RoleArn".into(), json!(i.role_arn));
     attributes.insert("RoleSessionName".into(), json!(i.role_session_name));
@@ -316,6 +375,12 @@ pub(crate) async fn get_session_token(
         )));
     }
     let mfa = check_mfa(i.serial_number.as_deref(), i.token_code.as_deref())?;
+    verify_mfa(
+        sts,
+        ctx,
+        i.serial_number.as_deref(),
+        i.token_code.as_deref(),
+    )?;
     let mut duration = i.duration_seconds.unwrap_or(43200);
     if is_root(ctx) {
         duration = duration.min(ROOT_MAX_SECONDS);

@@ -1,0 +1,339 @@
+use super::*;
+use overcast_core::Input;
+use serde_json::json;
+
+async fn call(
+    svc: &Arc<dyn Service>,
+    ctx: &RequestContext,
+    op: &'static str,
+    v: Value,
+) -> Result<Value, AwsError> {
+    svc.call(
+        ctx,
+        op,
+        Input {
+            value: v,
+            body: None,
+        },
+    )
+    .await
+    .map(|o| o.value)
+}
+
+#[tokio::test]
+async fn users_policies_and_enforcement() {
+    let core = Core::ephemeral();
+    let svc = service(&core);
+    let ctx = RequestContext::test("iam", "CreateUser");
+    call(&svc, &ctx, "CreateUser", json!({"UserName": "alice"}))
+        .await
+        .unwrap();
+    let e = call(&svc, &ctx, "CreateUser", json!({"UserName": "ALICE"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "EntityAlreadyExistsException");
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:000000000000:q"}]}"#;
+    call(
+        &svc,
+        &ctx,
+        "PutUserPolicy",
+        json!({"UserName": "alice", "PolicyName": "p", "PolicyDocument": doc}),
+    )
+    .await
+    .unwrap();
+    let e = call(
+        &svc,
+        &ctx,
+        "PutUserPolicy",
+        json!({"UserName": "alice", "PolicyName": "p", "PolicyDocument": "{}"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, "MalformedPolicyDocumentException");
+    let k = call(&svc, &ctx, "CreateAccessKey", json!({"UserName": "alice"}))
+        .await
+        .unwrap();
+    let key = k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_string();
+    let p = core.identities.resolve(Some(&key));
+    assert_eq!(p.arn, "arn:aws:iam::000000000000:user/alice");
+    let authz = core.identities.authorizer().unwrap();
+    let sqs = RequestContext {
+        principal_arn: p.arn.clone(),
+        principal_id: p.id.clone(),
+        access_key: Some(key.clone()),
+        ..RequestContext::test("sqs", "SendMessage")
+    };
+    authz
+        .authorize(
+            &sqs,
+            &json!({"QueueUrl": "http://localhost:4566/000000000000/q", "MessageBody": "x"}),
+        )
+        .await
+        .unwrap();
+    let e = authz
+        .authorize(
+            &sqs,
+            &json!({"QueueUrl": "http://localhost:4566/000000000000/other"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "AccessDenied");
+    assert_eq!(e.message, "User: arn:aws:iam::000000000000:user/alice is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:000000000000:other because no identity-based policy allows the sqs:SendMessage action");
+    let ssm = RequestContext {
+        operation: "GetParameter",
+        service: "ssm",
+        ..sqs.clone()
+    };
+    assert_eq!(
+        authz
+            .authorize(&ssm, &json!({"Name": "/prod/db"}))
+            .await
+            .unwrap_err()
+            .code,
+        "AccessDeniedException"
+    );
+    // Deleting the key forgets it.
+    call(
+        &svc,
+        &ctx,
+        "DeleteUserPolicy",
+        json!({"UserName": "alice", "PolicyName": "p"}),
+    )
+    .await
+    .unwrap();
+    assert!(authz
+        .authorize(
+            &sqs,
+            &json!({"QueueUrl": "http://localhost:4566/000000000000/q"})
+        )
+        .await
+        .is_err());
+    let e = call(&svc, &ctx, "DeleteUser", json!({"UserName": "alice"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "DeleteConflictException");
+    call(
+        &svc,
+        &ctx,
+        "DeleteAccessKey",
+        json!({"UserName": "alice", "AccessKeyId": key}),
+    )
+    .await
+    .unwrap();
+    assert!(core.identities.get(&key).is_none());
+    call(&svc, &ctx, "DeleteUser", json!({"UserName": "alice"}))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn policy_versions_limit_and_default() {
+    let core = Core::ephemeral();
+    let svc = service(&core);
+    let ctx = RequestContext::test("iam", "CreatePolicy");
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    let p = call(
+        &svc,
+        &ctx,
+        "CreatePolicy",
+        json!({"PolicyName": "p", "PolicyDocument": doc}),
+    )
+    .await
+    .unwrap();
+    let arn = p["Policy"]["Arn"].as_str().unwrap().to_string();
+    assert_eq!(arn, "arn:aws:iam::000000000000:policy/p");
+    for n in 2..=5 {
+        let v = call(
+            &svc,
+            &ctx,
+            "CreatePolicyVersion",
+            json!({"PolicyArn": arn, "PolicyDocument": doc, "SetAsDefault": n == 3}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(v["PolicyVersion"]["VersionId"], format!("v{n}"));
+    }
+    let e = call(
+        &svc,
+        &ctx,
+        "CreatePolicyVersion",
+        json!({"PolicyArn": arn, "PolicyDocument": doc}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, "LimitExceededException");
+    let got = call(&svc, &ctx, "GetPolicy", json!({"PolicyArn": arn}))
+        .await
+        .unwrap();
+    assert_eq!(got["Policy"]["DefaultVersionId"], "v3");
+    let e = call(
+        &svc,
+        &ctx,
+        "DeletePolicyVersion",
+        json!({"PolicyArn": arn, "VersionId": "v3"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, "DeleteConflictException");
+}
+
+#[test]
+fn totp_matches_rfc6238() {
+    // RFC 6238 test vector (SHA-1): T = 59 s → 94287082 (8 digits) → 287082.
+    assert_eq!(
+        credentials::totp(b"12345678901234567890", 59 / 30),
+        "287082"
+    );
+    assert_eq!(
+        credentials::totp(b"12345678901234567890", 1111111109 / 30),
+        "081804"
+    );
+}
+
+#[test]
+fn resource_templates() {
+    let ctx = RequestContext::test("ssm", "GetParameters");
+    let r = authz::resources(
+        "arn:aws:ssm:{region}:{account}:parameter/{Names[]|param}",
+        &ctx,
+        &json!({"Names": ["/prod/a", "b"]}),
+    );
+    assert_eq!(
+        r,
+        vec![
+            "arn:aws:ssm:us-east-1:000000000000:parameter/prod/a",
+            "arn:aws:ssm:us-east-1:000000000000:parameter/b"
+        ]
+    );
+    let r = authz::resources(
+        "arn:aws:s3:::{Bucket}/{Key}",
+        &ctx,
+        &json!({"Bucket": "b", "Key": "k/x"}),
+    );
+    assert_eq!(r, vec!["arn:aws:s3:::b/k/x"]);
+}
+
+/// `cargo test -p svc-iam -- --ignored --nocapture authorize_cost`: one authorization of an
+/// IAM user holding 10 managed policies × 20 statements.
+#[tokio::test]
+#[ignore]
+async fn authorize_cost() {
+    let core = Core::ephemeral();
+    let svc = service(&core);
+    let ctx = RequestContext::test("iam", "CreateUser");
+    call(&svc, &ctx, "CreateUser", json!({"UserName": "bench"}))
+        .await
+        .unwrap();
+    for p in 0..10 {
+        let statements: Vec<Value> = (0..20)
+            .map(|s| {
+                let last = p == 9 && s == 19;
+                json!({"Effect": "Allow",
+                    "Action": if last { "sqs:SendMessage".to_string() } else { format!("sqs:Get{p}x{s}*") },
+                    "Resource": if last { "arn:aws:sqs:us-east-1:000000000000:bench".to_string() } else { format!("arn:aws:sqs:us-east-1:000000000000:q-{p}-{s}-*") }})
+            })
+            .collect();
+        let doc = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+        let out = call(
+            &svc,
+            &ctx,
+            "CreatePolicy",
+            json!({"PolicyName": format!("p{p}"), "PolicyDocument": doc}),
+        )
+        .await
+        .unwrap();
+        call(
+            &svc,
+            &ctx,
+            "AttachUserPolicy",
+            json!({"UserName": "bench", "PolicyArn": out["Policy"]["Arn"]}),
+        )
+        .await
+        .unwrap();
+    }
+    let k = call(&svc, &ctx, "CreateAccessKey", json!({"UserName": "bench"}))
+        .await
+        .unwrap();
+    let key = k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_string();
+    let p = core.identities.resolve(Some(&key));
+    let sqs = RequestContext {
+        principal_arn: p.arn.clone(),
+        principal_id: p.id.clone(),
+        access_key: Some(key),
+        ..RequestContext::test("sqs", "SendMessage")
+    };
+    let input = json!({"QueueUrl": "http://localhost:4566/000000000000/bench", "MessageBody": "x"});
+    let authz = core.identities.authorizer().unwrap().clone();
+    let n = 200_000;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        authz.authorize(&sqs, &input).await.unwrap();
+    }
+    println!(
+        "{:.2} µs per authorization",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+}
+
+#[tokio::test]
+async fn federated_users_get_their_source_user_policies() {
+    use overcast_core::identity::{Credential, Principal};
+    let core = Core::ephemeral();
+    let svc = service(&core);
+    let ctx = RequestContext::test("iam", "CreateUser");
+    call(&svc, &ctx, "CreateUser", json!({"UserName": "broker"}))
+        .await
+        .unwrap();
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:ListQueues","Resource":"*"}]}"#;
+    call(
+        &svc,
+        &ctx,
+        "PutUserPolicy",
+        json!({"UserName": "broker", "PolicyName": "p", "PolicyDocument": doc}),
+    )
+    .await
+    .unwrap();
+    let mut attributes = serde_json::Map::new();
+    attributes.insert(
+        "SourceArn".into(),
+        json!("arn:aws:iam::000000000000:user/broker"),
+    );
+    attributes.insert("SessionPolicy".into(), json!(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#));
+    let arn = "arn:aws:sts::000000000000:federated-user/guest".to_string();
+    core.identities
+        .register(Credential {
+            access_key_id: "ASIAFED".into(),
+            secret_access_key: "s".into(),
+            session_token: Some("t".into()),
+            expiration: None,
+            principal: Principal {
+                account_id: "000000000000".into(),
+                arn: arn.clone(),
+                id: "000000000000:guest".into(),
+            },
+            attributes,
+        })
+        .unwrap();
+    let fed = RequestContext {
+        principal_arn: arn,
+        access_key: Some("ASIAFED".into()),
+        ..RequestContext::test("sqs", "ListQueues")
+    };
+    core.identities
+        .authorizer()
+        .unwrap()
+        .authorize(&fed, &json!({}))
+        .await
+        .unwrap();
+    let create = RequestContext {
+        operation: "CreateQueue",
+        ..fed
+    };
+    assert!(core
+        .identities
+        .authorizer()
+        .unwrap()
+        .authorize(&create, &json!({"QueueName": "q"}))
+        .await
+        .is_err());
+}
