@@ -163,6 +163,7 @@ def test_acls_are_disabled_by_bucket_owner_enforced(s3, bucket):
     expect("AccessControlListNotSupported", s3.put_object, Bucket=bucket, Key="k", Body=b"x",
            ACL="public-read")
     s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="bucket-owner-full-control")
+    expect("AccessControlListNotSupported", s3.put_object_acl, Bucket=bucket, Key="k", ACL="public-read")
     # With ACLs enabled, public ACLs are still refused by BlockPublicAcls.
     s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
         "Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]})
@@ -172,6 +173,14 @@ def test_acls_are_disabled_by_bucket_owner_enforced(s3, bucket):
     grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
     assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") and g["Permission"] == "READ"
                for g in grants)
+    # Object ACLs, now that the bucket allows them.
+    assert [g["Permission"] for g in s3.get_object_acl(Bucket=bucket, Key="k")["Grants"]] == ["FULL_CONTROL"]
+    s3.put_object(Bucket=bucket, Key="pub", Body=b"p", ACL="public-read")
+    grants = s3.get_object_acl(Bucket=bucket, Key="pub")["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") for g in grants)
+    s3.put_object_acl(Bucket=bucket, Key="pub", ACL="private")
+    assert len(s3.get_object_acl(Bucket=bucket, Key="pub")["Grants"]) == 1
+    expect("NoSuchKey", s3.get_object_acl, Bucket=bucket, Key="missing")
 
 
 def test_object_tagging(s3, bucket):

@@ -856,17 +856,15 @@ fn is_public_grant(g: &Value) -> bool {
         })
 }
 
-/// PutBucketAcl: canned ACL, grant headers or an AccessControlPolicy body. Refused with
-/// `AccessControlListNotSupported` while the bucket enforces bucket-owner ownership (unless
-/// the ACL is the owner-only default), and public ACLs with `AccessDenied` while
-/// BlockPublicAcls is on.
-pub(crate) fn put_bucket_acl(
+/// The grants an ACL request asks for (canned ACL, grant headers or an AccessControlPolicy
+/// body), checked against the bucket: refused with `AccessControlListNotSupported` while
+/// the bucket enforces bucket-owner ownership (unless only the owner is granted), and with
+/// `AccessDenied` for public grants while BlockPublicAcls is on.
+pub(crate) fn requested_grants(
     svc: &S3,
-    ctx: &RequestContext,
-    input: Value,
-) -> Result<Value, AwsError> {
-    let name = bucket_name(&input).to_string();
-    let record = owned(&svc.read(), ctx, &name)?.record.clone();
+    record: &BucketRecord,
+    input: &Value,
+) -> Result<Vec<Value>, AwsError> {
     let owner = crate::owner(&record.owner);
     let grant_headers = [
         ("GrantFullControl", "FULL_CONTROL"),
@@ -875,7 +873,7 @@ pub(crate) fn put_bucket_acl(
         ("GrantWrite", "WRITE"),
         ("GrantWriteACP", "WRITE_ACP"),
     ];
-    let grants: Vec<Value> = if let Some(acl) = text(&input, "ACL") {
+    let grants: Vec<Value> = if let Some(acl) = text(input, "ACL") {
         canned_grants(acl, &owner)
             .ok_or_else(|| error::invalid_argument(&format!("Invalid canned ACL: {acl}")))?
     } else if let Some(policy) = input.get("AccessControlPolicy") {
@@ -887,7 +885,7 @@ pub(crate) fn put_bucket_acl(
     } else if grant_headers.iter().any(|(m, _)| input.get(*m).is_some()) {
         let mut grants = Vec::new();
         for (member, permission) in grant_headers {
-            for grantee in text(&input, member)
+            for grantee in text(input, member)
                 .unwrap_or("")
                 .split(',')
                 .filter(|g| !g.trim().is_empty())
@@ -920,7 +918,7 @@ pub(crate) fn put_bucket_acl(
         text(g, "Permission") == Some("FULL_CONTROL")
             && g.get("Grantee").and_then(|x| text(x, "ID")) == owner["ID"].as_str()
     });
-    let enforced = of(&record, &OWNERSHIP)
+    let enforced = of(record, &OWNERSHIP)
         .and_then(|o| o.pointer("/Rules/0/ObjectOwnership"))
         .and_then(Value::as_str)
         == Some("BucketOwnerEnforced");
@@ -931,10 +929,23 @@ pub(crate) fn put_bucket_acl(
         )
         .with_status(400));
     }
-    let pab = effective_pab(&svc.read(), &record);
+    let pab = effective_pab(&svc.read(), record);
     if grants.iter().any(is_public_grant) && pab["BlockPublicAcls"] == true {
         return Err(AwsError::access_denied("Access Denied"));
     }
+    Ok(grants)
+}
+
+/// PutBucketAcl.
+pub(crate) fn put_bucket_acl(
+    svc: &S3,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, AwsError> {
+    let name = bucket_name(&input).to_string();
+    let record = owned(&svc.read(), ctx, &name)?.record.clone();
+    let grants = requested_grants(svc, &record, &input)?;
+    let owner = crate::owner(&record.owner);
     save(
         svc,
         ctx,
@@ -943,6 +954,41 @@ pub(crate) fn put_bucket_acl(
         Some(json!({"Owner": owner, "Grants": grants})),
     )?;
     Ok(json!({}))
+}
+
+/// PutObjectAcl.
+pub(crate) fn put_object_acl(
+    svc: &S3,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, AwsError> {
+    let name = bucket_name(&input).to_string();
+    let record = owned(&svc.read(), ctx, &name)?.record.clone();
+    let grants = requested_grants(svc, &record, &input)?;
+    let key = text(&input, "Key").unwrap_or_default().to_string();
+    crate::versions::update(svc, ctx, &name, &key, text(&input, "VersionId"), |r| {
+        r.headers.acl = Some(grants);
+        Ok(())
+    })?;
+    Ok(json!({}))
+}
+
+/// GetObjectAcl: the object's ACL, or its owner's FULL_CONTROL.
+pub(crate) fn get_object_acl(
+    svc: &S3,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, AwsError> {
+    let st = svc.read();
+    let b = owned(&st, ctx, bucket_name(&input))?;
+    let key = text(&input, "Key").unwrap_or_default();
+    let rec = crate::versions::lookup(b, key, text(&input, "VersionId"))?;
+    let owner = crate::owner(&b.record.owner);
+    let grants = match &rec.headers.acl {
+        Some(g) => g.clone(),
+        None => canned_grants("private", &owner).unwrap_or_default(),
+    };
+    Ok(json!({"Owner": owner, "Grants": grants}))
 }
 
 /// GetBucketAcl: the stored ACL, or the owner's FULL_CONTROL.
@@ -1024,6 +1070,8 @@ handlers! {
     list_bucket_intelligent_tiering_configurations => list_set(INTELLIGENT_TIERING),
     get_bucket_policy_status => get_policy_status(),
     put_bucket_acl_op => put_bucket_acl(),
+    put_object_acl_op => put_object_acl(),
+    get_object_acl_op => get_object_acl(),
     get_bucket_acl_op => get_bucket_acl(),
 }
 

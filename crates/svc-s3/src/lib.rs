@@ -152,6 +152,8 @@ impl Service for S3 {
         "DeleteBucketOwnershipControls" => config::delete_bucket_ownership_controls,
         "PutBucketAcl" => config::put_bucket_acl_op,
         "GetBucketAcl" => config::get_bucket_acl_op,
+        "PutObjectAcl" => config::put_object_acl_op,
+        "GetObjectAcl" => config::get_object_acl_op,
         "PutBucketWebsite" => config::put_bucket_website,
         "GetBucketWebsite" => config::get_bucket_website,
         "DeleteBucketWebsite" => config::delete_bucket_website,

@@ -46,11 +46,12 @@ pub async fn create_multipart_upload(
 ) -> Result<Value, AwsError> {
     let bucket = bucket_name(&input).to_string();
     let key = text(&input, "Key").unwrap_or_default().to_string();
-    crate::objects::acl_allowed(svc, ctx, &bucket, &input)?;
+    let acl = crate::objects::requested_acl(svc, ctx, &bucket, &input)?;
     crate::objects::refuse_unsupported("CreateMultipartUpload", &input)?;
     let algorithm = requested_algorithm(&input)?;
     let mut headers = headers_from_input(&input);
     headers.tags = crate::objects::tags_from_input(&input)?;
+    headers.acl = acl;
     crate::objlock::apply_on_write(svc, ctx, &bucket, &input, &mut headers)?;
     let bucket_record = owned(&svc.read(), ctx, &bucket)?.record.clone();
     headers.sse = crate::sse::for_write(svc, ctx, &bucket_record, &key, &input)

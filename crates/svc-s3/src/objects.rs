@@ -51,6 +51,7 @@ pub fn headers_from_input(v: &Value) -> ObjectHeaders {
         restore: None,
         retention: None,
         legal_hold: None,
+        acl: None,
         sse: None,
     }
 }
@@ -234,7 +235,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         let b = owned(&st, ctx, &bucket)?;
         (st.bucket_dir(&b.record), b.record.clone())
     };
-    acl_allowed(svc, ctx, &bucket, &v)?;
+    let acl = requested_acl(svc, ctx, &bucket, &v)?;
     refuse_unsupported("PutObject", &v)?;
     let algorithm = requested_algorithm(&v)?;
     let sse = crate::sse::for_write(svc, ctx, &record_of_bucket, &key, &v).await?;
@@ -256,6 +257,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         .map(|(a, c)| (a.name().to_string(), c.clone()));
     let mut headers = headers_from_input(&v);
     headers.sse = sse.map(|(s, _)| s);
+    headers.acl = acl;
     let settled = tags_from_input(&v).and_then(|t| {
         headers.tags = t;
         crate::objlock::apply_on_write(svc, ctx, &bucket, &v, &mut headers)
@@ -746,43 +748,29 @@ pub fn parse_copy_source(source: &str) -> Option<(String, String, Option<String>
     Some((b.to_string(), k.to_string(), version))
 }
 
-/// Object ACLs on a bucket whose ownership is `BucketOwnerEnforced` (every new bucket's
-/// default): only the bucket-owner-full-control ACL is accepted, as on AWS.
-pub fn acl_allowed(
+/// The object ACL a write asks for (`x-amz-acl`, `x-amz-grant-*`): `None` when it asks for
+/// none; refused like AWS on buckets that enforce bucket-owner ownership (every new bucket's
+/// default: only the owner-only ACLs are accepted) or block public ACLs.
+pub fn requested_acl(
     svc: &S3,
     ctx: &RequestContext,
     bucket: &str,
     v: &Value,
-) -> Result<(), AwsError> {
-    let grants = [
-        "GrantFullControl",
-        "GrantRead",
-        "GrantReadACP",
-        "GrantWriteACP",
-    ];
-    let custom = match text(v, "ACL") {
-        Some("private" | "bucket-owner-full-control") | None => {
-            grants.iter().any(|g| v.get(*g).is_some())
-        }
-        Some(_) => true,
-    };
-    if !custom {
-        return Ok(());
+) -> Result<Option<Vec<Value>>, AwsError> {
+    let asks = v.get("ACL").is_some()
+        || [
+            "GrantFullControl",
+            "GrantRead",
+            "GrantReadACP",
+            "GrantWriteACP",
+        ]
+        .iter()
+        .any(|g| v.get(*g).is_some());
+    if !asks {
+        return Ok(None);
     }
-    let st = svc.read();
-    let b = owned(&st, ctx, bucket)?;
-    let enforced = crate::config::of(&b.record, &crate::config::OWNERSHIP)
-        .and_then(|o| o.pointer("/Rules/0/ObjectOwnership"))
-        .and_then(Value::as_str)
-        == Some("BucketOwnerEnforced");
-    if enforced {
-        return Err(AwsError::new(
-            "AccessControlListNotSupported",
-            "The bucket does not allow ACLs",
-        )
-        .with_status(400));
-    }
-    Ok(())
+    let record = owned(&svc.read(), ctx, bucket)?.record.clone();
+    crate::config::requested_grants(svc, &record, v).map(Some)
 }
 
 /// Request members this slice does not act on yet: answering success while ignoring them
@@ -790,21 +778,8 @@ pub fn acl_allowed(
 /// values (ACL `private`/`bucket-owner-full-control`, SSE `AES256`, which AWS applies to
 /// every object) are accepted.
 pub fn refuse_unsupported(operation: &str, v: &Value) -> Result<(), AwsError> {
-    const UNSUPPORTED: &[&str] = &[
-        "GrantFullControl",
-        "GrantRead",
-        "GrantReadACP",
-        "GrantWriteACP",
-        "WebsiteRedirectLocation",
-    ];
-    let unsupported = UNSUPPORTED
-        .iter()
-        .copied()
-        .find(|m| v.get(*m).is_some())
-        .or_else(|| match text(v, "ACL") {
-            Some("private" | "bucket-owner-full-control") | None => None,
-            Some(_) => Some("ACL"),
-        });
+    const UNSUPPORTED: &[&str] = &["WebsiteRedirectLocation"];
+    let unsupported = UNSUPPORTED.iter().copied().find(|m| v.get(*m).is_some());
     match unsupported {
         Some(member) => Err(AwsError::not_implemented(
             "s3",
@@ -817,7 +792,7 @@ pub fn refuse_unsupported(operation: &str, v: &Value) -> Result<(), AwsError> {
 /// CopyObject: copies the file, keeping or replacing metadata.
 pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
     let bucket = bucket_name(&input).to_string();
-    acl_allowed(svc, ctx, &bucket, &input)?;
+    let acl = requested_acl(svc, ctx, &bucket, &input)?;
     refuse_unsupported("CopyObject", &input)?;
     let key = text(&input, "Key").unwrap_or_default().to_string();
     let source = text(&input, "CopySource").unwrap_or_default();
@@ -860,6 +835,7 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
         h
     };
     headers.restore = None;
+    headers.acl = acl;
     headers.retention = None;
     headers.legal_hold = None;
     crate::objlock::apply_on_write(svc, ctx, &bucket, &input, &mut headers)?;

@@ -66,6 +66,9 @@ pub struct ObjectHeaders {
     /// Object Lock legal hold (`ON` / `OFF`), when ever set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_hold: Option<String>,
+    /// Object ACL grants (buckets that allow ACLs); `None` is the owner's FULL_CONTROL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Vec<serde_json::Value>>,
     /// Encryption at rest (SSE-C, SSE-KMS); `None` is SSE-S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sse: Option<crate::sse::Sse>,
