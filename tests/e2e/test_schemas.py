@@ -2,9 +2,11 @@
 discovered-schemas), versioned schemas, content validation, search, export to JSON Schema
 draft 4, tags, resource policies, discoverers inferring schemas from events put on a bus,
 code bindings, persistence across kill -9, and AWS's error codes."""
+import io
 import json
 import time
 import uuid
+import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
@@ -313,13 +315,13 @@ def test_get_discovered_schema(schemas):
     assert code(e) == "BadRequestException"
 
 
-@pytest.mark.parametrize("lang,needle", [
-    ("Python36", "self.order_id = order_id"),
-    ("Java8", "private String orderId;"),
-    ("TypeScript3", "'orderId': string;"),
-    ("Go1", 'OrderId string `json:"orderId"`'),
+@pytest.mark.parametrize("lang,ext,needle", [
+    ("Python36", ".py", "self.order_id = order_id"),
+    ("Java8", ".java", "private String orderId;"),
+    ("TypeScript3", ".ts", "'orderId': string;"),
+    ("Go1", ".go", 'OrderId string `json:"orderId"`'),
 ])
-def test_code_bindings(schemas, lang, needle):
+def test_code_bindings(schemas, lang, ext, needle):
     reg = uniq()
     schemas.create_registry(RegistryName=reg)
     schemas.create_schema(RegistryName=reg, SchemaName="Order", Type="OpenApi3",
@@ -334,7 +336,11 @@ def test_code_bindings(schemas, lang, needle):
     body = schemas.get_code_binding_source(RegistryName=reg, SchemaName="Order",
                                            Language=lang)["Body"]
     body = body.read() if hasattr(body, "read") else body
-    assert needle in body.decode()
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        assert z.testzip() is None
+        (name,) = z.namelist()
+        assert name.endswith(ext)
+        assert needle in z.read(name).decode()
     with pytest.raises(ClientError) as e:
         schemas.put_code_binding(RegistryName=reg, SchemaName="Order", Language="Cobol")
     assert code(e) == "BadRequestException"

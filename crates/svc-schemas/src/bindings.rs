@@ -1,5 +1,6 @@
 //! Code bindings: PutCodeBinding generates a source file (Java8, Python36, TypeScript3, Go1)
-//! declaring one type per schema component with its properties; it is stored with the schema.
+//! declaring one type per schema component with its properties; it is stored with the schema
+//! and GetCodeBindingSource answers it in a zip, as AWS does.
 
 use base64::Engine;
 use overcast_core::RequestContext;
@@ -34,7 +35,7 @@ pub struct BindingOutput {
     status: String,
 }
 
-/// GetCodeBindingSource output (the generated source file).
+/// GetCodeBindingSource output (a zip holding the generated source file).
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SourceOutput {
@@ -148,9 +149,83 @@ pub async fn get_code_binding_source(
     input: BindingInput,
 ) -> SchemasResult<SourceOutput> {
     let (_, b) = find(svc, ctx, &input)?;
+    let file = file_name(&input.language, &input.schema_name);
+    let zip = zip_stored(&file, b.source.as_bytes());
     Ok(SourceOutput {
-        body: base64::engine::general_purpose::STANDARD.encode(b.source.as_bytes()),
+        body: base64::engine::general_purpose::STANDARD.encode(zip),
     })
+}
+
+/// The path of the generated file inside the archive.
+pub fn file_name(lang: &str, schema: &str) -> String {
+    let base = infer::component_name(schema);
+    match lang {
+        "Java8" => format!("src/main/java/schema/{base}.java"),
+        "Python36" => format!("schema/{}.py", base.to_ascii_lowercase()),
+        "TypeScript3" => format!("lib/schema/{base}.ts"),
+        _ => format!("schema/{}.go", base.to_ascii_lowercase()),
+    }
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A zip archive holding one file, stored (AWS answers bindings as a zip).
+pub fn zip_stored(name: &str, data: &[u8]) -> Vec<u8> {
+    let crc = crc32(data);
+    let size = u32::try_from(data.len()).unwrap_or(u32::MAX);
+    let name_len = u16::try_from(name.len()).unwrap_or(u16::MAX);
+    let name = &name.as_bytes()[..usize::from(name_len)];
+    // DOS date 1980-01-01 00:00.
+    let (time, date) = (0u16, 0x21u16);
+    let mut z = Vec::with_capacity(data.len() + 2 * name.len() + 100);
+    z.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+    for v in [20u16, 0, 0, time, date] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [crc, size, size] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    z.extend_from_slice(&name_len.to_le_bytes());
+    z.extend_from_slice(&0u16.to_le_bytes());
+    z.extend_from_slice(name);
+    z.extend_from_slice(data);
+    let cd_offset = u32::try_from(z.len()).unwrap_or(u32::MAX);
+    let cd_start = z.len();
+    z.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+    for v in [20u16, 20, 0, 0, time, date] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [crc, size, size] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [name_len, 0, 0, 0, 0] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    z.extend_from_slice(&0u32.to_le_bytes()); // external attributes
+    z.extend_from_slice(&0u32.to_le_bytes()); // local header offset
+    z.extend_from_slice(name);
+    let cd_size = u32::try_from(z.len() - cd_start).unwrap_or(u32::MAX);
+    z.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    for v in [0u16, 0, 1, 1] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    z.extend_from_slice(&cd_size.to_le_bytes());
+    z.extend_from_slice(&cd_offset.to_le_bytes());
+    z.extend_from_slice(&0u16.to_le_bytes());
+    z
 }
 
 /// The types a schema declares: (name, properties, required).
@@ -336,5 +411,13 @@ mod tests {
         assert!(ts.contains("'detail': Order;"), "{ts}");
         let go = generate("Go1", "a@Order", "OpenApi3", &doc);
         assert!(go.contains("OrderId string `json:\"orderId\"`"), "{go}");
+    }
+
+    #[test]
+    fn crc_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        let z = zip_stored("a.txt", b"hi");
+        assert_eq!(&z[..4], b"PK\x03\x04");
+        assert_eq!(&z[z.len() - 22..z.len() - 18], b"PK\x05\x06");
     }
 }
