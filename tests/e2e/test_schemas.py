@@ -10,6 +10,7 @@ import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
+from conftest import AwsCliError
 
 OPENAPI = {
     "openapi": "3.0.0",
@@ -366,3 +367,22 @@ def test_survives_kill9(overcast, schemas, events, client):
     assert s2.get_resource_policy(RegistryName=reg)["RevisionId"]
     assert s2.describe_code_binding(RegistryName=reg, SchemaName="S", Language="Go1")["Status"] == "CREATE_COMPLETE"
     assert s2.describe_discoverer(DiscovererId=did)["State"] == "STOPPED"
+
+
+def test_aws_cli(aws, tmp_path):
+    reg = uniq("cli")
+    out = aws("schemas", "create-registry", "--registry-name", reg)
+    assert out["RegistryName"] == reg
+    aws("schemas", "create-schema", "--registry-name", reg, "--schema-name", "Order",
+        "--type", "OpenApi3", "--content", json.dumps(OPENAPI))
+    d = aws("schemas", "describe-schema", "--registry-name", reg, "--schema-name", "Order")
+    assert d["SchemaVersion"] == "1" and json.loads(d["Content"]) == OPENAPI
+    aws("schemas", "put-code-binding", "--registry-name", reg, "--schema-name", "Order",
+        "--language", "Python36")
+    target = tmp_path / "binding.zip"
+    aws("schemas", "get-code-binding-source", "--registry-name", reg, "--schema-name", "Order",
+        "--language", "Python36", str(target))
+    assert zipfile.is_zipfile(target)
+    with pytest.raises(AwsCliError) as e:
+        aws("schemas", "describe-registry", "--registry-name", uniq("none"))
+    assert e.value.code == "NotFoundException"
