@@ -18,6 +18,7 @@ pub const ALL: &[(&str, Constructor)] = &[
     ("s3", svc_s3::service),
     ("s3control", svc_s3::control::service),
     ("scheduler", svc_scheduler::service),
+    ("schemas", svc_schemas::service),
     ("secretsmanager", svc_secretsmanager::service),
     ("sns", svc_sns::service),
     ("sqs", svc_sqs::service),

@@ -12,6 +12,9 @@ use crate::error::{EventsError, EventsResult};
 use crate::state::{key, ArchivedEvent, BusIndex, DEFAULT_BUS};
 use crate::{Events, Shared};
 
+/// Fabric topic of every event put on a bus (`{bus, event}`), for observers.
+pub const BUS_EVENT_TOPIC: &str = "events.bus-event";
+
 /// Largest PutEvents request (sum of entry sizes), bytes.
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
@@ -339,6 +342,13 @@ pub async fn ingest(
         bus: bus.to_string(),
         event: event.text.clone(),
         matched: matched.iter().map(|r| r.arn.clone()).collect(),
+    });
+    // Observers of bus traffic (schema discoverers).
+    shared.core.fabric.publish(overcast_core::fabric::Event {
+        topic: BUS_EVENT_TOPIC,
+        account_id: account.to_string(),
+        region: region.to_string(),
+        detail: serde_json::json!({ "bus": bus, "event": event.value }),
     });
     if matched.is_empty() {
         return Ok(());
