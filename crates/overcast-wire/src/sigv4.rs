@@ -197,6 +197,27 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
     hmac(&k_service, b"aws4_request")
 }
 
+/// [`signing_key`], remembered: a client signs every request of a day with the same derived
+/// key, so the four HMACs are done once per (secret, date, region, service). The cache is
+/// small and dropped whole when full.
+fn cached_signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, [u8; 32]>>> = OnceLock::new();
+    let id = format!("{date}/{region}/{service}/{secret}");
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(k) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        return *k;
+    }
+    let key = signing_key(secret, date, region, service);
+    let mut m = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if m.len() >= 1024 {
+        m.clear();
+    }
+    m.insert(id, key);
+    key
+}
+
 /// Hex HMAC-SHA256 of `string_to_sign` with `key` (a signature).
 pub fn sign(key: &[u8; 32], string_to_sign: &str) -> String {
     hex::encode(hmac(key, string_to_sign.as_bytes()))
@@ -465,7 +486,7 @@ pub fn verify(
         payload_hash.to_string()
     };
     let scope = format!("{}/{}/{}/aws4_request", sig.date, sig.region, sig.service);
-    let key = signing_key(secret, &sig.date, &sig.region, &sig.service);
+    let key = cached_signing_key(secret, &sig.date, &sig.region, &sig.service);
     let query = canonical_query(query);
     let headers_block = canonical_headers(&sig.signed_headers, headers);
     let signed = sig.signed_headers.join(";");
