@@ -767,6 +767,16 @@ def test_code_signing_configs_are_stored(lam):
     lam.delete_function_code_signing_config(FunctionName=name)
     lam.delete_code_signing_config(CodeSigningConfigArn=arn)
     assert code_err(lam.get_code_signing_config, CodeSigningConfigArn=arn)[0] == "ResourceNotFoundException"
+    # Under an Enforce policy unsigned code is refused (no signing profile can sign it here).
+    strict = lam.create_code_signing_config(
+        AllowedPublishers={"SigningProfileVersionArns": [
+            "arn:aws:signer:us-east-1:000000000000:/signing-profiles/p/abcdef1234"]},
+        CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Enforce"})["CodeSigningConfig"]["CodeSigningConfigArn"]
+    code, status, _ = code_err(create, lam, uniq("unsigned"), PY_ECHO, CodeSigningConfigArn=strict)
+    assert (code, status) == ("CodeVerificationFailedException", 400)
+    lam.put_function_code_signing_config(CodeSigningConfigArn=strict, FunctionName=name)
+    code, _, _ = code_err(lam.update_function_code, FunctionName=name, ZipFile=zip_bytes(PY_ECHO))
+    assert code == "CodeVerificationFailedException"
 
 
 def test_accepted_events_survive_kill9(lam, client, overcast):

@@ -30,6 +30,8 @@ overcast_core::errors! {
         PolicyLengthExceededException,
         /// Code storage limit.
         CodeStorageExceededException,
+        /// A deployment refused by an `Enforce` code signing policy.
+        CodeVerificationFailedException,
     }
 }
 

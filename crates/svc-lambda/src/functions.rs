@@ -335,6 +335,7 @@ pub(crate) async fn create_function(
         ));
     }
     let name = r.name;
+    crate::signing::check_deployment(svc, ctx, i.code_signing_config_arn.as_deref())?;
     let package_type = i.package_type.clone().unwrap_or_else(|| "Zip".into());
     if package_type == "Image" || i.code.image_uri.is_some() {
         return Err(LambdaError::InvalidParameterValueException(
@@ -680,6 +681,13 @@ pub(crate) async fn update_function_code(
         .function(&r.name)
         .ok_or_else(|| LambdaError::function_not_found(&function_arn(ctx, &r.name)))?;
     check_revision(&f, i.revision_id.as_deref())?;
+    crate::signing::check_deployment(
+        svc,
+        ctx,
+        f.settings
+            .get("CodeSigningConfigArn")
+            .and_then(Value::as_str),
+    )?;
     if i.image_uri.is_some() {
         return Err(LambdaError::InvalidParameterValueException(
             "Please don't provide ImageUri when updating a function with packageType Zip.".into(),

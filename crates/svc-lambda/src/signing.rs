@@ -194,6 +194,29 @@ pub(crate) struct PutFunctionInput {
     function_name: String,
 }
 
+/// A deployment under a code signing config whose policy is `Enforce`: Overcast has no
+/// signing profiles (AWS Signer), so no package can carry a valid signature, and AWS blocks
+/// unsigned code under that policy. `Warn` (the default) lets it through, as AWS does.
+pub(crate) fn check_deployment(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    csc_arn: Option<&str>,
+) -> Result<(), LambdaError> {
+    let Some(arn) = csc_arn else {
+        return Ok(());
+    };
+    let (_, c) = get(svc, ctx, arn)?;
+    if c.pointer("/CodeSigningPolicies/UntrustedArtifactOnDeployment")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.eq_ignore_ascii_case("Enforce"))
+    {
+        return Err(LambdaError::CodeVerificationFailedException(
+            "The code signature failed one or more of the validation checks for signature mismatch or expiry, and the code signing policy is set to ENFORCE. Lambda blocks the deployment.".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn set(
     svc: &Lambda,
     ctx: &RequestContext,
