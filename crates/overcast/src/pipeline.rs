@@ -265,10 +265,16 @@ fn data_plane(parts: &http::request::Parts) -> Option<(&'static str, &'static st
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    let name = host.split(':').next().unwrap_or("").to_ascii_lowercase();
-    if let Some(i) = name.find(".s3-website") {
+    // Checked on every request: no allocation unless the host is a website endpoint.
+    const WEBSITE: &[u8] = b".s3-website";
+    let name = host.split(':').next().unwrap_or("");
+    if let Some(i) = name
+        .as_bytes()
+        .windows(WEBSITE.len())
+        .position(|w| w.eq_ignore_ascii_case(WEBSITE))
+    {
         if i > 0 {
-            return Some(("s3", "s3-website", name[..i].to_string()));
+            return Some(("s3", "s3-website", name[..i].to_ascii_lowercase()));
         }
     }
     let form_post = parts.method == http::Method::POST
