@@ -59,42 +59,6 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
     let path = parts.uri.path();
     let query = parts.uri.query();
 
-    // 1b. Lambda function URLs: `<url-id>.lambda-url.<region>.localhost`.
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok());
-    if let Some(host) = host.filter(|h| svc_lambda::is_function_url_host(h)) {
-        let host = host.to_string();
-        let bytes = match read_body(body).await {
-            Ok(b) => b,
-            Err(e) => {
-                return finish(
-                    None,
-                    Protocol::RestJson,
-                    e,
-                    &request_id,
-                    started,
-                    "lambda",
-                    "-",
-                )
-            }
-        };
-        let r = svc_lambda::serve_function_url(&host, &parts, bytes, remote).await;
-        let r = r.unwrap_or_else(|| {
-            let e = AwsError::new("ServiceUnavailable", "Lambda is not enabled").with_status(503);
-            codec::encode_error(None, Protocol::RestJson, &e, &request_id)
-        });
-        log(
-            "lambda",
-            "FunctionUrl",
-            r.status().as_u16(),
-            started,
-            &request_id,
-        );
-        return r;
-    }
-
     // 2. Classify and parse SigV4 (routing uses the credential scope).
     let kind = route::classify(&parts.method, path, query, &parts.headers);
     let sig = sigv4::from_request(&parts.headers, query);
@@ -257,7 +221,8 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
 }
 
 /// Requests for a service's data-plane endpoints rather than its API: S3 website hosting
-/// (`<bucket>.s3-website.localhost`) and CORS preflights (`OPTIONS` with `Origin`).
+/// (`<bucket>.s3-website.localhost`), CORS preflights (`OPTIONS` with `Origin`), browser
+/// POST uploads, and Lambda function URLs.
 /// Returns (service, endpoint, target).
 fn data_plane(parts: &http::request::Parts) -> Option<(&'static str, &'static str, String)> {
     let host = parts
@@ -265,6 +230,15 @@ fn data_plane(parts: &http::request::Parts) -> Option<(&'static str, &'static st
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
+    // Lambda function URLs: `<url-id>.lambda-url.<region>.localhost`.
+    if host
+        .split(':')
+        .next()
+        .and_then(|h| h.split_once('.'))
+        .is_some_and(|(id, rest)| !id.is_empty() && rest.starts_with("lambda-url."))
+    {
+        return Some(("lambda", "lambda-url", host.to_string()));
+    }
     // Checked on every request: no allocation unless the host is a website endpoint.
     const WEBSITE: &[u8] = b".s3-website";
     let name = host.split(':').next().unwrap_or("");
@@ -311,21 +285,23 @@ async fn serve_data_plane(
     started: Instant,
 ) -> Response<Body> {
     let model = overcast_wire::model::model(svc);
+    // Errors in the service's own envelope (S3's XML, Lambda's JSON).
+    let protocol = model
+        .map(|m| {
+            m.info
+                .protocols
+                .first()
+                .copied()
+                .unwrap_or(Protocol::RestXml)
+        })
+        .unwrap_or(Protocol::RestXml);
     let Some(service) = app.services.get(svc).cloned() else {
         let e = AwsError::new(
             "ServiceUnavailable",
             format!("Service {svc} is not enabled (see --services)"),
         )
         .with_status(503);
-        return finish(
-            model,
-            Protocol::RestXml,
-            e,
-            request_id,
-            started,
-            svc,
-            endpoint,
-        );
+        return finish(model, protocol, e, request_id, started, svc, endpoint);
     };
     let mut ctx = RequestContext::test(svc, endpoint);
     ctx.request_id = request_id.to_string();
@@ -334,7 +310,7 @@ async fn serve_data_plane(
     ctx.principal_arn = "anonymous".into();
     ctx.principal_id = "anonymous".into();
     ctx.access_key = None;
-    ctx.protocol = Protocol::RestXml;
+    ctx.protocol = protocol;
     if let Some(h) = parts
         .headers
         .get(http::header::HOST)
@@ -361,15 +337,7 @@ async fn serve_data_plane(
                 format!("{svc} has no {endpoint} endpoint"),
             )
             .with_status(501);
-            finish(
-                model,
-                Protocol::RestXml,
-                e,
-                request_id,
-                started,
-                svc,
-                endpoint,
-            )
+            finish(model, protocol, e, request_id, started, svc, endpoint)
         }
     }
 }

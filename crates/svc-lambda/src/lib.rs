@@ -49,22 +49,8 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
     Arc::new(svc)
 }
 
-/// The service the binary built, for the function URL endpoint (which is not an API
-/// operation and so does not go through the dispatch table).
+/// The service the binary built, for Overcast's introspection endpoint.
 static CURRENT: std::sync::RwLock<Option<Lambda>> = std::sync::RwLock::new(None);
-
-/// Serves `<url-id>.lambda-url.<region>.localhost` requests; None when `host` is not a
-/// function URL host (or Lambda is not running).
-pub async fn serve_function_url(
-    host: &str,
-    parts: &http::request::Parts,
-    body: bytes::Bytes,
-    remote: std::net::SocketAddr,
-) -> Option<http::Response<overcast_wire::Body>> {
-    let id = urls::url_host(host)?;
-    let svc = CURRENT.read().unwrap_or_else(|e| e.into_inner()).clone()?;
-    Some(urls::serve(&svc, id, parts, body, remote).await)
-}
 
 /// The running instances (`/_overcast/lambda/instances`).
 pub fn instances() -> serde_json::Value {
@@ -76,11 +62,6 @@ pub fn instances() -> serde_json::Value {
         }
         None => serde_json::json!({"idle": [], "busy": [], "sandbox": sandbox_name()}),
     }
-}
-
-/// True when `host` names a function URL.
-pub fn is_function_url_host(host: &str) -> bool {
-    urls::url_host(host).is_some()
 }
 
 impl Lambda {
@@ -212,6 +193,30 @@ impl Service for Lambda {
             "InvokeAsync" => invoke::invoke_async,
             "InvokeWithResponseStream" => invoke::invoke_with_response_stream,
         }
+    }
+
+    /// Function URLs (`<url-id>.lambda-url.<region>.localhost`), sent here by the pipeline.
+    fn serve_http<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        request: overcast_core::HttpRequest,
+    ) -> overcast_core::BoxFuture<'a, Option<http::Response<overcast_wire::Body>>> {
+        Box::pin(async move {
+            if request.endpoint != "lambda-url" {
+                return None;
+            }
+            let id = urls::url_host(&request.target)?.to_string();
+            let body = match urls::read_body(request.body).await {
+                Ok(b) => b,
+                Err(r) => return Some(r),
+            };
+            let remote = std::net::SocketAddr::new(
+                ctx.source_ip
+                    .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+                0,
+            );
+            Some(urls::serve(self, &id, &request.parts, body, remote).await)
+        })
     }
 
     fn reset(&self) {

@@ -306,6 +306,26 @@ fn message(status: u16, msg: &str) -> http::Response<Body> {
     )
 }
 
+/// A function URL request's body (6 MB at most, Lambda's synchronous payload limit).
+pub async fn read_body(body: Body) -> Result<Bytes, http::Response<Body>> {
+    use http_body_util::BodyExt;
+    const MAX: usize = 6 * 1024 * 1024;
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(message(400, "Bad Request"));
+        };
+        if let Ok(d) = frame.into_data() {
+            if buf.len() + d.len() > MAX {
+                return Err(message(413, "Request Entity Too Large"));
+            }
+            buf.extend_from_slice(&d);
+        }
+    }
+    Ok(buf.freeze())
+}
+
 /// Serves a request to a function URL.
 pub async fn serve(
     svc: &Lambda,
