@@ -24,6 +24,7 @@ pub const ALL: &[(&str, Constructor)] = &[
     ("sqs", svc_sqs::service),
     ("ssm", svc_ssm::service),
     ("sts", svc_sts::service),
+    ("xray", svc_xray::service),
 ];
 
 /// Builds the enabled services (`only` restricts; unknown names are reported).
