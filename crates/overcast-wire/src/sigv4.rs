@@ -19,8 +19,9 @@ pub struct SigV4 {
     pub region: String,
     /// Credential scope service (signing name).
     pub service: String,
-    /// Signed header names, lowercase, in order.
-    pub signed_headers: Vec<String>,
+    /// Signed header names, lowercase, `;`-separated in order, as sent
+    /// (`host;x-amz-date`).
+    pub signed_headers: String,
     /// Hex signature.
     pub signature: String,
     /// Presigned (query) form.
@@ -55,11 +56,7 @@ pub fn parse_authorization(value: &str) -> Option<SigV4> {
         date,
         region,
         service,
-        signed_headers: signed
-            .unwrap_or("")
-            .split(';')
-            .map(str::to_string)
-            .collect(),
+        signed_headers: signed.unwrap_or("").to_string(),
         signature: signature.unwrap_or("").to_string(),
         presigned: false,
         amz_date: None,
@@ -111,12 +108,7 @@ pub fn parse_presigned(query: &str) -> Option<SigV4> {
         date: sdate,
         region,
         service,
-        signed_headers: signed
-            .map(Cow::into_owned)
-            .unwrap_or_default()
-            .split(';')
-            .map(str::to_string)
-            .collect(),
+        signed_headers: signed.map(Cow::into_owned).unwrap_or_default(),
         signature: signature.map(Cow::into_owned).unwrap_or_default(),
         presigned: true,
         amz_date: date.map(Cow::into_owned),
@@ -325,22 +317,23 @@ pub fn canonical_query(query: Option<&str>) -> String {
 
 /// Canonical headers block (`name:value\n` per signed header) from the request's headers:
 /// values trimmed, inner runs of spaces collapsed, repeated headers joined with `,`.
-pub fn canonical_headers(signed: &[String], headers: &http::HeaderMap) -> String {
-    let mut out = String::new();
-    for name in signed {
-        let values: Vec<String> = headers
-            .get_all(name.as_str())
-            .iter()
-            .map(|v| {
-                String::from_utf8_lossy(v.as_bytes())
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect();
+pub fn canonical_headers(signed: &str, headers: &http::HeaderMap) -> String {
+    let mut out = String::with_capacity(256);
+    for name in signed.split(';') {
         out.push_str(name);
         out.push(':');
-        out.push_str(&values.join(","));
+        for (i, v) in headers.get_all(name).iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let value = String::from_utf8_lossy(v.as_bytes());
+            for (j, word) in value.split_whitespace().enumerate() {
+                if j > 0 {
+                    out.push(' ');
+                }
+                out.push_str(word);
+            }
+        }
         out.push('\n');
     }
     out
@@ -489,7 +482,7 @@ pub fn verify(
     let key = cached_signing_key(secret, &sig.date, &sig.region, &sig.service);
     let query = canonical_query(query);
     let headers_block = canonical_headers(&sig.signed_headers, headers);
-    let signed = sig.signed_headers.join(";");
+    let signed = &sig.signed_headers;
     let provided = sig.signature.to_ascii_lowercase();
     let mut last = None;
     for uri in canonical_uris(&sig.service, path) {
@@ -589,7 +582,7 @@ mod tests {
         assert_eq!(s.access_key, "AKIDEXAMPLE");
         assert_eq!(s.region, "us-east-1");
         assert_eq!(s.service, "iam");
-        assert_eq!(s.signed_headers, vec!["content-type", "host", "x-amz-date"]);
+        assert_eq!(s.signed_headers, "content-type;host;x-amz-date");
     }
 
     #[test]
