@@ -1,11 +1,12 @@
 //! EventBridge Schemas: registries, versioned schemas, export, tags, resource policies,
 //! discoverers inferring OpenAPI 3 schemas from the events put on their bus, and code bindings.
 //!
-//! Modules: `state` (types, persistence), `registries`, `schemas`, `discoverers`, `infer`
+//! Modules: `state` (types, persistence), `aws_events` (the AWS-managed registry's schemas), `registries`, `schemas`, `discoverers`, `infer`
 //! (schema inference and export), `bindings` (code generation), `tags`.
 
 #![warn(missing_docs)]
 
+pub mod aws_events;
 pub mod bindings;
 pub mod discoverers;
 pub mod infer;
