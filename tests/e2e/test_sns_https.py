@@ -5,7 +5,6 @@ naming that CA: the SubscribeURL handshake, a signed notification (verified with
 against the certificate Overcast serves), an untrusted certificate failing delivery that is
 retried per the DeliveryPolicy on the virtual clock and then dead-lettered, and an API
 destination reached over HTTPS."""
-import base64
 import http.server
 import json
 import socket
@@ -21,6 +20,7 @@ import pytest
 from botocore.config import Config
 
 from conftest import Overcast
+from test_sns import signature_verifies
 
 
 def uniq(prefix="t"):
@@ -146,17 +146,7 @@ def test_https_subscription_handshake_signed_delivery_and_untrusted_retries(serv
         n = json.loads(hit[0]["body"])
         assert n["Message"] == "over https" and hit[0]["headers"]["x-amz-sns-subscription-arn"] == sub
         # The signature verifies against the certificate Overcast serves.
-        cert = urllib.request.urlopen(n["SigningCertURL"], timeout=5).read()
-        (tmp_path / "cert.pem").write_bytes(cert)
-        pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", str(tmp_path / "cert.pem")],
-                             capture_output=True, check=True).stdout
-        (tmp_path / "pub.pem").write_bytes(pub)
-        text = "".join(f"{k}\n{n[k]}\n" for k in ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"])
-        (tmp_path / "data").write_text(text)
-        (tmp_path / "sig").write_bytes(base64.b64decode(n["Signature"]))
-        ok = subprocess.run(["openssl", "dgst", "-sha1", "-verify", str(tmp_path / "pub.pem"),
-                             "-signature", str(tmp_path / "sig"), str(tmp_path / "data")], capture_output=True)
-        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert signature_verifies(n, tmp_path)
 
         # The endpoint now presents a certificate from a CA Overcast does not trust: delivery
         # fails, is retried after minDelayTarget on the virtual clock, then dead-lettered.

@@ -222,104 +222,119 @@ mod tests {
         assert!(Expression::parse("every day").is_none());
     }
 
+    /// Each (expression, after, expected next firing) in `zone`.
+    fn check(zone: &Zone, cases: &[(&str, &str, &str)]) {
+        for (expr, after, expected) in cases {
+            assert_eq!(next(expr, zone, after), *expected, "{expr} after {after}");
+        }
+    }
+
     #[test]
     fn cron_follows_daylight_saving_time() {
         // New York: EST (UTC-5) until 2026-03-08 02:00, EDT (UTC-4) until 2026-11-01 02:00.
-        let z = ny();
-        assert_eq!(
-            next("cron(0 9 * * ? *)", &z, "2026-03-07T00:00:00Z"),
-            "2026-03-07T14:00:00Z"
-        );
-        assert_eq!(
-            next("cron(0 9 * * ? *)", &z, "2026-03-07T14:00:00Z"),
-            "2026-03-08T13:00:00Z"
-        );
-        assert_eq!(
-            next("cron(0 9 * * ? *)", &z, "2026-10-31T13:00:00Z"),
-            "2026-11-01T14:00:00Z"
+        let nine = "cron(0 9 * * ? *)";
+        check(
+            &ny(),
+            &[
+                (nine, "2026-03-07T00:00:00Z", "2026-03-07T14:00:00Z"),
+                (nine, "2026-03-07T14:00:00Z", "2026-03-08T13:00:00Z"),
+                (nine, "2026-10-31T13:00:00Z", "2026-11-01T14:00:00Z"),
+            ],
         );
         // London and Sydney move on other days and in other directions.
         let london = Zone::parse(Some("Europe/London")).unwrap();
-        assert_eq!(
-            next("cron(0 9 * * ? *)", &london, "2026-03-28T12:00:00Z"),
-            "2026-03-29T08:00:00Z"
+        check(
+            &london,
+            &[(nine, "2026-03-28T12:00:00Z", "2026-03-29T08:00:00Z")],
         );
         let sydney = Zone::parse(Some("Australia/Sydney")).unwrap();
-        assert_eq!(
-            next("cron(0 9 * * ? *)", &sydney, "2026-01-10T00:00:00Z"),
-            "2026-01-10T22:00:00Z"
-        );
-        assert_eq!(
-            next("cron(0 9 * * ? *)", &sydney, "2026-07-10T00:00:00Z"),
-            "2026-07-10T23:00:00Z"
+        check(
+            &sydney,
+            &[
+                (nine, "2026-01-10T00:00:00Z", "2026-01-10T22:00:00Z"),
+                (nine, "2026-07-10T00:00:00Z", "2026-07-10T23:00:00Z"),
+            ],
         );
     }
 
     #[test]
     fn the_skipped_hour_is_skipped() {
-        let z = ny();
-        // 02:30 does not exist on 2026-03-08 in New York: that day's firing is skipped.
-        assert_eq!(
-            next("cron(30 2 * * ? *)", &z, "2026-03-07T08:00:00Z"),
-            "2026-03-09T06:30:00Z"
+        check(
+            &ny(),
+            &[
+                // 02:30 does not exist on 2026-03-08 in New York: that day's firing is skipped.
+                (
+                    "cron(30 2 * * ? *)",
+                    "2026-03-07T08:00:00Z",
+                    "2026-03-09T06:30:00Z",
+                ),
+                (
+                    "cron(30 2 * * ? *)",
+                    "2026-03-06T08:00:00Z",
+                    "2026-03-07T07:30:00Z",
+                ),
+                // Every 30 minutes: 01:30 EST, then 03:00 EDT.
+                (
+                    "cron(0/30 * * * ? *)",
+                    "2026-03-08T06:30:00Z",
+                    "2026-03-08T07:00:00Z",
+                ),
+            ],
         );
         assert_eq!(
-            next("cron(30 2 * * ? *)", &z, "2026-03-06T08:00:00Z"),
-            "2026-03-07T07:30:00Z"
-        );
-        // Every 30 minutes: 01:30 EST, then 03:00 EDT.
-        assert_eq!(
-            next("cron(0/30 * * * ? *)", &z, "2026-03-08T06:30:00Z"),
-            "2026-03-08T07:00:00Z"
-        );
-        assert_eq!(
-            z.instants(utc("2026-03-08T02:30:00Z") as i64),
+            ny().instants(utc("2026-03-08T02:30:00Z") as i64),
             Vec::<i64>::new()
         );
     }
 
     #[test]
     fn the_repeated_hour_fires_once() {
-        let z = ny();
-        // 01:30 happens twice on 2026-11-01 (EDT, then EST): it fires at the first only.
-        assert_eq!(
-            next("cron(30 1 * * ? *)", &z, "2026-10-31T12:00:00Z"),
-            "2026-11-01T05:30:00Z"
+        check(
+            &ny(),
+            &[
+                // 01:30 happens twice on 2026-11-01 (EDT, then EST): it fires at the first only.
+                (
+                    "cron(30 1 * * ? *)",
+                    "2026-10-31T12:00:00Z",
+                    "2026-11-01T05:30:00Z",
+                ),
+                (
+                    "cron(30 1 * * ? *)",
+                    "2026-11-01T05:30:00Z",
+                    "2026-11-02T06:30:00Z",
+                ),
+                // Every 30 minutes: 01:00 and 01:30 EDT, then 02:00 EST (not 01:00 and 01:30 EST).
+                (
+                    "cron(0/30 * * * ? *)",
+                    "2026-11-01T05:00:00Z",
+                    "2026-11-01T05:30:00Z",
+                ),
+                (
+                    "cron(0/30 * * * ? *)",
+                    "2026-11-01T05:30:00Z",
+                    "2026-11-01T07:00:00Z",
+                ),
+                (
+                    "cron(0/30 * * * ? *)",
+                    "2026-11-01T06:10:00Z",
+                    "2026-11-01T07:00:00Z",
+                ),
+            ],
         );
-        assert_eq!(
-            next("cron(30 1 * * ? *)", &z, "2026-11-01T05:30:00Z"),
-            "2026-11-02T06:30:00Z"
-        );
-        // Every 30 minutes: 01:00 EDT, 01:30 EDT, then 02:00 EST; 01:00 and 01:30 EST are not repeated.
-        assert_eq!(
-            next("cron(0/30 * * * ? *)", &z, "2026-11-01T05:00:00Z"),
-            "2026-11-01T05:30:00Z"
-        );
-        assert_eq!(
-            next("cron(0/30 * * * ? *)", &z, "2026-11-01T05:30:00Z"),
-            "2026-11-01T07:00:00Z"
-        );
-        assert_eq!(
-            next("cron(0/30 * * * ? *)", &z, "2026-11-01T06:10:00Z"),
-            "2026-11-01T07:00:00Z"
-        );
-        assert_eq!(z.instants(utc("2026-11-01T01:30:00Z") as i64).len(), 2);
+        assert_eq!(ny().instants(utc("2026-11-01T01:30:00Z") as i64).len(), 2);
     }
 
     #[test]
     fn one_time_schedules_in_transitions() {
         let z = ny();
-        assert_eq!(
-            next("at(2026-03-08T02:30:00)", &z, "2026-01-01T00:00:00Z"),
-            "2026-03-08T07:30:00Z"
-        );
-        assert_eq!(
-            next("at(2026-11-01T01:30:00)", &z, "2026-01-01T00:00:00Z"),
-            "2026-11-01T05:30:00Z"
-        );
-        assert_eq!(
-            next("at(2026-07-01T12:00:00)", &z, "2026-01-01T00:00:00Z"),
-            "2026-07-01T16:00:00Z"
+        let jan = "2026-01-01T00:00:00Z";
+        check(
+            &z,
+            &[
+                ("at(2026-03-08T02:30:00)", jan, "2026-03-08T07:30:00Z"),
+                ("at(2026-11-01T01:30:00)", jan, "2026-11-01T05:30:00Z"),
+                ("at(2026-07-01T12:00:00)", jan, "2026-07-01T16:00:00Z"),
+            ],
         );
         // rate() counts elapsed time across the transition.
         let e = Expression::parse("rate(1 day)").unwrap();
