@@ -359,8 +359,13 @@ def test_survives_kill9(overcast, schemas, events, client):
     bus_arn = events.create_event_bus(Name=uniq("bus"))["EventBusArn"]
     did = schemas.create_discoverer(SourceArn=bus_arn)["DiscovererId"]
     schemas.stop_discoverer(DiscovererId=did)
+    # A code binding is stored in the AWS-managed registry too; its schemas stay after restart.
+    schemas.put_code_binding(RegistryName="aws.events", SchemaName="aws.events@ScheduledEvent", Language="Go1")
     overcast.kill9()
     s2 = client("schemas")
+    assert s2.describe_code_binding(RegistryName="aws.events", SchemaName="aws.events@ScheduledEvent",
+                                    Language="Go1")["Status"] == "CREATE_COMPLETE"
+    assert "aws.s3@ObjectCreated" in [x["SchemaName"] for x in s2.list_schemas(RegistryName="aws.events")["Schemas"]]
     assert s2.describe_registry(RegistryName=reg)["Tags"] == {"k": "v"}
     vs = s2.list_schema_versions(RegistryName=reg, SchemaName="S")["SchemaVersions"]
     assert [v["SchemaVersion"] for v in vs] == ["1", "2"]

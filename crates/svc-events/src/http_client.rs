@@ -171,3 +171,64 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, Failure> {
         .clone()
         .map_err(Failure::Connection)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(url: &str) -> Request<'_> {
+        Request {
+            method: "POST",
+            url,
+            headers: &[],
+            body: Bytes::new(),
+            user_agent: "test",
+            timeout: Duration::from_secs(2),
+        }
+    }
+
+    #[tokio::test]
+    async fn unusable_urls_are_refused_before_connecting() {
+        for url in ["ftp://127.0.0.1/x", "not a url", "/relative"] {
+            assert!(
+                matches!(send(req(url)).await, Err(Failure::BadUrl(_))),
+                "{url}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_a_connection_failure() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        for scheme in ["http", "https"] {
+            let url = format!("{scheme}://127.0.0.1:{port}/");
+            assert!(matches!(send(req(&url)).await, Err(Failure::Connection(_))));
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_http_round_trip() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap();
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            s.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+            head
+        });
+        let url = format!("http://127.0.0.1:{port}/hook?q=1");
+        let (status, body) = send(req(&url)).await.unwrap();
+        assert_eq!((status, &body[..]), (202, &b"ok"[..]));
+        let head = server.await.unwrap();
+        assert!(head.starts_with("POST /hook?q=1 HTTP/1.1\r\n"), "{head}");
+        assert!(head.contains(&format!("host: 127.0.0.1:{port}")), "{head}");
+    }
+}
