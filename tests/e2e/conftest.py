@@ -36,8 +36,9 @@ def free_port():
 
 
 class Overcast:
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), env=None):
         self.port = free_port()
+        self.env = dict(env or {})
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
@@ -47,7 +48,8 @@ class Overcast:
     def start(self):
         log = open(self.log_path, "ab")
         args = [BIN, "serve", "--port", str(self.port), "--data-dir", self.data_dir, *self.extra_args]
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        env = {**os.environ, **self.env} if self.env else None
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:

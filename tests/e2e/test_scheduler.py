@@ -1,5 +1,5 @@
 """EventBridge Scheduler end to end with boto3: groups, schedules (rate, cron with a time
-zone, at() with ActionAfterCompletion DELETE), firing on the virtual clock into SQS, SNS and
+zone, at() with ActionAfterCompletion DELETE), firing on the virtual clock (across daylight saving transitions) into SQS, SNS and
 EventBridge, universal targets, DLQs, tags, persistence, and AWS's error codes."""
 import json
 import time
@@ -214,3 +214,34 @@ def test_schedules_survive_restart_and_fire_after(scheduler, sqs, overcast, clie
     advance(overcast, 601)
     assert receive(client("sqs"), url)[0]["Body"] == "durable"
     s2.delete_schedule(Name=name)
+
+
+def _fire_times(sqs, url, n):
+    return sorted(m["Body"] for m in receive(sqs, url, n=n, wait=1))
+
+
+def _utc(s):
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+@pytest.mark.parametrize("start,expr,expected", [
+    # Spring forward in New York, 2027-03-14: 02:00 EST becomes 03:00 EDT, so 02:30 is skipped.
+    ("2027-03-14T05:00:00Z", "cron(30 1-3 * * ? *)", ["2027-03-14T06:30:00Z", "2027-03-14T07:30:00Z"]),
+    # Fall back, 2027-11-07: 02:00 EDT becomes 01:00 EST, so 01:30 happens twice and fires once.
+    ("2027-11-07T04:00:00Z", "cron(30 1-2 * * ? *)", ["2027-11-07T05:30:00Z", "2027-11-07T07:30:00Z"]),
+])
+def test_cron_in_time_zone_across_daylight_saving_transitions(scheduler, sqs, overcast, start, expr, expected):
+    url, qarn = queue(sqs)
+    requests.post(overcast.url + "/_overcast/clock", json={"set": _utc(start)}, timeout=10).raise_for_status()
+    name = uniq()
+    scheduler.create_schedule(
+        Name=name, ScheduleExpression=expr, ScheduleExpressionTimezone="America/New_York",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": qarn, "RoleArn": ROLE, "Input": "<aws.scheduler.scheduled-time>"})
+    try:
+        for _ in range(10):  # five hours, half an hour at a time
+            advance(overcast, 1800)
+            time.sleep(0.05)
+        assert _fire_times(sqs, url, len(expected) + 1) == expected
+    finally:
+        scheduler.delete_schedule(Name=name)

@@ -1,6 +1,6 @@
 """EventBridge Schemas end to end with boto3: registries (with the AWS-managed aws.events and
 discovered-schemas), versioned schemas, content validation, search, export to JSON Schema
-draft 4, tags, resource policies, discoverers inferring schemas from events put on a bus,
+draft 4, the AWS-published schemas of aws.events (which emitted events conform to), tags, resource policies, discoverers inferring schemas from events put on a bus,
 code bindings, persistence across kill -9, and AWS's error codes."""
 import io
 import json
@@ -359,8 +359,13 @@ def test_survives_kill9(overcast, schemas, events, client):
     bus_arn = events.create_event_bus(Name=uniq("bus"))["EventBusArn"]
     did = schemas.create_discoverer(SourceArn=bus_arn)["DiscovererId"]
     schemas.stop_discoverer(DiscovererId=did)
+    # A code binding is stored in the AWS-managed registry too; its schemas stay after restart.
+    schemas.put_code_binding(RegistryName="aws.events", SchemaName="aws.events@ScheduledEvent", Language="Go1")
     overcast.kill9()
     s2 = client("schemas")
+    assert s2.describe_code_binding(RegistryName="aws.events", SchemaName="aws.events@ScheduledEvent",
+                                    Language="Go1")["Status"] == "CREATE_COMPLETE"
+    assert "aws.s3@ObjectCreated" in [x["SchemaName"] for x in s2.list_schemas(RegistryName="aws.events")["Schemas"]]
     assert s2.describe_registry(RegistryName=reg)["Tags"] == {"k": "v"}
     vs = s2.list_schema_versions(RegistryName=reg, SchemaName="S")["SchemaVersions"]
     assert [v["SchemaVersion"] for v in vs] == ["1", "2"]
@@ -386,3 +391,93 @@ def test_aws_cli(aws, tmp_path):
     with pytest.raises(AwsCliError) as e:
         aws("schemas", "describe-registry", "--registry-name", uniq("none"))
     assert e.value.code == "NotFoundException"
+
+
+def conforms(value, schema, defs, path="$"):
+    """A small JSON Schema draft 4 check (type, required, properties, items, $ref): the
+    subset AWS's event schemas use. Returns the list of violations."""
+    if "$ref" in schema:
+        return conforms(value, defs[schema["$ref"].split("/")[-1]], defs, path)
+    kinds = {"object": dict, "string": str, "array": list, "boolean": bool, "number": (int, float)}
+    t = schema.get("type")
+    if t and not isinstance(value, kinds[t]) or (t == "number" and isinstance(value, bool)):
+        return [f"{path}: {value!r} is not {t}"]
+    out = []
+    if isinstance(value, dict):
+        out += [f"{path}.{k}: missing" for k in schema.get("required", []) if k not in value]
+        for k, sub in schema.get("properties", {}).items():
+            if k in value:
+                out += conforms(value[k], sub, defs, f"{path}.{k}")
+    if isinstance(value, list) and "items" in schema:
+        for i, x in enumerate(value):
+            out += conforms(x, schema["items"], defs, f"{path}[{i}]")
+    return out
+
+
+def test_aws_events_registry_holds_the_schemas_of_emitted_events(schemas):
+    names = [s["SchemaName"] for s in schemas.list_schemas(RegistryName="aws.events")["Schemas"]]
+    for n in ["aws.s3@ObjectCreated", "aws.s3@ObjectDeleted", "aws.events@ScheduledEvent",
+              "aws.cloudwatch@CloudWatchAlarmStateChange"]:
+        assert n in names
+    assert [s["SchemaName"] for s in schemas.list_schemas(RegistryName="aws.events", SchemaNamePrefix="aws.s3@")["Schemas"]] == \
+        sorted(n for n in names if n.startswith("aws.s3@"))
+    d = schemas.describe_schema(RegistryName="aws.events", SchemaName="aws.s3@ObjectCreated")
+    assert d["Type"] == "OpenApi3" and d["SchemaVersion"] == "1"
+    assert d["SchemaArn"] == "arn:aws:schemas:us-east-1:000000000000:schema/aws.events/aws.s3@ObjectCreated"
+    doc = json.loads(d["Content"])
+    env = doc["components"]["schemas"]["AWSEvent"]
+    assert env["x-amazon-events-source"] == "aws.s3" and env["x-amazon-events-detail-type"] == "Object Created"
+    assert env["properties"]["detail"] == {"$ref": "#/components/schemas/ObjectCreated"}
+    found = schemas.search_schemas(RegistryName="aws.events", Keywords="alarm")["Schemas"]
+    assert [s["SchemaName"] for s in found] == ["aws.cloudwatch@CloudWatchAlarmStateChange"]
+    # Read-only, like every AWS-managed schema.
+    with pytest.raises(ClientError) as e:
+        schemas.delete_schema(RegistryName="aws.events", SchemaName="aws.s3@ObjectCreated")
+    assert code(e) == "ForbiddenException"
+    # Code bindings work on them.
+    schemas.put_code_binding(RegistryName="aws.events", SchemaName="aws.s3@ObjectCreated", Language="Python36")
+    body = schemas.get_code_binding_source(RegistryName="aws.events", SchemaName="aws.s3@ObjectCreated",
+                                           Language="Python36")["Body"]
+    body = body.read() if hasattr(body, "read") else body
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        src = z.read(z.namelist()[0]).decode()
+    assert "class ObjectCreated" in src and "class Bucket" in src
+
+
+def test_emitted_s3_and_scheduled_events_conform_to_their_aws_events_schemas(schemas, events, client, overcast):
+    s3, sqs = client("s3"), client("sqs")
+    url = sqs.create_queue(QueueName=uniq("q"))["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bucket = uniq("b")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    rule = uniq("rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["aws.s3"], "detail": {"bucket": {"name": [bucket]}}}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": qarn}])
+    tick = uniq("tick")
+    events.put_rule(Name=tick, ScheduleExpression="rate(1 minute)")
+    events.put_targets(Rule=tick, Targets=[{"Id": "q", "Arn": qarn}])
+    try:
+        s3.put_object(Bucket=bucket, Key="a.txt", Body=b"hello")
+        s3.delete_object(Bucket=bucket, Key="a.txt")
+        overcast.clock(advance=61)
+        got = {}
+        deadline = time.time() + 10
+        while len(got) < 3 and time.time() < deadline:
+            for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+                e = json.loads(m["Body"])
+                got.setdefault((e["source"], e["detail-type"]), e)
+        assert set(got) == {("aws.s3", "Object Created"), ("aws.s3", "Object Deleted"), ("aws.events", "Scheduled Event")}
+        for (source, dt), event in got.items():
+            name = source + "@" + dt.replace(" ", "")
+            exported = json.loads(schemas.export_schema(RegistryName="aws.events", SchemaName=name,
+                                                        Type="JSONSchemaDraft4")["Content"])
+            assert conforms(event, exported, exported.get("definitions", {})) == [], name
+        # The check can fail: an event of another shape does not conform.
+        bad = dict(got[("aws.s3", "Object Created")], detail={"bucket": "x"})
+        exported = json.loads(schemas.export_schema(RegistryName="aws.events", SchemaName="aws.s3@ObjectCreated",
+                                                    Type="JSONSchemaDraft4")["Content"])
+        assert conforms(bad, exported, exported["definitions"])
+    finally:
+        events.remove_targets(Rule=tick, Ids=["q"])
+        events.delete_rule(Name=tick)

@@ -8,7 +8,6 @@ use std::sync::Mutex;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use overcast_core::{AwsError, RequestContext};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -722,63 +721,26 @@ fn with_query(url: &str, q: &[(String, String)]) -> String {
     format!("{url}{sep}{}", qs.join("&"))
 }
 
-/// One HTTP request over a fresh connection (http:// only). Returns (status, body).
+/// One HTTP(S) request over a fresh connection ([`crate::http_client`]). Returns (status, body).
 pub async fn http_request(
     method: &str,
     url: &str,
     headers: &[(String, String)],
     body: String,
 ) -> Result<(u16, Bytes), AwsError> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|_| http_err("InvalidEndpoint", format!("bad URL {url}")))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(http_err(
-            "UnsupportedTarget",
-            format!("Overcast calls http:// endpoints only, not {url}"),
-        ));
-    }
-    let host = uri.host().unwrap_or("127.0.0.1").to_string();
-    let port = uri.port_u16().unwrap_or(80);
-    let fail = |m: String| http_err("HttpConnectionError", m);
-    let stream = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        tokio::net::TcpStream::connect((host.as_str(), port)),
-    )
+    crate::http_client::send(crate::http_client::Request {
+        method,
+        url,
+        headers,
+        body: Bytes::from(body),
+        user_agent: "Amazon/EventBridge/ApiDestinations",
+        timeout: std::time::Duration::from_secs(5),
+    })
     .await
-    .map_err(|_| fail("connect timeout".into()))?
-    .map_err(|e| fail(format!("connect: {e}")))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| fail(format!("handshake: {e}")))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(http::header::HOST, format!("{host}:{port}"))
-        .header("user-agent", "Amazon/EventBridge/ApiDestinations");
-    for (k, v) in headers {
-        req = req.header(k.as_str(), v.as_str());
-    }
-    let req = req
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| fail(format!("request: {e}")))?;
-    let resp = tokio::time::timeout(std::time::Duration::from_secs(5), sender.send_request(req))
-        .await
-        .map_err(|_| fail("timeout".into()))?
-        .map_err(|e| fail(format!("send: {e}")))?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    Ok((status, body))
+    .map_err(|e| match e {
+        crate::http_client::Failure::BadUrl(m) => http_err("InvalidEndpoint", m),
+        crate::http_client::Failure::Connection(m) => http_err("HttpConnectionError", m),
+    })
 }
 
 async fn oauth_token(conn: &Connection, now: f64) -> Result<String, AwsError> {

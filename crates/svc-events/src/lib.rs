@@ -15,6 +15,7 @@ pub mod connections;
 pub mod deliver;
 pub mod endpoints;
 pub mod error;
+pub mod http_client;
 pub mod integrations;
 pub mod put_events;
 pub mod rules;

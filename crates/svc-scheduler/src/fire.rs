@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::schedules::remove;
 use crate::state::Schedule;
-use crate::timing::{iso, next_fire, offset, Expression};
+use crate::timing::{iso, next_fire, Expression, Zone};
 use crate::Shared;
 
 const DEFAULT_RETRIES: i64 = 185;
@@ -95,8 +95,15 @@ fn arm_after(
 
 fn next_time(s: &Schedule, after: f64) -> Option<f64> {
     let expr = Expression::parse(&s.schedule_expression)?;
-    let off = offset(s.schedule_expression_timezone.as_deref())?;
-    next_fire(&expr, off, after, s.creation_date, s.start_date, s.end_date)
+    let zone = Zone::parse(s.schedule_expression_timezone.as_deref())?;
+    next_fire(
+        &expr,
+        &zone,
+        after,
+        s.creation_date,
+        s.start_date,
+        s.end_date,
+    )
 }
 
 async fn fire(shared: &Arc<Shared>, account: &str, region: &str, group: &str, name: &str, at: f64) {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::error::{SchedulerError, SchedulerResult};
 use crate::groups::page;
 use crate::state::{key, schedule_arn, Schedule, DEFAULT_GROUP};
-use crate::timing::{offset, Expression};
+use crate::timing::{Expression, Zone};
 use crate::{fire, Scheduler};
 
 /// CreateSchedule / UpdateSchedule input.
@@ -60,7 +60,7 @@ fn validate(i: &ScheduleInput) -> SchedulerResult<()> {
             i.schedule_expression
         )));
     }
-    if offset(i.schedule_expression_timezone.as_deref()).is_none() {
+    if Zone::parse(i.schedule_expression_timezone.as_deref()).is_none() {
         return Err(invalid(format!(
             "Invalid ScheduleExpressionTimezone {}.",
             i.schedule_expression_timezone

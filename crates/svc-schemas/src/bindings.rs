@@ -7,8 +7,7 @@ use overcast_core::RequestContext;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::registries::get;
-use crate::schemas::{no_schema, version};
+use crate::schemas::version;
 use crate::state::Binding;
 use crate::{infer, Schemas, SchemasError, SchemasResult};
 
@@ -60,6 +59,19 @@ fn no_binding(i: &BindingInput) -> SchemasError {
     ))
 }
 
+fn output(created: f64, n: u64) -> BindingOutput {
+    BindingOutput {
+        creation_date: created,
+        last_modified: created,
+        schema_version: n.to_string(),
+        status: "CREATE_COMPLETE".into(),
+    }
+}
+
+fn binding_key(language: &str, n: u64) -> String {
+    format!("{language}/{n}")
+}
+
 /// PutCodeBinding (generation is immediate: the status is CREATE_COMPLETE).
 pub async fn put_code_binding(
     svc: &Schemas,
@@ -67,43 +79,32 @@ pub async fn put_code_binding(
     input: BindingInput,
 ) -> SchemasResult<BindingOutput> {
     check_language(&input.language)?;
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let reg = get(&mut g, &input.registry_name)?;
-    let s = reg
-        .schemas
-        .get(&input.schema_name)
-        .ok_or_else(|| no_schema(&input.schema_name))?;
-    let (n, v) = version(s, input.schema_version.as_deref())?;
-    let key = format!("{}/{n}", input.language);
-    if let Some(b) = s.bindings.get(&key) {
-        return Ok(BindingOutput {
-            creation_date: b.created,
-            last_modified: b.created,
-            schema_version: n.to_string(),
-            status: "CREATE_COMPLETE".into(),
-        });
-    }
-    let doc: Value = serde_json::from_str(&v.content).unwrap_or_default();
-    let source = generate(&input.language, &s.name, &v.r#type, &doc);
-    let mut next = reg.clone();
-    if let Some(s) = next.schemas.get_mut(&input.schema_name) {
+    let (reg, name) = (&input.registry_name, &input.schema_name);
+    let (n, existing) = svc.read_schema(ctx, reg, name, |s| {
+        let (n, v) = version(s, input.schema_version.as_deref())?;
+        Ok(match s.bindings.get(&binding_key(&input.language, n)) {
+            Some(b) => (n, Err(b.created)),
+            None => {
+                let doc: Value = serde_json::from_str(&v.content).unwrap_or_default();
+                (n, Ok(generate(&input.language, &s.name, &v.r#type, &doc)))
+            }
+        })
+    })?;
+    let source = match existing {
+        Err(created) => return Ok(output(created, n)),
+        Ok(source) => source,
+    };
+    svc.change_schema(ctx, reg, name, |s| {
         s.bindings.insert(
-            key,
+            binding_key(&input.language, n),
             Binding {
                 created: ctx.now,
                 source,
             },
         );
-    }
-    svc.save_registry(&ctx.account_id, &ctx.region, &next)?;
-    *reg = next;
-    Ok(BindingOutput {
-        creation_date: ctx.now,
-        last_modified: ctx.now,
-        schema_version: n.to_string(),
-        status: "CREATE_COMPLETE".into(),
-    })
+        Ok(())
+    })?;
+    Ok(output(ctx.now, n))
 }
 
 fn find(
@@ -112,19 +113,14 @@ fn find(
     input: &BindingInput,
 ) -> SchemasResult<(u64, Binding)> {
     check_language(&input.language)?;
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let reg = get(&mut g, &input.registry_name)?;
-    let s = reg
-        .schemas
-        .get(&input.schema_name)
-        .ok_or_else(|| no_schema(&input.schema_name))?;
-    let (n, _) = version(s, input.schema_version.as_deref())?;
-    let b = s
-        .bindings
-        .get(&format!("{}/{n}", input.language))
-        .ok_or_else(|| no_binding(input))?;
-    Ok((n, b.clone()))
+    svc.read_schema(ctx, &input.registry_name, &input.schema_name, |s| {
+        let (n, _) = version(s, input.schema_version.as_deref())?;
+        let b = s
+            .bindings
+            .get(&binding_key(&input.language, n))
+            .ok_or_else(|| no_binding(input))?;
+        Ok((n, b.clone()))
+    })
 }
 
 /// DescribeCodeBinding.
@@ -134,12 +130,7 @@ pub async fn describe_code_binding(
     input: BindingInput,
 ) -> SchemasResult<BindingOutput> {
     let (n, b) = find(svc, ctx, &input)?;
-    Ok(BindingOutput {
-        creation_date: b.created,
-        last_modified: b.created,
-        schema_version: n.to_string(),
-        status: "CREATE_COMPLETE".into(),
-    })
+    Ok(output(b.created, n))
 }
 
 /// GetCodeBindingSource.

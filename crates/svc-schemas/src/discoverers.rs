@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::registries::Empty;
 use crate::state::{self, Discoverer, Schema, Tags, Version, DISCOVERED};
-use crate::{infer, page, Schemas, SchemasError, SchemasResult, Shared};
+use crate::{infer, page, storage, Schemas, SchemasError, SchemasResult, Shared};
 
 /// The fabric topic EventBridge publishes every event put on a bus to.
 pub const BUS_EVENT_TOPIC: &str = "events.bus-event";
@@ -21,15 +21,9 @@ fn arn(ctx: &RequestContext, id: &str) -> String {
     ctx.arn("schemas", &format!("discoverer/{id}"))
 }
 
-fn not_found(id: &str) -> SchemasError {
+/// NotFoundException for a discoverer.
+pub fn not_found(id: &str) -> SchemasError {
     SchemasError::NotFoundException(format!("Discoverer with id {id} does not exist."))
-}
-
-fn save(svc: &Schemas, ctx: &RequestContext, d: &Discoverer) -> SchemasResult<()> {
-    svc.persist
-        .discoverers
-        .put(&state::key(&ctx.account_id, &ctx.region, &d.id), d)
-        .map_err(|e| SchemasError::InternalServerErrorException(e.to_string()))
 }
 
 /// Discoverer output.
@@ -104,7 +98,7 @@ pub async fn create_discoverer(
         cross_account: input.cross_account.unwrap_or(true),
         tags: input.tags,
     };
-    save(svc, ctx, &d)?;
+    svc.save_discoverer(ctx, &d)?;
     let o = out(ctx, &d);
     g.discoverers.insert(id, d);
     Ok(o)
@@ -125,11 +119,10 @@ pub async fn describe_discoverer(
 ) -> SchemasResult<DiscovererOutput> {
     let region = svc.region(ctx);
     let g = region.lock();
-    let d = g
-        .discoverers
+    g.discoverers
         .get(&input.discoverer_id)
-        .ok_or_else(|| not_found(&input.discoverer_id))?;
-    Ok(out(ctx, d))
+        .map(|d| out(ctx, d))
+        .ok_or_else(|| not_found(&input.discoverer_id))
 }
 
 /// UpdateDiscoverer input.
@@ -147,22 +140,15 @@ pub async fn update_discoverer(
     ctx: &RequestContext,
     input: UpdateInput,
 ) -> SchemasResult<DiscovererOutput> {
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let d = g
-        .discoverers
-        .get_mut(&input.discoverer_id)
-        .ok_or_else(|| not_found(&input.discoverer_id))?;
-    let mut next = d.clone();
-    if input.description.is_some() {
-        next.description = input.description;
-    }
-    if let Some(c) = input.cross_account {
-        next.cross_account = c;
-    }
-    save(svc, ctx, &next)?;
-    *d = next;
-    Ok(out(ctx, d))
+    svc.change_discoverer(ctx, &input.discoverer_id, |d| {
+        if input.description.is_some() {
+            d.description = input.description;
+        }
+        if let Some(c) = input.cross_account {
+            d.cross_account = c;
+        }
+        Ok(out(ctx, d))
+    })
 }
 
 /// DeleteDiscoverer.
@@ -183,7 +169,7 @@ pub async fn delete_discoverer(
             &ctx.region,
             &input.discoverer_id,
         ))
-        .map_err(|e| SchemasError::InternalServerErrorException(e.to_string()))?;
+        .map_err(storage)?;
     g.discoverers.remove(&input.discoverer_id);
     Ok(Empty {})
 }
@@ -198,23 +184,11 @@ pub struct ListInput {
     source_arn_prefix: Option<String>,
 }
 
-/// A discoverer summary.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Summary {
-    discoverer_arn: String,
-    discoverer_id: String,
-    source_arn: String,
-    state: String,
-    cross_account: bool,
-    tags: Tags,
-}
-
 /// ListDiscoverers output.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListOutput {
-    discoverers: Vec<Summary>,
+    discoverers: Vec<DiscovererOutput>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_token: Option<String>,
 }
@@ -229,17 +203,14 @@ pub async fn list_discoverers(
     let g = region.lock();
     let ip = input.discoverer_id_prefix.unwrap_or_default();
     let sp = input.source_arn_prefix.unwrap_or_default();
-    let items: Vec<Summary> = g
+    // A DiscovererSummary is a discoverer's output without its description.
+    let items: Vec<DiscovererOutput> = g
         .discoverers
         .values()
         .filter(|d| d.id.starts_with(&ip) && d.source_arn.starts_with(&sp))
-        .map(|d| Summary {
-            discoverer_arn: arn(ctx, &d.id),
-            discoverer_id: d.id.clone(),
-            source_arn: d.source_arn.clone(),
-            state: d.state.clone(),
-            cross_account: d.cross_account,
-            tags: d.tags.clone(),
+        .map(|d| DiscovererOutput {
+            description: None,
+            ..out(ctx, d)
         })
         .collect();
     let (discoverers, next_token) = page(items, input.limit, input.next_token.as_deref())?;
@@ -263,16 +234,12 @@ fn set_state(
     id: &str,
     to: &str,
 ) -> SchemasResult<StateOutput> {
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let d = g.discoverers.get_mut(id).ok_or_else(|| not_found(id))?;
-    let mut next = d.clone();
-    next.state = to.to_string();
-    save(svc, ctx, &next)?;
-    *d = next;
-    Ok(StateOutput {
-        discoverer_id: id.to_string(),
-        state: to.to_string(),
+    svc.change_discoverer(ctx, id, |d| {
+        d.state = to.to_string();
+        Ok(StateOutput {
+            discoverer_id: id.to_string(),
+            state: to.to_string(),
+        })
     })
 }
 

@@ -1,11 +1,12 @@
 //! EventBridge Schemas: registries, versioned schemas, export, tags, resource policies,
 //! discoverers inferring OpenAPI 3 schemas from the events put on their bus, and code bindings.
 //!
-//! Modules: `state` (types, persistence), `registries`, `schemas`, `discoverers`, `infer`
+//! Modules: `state` (types, persistence), `aws_events` (the AWS-managed registry's schemas), `registries`, `schemas`, `discoverers`, `infer`
 //! (schema inference and export), `bindings` (code generation), `tags`.
 
 #![warn(missing_docs)]
 
+pub mod aws_events;
 pub mod bindings;
 pub mod discoverers;
 pub mod infer;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use overcast_core::{Core, RequestContext, Service, Stores};
 
-use crate::state::{Persist, Region, Registry};
+use crate::state::{Discoverer, Persist, Region, Registry, Schema};
 
 overcast_core::errors! {
     /// Schemas errors, named after the model's error shapes.
@@ -110,7 +111,100 @@ impl Shared {
         self.persist
             .registries
             .put(&state::key(account, region, &reg.name), reg)
-            .map_err(|e| SchemasError::InternalServerErrorException(e.to_string()))
+            .map_err(storage)
+    }
+
+    /// Writes a discoverer through (before acknowledging).
+    pub fn save_discoverer(&self, ctx: &RequestContext, d: &Discoverer) -> SchemasResult<()> {
+        self.persist
+            .discoverers
+            .put(&state::key(&ctx.account_id, &ctx.region, &d.id), d)
+            .map_err(storage)
+    }
+
+    /// `f` of the caller's registry `name` (NotFoundException when there is none).
+    pub fn read_registry<T>(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        f: impl FnOnce(&Registry) -> SchemasResult<T>,
+    ) -> SchemasResult<T> {
+        let region = self.region(ctx);
+        let g = region.lock();
+        f(g.registries
+            .get(name)
+            .ok_or_else(|| registries::not_found(name))?)
+    }
+
+    /// `f` of the schema `schema` of the caller's registry `registry`.
+    pub fn read_schema<T>(
+        &self,
+        ctx: &RequestContext,
+        registry: &str,
+        schema: &str,
+        f: impl FnOnce(&Schema) -> SchemasResult<T>,
+    ) -> SchemasResult<T> {
+        self.read_registry(ctx, registry, |r| {
+            f(r.schemas
+                .get(schema)
+                .ok_or_else(|| schemas::no_schema(schema))?)
+        })
+    }
+
+    /// Changes the caller's registry `name`: `f` edits a copy, which is written through and
+    /// then replaces the registry; nothing changes when `f` or the write fails.
+    pub fn change_registry<T>(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        f: impl FnOnce(&mut Registry) -> SchemasResult<T>,
+    ) -> SchemasResult<T> {
+        let region = self.region(ctx);
+        let mut g = region.lock();
+        let reg = g
+            .registries
+            .get_mut(name)
+            .ok_or_else(|| registries::not_found(name))?;
+        let mut next = reg.clone();
+        let out = f(&mut next)?;
+        self.save_registry(&ctx.account_id, &ctx.region, &next)?;
+        *reg = next;
+        Ok(out)
+    }
+
+    /// Changes the schema `schema` of the caller's registry `registry` (see `change_registry`).
+    pub fn change_schema<T>(
+        &self,
+        ctx: &RequestContext,
+        registry: &str,
+        schema: &str,
+        f: impl FnOnce(&mut Schema) -> SchemasResult<T>,
+    ) -> SchemasResult<T> {
+        self.change_registry(ctx, registry, |r| {
+            f(r.schemas
+                .get_mut(schema)
+                .ok_or_else(|| schemas::no_schema(schema))?)
+        })
+    }
+
+    /// Changes the caller's discoverer `id` (see `change_registry`).
+    pub fn change_discoverer<T>(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        f: impl FnOnce(&mut Discoverer) -> SchemasResult<T>,
+    ) -> SchemasResult<T> {
+        let region = self.region(ctx);
+        let mut g = region.lock();
+        let d = g
+            .discoverers
+            .get_mut(id)
+            .ok_or_else(|| discoverers::not_found(id))?;
+        let mut next = d.clone();
+        let out = f(&mut next)?;
+        self.save_discoverer(ctx, &next)?;
+        *d = next;
+        Ok(out)
     }
 
     /// The state of the caller's region.
@@ -161,6 +255,11 @@ impl Service for Schemas {
         "UntagResource" => tags::untag_resource,
         "ListTagsForResource" => tags::list_tags_for_resource,
     }
+}
+
+/// InternalServerErrorException for a storage failure.
+pub fn storage(e: impl std::fmt::Display) -> SchemasError {
+    SchemasError::InternalServerErrorException(e.to_string())
 }
 
 /// Pages `items` by an offset token.

@@ -4,14 +4,15 @@ use overcast_core::RequestContext;
 use serde::{Deserialize, Serialize};
 
 use crate::state::{self, Policy, Registry, Tags, AWS_EVENTS, DISCOVERED};
-use crate::{page, Schemas, SchemasError, SchemasResult};
+use crate::{page, storage, Schemas, SchemasError, SchemasResult};
 
 /// The ARN of a registry.
 pub fn registry_arn(ctx: &RequestContext, name: &str) -> String {
     ctx.arn("schemas", &format!("registry/{name}"))
 }
 
-fn not_found(name: &str) -> SchemasError {
+/// NotFoundException for a registry.
+pub fn not_found(name: &str) -> SchemasError {
     SchemasError::NotFoundException(format!("Registry with name {name} does not exist."))
 }
 
@@ -105,13 +106,7 @@ pub async fn describe_registry(
     ctx: &RequestContext,
     input: NameInput,
 ) -> SchemasResult<RegistryOutput> {
-    let region = svc.region(ctx);
-    let g = region.lock();
-    let r = g
-        .registries
-        .get(&input.registry_name)
-        .ok_or_else(|| not_found(&input.registry_name))?;
-    Ok(out(ctx, r))
+    svc.read_registry(ctx, &input.registry_name, |r| Ok(out(ctx, r)))
 }
 
 /// UpdateRegistry.
@@ -121,19 +116,12 @@ pub async fn update_registry(
     input: RegistryInput,
 ) -> SchemasResult<RegistryOutput> {
     check_writable(&input.registry_name)?;
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let r = g
-        .registries
-        .get_mut(&input.registry_name)
-        .ok_or_else(|| not_found(&input.registry_name))?;
-    let mut next = r.clone();
-    if input.description.is_some() {
-        next.description = input.description;
-    }
-    svc.save_registry(&ctx.account_id, &ctx.region, &next)?;
-    *r = next;
-    Ok(out(ctx, r))
+    svc.change_registry(ctx, &input.registry_name, |r| {
+        if input.description.is_some() {
+            r.description = input.description;
+        }
+        Ok(out(ctx, r))
+    })
 }
 
 /// Empty output.
@@ -163,7 +151,7 @@ pub async fn delete_registry(
     svc.persist
         .registries
         .delete(&state::key(&ctx.account_id, &ctx.region, &name))
-        .map_err(|e| SchemasError::InternalServerErrorException(e.to_string()))?;
+        .map_err(storage)?;
     g.registries.remove(&name);
     Ok(Empty {})
 }
@@ -244,6 +232,10 @@ pub struct PolicyOutput {
     revision_id: String,
 }
 
+fn no_policy(name: &str) -> SchemasError {
+    SchemasError::NotFoundException(format!("Registry {name} has no resource policy."))
+}
+
 fn policy_registry(name: Option<String>) -> SchemasResult<String> {
     name.filter(|n| !n.is_empty())
         .ok_or_else(|| SchemasError::BadRequestException("RegistryName is required.".into()))
@@ -264,33 +256,23 @@ pub async fn put_resource_policy(
             "Policy must be a JSON object.".into(),
         ));
     }
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let r = g
-        .registries
-        .get_mut(&name)
-        .ok_or_else(|| not_found(&name))?;
-    if let Some(given) = input.revision_id.as_deref() {
-        if r.policy.as_ref().map(|p| p.revision.as_str()) != Some(given) {
-            return Err(SchemasError::PreconditionFailedException(
-                "The RevisionId does not match the current policy.".into(),
-            ));
+    svc.change_registry(ctx, &name, |r| {
+        if let Some(given) = input.revision_id.as_deref() {
+            if r.policy.as_ref().map(|p| p.revision.as_str()) != Some(given) {
+                return Err(SchemasError::PreconditionFailedException(
+                    "The RevisionId does not match the current policy.".into(),
+                ));
+            }
         }
-    }
-    let mut next = r.clone();
-    next.policy = Some(Policy {
-        policy: input.policy,
-        revision: overcast_core::ids::uuid(),
-    });
-    svc.save_registry(&ctx.account_id, &ctx.region, &next)?;
-    *r = next;
-    let p = r
-        .policy
-        .clone()
-        .ok_or_else(|| SchemasError::InternalServerErrorException("policy vanished".into()))?;
-    Ok(PolicyOutput {
-        policy: p.policy,
-        revision_id: p.revision,
+        let revision = overcast_core::ids::uuid();
+        r.policy = Some(Policy {
+            policy: input.policy.clone(),
+            revision: revision.clone(),
+        });
+        Ok(PolicyOutput {
+            policy: input.policy,
+            revision_id: revision,
+        })
     })
 }
 
@@ -308,15 +290,12 @@ pub async fn get_resource_policy(
     input: PolicyInput,
 ) -> SchemasResult<PolicyOutput> {
     let name = policy_registry(input.registry_name)?;
-    let region = svc.region(ctx);
-    let g = region.lock();
-    let r = g.registries.get(&name).ok_or_else(|| not_found(&name))?;
-    let p = r.policy.as_ref().ok_or_else(|| {
-        SchemasError::NotFoundException(format!("Registry {name} has no resource policy."))
-    })?;
-    Ok(PolicyOutput {
-        policy: p.policy.clone(),
-        revision_id: p.revision.clone(),
+    svc.read_registry(ctx, &name, |r| {
+        let p = r.policy.as_ref().ok_or_else(|| no_policy(&name))?;
+        Ok(PolicyOutput {
+            policy: p.policy.clone(),
+            revision_id: p.revision.clone(),
+        })
     })
 }
 
@@ -327,22 +306,10 @@ pub async fn delete_resource_policy(
     input: PolicyInput,
 ) -> SchemasResult<Empty> {
     let name = policy_registry(input.registry_name)?;
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let r = g
-        .registries
-        .get_mut(&name)
-        .ok_or_else(|| not_found(&name))?;
-    if r.policy.is_none() {
-        return Err(SchemasError::NotFoundException(format!(
-            "Registry {name} has no resource policy."
-        )));
-    }
-    let mut next = r.clone();
-    next.policy = None;
-    svc.save_registry(&ctx.account_id, &ctx.region, &next)?;
-    *r = next;
-    Ok(Empty {})
+    svc.change_registry(ctx, &name, |r| {
+        r.policy.take().ok_or_else(|| no_policy(&name))?;
+        Ok(Empty {})
+    })
 }
 
 /// The registry named `name` (NotFoundException otherwise).

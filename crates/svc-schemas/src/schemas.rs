@@ -6,8 +6,8 @@ use overcast_core::RequestContext;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::registries::{check_writable, get, Empty};
-use crate::state::{Schema, Tags, Version};
+use crate::registries::{check_writable, Empty};
+use crate::state::{Registry, Schema, Tags, Version};
 use crate::{infer, page, Schemas, SchemasError, SchemasResult};
 
 /// The ARN of a schema.
@@ -108,38 +108,36 @@ pub async fn create_schema(
     check_writable(&input.registry_name)?;
     valid_name(&input.schema_name)?;
     infer::validate(&input.r#type, &input.content)?;
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let reg = get(&mut g, &input.registry_name)?;
-    if reg.schemas.contains_key(&input.schema_name) {
-        return Err(SchemasError::ConflictException(format!(
-            "Schema with name {} already exists.",
-            input.schema_name
-        )));
-    }
-    let mut versions = BTreeMap::new();
-    versions.insert(
-        1,
-        Version {
-            content: input.content,
-            r#type: input.r#type,
-            created: ctx.now,
-        },
-    );
-    let s = Schema {
-        name: input.schema_name.clone(),
-        description: input.description,
-        tags: input.tags,
-        versions,
-        last_version: 1,
-        last_modified: ctx.now,
-        bindings: BTreeMap::new(),
-    };
-    let mut next = reg.clone();
-    next.schemas.insert(s.name.clone(), s.clone());
-    svc.save_registry(&ctx.account_id, &ctx.region, &next)?;
-    *reg = next;
-    Ok(out(ctx, &input.registry_name, &s, 1, false))
+    let registry = input.registry_name;
+    svc.change_registry(ctx, &registry, |reg| {
+        if reg.schemas.contains_key(&input.schema_name) {
+            return Err(SchemasError::ConflictException(format!(
+                "Schema with name {} already exists.",
+                input.schema_name
+            )));
+        }
+        let mut versions = BTreeMap::new();
+        versions.insert(
+            1,
+            Version {
+                content: input.content,
+                r#type: input.r#type,
+                created: ctx.now,
+            },
+        );
+        let s = Schema {
+            name: input.schema_name.clone(),
+            description: input.description,
+            tags: input.tags,
+            versions,
+            last_version: 1,
+            last_modified: ctx.now,
+            bindings: BTreeMap::new(),
+        };
+        let o = out(ctx, &registry, &s, 1, false);
+        reg.schemas.insert(s.name.clone(), s);
+        Ok(o)
+    })
 }
 
 /// DescribeSchema input.
@@ -157,15 +155,10 @@ pub async fn describe_schema(
     ctx: &RequestContext,
     input: DescribeInput,
 ) -> SchemasResult<SchemaOutput> {
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let reg = get(&mut g, &input.registry_name)?;
-    let s = reg
-        .schemas
-        .get(&input.schema_name)
-        .ok_or_else(|| no_schema(&input.schema_name))?;
-    let (n, _) = version(s, input.schema_version.as_deref())?;
-    Ok(out(ctx, &input.registry_name, s, n, true))
+    svc.read_schema(ctx, &input.registry_name, &input.schema_name, |s| {
+        let (n, _) = version(s, input.schema_version.as_deref())?;
+        Ok(out(ctx, &input.registry_name, s, n, true))
+    })
 }
 
 /// UpdateSchema input.
@@ -188,18 +181,26 @@ pub async fn update_schema(
     input: UpdateInput,
 ) -> SchemasResult<SchemaOutput> {
     check_writable(&input.registry_name)?;
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let reg = get(&mut g, &input.registry_name)?;
-    let s = reg
-        .schemas
-        .get(&input.schema_name)
-        .ok_or_else(|| no_schema(&input.schema_name))?;
-    let mut s = s.clone();
-    if input.content.is_some() || input.r#type.is_some() {
-        let (_, latest) = version(&s, None)?;
-        let ty = input.r#type.unwrap_or_else(|| latest.r#type.clone());
-        let content = input.content.unwrap_or_else(|| latest.content.clone());
+    let registry = input.registry_name;
+    svc.change_schema(ctx, &registry, &input.schema_name, |s| {
+        update_one(ctx, s, input.content, input.r#type, input.description)?;
+        let n = s.latest().map(|(n, _)| n).unwrap_or(s.last_version);
+        Ok(out(ctx, &registry, s, n, false))
+    })
+}
+
+/// Applies an UpdateSchema to `s`.
+fn update_one(
+    ctx: &RequestContext,
+    s: &mut Schema,
+    content: Option<String>,
+    ty: Option<String>,
+    description: Option<String>,
+) -> SchemasResult<()> {
+    if content.is_some() || ty.is_some() {
+        let (_, latest) = version(s, None)?;
+        let ty = ty.unwrap_or_else(|| latest.r#type.clone());
+        let content = content.unwrap_or_else(|| latest.content.clone());
         infer::validate(&ty, &content)?;
         if content != latest.content || ty != latest.r#type {
             s.last_version += 1;
@@ -213,16 +214,11 @@ pub async fn update_schema(
             );
         }
     }
-    if input.description.is_some() {
-        s.description = input.description;
+    if description.is_some() {
+        s.description = description;
     }
     s.last_modified = ctx.now;
-    let n = s.latest().map(|(n, _)| n).unwrap_or(s.last_version);
-    let mut next = reg.clone();
-    next.schemas.insert(s.name.clone(), s.clone());
-    svc.save_registry(&ctx.account_id, &ctx.region, &next)?;
-    *reg = next;
-    Ok(out(ctx, &input.registry_name, &s, n, false))
+    Ok(())
 }
 
 /// DeleteSchema input.
@@ -240,17 +236,12 @@ pub async fn delete_schema(
     input: DeleteInput,
 ) -> SchemasResult<Empty> {
     check_writable(&input.registry_name)?;
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let reg = get(&mut g, &input.registry_name)?;
-    if !reg.schemas.contains_key(&input.schema_name) {
-        return Err(no_schema(&input.schema_name));
-    }
-    let mut next = reg.clone();
-    next.schemas.remove(&input.schema_name);
-    svc.save_registry(&ctx.account_id, &ctx.region, &next)?;
-    *reg = next;
-    Ok(Empty {})
+    svc.change_registry(ctx, &input.registry_name, |reg| {
+        reg.schemas
+            .remove(&input.schema_name)
+            .ok_or_else(|| no_schema(&input.schema_name))?;
+        Ok(Empty {})
+    })
 }
 
 /// DeleteSchemaVersion input.
@@ -269,27 +260,17 @@ pub async fn delete_schema_version(
     input: DeleteVersionInput,
 ) -> SchemasResult<Empty> {
     check_writable(&input.registry_name)?;
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let reg = get(&mut g, &input.registry_name)?;
-    let s = reg
-        .schemas
-        .get(&input.schema_name)
-        .ok_or_else(|| no_schema(&input.schema_name))?;
-    let (n, _) = version(s, Some(&input.schema_version))?;
-    if s.versions.len() == 1 {
-        return Err(SchemasError::BadRequestException(
-            "Cannot delete the only version of a schema; delete the schema instead.".into(),
-        ));
-    }
-    let mut s = s.clone();
-    s.versions.remove(&n);
-    s.bindings.retain(|k, _| !k.ends_with(&format!("/{n}")));
-    let mut next = reg.clone();
-    next.schemas.insert(s.name.clone(), s);
-    svc.save_registry(&ctx.account_id, &ctx.region, &next)?;
-    *reg = next;
-    Ok(Empty {})
+    svc.change_schema(ctx, &input.registry_name, &input.schema_name, |s| {
+        let (n, _) = version(s, Some(&input.schema_version))?;
+        if s.versions.len() == 1 {
+            return Err(SchemasError::BadRequestException(
+                "Cannot delete the only version of a schema; delete the schema instead.".into(),
+            ));
+        }
+        s.versions.remove(&n);
+        s.bindings.retain(|k, _| !k.ends_with(&format!("/{n}")));
+        Ok(Empty {})
+    })
 }
 
 /// ListSchemas input.
@@ -328,22 +309,21 @@ pub async fn list_schemas(
     ctx: &RequestContext,
     input: ListInput,
 ) -> SchemasResult<ListOutput> {
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let reg = get(&mut g, &input.registry_name)?;
     let prefix = input.schema_name_prefix.unwrap_or_default();
-    let items: Vec<SchemaSummary> = reg
-        .schemas
-        .values()
-        .filter(|s| s.name.starts_with(&prefix))
-        .map(|s| SchemaSummary {
-            last_modified: s.last_modified,
-            schema_arn: schema_arn(ctx, &input.registry_name, &s.name),
-            schema_name: s.name.clone(),
-            tags: s.tags.clone(),
-            version_count: s.versions.len() as i64,
-        })
-        .collect();
+    let items: Vec<SchemaSummary> = svc.read_registry(ctx, &input.registry_name, |reg| {
+        Ok(reg
+            .schemas
+            .values()
+            .filter(|s| s.name.starts_with(&prefix))
+            .map(|s| SchemaSummary {
+                last_modified: s.last_modified,
+                schema_arn: schema_arn(ctx, &input.registry_name, &s.name),
+                schema_name: s.name.clone(),
+                tags: s.tags.clone(),
+                version_count: s.versions.len() as i64,
+            })
+            .collect())
+    })?;
     let (schemas, next_token) = page(items, input.limit, input.next_token.as_deref())?;
     Ok(ListOutput {
         next_token,
@@ -386,24 +366,19 @@ pub async fn list_schema_versions(
     ctx: &RequestContext,
     input: ListVersionsInput,
 ) -> SchemasResult<ListVersionsOutput> {
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let reg = get(&mut g, &input.registry_name)?;
-    let s = reg
-        .schemas
-        .get(&input.schema_name)
-        .ok_or_else(|| no_schema(&input.schema_name))?;
-    let arn = schema_arn(ctx, &input.registry_name, &s.name);
-    let items: Vec<VersionSummary> = s
-        .versions
-        .iter()
-        .map(|(n, v)| VersionSummary {
-            schema_arn: arn.clone(),
-            schema_name: s.name.clone(),
-            schema_version: n.to_string(),
-            r#type: v.r#type.clone(),
-        })
-        .collect();
+    let arn = schema_arn(ctx, &input.registry_name, &input.schema_name);
+    let items: Vec<VersionSummary> =
+        svc.read_schema(ctx, &input.registry_name, &input.schema_name, |s| {
+            Ok(s.versions
+                .iter()
+                .map(|(n, v)| VersionSummary {
+                    schema_arn: arn.clone(),
+                    schema_name: s.name.clone(),
+                    schema_version: n.to_string(),
+                    r#type: v.r#type.clone(),
+                })
+                .collect())
+        })?;
     let (schema_versions, next_token) = page(items, input.limit, input.next_token.as_deref())?;
     Ok(ListVersionsOutput {
         next_token,
@@ -466,11 +441,24 @@ pub async fn search_schemas(
             "Keywords must not be empty.".into(),
         ));
     }
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let reg = get(&mut g, &input.registry_name)?;
-    let items: Vec<SearchSummary> = reg
-        .schemas
+    let items: Vec<SearchSummary> = svc.read_registry(ctx, &input.registry_name, |reg| {
+        Ok(search(ctx, &input.registry_name, reg, &words))
+    })?;
+    let (schemas, next_token) = page(items, input.limit, input.next_token.as_deref())?;
+    Ok(SearchOutput {
+        next_token,
+        schemas,
+    })
+}
+
+/// The schemas of `reg` matching every keyword.
+fn search(
+    ctx: &RequestContext,
+    registry: &str,
+    reg: &Registry,
+    words: &[String],
+) -> Vec<SearchSummary> {
+    reg.schemas
         .values()
         .filter(|s| {
             let hay = format!(
@@ -483,8 +471,8 @@ pub async fn search_schemas(
             words.iter().all(|w| hay.contains(w))
         })
         .map(|s| SearchSummary {
-            registry_name: input.registry_name.clone(),
-            schema_arn: schema_arn(ctx, &input.registry_name, &s.name),
+            registry_name: registry.to_string(),
+            schema_arn: schema_arn(ctx, registry, &s.name),
             schema_name: s.name.clone(),
             schema_versions: s
                 .versions
@@ -496,12 +484,7 @@ pub async fn search_schemas(
                 })
                 .collect(),
         })
-        .collect();
-    let (schemas, next_token) = page(items, input.limit, input.next_token.as_deref())?;
-    Ok(SearchOutput {
-        next_token,
-        schemas,
-    })
+        .collect()
 }
 
 /// ExportSchema input.
@@ -537,22 +520,16 @@ pub async fn export_schema(
             input.r#type
         )));
     }
-    let region = svc.region(ctx);
-    let mut g = region.lock();
-    let reg = get(&mut g, &input.registry_name)?;
-    let s = reg
-        .schemas
-        .get(&input.schema_name)
-        .ok_or_else(|| no_schema(&input.schema_name))?;
-    let (n, v) = version(s, input.schema_version.as_deref())?;
-    let doc: Value = serde_json::from_str(&v.content).unwrap_or_default();
-    let content = infer::to_draft4(&v.r#type, &doc).to_string();
-    Ok(ExportOutput {
-        content,
-        schema_arn: schema_arn(ctx, &input.registry_name, &s.name),
-        schema_name: s.name.clone(),
-        schema_version: n.to_string(),
-        r#type: input.r#type,
+    svc.read_schema(ctx, &input.registry_name, &input.schema_name, |s| {
+        let (n, v) = version(s, input.schema_version.as_deref())?;
+        let doc: Value = serde_json::from_str(&v.content).unwrap_or_default();
+        Ok(ExportOutput {
+            content: infer::to_draft4(&v.r#type, &doc).to_string(),
+            schema_arn: schema_arn(ctx, &input.registry_name, &s.name),
+            schema_name: s.name.clone(),
+            schema_version: n.to_string(),
+            r#type: input.r#type.clone(),
+        })
     })
 }
 

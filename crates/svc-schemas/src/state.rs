@@ -140,6 +140,15 @@ impl Region {
                     .insert(name.to_string(), Registry::new(name, None, Tags::new()));
             }
         }
+        // AWS's published schemas, also into an aws.events registry loaded from the store
+        // (persisted when it got tags or code bindings) that predates some of them.
+        if let Some(reg) = g.registries.get_mut(AWS_EVENTS) {
+            for (name, s) in crate::aws_events::schemas() {
+                if !reg.schemas.contains_key(name) {
+                    reg.schemas.insert(name.clone(), s.clone());
+                }
+            }
+        }
         g
     }
 }

@@ -4,7 +4,7 @@ use overcast_core::RequestContext;
 use serde::{Deserialize, Serialize};
 
 use crate::registries::Empty;
-use crate::state::{self, Inner, Tags};
+use crate::state::Tags;
 use crate::{Schemas, SchemasError, SchemasResult};
 
 enum Target {
@@ -15,7 +15,7 @@ enum Target {
 
 fn parse(ctx: &RequestContext, arn: &str) -> SchemasResult<Target> {
     let prefix = ctx.arn("schemas", "");
-    let bad = || SchemasError::NotFoundException(format!("Resource {arn} does not exist."));
+    let bad = || not_found(arn);
     let rest = arn
         .strip_prefix(&prefix)
         .ok_or_else(|| SchemasError::BadRequestException(format!("Invalid resource ARN {arn}.")))?;
@@ -34,54 +34,54 @@ fn parse(ctx: &RequestContext, arn: &str) -> SchemasResult<Target> {
     )))
 }
 
-/// Applies `f` to the tags of `arn`, persisting the change when `write`.
-fn with_tags<R>(
+/// Changes the tags of `arn` with `f`, written through.
+fn change_tags(
     svc: &Schemas,
     ctx: &RequestContext,
     arn: &str,
-    write: bool,
-    f: impl FnOnce(&mut Tags) -> R,
-) -> SchemasResult<R> {
+    f: impl FnOnce(&mut Tags),
+) -> SchemasResult<()> {
+    let nf = not_found(arn);
+    // The resource ARN names the resource: a missing one is "not found" whatever its kind.
+    let result = match parse(ctx, arn)? {
+        Target::Registry(r) => svc.change_registry(ctx, &r, |reg| {
+            f(&mut reg.tags);
+            Ok(())
+        }),
+        Target::Schema(r, s) => svc.change_schema(ctx, &r, &s, |s| {
+            f(&mut s.tags);
+            Ok(())
+        }),
+        Target::Discoverer(id) => svc.change_discoverer(ctx, &id, |d| {
+            f(&mut d.tags);
+            Ok(())
+        }),
+    };
+    result.map_err(|e| match e {
+        SchemasError::NotFoundException(_) => nf,
+        e => e,
+    })
+}
+
+/// The tags of `arn`.
+fn read_tags(svc: &Schemas, ctx: &RequestContext, arn: &str) -> SchemasResult<Tags> {
     let target = parse(ctx, arn)?;
-    let nf = || SchemasError::NotFoundException(format!("Resource {arn} does not exist."));
     let region = svc.region(ctx);
-    let mut g = region.lock();
-    let g: &mut Inner = &mut g;
-    match target {
-        Target::Registry(r) => {
-            let reg = g.registries.get_mut(&r).ok_or_else(nf)?;
-            let mut next = reg.clone();
-            let out = f(&mut next.tags);
-            if write {
-                svc.save_registry(&ctx.account_id, &ctx.region, &next)?;
-            }
-            *reg = next;
-            Ok(out)
-        }
-        Target::Schema(r, s) => {
-            let reg = g.registries.get_mut(&r).ok_or_else(nf)?;
-            let mut next = reg.clone();
-            let out = f(&mut next.schemas.get_mut(&s).ok_or_else(nf)?.tags);
-            if write {
-                svc.save_registry(&ctx.account_id, &ctx.region, &next)?;
-            }
-            *reg = next;
-            Ok(out)
-        }
-        Target::Discoverer(id) => {
-            let d = g.discoverers.get_mut(&id).ok_or_else(nf)?;
-            let mut next = d.clone();
-            let out = f(&mut next.tags);
-            if write {
-                svc.persist
-                    .discoverers
-                    .put(&state::key(&ctx.account_id, &ctx.region, &id), &next)
-                    .map_err(|e| SchemasError::InternalServerErrorException(e.to_string()))?;
-            }
-            *d = next;
-            Ok(out)
-        }
-    }
+    let g = region.lock();
+    let tags = match &target {
+        Target::Registry(r) => g.registries.get(r).map(|r| &r.tags),
+        Target::Schema(r, s) => g
+            .registries
+            .get(r)
+            .and_then(|r| r.schemas.get(s))
+            .map(|s| &s.tags),
+        Target::Discoverer(id) => g.discoverers.get(id).map(|d| &d.tags),
+    };
+    tags.cloned().ok_or_else(|| not_found(arn))
+}
+
+fn not_found(arn: &str) -> SchemasError {
+    SchemasError::NotFoundException(format!("Resource {arn} does not exist."))
 }
 
 /// TagResource input.
@@ -98,9 +98,7 @@ pub async fn tag_resource(
     ctx: &RequestContext,
     input: TagInput,
 ) -> SchemasResult<Empty> {
-    with_tags(svc, ctx, &input.resource_arn, true, |t| {
-        t.extend(input.tags);
-    })?;
+    change_tags(svc, ctx, &input.resource_arn, |t| t.extend(input.tags))?;
     Ok(Empty {})
 }
 
@@ -118,7 +116,7 @@ pub async fn untag_resource(
     ctx: &RequestContext,
     input: UntagInput,
 ) -> SchemasResult<Empty> {
-    with_tags(svc, ctx, &input.resource_arn, true, |t| {
+    change_tags(svc, ctx, &input.resource_arn, |t| {
         for k in &input.tag_keys {
             t.remove(k);
         }
@@ -146,6 +144,6 @@ pub async fn list_tags_for_resource(
     ctx: &RequestContext,
     input: ListInput,
 ) -> SchemasResult<ListOutput> {
-    let tags = with_tags(svc, ctx, &input.resource_arn, false, |t| t.clone())?;
+    let tags = read_tags(svc, ctx, &input.resource_arn)?;
     Ok(ListOutput { tags })
 }

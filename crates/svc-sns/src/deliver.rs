@@ -1,6 +1,6 @@
 //! Delivery per protocol: SQS (notification envelope, or raw with message attributes; FIFO
 //! group and dedup ids), Lambda (async invoke with the `Records[].Sns` event), HTTP (POST
-//! with AWS's `x-amz-sns-*` headers over a hyper client), email/email-json/SMS (captured).
+//! with AWS's `x-amz-sns-*` headers, TLS for `https://`, through svc-events' http_client), email/email-json/SMS (captured).
 //! A failed SQS/Lambda/HTTP delivery goes to the subscription's RedrivePolicy queue.
 //!
 //! Signatures: see `signing` (RSA, SignatureVersion 1 and 2, certificate served locally).
@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use overcast_core::{AwsError, RequestContext};
 use overcast_patterns::{Attribute, FilterPolicy, FilterPolicyScope};
 use serde_json::{json, Value};
@@ -413,61 +412,33 @@ async fn dead_letter(shared: &Shared, sub: &Subscription, m: &Message, err: &Aws
     }
 }
 
-/// POSTs `body` to an `http://` endpoint; Err unless the answer is 2xx.
+/// POSTs `body` to an `http://` or `https://` endpoint (TLS verified against the trust store,
+/// see [`svc_events::http_client`]); Err unless the answer is 2xx.
 pub async fn http_post(
     url: &str,
     headers: &[(&str, String)],
     body: String,
 ) -> Result<(), AwsError> {
-    let fail = |m: String| AwsError::new("EndpointUnreachable", m);
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|_| fail(format!("bad endpoint {url}")))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(fail(format!(
-            "Overcast delivers to http:// endpoints only, not {url}"
-        )));
-    }
-    let host = uri
-        .host()
-        .ok_or_else(|| fail("no host".into()))?
-        .to_string();
-    let port = uri.port_u16().unwrap_or(80);
-    let stream = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        tokio::net::TcpStream::connect((host.as_str(), port)),
-    )
+    let mut all: Vec<(String, String)> =
+        vec![("content-type".into(), "text/plain; charset=UTF-8".into())];
+    all.extend(headers.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let (status, _) = svc_events::http_client::send(svc_events::http_client::Request {
+        method: "POST",
+        url,
+        headers: &all,
+        body: Bytes::from(body),
+        user_agent: "Amazon Simple Notification Service Agent",
+        timeout: std::time::Duration::from_secs(15),
+    })
     .await
-    .map_err(|_| fail("connect timeout".into()))?
-    .map_err(|e| fail(format!("connect: {e}")))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| fail(format!("handshake: {e}")))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut req = http::Request::post(path)
-        .header(http::header::HOST, format!("{host}:{port}"))
-        .header(http::header::CONTENT_TYPE, "text/plain; charset=UTF-8")
-        .header("user-agent", "Amazon Simple Notification Service Agent");
-    for (k, v) in headers {
-        req = req.header(*k, v.as_str());
-    }
-    let req = req
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| fail(format!("request: {e}")))?;
-    let resp = tokio::time::timeout(std::time::Duration::from_secs(15), sender.send_request(req))
-        .await
-        .map_err(|_| fail("timeout".into()))?
-        .map_err(|e| fail(format!("send: {e}")))?;
-    let status = resp.status();
-    let _ = resp.into_body().collect().await;
-    if status.is_success() {
+    .map_err(|e| AwsError::new("EndpointUnreachable", e.to_string()))?;
+    if (200..300).contains(&status) {
         Ok(())
     } else {
-        Err(fail(format!("endpoint answered {status}")))
+        Err(AwsError::new(
+            "EndpointUnreachable",
+            format!("endpoint answered {status}"),
+        ))
     }
 }
 

@@ -1,0 +1,47 @@
+"""The guide's aws-sdk-js v3 `PutEventsCommand` snippet (BookingConfirmed on the `app-events`
+bus) run verbatim with Node.js against Overcast, fanning out to an SQS queue and a Lambda
+function that really runs. Needs `npm ci` in tests/e2e/js; skipped when node or the
+node_modules are missing."""
+import json
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from test_events import lambda_forwarding_to_queue, queue, receive, rule_to_queue
+
+JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
+NODE = shutil.which("node")
+SDK = os.path.join(JS_DIR, "node_modules", "@aws-sdk", "client-eventbridge")
+
+
+@pytest.mark.skipif(NODE is None or not os.path.isdir(SDK),
+                    reason="node or tests/e2e/js/node_modules missing (run npm ci in tests/e2e/js)")
+def test_guide_booking_confirmed_with_aws_sdk_js(client, overcast):
+    events, sqs = client("events"), client("sqs")
+    try:
+        events.create_event_bus(Name="app-events")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "ResourceAlreadyExistsException"
+    pattern = {"source": ["myapp.bookings"], "detail-type": ["BookingConfirmed"]}
+    _, analytics, _ = rule_to_queue(events, sqs, pattern, bus="app-events")
+    emails, _ = queue(sqs)
+    fn = lambda_forwarding_to_queue(client, overcast, emails)
+    rule = f"r-{uuid.uuid4().hex[:10]}"
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern), EventBusName="app-events")
+    events.put_targets(Rule=rule, EventBusName="app-events", Targets=[{"Id": "email", "Arn": fn}])
+    env = dict(os.environ, AWS_ENDPOINT_URL=overcast.url, AWS_ACCESS_KEY_ID="test",
+               AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1")
+    env.pop("AWS_PROFILE", None)
+    proc = subprocess.run([NODE, "booking_confirmed.mjs"], cwd=JS_DIR, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for url, wait in ((analytics, 2), (emails, 10)):
+        msgs = receive(sqs, url, wait=wait)
+        assert msgs, "the BookingConfirmed event did not reach every target"
+        event = json.loads(msgs[0]["Body"])
+        assert event["source"] == "myapp.bookings" and event["detail-type"] == "BookingConfirmed"
+        assert event["detail"]["bookingId"] == "bk-12345" and event["detail"]["className"] == "CrossFit 7AM"
