@@ -639,6 +639,67 @@ def test_message_move_task(sqs):
     assert code(e) == "ResourceNotFoundException"
 
 
+def wait_for_task(sqs, dlq_arn, pred, timeout=20):
+    deadline = time.time() + timeout
+    while True:
+        tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
+        if pred(tasks) or time.time() > deadline:
+            return tasks
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("how", ["restart", "kill9"])
+def test_message_move_task_survives_restart(sqs, client, overcast, how):
+    src, dlq, dlq_arn = make_dlq_pair(sqs, max_receive=1)
+    for i in range(12):
+        sqs.send_message(QueueUrl=src, MessageBody=f"m{i}")
+    while counts(sqs, dlq)[0] < 12:
+        sqs.receive_message(QueueUrl=src, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    other = sqs.create_queue(QueueName=uniq("dest"))["QueueUrl"]
+    other_arn = attrs_of(sqs, other, "QueueArn")["QueueArn"]
+    # Throttled to 2 messages a second: 12 messages take ~6 s, so it is running at the restart.
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=other_arn,
+                                         MaxNumberOfMessagesPerSecond=2)["TaskHandle"]
+    getattr(overcast, how)()
+    sqs = client("sqs")
+    [task] = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+    assert task["Status"] == "RUNNING" and task["TaskHandle"] == handle
+    assert task["ApproximateNumberOfMessagesToMove"] == 12
+    assert task["DestinationArn"] == other_arn and task["MaxNumberOfMessagesPerSecond"] == 2
+    # It resumes where it stopped and finishes.
+    tasks = wait_for_task(sqs, dlq_arn, lambda t: t[0]["Status"] != "RUNNING")
+    assert tasks[0]["Status"] == "COMPLETED"
+    assert tasks[0]["ApproximateNumberOfMessagesMoved"] == 12
+    assert counts(sqs, dlq)[0] == 0 and counts(sqs, other)[0] == 12
+    bodies = []
+    while len(bodies) < 12:
+        got = sqs.receive_message(QueueUrl=other, MaxNumberOfMessages=10).get("Messages", [])
+        assert got
+        bodies += [m["Body"] for m in got]
+    assert sorted(bodies) == sorted(f"m{i}" for i in range(12))
+    # A cancelled task, then a restart: ListMessageMoveTasks still shows the whole history.
+    for b in range(3):
+        sqs.send_message(QueueUrl=src, MessageBody=f"again{b}")
+    while counts(sqs, dlq)[0] < 3:
+        sqs.receive_message(QueueUrl=src, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    h2 = sqs.start_message_move_task(SourceArn=dlq_arn, MaxNumberOfMessagesPerSecond=1)["TaskHandle"]
+    sqs.cancel_message_move_task(TaskHandle=h2)
+    overcast.restart()
+    sqs = client("sqs")
+    tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
+    assert [t["Status"] for t in tasks] == ["CANCELLED", "COMPLETED"]
+    assert tasks[1]["ApproximateNumberOfMessagesMoved"] == 12
+    assert tasks[1]["DestinationArn"] == other_arn
+    assert all("TaskHandle" not in t for t in tasks)
+    with pytest.raises(ClientError) as e:
+        sqs.cancel_message_move_task(TaskHandle=handle)
+    assert code(e) == "InvalidParameterValue"
+    # A new task can start (none is left running).
+    sqs.start_message_move_task(SourceArn=dlq_arn)
+    tasks = wait_for_task(sqs, dlq_arn, lambda t: t[0]["Status"] != "RUNNING")
+    assert tasks[0]["Status"] == "COMPLETED" and len(tasks) == 3
+
+
 # --- purge, tags, permissions -----------------------------------------------------------
 
 

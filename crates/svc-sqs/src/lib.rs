@@ -69,13 +69,13 @@ impl Sqs {
             core: core.clone(),
             regions: Stores::new(|_, _| Region::default()),
             persist: Persist::new(core.store.clone()),
-            tasks: move_tasks::Tasks::default(),
+            tasks: move_tasks::Tasks::new(core.store.clone()),
             senders: RwLock::default(),
         };
         shared.load();
-        Sqs {
-            shared: Arc::new(shared),
-        }
+        let shared = Arc::new(shared);
+        move_tasks::resume(&shared);
+        Sqs { shared }
     }
 
     /// The shared state (for background tasks).
