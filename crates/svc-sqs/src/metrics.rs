@@ -185,7 +185,7 @@ pub fn queue_data(q: &Queue, now_ms: i64) -> Option<Vec<Value>> {
 /// Publishes every active queue's metrics (one event per account and region, split to fit
 /// PutMetricData's limit).
 pub fn publish(svc: &Shared, now_ms: i64) {
-    let listening = svc.core.fabric.has_subscribers();
+    let listening = svc.core.fabric.wants(METRICS_TOPIC);
     for ((account, region), r) in svc.regions.all() {
         let mut data = Vec::new();
         for q in r.all() {
