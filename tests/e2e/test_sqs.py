@@ -639,6 +639,132 @@ def test_message_move_task(sqs):
     assert code(e) == "ResourceNotFoundException"
 
 
+def wait_for_task(sqs, dlq_arn, pred, timeout=20):
+    deadline = time.time() + timeout
+    while True:
+        tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
+        if pred(tasks) or time.time() > deadline:
+            return tasks
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("how", ["restart", "kill9"])
+def test_message_move_task_survives_restart(sqs, client, overcast, how):
+    src, dlq, dlq_arn = make_dlq_pair(sqs, max_receive=1)
+    for i in range(12):
+        sqs.send_message(QueueUrl=src, MessageBody=f"m{i}")
+    while counts(sqs, dlq)[0] < 12:
+        sqs.receive_message(QueueUrl=src, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    other = sqs.create_queue(QueueName=uniq("dest"))["QueueUrl"]
+    other_arn = attrs_of(sqs, other, "QueueArn")["QueueArn"]
+    # Throttled to 2 messages a second: 12 messages take ~6 s, so it is running at the restart.
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=other_arn,
+                                         MaxNumberOfMessagesPerSecond=2)["TaskHandle"]
+    getattr(overcast, how)()
+    sqs = client("sqs")
+    [task] = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+    assert task["Status"] == "RUNNING" and task["TaskHandle"] == handle
+    assert task["ApproximateNumberOfMessagesToMove"] == 12
+    assert task["DestinationArn"] == other_arn and task["MaxNumberOfMessagesPerSecond"] == 2
+    # It resumes where it stopped and finishes.
+    tasks = wait_for_task(sqs, dlq_arn, lambda t: t[0]["Status"] != "RUNNING")
+    assert tasks[0]["Status"] == "COMPLETED"
+    assert tasks[0]["ApproximateNumberOfMessagesMoved"] == 12
+    assert counts(sqs, dlq)[0] == 0 and counts(sqs, other)[0] == 12
+    bodies = []
+    while len(bodies) < 12:
+        got = sqs.receive_message(QueueUrl=other, MaxNumberOfMessages=10).get("Messages", [])
+        assert got
+        bodies += [m["Body"] for m in got]
+    assert sorted(bodies) == sorted(f"m{i}" for i in range(12))
+    # A cancelled task, then a restart: ListMessageMoveTasks still shows the whole history.
+    for b in range(3):
+        sqs.send_message(QueueUrl=src, MessageBody=f"again{b}")
+    while counts(sqs, dlq)[0] < 3:
+        sqs.receive_message(QueueUrl=src, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    h2 = sqs.start_message_move_task(SourceArn=dlq_arn, MaxNumberOfMessagesPerSecond=1)["TaskHandle"]
+    sqs.cancel_message_move_task(TaskHandle=h2)
+    overcast.restart()
+    sqs = client("sqs")
+    tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
+    assert [t["Status"] for t in tasks] == ["CANCELLED", "COMPLETED"]
+    assert tasks[1]["ApproximateNumberOfMessagesMoved"] == 12
+    assert tasks[1]["DestinationArn"] == other_arn
+    assert all("TaskHandle" not in t for t in tasks)
+    with pytest.raises(ClientError) as e:
+        sqs.cancel_message_move_task(TaskHandle=handle)
+    assert code(e) == "InvalidParameterValue"
+    # A new task can start (none is left running).
+    sqs.start_message_move_task(SourceArn=dlq_arn)
+    tasks = wait_for_task(sqs, dlq_arn, lambda t: t[0]["Status"] != "RUNNING")
+    assert tasks[0]["Status"] == "COMPLETED" and len(tasks) == 3
+
+
+# --- AWS/SQS metrics in CloudWatch ---------------------------------------------------
+
+
+def sqs_stat(cw, queue, metric, stat, now):
+    out = cw.get_metric_statistics(
+        Namespace="AWS/SQS", MetricName=metric,
+        Dimensions=[{"Name": "QueueName", "Value": queue}],
+        StartTime=now - 3600, EndTime=now + 3600, Period=60, Statistics=[stat])
+    return [p[stat] for p in sorted(out["Datapoints"], key=lambda p: p["Timestamp"])]
+
+
+def test_queue_metrics_reach_cloudwatch_every_minute(sqs, client, overcast):
+    cw = client("cloudwatch")
+    name, empty_name, idle_name = uniq("metrics"), uniq("empty"), uniq("idle")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    empty = sqs.create_queue(QueueName=empty_name)["QueueUrl"]
+    sqs.create_queue(QueueName=idle_name)
+    for body in ("a" * 10, "b" * 20, "c" * 30):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    sqs.send_message_batch(QueueUrl=url, Entries=[
+        {"Id": "d", "MessageBody": "d" * 40, "DelaySeconds": 900}])
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=3600)["Messages"]
+    assert len(got) == 2
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    for _ in range(2):
+        assert "Messages" not in sqs.receive_message(QueueUrl=empty, WaitTimeSeconds=0)
+    overcast.clock(advance=61)
+    now = overcast.clock()["now"]
+    deadline = time.time() + 10
+    while not sqs_stat(cw, name, "NumberOfMessagesSent", "Sum", now) and time.time() < deadline:
+        time.sleep(0.1)
+    total = lambda metric, stat="Sum", q=name: sum(sqs_stat(cw, q, metric, stat, now))
+    assert total("NumberOfMessagesSent") == 4
+    assert total("NumberOfMessagesReceived") == 2
+    assert total("NumberOfMessagesDeleted") == 1
+    assert total("NumberOfEmptyReceives") == 0
+    assert total("SentMessageSize", "SampleCount") == 4
+    assert total("SentMessageSize", "Sum") == 100
+    assert sqs_stat(cw, name, "SentMessageSize", "Maximum", now)[-1] == 40
+    assert sqs_stat(cw, name, "SentMessageSize", "Minimum", now)[-1] == 10
+    assert sqs_stat(cw, name, "ApproximateNumberOfMessagesVisible", "Maximum", now)[-1] == 1
+    assert sqs_stat(cw, name, "ApproximateNumberOfMessagesNotVisible", "Maximum", now)[-1] == 1
+    assert sqs_stat(cw, name, "ApproximateNumberOfMessagesDelayed", "Maximum", now)[-1] == 1
+    assert sqs_stat(cw, name, "ApproximateAgeOfOldestMessage", "Maximum", now)[-1] >= 60
+    # Empty receives count on their queue, which is active (zeros included) though empty.
+    assert total("NumberOfEmptyReceives", q=empty_name) == 2
+    assert total("NumberOfMessagesSent", q=empty_name) == 0
+    assert sqs_stat(cw, empty_name, "NumberOfMessagesSent", "SampleCount", now)
+    # A queue nobody touched publishes nothing.
+    listed = cw.list_metrics(Namespace="AWS/SQS",
+                             Dimensions=[{"Name": "QueueName", "Value": idle_name}])["Metrics"]
+    assert listed == []
+    names = {m["MetricName"] for m in cw.list_metrics(
+        Namespace="AWS/SQS", Dimensions=[{"Name": "QueueName", "Value": name}])["Metrics"]}
+    assert {"NumberOfMessagesSent", "ApproximateNumberOfMessagesVisible", "SentMessageSize"} <= names
+    # The next minute counts afresh: nothing more was sent.
+    overcast.clock(advance=60)
+    later = overcast.clock()["now"]
+    deadline = time.time() + 10
+    while len(sqs_stat(cw, name, "NumberOfMessagesSent", "Sum", later)) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    sums = sqs_stat(cw, name, "NumberOfMessagesSent", "Sum", later)
+    assert len(sums) >= 2 and sums[-1] == 0 and sum(sums) == 4
+
+
 # --- purge, tags, permissions -----------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 federation (web identity, SAML), and the exact error codes for bad input."""
 import base64
 import json
+import subprocess
 import time
 import uuid
 
@@ -324,8 +325,189 @@ def test_assume_role_with_saml(client):
     assert error_code(e) == "InvalidIdentityToken"
 
 
-def test_unimplemented_operations_answer_not_implemented(client):
+# --- GetWebIdentityToken: signed JWTs verified with openssl against the issuer's JWKS ---
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def der(tag, body):
+    return bytes([tag]) + der_len(len(body)) + body
+
+
+def der_int(b):
+    b = b.lstrip(b"\0") or b"\0"
+    if b[0] & 0x80:
+        b = b"\0" + b
+    return der(0x02, b)
+
+
+def jwk_to_pem(jwk):
+    """SubjectPublicKeyInfo PEM of an RSA or P-384 JWK (no crypto library in the venv)."""
+    if jwk["kty"] == "RSA":
+        alg = der(0x30, bytes.fromhex("06092a864886f70d0101010500"))
+        key = der(0x30, der_int(b64url_decode(jwk["n"])) + der_int(b64url_decode(jwk["e"])))
+    else:
+        assert jwk["crv"] == "P-384"
+        alg = der(0x30, bytes.fromhex("06072a8648ce3d0201") + bytes.fromhex("06052b81040022"))
+        key = b"\x04" + b64url_decode(jwk["x"]) + b64url_decode(jwk["y"])
+    spki = der(0x30, alg + der(0x03, b"\0" + key))
+    body = base64.encodebytes(spki).decode().replace("\n", "")
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(lines) + "\n-----END PUBLIC KEY-----\n"
+
+
+def openssl_verifies(token, jwk, tmp_path):
+    head, payload, sig = token.split(".")
+    sig = b64url_decode(sig)
+    if jwk["kty"] == "EC":  # JWS r||s → DER ECDSA-Sig-Value
+        half = len(sig) // 2
+        sig = der(0x30, der_int(sig[:half]) + der_int(sig[half:]))
+    (tmp_path / "pub.pem").write_text(jwk_to_pem(jwk))
+    (tmp_path / "sig").write_bytes(sig)
+    (tmp_path / "data").write_bytes(f"{head}.{payload}".encode())
+    digest = "-sha256" if jwk["alg"] == "RS256" else "-sha384"
+    out = subprocess.run(["openssl", "dgst", digest, "-verify", str(tmp_path / "pub.pem"),
+                          "-signature", str(tmp_path / "sig"), str(tmp_path / "data")],
+                         capture_output=True, text=True)
+    return out.returncode == 0 and "Verified OK" in out.stdout
+
+
+def enable_outbound_federation(client):
+    """IAM owns the switch; while IAM does not implement it, STS treats it as on."""
+    try:
+        client("iam").enable_outbound_web_identity_federation()
+    except ClientError as e:
+        assert e.response["Error"]["Code"] in ("NotImplemented", "FeatureEnabled")
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES384"])
+def test_web_identity_token_is_a_jwt_verifiable_through_oidc_discovery(overcast, client, alg, tmp_path):
+    enable_outbound_federation(client)
+    sts = client("sts")
+    now = int(overcast.clock()["now"])
+    out = sts.get_web_identity_token(Audience=["https://api.example.com"], SigningAlgorithm=alg,
+                                     DurationSeconds=900,
+                                     Tags=[{"Key": "job-id", "Value": "job-1"}])
+    token = out["WebIdentityToken"]
+    head, payload, _ = token.split(".")
+    header = json.loads(b64url_decode(head))
+    claims = json.loads(b64url_decode(payload))
+    assert header["alg"] == alg and header["typ"] == "JWT" and header["kid"]
+    assert claims["aud"] == "https://api.example.com"
+    assert claims["sub"] == "arn:aws:iam::000000000000:root"
+    assert now - 2 <= claims["iat"] <= now + 2 and claims["exp"] == claims["iat"] + 900
+    assert abs(out["Expiration"].timestamp() - claims["exp"]) < 1
+    uuid.UUID(claims["jti"])
+    aws_claims = claims["https://sts.amazonaws.com/"]
+    assert aws_claims["aws_account"] == "000000000000"
+    assert aws_claims["source_region"] == "us-east-1"
+    assert aws_claims["request_tags"] == {"job-id": "job-1"}
+    # The issuer is account-specific and serves OIDC discovery.
+    iss = claims["iss"]
+    assert iss.startswith(overcast.url + "/_overcast/sts/")
+    config = overcast.get(iss[len(overcast.url):] + "/.well-known/openid-configuration")
+    assert config["issuer"] == iss
+    assert alg in config["id_token_signing_alg_values_supported"]
+    jwks = overcast.get(config["jwks_uri"][len(overcast.url):])
+    jwk = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    assert openssl_verifies(token, jwk, tmp_path)
+    # A tampered token does not verify.
+    forged = claims | {"sub": "arn:aws:iam::000000000000:role/admin"}
+    tampered = ".".join([head, b64url(forged), token.split(".")[2]])
+    assert not openssl_verifies(tampered, jwk, tmp_path)
+    # Same account, same issuer and key on the next call; two audiences become a list.
+    again = sts.get_web_identity_token(Audience=["a", "b"], SigningAlgorithm=alg)
+    c2 = json.loads(b64url_decode(again["WebIdentityToken"].split(".")[1]))
+    assert c2["iss"] == iss and c2["aud"] == ["a", "b"] and c2["exp"] - c2["iat"] == 300
+    assert openssl_verifies(again["WebIdentityToken"], jwk, tmp_path)
+
+
+def test_web_identity_token_errors(client):
+    enable_outbound_federation(client)
+    sts = lax(client)
+    for bad in [dict(Audience=["a"], SigningAlgorithm="HS256"),
+                dict(Audience=["a"], SigningAlgorithm="RS256", DurationSeconds=59),
+                dict(Audience=["a"], SigningAlgorithm="RS256", DurationSeconds=3601),
+                dict(Audience=[], SigningAlgorithm="RS256"),
+                dict(Audience=["a"], SigningAlgorithm="ES384",
+                     Tags=[{"Key": "k", "Value": "v"}, {"Key": "K", "Value": "w"}])]:
+        with pytest.raises(ClientError) as e:
+            sts.get_web_identity_token(**bad)
+        assert error_code(e) == "ValidationError", bad
+    # Session credentials cannot mint a token that outlives the session.
+    creds = client("sts").get_session_token(DurationSeconds=900)["Credentials"]
     with pytest.raises(ClientError) as e:
-        client("sts").get_delegated_access_token(TradeInToken=str(uuid.uuid4()))
-    assert error_code(e) == "NotImplemented"
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+        session_client(client, "sts", creds).get_web_identity_token(
+            Audience=["a"], SigningAlgorithm="ES384", DurationSeconds=3600)
+    assert error_code(e) == "SessionDurationEscalationException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_web_identity_token_of_a_role_session_names_the_role(client):
+    enable_outbound_federation(client)
+    creds = client("sts").assume_role(RoleArn=role_arn("jwt-role"), RoleSessionName="jwt-session",
+                                      Tags=[{"Key": "team", "Value": "data"}])["Credentials"]
+    out = session_client(client, "sts", creds).get_web_identity_token(
+        Audience=["x"], SigningAlgorithm="ES384", DurationSeconds=60)
+    claims = json.loads(b64url_decode(out["WebIdentityToken"].split(".")[1]))
+    assert claims["sub"] == role_arn("jwt-role")
+    assert claims["https://sts.amazonaws.com/"]["aws_account"] == ROLE_ACCOUNT
+    assert claims["https://sts.amazonaws.com/"]["principal_tags"] == {"team": "data"}
+
+
+def test_web_identity_token_keys_survive_restart(overcast, client, tmp_path):
+    enable_outbound_federation(client)
+    out = client("sts").get_web_identity_token(Audience=["a"], SigningAlgorithm="ES384")
+    token = out["WebIdentityToken"]
+    iss = json.loads(b64url_decode(token.split(".")[1]))["iss"]
+    overcast.kill9()
+    jwks = overcast.get(iss[len(overcast.url):] + "/.well-known/jwks.json")
+    kid = json.loads(b64url_decode(token.split(".")[0]))["kid"]
+    jwk = next(k for k in jwks["keys"] if k["kid"] == kid)
+    assert openssl_verifies(token, jwk, tmp_path)
+    again = client("sts").get_web_identity_token(Audience=["a"], SigningAlgorithm="ES384")
+    assert json.loads(b64url_decode(again["WebIdentityToken"].split(".")[0]))["kid"] == kid
+
+
+# --- GetDelegatedAccessToken: trade-in tokens for temporary credentials ---
+
+def test_delegated_access_token_exchanges_a_trade_in_token_once(overcast, client):
+    principal = f"arn:aws:iam::{ROLE_ACCOUNT}:user/alice"
+    token = overcast.post("/_overcast/sts/trade-in-tokens",
+                          {"PrincipalArn": principal, "ExpiresIn": 600,
+                           "SessionDuration": 1800})["TradeInToken"]
+    out = client("sts").get_delegated_access_token(TradeInToken=token)
+    assert out["AssumedPrincipal"] == principal
+    creds = out["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA")
+    remaining = creds["Expiration"].timestamp() - overcast.clock()["now"]
+    assert 1790 <= remaining <= 1801
+    ident = session_client(client, "sts", creds).get_caller_identity()
+    assert ident["Arn"] == principal and ident["Account"] == ROLE_ACCOUNT
+    # A trade-in token is exchanged once.
+    with pytest.raises(ClientError) as e:
+        client("sts").get_delegated_access_token(TradeInToken=token)
+    assert error_code(e) == "ExpiredTradeInTokenException"
+
+
+def test_delegated_access_token_errors(overcast, client):
+    token = overcast.post("/_overcast/sts/trade-in-tokens",
+                          {"PrincipalArn": f"arn:aws:iam::{ROLE_ACCOUNT}:role/r",
+                           "ExpiresIn": 60})["TradeInToken"]
+    overcast.clock(advance=61)
+    with pytest.raises(ClientError) as e:
+        client("sts").get_delegated_access_token(TradeInToken=token)
+    assert error_code(e) == "ExpiredTradeInTokenException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    for bad in [str(uuid.uuid4()), token[:-2] + "AA"]:
+        with pytest.raises(ClientError) as e:
+            client("sts").get_delegated_access_token(TradeInToken=bad)
+        assert error_code(e) == "AccessDenied"

@@ -1,7 +1,9 @@
 //! Overcast's own API under `/_overcast/` (and `/_localstack/health` for existing tooling):
 //! `health`, `reset`, `clock`, `events/log` (EventBridge events and delivery failures),
 //! `sns/messages` (email/SMS SNS captured),
-//! `sns/SimpleNotificationService.pem` (SNS signing certificate).
+//! `sns/SimpleNotificationService.pem` (SNS signing certificate),
+//! `sts/{issuer}/.well-known/*` (OIDC discovery of web identity tokens) and
+//! `POST sts/trade-in-tokens` (see `svc_sts::outbound::internal_endpoint`).
 
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -52,6 +54,22 @@ pub async fn handle(app: &App, parts: &http::request::Parts, body: Incoming) -> 
                 http::HeaderValue::from_static("application/x-pem-file"),
             );
             r
+        }
+        (Method::GET | Method::POST, n) if n.starts_with("sts/") => {
+            let host = parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost:4566");
+            let (status, v) = svc_sts::outbound::internal_endpoint(
+                app.services.get("sts").map(|s| s.as_ref()),
+                parts.method == Method::POST,
+                &n["sts/".len()..],
+                &format!("http://{host}"),
+                &body,
+                app.core.clock.now(),
+            );
+            json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), v)
         }
         (Method::GET, "lambda/instances") => json_response(StatusCode::OK, svc_lambda::instances()),
         (Method::GET, n) if n.starts_with("lambda/code/") => {

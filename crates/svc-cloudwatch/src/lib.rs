@@ -41,7 +41,7 @@ pub const METRICS_TOPIC: &str = "metrics";
 pub fn service(core: &Core) -> Arc<dyn Service> {
     let svc = Arc::new(build(core));
     if let Ok(handle) = tokio::runtime::Handle::try_current() {
-        let mut rx = core.fabric.subscribe();
+        let mut rx = core.fabric.subscribe_topics(&[METRICS_TOPIC]);
         let weak: Weak<CloudWatch> = Arc::downgrade(&svc);
         handle.spawn(async move {
             use tokio::sync::broadcast::error::RecvError;

@@ -23,7 +23,7 @@ pub fn listen(shared: &Arc<Shared>) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };
-    let mut rx = shared.core.fabric.subscribe();
+    let mut rx = shared.core.fabric.subscribe_topics(&[TOPIC]);
     let weak = Arc::downgrade(shared);
     handle.spawn(async move {
         loop {

@@ -344,12 +344,14 @@ pub async fn ingest(
         matched: matched.iter().map(|r| r.arn.clone()).collect(),
     });
     // Observers of bus traffic (schema discoverers).
-    shared.core.fabric.publish(overcast_core::fabric::Event {
-        topic: BUS_EVENT_TOPIC,
-        account_id: account.to_string(),
-        region: region.to_string(),
-        detail: serde_json::json!({ "bus": bus, "event": event.value }),
-    });
+    if shared.core.fabric.wants(BUS_EVENT_TOPIC) {
+        shared.core.fabric.publish(overcast_core::fabric::Event {
+            topic: BUS_EVENT_TOPIC,
+            account_id: account.to_string(),
+            region: region.to_string(),
+            detail: serde_json::json!({ "bus": bus, "event": event.value }),
+        });
+    }
     if matched.is_empty() {
         return Ok(());
     }

@@ -27,13 +27,7 @@ fn dry_run(d: Option<bool>) -> Result<(), KmsError> {
 }
 
 fn for_encryption(k: &Key, algorithm: Option<&str>) -> Result<(), KmsError> {
-    k.usable()?;
-    if k.usage != "ENCRYPT_DECRYPT" {
-        return Err(KmsError::InvalidKeyUsageException(format!(
-            "{} key usage is {} which is not valid for this operation.",
-            k.arn, k.usage
-        )));
-    }
+    k.usable_for("ENCRYPT_DECRYPT")?;
     let ok = match (k.is_symmetric(), algorithm) {
         (true, None | Some("SYMMETRIC_DEFAULT")) => true,
         (false, Some(a)) => asym::RSA_ENCRYPTION.contains(&a),
@@ -61,9 +55,7 @@ fn seal_with(
 ) -> Result<(Vec<u8>, String), KmsError> {
     let (id, index, material, arn, spec) = svc.with_key(ctx, key_id, |k| {
         for_encryption(k, algorithm)?;
-        let (i, m) = k
-            .current()
-            .ok_or_else(|| KmsError::KMSInternalException("key material unavailable".into()))?;
+        let (i, m) = k.current_material()?;
         Ok((k.id.clone(), i, m.to_vec(), k.arn.clone(), k.spec.clone()))
     })?;
     if let Some(alg) = algorithm.filter(|a| *a != "SYMMETRIC_DEFAULT") {
@@ -401,9 +393,7 @@ fn compute_mac(
                 k.arn, i.mac_algorithm
             )));
         }
-        let (_, m) = k
-            .current()
-            .ok_or_else(|| KmsError::KMSInternalException("key material unavailable".into()))?;
+        let (_, m) = k.current_material()?;
         Ok((m.to_vec(), k.arn.clone()))
     })?;
     let msg = &i.message.0;

@@ -292,11 +292,25 @@ fn customer_managed(k: &Key) -> Result<(), KmsError> {
     Ok(())
 }
 
+/// The key-state checks of every operation that changes a key: a customer managed key
+/// that is not pending deletion.
+fn changeable(k: &Key) -> Result<(), KmsError> {
+    customer_managed(k)?;
+    k.not_pending_deletion()
+}
+
+/// The checks of the operations that change a key's rotation: a customer managed, usable
+/// (enabled) symmetric key that is not a multi-Region replica.
+fn rotation_changeable(k: &Key) -> Result<(), KmsError> {
+    customer_managed(k)?;
+    k.usable()?;
+    rotatable(k)
+}
+
 /// EnableKey.
 pub async fn enable_key(svc: &Kms, ctx: &RequestContext, i: KeyIdInput) -> Result<Value, KmsError> {
     svc.update_key(ctx, &i.key_id, |k, _| {
-        customer_managed(k)?;
-        k.not_pending_deletion()?;
+        changeable(k)?;
         if k.state == "Disabled" {
             k.state = "Enabled".into();
         }
@@ -311,8 +325,7 @@ pub async fn disable_key(
     i: KeyIdInput,
 ) -> Result<Value, KmsError> {
     svc.update_key(ctx, &i.key_id, |k, _| {
-        customer_managed(k)?;
-        k.not_pending_deletion()?;
+        changeable(k)?;
         if k.state == "Enabled" {
             k.state = "Disabled".into();
         }
@@ -341,8 +354,7 @@ pub async fn schedule_key_deletion(
         )));
     }
     svc.update_key(ctx, &i.key_id, |k, _| {
-        customer_managed(k)?;
-        k.not_pending_deletion()?;
+        changeable(k)?;
         let at = ctx.now + days as f64 * DAY;
         k.state = "PendingDeletion".into();
         k.deletion_date = Some(at);
@@ -391,8 +403,7 @@ pub async fn update_key_description(
     i: DescriptionInput,
 ) -> Result<Value, KmsError> {
     svc.update_key(ctx, &i.key_id, |k, _| {
-        customer_managed(k)?;
-        k.not_pending_deletion()?;
+        changeable(k)?;
         k.description = i.description;
         Ok(json!({}))
     })
@@ -435,9 +446,7 @@ pub async fn enable_key_rotation(
         )));
     }
     svc.update_key(ctx, &i.key_id, |k, _| {
-        customer_managed(k)?;
-        k.usable()?;
-        rotatable(k)?;
+        rotation_changeable(k)?;
         k.rotation_enabled = true;
         k.rotation_period = Some(days);
         k.next_rotation = Some(ctx.now + days as f64 * DAY);
@@ -452,9 +461,7 @@ pub async fn disable_key_rotation(
     i: KeyIdInput,
 ) -> Result<Value, KmsError> {
     svc.update_key(ctx, &i.key_id, |k, _| {
-        customer_managed(k)?;
-        k.usable()?;
-        rotatable(k)?;
+        rotation_changeable(k)?;
         k.rotation_enabled = false;
         k.next_rotation = None;
         Ok(json!({}))
@@ -488,9 +495,7 @@ pub async fn rotate_key_on_demand(
     i: KeyIdInput,
 ) -> Result<Value, KmsError> {
     let out = svc.update_key(ctx, &i.key_id, |k, w| {
-        customer_managed(k)?;
-        k.usable()?;
-        rotatable(k)?;
+        rotation_changeable(k)?;
         let on_demand = k
             .materials
             .iter()
@@ -601,8 +606,7 @@ pub async fn put_key_policy(
     check_policy_name(i.policy_name.as_deref())?;
     check_policy(&i.policy)?;
     svc.update_key(ctx, &i.key_id, |k, _| {
-        customer_managed(k)?;
-        k.not_pending_deletion()?;
+        changeable(k)?;
         k.policy = i.policy;
         Ok(json!({}))
     })
@@ -638,8 +642,7 @@ pub struct TagInput {
 pub async fn tag_resource(svc: &Kms, ctx: &RequestContext, i: TagInput) -> Result<Value, KmsError> {
     check_tags(&i.tags)?;
     svc.update_key(ctx, &i.key_id, |k, _| {
-        customer_managed(k)?;
-        k.not_pending_deletion()?;
+        changeable(k)?;
         for t in i.tags {
             match k.tags.iter_mut().find(|x| x.tag_key == t.tag_key) {
                 Some(x) => x.tag_value = t.tag_value,
@@ -670,8 +673,7 @@ pub async fn untag_resource(
     i: UntagInput,
 ) -> Result<Value, KmsError> {
     svc.update_key(ctx, &i.key_id, |k, _| {
-        customer_managed(k)?;
-        k.not_pending_deletion()?;
+        changeable(k)?;
         k.tags.retain(|t| !i.tag_keys.contains(&t.tag_key));
         Ok(json!({}))
     })

@@ -14,16 +14,11 @@ use crate::{asym, crypto, Kms};
 
 /// The private key of an asymmetric key usable for `usage`.
 fn private_of(k: &Key, usage: &str) -> Result<(Vec<u8>, String, String), KmsError> {
-    k.usable()?;
-    if k.usage != usage || !asym::is_asymmetric(&k.spec) {
-        return Err(KmsError::InvalidKeyUsageException(format!(
-            "{} key usage is {} which is not valid for this operation.",
-            k.arn, k.usage
-        )));
+    k.usable_for(usage)?;
+    if !asym::is_asymmetric(&k.spec) {
+        return Err(k.wrong_usage());
     }
-    let (_, m) = k
-        .current()
-        .ok_or_else(|| KmsError::KMSInternalException("key material unavailable".into()))?;
+    let (_, m) = k.current_material()?;
     Ok((m.to_vec(), k.arn.clone(), k.spec.clone()))
 }
 
@@ -114,9 +109,7 @@ pub async fn get_public_key(
     svc.with_key(ctx, &i.key_id, |k| {
         k.usable()?;
         if crate::mlkem::is_ml_kem(&k.spec) {
-            let (_, m) = k
-                .current()
-                .ok_or_else(|| KmsError::KMSInternalException("key material unavailable".into()))?;
+            let (_, m) = k.current_material()?;
             return Ok(json!({
                 "KeyId": k.arn,
                 "PublicKey": Blob(crate::mlkem::public_der(&k.spec, m)?),
@@ -131,9 +124,7 @@ pub async fn get_public_key(
                 k.arn, k.spec
             )));
         }
-        let (_, m) = k
-            .current()
-            .ok_or_else(|| KmsError::KMSInternalException("key material unavailable".into()))?;
+        let (_, m) = k.current_material()?;
         let mut out = json!({
             "KeyId": k.arn,
             "PublicKey": Blob(asym::public_der(&k.spec, m)?),
@@ -179,9 +170,7 @@ fn data_key_pair(
     symmetric_only(svc, ctx, &i.key_id)?;
     let (id, index, material, arn) = svc.with_key(ctx, &i.key_id, |k| {
         k.usable()?;
-        let (idx, m) = k
-            .current()
-            .ok_or_else(|| KmsError::KMSInternalException("key material unavailable".into()))?;
+        let (idx, m) = k.current_material()?;
         Ok((k.id.clone(), idx, m.to_vec(), k.arn.clone()))
     })?;
     dry_run(i.dry_run)?;
@@ -280,16 +269,8 @@ fn kem_key(
         )));
     }
     svc.with_key(ctx, &i.key_id, |k| {
-        k.usable()?;
-        if k.usage != "ENCAPSULATE_DECAPSULATE" {
-            return Err(KmsError::InvalidKeyUsageException(format!(
-                "{} key usage is {} which is not valid for this operation.",
-                k.arn, k.usage
-            )));
-        }
-        let (_, m) = k
-            .current()
-            .ok_or_else(|| KmsError::KMSInternalException("key material unavailable".into()))?;
+        k.usable_for("ENCAPSULATE_DECAPSULATE")?;
+        let (_, m) = k.current_material()?;
         Ok((m.to_vec(), k.arn.clone(), k.spec.clone()))
     })
 }

@@ -172,6 +172,30 @@ impl Key {
         Some((i as u32, self.materials[i].plain.as_slice()))
     }
 
+    /// The current key material (`KMSInternalException` when there is none).
+    pub fn current_material(&self) -> Result<(u32, &[u8]), KmsError> {
+        self.current()
+            .ok_or_else(|| KmsError::KMSInternalException("key material unavailable".into()))
+    }
+
+    /// The error for a key used outside its KeyUsage.
+    pub fn wrong_usage(&self) -> KmsError {
+        KmsError::InvalidKeyUsageException(format!(
+            "{} key usage is {} which is not valid for this operation.",
+            self.arn, self.usage
+        ))
+    }
+
+    /// The check of every cryptographic operation: the key is usable and its KeyUsage is
+    /// `usage`.
+    pub fn usable_for(&self, usage: &str) -> Result<(), KmsError> {
+        self.usable()?;
+        if self.usage != usage {
+            return Err(self.wrong_usage());
+        }
+        Ok(())
+    }
+
     /// Material number `i`.
     pub fn material(&self, i: u32) -> Option<&[u8]> {
         self.materials

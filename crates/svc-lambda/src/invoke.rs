@@ -349,7 +349,7 @@ fn publish_usage(
     failed: bool,
 ) {
     let fabric = &svc.core.fabric;
-    if !fabric.has_subscribers() {
+    if !fabric.wants("metrics") && !fabric.wants("metering") {
         return;
     }
     let dims = json!([{"Name": "FunctionName", "Value": c.function_name}]);
@@ -399,7 +399,7 @@ pub async fn run(
         .pool
         .enter(&key, f.reserved_concurrency, ACCOUNT_CONCURRENCY)
     {
-        if svc.core.fabric.has_subscribers() {
+        if svc.core.fabric.wants("metrics") {
             svc.core.fabric.publish(overcast_core::fabric::Event {
                 topic: "metrics",
                 account_id: ctx.account_id.clone(),

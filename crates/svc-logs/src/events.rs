@@ -202,7 +202,7 @@ pub(crate) async fn put_log_events(
         token = sequence_token(s.next_seq);
         rejected = (rej != Rejected::default()).then_some(rej);
     }
-    if accepted_count > 0 && svc.core.fabric.has_subscribers() {
+    if accepted_count > 0 && svc.core.fabric.wants("metrics") {
         // AWS/Logs metrics, for CloudWatch (published like every service's AWS/* metrics).
         svc.core.fabric.publish(overcast_core::fabric::Event {
             topic: "metrics",

@@ -396,7 +396,7 @@ pub(crate) fn object_event(svc: &S3, ctx: &RequestContext, bucket: &str, ev: Obj
             spawn_delivery(svc.core.services.clone(), ctx.clone(), service, arn, body);
         }
     }
-    if cfg.get("EventBridgeConfiguration").is_some() {
+    if cfg.get("EventBridgeConfiguration").is_some() && svc.core.fabric.wants("events:put") {
         if let Some(detail) = eventbridge_entry(ctx, &record_of_bucket, &ev, &seq) {
             // Service events reach the owner's default bus over the fabric (only AWS
             // services may use `aws.*` sources).

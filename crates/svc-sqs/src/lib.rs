@@ -5,6 +5,7 @@
 //! Modules follow the API: `queues` (queue lifecycle, attributes, tags, permissions),
 //! `messages` (send, receive, delete, visibility), `batch` (the batch variants), `fifo`
 //! (group ordering and deduplication), `move_tasks` (dead-letter queue redrive tasks),
+//! `metrics` (AWS/SQS metrics published to CloudWatch every virtual minute),
 //! `attributes` (queue attribute rules), `md5` (digests), `state` (types, persistence).
 
 #![warn(missing_docs)]
@@ -15,6 +16,7 @@ pub mod error;
 pub mod fifo;
 pub mod md5;
 pub mod messages;
+pub mod metrics;
 pub mod move_tasks;
 pub mod queues;
 pub mod state;
@@ -69,13 +71,14 @@ impl Sqs {
             core: core.clone(),
             regions: Stores::new(|_, _| Region::default()),
             persist: Persist::new(core.store.clone()),
-            tasks: move_tasks::Tasks::default(),
+            tasks: move_tasks::Tasks::new(core.store.clone()),
             senders: RwLock::default(),
         };
         shared.load();
-        Sqs {
-            shared: Arc::new(shared),
-        }
+        let shared = Arc::new(shared);
+        move_tasks::resume(&shared);
+        metrics::arm(&shared);
+        Sqs { shared }
     }
 
     /// The shared state (for background tasks).

@@ -568,6 +568,7 @@ impl Shared {
             available_ms: now + delay as i64 * 1000,
             ..Default::default()
         };
+        let size = data.size();
         let mut sent = Sent {
             message_id: data.id,
             md5_body: data.md5_body,
@@ -617,6 +618,7 @@ impl Shared {
             });
         }
         q.wake_after_insert();
+        q.metrics.sent(size);
         Ok(sent)
     }
 
@@ -748,6 +750,7 @@ impl Shared {
         };
         if let Some(m) = removed {
             self.persist.delete_message(&q.id, m.seq, m.state_saved)?;
+            q.metrics.deleted();
             // A FIFO group may be unblocked now.
             if q.fifo {
                 q.notify.notify_waiters();
@@ -1101,10 +1104,12 @@ impl Shared {
             let now = self.now_ms();
             let (messages, next) = self.receive_once(q, opts, now)?;
             if !messages.is_empty() || q.is_deleted() {
+                q.metrics.received(messages.len());
                 return Ok(messages);
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
+                q.metrics.received(0);
                 return Ok(messages);
             }
             let sleep = match next {

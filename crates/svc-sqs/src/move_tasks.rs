@@ -1,7 +1,10 @@
 //! Message move tasks (dead-letter queue redrive): StartMessageMoveTask moves the visible
 //! messages of a dead-letter queue back to their source queues (or to DestinationArn) in
 //! the background, at MaxNumberOfMessagesPerSecond when given; ListMessageMoveTasks and
-//! CancelMessageMoveTask observe and stop it. Tasks live in memory.
+//! CancelMessageMoveTask observe and stop it. Tasks persist (`sqs/move-tasks`): their
+//! progress is saved after every batch and their status on every change, a task that was
+//! running when Overcast stopped resumes when it starts again, and ListMessageMoveTasks
+//! shows the last [`HISTORY`] tasks of a source queue across restarts.
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -9,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use overcast_core::RequestContext;
+use overcast_core::{RequestContext, Store, Table};
 use overcast_wire::value::{decode_base64, encode_base64};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,9 +21,42 @@ use crate::error::{SqsError, SqsResult};
 use crate::state::{Message, Queue};
 use crate::{Shared, Sqs};
 
+/// Tasks kept per source queue (ListMessageMoveTasks shows at most 10).
+pub const HISTORY: usize = 10;
+
+/// Persistence namespace of move tasks.
+pub const TASKS_NS: &str = "sqs/move-tasks";
+
+/// The persisted form of a task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskRecord {
+    key: String,
+    handle: String,
+    source_arn: String,
+    destination_arn: Option<String>,
+    rate: Option<u32>,
+    started_ms: i64,
+    to_move: u64,
+    moved: u64,
+    status: String,
+    failure_reason: Option<String>,
+}
+
+fn static_status(s: &str) -> &'static str {
+    match s {
+        "RUNNING" => "RUNNING",
+        "COMPLETED" => "COMPLETED",
+        "CANCELLING" => "CANCELLING",
+        "CANCELLED" => "CANCELLED",
+        _ => "FAILED",
+    }
+}
+
 /// One move task.
 #[derive(Debug)]
 pub struct Task {
+    /// Persistence key.
+    key: String,
     /// TaskHandle.
     pub handle: String,
     /// SourceArn.
@@ -54,17 +90,87 @@ impl Task {
             *st = (s, reason);
         }
     }
+
+    fn record(&self) -> TaskRecord {
+        let (status, failure_reason) = self.status();
+        TaskRecord {
+            key: self.key.clone(),
+            handle: self.handle.clone(),
+            source_arn: self.source_arn.clone(),
+            destination_arn: self.destination_arn.clone(),
+            rate: self.rate,
+            started_ms: self.started_ms,
+            to_move: self.to_move,
+            moved: self.moved.load(Ordering::Relaxed),
+            status: status.to_string(),
+            failure_reason,
+        }
+    }
+
+    fn from_record(r: TaskRecord) -> Task {
+        Task {
+            key: r.key,
+            handle: r.handle,
+            source_arn: r.source_arn,
+            destination_arn: r.destination_arn,
+            rate: r.rate,
+            started_ms: r.started_ms,
+            to_move: r.to_move,
+            moved: AtomicU64::new(r.moved),
+            status: Mutex::new((static_status(&r.status), r.failure_reason)),
+            cancel: AtomicBool::new(false),
+        }
+    }
 }
 
-/// Every move task, by source ARN (newest last).
-#[derive(Debug, Default)]
+/// Every move task, by source ARN (newest last), written through to the store.
 pub struct Tasks {
     by_source: Mutex<HashMap<String, Vec<Arc<Task>>>>,
+    table: Table<TaskRecord>,
+}
+
+impl std::fmt::Debug for Tasks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tasks").finish_non_exhaustive()
+    }
 }
 
 impl Tasks {
+    /// The tasks persisted in `store` (none running yet: see [`resume`]).
+    pub fn new(store: Arc<dyn Store>) -> Tasks {
+        let table: Table<TaskRecord> = Table::new(store, TASKS_NS);
+        let mut by_source: HashMap<String, Vec<Arc<Task>>> = HashMap::new();
+        for (_, r) in table.load() {
+            by_source
+                .entry(r.source_arn.clone())
+                .or_default()
+                .push(Arc::new(Task::from_record(r)));
+        }
+        for list in by_source.values_mut() {
+            list.sort_by(|a, b| a.started_ms.cmp(&b.started_ms).then(a.key.cmp(&b.key)));
+        }
+        Tasks {
+            by_source: Mutex::new(by_source),
+            table,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Arc<Task>>>> {
         self.by_source.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True while the task is listed (not forgotten with its deleted source queue).
+    fn knows(&self, t: &Task) -> bool {
+        self.lock()
+            .get(&t.source_arn)
+            .is_some_and(|l| l.iter().any(|x| x.key == t.key))
+    }
+
+    /// Writes a task's progress and status through.
+    pub fn save(&self, t: &Task) {
+        if let Err(e) = self.table.put(&t.key, &t.record()) {
+            tracing::warn!(error = %e, "cannot persist a message move task");
+        }
     }
 
     /// Stops every task and forgets them.
@@ -76,14 +182,51 @@ impl Tasks {
         m.clear();
     }
 
-    /// Stops the tasks reading from or writing to `arn` (queue deleted).
+    /// Stops the tasks reading from or writing to `arn` (queue deleted); the tasks of a
+    /// deleted source queue are forgotten.
     pub fn cancel_for(&self, arn: &str) {
-        for t in self.lock().values().flatten() {
+        let mut m = self.lock();
+        for t in m.values().flatten() {
             if t.source_arn == arn || t.destination_arn.as_deref() == Some(arn) {
                 t.cancel.store(true, Ordering::Release);
-                t.set_status("FAILED", Some("The queue was deleted.".into()));
+                if t.status().0 == "RUNNING" {
+                    t.set_status("FAILED", Some("The queue was deleted.".into()));
+                    self.save(t);
+                }
             }
         }
+        if let Some(gone) = m.remove(arn) {
+            for t in gone {
+                let _ = self.table.delete(&t.key);
+            }
+        }
+    }
+}
+
+/// Restarts the tasks that were running when Overcast stopped (on the scheduler, once the
+/// runtime runs).
+pub fn resume(svc: &Arc<Shared>) {
+    let running: Vec<Arc<Task>> = svc
+        .tasks
+        .lock()
+        .values()
+        .flatten()
+        .filter(|t| t.status().0 == "RUNNING")
+        .cloned()
+        .collect();
+    for task in running {
+        let shared = svc.clone();
+        let now = svc.core.clock.now();
+        svc.core.scheduler.at(now, move || {
+            let Some(source) = shared.queue_by_arn(&task.source_arn) else {
+                task.set_status("FAILED", Some("The source queue was deleted.".into()));
+                shared.tasks.save(&task);
+                return;
+            };
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(run(shared, source, task));
+            }
+        });
     }
 }
 
@@ -244,6 +387,7 @@ pub async fn start_message_move_task(
         );
         let to_move = source.lock().counts(now).visible;
         let task = Arc::new(Task {
+            key: format!("{now:016x}-{}", overcast_core::ids::hex(8)),
             handle,
             source_arn: source.arn.clone(),
             destination_arn: input.destination_arn,
@@ -255,6 +399,12 @@ pub async fn start_message_move_task(
             cancel: AtomicBool::new(false),
         });
         list.push(task.clone());
+        svc.tasks.save(&task);
+        // Keep the last HISTORY tasks of the queue.
+        let excess = list.len().saturating_sub(HISTORY);
+        for old in list.drain(..excess) {
+            let _ = svc.tasks.table.delete(&old.key);
+        }
         task
     };
     let shared = svc.shared();
@@ -278,6 +428,13 @@ fn take_visible(q: &Queue, n: usize, now: i64) -> Vec<Message> {
 }
 
 async fn run(svc: Arc<Shared>, source: Arc<Queue>, task: Arc<Task>) {
+    step(&svc, &source, &task).await;
+    if svc.tasks.knows(&task) {
+        svc.tasks.save(&task);
+    }
+}
+
+async fn step(svc: &Shared, source: &Arc<Queue>, task: &Task) {
     loop {
         if task.cancel.load(Ordering::Acquire) {
             task.set_status("CANCELLED", None);
@@ -295,7 +452,7 @@ async fn run(svc: Arc<Shared>, source: Arc<Queue>, task: Arc<Task>) {
             return;
         }
         let now = svc.now_ms();
-        let messages = take_visible(&source, batch, now);
+        let messages = take_visible(source, batch, now);
         if messages.is_empty() {
             task.set_status("COMPLETED", None);
             return;
@@ -308,7 +465,7 @@ async fn run(svc: Arc<Shared>, source: Arc<Queue>, task: Arc<Task>) {
                 .and_then(|arn| svc.queue_by_arn(arn));
             match target.filter(|t| !t.is_deleted()) {
                 Some(t) => {
-                    if let Err(e) = svc.transfer(&source, &t, m, now, false) {
+                    if let Err(e) = svc.transfer(source, &t, m, now, false) {
                         task.set_status("FAILED", Some(format!("{e}")));
                         return;
                     }
@@ -323,6 +480,9 @@ async fn run(svc: Arc<Shared>, source: Arc<Queue>, task: Arc<Task>) {
                     return;
                 }
             }
+        }
+        if svc.tasks.knows(task) {
+            svc.tasks.save(task);
         }
         if task.rate.is_some() {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -360,6 +520,7 @@ pub async fn cancel_message_move_task(
     }
     task.cancel.store(true, Ordering::Release);
     task.set_status("CANCELLED", None);
+    svc.tasks.save(&task);
     Ok(CancelMessageMoveTaskOutput {
         approximate_number_of_messages_moved: task.moved.load(Ordering::Relaxed),
     })

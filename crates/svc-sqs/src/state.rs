@@ -672,6 +672,8 @@ pub struct Queue {
     pub deleted: AtomicBool,
     /// Next message seq.
     pub next_seq: AtomicU64,
+    /// AWS/SQS metric counters since the last minute.
+    pub metrics: crate::metrics::QueueMetrics,
     inner: Mutex<QueueInner>,
 }
 
@@ -686,6 +688,7 @@ impl Queue {
             pollers: AtomicUsize::new(0),
             deleted: AtomicBool::new(false),
             next_seq: AtomicU64::new(1),
+            metrics: Default::default(),
             inner: Mutex::new(QueueInner {
                 config: rec.config,
                 tags: rec.tags,

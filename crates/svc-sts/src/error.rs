@@ -20,5 +20,13 @@ overcast_core::errors! {
         InvalidIdentityTokenException,
         /// The encoded authorization message is not one Overcast issued.
         InvalidAuthorizationMessageException,
+        /// Outbound web identity federation is not enabled for the account.
+        OutboundWebIdentityFederationDisabledException,
+        /// The token would outlive the caller's session.
+        SessionDurationEscalationException,
+        /// The token's claims are too large.
+        JWTPayloadSizeExceededException,
+        /// The trade-in token expired or was already exchanged.
+        ExpiredTradeInTokenException,
     }
 }

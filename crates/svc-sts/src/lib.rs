@@ -3,8 +3,9 @@
 //! (GetCallerIdentity with assumed-role keys answers the assumed-role ARN). Credentials
 //! persist through that registry; STS keeps no other state.
 //!
-//! GetDelegatedAccessToken and GetWebIdentityToken (outbound identity federation) are not
-//! implemented and answer `NotImplemented`.
+//! GetWebIdentityToken (outbound identity federation: signed JWTs, with OIDC discovery
+//! served under `/_overcast/sts/`) and GetDelegatedAccessToken (trade-in tokens) are in
+//! [`outbound`]; their keys and issuer ids persist in the store.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ pub mod checks;
 pub mod credentials;
 pub mod error;
 pub mod federation;
+pub mod outbound;
 pub mod sessions;
 mod trust;
 
@@ -26,6 +28,8 @@ pub use error::StsError;
 pub struct Sts {
     identities: Arc<Identities>,
     services: overcast_core::Directory,
+    /// Outbound federation keys and trade-in tokens.
+    pub outbound: outbound::Outbound,
 }
 
 /// Builds the service.
@@ -33,6 +37,7 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
     Arc::new(Sts {
         identities: core.identities.clone(),
         services: core.services.clone(),
+        outbound: outbound::Outbound::new(core.store.clone()),
     })
 }
 
@@ -48,8 +53,18 @@ impl Service for Sts {
         "DecodeAuthorizationMessage" => caller::decode_authorization_message_op,
         "GetAccessKeyInfo" => caller::get_access_key_info,
         "GetCallerIdentity" => caller::get_caller_identity,
+        "GetDelegatedAccessToken" => outbound::get_delegated_access_token,
         "GetFederationToken" => sessions::get_federation_token,
         "GetSessionToken" => sessions::get_session_token,
+        "GetWebIdentityToken" => outbound::get_web_identity_token,
+    }
+
+    fn reset(&self) {
+        self.outbound.clear();
+    }
+
+    fn as_any(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        Some(self)
     }
 }
 
@@ -194,6 +209,111 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert_eq!(e.code, "NotImplemented");
+        assert_eq!(e.code, "AccessDenied");
+    }
+
+    #[tokio::test]
+    async fn web_identity_tokens_and_delegated_access() {
+        let core = Core::ephemeral();
+        let svc = service(&core);
+        let ctx = RequestContext::test("sts", "GetWebIdentityToken");
+        let out = call(
+            &svc,
+            &ctx,
+            "GetWebIdentityToken",
+            json!({"Audience": ["https://a.example", "b"], "SigningAlgorithm": "ES384",
+                   "Tags": [{"Key": "team", "Value": "data"}]}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out["Expiration"].as_f64().unwrap(), ctx.now.floor() + 300.0);
+        let token = out["WebIdentityToken"].as_str().unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header: Value = serde_json::from_slice(&b64.decode(parts[0]).unwrap()).unwrap();
+        assert_eq!(header["alg"], "ES384");
+        let claims: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+        assert_eq!(claims["aud"], json!(["https://a.example", "b"]));
+        assert_eq!(claims["sub"], "arn:aws:iam::000000000000:root");
+        let ns = &claims[outbound::CLAIMS_NAMESPACE];
+        assert_eq!(ns["aws_account"], "000000000000");
+        assert_eq!(ns["request_tags"]["team"], "data");
+        let iss = claims["iss"].as_str().unwrap();
+        let issuer_id = iss.rsplit('/').next().unwrap();
+        let sts = svc.as_any().unwrap().downcast_ref::<Sts>().unwrap();
+        let jwks = sts
+            .outbound
+            .discovery(&format!("{issuer_id}/.well-known/jwks.json"), "http://h")
+            .unwrap();
+        assert_eq!(jwks["keys"][0]["kid"], header["kid"]);
+        let e = call(
+            &svc,
+            &ctx,
+            "GetWebIdentityToken",
+            json!({"Audience": ["a"], "SigningAlgorithm": "HS256"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, "ValidationError");
+
+        // A session cannot mint a token that outlives it.
+        let s = call(
+            &svc,
+            &ctx,
+            "GetSessionToken",
+            json!({"DurationSeconds": 900}),
+        )
+        .await
+        .unwrap();
+        let key = s["Credentials"]["AccessKeyId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let session_ctx = RequestContext {
+            access_key: Some(key),
+            ..RequestContext::test("sts", "GetWebIdentityToken")
+        };
+        let e = call(
+            &svc,
+            &session_ctx,
+            "GetWebIdentityToken",
+            json!({"Audience": ["a"], "SigningAlgorithm": "ES384", "DurationSeconds": 3600}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, "SessionDurationEscalationException");
+
+        let t = sts
+            .outbound
+            .mint_trade_in_token("arn:aws:iam::111111111111:user/alice", ctx.now + 60.0, 900)
+            .unwrap();
+        let out = call(
+            &svc,
+            &ctx,
+            "GetDelegatedAccessToken",
+            json!({"TradeInToken": t}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            out["AssumedPrincipal"],
+            "arn:aws:iam::111111111111:user/alice"
+        );
+        let key = out["Credentials"]["AccessKeyId"].as_str().unwrap();
+        assert_eq!(
+            core.identities.resolve(Some(key)).arn,
+            "arn:aws:iam::111111111111:user/alice"
+        );
+        let e = call(
+            &svc,
+            &ctx,
+            "GetDelegatedAccessToken",
+            json!({"TradeInToken": t}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, "ExpiredTradeInTokenException");
     }
 }
