@@ -22,6 +22,7 @@ pub mod objects;
 pub mod objlock;
 pub mod post;
 pub mod restore;
+pub mod select;
 pub mod sse;
 pub mod state;
 pub mod stream;
@@ -185,6 +186,7 @@ impl Service for S3 {
             "PutObject" => objects::put_object,
             "GetObject" => objects::get_object,
             "UploadPart" => multipart::upload_part,
+            "SelectObjectContent" => select::select_object_content,
         }
     }
 
