@@ -373,7 +373,7 @@ fn score(
         x_id: x_id == Some(op.name.as_str()),
         required,
         known,
-        preferred: r.preferred,
+        preferred: s3_quirks::preferred(&op.name, r.preferred, headers),
     }
 }
 
@@ -1357,6 +1357,19 @@ pub mod s3_quirks {
     /// purpose buckets use (the model's `deprecated` operations lose ties too).
     pub fn superseded(service: &str, op: &str) -> bool {
         service == "s3" && op == "ListDirectoryBuckets"
+    }
+
+    /// Whether an operation wins ties on this request: ListDirectoryBuckets answers the same
+    /// `GET /` as ListBuckets, and SDKs sign it for the `s3express` service.
+    pub fn preferred(op: &str, default: bool, headers: &http::HeaderMap) -> bool {
+        if op != "ListBuckets" && op != "ListDirectoryBuckets" {
+            return default;
+        }
+        let express = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("/s3express/aws4_request"));
+        express == (op == "ListDirectoryBuckets")
     }
 
     /// The document namespace when the model declares none.
