@@ -12,9 +12,12 @@ pub mod buckets;
 pub mod checksum;
 pub mod config;
 pub mod control;
+pub mod deprecated;
 pub mod error;
+pub mod express;
 pub mod lifecycle;
 pub mod listing;
+pub mod metadata;
 pub mod multipart;
 pub mod notify;
 pub mod object_tags;
@@ -181,7 +184,25 @@ impl Service for S3 {
         "PutBucketIntelligentTieringConfiguration" => config::put_bucket_intelligent_tiering_configuration,
         "GetBucketIntelligentTieringConfiguration" => config::get_bucket_intelligent_tiering_configuration,
         "DeleteBucketIntelligentTieringConfiguration" => config::delete_bucket_intelligent_tiering_configuration,
-        "ListBucketIntelligentTieringConfigurations" => config::list_bucket_intelligent_tiering_configurations;
+        "ListBucketIntelligentTieringConfigurations" => config::list_bucket_intelligent_tiering_configurations,
+        "PutBucketLifecycle" => deprecated::put_bucket_lifecycle,
+        "GetBucketLifecycle" => deprecated::get_bucket_lifecycle,
+        "PutBucketNotification" => deprecated::put_bucket_notification,
+        "GetBucketNotification" => deprecated::get_bucket_notification,
+        "ListDirectoryBuckets" => express::list_directory_buckets,
+        "CreateSession" => express::create_session,
+        "RenameObject" => express::rename_object,
+        "CreateBucketMetadataConfiguration" => metadata::create_bucket_metadata_configuration,
+        "GetBucketMetadataConfiguration" => metadata::get_bucket_metadata_configuration,
+        "DeleteBucketMetadataConfiguration" => metadata::delete_bucket_metadata_configuration,
+        "UpdateBucketMetadataJournalTableConfiguration" => metadata::update_bucket_metadata_journal_table_configuration,
+        "UpdateBucketMetadataInventoryTableConfiguration" => metadata::update_bucket_metadata_inventory_table_configuration,
+        "UpdateBucketMetadataAnnotationTableConfiguration" => metadata::update_bucket_metadata_annotation_table_configuration,
+        "CreateBucketMetadataTableConfiguration" => metadata::create_bucket_metadata_table_configuration,
+        "GetBucketMetadataTableConfiguration" => metadata::get_bucket_metadata_table_configuration,
+        "DeleteBucketMetadataTableConfiguration" => metadata::delete_bucket_metadata_table_configuration,
+        "PutBucketAbac" => metadata::put_bucket_abac,
+        "GetBucketAbac" => metadata::get_bucket_abac;
         raw {
             "PutObject" => objects::put_object,
             "GetObject" => objects::get_object,
