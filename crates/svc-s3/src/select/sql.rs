@@ -1346,9 +1346,7 @@ pub fn like(s: &str, p: &str, esc: Option<char>) -> Result<bool, AwsError> {
                 }
             }
             P::One => {
-                for j in 1..=s.len() {
-                    next[j] = dp[j - 1];
-                }
+                next[1..].copy_from_slice(&dp[..s.len()]);
             }
             P::Ch(c) => {
                 for j in 1..=s.len() {
@@ -1678,10 +1676,8 @@ fn call(name: &str, a: Vec<V>, now: OffsetDateTime) -> Result<V, AwsError> {
             };
             let d = y - x;
             let months = |x: OffsetDateTime, y: OffsetDateTime| {
-                let m = (i64::from(y.year()) - i64::from(x.year())) * 12
-                    + i64::from(u8::from(y.month()))
-                    - i64::from(u8::from(x.month()));
-                m
+                (i64::from(y.year()) - i64::from(x.year())) * 12 + i64::from(u8::from(y.month()))
+                    - i64::from(u8::from(x.month()))
             };
             V::Int(match part.as_str() {
                 "year" => months(x, y) / 12,
