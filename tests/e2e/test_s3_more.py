@@ -152,3 +152,43 @@ def test_v1_metadata_table_and_abac(overcast, s3, bucket):
     expect("MetadataConfigurationNotFound", s3.get_bucket_metadata_table_configuration,
            Bucket=bucket)
     expect("NoSuchBucket", s3.get_bucket_abac, Bucket=f"nope-{uuid.uuid4().hex[:8]}")
+
+
+def test_object_annotations(overcast, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"v1")
+    r = s3.put_object_annotation(Bucket=bucket, Key="doc.txt", AnnotationName="summary",
+                                 AnnotationPayload="a short summary".encode())
+    assert r["AnnotationName"] == "summary" and r["ETag"]
+    s3.put_object_annotation(Bucket=bucket, Key="doc.txt", AnnotationName="sum-2",
+                             AnnotationPayload=b"x")
+    s3.put_object_annotation(Bucket=bucket, Key="doc.txt", AnnotationName="tags",
+                             AnnotationPayload=json.dumps({"k": "v"}).encode())
+    got = s3.get_object_annotation(Bucket=bucket, Key="doc.txt", AnnotationName="summary")
+    assert got["AnnotationPayload"].read() == b"a short summary"
+    assert got["ContentLength"] == len(b"a short summary") and got["ETag"] == r["ETag"]
+    listed = s3.list_object_annotations(Bucket=bucket, Key="doc.txt", AnnotationPrefix="sum")
+    assert [a["AnnotationName"] for a in listed["Annotations"]] == ["sum-2", "summary"]
+    page = s3.list_object_annotations(Bucket=bucket, Key="doc.txt", MaxAnnotationResults=2)
+    assert [a["AnnotationName"] for a in page["Annotations"]] == ["sum-2", "summary"]
+    rest = s3.list_object_annotations(Bucket=bucket, Key="doc.txt",
+                                      ContinuationToken=page["NextContinuationToken"])
+    assert [a["AnnotationName"] for a in rest["Annotations"]] == ["tags"]
+    expect("NoSuchAnnotation", s3.get_object_annotation, Bucket=bucket, Key="doc.txt",
+           AnnotationName="nope")
+    expect("NoSuchKey", s3.put_object_annotation, Bucket=bucket, Key="missing",
+           AnnotationName="a", AnnotationPayload=b"x")
+    expect("AnnotationNameTooLong", s3.put_object_annotation, Bucket=bucket, Key="doc.txt",
+           AnnotationName="n" * 513, AnnotationPayload=b"x")
+    r = expect("UnsupportedMediaType", s3.put_object_annotation, Bucket=bucket, Key="doc.txt",
+               AnnotationName="bin", AnnotationPayload=b"\xff\xfe")
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 415
+    s3.delete_object_annotation(Bucket=bucket, Key="doc.txt", AnnotationName="sum-2")
+    overcast.restart()
+    names = [a["AnnotationName"]
+             for a in s3.list_object_annotations(Bucket=bucket, Key="doc.txt")["Annotations"]]
+    assert names == ["summary", "tags"]
+    # A new object under the key starts without annotations.
+    s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"v2")
+    assert s3.list_object_annotations(Bucket=bucket, Key="doc.txt")["Annotations"] == []
+    expect("NoSuchAnnotation", s3.get_object_annotation, Bucket=bucket, Key="doc.txt",
+           AnnotationName="summary")

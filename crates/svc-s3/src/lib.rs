@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use overcast_core::{Core, RequestContext, Service};
 
+pub mod annotations;
 pub mod buckets;
 pub mod checksum;
 pub mod config;
@@ -37,6 +38,7 @@ use state::State;
 /// The service.
 pub struct S3 {
     state: RwLock<State>,
+    annotations: annotations::Annotations,
     root: std::path::PathBuf,
     core: Core,
 }
@@ -55,6 +57,7 @@ impl S3 {
         let root = core.blob_dir.join("s3");
         S3 {
             state: RwLock::new(State::load(core.store.clone(), root.clone())),
+            annotations: annotations::Annotations::load(core.store.clone()),
             root,
             core: core.clone(),
         }
@@ -202,12 +205,16 @@ impl Service for S3 {
         "GetBucketMetadataTableConfiguration" => metadata::get_bucket_metadata_table_configuration,
         "DeleteBucketMetadataTableConfiguration" => metadata::delete_bucket_metadata_table_configuration,
         "PutBucketAbac" => metadata::put_bucket_abac,
-        "GetBucketAbac" => metadata::get_bucket_abac;
+        "GetBucketAbac" => metadata::get_bucket_abac,
+        "ListObjectAnnotations" => annotations::list_object_annotations,
+        "DeleteObjectAnnotation" => annotations::delete_object_annotation;
         raw {
             "PutObject" => objects::put_object,
             "GetObject" => objects::get_object,
             "UploadPart" => multipart::upload_part,
             "SelectObjectContent" => select::select_object_content,
+            "PutObjectAnnotation" => annotations::put_object_annotation,
+            "GetObjectAnnotation" => annotations::get_object_annotation,
         }
     }
 
@@ -261,6 +268,8 @@ impl Service for S3 {
             let _ = st.bucket_table.delete(&name);
         }
         let _ = std::fs::remove_dir_all(&self.root);
+        drop(st);
+        self.annotations.clear();
     }
 }
 
