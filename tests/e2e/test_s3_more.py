@@ -192,3 +192,38 @@ def test_object_annotations(overcast, s3, bucket):
     assert s3.list_object_annotations(Bucket=bucket, Key="doc.txt")["Annotations"] == []
     expect("NoSuchAnnotation", s3.get_object_annotation, Bucket=bucket, Key="doc.txt",
            AnnotationName="summary")
+
+
+def test_update_object_encryption(overcast, s3, client, bucket):
+    kms = client("kms")
+    k1 = kms.create_key()["KeyMetadata"]["Arn"]
+    k2 = kms.create_key()["KeyMetadata"]["Arn"]
+    data = b"re-encrypt me " * 100
+    etag = s3.put_object(Bucket=bucket, Key="obj", Body=data, ChecksumAlgorithm="SHA256")["ETag"]
+    assert s3.head_object(Bucket=bucket, Key="obj")["ServerSideEncryption"] == "AES256"
+    # SSE-S3 -> SSE-KMS under k1.
+    s3.update_object_encryption(Bucket=bucket, Key="obj",
+                                ObjectEncryption={"SSEKMS": {"KMSKeyArn": k1}})
+    head = s3.head_object(Bucket=bucket, Key="obj", ChecksumMode="ENABLED")
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == k1
+    assert head["ETag"] == etag and head["ChecksumSHA256"]
+    assert s3.get_object(Bucket=bucket, Key="obj")["Body"].read() == data
+    # SSE-KMS k1 -> k2 with a Bucket Key: the data key is wrapped again, so k1 is not needed.
+    s3.update_object_encryption(Bucket=bucket, Key="obj", ObjectEncryption={
+        "SSEKMS": {"KMSKeyArn": k2, "BucketKeyEnabled": True}})
+    kms.disable_key(KeyId=k1)
+    overcast.restart()
+    got = s3.get_object(Bucket=bucket, Key="obj")
+    assert got["SSEKMSKeyId"] == k2 and got["BucketKeyEnabled"] is True
+    assert got["Body"].read() == data and got["ETag"] == etag
+    # Errors: missing object, SSE-C objects, a key that does not exist.
+    expect("NoSuchKey", s3.update_object_encryption, Bucket=bucket, Key="none",
+           ObjectEncryption={"SSEKMS": {"KMSKeyArn": k2}})
+    ckey = b"k" * 32
+    s3.put_object(Bucket=bucket, Key="customer", Body=b"c", SSECustomerAlgorithm="AES256",
+                  SSECustomerKey=ckey)
+    expect("InvalidRequest", s3.update_object_encryption, Bucket=bucket, Key="customer",
+           ObjectEncryption={"SSEKMS": {"KMSKeyArn": k2}})
+    missing = k2.rsplit("/", 1)[0] + "/" + str(uuid.uuid4())
+    expect("KMS.NotFoundException", s3.update_object_encryption, Bucket=bucket, Key="obj",
+           ObjectEncryption={"SSEKMS": {"KMSKeyArn": missing}})

@@ -25,6 +25,7 @@ pub mod object_tags;
 pub mod objects;
 pub mod objlock;
 pub mod post;
+pub mod reencrypt;
 pub mod restore;
 pub mod select;
 pub mod sse;
@@ -207,7 +208,8 @@ impl Service for S3 {
         "PutBucketAbac" => metadata::put_bucket_abac,
         "GetBucketAbac" => metadata::get_bucket_abac,
         "ListObjectAnnotations" => annotations::list_object_annotations,
-        "DeleteObjectAnnotation" => annotations::delete_object_annotation;
+        "DeleteObjectAnnotation" => annotations::delete_object_annotation,
+        "UpdateObjectEncryption" => reencrypt::update_object_encryption;
         raw {
             "PutObject" => objects::put_object,
             "GetObject" => objects::get_object,
