@@ -184,9 +184,22 @@ fn output_format(v: &Value) -> Result<OutFormat, AwsError> {
 
 /// Splits CSV text into records (byte offset of each record, its fields).
 pub fn parse_csv(text: &str, o: &CsvIn) -> Result<Vec<(usize, Vec<String>)>, AwsError> {
+    let mut out = Vec::new();
+    for_each_csv(text, o, &mut |off, fields| {
+        out.push((off, fields));
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// Calls `f` with each CSV record (its byte offset and fields) until it answers false.
+pub fn for_each_csv(
+    text: &str,
+    o: &CsvIn,
+    f: &mut dyn FnMut(usize, Vec<String>) -> Result<bool, AwsError>,
+) -> Result<(), AwsError> {
     let bytes = text.as_bytes();
     let rd = o.record.as_bytes();
-    let mut out = Vec::new();
     let mut i = 0;
     let crlf = o.record == "\n";
     while i < bytes.len() {
@@ -263,9 +276,11 @@ pub fn parse_csv(text: &str, o: &CsvIn) -> Result<Vec<(usize, Vec<String>)>, Aws
         if fields.len() == 1 && fields[0].is_empty() && !quoted_any {
             continue;
         }
-        out.push((start, fields));
+        if !f(start, fields)? {
+            break;
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
@@ -399,27 +414,72 @@ fn run(
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let offset_base = data.len() - text.len();
-    let mut records: Vec<V> = Vec::new();
+    let alias = q.alias.as_deref();
+    let mut out = String::new();
+    let mut states: Vec<AggState> = q.aggs.iter().map(|(k, _)| AggState::new(*k)).collect();
+    let mut emitted = 0u64;
+    // Evaluates one record; false once LIMIT is reached (reading stops there).
+    let mut process = |r: V| -> Result<bool, AwsError> {
+        if states.is_empty() && q.limit.is_some_and(|l| emitted >= l) {
+            return Ok(false);
+        }
+        let env = Env {
+            record: &r,
+            alias,
+            now,
+            aggs: &[],
+        };
+        if let Some(f) = &q.filter {
+            if !sql::matches(f, &env)? {
+                return Ok(true);
+            }
+        }
+        if !states.is_empty() {
+            for (s, (_, arg)) in states.iter_mut().zip(&q.aggs) {
+                match arg {
+                    Some(e) => s.add(Some(sql::eval(e, &env)?))?,
+                    None => s.add(None)?,
+                }
+            }
+            return Ok(true);
+        }
+        let row: Vec<(String, V)> = match &q.projection {
+            Projection::Star => match &r {
+                V::Struct(m) => m.clone(),
+                other => vec![("_1".to_string(), other.clone())],
+            },
+            Projection::Items(items) => {
+                let mut row = Vec::with_capacity(items.len());
+                for (e, name) in items {
+                    row.push((name.clone(), sql::eval(e, &env)?));
+                }
+                row
+            }
+        };
+        write_record(&row, out_fmt, &mut out);
+        emitted += 1;
+        Ok(q.limit.is_none_or(|l| emitted < l))
+    };
     match fmt {
         Format::Csv(o) => {
             let (from, upto) = match window {
                 Some((a, b)) => (record_start(text.as_bytes(), a, o.record.as_bytes()), b),
                 None => (0, usize::MAX),
             };
-            let mut rows = parse_csv(&text[from.min(text.len())..], o)?.into_iter();
-            let mut names: Vec<String> = Vec::new();
-            if from == 0 && o.header != "NONE" {
-                if let Some((_, h)) = rows.next() {
-                    if o.header == "USE" {
-                        names = h;
-                    }
-                }
-            }
-            for (off, fields) in rows {
+            let mut names: Option<Vec<String>> = (from != 0 || o.header == "NONE").then(Vec::new);
+            for_each_csv(&text[from.min(text.len())..], o, &mut |off, fields| {
+                let Some(names) = names.as_ref() else {
+                    names = Some(if o.header == "USE" {
+                        fields
+                    } else {
+                        Vec::new()
+                    });
+                    return Ok(true);
+                };
                 if from + off + offset_base > upto {
-                    break;
+                    return Ok(false);
                 }
-                records.push(V::Struct(
+                process(V::Struct(
                     fields
                         .into_iter()
                         .enumerate()
@@ -431,8 +491,8 @@ fn run(
                             (name, V::Str(f))
                         })
                         .collect(),
-                ));
-            }
+                ))
+            })?;
         }
         Format::Json { lines } => {
             let (from, upto) = match window {
@@ -445,7 +505,7 @@ fn run(
             };
             let slice = &text[from.min(text.len())..];
             let mut it = serde_json::Deserializer::from_str(slice).into_iter::<V>();
-            loop {
+            'read: loop {
                 let rest = &slice[it.byte_offset()..];
                 let skipped = rest.len() - rest.trim_start().len();
                 if from + it.byte_offset() + skipped + offset_base > upto {
@@ -453,7 +513,13 @@ fn run(
                 }
                 match it.next() {
                     None => break,
-                    Some(Ok(v)) => records.extend(sql::unnest(v, &q.from)),
+                    Some(Ok(v)) => {
+                        for r in sql::unnest(v, &q.from) {
+                            if !process(r)? {
+                                break 'read;
+                            }
+                        }
+                    }
                     Some(Err(e)) => {
                         return Err(select_error(
                             "JSONParsingError",
@@ -464,29 +530,7 @@ fn run(
             }
         }
     }
-    let alias = q.alias.as_deref();
-    let mut out = String::new();
-    if !q.aggs.is_empty() {
-        let mut states: Vec<AggState> = q.aggs.iter().map(|(k, _)| AggState::new(*k)).collect();
-        for r in &records {
-            let env = Env {
-                record: r,
-                alias,
-                now,
-                aggs: &[],
-            };
-            if let Some(f) = &q.filter {
-                if !sql::matches(f, &env)? {
-                    continue;
-                }
-            }
-            for (s, (_, arg)) in states.iter_mut().zip(&q.aggs) {
-                match arg {
-                    Some(e) => s.add(Some(sql::eval(e, &env)?))?,
-                    None => s.add(None)?,
-                }
-            }
-        }
+    if !states.is_empty() {
         let finals: Vec<V> = states.iter().map(AggState::finish).collect();
         let env = Env {
             record: &V::Missing,
@@ -503,39 +547,6 @@ fn run(
                 write_record(&row, out_fmt, &mut out);
             }
         }
-        return Ok(out.into_bytes());
-    }
-    let mut emitted = 0u64;
-    for r in &records {
-        if q.limit.is_some_and(|l| emitted >= l) {
-            break;
-        }
-        let env = Env {
-            record: r,
-            alias,
-            now,
-            aggs: &[],
-        };
-        if let Some(f) = &q.filter {
-            if !sql::matches(f, &env)? {
-                continue;
-            }
-        }
-        let row: Vec<(String, V)> = match &q.projection {
-            Projection::Star => match r {
-                V::Struct(m) => m.clone(),
-                other => vec![("_1".to_string(), other.clone())],
-            },
-            Projection::Items(items) => {
-                let mut row = Vec::with_capacity(items.len());
-                for (e, name) in items {
-                    row.push((name.clone(), sql::eval(e, &env)?));
-                }
-                row
-            }
-        };
-        write_record(&row, out_fmt, &mut out);
-        emitted += 1;
     }
     Ok(out.into_bytes())
 }
