@@ -1026,37 +1026,36 @@ fn resolve(env: &Env, steps: &[Step]) -> V {
             steps = &steps[1..];
         }
     }
-    let mut cur = env.record.clone();
+    let mut cur: &V = env.record;
     for (i, s) in steps.iter().enumerate() {
-        cur = match s {
-            Step::Field(name, quoted) => {
-                let v = cur.member(name, *quoted);
-                if matches!(v, V::Missing) && i == 0 {
-                    positional(&cur, name).unwrap_or(V::Missing)
+        let next = match s {
+            Step::Field(name, quoted) => cur.member_ref(name, *quoted).or_else(|| {
+                if i == 0 {
+                    positional(cur, name)
                 } else {
-                    v
+                    None
                 }
-            }
-            Step::Index(n) => match &cur {
-                V::List(l) => usize::try_from(*n)
-                    .ok()
-                    .and_then(|n| l.get(n))
-                    .cloned()
-                    .unwrap_or(V::Missing),
-                _ => V::Missing,
+            }),
+            Step::Index(n) => match cur {
+                V::List(l) => usize::try_from(*n).ok().and_then(|n| l.get(n)),
+                _ => None,
             },
-            Step::Star => cur,
+            Step::Star => Some(cur),
         };
+        match next {
+            Some(v) => cur = v,
+            None => return V::Missing,
+        }
     }
-    cur
+    cur.clone()
 }
 
-fn positional(record: &V, name: &str) -> Option<V> {
+fn positional<'a>(record: &'a V, name: &str) -> Option<&'a V> {
     let n: usize = name.strip_prefix('_')?.parse().ok()?;
     let V::Struct(m) = record else {
         return None;
     };
-    m.get(n.checked_sub(1)?).map(|(_, v)| v.clone())
+    m.get(n.checked_sub(1)?).map(|(_, v)| v)
 }
 
 /// Applies the FROM path to one top-level value: the records it yields.
@@ -1304,6 +1303,18 @@ fn binary(op: &str, a: V, b: V) -> Result<V, AwsError> {
 
 /// SQL LIKE: `%` any run, `_` one character, `esc` escapes either.
 pub fn like(s: &str, p: &str, esc: Option<char>) -> Result<bool, AwsError> {
+    // Common patterns (`abc%`, `%abc`, `%abc%`, `abc`) without the general matcher.
+    if esc.is_none() && !p.contains('_') {
+        let inner = p.trim_matches('%');
+        if !inner.contains('%') {
+            return Ok(match (p.starts_with('%'), p.ends_with('%')) {
+                (false, false) => s == inner,
+                (false, true) => s.starts_with(inner),
+                (true, false) => s.ends_with(inner),
+                (true, true) => s.contains(inner),
+            });
+        }
+    }
     #[derive(Clone, Copy)]
     enum P {
         Any,

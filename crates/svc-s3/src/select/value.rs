@@ -106,18 +106,25 @@ impl V {
 
     /// A struct member by name: exact first, then case-insensitive.
     pub fn member(&self, name: &str, case_sensitive: bool) -> V {
+        self.member_ref(name, case_sensitive)
+            .cloned()
+            .unwrap_or(V::Missing)
+    }
+
+    /// [`V::member`] without copying.
+    pub fn member_ref(&self, name: &str, case_sensitive: bool) -> Option<&V> {
         let V::Struct(m) = self else {
-            return V::Missing;
+            return None;
         };
         if let Some((_, v)) = m.iter().find(|(k, _)| k == name) {
-            return v.clone();
+            return Some(v);
         }
         if !case_sensitive {
             if let Some((_, v)) = m.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
-                return v.clone();
+                return Some(v);
             }
         }
-        V::Missing
+        None
     }
 }
 
