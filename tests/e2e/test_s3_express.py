@@ -1,7 +1,8 @@
 """S3 Express One Zone directory buckets through boto3 (which signs with CreateSession
 credentials, as against AWS): creation with the naming and location rules and their errors,
 ListDirectoryBuckets kept apart from ListBuckets, HeadBucket's location, CreateSession,
-RenameObject with its conditions, and persistence across a restart."""
+RenameObject with its conditions, EXPRESS_ONEZONE objects, and persistence across a
+restart."""
 import uuid
 
 import pytest
@@ -76,8 +77,12 @@ def test_rename_object(s3, client, dbucket):
     s3.put_object(Bucket=dbucket, Key="a.txt", Body=b"alpha")
     s3.put_object(Bucket=dbucket, Key="taken.txt", Body=b"taken")
     s3.rename_object(Bucket=dbucket, Key="b.txt", RenameSource=f"{dbucket}/a.txt")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=dbucket)["Contents"]]
-    assert keys == ["b.txt", "taken.txt"]
+    listed = s3.list_objects_v2(Bucket=dbucket)["Contents"]
+    assert [o["Key"] for o in listed] == ["b.txt", "taken.txt"]
+    assert {o["StorageClass"] for o in listed} == {"EXPRESS_ONEZONE"}
+    assert s3.head_object(Bucket=dbucket, Key="b.txt")["StorageClass"] == "EXPRESS_ONEZONE"
+    expect("InvalidStorageClass", s3.put_object, Bucket=dbucket, Key="cold", Body=b"x",
+           StorageClass="GLACIER")
     assert s3.get_object(Bucket=dbucket, Key="b.txt")["Body"].read() == b"alpha"
     expect("NoSuchKey", s3.get_object, Bucket=dbucket, Key="a.txt")
     expect("NoSuchKey", s3.rename_object, Bucket=dbucket, Key="c.txt",
