@@ -55,6 +55,21 @@ impl Annotations {
         }
     }
 
+    /// Forgets the annotations of a deleted bucket.
+    pub fn remove_bucket(&self, bucket: &str) {
+        let prefix = format!("{bucket}/");
+        let mut m = self.map.write().unwrap_or_else(|p| p.into_inner());
+        let gone: Vec<String> = m
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone {
+            let _ = self.table.delete(&k);
+            m.remove(&k);
+        }
+    }
+
     /// Forgets everything (service reset).
     pub fn clear(&self) {
         let mut m = self.map.write().unwrap_or_else(|p| p.into_inner());

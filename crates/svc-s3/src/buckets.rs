@@ -231,6 +231,7 @@ pub async fn delete_bucket(
         dir
     };
     let _ = tokio::fs::remove_dir_all(dir).await;
+    svc.annotations.remove_bucket(&name);
     Ok(json!({}))
 }
 
