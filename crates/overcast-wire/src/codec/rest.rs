@@ -1502,6 +1502,11 @@ mod tests {
         assert_eq!(op("HEAD", "/b/k", Some("s3"), &[]).1, "HeadObject");
         assert_eq!(op("HEAD", "/b", Some("s3"), &[]).1, "HeadBucket");
         assert_eq!(op("GET", "/", Some("s3"), &[]).1, "ListBuckets");
+        let express = "AWS4-HMAC-SHA256 Credential=k/20260101/us-west-2/s3express/aws4_request, SignedHeaders=host, Signature=00";
+        assert_eq!(
+            op("GET", "/", Some("s3"), &[("authorization", express)]).1,
+            "ListDirectoryBuckets"
+        );
         assert_eq!(
             op("PUT", "/b?tagging", Some("s3"), &[]).1,
             "PutBucketTagging"
