@@ -255,9 +255,20 @@ pub struct Query {
 
 // ---------------------------------------------------------------- parser
 
+/// Deepest expression nesting accepted (parsing and evaluation recurse).
+const MAX_DEPTH: usize = 64;
+
+fn too_deep() -> AwsError {
+    select_error(
+        "ParseUnsupportedSyntax",
+        format!("The SQL expression nests deeper than {MAX_DEPTH} levels."),
+    )
+}
+
 struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
+    depth: usize,
     aggs: Vec<(Agg, Option<Expr>)>,
     in_agg: bool,
 }
@@ -267,6 +278,7 @@ pub fn parse(src: &str) -> Result<Query, AwsError> {
     let mut p = Parser {
         toks: lex(src)?,
         pos: 0,
+        depth: 0,
         aggs: Vec::new(),
         in_agg: false,
     };
@@ -567,6 +579,21 @@ impl Parser {
     }
 
     fn expr(&mut self) -> Result<Expr, AwsError> {
+        self.nested(Self::or)
+    }
+
+    /// Runs `f` one nesting level deeper (parsing and evaluation recurse per level).
+    fn nested(&mut self, f: fn(&mut Self) -> Result<Expr, AwsError>) -> Result<Expr, AwsError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(too_deep());
+        }
+        self.depth += 1;
+        let e = f(self);
+        self.depth -= 1;
+        e
+    }
+
+    fn or(&mut self) -> Result<Expr, AwsError> {
         let mut l = self.and()?;
         while self.eat_kw("or") {
             let r = self.and()?;
@@ -586,7 +613,7 @@ impl Parser {
 
     fn not(&mut self) -> Result<Expr, AwsError> {
         if self.eat_kw("not") {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            return Ok(Expr::Not(Box::new(self.nested(Self::not)?)));
         }
         self.predicate()
     }
@@ -694,14 +721,14 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Expr, AwsError> {
         if self.eat_op("-") {
-            return Ok(match self.unary()? {
+            return Ok(match self.nested(Self::unary)? {
                 Expr::Lit(V::Int(i)) => Expr::Lit(V::Int(-i)),
                 Expr::Lit(V::Float(f)) => Expr::Lit(V::Float(-f)),
                 e => Expr::Neg(Box::new(e)),
             });
         }
         if self.eat_op("+") {
-            return self.unary();
+            return self.nested(Self::unary);
         }
         self.primary()
     }
@@ -2014,6 +2041,18 @@ mod tests {
             ),
         ] {
             assert_eq!(parse(q).unwrap_err().code, code, "{q}");
+        }
+        for deep in [
+            format!(
+                "SELECT {}1{} FROM S3Object",
+                "(".repeat(5000),
+                ")".repeat(5000)
+            ),
+            format!("SELECT {}1 FROM S3Object", "NOT ".repeat(5000)),
+            format!("SELECT {}1 FROM S3Object", "- ".repeat(5000)),
+            format!("SELECT {}1 FROM S3Object", "LOWER(".repeat(5000)),
+        ] {
+            assert_eq!(parse(&deep).unwrap_err().code, "ParseUnsupportedSyntax");
         }
         let r = rec(&[("a", "x")]);
         let q = parse("SELECT CAST(a AS INT) FROM S3Object").unwrap();
