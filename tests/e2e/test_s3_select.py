@@ -1,7 +1,9 @@
 """S3 Select (SelectObjectContent) through boto3's event stream: CSV with header modes,
-quoting, delimiters and comments, JSON LINES and DOCUMENT with nested paths, GZIP input,
+quoting, delimiters and comments, JSON LINES and DOCUMENT with nested paths, GZIP and BZIP2
+input,
 CSV and JSON output, WHERE/LIKE/IN/BETWEEN/IS NULL/CAST, aggregates, LIMIT, functions,
 ScanRange, Stats and Progress events, AWS's error codes, and selecting after a restart."""
+import bz2
 import gzip
 import json
 import uuid
@@ -151,6 +153,19 @@ def test_json_lines_document_and_gzip(s3, bucket):
     assert stats["BytesScanned"] == len(packed)
     assert stats["BytesProcessed"] == len(PEOPLE)
     assert progress["BytesProcessed"] == len(PEOPLE)
+    # BZIP2, several blocks (level 1 = 100 kB blocks) and concatenated streams.
+    rows = "".join(f"{i},{i % 7}\n" for i in range(40000)).encode()
+    packed = bz2.compress(rows[:200000], 1) + bz2.compress(rows[200000:], 1)
+    s3.put_object(Bucket=bucket, Key="rows.csv.bz2", Body=packed)
+    out, stats, _ = select(
+        s3, bucket, "rows.csv.bz2", "SELECT COUNT(*), SUM(CAST(_2 AS INT)) FROM S3Object",
+        inp={"CSV": {"FileHeaderInfo": "NONE"}, "CompressionType": "BZIP2"})
+    assert out == f"40000,{sum(i % 7 for i in range(40000))}\n"
+    assert stats["BytesScanned"] == len(packed) and stats["BytesProcessed"] == len(rows)
+    s3.put_object(Bucket=bucket, Key="broken.bz2", Body=packed[:-10])
+    expect("TruncatedInput", lambda: select(
+        s3, bucket, "broken.bz2", "SELECT COUNT(*) FROM S3Object",
+        inp={"CSV": {}, "CompressionType": "BZIP2"}))
 
 
 def test_scan_range_selects_whole_records(s3, bucket):

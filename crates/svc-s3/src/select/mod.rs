@@ -1,10 +1,11 @@
-//! SelectObjectContent (S3 Select): runs a SQL expression over a CSV or JSON object (plain or
-//! GZIP-compressed, SSE objects decrypted) and answers an event stream of `Records`
+//! SelectObjectContent (S3 Select): runs a SQL expression over a CSV or JSON object (plain,
+//! GZIP- or BZIP2-compressed, SSE objects decrypted) and answers an event stream of `Records`
 //! (chunks of CSV or JSON output), `Progress` when asked, `Stats` and `End`.
 //!
 //! The object is read whole into memory (S3 Select's objects are records files, and the
 //! response is computed before it is sent, so SQL errors are plain 400 errors).
 
+pub mod bzip2;
 pub mod sql;
 pub mod value;
 
@@ -349,11 +350,12 @@ fn decompress(data: Vec<u8>, compression: &str) -> Result<Vec<u8>, AwsError> {
                 })?;
             Ok(out)
         }
-        "BZIP2" => Err(AwsError::new(
-            "NotImplemented",
-            "BZIP2 decompression is not implemented by Overcast's S3 Select; use GZIP or NONE.",
-        )
-        .with_status(501)),
+        "BZIP2" => bzip2::decompress(&data).map_err(|e| {
+            select_error(
+                "TruncatedInput",
+                format!("Object decompression failed ({e}). Check that the object is properly compressed using the format specified in the request."),
+            )
+        }),
         _ => Ok(data),
     }
 }
