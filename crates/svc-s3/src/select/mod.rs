@@ -614,19 +614,26 @@ pub async fn select_object_content(
             "Scan range queries are not supported on compressed objects.",
         ));
     }
-    let data = decompress(data, &compression)?;
-    let processed = match window {
-        Some((a, b)) => b.saturating_sub(a) + 1,
-        None => data.len(),
-    } as u64;
-    let scanned = if compression == "NONE" {
-        processed
-    } else {
-        scanned_total as u64
-    };
     let now = time::OffsetDateTime::from_unix_timestamp_nanos((ctx.now * 1e9) as i128)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let records = run(&query, &data, &fmt, &out_fmt, window, now)?;
+    // Decompression and evaluation are CPU work: off the async workers.
+    let gzip_or_bzip2 = compression != "NONE";
+    let (records, decompressed) = tokio::task::spawn_blocking(move || {
+        let data = decompress(data, &compression)?;
+        let records = run(&query, &data, &fmt, &out_fmt, window, now)?;
+        Ok::<_, AwsError>((records, data.len()))
+    })
+    .await
+    .map_err(|e| AwsError::internal(format!("S3 Select stopped: {e}")))??;
+    let processed = match window {
+        Some((a, b)) => b.saturating_sub(a) + 1,
+        None => decompressed,
+    } as u64;
+    let scanned = if gzip_or_bzip2 {
+        scanned_total as u64
+    } else {
+        processed
+    };
     let mut stream = Vec::with_capacity(records.len() + 512);
     for chunk in records.chunks(CHUNK) {
         stream.extend_from_slice(&overcast_wire::eventstream::event(
