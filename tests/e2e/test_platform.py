@@ -106,8 +106,8 @@ def test_virtual_clock_survives_restart_and_kill9(overcast):
 
 @pytest.mark.parametrize("service,call,op", [
     # Operations no service implements yet (pick another when one lands).
-    ("s3", lambda c: c.get_bucket_metadata_configuration(Bucket="any-bucket"),
-     "GetBucketMetadataConfiguration"),                                       # rest-xml
+    ("s3", lambda c: c.get_object_torrent(Bucket="any-bucket", Key="k"),
+     "GetObjectTorrent"),                                                     # rest-xml
     ("lambda", lambda c: c.list_capacity_providers(), "ListCapacityProviders"),  # rest-json
     ("cloudwatch", lambda c: c.list_managed_insight_rules(ResourceARN="arn:aws:x"),
      "ListManagedInsightRules"),                                              # smithy-rpc-v2-cbor
@@ -132,7 +132,7 @@ def test_cbor_protocol_is_what_current_cloudwatch_clients_speak(client):
 
 
 def test_s3_error_has_s3_request_id_headers(overcast):
-    status, headers, body = raw(overcast, "GET", "/some-bucket?metadataConfiguration", headers={
+    status, headers, body = raw(overcast, "GET", "/some-bucket/k?torrent", headers={
         "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"})
     lower = {k.lower(): v for k, v in headers.items()}
     assert status == 501

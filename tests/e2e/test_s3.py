@@ -368,7 +368,8 @@ def test_objects_survive_restart_and_kill9(overcast, client, tmp_path):
 
 # --- aws-chunked uploads with trailing checksums -------------------------------------------------
 
-def chunked_put(overcast, bucket, key, payload, trailer_value, chunk=7):
+def chunked_put(overcast, bucket, key, payload, trailer_value, chunk=7, announce=True,
+                extra=None):
     """PUT `payload` framed as aws-chunked (as SDKs do over TLS) with a CRC32 trailer."""
     import http.client
     body = b""
@@ -377,7 +378,7 @@ def chunked_put(overcast, bucket, key, payload, trailer_value, chunk=7):
         body += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
     body += b"0\r\n" + f"x-amz-checksum-crc32:{trailer_value}\r\n\r\n".encode()
     conn = http.client.HTTPConnection("127.0.0.1", overcast.port, timeout=10)
-    conn.request("PUT", f"/{bucket}/{key}", body=body, headers={
+    headers = {
         "Content-Encoding": "aws-chunked",
         "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
         "x-amz-decoded-content-length": str(len(payload)),
@@ -386,7 +387,11 @@ def chunked_put(overcast, bucket, key, payload, trailer_value, chunk=7):
         "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, "
                          "SignedHeaders=host, Signature=00",
         "x-amz-date": "20240101T000000Z",
-    })
+    }
+    if not announce:
+        del headers["x-amz-sdk-checksum-algorithm"]
+    headers.update(extra or {})
+    conn.request("PUT", f"/{bucket}/{key}", body=body, headers=headers)
     resp = conn.getresponse()
     out = (resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
     conn.close()
@@ -407,6 +412,32 @@ def test_aws_chunked_trailer_checksum(overcast, s3, bucket):
     status, _, body = chunked_put(overcast, bucket, "bad", payload, "AAAAAA==")
     assert status == 400 and b"<Code>BadDigest</Code>" in body
     assert "bad" not in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def test_unannounced_trailer_checksum_on_encrypted_upload(overcast, s3, bucket):
+    """A trailer naming an algorithm no header announced is verified against the plaintext
+    even when the object is stored encrypted (SSE-C here)."""
+    key = os.urandom(32)
+    sse = {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+        "x-amz-server-side-encryption-customer-key-MD5":
+            base64.b64encode(hashlib.md5(key).digest()).decode(),
+    }
+    payload = b"encrypted at rest, checksummed in a trailer " * 40
+    crc = base64.b64encode(zlib.crc32(payload).to_bytes(4, "big")).decode()
+    status, headers, body = chunked_put(overcast, bucket, "sealed", payload, crc,
+                                        announce=False, extra=sse)
+    assert status == 200, body
+    assert headers["x-amz-checksum-crc32"] == crc
+    got = s3.get_object(Bucket=bucket, Key="sealed", ChecksumMode="ENABLED", SSECustomerAlgorithm="AES256",
+                        SSECustomerKey=key)
+    assert got["Body"].read() == payload
+    assert got["ChecksumCRC32"] == crc
+    status, _, body = chunked_put(overcast, bucket, "sealed-bad", payload, "AAAAAA==",
+                                  announce=False, extra=sse)
+    assert status == 400 and b"<Code>BadDigest</Code>" in body
+    assert "sealed-bad" not in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
 def test_get_object_attributes(s3, bucket):

@@ -42,7 +42,16 @@ pub async fn create_bucket(
     input: Value,
 ) -> Result<Value, AwsError> {
     let name = bucket_name(&input).to_string();
-    if !valid_bucket_name(&name) {
+    let cfg = input
+        .get("CreateBucketConfiguration")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let directory = if cfg.get("Bucket").is_some() || cfg.get("Location").is_some() {
+        Some(crate::express::check_create(&name, &cfg, &ctx.region)?)
+    } else {
+        None
+    };
+    if directory.is_none() && !valid_bucket_name(&name) {
         return Err(error::invalid_bucket_name(&name));
     }
     let constraint = input
@@ -50,6 +59,7 @@ pub async fn create_bucket(
         .and_then(|c| text(c, "LocationConstraint"))
         .filter(|c| !c.is_empty());
     let region = match (ctx.region.as_str(), constraint) {
+        (r, _) if directory.is_some() => r.to_string(),
         ("us-east-1", None) => "us-east-1".to_string(),
         ("us-east-1", Some("us-east-1")) => return Err(error::invalid_location_constraint()),
         ("us-east-1", Some(c)) => c.to_string(),
@@ -76,7 +86,7 @@ pub async fn create_bucket(
         }
         return Err(error::bucket_already_owned_by_you(&name));
     }
-    let record = BucketRecord {
+    let mut record = BucketRecord {
         name: name.clone(),
         owner: account(ctx).to_string(),
         region: region.clone(),
@@ -87,6 +97,12 @@ pub async fn create_bucket(
             input.get("ObjectLockEnabledForBucket") == Some(&Value::Bool(true)),
         ),
     };
+    if let Some(d) = &directory {
+        record
+            .configs
+            .insert(crate::express::KEY.to_string(), d.clone());
+    }
+    let arn = crate::express::bucket_arn(&record);
     st.bucket_table.put(&name, &record).map_err(error::io)?;
     st.buckets.insert(
         name.clone(),
@@ -97,14 +113,16 @@ pub async fn create_bucket(
             uploads: BTreeMap::new(),
         },
     );
-    let location = if region == "us-east-1" {
+    let location = if directory.is_some() {
+        format!("http://{name}.s3express.{}/", ctx.host)
+    } else if region == "us-east-1" {
         format!("/{name}")
     } else {
         format!("http://{name}.s3.{}/", ctx.host)
     };
     Ok(json!({
         "Location": location,
-        "BucketArn": format!("arn:aws:s3:::{name}"),
+        "BucketArn": arn,
     }))
 }
 
@@ -113,11 +131,21 @@ pub async fn head_bucket(svc: &S3, ctx: &RequestContext, input: Value) -> Result
     let st = svc.read();
     let name = bucket_name(&input);
     let b = owned(&st, ctx, name)?;
-    Ok(json!({
+    let mut out = json!({
         "BucketRegion": b.record.region,
         "AccessPointAlias": false,
-        "BucketArn": format!("arn:aws:s3:::{name}"),
-    }))
+        "BucketArn": crate::express::bucket_arn(&b.record),
+    });
+    if let Some(loc) = b
+        .record
+        .configs
+        .get(crate::express::KEY)
+        .and_then(|d| d.get("Location"))
+    {
+        out["BucketLocationType"] = loc.get("Type").cloned().unwrap_or(Value::Null);
+        out["BucketLocationName"] = loc.get("Name").cloned().unwrap_or(Value::Null);
+    }
+    Ok(out)
 }
 
 /// GetBucketLocation: no constraint for us-east-1.
@@ -153,7 +181,7 @@ pub async fn list_buckets(svc: &S3, ctx: &RequestContext, input: Value) -> Resul
     let mut mine = st
         .buckets
         .values()
-        .filter(|b| b.record.owner == ctx.account_id)
+        .filter(|b| b.record.owner == ctx.account_id && !crate::express::is_directory(&b.record))
         .filter(|b| b.record.name.starts_with(prefix) && b.record.name.as_str() > after)
         .filter(|b| region.is_none_or(|r| r == b.record.region));
     let mut buckets = Vec::new();
@@ -203,6 +231,7 @@ pub async fn delete_bucket(
         dir
     };
     let _ = tokio::fs::remove_dir_all(dir).await;
+    svc.annotations.remove_bucket(&name);
     Ok(json!({}))
 }
 

@@ -354,7 +354,7 @@ pub(crate) fn store(
     save(svc, ctx, bucket, kind.key, value)
 }
 
-fn save(
+pub(crate) fn save(
     svc: &S3,
     ctx: &RequestContext,
     bucket: &str,

@@ -8,20 +8,26 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use overcast_core::{Core, RequestContext, Service};
 
+pub mod annotations;
 pub mod buckets;
 pub mod checksum;
 pub mod config;
 pub mod control;
+pub mod deprecated;
 pub mod error;
+pub mod express;
 pub mod lifecycle;
 pub mod listing;
+pub mod metadata;
 pub mod multipart;
 pub mod notify;
 pub mod object_tags;
 pub mod objects;
 pub mod objlock;
 pub mod post;
+pub mod reencrypt;
 pub mod restore;
+pub mod select;
 pub mod sse;
 pub mod state;
 pub mod stream;
@@ -33,6 +39,7 @@ use state::State;
 /// The service.
 pub struct S3 {
     state: RwLock<State>,
+    annotations: annotations::Annotations,
     root: std::path::PathBuf,
     core: Core,
 }
@@ -51,6 +58,7 @@ impl S3 {
         let root = core.blob_dir.join("s3");
         S3 {
             state: RwLock::new(State::load(core.store.clone(), root.clone())),
+            annotations: annotations::Annotations::load(core.store.clone()),
             root,
             core: core.clone(),
         }
@@ -180,11 +188,35 @@ impl Service for S3 {
         "PutBucketIntelligentTieringConfiguration" => config::put_bucket_intelligent_tiering_configuration,
         "GetBucketIntelligentTieringConfiguration" => config::get_bucket_intelligent_tiering_configuration,
         "DeleteBucketIntelligentTieringConfiguration" => config::delete_bucket_intelligent_tiering_configuration,
-        "ListBucketIntelligentTieringConfigurations" => config::list_bucket_intelligent_tiering_configurations;
+        "ListBucketIntelligentTieringConfigurations" => config::list_bucket_intelligent_tiering_configurations,
+        "PutBucketLifecycle" => deprecated::put_bucket_lifecycle,
+        "GetBucketLifecycle" => deprecated::get_bucket_lifecycle,
+        "PutBucketNotification" => deprecated::put_bucket_notification,
+        "GetBucketNotification" => deprecated::get_bucket_notification,
+        "ListDirectoryBuckets" => express::list_directory_buckets,
+        "CreateSession" => express::create_session,
+        "RenameObject" => express::rename_object,
+        "CreateBucketMetadataConfiguration" => metadata::create_bucket_metadata_configuration,
+        "GetBucketMetadataConfiguration" => metadata::get_bucket_metadata_configuration,
+        "DeleteBucketMetadataConfiguration" => metadata::delete_bucket_metadata_configuration,
+        "UpdateBucketMetadataJournalTableConfiguration" => metadata::update_bucket_metadata_journal_table_configuration,
+        "UpdateBucketMetadataInventoryTableConfiguration" => metadata::update_bucket_metadata_inventory_table_configuration,
+        "UpdateBucketMetadataAnnotationTableConfiguration" => metadata::update_bucket_metadata_annotation_table_configuration,
+        "CreateBucketMetadataTableConfiguration" => metadata::create_bucket_metadata_table_configuration,
+        "GetBucketMetadataTableConfiguration" => metadata::get_bucket_metadata_table_configuration,
+        "DeleteBucketMetadataTableConfiguration" => metadata::delete_bucket_metadata_table_configuration,
+        "PutBucketAbac" => metadata::put_bucket_abac,
+        "GetBucketAbac" => metadata::get_bucket_abac,
+        "ListObjectAnnotations" => annotations::list_object_annotations,
+        "DeleteObjectAnnotation" => annotations::delete_object_annotation,
+        "UpdateObjectEncryption" => reencrypt::update_object_encryption;
         raw {
             "PutObject" => objects::put_object,
             "GetObject" => objects::get_object,
             "UploadPart" => multipart::upload_part,
+            "SelectObjectContent" => select::select_object_content,
+            "PutObjectAnnotation" => annotations::put_object_annotation,
+            "GetObjectAnnotation" => annotations::get_object_annotation,
         }
     }
 
@@ -238,6 +270,8 @@ impl Service for S3 {
             let _ = st.bucket_table.delete(&name);
         }
         let _ = std::fs::remove_dir_all(&self.root);
+        drop(st);
+        self.annotations.clear();
     }
 }
 

@@ -177,6 +177,21 @@ pub fn commit(
     let mut st = svc.write();
     let checked = owned(&st, ctx, bucket).and_then(|b| {
         write_conditions(conditions, b.objects.get(&record.key), &record.key)?;
+        if crate::express::is_directory(&b.record) {
+            // Directory buckets hold S3 Express One Zone objects only.
+            match record.headers.storage_class.as_deref() {
+                None | Some("EXPRESS_ONEZONE") => {
+                    record.headers.storage_class = Some("EXPRESS_ONEZONE".into());
+                }
+                Some(_) => {
+                    return Err(AwsError::new(
+                        "InvalidStorageClass",
+                        "The storage class you specified is not valid",
+                    )
+                    .with_status(400))
+                }
+            }
+        }
         Ok(st.bucket_dir(&b.record))
     });
     let dir = match checked {

@@ -172,14 +172,14 @@ fn customer_key(v: &Value, prefix: &str) -> Result<Option<([u8; 32], String)>, A
     Ok(Some((k, digest)))
 }
 
-fn random_iv() -> String {
+pub(crate) fn random_iv() -> String {
     let mut iv = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut iv);
     hex::encode(iv)
 }
 
 /// KMS errors as S3 reports them (`KMS.NotFoundException`, `KMS.DisabledException`, ...).
-fn kms_error(e: AwsError) -> AwsError {
+pub(crate) fn kms_error(e: AwsError) -> AwsError {
     if e.code == "ServiceUnavailable" || e.code == "NotImplemented" {
         return AwsError::new(
             "KMS.ServiceUnavailable",
@@ -191,7 +191,7 @@ fn kms_error(e: AwsError) -> AwsError {
     AwsError::new(format!("KMS.{}", e.code), e.message).with_status(status)
 }
 
-fn key_of(out: &Value, member: &str) -> Result<[u8; 32], AwsError> {
+pub(crate) fn key_of(out: &Value, member: &str) -> Result<[u8; 32], AwsError> {
     text(out, member)
         .and_then(|p| overcast_wire::value::decode_base64(p).ok())
         .filter(|k| k.len() == 32)

@@ -129,6 +129,9 @@ async fn write_into(
     mut algorithm: Option<Algorithm>,
     cipher: Option<crate::sse::Cipher>,
 ) -> Result<Written, AwsError> {
+    // The cipher at offset 0, to read back what was stored if a trailer asks for a checksum
+    // nobody announced (see below).
+    let restart = if chunked { cipher.clone() } else { None };
     let mut sink = Sink {
         md5: Md5::new(),
         size: 0,
@@ -191,11 +194,11 @@ async fn write_into(
             .find_map(|(k, v)| Algorithm::parse(k).map(|a| (a, v.clone())));
     }
     // A trailer names an algorithm the request did not announce: verify it anyway, by a
-    // second pass over the file we just wrote.
+    // second pass over the file we just wrote (decrypted, when it is stored encrypted).
     if let Some((a, _)) = &trailer {
         if algorithm != Some(*a) {
             algorithm = Some(*a);
-            hasher = Some(hash_file(path, *a).await?);
+            hasher = Some(hash_file(path, *a, restart).await?);
         }
     }
     let checksum = match (algorithm, hasher) {
@@ -211,8 +214,13 @@ async fn write_into(
     })
 }
 
-/// Hashes a whole file.
-pub async fn hash_file(path: &Path, a: Algorithm) -> Result<Hasher, AwsError> {
+/// Hashes a whole file (its plaintext, through `decrypt` positioned at offset 0, when it is
+/// stored encrypted).
+pub async fn hash_file(
+    path: &Path,
+    a: Algorithm,
+    mut decrypt: Option<crate::sse::Cipher>,
+) -> Result<Hasher, AwsError> {
     use tokio::io::AsyncReadExt;
     let mut h = Hasher::new(a);
     let mut f = tokio::fs::File::open(path)
@@ -226,6 +234,10 @@ pub async fn hash_file(path: &Path, a: Algorithm) -> Result<Hasher, AwsError> {
             .map_err(|e| AwsError::internal(format!("cannot read blob: {e}")))?;
         if n == 0 {
             return Ok(h);
+        }
+        if let Some(c) = decrypt.as_mut() {
+            use aes::cipher::StreamCipher;
+            c.apply_keystream(&mut buf[..n]);
         }
         h.update(&buf[..n]);
     }

@@ -373,7 +373,7 @@ fn score(
         x_id: x_id == Some(op.name.as_str()),
         required,
         known,
-        preferred: r.preferred,
+        preferred: s3_quirks::preferred(&op.name, r.preferred, headers),
     }
 }
 
@@ -1359,6 +1359,19 @@ pub mod s3_quirks {
         service == "s3" && op == "ListDirectoryBuckets"
     }
 
+    /// Whether an operation wins ties on this request: ListDirectoryBuckets answers the same
+    /// `GET /` as ListBuckets, and SDKs sign it for the `s3express` service.
+    pub fn preferred(op: &str, default: bool, headers: &http::HeaderMap) -> bool {
+        if op != "ListBuckets" && op != "ListDirectoryBuckets" {
+            return default;
+        }
+        let express = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("/s3express/aws4_request"));
+        express == (op == "ListDirectoryBuckets")
+    }
+
     /// The document namespace when the model declares none.
     pub fn namespace(service: &str) -> Option<&'static str> {
         (service == "s3").then_some(NAMESPACE)
@@ -1489,6 +1502,11 @@ mod tests {
         assert_eq!(op("HEAD", "/b/k", Some("s3"), &[]).1, "HeadObject");
         assert_eq!(op("HEAD", "/b", Some("s3"), &[]).1, "HeadBucket");
         assert_eq!(op("GET", "/", Some("s3"), &[]).1, "ListBuckets");
+        let express = "AWS4-HMAC-SHA256 Credential=k/20260101/us-west-2/s3express/aws4_request, SignedHeaders=host, Signature=00";
+        assert_eq!(
+            op("GET", "/", Some("s3"), &[("authorization", express)]).1,
+            "ListDirectoryBuckets"
+        );
         assert_eq!(
             op("PUT", "/b?tagging", Some("s3"), &[]).1,
             "PutBucketTagging"
