@@ -26,6 +26,10 @@ overcast_core::errors! {
         InvalidNextToken,
         /// `InvalidFormat`.
         InvalidFormatFault,
+        /// `LimitExceededException` (insight rules).
+        LimitExceededException,
+        /// `ConcurrentModificationException`.
+        ConcurrentModificationException,
     }
 }
 

@@ -1,7 +1,8 @@
 //! CloudWatch: metrics (PutMetricData in every form, GetMetricStatistics with percentiles,
 //! GetMetricData with metric math, ListMetrics), alarms evaluated every virtual minute with
 //! SNS and EventBridge actions, composite alarms, anomaly detection bands, dashboards (and
-//! GetMetricWidgetImage PNG charts) and tags. State is per
+//! GetMetricWidgetImage PNG charts), metric streams (stored), Contributor Insights rules and
+//! their reports, and tags. State is per
 //! (account, region) and persisted through the core store. Every other CloudWatch operation
 //! answers `NotImplemented`.
 
@@ -16,6 +17,7 @@ pub mod error;
 pub mod math;
 pub mod metrics;
 pub mod state;
+pub mod streams;
 pub mod widget;
 
 pub use error::CwError;
@@ -136,7 +138,19 @@ impl Service for CloudWatch {
         "UntagResource" => dashboards::untag_resource,
         "ListTagsForResource" => dashboards::list_tags_for_resource,
         "DescribeAnomalyDetectors" => detectors::describe_anomaly_detectors,
-        "GetMetricWidgetImage" => widget::get_metric_widget_image;
+        "GetMetricWidgetImage" => widget::get_metric_widget_image,
+        "PutMetricStream" => streams::put_metric_stream,
+        "GetMetricStream" => streams::get_metric_stream,
+        "ListMetricStreams" => streams::list_metric_streams,
+        "DeleteMetricStream" => streams::delete_metric_stream,
+        "StartMetricStreams" => streams::start_metric_streams,
+        "StopMetricStreams" => streams::stop_metric_streams,
+        "PutInsightRule" => streams::put_insight_rule,
+        "DescribeInsightRules" => streams::describe_insight_rules,
+        "DeleteInsightRules" => streams::delete_insight_rules,
+        "EnableInsightRules" => streams::enable_insight_rules,
+        "DisableInsightRules" => streams::disable_insight_rules,
+        "GetInsightRuleReport" => streams::get_insight_rule_report;
         raw {
             "PutMetricAlarm" => alarms::put_metric_alarm,
             "PutCompositeAlarm" => alarms::put_composite_alarm,

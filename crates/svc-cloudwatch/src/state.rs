@@ -206,6 +206,10 @@ pub struct Data {
     pub dashboards: BTreeMap<String, Dashboard>,
     /// Anomaly detectors by id (their Describe shape).
     pub detectors: BTreeMap<String, Value>,
+    /// Metric streams by name.
+    pub streams: BTreeMap<String, crate::streams::Stored>,
+    /// Contributor Insights rules by name.
+    pub insight_rules: BTreeMap<String, crate::streams::Stored>,
     /// Next batch / history record number.
     pub next_record: u64,
 }
@@ -223,6 +227,10 @@ pub struct Region {
     pub dashboards: Table<Dashboard>,
     /// Anomaly detectors.
     pub detectors: Table<Value>,
+    /// Metric streams.
+    pub streams: Table<crate::streams::Stored>,
+    /// Insight rules.
+    pub insight_rules: Table<crate::streams::Stored>,
     /// True when writes are kept.
     pub durable: bool,
 }
@@ -241,6 +249,8 @@ impl Region {
             history: Table::new(store.clone(), ns("history")),
             dashboards: Table::new(store.clone(), ns("dashboards")),
             detectors: Table::new(store.clone(), ns("detectors")),
+            streams: Table::new(store.clone(), ns("streams")),
+            insight_rules: Table::new(store.clone(), ns("insight-rules")),
             durable: store.durable(),
         };
         {
@@ -263,6 +273,8 @@ impl Region {
             }
             d.dashboards = r.dashboards.load().into_iter().collect();
             d.detectors = r.detectors.load().into_iter().collect();
+            d.streams = r.streams.load().into_iter().collect();
+            d.insight_rules = r.insight_rules.load().into_iter().collect();
             d.next_record = next;
         }
         r

@@ -1,0 +1,155 @@
+"""CloudWatch metric streams and Contributor Insights rules end to end (boto3, cbor by default):
+validation errors, state transitions, tags, reports computed from log events, durability."""
+import json
+import time
+import uuid
+
+import botocore.exceptions
+import pytest
+
+
+@pytest.fixture
+def cw(client):
+    return client("cloudwatch")
+
+
+def code(e):
+    return e.value.response["Error"]["Code"]
+
+
+FIREHOSE = "arn:aws:firehose:us-east-1:000000000000:deliverystream/metrics"
+ROLE = "arn:aws:iam::000000000000:role/streams"
+
+
+def test_metric_streams(cw):
+    name = f"s-{uuid.uuid4().hex[:8]}"
+    arn = cw.put_metric_stream(
+        Name=name, FirehoseArn=FIREHOSE, RoleArn=ROLE, OutputFormat="json",
+        IncludeFilters=[{"Namespace": "AWS/Lambda", "MetricNames": ["Invocations"]}],
+        StatisticsConfigurations=[{"IncludeMetrics": [{"Namespace": "AWS/Lambda", "MetricName": "Duration"}],
+                                   "AdditionalStatistics": ["p99", "TM(10%:90%)"]}],
+        Tags=[{"Key": "team", "Value": "obs"}],
+    )["Arn"]
+    assert arn == f"arn:aws:cloudwatch:us-east-1:000000000000:metric-stream/{name}"
+    got = cw.get_metric_stream(Name=name)
+    assert got["State"] == "running" and got["OutputFormat"] == "json"
+    assert got["IncludeFilters"] == [{"Namespace": "AWS/Lambda", "MetricNames": ["Invocations"]}]
+    assert got["StatisticsConfigurations"][0]["AdditionalStatistics"] == ["p99", "TM(10%:90%)"]
+    created = got["CreationDate"]
+
+    cw.stop_metric_streams(Names=[name])
+    assert cw.get_metric_stream(Name=name)["State"] == "stopped"
+    entries = {e["Name"]: e for e in cw.list_metric_streams()["Entries"]}
+    assert entries[name]["State"] == "stopped" and entries[name]["FirehoseArn"] == FIREHOSE
+    cw.start_metric_streams(Names=[name])
+    assert cw.get_metric_stream(Name=name)["State"] == "running"
+
+    # Put again updates in place and keeps the creation date.
+    cw.put_metric_stream(Name=name, FirehoseArn=FIREHOSE, RoleArn=ROLE, OutputFormat="opentelemetry1.0")
+    again = cw.get_metric_stream(Name=name)
+    assert again["OutputFormat"] == "opentelemetry1.0" and again["CreationDate"] == created
+    assert "IncludeFilters" not in again
+
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "obs"}]
+    cw.tag_resource(ResourceARN=arn, Tags=[{"Key": "env", "Value": "dev"}])
+    cw.untag_resource(ResourceARN=arn, TagKeys=["team"])
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "env", "Value": "dev"}]
+
+    for kwargs, want in [
+        (dict(FirehoseArn="arn:aws:sqs:us-east-1:000000000000:q"), "InvalidParameterValue"),
+        (dict(RoleArn="nope"), "InvalidParameterValue"),
+        (dict(IncludeFilters=[{"Namespace": "A"}], ExcludeFilters=[{"Namespace": "B"}]), "InvalidParameterCombination"),
+        (dict(StatisticsConfigurations=[{"IncludeMetrics": [{"Namespace": "A", "MetricName": "m"}],
+                                         "AdditionalStatistics": ["median"]}]), "InvalidParameterValue"),
+    ]:
+        args = dict(Name=name + "x", FirehoseArn=FIREHOSE, RoleArn=ROLE, OutputFormat="json")
+        args.update(kwargs)
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            cw.put_metric_stream(**args)
+        assert code(e) == want, kwargs
+
+    cw.delete_metric_stream(Name=name)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.get_metric_stream(Name=name)
+    assert code(e) == "ResourceNotFoundException"
+    cw.delete_metric_stream(Name=name)  # idempotent, like CloudWatch
+
+
+def rule_def(group, **kw):
+    r = {
+        "Schema": {"Name": "CloudWatchLogRule", "Version": 1},
+        "LogGroupNames": [group],
+        "LogFormat": "JSON",
+        "Contribution": {"Keys": ["$.ip"], "Filters": [{"Match": "$.status", "GreaterThan": 499}]},
+        "AggregateOn": "Count",
+    }
+    r.update(kw)
+    return json.dumps(r)
+
+
+def test_insight_rules_and_report(cw, client):
+    logs = client("logs")
+    group = f"/test/ci/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+    start = now - 600_000
+    events = [
+        ("1.1.1.1", 500, 120), ("1.1.1.1", 503, 30), ("2.2.2.2", 500, 5),
+        ("3.3.3.3", 200, 999), ("1.1.1.1", 502, 50),
+    ]
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+        {"timestamp": start + 1000 * i, "message": json.dumps({"ip": ip, "status": st, "bytes": b})}
+        for i, (ip, st, b) in enumerate(events)
+    ])
+
+    name = f"errors-{uuid.uuid4().hex[:6]}"
+    cw.put_insight_rule(RuleName=name, RuleDefinition=rule_def(group), Tags=[{"Key": "k", "Value": "v"}])
+    rules = {r["Name"]: r for r in cw.describe_insight_rules()["InsightRules"]}
+    assert rules[name]["State"] == "ENABLED" and rules[name]["Schema"] == "CloudWatchLogRule/1"
+    assert json.loads(rules[name]["Definition"])["LogGroupNames"] == [group]
+
+    rep = cw.get_insight_rule_report(RuleName=name, StartTime=start / 1000 - 60, EndTime=now / 1000 + 60, Period=300)
+    assert rep["KeyLabels"] == ["$.ip"] and rep["AggregationStatistic"] == "Count"
+    assert rep["ApproximateUniqueCount"] == 2 and rep["AggregateValue"] == 4
+    top = rep["Contributors"][0]
+    assert top["Keys"] == ["1.1.1.1"] and top["ApproximateAggregateValue"] == 3
+
+    summed = f"bytes-{uuid.uuid4().hex[:6]}"
+    cw.put_insight_rule(RuleName=summed, RuleDefinition=rule_def(
+        group, AggregateOn="Sum",
+        Contribution={"Keys": ["$.ip"], "ValueOf": "$.bytes", "Filters": []}))
+    rep = cw.get_insight_rule_report(RuleName=summed, StartTime=start / 1000 - 60, EndTime=now / 1000 + 60,
+                                     Period=60, MaxContributorCount=1)
+    assert rep["AggregateValue"] == 120 + 30 + 5 + 999 + 50
+    assert [c["Keys"] for c in rep["Contributors"]] == [["3.3.3.3"]]
+
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_insight_rule(RuleName="bad", RuleDefinition=rule_def(group, AggregateOn="Sum"))
+    assert code(e) == "InvalidParameterValue"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_insight_rule(RuleName="bad", RuleDefinition="{not json")
+    assert code(e) == "InvalidParameterValue"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.get_insight_rule_report(RuleName="ghost", StartTime=0, EndTime=60, Period=60)
+    assert code(e) == "ResourceNotFoundException"
+
+    assert cw.disable_insight_rules(RuleNames=[name])["Failures"] == []
+    assert {r["Name"]: r["State"] for r in cw.describe_insight_rules()["InsightRules"]}[name] == "DISABLED"
+    cw.enable_insight_rules(RuleNames=[name])
+    arn = f"arn:aws:cloudwatch:us-east-1:000000000000:insight-rule/{name}"
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "k", "Value": "v"}]
+    out = cw.delete_insight_rules(RuleNames=[name, summed, "ghost"])
+    assert [f["FailureResource"] for f in out["Failures"]] == ["ghost"]
+    assert name not in {r["Name"] for r in cw.describe_insight_rules()["InsightRules"]}
+
+
+def test_streams_and_rules_survive_restart(overcast, client):
+    cw = client("cloudwatch", region_name="eu-north-1")
+    cw.put_metric_stream(Name="durable", FirehoseArn=FIREHOSE, RoleArn=ROLE, OutputFormat="json")
+    cw.stop_metric_streams(Names=["durable"])
+    cw.put_insight_rule(RuleName="durable", RuleState="DISABLED", RuleDefinition=rule_def("/g"))
+    overcast.kill9()
+    cw = client("cloudwatch", region_name="eu-north-1")
+    assert cw.get_metric_stream(Name="durable")["State"] == "stopped"
+    assert [(r["Name"], r["State"]) for r in cw.describe_insight_rules()["InsightRules"]] == [("durable", "DISABLED")]
