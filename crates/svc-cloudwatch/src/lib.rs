@@ -16,6 +16,7 @@ pub mod detectors;
 pub mod error;
 pub mod math;
 pub mod metrics;
+pub mod search;
 pub mod state;
 pub mod streams;
 pub mod widget;
