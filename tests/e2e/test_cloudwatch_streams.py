@@ -153,3 +153,62 @@ def test_streams_and_rules_survive_restart(overcast, client):
     cw = client("cloudwatch", region_name="eu-north-1")
     assert cw.get_metric_stream(Name="durable")["State"] == "stopped"
     assert [(r["Name"], r["State"]) for r in cw.describe_insight_rules()["InsightRules"]] == [("durable", "DISABLED")]
+
+
+def test_alarm_mute_rules(cw, client):
+    from datetime import datetime, timezone
+    name = f"muted-{uuid.uuid4().hex[:6]}"
+    topic = client("sns").create_topic(Name=f"mute-{name}")["TopicArn"]
+    cw.put_metric_alarm(AlarmName=name, Namespace="Mute/Test", MetricName="Errors", Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+                        AlarmActions=[topic])
+    now = time.time()
+    start = datetime.fromtimestamp(now - 120, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M")
+    rule = f"maint-{name}"
+    cw.put_alarm_mute_rule(Name=rule, Description="maintenance",
+                           Rule={"Schedule": {"Expression": f"at({start})", "Duration": "PT1H"}},
+                           MuteTargets={"AlarmNames": [name]}, Tags=[{"Key": "k", "Value": "v"}])
+    got = cw.get_alarm_mute_rule(AlarmMuteRuleName=rule)
+    assert got["Status"] == "ACTIVE" and got["MuteType"] == "ONE_TIME"
+    assert got["AlarmMuteRuleArn"].endswith(f":alarm-mute-rule:{rule}")
+    assert got["MuteTargets"] == {"AlarmNames": [name]}
+    assert cw.list_tags_for_resource(ResourceARN=got["AlarmMuteRuleArn"])["Tags"] == [{"Key": "k", "Value": "v"}]
+    summaries = cw.list_alarm_mute_rules(AlarmName=name)["AlarmMuteRuleSummaries"]
+    assert [s["AlarmMuteRuleArn"] for s in summaries] == [got["AlarmMuteRuleArn"]]
+    assert cw.list_alarm_mute_rules(AlarmName=name, Statuses=["EXPIRED"])["AlarmMuteRuleSummaries"] == []
+
+    def actions():
+        return cw.describe_alarm_history(AlarmName=name, HistoryItemType="Action")["AlarmHistoryItems"]
+
+    # Muted: the state changes, the action does not run.
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
+    assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"] == "ALARM"
+    time.sleep(0.5)
+    assert actions() == []
+
+    cw.delete_alarm_mute_rule(AlarmMuteRuleName=rule)
+    cw.delete_alarm_mute_rule(AlarmMuteRuleName=rule)  # idempotent
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.get_alarm_mute_rule(AlarmMuteRuleName=rule)
+    assert code(e) == "ResourceNotFoundException"
+    cw.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="test")
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
+    deadline = time.time() + 5
+    while time.time() < deadline and not actions():
+        time.sleep(0.05)
+    assert actions() and topic in actions()[0]["HistorySummary"]
+
+    # A daily window that is not open now is SCHEDULED; bad schedules and durations are refused.
+    hour = (datetime.now(timezone.utc).hour + 3) % 24
+    cw.put_alarm_mute_rule(Name=rule, Rule={"Schedule": {"Expression": f"cron(0 {hour} * * *)", "Duration": "PT30M",
+                                                         "Timezone": "UTC"}})
+    got = cw.get_alarm_mute_rule(AlarmMuteRuleName=rule)
+    assert got["Status"] == "SCHEDULED" and got["MuteType"] == "RECURRING"
+    for sched in [{"Expression": "rate(5 minutes)", "Duration": "PT1H"},
+                  {"Expression": "cron(0 2 * * *)", "Duration": "P16D"},
+                  {"Expression": "cron(0 2 * * *)", "Duration": "PT1H", "Timezone": "Mars/Olympus"}]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            cw.put_alarm_mute_rule(Name=rule + "x", Rule={"Schedule": sched})
+        assert code(e) == "InvalidParameterValue", sched
+    cw.delete_alarm_mute_rule(AlarmMuteRuleName=rule)
+    cw.delete_alarms(AlarmNames=[name])

@@ -723,7 +723,8 @@ fn transition(region: &Region, d: &mut Data, name: &str, dec: Decision, now: f64
         },
     );
     let spec: Spec = Spec::deserialize(&alarm.config).unwrap_or_default();
-    let actions = if spec.actions_enabled.unwrap_or(true) {
+    // A mute rule in effect silences the actions; the state change itself stands.
+    let actions = if spec.actions_enabled.unwrap_or(true) && !crate::mutes::muted(d, name, now) {
         match alarm.state.as_str() {
             "ALARM" => spec.alarm_actions,
             "OK" => spec.ok_actions,

@@ -289,6 +289,7 @@ enum Target {
     Dashboard(String),
     Stream(String),
     InsightRule(String),
+    MuteRule(String),
 }
 
 fn target(arn: &str) -> Result<Target, CwError> {
@@ -303,6 +304,9 @@ fn target(arn: &str) -> Result<Target, CwError> {
     }
     if let Some((_, n)) = arn.split_once(":insight-rule/") {
         return Ok(Target::InsightRule(n.to_string()));
+    }
+    if let Some((_, n)) = arn.split_once(":alarm-mute-rule:") {
+        return Ok(Target::MuteRule(n.to_string()));
     }
     Err(CwError::invalid(format!("Invalid ARN: {arn}")))
 }
@@ -343,6 +347,12 @@ fn with_tags<T>(
             let x = d.insight_rules.get_mut(&n).ok_or_else(|| missing(arn))?;
             let out = f(&mut x.tags)?;
             region.insight_rules.put(&n, x)?;
+            Ok(out)
+        }
+        Target::MuteRule(n) => {
+            let x = d.mute_rules.get_mut(&n).ok_or_else(|| missing(arn))?;
+            let out = f(&mut x.tags)?;
+            region.mute_rules.put(&n, x)?;
             Ok(out)
         }
     }

@@ -2,7 +2,7 @@
 //! GetMetricData with metric math, ListMetrics), alarms evaluated every virtual minute with
 //! SNS and EventBridge actions, composite alarms, anomaly detection bands, dashboards (and
 //! GetMetricWidgetImage PNG charts), metric streams (stored), Contributor Insights rules and
-//! their reports, and tags. State is per
+//! their reports, alarm mute rules, and tags. State is per
 //! (account, region) and persisted through the core store. Every other CloudWatch operation
 //! answers `NotImplemented`.
 
@@ -16,6 +16,7 @@ pub mod detectors;
 pub mod error;
 pub mod math;
 pub mod metrics;
+pub mod mutes;
 pub mod search;
 pub mod state;
 pub mod streams;
@@ -151,7 +152,11 @@ impl Service for CloudWatch {
         "DeleteInsightRules" => streams::delete_insight_rules,
         "EnableInsightRules" => streams::enable_insight_rules,
         "DisableInsightRules" => streams::disable_insight_rules,
-        "GetInsightRuleReport" => streams::get_insight_rule_report;
+        "GetInsightRuleReport" => streams::get_insight_rule_report,
+        "PutAlarmMuteRule" => mutes::put_alarm_mute_rule,
+        "GetAlarmMuteRule" => mutes::get_alarm_mute_rule,
+        "ListAlarmMuteRules" => mutes::list_alarm_mute_rules,
+        "DeleteAlarmMuteRule" => mutes::delete_alarm_mute_rule;
         raw {
             "PutMetricAlarm" => alarms::put_metric_alarm,
             "PutCompositeAlarm" => alarms::put_composite_alarm,

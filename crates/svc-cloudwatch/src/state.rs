@@ -210,6 +210,8 @@ pub struct Data {
     pub streams: BTreeMap<String, crate::streams::Stored>,
     /// Contributor Insights rules by name.
     pub insight_rules: BTreeMap<String, crate::streams::Stored>,
+    /// Alarm mute rules by name.
+    pub mute_rules: BTreeMap<String, crate::streams::Stored>,
     /// Next batch / history record number.
     pub next_record: u64,
 }
@@ -231,6 +233,8 @@ pub struct Region {
     pub streams: Table<crate::streams::Stored>,
     /// Insight rules.
     pub insight_rules: Table<crate::streams::Stored>,
+    /// Alarm mute rules.
+    pub mute_rules: Table<crate::streams::Stored>,
     /// True when writes are kept.
     pub durable: bool,
 }
@@ -251,6 +255,7 @@ impl Region {
             detectors: Table::new(store.clone(), ns("detectors")),
             streams: Table::new(store.clone(), ns("streams")),
             insight_rules: Table::new(store.clone(), ns("insight-rules")),
+            mute_rules: Table::new(store.clone(), ns("mute-rules")),
             durable: store.durable(),
         };
         {
@@ -275,6 +280,7 @@ impl Region {
             d.detectors = r.detectors.load().into_iter().collect();
             d.streams = r.streams.load().into_iter().collect();
             d.insight_rules = r.insight_rules.load().into_iter().collect();
+            d.mute_rules = r.mute_rules.load().into_iter().collect();
             d.next_record = next;
         }
         r
