@@ -149,10 +149,14 @@ def test_streams_and_rules_survive_restart(overcast, client):
     cw.put_metric_stream(Name="durable", FirehoseArn=FIREHOSE, RoleArn=ROLE, OutputFormat="json")
     cw.stop_metric_streams(Names=["durable"])
     cw.put_insight_rule(RuleName="durable", RuleState="DISABLED", RuleDefinition=rule_def("/g"))
+    cw.put_alarm_mute_rule(Name="durable", Rule={"Schedule": {"Expression": "cron(0 2 * * *)", "Duration": "PT1H"}})
+    qd = cw.put_metric_data_query_definition(Path="durable", Expression="up", Type="PROMQL")["Id"]
     overcast.kill9()
     cw = client("cloudwatch", region_name="eu-north-1")
     assert cw.get_metric_stream(Name="durable")["State"] == "stopped"
     assert [(r["Name"], r["State"]) for r in cw.describe_insight_rules()["InsightRules"]] == [("durable", "DISABLED")]
+    assert cw.get_alarm_mute_rule(AlarmMuteRuleName="durable")["Rule"]["Schedule"]["Duration"] == "PT1H"
+    assert cw.get_metric_data_query_definition(Id=qd)["Expression"] == "up"
 
 
 def test_alarm_mute_rules(cw, client):
@@ -212,3 +216,32 @@ def test_alarm_mute_rules(cw, client):
         assert code(e) == "InvalidParameterValue", sched
     cw.delete_alarm_mute_rule(AlarmMuteRuleName=rule)
     cw.delete_alarms(AlarmNames=[name])
+
+
+def test_metric_data_query_definitions(cw):
+    path = f"team/{uuid.uuid4().hex[:6]}/latency"
+    d = cw.put_metric_data_query_definition(Path=path, Expression="SELECT AVG(Latency) FROM MyApp", Type="SQL",
+                                            Tags=[{"Key": "team", "Value": "web"}])
+    assert d["Arn"].endswith(f":metric-query-definition/{d['Id']}") and d["Type"] == "SQL"
+    got = cw.get_metric_data_query_definition(Id=d["Id"])
+    assert got["Expression"] == "SELECT AVG(Latency) FROM MyApp" and got["Path"] == path
+    upd = cw.put_metric_data_query_definition(Id=d["Id"], Path=path + "2", Expression="m1 * 2", Type="METRIC_MATH")
+    assert upd["Id"] == d["Id"] and upd["CreatedAt"] == d["CreatedAt"] and upd["Type"] == "METRIC_MATH"
+    items = {i["Id"]: i for i in cw.list_metric_data_query_definitions()["Items"]}
+    assert items[d["Id"]]["Path"] == path + "2" and "Expression" not in items[d["Id"]]
+    assert cw.list_tags_for_resource(ResourceARN=d["Arn"])["Tags"] == [{"Key": "team", "Value": "web"}]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_metric_data_query_definition(Path=path + "2", Expression="x", Type="PROMQL")
+    assert code(e) == "ConflictException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_metric_data_query_definition(Id="nope", Path=path + "3", Expression="x", Type="PROMQL")
+    assert code(e) == "ResourceNotFoundException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_metric_data_query_definition(Path="/bad//path", Expression="x", Type="PROMQL")
+    assert code(e) == "InvalidParameterValue"
+    cw.delete_metric_data_query_definition(Id=d["Id"])
+    cw.delete_metric_data_query_definition(Id=d["Id"])
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.get_metric_data_query_definition(Id=d["Id"])
+    assert code(e) == "ResourceNotFoundException"

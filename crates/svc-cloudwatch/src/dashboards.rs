@@ -290,6 +290,7 @@ enum Target {
     Stream(String),
     InsightRule(String),
     MuteRule(String),
+    QueryDef(String),
 }
 
 fn target(arn: &str) -> Result<Target, CwError> {
@@ -307,6 +308,9 @@ fn target(arn: &str) -> Result<Target, CwError> {
     }
     if let Some((_, n)) = arn.split_once(":alarm-mute-rule:") {
         return Ok(Target::MuteRule(n.to_string()));
+    }
+    if let Some((_, n)) = arn.split_once(":metric-query-definition/") {
+        return Ok(Target::QueryDef(n.to_string()));
     }
     Err(CwError::invalid(format!("Invalid ARN: {arn}")))
 }
@@ -353,6 +357,12 @@ fn with_tags<T>(
             let x = d.mute_rules.get_mut(&n).ok_or_else(|| missing(arn))?;
             let out = f(&mut x.tags)?;
             region.mute_rules.put(&n, x)?;
+            Ok(out)
+        }
+        Target::QueryDef(n) => {
+            let x = d.query_defs.get_mut(&n).ok_or_else(|| missing(arn))?;
+            let out = f(&mut x.tags)?;
+            region.query_defs.put(&n, x)?;
             Ok(out)
         }
     }

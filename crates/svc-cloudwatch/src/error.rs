@@ -30,6 +30,8 @@ overcast_core::errors! {
         LimitExceededException,
         /// `ConcurrentModificationException`.
         ConcurrentModificationException,
+        /// `ConflictException` (query definition paths).
+        ConflictException,
     }
 }
 

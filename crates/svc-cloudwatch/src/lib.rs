@@ -2,7 +2,8 @@
 //! GetMetricData with metric math, ListMetrics), alarms evaluated every virtual minute with
 //! SNS and EventBridge actions, composite alarms, anomaly detection bands, dashboards (and
 //! GetMetricWidgetImage PNG charts), metric streams (stored), Contributor Insights rules and
-//! their reports, alarm mute rules, and tags. State is per
+//! their reports, alarm mute rules, saved metric data
+//! query definitions, and tags. State is per
 //! (account, region) and persisted through the core store. Every other CloudWatch operation
 //! answers `NotImplemented`.
 
@@ -17,6 +18,7 @@ pub mod error;
 pub mod math;
 pub mod metrics;
 pub mod mutes;
+pub mod querydefs;
 pub mod search;
 pub mod state;
 pub mod streams;
@@ -156,7 +158,11 @@ impl Service for CloudWatch {
         "PutAlarmMuteRule" => mutes::put_alarm_mute_rule,
         "GetAlarmMuteRule" => mutes::get_alarm_mute_rule,
         "ListAlarmMuteRules" => mutes::list_alarm_mute_rules,
-        "DeleteAlarmMuteRule" => mutes::delete_alarm_mute_rule;
+        "DeleteAlarmMuteRule" => mutes::delete_alarm_mute_rule,
+        "PutMetricDataQueryDefinition" => querydefs::put_metric_data_query_definition,
+        "GetMetricDataQueryDefinition" => querydefs::get_metric_data_query_definition,
+        "ListMetricDataQueryDefinitions" => querydefs::list_metric_data_query_definitions,
+        "DeleteMetricDataQueryDefinition" => querydefs::delete_metric_data_query_definition;
         raw {
             "PutMetricAlarm" => alarms::put_metric_alarm,
             "PutCompositeAlarm" => alarms::put_composite_alarm,

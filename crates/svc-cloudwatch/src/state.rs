@@ -212,6 +212,8 @@ pub struct Data {
     pub insight_rules: BTreeMap<String, crate::streams::Stored>,
     /// Alarm mute rules by name.
     pub mute_rules: BTreeMap<String, crate::streams::Stored>,
+    /// Metric data query definitions by id.
+    pub query_defs: BTreeMap<String, crate::streams::Stored>,
     /// Next batch / history record number.
     pub next_record: u64,
 }
@@ -235,6 +237,8 @@ pub struct Region {
     pub insight_rules: Table<crate::streams::Stored>,
     /// Alarm mute rules.
     pub mute_rules: Table<crate::streams::Stored>,
+    /// Metric data query definitions.
+    pub query_defs: Table<crate::streams::Stored>,
     /// True when writes are kept.
     pub durable: bool,
 }
@@ -256,6 +260,7 @@ impl Region {
             streams: Table::new(store.clone(), ns("streams")),
             insight_rules: Table::new(store.clone(), ns("insight-rules")),
             mute_rules: Table::new(store.clone(), ns("mute-rules")),
+            query_defs: Table::new(store.clone(), ns("query-definitions")),
             durable: store.durable(),
         };
         {
@@ -281,6 +286,7 @@ impl Region {
             d.streams = r.streams.load().into_iter().collect();
             d.insight_rules = r.insight_rules.load().into_iter().collect();
             d.mute_rules = r.mute_rules.load().into_iter().collect();
+            d.query_defs = r.query_defs.load().into_iter().collect();
             d.next_record = next;
         }
         r
