@@ -256,7 +256,7 @@ def test_sampling_rules_and_targets(client):
     now = time.time()
     c1, c2 = os.urandom(12).hex(), os.urandom(12).hex()
     t1 = xr.get_sampling_targets(SamplingStatisticsDocuments=[
-        {"RuleName": name, "ClientID": c1, "Timestamp": now, "RequestCount": 30, "SampledCount": 5, "BorrowCount": 1},
+        {"RuleName": name, "ClientID": c1, "Timestamp": now, "RequestCount": 40, "SampledCount": 5, "BorrowCount": 1},
     ])
     (d1,) = t1["SamplingTargetDocuments"]
     assert d1["RuleName"] == name and d1["FixedRate"] == 0.2 and d1["ReservoirQuota"] == 10
@@ -266,10 +266,10 @@ def test_sampling_rules_and_targets(client):
         {"RuleName": name, "ClientID": c2, "Timestamp": now, "RequestCount": 10, "SampledCount": 2, "BorrowCount": 0},
         {"RuleName": "nope", "ClientID": c2, "Timestamp": now, "RequestCount": 1, "SampledCount": 0},
     ])
-    assert t2["SamplingTargetDocuments"][0]["ReservoirQuota"] == 2  # 10 * 10/40, rounded down, remainder to c1
+    assert t2["SamplingTargetDocuments"][0]["ReservoirQuota"] == 2  # 10 * 10/50
     assert t2["UnprocessedStatistics"][0]["RuleName"] == "nope"
     sums = {s["RuleName"]: s for s in xr.get_sampling_statistic_summaries()["SamplingStatisticSummaries"]}
-    assert sums[name]["RequestCount"] == 40 and sums[name]["SampledCount"] == 7 and sums[name]["BorrowCount"] == 1
+    assert sums[name]["RequestCount"] == 50 and sums[name]["SampledCount"] == 7 and sums[name]["BorrowCount"] == 1
 
     assert xr.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "k", "Value": "v"}]
     xr.delete_sampling_rule(RuleARN=arn)
