@@ -185,6 +185,24 @@ def test_service_graph_and_trace_graph(xr):
     xr.delete_group(GroupName=grp)
 
 
+def test_time_series_service_statistics(client):
+    xr = client("xray", region_name="eu-central-2")
+    make_trace(xr, "ts-api", fault=True)
+    make_trace(xr, "ts-api")
+    start, end = window()
+    out = xr.get_time_series_service_statistics(StartTime=start, EndTime=end, Period=60,
+                                                EntitySelectorExpression='service("ts-api")')
+    pts = out["TimeSeriesServiceStatistics"]
+    total = sum(p["ServiceSummaryStatistics"]["TotalCount"] for p in pts)
+    faults = sum(p["ServiceSummaryStatistics"]["FaultStatistics"]["TotalCount"] for p in pts)
+    assert (total, faults) == (2, 1)
+    edges = xr.get_time_series_service_statistics(StartTime=start, EndTime=end)["TimeSeriesServiceStatistics"]
+    assert sum(p["EdgeSummaryStatistics"]["TotalCount"] for p in edges) == 2
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        xr.get_time_series_service_statistics(StartTime=start, EndTime=end, Period=90)
+    assert code(e) == "InvalidRequestException"
+
+
 def test_groups(xr):
     name = f"grp-{uuid.uuid4().hex[:8]}"
     g = xr.create_group(GroupName=name, FilterExpression="fault", Tags=[{"Key": "team", "Value": "a"}])["Group"]

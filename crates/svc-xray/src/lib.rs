@@ -5,8 +5,8 @@
 //! retrieval. State is per (account, region), written through to the core store.
 //!
 //! Not implemented (answer `NotImplemented`): the Insights operations (GetInsight,
-//! GetInsightEvents, GetInsightImpactGraph, GetInsightSummaries) and
-//! GetTimeSeriesServiceStatistics.
+//! GetInsightEvents, GetInsightImpactGraph, GetInsightSummaries): Overcast does not
+//! detect anomalies, so there are no insights to report.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -227,6 +227,7 @@ impl Service for XRay {
         "GetTraceSummaries" => ops::get_trace_summaries,
         "GetServiceGraph" => ops::get_service_graph,
         "GetTraceGraph" => ops::get_trace_graph,
+        "GetTimeSeriesServiceStatistics" => ops::get_time_series_service_statistics,
         "CreateGroup" => ops::create_group,
         "GetGroup" => ops::get_group,
         "GetGroups" => ops::get_groups,

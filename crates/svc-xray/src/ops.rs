@@ -271,6 +271,52 @@ pub(crate) async fn get_trace_graph(
     Ok(json!({"Services": services}))
 }
 
+pub(crate) async fn get_time_series_service_statistics(
+    svc: &XRay,
+    ctx: &RequestContext,
+    i: Value,
+) -> Result<Value, XrayError> {
+    let (start, end) = time_range(&i)?;
+    let period = i.get("Period").and_then(Value::as_i64).unwrap_or(60);
+    if period < 60 || period % 60 != 0 {
+        return Err(invalid("Period must be a multiple of 60 seconds."));
+    }
+    if i.get("ForecastStatistics").and_then(Value::as_bool) == Some(true) {
+        return Err(invalid(
+            "Forecast statistics are only available for groups with insights enabled.",
+        ));
+    }
+    // The selector names one service: `service("name")`.
+    let service = match opt_str(&i, "EntitySelectorExpression") {
+        None => None,
+        Some(e) => match filter::parse(e) {
+            Ok(filter::Expr::Service(name, None)) if !name.is_empty() => Some(name),
+            _ => {
+                return Err(invalid(
+                    "EntitySelectorExpression must select one service: service(\"name\").",
+                ))
+            }
+        },
+    };
+    let region = svc.region(ctx);
+    let d = region.lock();
+    let expr = if opt_str(&i, "GroupName").is_some() || opt_str(&i, "GroupARN").is_some() {
+        let g = find_group(&d, &i, ctx)?;
+        parse_filter(g.filter.as_deref())?
+    } else {
+        None
+    };
+    let (found, _) = matching(&d, start, end, "Event", expr.as_ref());
+    let points = traces::time_series(
+        found.into_iter().map(|x| x.1),
+        service.as_deref(),
+        period,
+        start,
+        end,
+    );
+    Ok(json!({"TimeSeriesServiceStatistics": points, "ContainsOldGroupVersions": false}))
+}
+
 // ------------------------------------------------------------------ groups
 
 fn default_group(ctx: &RequestContext) -> Group {

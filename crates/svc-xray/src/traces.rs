@@ -712,6 +712,48 @@ pub fn graph<'a>(traces: impl Iterator<Item = &'a Trace>, account: &str) -> Vec<
         .collect()
 }
 
+/// GetTimeSeriesServiceStatistics' points: per `period` bucket of segment start times, the
+/// statistics of the segments of `service` (ServiceSummaryStatistics), or without a service
+/// those of the root segments, the edges from clients (EdgeSummaryStatistics).
+pub fn time_series<'a>(
+    traces: impl Iterator<Item = &'a Trace>,
+    service: Option<&str>,
+    period: i64,
+    start: f64,
+    end: f64,
+) -> Vec<Value> {
+    let mut buckets: BTreeMap<i64, Stats> = BTreeMap::new();
+    let p = period.max(1);
+    for t in traces {
+        let ids = all_ids(t);
+        for seg in segments(t) {
+            let picked = match service {
+                Some(n) => s(&seg.v, &["name"]) == Some(n),
+                None => s(&seg.v, &["parent_id"]).is_none_or(|pid| !ids.contains_key(pid)),
+            };
+            let st = f(&seg.v, "start_time").unwrap_or(0.0);
+            if !picked || st < start || st > end {
+                continue;
+            }
+            let b = (st.floor() as i64).div_euclid(p) * p;
+            buckets.entry(b).or_default().add(&seg.v);
+        }
+    }
+    buckets
+        .into_iter()
+        .map(|(b, st)| {
+            let key = if service.is_some() {
+                "ServiceSummaryStatistics"
+            } else {
+                "EdgeSummaryStatistics"
+            };
+            let mut v = json!({"Timestamp": b as f64, "ResponseTimeHistogram": st.histogram()});
+            v[key] = st.summary();
+            v
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
