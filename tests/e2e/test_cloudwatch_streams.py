@@ -245,3 +245,44 @@ def test_metric_data_query_definitions(cw):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         cw.get_metric_data_query_definition(Id=d["Id"])
     assert code(e) == "ResourceNotFoundException"
+
+
+def test_enrichment_resource_metrics_and_contributors(client):
+    cw = client("cloudwatch", region_name="ap-northeast-3")
+    assert cw.get_o_tel_enrichment()["Status"] == "Stopped"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.update_o_tel_enrichment(IncludeFilters=[{"Namespace": "AWS/EC2"}])
+    assert code(e) == "ResourceNotFoundException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.start_o_tel_enrichment(IncludeFilters=[{"Namespace": "AWS/EC2"}], ExcludeFilters=[{"Namespace": "AWS/S3"}])
+    assert code(e) == "ValidationError"  # ValidationException's query-compatible code
+    started = cw.start_o_tel_enrichment(IncludeFilters=[{"Namespace": "AWS/EC2"}])
+    assert started["IncludeFilters"] == [{"Namespace": "AWS/EC2"}]
+    upd = cw.update_o_tel_enrichment(ExcludeFilters=[{"Namespace": "AWS/S3", "MetricNames": ["BucketSizeBytes"]}])
+    assert upd["CreatedAt"] == started["CreatedAt"] and "IncludeFilters" not in upd
+    got = cw.get_o_tel_enrichment()
+    assert got["Status"] == "Running" and got["ExcludeFilters"][0]["Namespace"] == "AWS/S3"
+    cw.stop_o_tel_enrichment()
+    assert cw.get_o_tel_enrichment()["Status"] == "Stopped"
+
+    arn = "arn:aws:ec2:ap-northeast-3:000000000000:instance/i-0123456789abcdef0"
+    c = cw.create_resource_metrics_configuration(ResourceArn=arn, MetricSelections=[{"IncludeMetrics": ["CPUUtilization"]}])
+    assert c["ResourceMetricsConfiguration"]["MetricSelections"] == [{"IncludeMetrics": ["CPUUtilization"]}]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.create_resource_metrics_configuration(ResourceArn=arn)
+    assert code(e) == "ConflictException"
+    u = cw.update_resource_metrics_configuration(ResourceArn=arn)
+    assert "MetricSelections" not in u["ResourceMetricsConfiguration"]
+    assert cw.get_resource_metrics_configuration(ResourceArn=arn)["ResourceMetricsConfiguration"]["ResourceArn"] == arn
+    cw.delete_resource_metrics_configuration(ResourceArn=arn)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.get_resource_metrics_configuration(ResourceArn=arn)
+    assert code(e) == "ResourceNotFoundException"
+
+    cw.put_metric_alarm(AlarmName="contrib", Namespace="N", MetricName="M", Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    assert cw.describe_alarm_contributors(AlarmName="contrib")["AlarmContributors"] == []
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.describe_alarm_contributors(AlarmName="ghost")
+    assert code(e) == "ResourceNotFoundException"
+    cw.delete_alarms(AlarmNames=["contrib"])

@@ -3,9 +3,10 @@
 //! SNS and EventBridge actions, composite alarms, anomaly detection bands, dashboards (and
 //! GetMetricWidgetImage PNG charts), metric streams (stored), Contributor Insights rules and
 //! their reports, alarm mute rules, saved metric data
-//! query definitions, and tags. State is per
+//! query definitions, vended metric enrichment and resource metrics configurations, and tags. State is per
 //! (account, region) and persisted through the core store. Every other CloudWatch operation
-//! answers `NotImplemented`.
+//! answers `NotImplemented`: PutLogAlarm (needs Logs scheduled queries), Put/
+//! ListManagedInsightRules, GetDataset and Associate/DisassociateDatasetKmsKey.
 
 use std::sync::{Arc, Weak};
 
@@ -15,6 +16,7 @@ pub mod alarms;
 pub mod dashboards;
 pub mod detectors;
 pub mod error;
+pub mod extras;
 pub mod math;
 pub mod metrics;
 pub mod mutes;
@@ -162,7 +164,16 @@ impl Service for CloudWatch {
         "PutMetricDataQueryDefinition" => querydefs::put_metric_data_query_definition,
         "GetMetricDataQueryDefinition" => querydefs::get_metric_data_query_definition,
         "ListMetricDataQueryDefinitions" => querydefs::list_metric_data_query_definitions,
-        "DeleteMetricDataQueryDefinition" => querydefs::delete_metric_data_query_definition;
+        "DeleteMetricDataQueryDefinition" => querydefs::delete_metric_data_query_definition,
+        "GetOTelEnrichment" => extras::get_otel_enrichment,
+        "StartOTelEnrichment" => extras::start_otel_enrichment,
+        "UpdateOTelEnrichment" => extras::update_otel_enrichment,
+        "StopOTelEnrichment" => extras::stop_otel_enrichment,
+        "CreateResourceMetricsConfiguration" => extras::create_resource_metrics_configuration,
+        "GetResourceMetricsConfiguration" => extras::get_resource_metrics_configuration,
+        "UpdateResourceMetricsConfiguration" => extras::update_resource_metrics_configuration,
+        "DeleteResourceMetricsConfiguration" => extras::delete_resource_metrics_configuration,
+        "DescribeAlarmContributors" => extras::describe_alarm_contributors;
         raw {
             "PutMetricAlarm" => alarms::put_metric_alarm,
             "PutCompositeAlarm" => alarms::put_composite_alarm,

@@ -214,6 +214,8 @@ pub struct Data {
     pub mute_rules: BTreeMap<String, crate::streams::Stored>,
     /// Metric data query definitions by id.
     pub query_defs: BTreeMap<String, crate::streams::Stored>,
+    /// Account-level configuration documents (enrichment, resource metrics).
+    pub config: BTreeMap<String, Value>,
     /// Next batch / history record number.
     pub next_record: u64,
 }
@@ -239,6 +241,8 @@ pub struct Region {
     pub mute_rules: Table<crate::streams::Stored>,
     /// Metric data query definitions.
     pub query_defs: Table<crate::streams::Stored>,
+    /// Configuration documents.
+    pub config: Table<Value>,
     /// True when writes are kept.
     pub durable: bool,
 }
@@ -261,6 +265,7 @@ impl Region {
             insight_rules: Table::new(store.clone(), ns("insight-rules")),
             mute_rules: Table::new(store.clone(), ns("mute-rules")),
             query_defs: Table::new(store.clone(), ns("query-definitions")),
+            config: Table::new(store.clone(), ns("config")),
             durable: store.durable(),
         };
         {
@@ -287,6 +292,7 @@ impl Region {
             d.insight_rules = r.insight_rules.load().into_iter().collect();
             d.mute_rules = r.mute_rules.load().into_iter().collect();
             d.query_defs = r.query_defs.load().into_iter().collect();
+            d.config = r.config.load().into_iter().collect();
             d.next_record = next;
         }
         r
