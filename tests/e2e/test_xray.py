@@ -115,6 +115,15 @@ def test_batch_get_traces_and_independent_subsegments(xr):
     assert [x["id"] for x in doc["subsegments"]] == [sub["id"]]
 
 
+def test_traces_past_retention_are_gone(xr):
+    old = time.time() - 40 * 86400
+    tid = trace_id(old)
+    assert put(xr, {"trace_id": tid, "id": seg_id(), "name": "old", "start_time": old, "end_time": old + 1}) == []
+    assert xr.batch_get_traces(TraceIds=[tid])["UnprocessedTraceIds"] == [tid]
+    out = xr.get_trace_summaries(StartTime=old - 60, EndTime=old + 60)
+    assert tid not in [s["Id"] for s in out["TraceSummaries"]]
+
+
 def test_trace_summaries_and_filters(xr):
     tag = uuid.uuid4().hex[:8]
     ok = make_trace(xr, f"ok-{tag}", annotations={"tenant": tag, "n": 3})

@@ -193,6 +193,35 @@ impl Region {
     pub fn lock(&self) -> MutexGuard<'_, Data> {
         self.data.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Drops traces past retention (memory and store).
+    pub fn purge(&self, now: f64) {
+        let mut d = self.lock();
+        let old: Vec<String> = d
+            .traces
+            .iter()
+            .filter(|(id, t)| expired(id, t, now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in old {
+            if let Some(t) = d.traces.remove(&id) {
+                for sid in t.keys() {
+                    if let Err(e) = self.segments.delete(&format!("{id}/{sid}")) {
+                        tracing::warn!(error = %e, "cannot delete an expired segment");
+                    }
+                }
+            }
+            d.revisions.remove(&id);
+        }
+    }
+}
+
+/// Seconds X-Ray keeps a trace after its last segment ends.
+pub const RETENTION_SECS: f64 = 30.0 * 86_400.0;
+
+/// True when a trace is past retention at `now`.
+pub fn expired(id: &str, t: &traces::Trace, now: f64) -> bool {
+    traces::end_time(t).max(traces::trace_id_time(id)) < now - RETENTION_SECS
 }
 
 /// The service.
@@ -201,13 +230,23 @@ pub struct XRay {
     regions: Stores<Region>,
 }
 
-/// Builds the service.
+/// Builds the service; traces past retention are dropped every virtual hour.
 pub fn service(core: &Core) -> Arc<dyn Service> {
     let store = core.store.clone();
-    Arc::new(XRay {
+    let svc = Arc::new(XRay {
         core: core.clone(),
         regions: Stores::new(move |a, r| Region::load(store.clone(), a, r)),
-    })
+    });
+    let weak = Arc::downgrade(&svc);
+    let clock = core.clock.clone();
+    core.scheduler.every(3600.0, move || {
+        if let Some(svc) = weak.upgrade() {
+            for (_, region) in svc.regions.all() {
+                region.purge(clock.now());
+            }
+        }
+    });
+    svc
 }
 
 impl XRay {

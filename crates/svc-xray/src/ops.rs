@@ -111,7 +111,7 @@ pub(crate) async fn batch_get_traces(
     let mut out = Vec::new();
     let mut missing = Vec::new();
     for id in &ids {
-        match d.traces.get(id) {
+        match d.traces.get(id).filter(|t| !crate::expired(id, t, ctx.now)) {
             Some(t) => {
                 let segs: Vec<Value> = traces::documents(t)
                     .into_iter()
@@ -148,11 +148,13 @@ fn matching<'a>(
     end: f64,
     range: &str,
     expr: Option<&filter::Expr>,
+    now: f64,
 ) -> (Vec<(&'a String, &'a Trace)>, usize) {
     let mut scanned = 0;
     let mut out: Vec<(&String, &Trace)> = d
         .traces
         .iter()
+        .filter(|(id, t)| !crate::expired(id, t, now))
         .filter(|(id, t)| {
             if range == "TraceId" {
                 let at = traces::trace_id_time(id);
@@ -195,7 +197,7 @@ pub(crate) async fn get_trace_summaries(
     let expr = parse_filter(opt_str(&i, "FilterExpression"))?;
     let region = svc.region(ctx);
     let d = region.lock();
-    let (found, scanned) = matching(&d, start, end, range, expr.as_ref());
+    let (found, scanned) = matching(&d, start, end, range, expr.as_ref(), ctx.now);
     let all: Vec<Value> = found
         .iter()
         .map(|(id, t)| {
@@ -246,7 +248,7 @@ pub(crate) async fn get_service_graph(
     } else {
         None
     };
-    let (found, _) = matching(&d, start, end, "Event", expr.as_ref());
+    let (found, _) = matching(&d, start, end, "Event", expr.as_ref(), ctx.now);
     let services = traces::graph(found.into_iter().map(|x| x.1), &ctx.account_id);
     Ok(json!({
         "StartTime": start,
@@ -265,7 +267,8 @@ pub(crate) async fn get_trace_graph(
     let region = svc.region(ctx);
     let d = region.lock();
     let services = traces::graph(
-        ids.iter().filter_map(|id| d.traces.get(id)),
+        ids.iter()
+            .filter_map(|id| d.traces.get(id).filter(|t| !crate::expired(id, t, ctx.now))),
         &ctx.account_id,
     );
     Ok(json!({"Services": services}))
@@ -306,7 +309,7 @@ pub(crate) async fn get_time_series_service_statistics(
     } else {
         None
     };
-    let (found, _) = matching(&d, start, end, "Event", expr.as_ref());
+    let (found, _) = matching(&d, start, end, "Event", expr.as_ref(), ctx.now);
     let points = traces::time_series(
         found.into_iter().map(|x| x.1),
         service.as_deref(),
