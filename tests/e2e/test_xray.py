@@ -392,3 +392,81 @@ def test_durability(overcast, client):
     start, end = window()
     out = xr.get_trace_summaries(StartTime=start, EndTime=end, FilterExpression='service("durable")')
     assert [s["Id"] for s in out["TraceSummaries"]] == [tid]
+
+
+def udp_port():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def daemon_server(tmp_path, monkeypatch):
+    """An Overcast of its own whose X-Ray daemon endpoint listens on a free UDP port."""
+    from conftest import Overcast
+    port = udp_port()
+    monkeypatch.setenv("OVERCAST_XRAY_DAEMON_ADDRESS", f"127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    server = Overcast(str(tmp_path / "data"))
+    server.start()
+    try:
+        yield server, port
+    finally:
+        server.stop()
+
+
+def test_daemon_udp_endpoint(daemon_server):
+    import socket
+    import boto3
+    server, port = daemon_server
+    tid = trace_id()
+    now = time.time()
+    seg = {"trace_id": tid, "id": seg_id(), "name": "udp-svc", "start_time": now, "end_time": now + 0.2}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b'{"format": "json", "version": 1}\n' + json.dumps(seg).encode(), ("127.0.0.1", port))
+        s.sendto(b'{"format": "json", "version": 1}\n{"broken', ("127.0.0.1", port))
+    xr = boto3.client("xray", endpoint_url=server.url, region_name="us-west-2",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    deadline = time.time() + 5
+    traces = []
+    while time.time() < deadline and not traces:
+        traces = xr.batch_get_traces(TraceIds=[tid])["Traces"]
+        time.sleep(0.05)
+    assert traces and json.loads(traces[0]["Segments"][0]["Document"])["name"] == "udp-svc"
+
+
+def test_xray_sdk_reaches_the_daemon_endpoint(daemon_server, monkeypatch):
+    """The seed's aws_xray_sdk snippet, when the SDK is installed (pip install aws-xray-sdk)."""
+    sdk = pytest.importorskip("aws_xray_sdk.core")
+    import boto3
+    server, port = daemon_server
+    recorder = sdk.AWSXRayRecorder()
+    recorder.configure(daemon_address=f"127.0.0.1:{port}", sampling=False, context_missing="LOG_ERROR",
+                       service="orders")
+
+    @recorder.capture("process_order")
+    def process_order(order_id):
+        sub = recorder.begin_subsegment("validate")
+        try:
+            pass
+        finally:
+            recorder.end_subsegment()
+        with recorder.capture("charge_payment"):
+            pass
+
+    seg = recorder.begin_segment("orders")
+    process_order("o-1")
+    recorder.end_segment()
+    xr = boto3.client("xray", endpoint_url=server.url, region_name="us-west-2",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    deadline = time.time() + 5
+    traces = []
+    while time.time() < deadline and not traces:
+        traces = xr.batch_get_traces(TraceIds=[seg.trace_id])["Traces"]
+        time.sleep(0.05)
+    assert traces, "the SDK's segment did not arrive"
+    doc = json.loads(traces[0]["Segments"][0]["Document"])
+    names = [s["name"] for s in doc["subsegments"]]
+    assert names == ["process_order"]
+    assert [s["name"] for s in doc["subsegments"][0]["subsegments"]] == ["validate", "charge_payment"]

@@ -2,7 +2,7 @@
 //! filter expressions, service and trace graphs, groups, sampling rules and targets
 //! (reservoir shared among the clients of a rule), encryption config, resource policies,
 //! tags, telemetry records, indexing rules, the trace segment destination and trace
-//! retrieval. State is per (account, region), written through to the core store.
+//! retrieval, and the X-Ray daemon's UDP endpoint for SDKs. State is per (account, region), written through to the core store.
 //!
 //! Not implemented (answer `NotImplemented`): the Insights operations (GetInsight,
 //! GetInsightEvents, GetInsightImpactGraph, GetInsightSummaries): Overcast does not
@@ -15,6 +15,7 @@ use overcast_core::{Core, Service, Store, Stores, Table};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod daemon;
 pub mod filter;
 mod ops;
 mod sampling;
@@ -230,7 +231,8 @@ pub struct XRay {
     regions: Stores<Region>,
 }
 
-/// Builds the service; traces past retention are dropped every virtual hour.
+/// Builds the service; traces past retention are dropped every virtual hour, and the X-Ray
+/// daemon's UDP endpoint is opened (see [`daemon`]).
 pub fn service(core: &Core) -> Arc<dyn Service> {
     let store = core.store.clone();
     let svc = Arc::new(XRay {
@@ -246,6 +248,9 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
             }
         }
     });
+    if let Some(addr) = daemon::address() {
+        daemon::spawn(Arc::downgrade(&svc), addr);
+    }
     svc
 }
 
