@@ -470,3 +470,24 @@ def test_xray_sdk_reaches_the_daemon_endpoint(daemon_server, monkeypatch):
     names = [s["name"] for s in doc["subsegments"]]
     assert names == ["process_order"]
     assert [s["name"] for s in doc["subsegments"][0]["subsegments"]] == ["validate", "charge_payment"]
+
+
+def test_daemon_proxies_the_sampling_api(daemon_server):
+    """SDKs with centralized sampling call the daemon's address over TCP, unsigned."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+    server, port = daemon_server
+    proxy = boto3.client("xray", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-west-2",
+                         config=Config(signature_version=UNSIGNED))
+    direct = boto3.client("xray", endpoint_url=server.url, region_name="us-west-2",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    direct.create_sampling_rule(SamplingRule=rule("proxied", ReservoirSize=4))
+    names = [r["SamplingRule"]["RuleName"] for r in proxy.get_sampling_rules()["SamplingRuleRecords"]]
+    assert names == ["proxied", "Default"]
+    out = proxy.get_sampling_targets(SamplingStatisticsDocuments=[
+        {"RuleName": "proxied", "ClientID": os.urandom(12).hex(), "Timestamp": time.time(),
+         "RequestCount": 3, "SampledCount": 1, "BorrowCount": 0}])
+    assert out["SamplingTargetDocuments"][0]["ReservoirQuota"] == 4
+    summaries = direct.get_sampling_statistic_summaries()["SamplingStatisticSummaries"]
+    assert summaries[0]["RuleName"] == "proxied" and summaries[0]["RequestCount"] == 3
