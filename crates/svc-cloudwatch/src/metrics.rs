@@ -570,7 +570,8 @@ fn search_period(e: &math::Expr) -> Option<i64> {
         math::Expr::Call(f, args) => {
             if f == "SEARCH" {
                 if let Some(math::Expr::Num(p)) = args.get(2) {
-                    return Some(*p as i64);
+                    let p = *p as i64;
+                    return (valid_period(p) && p <= MAX_SEARCH_PERIOD).then_some(p);
                 }
             }
             args.iter().find_map(search_period)
@@ -767,6 +768,9 @@ fn is_search(q: &MetricDataQuery) -> bool {
         .is_some_and(|e| e.trim_start().to_ascii_uppercase().starts_with("SEARCH"))
 }
 
+/// Longest SEARCH period (one year).
+pub const MAX_SEARCH_PERIOD: i64 = 366 * 86_400;
+
 /// Most series one SEARCH returns.
 pub const MAX_SEARCH_RESULTS: usize = 500;
 
@@ -783,7 +787,7 @@ pub fn run_search(
     if !STATS.contains(&stat) && !is_percentile(stat) {
         return Err(format!("Invalid statistic {stat} in SEARCH"));
     }
-    if !valid_period(period) {
+    if !valid_period(period) || period > MAX_SEARCH_PERIOD {
         return Err(format!("Invalid period {period} in SEARCH"));
     }
     let own = period * 1000;

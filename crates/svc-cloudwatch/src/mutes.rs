@@ -28,7 +28,8 @@ pub fn duration(s: &str) -> Option<i64> {
                 num.push(c);
             } else {
                 let mul = units.iter().find(|u| u.0 == c)?.1;
-                total += num.parse::<i64>().ok()? * mul;
+                let part = num.parse::<i64>().ok()?.checked_mul(mul)?;
+                total = total.checked_add(part)?;
                 num.clear();
                 any = true;
             }
@@ -131,7 +132,12 @@ pub fn parse_schedule(s: &str) -> Option<Schedule> {
         let (y, m, day) = (d.next()??, d.next()??, d.next()??);
         let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
         let (h, mi) = (t.next()??, t.next()??);
-        if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || mi > 59 {
+        if !(1970..=9999).contains(&y)
+            || !(1..=12).contains(&m)
+            || !(1..=31).contains(&day)
+            || !(0..=23).contains(&h)
+            || !(0..=59).contains(&mi)
+        {
             return None;
         }
         return Some(Schedule::At(
@@ -433,6 +439,7 @@ mod tests {
         assert_eq!(duration("PT"), None);
         assert_eq!(duration("4H"), None);
         assert_eq!(duration("PT4X"), None);
+        assert_eq!(duration("P999999999999999999D"), None);
     }
 
     #[test]
@@ -447,6 +454,7 @@ mod tests {
         assert!(parse_schedule("cron(0 2 * *)").is_none());
         assert!(parse_schedule("cron(61 2 * * *)").is_none());
         assert!(parse_schedule("rate(5 minutes)").is_none());
+        assert!(parse_schedule("at(99999999999999-01-01T00:00)").is_none());
         let rule = |expr: &str, dur: &str| json!({"Rule": {"Schedule": {"Expression": expr, "Duration": dur}}});
         let t = 1_715_349_600.0; // Friday 2024-05-10 14:00 UTC
         let at = rule("at(2024-05-10T14:00)", "PT1H");

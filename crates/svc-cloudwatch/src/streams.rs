@@ -623,7 +623,7 @@ pub fn report(
     let mut per: BTreeMap<Vec<String>, BTreeMap<i64, f64>> = BTreeMap::new();
     let start_ms = (start * 1000.0) as i64;
     let end_ms = (end * 1000.0) as i64;
-    let p_ms = period.max(1) * 1000;
+    let p_ms = period.clamp(1, 366 * 86_400) * 1000;
     for (ts, msg) in events {
         if *ts < start_ms || *ts >= end_ms {
             continue;
