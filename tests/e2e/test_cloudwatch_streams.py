@@ -93,7 +93,7 @@ def test_insight_rules_and_report(cw, client):
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s")
     now = int(time.time() * 1000)
-    start = now - 600_000
+    start = ((now // 1000 - 900) // 300 * 300 + 1) * 1000  # one 5-minute bucket holds them all
     events = [
         ("1.1.1.1", 500, 120), ("1.1.1.1", 503, 30), ("2.2.2.2", 500, 5),
         ("3.3.3.3", 200, 999), ("1.1.1.1", 502, 50),
@@ -114,6 +114,22 @@ def test_insight_rules_and_report(cw, client):
     assert rep["ApproximateUniqueCount"] == 2 and rep["AggregateValue"] == 4
     top = rep["Contributors"][0]
     assert top["Keys"] == ["1.1.1.1"] and top["ApproximateAggregateValue"] == 3
+
+    # The rule's report as metrics in GetMetricData.
+    from datetime import datetime, timezone
+    t0 = (start // 1000) // 300 * 300
+    md = cw.get_metric_data(
+        StartTime=datetime.fromtimestamp(t0, tz=timezone.utc),
+        EndTime=datetime.fromtimestamp(t0 + 600, tz=timezone.utc),
+        ScanBy="TimestampAscending",
+        MetricDataQueries=[
+            {"Id": "u", "Expression": f"INSIGHT_RULE_METRIC('{name}', 'UniqueContributors')", "Period": 300},
+            {"Id": "m", "Expression": f"INSIGHT_RULE_METRIC('{name}', 'MaxContributorValue') * 10", "Period": 300},
+            {"Id": "bad", "Expression": "INSIGHT_RULE_METRIC('ghost', 'Sum')", "Period": 300},
+        ])
+    res = {r["Id"]: r for r in md["MetricDataResults"]}
+    assert res["u"]["Values"] == [2] and res["m"]["Values"] == [30]
+    assert res["bad"]["StatusCode"] == "InternalError" and res["bad"]["Values"] == []
 
     summed = f"bytes-{uuid.uuid4().hex[:6]}"
     cw.put_insight_rule(RuleName=summed, RuleDefinition=rule_def(

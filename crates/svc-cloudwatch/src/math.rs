@@ -270,6 +270,34 @@ pub struct Env<'a> {
     pub period: f64,
     /// Runs a search expression: (query, stat, period) → labelled series on the grid.
     pub search: Option<&'a Searcher<'a>>,
+    /// INSIGHT_RULE_METRIC series by (rule, metric), computed beforehand.
+    pub insights: Option<&'a InsightSeries>,
+}
+
+/// INSIGHT_RULE_METRIC series by (rule name, metric name).
+pub type InsightSeries = HashMap<(String, String), Vec<Option<f64>>>;
+
+/// The (rule, metric) pairs of the INSIGHT_RULE_METRIC calls of an expression.
+pub fn insight_calls(e: &Expr, out: &mut Vec<(String, String)>) {
+    match e {
+        Expr::Call(f, args) => {
+            if f == "INSIGHT_RULE_METRIC" {
+                if let (Some(Expr::Text(r)), Some(Expr::Text(m))) = (args.first(), args.get(1)) {
+                    out.push((r.clone(), m.clone()));
+                }
+            }
+            for a in args {
+                insight_calls(a, out);
+            }
+        }
+        Expr::Bin(_, a, b) => {
+            insight_calls(a, out);
+            insight_calls(b, out);
+        }
+        Expr::Neg(a) => insight_calls(a, out),
+        Expr::List(items) => items.iter().for_each(|x| insight_calls(x, out)),
+        _ => {}
+    }
 }
 
 /// What SEARCH() calls: (query, stat, period) → labelled series on the grid.
@@ -589,9 +617,16 @@ fn call(f: &str, args: &[Expr], env: &Env) -> Result<Val, String> {
                 .unzip();
             Ok(Val::Array(vec![lower, upper]))
         }
-        "INSIGHT_RULE_METRIC" | "SERVICE_QUOTA" => {
-            Err(format!("{f} is not supported by Overcast yet"))
+        "INSIGHT_RULE_METRIC" => {
+            let (Some(Expr::Text(r)), Some(Expr::Text(m))) = (args.first(), args.get(1)) else {
+                return Err("INSIGHT_RULE_METRIC needs a rule name and a metric name".into());
+            };
+            env.insights
+                .and_then(|x| x.get(&(r.clone(), m.clone())))
+                .map(|v| Val::Series(v.clone()))
+                .ok_or_else(|| format!("No data for INSIGHT_RULE_METRIC('{r}', '{m}')"))
         }
+        "SERVICE_QUOTA" => Err(format!("{f} is not supported by Overcast yet")),
         other => Err(format!("Unknown function {other}")),
     }
 }
@@ -662,6 +697,7 @@ mod tests {
                 grid: &grid,
                 period: 60.0,
                 search: None,
+                insights: None,
             },
         )
         .unwrap()

@@ -593,6 +593,33 @@ pub fn compute(
     end: f64,
     period: i64,
 ) -> Result<(Vec<f64>, Vec<Computed>), CwError> {
+    compute_with(
+        d,
+        namespace_default,
+        qs,
+        start,
+        end,
+        period,
+        &HashMap::new(),
+    )
+}
+
+/// The first grid timestamp (ms) of [start, …) by `period`.
+pub fn grid_start_ms(start: f64, period: i64) -> i64 {
+    let pms = period.max(1) * 1000;
+    ((start * 1000.0) as i64).div_euclid(pms) * pms
+}
+
+/// [`compute`] with INSIGHT_RULE_METRIC series computed beforehand.
+pub fn compute_with(
+    d: &Data,
+    namespace_default: Option<&str>,
+    qs: &[MetricDataQuery],
+    start: f64,
+    end: f64,
+    period: i64,
+    insights: &math::InsightSeries,
+) -> Result<(Vec<f64>, Vec<Computed>), CwError> {
     let pms = period.max(1) * 1000;
     let first = ((start * 1000.0) as i64).div_euclid(pms) * pms;
     let last = (end * 1000.0) as i64;
@@ -683,6 +710,7 @@ pub fn compute(
                 grid: &grid,
                 period: period as f64,
                 search: Some(&searcher),
+                insights: Some(insights),
             };
             let label = q.label.clone().unwrap_or_else(|| id.clone());
             if let math::Expr::Call(f, args) = e {
@@ -760,6 +788,71 @@ pub fn compute(
         })
         .collect();
     Ok((grid, results))
+}
+
+/// The series of every INSIGHT_RULE_METRIC call of the queries, on the grid, from the rules'
+/// reports (an unknown rule is left out: its expression then reports an error).
+async fn insight_series(
+    svc: &CloudWatch,
+    ctx: &RequestContext,
+    qs: &[MetricDataQuery],
+    start: f64,
+    end: f64,
+    period: i64,
+) -> Result<math::InsightSeries, CwError> {
+    let mut calls = Vec::new();
+    for q in qs {
+        if let Some(e) = q.expression.as_deref().and_then(|e| math::parse(e).ok()) {
+            math::insight_calls(&e, &mut calls);
+        }
+    }
+    let mut out = math::InsightSeries::new();
+    if calls.is_empty() {
+        return Ok(out);
+    }
+    let first = grid_start_ms(start, period);
+    let pms = period.max(1) * 1000;
+    let n = ((end * 1000.0) as i64 - first)
+        .max(0)
+        .saturating_add(pms - 1)
+        / pms;
+    let mut reports: HashMap<String, serde_json::Value> = HashMap::new();
+    for (rule, metric) in calls {
+        if !reports.contains_key(&rule) {
+            match crate::streams::rule_report(
+                svc,
+                ctx,
+                &rule,
+                first as f64 / 1000.0,
+                end,
+                period,
+                0,
+            )
+            .await
+            {
+                Ok(r) => {
+                    reports.insert(rule.clone(), r);
+                }
+                Err(CwError::ResourceNotFoundException(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let Some(r) = reports.get(&rule) else {
+            continue;
+        };
+        let mut values = vec![None; n.clamp(0, 100_800) as usize];
+        for p in r["MetricDatapoints"].as_array().into_iter().flatten() {
+            let (Some(t), Some(v)) = (p["Timestamp"].as_f64(), p[metric.as_str()].as_f64()) else {
+                continue;
+            };
+            let k = ((t * 1000.0) as i64 - first) / pms;
+            if let Some(slot) = usize::try_from(k).ok().and_then(|k| values.get_mut(k)) {
+                *slot = Some(v);
+            }
+        }
+        out.insert((rule, metric), values);
+    }
+    Ok(out)
 }
 
 fn is_search(q: &MetricDataQuery) -> bool {
@@ -915,15 +1008,25 @@ pub(crate) async fn get_metric_data(
         Some(o) => return Err(CwError::validation(format!("Invalid ScanBy value: {o}"))),
     };
     let period = grid_period(&i.metric_data_queries);
+    let insights = insight_series(
+        svc,
+        ctx,
+        &i.metric_data_queries,
+        i.start_time,
+        i.end_time,
+        period,
+    )
+    .await?;
     let region = svc.region(ctx);
     let d = region.lock();
-    let (grid, results) = compute(
+    let (grid, results) = compute_with(
         &d,
         None,
         &i.metric_data_queries,
         i.start_time,
         i.end_time,
         period,
+        &insights,
     )?;
     drop(d);
     let mut budget = i.max_datapoints.unwrap_or(100_800);

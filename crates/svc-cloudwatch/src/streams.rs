@@ -740,6 +740,19 @@ pub(crate) async fn get_insight_rule_report(
         .and_then(Value::as_u64)
         .unwrap_or(10)
         .min(100) as usize;
+    rule_report(svc, ctx, name, start, end, period, max_contrib).await
+}
+
+/// The report of insight rule `name` over [start, end) by `period` seconds.
+pub(crate) async fn rule_report(
+    svc: &CloudWatch,
+    ctx: &RequestContext,
+    name: &str,
+    start: f64,
+    end: f64,
+    period: i64,
+    max_contrib: usize,
+) -> Result<Value, CwError> {
     let def = {
         let region = svc.region(ctx);
         let d = region.lock();
