@@ -491,3 +491,24 @@ def test_daemon_proxies_the_sampling_api(daemon_server):
     assert out["SamplingTargetDocuments"][0]["ReservoirQuota"] == 4
     summaries = direct.get_sampling_statistic_summaries()["SamplingStatisticSummaries"]
     assert summaries[0]["RuleName"] == "proxied" and summaries[0]["RequestCount"] == 3
+
+
+def test_aws_cli(aws):
+    from conftest import AwsCliError
+    tid = trace_id()
+    now = time.time()
+    doc = json.dumps({"trace_id": tid, "id": seg_id(), "name": "cli-svc", "start_time": now, "end_time": now + 1})
+    out = aws("xray", "put-trace-segments", "--trace-segment-documents", doc)
+    assert out["UnprocessedTraceSegments"] == []
+    got = aws("xray", "batch-get-traces", "--trace-ids", tid)
+    assert got["Traces"][0]["Id"] == tid
+    summ = aws("xray", "get-trace-summaries", "--start-time", str(int(now - 60)), "--end-time", str(int(now + 60)),
+               "--filter-expression", 'service("cli-svc")')
+    assert [s["Id"] for s in summ["TraceSummaries"]] == [tid]
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+    aws("xray", "create-group", "--group-name", name, "--filter-expression", "fault")
+    assert aws("xray", "get-group", "--group-name", name)["Group"]["FilterExpression"] == "fault"
+    aws("xray", "delete-group", "--group-name", name)
+    with pytest.raises(AwsCliError) as e:
+        aws("xray", "get-group", "--group-name", name)
+    assert e.value.code == "InvalidRequestException"
