@@ -147,6 +147,11 @@ def test_trace_summaries_and_filters(xr):
     assert ids("annotation.n >= 3") == {ok}
     assert ids(f'http.url CONTAINS "slow-{tag}"') == {slow}
     assert ids(f'service("err-{tag}-backend") {{ error }}') == {err}
+    assert ids(f'service(id(name: "bad-{tag}", type: "AWS::Lambda::Function")) {{ fault }}') == {bad}
+    assert ids(f'service(id(name: "bad-{tag}", type: "AWS::EC2::Instance"))') == set()
+    assert ids(f'edge("err-{tag}", "err-{tag}-backend") {{ error }}') == {err}
+    assert ids(f'edge("ok-{tag}", "DynamoDB")') == {ok}
+    assert ids(f'edge("ok-{tag}", "backend.example.com")') == set()  # answered by ok-…-backend
 
     out = xr.get_trace_summaries(StartTime=start, EndTime=end, FilterExpression=f'service("bad-{tag}")')
     (s,) = out["TraceSummaries"]

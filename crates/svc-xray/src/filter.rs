@@ -2,7 +2,9 @@
 //! `http.status`, `http.url`, `http.method`, `http.useragent`, `http.clientip`, `user`,
 //! boolean keywords `ok`, `error`, `fault`, `throttle`, `partial`, annotations
 //! (`annotation.key`, `annotation[key]`), `service("name")` (optionally followed by
-//! `{ expression }` evaluated on that service's segments), comparisons (`= != < <= > >=`,
+//! `{ expression }` evaluated on that service's segments; `service(id(name: "n", type: "t"))`
+//! selects by name and type), `edge("source", "destination")` (optionally with
+//! `{ expression }` on the calls along that edge), comparisons (`= != < <= > >=`,
 //! `CONTAINS`, `BEGINSWITH`, `ENDSWITH`), and `AND`/`OR`/`NOT` (`&&`, `||`, `!`) with
 //! parentheses.
 
@@ -92,6 +94,10 @@ pub enum Expr {
     Cmp(Key, Op, Lit),
     /// `service("name")`, with an optional expression on that service.
     Service(String, Option<Box<Expr>>),
+    /// `service(id(name: "n", type: "t"))`: name (may be empty) and type.
+    ServiceId(String, Option<String>, Option<Box<Expr>>),
+    /// `edge("source", "destination")`, with an optional expression on its calls.
+    Edge(String, String, Option<Box<Expr>>),
 }
 
 /// What a trace (or one service of it) offers to filters.
@@ -125,6 +131,10 @@ pub struct Facts {
     pub annotations: Vec<(String, Value)>,
     /// Facts per service name.
     pub services: HashMap<String, Facts>,
+    /// Node type (per-service facts).
+    pub service_type: Option<String>,
+    /// Facts of the calls along each (source, destination) edge.
+    pub edges: HashMap<(String, String), Facts>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +151,7 @@ enum Tok {
     LBrace,
     RBrace,
     Comma,
+    Colon,
 }
 
 fn lex(s: &str) -> Result<Vec<Tok>, String> {
@@ -165,6 +176,10 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
             }
             '}' => {
                 out.push(Tok::RBrace);
+                i += 1
+            }
+            ':' => {
+                out.push(Tok::Colon);
                 i += 1
             }
             ',' => {
@@ -240,7 +255,7 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
             }
             _ if ch.is_alphanumeric() || ch == '_' || ch == '@' => {
                 let st = i;
-                while i < c.len() && (c[i].is_alphanumeric() || "_.@[]-:".contains(c[i])) {
+                while i < c.len() && (c[i].is_alphanumeric() || "_.@[]-".contains(c[i])) {
                     i += 1;
                 }
                 let w: String = c[st..i].iter().collect();
@@ -280,6 +295,48 @@ impl Parser {
             other => Err(format!("expected {t:?}, found {other:?}")),
         }
     }
+    /// An optional `{ expression }`.
+    fn braces(&mut self) -> Result<Option<Box<Expr>>, String> {
+        if self.peek() != Some(&Tok::LBrace) {
+            return Ok(None);
+        }
+        self.i += 1;
+        let e = self.or()?;
+        self.expect(Tok::RBrace)?;
+        Ok(Some(Box::new(e)))
+    }
+
+    /// `(name: "n", type: "t")` after `id`.
+    fn id_args(&mut self) -> Result<(String, Option<String>), String> {
+        self.expect(Tok::LParen)?;
+        let (mut name, mut ty) = (String::new(), None);
+        loop {
+            match self.next() {
+                Some(Tok::RParen) => break,
+                Some(Tok::Ident(k)) => {
+                    self.expect(Tok::Colon)?;
+                    let Some(Tok::Str(v)) = self.next() else {
+                        return Err(format!("id({k}: ...) expects a string"));
+                    };
+                    match k.to_ascii_lowercase().as_str() {
+                        "name" => name = v,
+                        "type" => ty = Some(v),
+                        "account.id" => {}
+                        other => return Err(format!("unknown id() attribute {other}")),
+                    }
+                    if self.peek() == Some(&Tok::Comma) {
+                        self.i += 1;
+                    }
+                }
+                other => return Err(format!("unexpected {other:?} in id()")),
+            }
+        }
+        if name.is_empty() && ty.is_none() {
+            return Err("id() needs a name or a type".into());
+        }
+        Ok((name, ty))
+    }
+
     fn or(&mut self) -> Result<Expr, String> {
         let mut l = self.and()?;
         while self.peek() == Some(&Tok::Or) {
@@ -312,24 +369,40 @@ impl Parser {
         let lw = w.to_ascii_lowercase();
         if lw == "service" {
             self.expect(Tok::LParen)?;
+            let mut id: Option<(String, Option<String>)> = None;
             let name = match self.next() {
                 Some(Tok::Str(s)) => s,
                 Some(Tok::RParen) => {
                     self.i -= 1;
                     String::new()
                 }
+                Some(Tok::Ident(f)) if f.eq_ignore_ascii_case("id") => {
+                    id = Some(self.id_args()?);
+                    String::new()
+                }
                 other => return Err(format!("service() expects a name, found {other:?}")),
             };
             self.expect(Tok::RParen)?;
-            let inner = if self.peek() == Some(&Tok::LBrace) {
-                self.i += 1;
-                let e = self.or()?;
-                self.expect(Tok::RBrace)?;
-                Some(Box::new(e))
-            } else {
-                None
+            let inner = self.braces()?;
+            return Ok(match id {
+                Some((n, t)) => Expr::ServiceId(n, t, inner),
+                None => Expr::Service(name, inner),
+            });
+        }
+        if lw == "edge" {
+            self.expect(Tok::LParen)?;
+            let a = match self.next() {
+                Some(Tok::Str(s)) => s,
+                other => return Err(format!("edge() expects two names, found {other:?}")),
             };
-            return Ok(Expr::Service(name, inner));
+            self.expect(Tok::Comma)?;
+            let b = match self.next() {
+                Some(Tok::Str(s)) => s,
+                other => return Err(format!("edge() expects two names, found {other:?}")),
+            };
+            self.expect(Tok::RParen)?;
+            let inner = self.braces()?;
+            return Ok(Expr::Edge(a, b, inner));
         }
         let key = match lw.as_str() {
             "responsetime" => Key::ResponseTime,
@@ -473,6 +546,17 @@ pub fn eval(e: &Expr, f: &Facts) -> bool {
                 Some(x) => scoped.iter().any(|s| eval(x, s)),
             }
         }
+        Expr::ServiceId(name, ty, inner) => f.services.iter().any(|(n, s)| {
+            (name.is_empty() || n == name)
+                && ty
+                    .as_ref()
+                    .is_none_or(|t| s.service_type.as_ref() == Some(t))
+                && inner.as_ref().is_none_or(|x| eval(x, s))
+        }),
+        Expr::Edge(a, b, inner) => f
+            .edges
+            .get(&(a.clone(), b.clone()))
+            .is_some_and(|s| inner.as_ref().is_none_or(|x| eval(x, s))),
         Expr::Flag(k) => match flag(f, k) {
             Some(b) => b,
             None => match k {
@@ -544,8 +628,17 @@ mod tests {
             users: vec!["bob".into()],
             ..Facts::default()
         };
+        svc.service_type = Some("AWS::Lambda::Function".into());
         f.services.insert("api".into(), svc);
         f.services.insert("db".into(), Facts::default());
+        f.edges.insert(
+            ("api".into(), "db".into()),
+            Facts {
+                error: true,
+                response_time: Some(0.3),
+                ..Facts::default()
+            },
+        );
         f
     }
 
@@ -572,6 +665,16 @@ mod tests {
         assert!(m(r#"service("api") { fault }"#));
         assert!(!m(r#"service("db") { fault }"#));
         assert!(m(r#"service() { responsetime > 1.9 }"#));
+        assert!(m(
+            r#"service(id(name: "api", type: "AWS::Lambda::Function"))"#
+        ));
+        assert!(!m(
+            r#"service(id(name: "api", type: "AWS::EC2::Instance"))"#
+        ));
+        assert!(m(r#"service(id(type: "AWS::Lambda::Function")) { fault }"#));
+        assert!(m(r#"edge("api", "db")"#));
+        assert!(m(r#"edge("api", "db") { error AND responsetime < 1 }"#));
+        assert!(!m(r#"edge("db", "api")"#));
     }
 
     #[test]
@@ -585,6 +688,8 @@ mod tests {
             "(fault",
             r#"service("x"#,
             "fault fault",
+            r#"edge("a")"#,
+            r#"service(id())"#,
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

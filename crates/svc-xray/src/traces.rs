@@ -298,20 +298,52 @@ pub fn facts(t: &Trace) -> Facts {
     }
     for (name, list) in by {
         let first = list.first().copied();
-        fa.services.insert(name, facts_of(&list, first));
+        let mut sf = facts_of(&list, first);
+        sf.service_type = first.map(segment_type);
+        fa.services.insert(name, sf);
+    }
+    let ids = all_ids(t);
+    let by_id: HashMap<&str, &Value> = segments(t)
+        .filter_map(|x| Some((s(&x.v, &["id"])?, &x.v)))
+        .collect();
+    let mut edges: BTreeMap<(String, String), Vec<&Value>> = BTreeMap::new();
+    let mut answered: HashSet<&str> = HashSet::new();
+    for seg in segments(t) {
+        let parent = s(&seg.v, &["parent_id"])
+            .and_then(|p| Some((p, *ids.get(p)?)))
+            .and_then(|(p, o)| Some((p, *by_id.get(o)?)));
+        if let Some((p, owner)) = parent {
+            answered.insert(p);
+            let a = s(owner, &["name"]).unwrap_or("").to_string();
+            let b = s(&seg.v, &["name"]).unwrap_or("").to_string();
+            edges.entry((a, b)).or_default().push(&seg.v);
+        }
     }
     for seg in segments(t) {
+        let owner = s(&seg.v, &["name"]).unwrap_or("");
         let mut all = Vec::new();
         walk(&seg.v, &mut all);
         for x in all.into_iter().skip(1) {
             if matches!(s(x, &["namespace"]), Some("remote" | "aws")) {
                 if let Some(n) = s(x, &["name"]) {
-                    fa.services
-                        .entry(n.to_string())
-                        .or_insert_with(|| facts_of(&[x], Some(x)));
+                    fa.services.entry(n.to_string()).or_insert_with(|| {
+                        let mut sf = facts_of(&[x], Some(x));
+                        sf.service_type = Some(inferred_type(x));
+                        sf
+                    });
+                    if !s(x, &["id"]).is_some_and(|i| answered.contains(i)) {
+                        edges
+                            .entry((owner.to_string(), n.to_string()))
+                            .or_default()
+                            .push(x);
+                    }
                 }
             }
         }
+    }
+    for (k, list) in edges {
+        let first = list.first().copied();
+        fa.edges.insert(k, facts_of(&list, first));
     }
     fa
 }
