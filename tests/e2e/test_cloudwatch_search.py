@@ -75,3 +75,13 @@ def test_search_expressions(cw):
         {"Id": "bad", "Expression": "SEARCH('{unterminated', 'Sum', 300)"}])
     (r,) = out["MetricDataResults"]
     assert r["StatusCode"] != "Complete" or r.get("Messages")
+
+
+def test_search_is_refused_in_alarms(cw):
+    with pytest.raises(cw.exceptions.ClientError) as e:
+        cw.put_metric_alarm(AlarmName="search-alarm", EvaluationPeriods=1, Threshold=1,
+                            ComparisonOperator="GreaterThanThreshold", Metrics=[
+                                {"Id": "s", "Expression": "SEARCH('{AWS/Lambda,FunctionName} Errors', 'Sum', 300)",
+                                 "ReturnData": False},
+                                {"Id": "m", "Expression": "MAX(s)", "ReturnData": True}])
+    assert e.value.response["Error"]["Code"] == "ValidationError"

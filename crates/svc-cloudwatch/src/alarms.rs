@@ -157,6 +157,16 @@ fn validate_metric_alarm(s: &Spec) -> Result<(), CwError> {
                 ));
             }
             metrics::validate_queries(m)?;
+            // Like CloudWatch: alarms watch fixed series, never a search's changing set.
+            if m.iter().any(|q| {
+                q.expression
+                    .as_deref()
+                    .is_some_and(|e| e.to_ascii_uppercase().contains("SEARCH("))
+            }) {
+                return Err(CwError::validation(
+                    "SEARCH is not supported on Metric Alarms.",
+                ));
+            }
             if m.iter().filter(|q| q.return_data.unwrap_or(true)).count() != 1 && !band {
                 return Err(CwError::validation(
                     "Exactly one element of the metrics list should return data.",
