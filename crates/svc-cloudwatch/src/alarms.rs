@@ -157,6 +157,16 @@ fn validate_metric_alarm(s: &Spec) -> Result<(), CwError> {
                 ));
             }
             metrics::validate_queries(m)?;
+            // Like CloudWatch: alarms watch fixed series, never a search's changing set.
+            if m.iter().any(|q| {
+                q.expression
+                    .as_deref()
+                    .is_some_and(|e| e.to_ascii_uppercase().contains("SEARCH("))
+            }) {
+                return Err(CwError::validation(
+                    "SEARCH is not supported on Metric Alarms.",
+                ));
+            }
             if m.iter().filter(|q| q.return_data.unwrap_or(true)).count() != 1 && !band {
                 return Err(CwError::validation(
                     "Exactly one element of the metrics list should return data.",
@@ -723,7 +733,8 @@ fn transition(region: &Region, d: &mut Data, name: &str, dec: Decision, now: f64
         },
     );
     let spec: Spec = Spec::deserialize(&alarm.config).unwrap_or_default();
-    let actions = if spec.actions_enabled.unwrap_or(true) {
+    // A mute rule in effect silences the actions; the state change itself stands.
+    let actions = if spec.actions_enabled.unwrap_or(true) && !crate::mutes::muted(d, name, now) {
         match alarm.state.as_str() {
             "ALARM" => spec.alarm_actions,
             "OK" => spec.ok_actions,

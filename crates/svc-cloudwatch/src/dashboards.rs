@@ -287,6 +287,10 @@ pub(crate) async fn delete_dashboards(
 enum Target {
     Alarm(String),
     Dashboard(String),
+    Stream(String),
+    InsightRule(String),
+    MuteRule(String),
+    QueryDef(String),
 }
 
 fn target(arn: &str) -> Result<Target, CwError> {
@@ -295,6 +299,18 @@ fn target(arn: &str) -> Result<Target, CwError> {
     }
     if let Some((_, n)) = arn.split_once(":dashboard/") {
         return Ok(Target::Dashboard(n.to_string()));
+    }
+    if let Some((_, n)) = arn.split_once(":metric-stream/") {
+        return Ok(Target::Stream(n.to_string()));
+    }
+    if let Some((_, n)) = arn.split_once(":insight-rule/") {
+        return Ok(Target::InsightRule(n.to_string()));
+    }
+    if let Some((_, n)) = arn.split_once(":alarm-mute-rule:") {
+        return Ok(Target::MuteRule(n.to_string()));
+    }
+    if let Some((_, n)) = arn.split_once(":metric-query-definition/") {
+        return Ok(Target::QueryDef(n.to_string()));
     }
     Err(CwError::invalid(format!("Invalid ARN: {arn}")))
 }
@@ -323,6 +339,30 @@ fn with_tags<T>(
             let x = d.dashboards.get_mut(&n).ok_or_else(|| missing(arn))?;
             let out = f(&mut x.tags)?;
             region.dashboards.put(&n, x)?;
+            Ok(out)
+        }
+        Target::Stream(n) => {
+            let x = d.streams.get_mut(&n).ok_or_else(|| missing(arn))?;
+            let out = f(&mut x.tags)?;
+            region.streams.put(&n, x)?;
+            Ok(out)
+        }
+        Target::InsightRule(n) => {
+            let x = d.insight_rules.get_mut(&n).ok_or_else(|| missing(arn))?;
+            let out = f(&mut x.tags)?;
+            region.insight_rules.put(&n, x)?;
+            Ok(out)
+        }
+        Target::MuteRule(n) => {
+            let x = d.mute_rules.get_mut(&n).ok_or_else(|| missing(arn))?;
+            let out = f(&mut x.tags)?;
+            region.mute_rules.put(&n, x)?;
+            Ok(out)
+        }
+        Target::QueryDef(n) => {
+            let x = d.query_defs.get_mut(&n).ok_or_else(|| missing(arn))?;
+            let out = f(&mut x.tags)?;
+            region.query_defs.put(&n, x)?;
             Ok(out)
         }
     }

@@ -26,6 +26,12 @@ overcast_core::errors! {
         InvalidNextToken,
         /// `InvalidFormat`.
         InvalidFormatFault,
+        /// `LimitExceededException` (insight rules).
+        LimitExceededException,
+        /// `ConcurrentModificationException`.
+        ConcurrentModificationException,
+        /// `ConflictException` (query definition paths).
+        ConflictException,
     }
 }
 

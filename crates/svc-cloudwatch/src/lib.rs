@@ -1,9 +1,12 @@
 //! CloudWatch: metrics (PutMetricData in every form, GetMetricStatistics with percentiles,
 //! GetMetricData with metric math, ListMetrics), alarms evaluated every virtual minute with
 //! SNS and EventBridge actions, composite alarms, anomaly detection bands, dashboards (and
-//! GetMetricWidgetImage PNG charts) and tags. State is per
+//! GetMetricWidgetImage PNG charts), metric streams (stored), Contributor Insights rules and
+//! their reports, alarm mute rules, saved metric data
+//! query definitions, vended metric enrichment and resource metrics configurations, and tags. State is per
 //! (account, region) and persisted through the core store. Every other CloudWatch operation
-//! answers `NotImplemented`.
+//! answers `NotImplemented`: PutLogAlarm (needs Logs scheduled queries), Put/
+//! ListManagedInsightRules, GetDataset and Associate/DisassociateDatasetKmsKey.
 
 use std::sync::{Arc, Weak};
 
@@ -13,9 +16,14 @@ pub mod alarms;
 pub mod dashboards;
 pub mod detectors;
 pub mod error;
+pub mod extras;
 pub mod math;
 pub mod metrics;
+pub mod mutes;
+pub mod querydefs;
+pub mod search;
 pub mod state;
+pub mod streams;
 pub mod widget;
 
 pub use error::CwError;
@@ -136,7 +144,36 @@ impl Service for CloudWatch {
         "UntagResource" => dashboards::untag_resource,
         "ListTagsForResource" => dashboards::list_tags_for_resource,
         "DescribeAnomalyDetectors" => detectors::describe_anomaly_detectors,
-        "GetMetricWidgetImage" => widget::get_metric_widget_image;
+        "GetMetricWidgetImage" => widget::get_metric_widget_image,
+        "PutMetricStream" => streams::put_metric_stream,
+        "GetMetricStream" => streams::get_metric_stream,
+        "ListMetricStreams" => streams::list_metric_streams,
+        "DeleteMetricStream" => streams::delete_metric_stream,
+        "StartMetricStreams" => streams::start_metric_streams,
+        "StopMetricStreams" => streams::stop_metric_streams,
+        "PutInsightRule" => streams::put_insight_rule,
+        "DescribeInsightRules" => streams::describe_insight_rules,
+        "DeleteInsightRules" => streams::delete_insight_rules,
+        "EnableInsightRules" => streams::enable_insight_rules,
+        "DisableInsightRules" => streams::disable_insight_rules,
+        "GetInsightRuleReport" => streams::get_insight_rule_report,
+        "PutAlarmMuteRule" => mutes::put_alarm_mute_rule,
+        "GetAlarmMuteRule" => mutes::get_alarm_mute_rule,
+        "ListAlarmMuteRules" => mutes::list_alarm_mute_rules,
+        "DeleteAlarmMuteRule" => mutes::delete_alarm_mute_rule,
+        "PutMetricDataQueryDefinition" => querydefs::put_metric_data_query_definition,
+        "GetMetricDataQueryDefinition" => querydefs::get_metric_data_query_definition,
+        "ListMetricDataQueryDefinitions" => querydefs::list_metric_data_query_definitions,
+        "DeleteMetricDataQueryDefinition" => querydefs::delete_metric_data_query_definition,
+        "GetOTelEnrichment" => extras::get_otel_enrichment,
+        "StartOTelEnrichment" => extras::start_otel_enrichment,
+        "UpdateOTelEnrichment" => extras::update_otel_enrichment,
+        "StopOTelEnrichment" => extras::stop_otel_enrichment,
+        "CreateResourceMetricsConfiguration" => extras::create_resource_metrics_configuration,
+        "GetResourceMetricsConfiguration" => extras::get_resource_metrics_configuration,
+        "UpdateResourceMetricsConfiguration" => extras::update_resource_metrics_configuration,
+        "DeleteResourceMetricsConfiguration" => extras::delete_resource_metrics_configuration,
+        "DescribeAlarmContributors" => extras::describe_alarm_contributors;
         raw {
             "PutMetricAlarm" => alarms::put_metric_alarm,
             "PutCompositeAlarm" => alarms::put_composite_alarm,

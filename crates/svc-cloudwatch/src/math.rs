@@ -1,6 +1,6 @@
 //! Metric math for GetMetricData and alarms: arithmetic (`+ - * / ^`), comparisons and
 //! `AND`/`OR` (for `IF`), and the functions SUM, AVG, MIN, MAX, FILL, IF, RATE, DIFF,
-//! DIFF_TIME, ABS, CEIL, FLOOR, PERIOD, METRICS(). Every series is aligned on one grid of
+//! DIFF_TIME, ABS, CEIL, FLOOR, PERIOD, METRICS(), SEARCH() (see `search`). Every series is aligned on one grid of
 //! timestamps; a missing point is `None`.
 
 use std::collections::HashMap;
@@ -268,7 +268,43 @@ pub struct Env<'a> {
     pub grid: &'a [f64],
     /// Period, seconds.
     pub period: f64,
+    /// Runs a search expression: (query, stat, period) → labelled series on the grid.
+    pub search: Option<&'a Searcher<'a>>,
+    /// INSIGHT_RULE_METRIC series by (rule, metric), computed beforehand.
+    pub insights: Option<&'a InsightSeries>,
 }
+
+/// INSIGHT_RULE_METRIC series by (rule name, metric name).
+pub type InsightSeries = HashMap<(String, String), Vec<Option<f64>>>;
+
+/// The (rule, metric) pairs of the INSIGHT_RULE_METRIC calls of an expression.
+pub fn insight_calls(e: &Expr, out: &mut Vec<(String, String)>) {
+    match e {
+        Expr::Call(f, args) => {
+            if f == "INSIGHT_RULE_METRIC" {
+                if let (Some(Expr::Text(r)), Some(Expr::Text(m))) = (args.first(), args.get(1)) {
+                    out.push((r.clone(), m.clone()));
+                }
+            }
+            for a in args {
+                insight_calls(a, out);
+            }
+        }
+        Expr::Bin(_, a, b) => {
+            insight_calls(a, out);
+            insight_calls(b, out);
+        }
+        Expr::Neg(a) => insight_calls(a, out),
+        Expr::List(items) => items.iter().for_each(|x| insight_calls(x, out)),
+        _ => {}
+    }
+}
+
+/// What SEARCH() calls: (query, stat, period) → labelled series on the grid.
+pub type Searcher<'a> = dyn Fn(&str, &str, Option<f64>) -> Result<Labelled, String> + 'a;
+
+/// Labelled series on the grid.
+pub type Labelled = Vec<(String, Vec<Option<f64>>)>;
 
 fn zip(a: Val, b: Val, n: usize, f: &dyn Fn(f64, f64) -> Option<f64>) -> Result<Val, String> {
     let at = |v: &Val, i: usize| -> Option<f64> {
@@ -312,18 +348,46 @@ fn as_series(v: &Val, n: usize) -> Vec<Vec<Option<f64>>> {
     }
 }
 
+/// Runs `SEARCH(query, stat[, period])`: labelled series.
+pub fn search_call(args: &[Expr], env: &Env) -> Result<Labelled, String> {
+    let text = |i: usize| match args.get(i).map(|a| eval(a, env)) {
+        Some(Ok(Val::Text(t))) => Ok(t),
+        Some(Err(e)) => Err(e),
+        _ => Err("SEARCH needs a search expression and a statistic".to_string()),
+    };
+    let (query, stat) = (text(0)?, text(1)?);
+    let period = match args.get(2).map(|a| eval(a, env)) {
+        None => None,
+        Some(Ok(Val::Scalar(p))) => Some(p),
+        Some(Err(e)) => return Err(e),
+        Some(_) => return Err("The period of SEARCH must be a number".into()),
+    };
+    if args.len() > 3 {
+        return Err("SEARCH takes at most 3 arguments".into());
+    }
+    let s = env.search.ok_or("SEARCH is not supported here")?;
+    s(&query, &stat, period)
+}
+
 /// Evaluates `e`.
 pub fn eval(e: &Expr, env: &Env) -> Result<Val, String> {
     let n = env.grid.len();
     match e {
         Expr::Num(x) => Ok(Val::Scalar(*x)),
         Expr::Text(t) => Ok(Val::Text(t.clone())),
-        Expr::Id(id) => env
-            .series
-            .iter()
-            .find(|s| &s.0 == id)
-            .map(|s| Val::Series(s.2.clone()))
-            .ok_or_else(|| format!("Unrecognized metric id: {id}")),
+        Expr::Id(id) => {
+            let all: Vec<&Vec<Option<f64>>> = env
+                .series
+                .iter()
+                .filter(|s| &s.0 == id)
+                .map(|s| &s.2)
+                .collect();
+            match all.as_slice() {
+                [] => Err(format!("Unrecognized metric id: {id}")),
+                [one] => Ok(Val::Series((*one).clone())),
+                many => Ok(Val::Array(many.iter().map(|s| (*s).clone()).collect())),
+            }
+        }
         Expr::Neg(a) => zip(Val::Scalar(0.0), eval(a, env)?, n, &|x, y| Some(x - y)),
         Expr::List(items) => {
             let mut out = Vec::new();
@@ -417,6 +481,9 @@ fn call(f: &str, args: &[Expr], env: &Env) -> Result<Val, String> {
         "CEIL" => map1(&f64::ceil),
         "FLOOR" => map1(&f64::floor),
         "PERIOD" => Ok(Val::Scalar(env.period)),
+        "SEARCH" => {
+            search_call(args, env).map(|r| Val::Array(r.into_iter().map(|x| x.1).collect()))
+        }
         "METRICS" => {
             let filter = match args.first() {
                 Some(a) => match eval(a, env)? {
@@ -550,9 +617,16 @@ fn call(f: &str, args: &[Expr], env: &Env) -> Result<Val, String> {
                 .unzip();
             Ok(Val::Array(vec![lower, upper]))
         }
-        "SEARCH" | "INSIGHT_RULE_METRIC" | "SERVICE_QUOTA" => {
-            Err(format!("{f} is not supported by Overcast yet"))
+        "INSIGHT_RULE_METRIC" => {
+            let (Some(Expr::Text(r)), Some(Expr::Text(m))) = (args.first(), args.get(1)) else {
+                return Err("INSIGHT_RULE_METRIC needs a rule name and a metric name".into());
+            };
+            env.insights
+                .and_then(|x| x.get(&(r.clone(), m.clone())))
+                .map(|v| Val::Series(v.clone()))
+                .ok_or_else(|| format!("No data for INSIGHT_RULE_METRIC('{r}', '{m}')"))
         }
+        "SERVICE_QUOTA" => Err(format!("{f} is not supported by Overcast yet")),
         other => Err(format!("Unknown function {other}")),
     }
 }
@@ -622,6 +696,8 @@ mod tests {
                 series: &series,
                 grid: &grid,
                 period: 60.0,
+                search: None,
+                insights: None,
             },
         )
         .unwrap()

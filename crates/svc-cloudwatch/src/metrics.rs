@@ -550,12 +550,37 @@ pub fn validate_queries(qs: &[MetricDataQuery]) -> Result<(), CwError> {
     Ok(())
 }
 
-/// The grid period of a set of queries.
+/// The grid period of a set of queries: the first MetricStat's, else the first Period, else
+/// the period of the first SEARCH() that names one, else 60 s.
 pub fn grid_period(qs: &[MetricDataQuery]) -> i64 {
     qs.iter()
         .find_map(|q| q.metric_stat.as_ref().map(|m| m.period))
         .or_else(|| qs.iter().find_map(|q| q.period))
+        .or_else(|| {
+            qs.iter().find_map(|q| {
+                let e = math::parse(q.expression.as_deref()?).ok()?;
+                search_period(&e)
+            })
+        })
         .unwrap_or(60)
+}
+
+fn search_period(e: &math::Expr) -> Option<i64> {
+    match e {
+        math::Expr::Call(f, args) => {
+            if f == "SEARCH" {
+                if let Some(math::Expr::Num(p)) = args.get(2) {
+                    let p = *p as i64;
+                    return (valid_period(p) && p <= MAX_SEARCH_PERIOD).then_some(p);
+                }
+            }
+            args.iter().find_map(search_period)
+        }
+        math::Expr::Bin(_, a, b) => search_period(a).or_else(|| search_period(b)),
+        math::Expr::Neg(a) => search_period(a),
+        math::Expr::List(items) => items.iter().find_map(search_period),
+        _ => None,
+    }
 }
 
 /// Runs queries over [start, end) seconds on a grid of `period`; returns the grid and every
@@ -567,6 +592,33 @@ pub fn compute(
     start: f64,
     end: f64,
     period: i64,
+) -> Result<(Vec<f64>, Vec<Computed>), CwError> {
+    compute_with(
+        d,
+        namespace_default,
+        qs,
+        start,
+        end,
+        period,
+        &HashMap::new(),
+    )
+}
+
+/// The first grid timestamp (ms) of [start, …) by `period`.
+pub fn grid_start_ms(start: f64, period: i64) -> i64 {
+    let pms = period.max(1) * 1000;
+    ((start * 1000.0) as i64).div_euclid(pms) * pms
+}
+
+/// [`compute`] with INSIGHT_RULE_METRIC series computed beforehand.
+pub fn compute_with(
+    d: &Data,
+    namespace_default: Option<&str>,
+    qs: &[MetricDataQuery],
+    start: f64,
+    end: f64,
+    period: i64,
+    insights: &math::InsightSeries,
 ) -> Result<(Vec<f64>, Vec<Computed>), CwError> {
     let pms = period.max(1) * 1000;
     let first = ((start * 1000.0) as i64).div_euclid(pms) * pms;
@@ -649,13 +701,38 @@ pub fn compute(
             let label = q.label.clone().unwrap_or_else(|| key.name.clone());
             done.push((id.clone(), label, values, true));
         } else if let Some(e) = exprs.get(id) {
+            let searcher = |query: &str, stat: &str, p: Option<f64>| {
+                run_search(d, query, stat, p.map_or(period, |x| x as i64), &grid_ms)
+            };
             let env = math::Env {
                 bands: &bands,
                 series: &done,
                 grid: &grid,
                 period: period as f64,
+                search: Some(&searcher),
+                insights: Some(insights),
             };
             let label = q.label.clone().unwrap_or_else(|| id.clone());
+            if let math::Expr::Call(f, args) = e {
+                if f == "SEARCH" {
+                    match math::search_call(args, &env) {
+                        Ok(found) => {
+                            for (l, values) in found {
+                                let l = match &q.label {
+                                    Some(x) if !x.is_empty() => format!("{x} {l}"),
+                                    _ => l,
+                                };
+                                done.push((id.clone(), l, values, false));
+                            }
+                        }
+                        Err(m) => {
+                            errors.insert(id.clone(), m);
+                            done.push((id.clone(), label, vec![None; grid.len()], false));
+                        }
+                    }
+                    continue;
+                }
+            }
             match math::eval(e, &env) {
                 Ok(math::Val::Scalar(x)) => {
                     done.push((id.clone(), label, vec![Some(x); grid.len()], false))
@@ -685,17 +762,147 @@ pub fn compute(
     }
     let results = qs
         .iter()
-        .filter_map(|q| {
-            done.iter().find(|x| x.0 == q.id).map(|x| Computed {
-                id: x.0.clone(),
-                label: x.1.clone(),
-                values: x.2.clone(),
-                upper: uppers.get(&q.id).cloned(),
-                error: errors.get(&q.id).cloned(),
-            })
+        .flat_map(|q| {
+            let mut all: Vec<Computed> = done
+                .iter()
+                .filter(|x| x.0 == q.id)
+                .map(|x| Computed {
+                    id: x.0.clone(),
+                    label: x.1.clone(),
+                    values: x.2.clone(),
+                    upper: uppers.get(&q.id).cloned(),
+                    error: errors.get(&q.id).cloned(),
+                })
+                .collect();
+            // A search that matched nothing still answers its query id.
+            if all.is_empty() && is_search(q) {
+                all.push(Computed {
+                    id: q.id.clone(),
+                    label: q.label.clone().unwrap_or_else(|| q.id.clone()),
+                    values: vec![None; grid.len()],
+                    upper: None,
+                    error: errors.get(&q.id).cloned(),
+                });
+            }
+            all
         })
         .collect();
     Ok((grid, results))
+}
+
+/// The series of every INSIGHT_RULE_METRIC call of the queries, on the grid, from the rules'
+/// reports (an unknown rule is left out: its expression then reports an error).
+async fn insight_series(
+    svc: &CloudWatch,
+    ctx: &RequestContext,
+    qs: &[MetricDataQuery],
+    start: f64,
+    end: f64,
+    period: i64,
+) -> Result<math::InsightSeries, CwError> {
+    let mut calls = Vec::new();
+    for q in qs {
+        if let Some(e) = q.expression.as_deref().and_then(|e| math::parse(e).ok()) {
+            math::insight_calls(&e, &mut calls);
+        }
+    }
+    let mut out = math::InsightSeries::new();
+    if calls.is_empty() {
+        return Ok(out);
+    }
+    let first = grid_start_ms(start, period);
+    let pms = period.max(1) * 1000;
+    let n = ((end * 1000.0) as i64 - first)
+        .max(0)
+        .saturating_add(pms - 1)
+        / pms;
+    let mut reports: HashMap<String, serde_json::Value> = HashMap::new();
+    for (rule, metric) in calls {
+        if !reports.contains_key(&rule) {
+            match crate::streams::rule_report(
+                svc,
+                ctx,
+                &rule,
+                first as f64 / 1000.0,
+                end,
+                period,
+                0,
+            )
+            .await
+            {
+                Ok(r) => {
+                    reports.insert(rule.clone(), r);
+                }
+                Err(CwError::ResourceNotFoundException(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let Some(r) = reports.get(&rule) else {
+            continue;
+        };
+        let mut values = vec![None; n.clamp(0, 100_800) as usize];
+        for p in r["MetricDatapoints"].as_array().into_iter().flatten() {
+            let (Some(t), Some(v)) = (p["Timestamp"].as_f64(), p[metric.as_str()].as_f64()) else {
+                continue;
+            };
+            let k = ((t * 1000.0) as i64 - first) / pms;
+            if let Some(slot) = usize::try_from(k).ok().and_then(|k| values.get_mut(k)) {
+                *slot = Some(v);
+            }
+        }
+        out.insert((rule, metric), values);
+    }
+    Ok(out)
+}
+
+fn is_search(q: &MetricDataQuery) -> bool {
+    q.expression
+        .as_deref()
+        .is_some_and(|e| e.trim_start().to_ascii_uppercase().starts_with("SEARCH"))
+}
+
+/// Longest SEARCH period (one year).
+pub const MAX_SEARCH_PERIOD: i64 = 366 * 86_400;
+
+/// Most series one SEARCH returns.
+pub const MAX_SEARCH_RESULTS: usize = 500;
+
+/// Runs a search expression over the stored metrics: one labelled series per match (sorted
+/// by label) with `stat` over `period` on the grid.
+pub fn run_search(
+    d: &Data,
+    query: &str,
+    stat: &str,
+    period: i64,
+    grid_ms: &[i64],
+) -> Result<math::Labelled, String> {
+    let s = crate::search::parse(query).map_err(|e| format!("Invalid search expression: {e}"))?;
+    if !STATS.contains(&stat) && !is_percentile(stat) {
+        return Err(format!("Invalid statistic {stat} in SEARCH"));
+    }
+    if !valid_period(period) || period > MAX_SEARCH_PERIOD {
+        return Err(format!("Invalid period {period} in SEARCH"));
+    }
+    let own = period * 1000;
+    let mut found: Vec<(String, Vec<Option<f64>>)> = d
+        .metrics
+        .iter()
+        .filter(|(k, _)| crate::search::matches(&s, k))
+        .map(|(k, series)| {
+            let values = grid_ms
+                .iter()
+                .map(|t| {
+                    series
+                        .aggregate(*t, *t + own, None)
+                        .and_then(|p| p.stat(stat))
+                })
+                .collect();
+            (crate::search::label(&s, k), values)
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.truncate(MAX_SEARCH_RESULTS);
+    Ok(found)
 }
 
 /// (bucket start seconds, statistic) of a series' points in [from, to) ms, by `period_ms`.
@@ -801,24 +1008,38 @@ pub(crate) async fn get_metric_data(
         Some(o) => return Err(CwError::validation(format!("Invalid ScanBy value: {o}"))),
     };
     let period = grid_period(&i.metric_data_queries);
+    let insights = insight_series(
+        svc,
+        ctx,
+        &i.metric_data_queries,
+        i.start_time,
+        i.end_time,
+        period,
+    )
+    .await?;
     let region = svc.region(ctx);
     let d = region.lock();
-    let (grid, results) = compute(
+    let (grid, results) = compute_with(
         &d,
         None,
         &i.metric_data_queries,
         i.start_time,
         i.end_time,
         period,
+        &insights,
     )?;
     drop(d);
     let mut budget = i.max_datapoints.unwrap_or(100_800);
-    let out = i
-        .metric_data_queries
-        .iter()
-        .zip(results)
-        .filter(|(q, _)| q.return_data.unwrap_or(true))
-        .flat_map(|(_, r)| {
+    let returned = |id: &str| {
+        i.metric_data_queries
+            .iter()
+            .find(|q| q.id == id)
+            .is_some_and(|q| q.return_data.unwrap_or(true))
+    };
+    let out = results
+        .into_iter()
+        .filter(|r| returned(&r.id))
+        .flat_map(|r| {
             // A band comes back as its two bounds, under the query's id.
             match r.upper.clone() {
                 Some(upper) => vec![

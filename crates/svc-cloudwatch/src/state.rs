@@ -206,6 +206,16 @@ pub struct Data {
     pub dashboards: BTreeMap<String, Dashboard>,
     /// Anomaly detectors by id (their Describe shape).
     pub detectors: BTreeMap<String, Value>,
+    /// Metric streams by name.
+    pub streams: BTreeMap<String, crate::streams::Stored>,
+    /// Contributor Insights rules by name.
+    pub insight_rules: BTreeMap<String, crate::streams::Stored>,
+    /// Alarm mute rules by name.
+    pub mute_rules: BTreeMap<String, crate::streams::Stored>,
+    /// Metric data query definitions by id.
+    pub query_defs: BTreeMap<String, crate::streams::Stored>,
+    /// Account-level configuration documents (enrichment, resource metrics).
+    pub config: BTreeMap<String, Value>,
     /// Next batch / history record number.
     pub next_record: u64,
 }
@@ -223,6 +233,16 @@ pub struct Region {
     pub dashboards: Table<Dashboard>,
     /// Anomaly detectors.
     pub detectors: Table<Value>,
+    /// Metric streams.
+    pub streams: Table<crate::streams::Stored>,
+    /// Insight rules.
+    pub insight_rules: Table<crate::streams::Stored>,
+    /// Alarm mute rules.
+    pub mute_rules: Table<crate::streams::Stored>,
+    /// Metric data query definitions.
+    pub query_defs: Table<crate::streams::Stored>,
+    /// Configuration documents.
+    pub config: Table<Value>,
     /// True when writes are kept.
     pub durable: bool,
 }
@@ -241,6 +261,11 @@ impl Region {
             history: Table::new(store.clone(), ns("history")),
             dashboards: Table::new(store.clone(), ns("dashboards")),
             detectors: Table::new(store.clone(), ns("detectors")),
+            streams: Table::new(store.clone(), ns("streams")),
+            insight_rules: Table::new(store.clone(), ns("insight-rules")),
+            mute_rules: Table::new(store.clone(), ns("mute-rules")),
+            query_defs: Table::new(store.clone(), ns("query-definitions")),
+            config: Table::new(store.clone(), ns("config")),
             durable: store.durable(),
         };
         {
@@ -263,6 +288,11 @@ impl Region {
             }
             d.dashboards = r.dashboards.load().into_iter().collect();
             d.detectors = r.detectors.load().into_iter().collect();
+            d.streams = r.streams.load().into_iter().collect();
+            d.insight_rules = r.insight_rules.load().into_iter().collect();
+            d.mute_rules = r.mute_rules.load().into_iter().collect();
+            d.query_defs = r.query_defs.load().into_iter().collect();
+            d.config = r.config.load().into_iter().collect();
             d.next_record = next;
         }
         r
