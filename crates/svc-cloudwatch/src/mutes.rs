@@ -186,7 +186,9 @@ pub fn status(v: &Value, now: f64) -> &'static str {
     ) else {
         return "EXPIRED";
     };
-    let off = svc_scheduler::timing::offset(sched["Timezone"].as_str()).unwrap_or(0);
+    // The zone's UTC offset now (daylight saving time included).
+    let off = svc_scheduler::timing::Zone::parse(sched["Timezone"].as_str())
+        .map_or(0, |z| z.offset_at(now.floor() as i64));
     let start = v["StartDate"].as_f64();
     let expire = v["ExpireDate"].as_f64();
     if expire.is_some_and(|e| now >= e) {
@@ -271,7 +273,7 @@ pub(crate) async fn put_alarm_mute_rule(
         }
     }
     if let Some(z) = sched["Timezone"].as_str() {
-        if svc_scheduler::timing::offset(Some(z)).is_none() {
+        if svc_scheduler::timing::Zone::parse(Some(z)).is_none() {
             return Err(CwError::invalid(format!("The time zone {z} is not valid.")));
         }
     }
