@@ -1,0 +1,143 @@
+"""Lambda response streaming end to end: a Node.js handler wrapped in
+`awslambda.streamifyResponse` writes chunks with pauses between them; InvokeWithResponseStream
+delivers them as PayloadChunk events while the handler still runs, then InvokeComplete; a
+RESPONSE_STREAM function URL streams the body (with the HttpResponseStream prelude's status
+and headers) the same way."""
+import http.client
+import json
+import shutil
+import time
+
+import pytest
+
+from test_lambda import ROLE, code_err, uniq, zip_bytes
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+
+STREAMER = """
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  if (event.failEarly) throw new Error("before any byte");
+  for (let i = 0; i < (event.n || 3); i++) {
+    responseStream.write(`chunk-${i}:${Date.now()}\\n`);
+    await sleep(event.pause || 300);
+  }
+  if (event.failLate) throw new TypeError("after some bytes");
+  responseStream.write(`end:${Date.now()}\\n`);
+  responseStream.end();
+});
+"""
+
+URL_STREAMER = """
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: 201,
+    headers: {"content-type": "text/plain", "x-streamed": "yes"},
+  });
+  for (let i = 0; i < 3; i++) {
+    responseStream.write(`part-${i}:${Date.now()};`);
+    await sleep(300);
+  }
+  responseStream.end();
+});
+"""
+
+
+@pytest.fixture
+def lam(client):
+    return client("lambda")
+
+
+def node_function(lam, code, **kw):
+    name = uniq("stream")
+    lam.create_function(FunctionName=name, Runtime="nodejs20.x", Role=ROLE, Handler="index.handler",
+                        Code={"ZipFile": zip_bytes({"index.js": code})}, Timeout=10, **kw)
+    return name
+
+
+def test_chunks_arrive_while_the_handler_runs(lam):
+    name = node_function(lam, STREAMER)
+    r = lam.invoke_with_response_stream(FunctionName=name, Payload=json.dumps({"n": 3, "pause": 400}),
+                                        LogType="Tail")
+    assert r["StatusCode"] == 200 and r["ExecutedVersion"] == "$LATEST"
+    chunks, complete = [], []
+    for event in r["EventStream"]:
+        if "PayloadChunk" in event:
+            chunks.append((time.time() * 1000, event["PayloadChunk"]["Payload"].decode()))
+        elif "InvokeComplete" in event:
+            complete.append(event["InvokeComplete"])
+    text = "".join(c for _, c in chunks)
+    lines = text.strip().split("\n")
+    assert [l.split(":")[0] for l in lines] == ["chunk-0", "chunk-1", "chunk-2", "end"]
+    # One event per write, in order, as the handler wrote them.
+    assert len(chunks) == 4
+    written_end = int(lines[-1].split(":")[1])
+    first_received = chunks[0][0]
+    # The first chunk reached the client long before the handler finished (3 × 400 ms pauses).
+    assert first_received < written_end - 600, (first_received, written_end)
+    assert len(complete) == 1 and "ErrorCode" not in complete[0]
+    assert "REPORT RequestId" in __import__("base64").b64decode(complete[0]["LogResult"]).decode()
+
+    # The plain Invoke API answers the whole streamed body at once.
+    out = lam.invoke(FunctionName=name, Payload=json.dumps({"n": 2, "pause": 10}))
+    body = out["Payload"].read().decode()
+    assert "FunctionError" not in out and [l.split(":")[0] for l in body.strip().split("\n")] == ["chunk-0", "chunk-1", "end"]
+
+
+def test_errors_before_and_after_the_first_chunk(lam):
+    name = node_function(lam, STREAMER)
+    r = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"failEarly": true}')
+    events = list(r["EventStream"])
+    assert not [e for e in events if "PayloadChunk" in e]
+    done = [e["InvokeComplete"] for e in events if "InvokeComplete" in e]
+    assert done[0]["ErrorCode"] == "Unhandled" and "before any byte" in done[0]["ErrorDetails"]
+
+    r = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"failLate": true, "n": 2, "pause": 50}')
+    events = list(r["EventStream"])
+    chunks = [e["PayloadChunk"]["Payload"].decode() for e in events if "PayloadChunk" in e]
+    assert [c.split(":")[0] for c in chunks] == ["chunk-0", "chunk-1"]
+    done = [e["InvokeComplete"] for e in events if "InvokeComplete" in e]
+    assert len(done) == 1 and done[0]["ErrorCode"] == "Unhandled"
+    details = json.loads(done[0]["ErrorDetails"])
+    assert details["errorType"] == "TypeError" and details["errorMessage"] == "after some bytes"
+
+    # Bad input is refused before anything runs.
+    assert code_err(lam.invoke_with_response_stream, FunctionName=name, Payload=b"{not json")[0] == "InvalidRequestContentException"
+    assert code_err(lam.invoke_with_response_stream, FunctionName=uniq("nope"), Payload=b"{}")[0] == "ResourceNotFoundException"
+
+
+def test_timeout_ends_the_stream_with_an_error(lam):
+    name = node_function(lam, STREAMER)
+    lam.update_function_configuration(FunctionName=name, Timeout=1)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    r = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"n": 10, "pause": 300}')
+    events = list(r["EventStream"])
+    chunks = [e for e in events if "PayloadChunk" in e]
+    assert 1 <= len(chunks) < 10
+    done = [e["InvokeComplete"] for e in events if "InvokeComplete" in e]
+    assert done[0]["ErrorCode"] == "Unhandled" and "Task timed out after 1.00 seconds" in done[0]["ErrorDetails"]
+
+
+def test_response_stream_function_url(lam, overcast):
+    name = node_function(lam, URL_STREAMER)
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM")["FunctionUrl"]
+    host = url.split("//", 1)[1].rstrip("/")
+    conn = http.client.HTTPConnection("127.0.0.1", overcast.port, timeout=20)
+    conn.request("GET", "/", headers={"Host": host})
+    resp = conn.getresponse()
+    assert resp.status == 201
+    assert resp.getheader("x-streamed") == "yes" and resp.getheader("content-type") == "text/plain"
+    assert resp.getheader("transfer-encoding") == "chunked"
+    received = []
+    while True:
+        data = resp.read1(65536)
+        if not data:
+            break
+        received.append((time.time() * 1000, data.decode()))
+    conn.close()
+    body = "".join(d for _, d in received)
+    parts = [p for p in body.split(";") if p]
+    assert [p.split(":")[0] for p in parts] == ["part-0", "part-1", "part-2"]
+    last_written = int(parts[-1].split(":")[1])
+    assert received[0][0] < last_written - 300, (received[0][0], last_written)
