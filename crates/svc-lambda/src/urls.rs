@@ -343,7 +343,7 @@ pub async fn serve(
     let Some(cfg) = f.url_configs.get(&t.qualifier).cloned() else {
         return message(403, "Forbidden");
     };
-    if cfg["AuthType"] == "AWS_IAM" && !parts.headers.contains_key(http::header::AUTHORIZATION) {
+    if cfg["AuthType"] == "AWS_IAM" && !authorized(svc, &t, &f, parts, &body, remote).await {
         return message(403, "Forbidden");
     }
     let mut ctx = RequestContext::test("lambda", "Invoke");
@@ -388,6 +388,149 @@ pub async fn serve(
         return message(502, "Internal Server Error");
     }
     buffered(&cfg, parts, &run)
+}
+
+/// `AWS_IAM` function URLs: the request must carry a valid SigV4 signature (service
+/// `lambda`, header or presigned form) and its signer must be allowed
+/// `lambda:InvokeFunctionUrl`: by the function's resource policy (with
+/// `lambda:FunctionUrlAuthType` = `AWS_IAM` in the condition context), or, in the function's
+/// own account, by its identity (the root always; others unless `--enforce-iam` and IAM
+/// says no). An explicit deny in the resource policy refuses.
+async fn authorized(
+    svc: &Lambda,
+    t: &Target,
+    f: &crate::state::Function,
+    parts: &http::request::Parts,
+    body: &[u8],
+    remote: SocketAddr,
+) -> bool {
+    use overcast_wire::sigv4;
+    let Some(sig) = sigv4::from_request(&parts.headers, parts.uri.query()) else {
+        return false;
+    };
+    if sig.service != "lambda" {
+        return false;
+    }
+    let ids = &svc.core.identities;
+    let Some((secret, token)) = ids.secret_for(&sig.access_key) else {
+        return false;
+    };
+    if token.is_some() && token != sig.security_token {
+        return false;
+    }
+    if let Some(c) = ids.get(&sig.access_key) {
+        if c.expiration.is_some_and(|e| e < svc.core.clock.now()) {
+            return false;
+        }
+    }
+    let payload_hash = match parts
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(h) => h.to_string(),
+        None => sigv4::sha256_hex(body),
+    };
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let path = parts.uri.path_and_query().map(|p| p.path()).unwrap_or("/");
+    if sigv4::verify(
+        &sig,
+        parts.method.as_str(),
+        path,
+        parts.uri.query(),
+        &parts.headers,
+        &payload_hash,
+        &secret,
+        wall,
+    )
+    .is_err()
+    {
+        return false;
+    }
+    let who = ids.resolve(Some(&sig.access_key));
+    let mut resource = f.latest.config.function_arn.clone();
+    if !t.qualifier.is_empty() {
+        resource = format!("{resource}:{}", t.qualifier);
+    }
+    match resource_decision(f, &t.qualifier, &who, &resource, remote, &t.account) {
+        Some(true) => return true,
+        Some(false) => return false,
+        None => {}
+    }
+    if who.account_id != t.account {
+        return false;
+    }
+    if who.arn.ends_with(":root") || !ids.enforcing() {
+        return true;
+    }
+    let Some(authorizer) = ids.authorizer() else {
+        return false;
+    };
+    let mut ctx = RequestContext::test("lambda", "InvokeFunctionUrl");
+    ctx.account_id = who.account_id.clone();
+    ctx.region = t.region.clone();
+    ctx.principal_arn = who.arn.clone();
+    ctx.principal_id = who.id.clone();
+    ctx.access_key = Some(sig.access_key.clone());
+    ctx.now = svc.core.clock.now();
+    ctx.source_ip = Some(remote.ip());
+    let input = json!({"FunctionName": resource});
+    authorizer.authorize(&ctx, &input).await.is_ok()
+}
+
+/// The function's resource policy on `lambda:InvokeFunctionUrl` by `who`: `Some(true)` when
+/// it allows, `Some(false)` when it explicitly denies, `None` when it says nothing.
+fn resource_decision(
+    f: &crate::state::Function,
+    qualifier: &str,
+    who: &overcast_core::identity::Principal,
+    resource: &str,
+    remote: SocketAddr,
+    owner: &str,
+) -> Option<bool> {
+    let stmts = f.policies.get(qualifier).filter(|s| !s.is_empty())?;
+    let doc = json!({"Version": "2012-10-17", "Statement": stmts}).to_string();
+    let policy = overcast_policy::parse(&doc, overcast_policy::PolicyKind::Resource).ok()?;
+    let role_arn = who
+        .arn
+        .split_once(":assumed-role/")
+        .and_then(|(head, rest)| {
+            let role = rest.split('/').next()?;
+            Some(format!(
+                "{}:role/{role}",
+                head.replacen("arn:aws:sts:", "arn:aws:iam:", 1)
+            ))
+        });
+    let mut context = overcast_policy::Context::new();
+    context.set("lambda:FunctionUrlAuthType", "AWS_IAM");
+    context.set("aws:SourceIp", remote.ip().to_string());
+    context.set("aws:PrincipalAccount", who.account_id.clone());
+    context.set(
+        "aws:PrincipalArn",
+        role_arn.clone().unwrap_or(who.arn.clone()),
+    );
+    context.set("aws:ResourceAccount", owner.to_string());
+    context.set("aws:SecureTransport", "false");
+    let request = overcast_policy::Request {
+        action: "lambda:InvokeFunctionUrl",
+        resource,
+        caller: overcast_policy::Caller {
+            arn: &who.arn,
+            account: &who.account_id,
+            role_arn: role_arn.as_deref(),
+            service: None,
+            federated: None,
+        },
+        context: &context,
+    };
+    match policy.evaluate(&request) {
+        overcast_policy::Effect::Allow => Some(true),
+        overcast_policy::Effect::Deny => Some(false),
+        overcast_policy::Effect::NotApplicable => None,
+    }
 }
 
 /// The `Content-Type` of a streamed response that starts with an HTTP prelude
