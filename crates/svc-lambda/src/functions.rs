@@ -289,6 +289,8 @@ pub(crate) struct CreateFunctionInput {
     snap_start: Option<Value>,
     logging_config: Option<Value>,
     code_signing_config_arn: Option<String>,
+    capacity_provider_config: Option<Value>,
+    durable_config: Option<Value>,
 }
 
 fn vpc_out(v: &Option<Value>) -> Option<Value> {
@@ -351,6 +353,9 @@ pub(crate) async fn create_function(
     check_role(&i.role)?;
     check_limits(i.timeout, i.memory_size)?;
     check_environment(&i.environment)?;
+    let capacity_provider_config =
+        crate::capacity::check_function_config(svc, ctx, i.capacity_provider_config.as_ref())?;
+    let durable_config = crate::durable::check_config(i.durable_config.as_ref())?;
     let (layer_refs, layer_code) = resolve_layers(svc, ctx, i.layers.as_deref().unwrap_or(&[]))?;
     let region = svc.region(ctx);
     if region.functions().contains_key(&name) {
@@ -403,6 +408,8 @@ pub(crate) async fn create_function(
         snap_start: snap_start_out(&i.snap_start),
         logging_config: logging_out(&i.logging_config, &name),
         runtime_version_config: None,
+        capacity_provider_config,
+        durable_config,
     };
     let mut f = Function {
         latest: FnVersion {
@@ -755,6 +762,8 @@ pub(crate) struct UpdateFunctionConfigurationInput {
     ephemeral_storage: Option<Value>,
     snap_start: Option<Value>,
     logging_config: Option<Value>,
+    capacity_provider_config: Option<Value>,
+    durable_config: Option<Value>,
 }
 
 pub(crate) async fn update_function_configuration(
@@ -771,6 +780,14 @@ pub(crate) async fn update_function_configuration(
     }
     check_limits(i.timeout, i.memory_size)?;
     check_environment(&i.environment)?;
+    let capacity = match &i.capacity_provider_config {
+        Some(c) => crate::capacity::check_function_config(svc, ctx, Some(c))?,
+        None => None,
+    };
+    let durable = match &i.durable_config {
+        Some(d) => crate::durable::check_config(Some(d))?,
+        None => None,
+    };
     let layers = match &i.layers {
         Some(l) => Some(resolve_layers(svc, ctx, l)?),
         None => None,
@@ -835,6 +852,12 @@ pub(crate) async fn update_function_configuration(
     }
     if i.logging_config.is_some() {
         c.logging_config = logging_out(&i.logging_config, &r.name);
+    }
+    if capacity.is_some() {
+        c.capacity_provider_config = capacity;
+    }
+    if durable.is_some() {
+        c.durable_config = durable;
     }
     c.last_modified = last_modified(ctx.now);
     c.revision_id = revision();

@@ -413,10 +413,16 @@ pub async fn run_streaming(
     sink: Option<tokio::sync::mpsc::Sender<StreamEvent>>,
 ) -> Result<Run, LambdaError> {
     let key = key_of(ctx, v);
-    if let Err(t) = svc
-        .pool
-        .enter(&key, f.reserved_concurrency, ACCOUNT_CONCURRENCY)
-    {
+    // A function scaling config bounds the version's execution environments (one
+    // invocation each here) below any reserved concurrency.
+    let limit = match (
+        f.reserved_concurrency,
+        crate::capacity::max_environments(f, &v.config.version),
+    ) {
+        (Some(r), Some(m)) => Some(r.min(m)),
+        (r, m) => r.or(m),
+    };
+    if let Err(t) = svc.pool.enter(&key, limit, ACCOUNT_CONCURRENCY) {
         if svc.core.fabric.has_subscribers() {
             svc.core.fabric.publish(overcast_core::fabric::Event {
                 topic: "metrics",

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use overcast_core::{Core, RequestContext, Service, Stores};
 
 pub mod asynchronous;
+pub mod capacity;
 pub mod code;
+pub mod durable;
 pub mod error;
 pub mod esm;
 pub mod functions;
@@ -125,6 +127,14 @@ impl Service for Lambda {
         "CreateAlias" => versions::create_alias,
         "CreateCodeSigningConfig" => signing::create_code_signing_config,
         "CreateEventSourceMapping" => esm::create_event_source_mapping,
+        "CreateCapacityProvider" => capacity::create_capacity_provider,
+        "GetCapacityProvider" => capacity::get_capacity_provider,
+        "UpdateCapacityProvider" => capacity::update_capacity_provider,
+        "DeleteCapacityProvider" => capacity::delete_capacity_provider,
+        "ListCapacityProviders" => capacity::list_capacity_providers,
+        "ListFunctionVersionsByCapacityProvider" => capacity::list_function_versions_by_capacity_provider,
+        "GetFunctionScalingConfig" => capacity::get_function_scaling_config,
+        "PutFunctionScalingConfig" => capacity::put_function_scaling_config,
         "DeleteCodeSigningConfig" => signing::delete_code_signing_config,
         "DeleteFunctionCodeSigningConfig" => signing::delete_function_code_signing_config,
         "GetCodeSigningConfig" => signing::get_code_signing_config,
