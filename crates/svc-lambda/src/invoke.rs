@@ -33,6 +33,7 @@ pub(crate) struct InvokeInput {
     client_context: Option<String>,
     payload: Option<Blob>,
     qualifier: Option<String>,
+    durable_execution_name: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -47,6 +48,8 @@ pub(crate) struct InvokeOutput {
     payload: Option<Blob>,
     #[serde(skip_serializing_if = "Option::is_none")]
     executed_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    durable_execution_arn: Option<String>,
 }
 
 /// What one run of a function produced.
@@ -115,7 +118,53 @@ pub(crate) async fn invoke(
                 log_result: None,
                 payload: None,
                 executed_version: None,
+                durable_execution_arn: None,
             })
+        }
+        "Event" | "RequestResponse" if v.config.durable_config.is_some() => {
+            check_json(&payload)?;
+            let (arn, id) = crate::durable::start(
+                svc,
+                ctx,
+                &v,
+                i.durable_execution_name.as_deref(),
+                &payload,
+            )?;
+            if kind == "Event" {
+                return Ok(InvokeOutput {
+                    status_code: 202,
+                    function_error: None,
+                    log_result: None,
+                    payload: None,
+                    executed_version: None,
+                    durable_execution_arn: Some(arn),
+                });
+            }
+            let e = crate::durable::wait_end(svc, ctx, &id)
+                .await
+                .unwrap_or_default();
+            let (payload, function_error) = match e["Status"].as_str() {
+                Some("SUCCEEDED") => (
+                    e["Result"].as_str().unwrap_or("null").as_bytes().to_vec(),
+                    None,
+                ),
+                _ => {
+                    let err = &e["Error"];
+                    let doc = json!({
+                        "errorType": err["ErrorType"].as_str().unwrap_or(e["Status"].as_str().unwrap_or("Error")),
+                        "errorMessage": err["ErrorMessage"].as_str().unwrap_or_default(),
+                    });
+                    (doc.to_string().into_bytes(), Some("Unhandled".to_string()))
+                }
+            };
+            return Ok(InvokeOutput {
+                status_code: 200,
+                function_error,
+                log_result: None,
+                payload: Some(Blob(payload)),
+                executed_version: Some(version),
+                durable_execution_arn: Some(arn),
+            });
         }
         "Event" => {
             if payload.len() > MAX_ASYNC_PAYLOAD {
@@ -131,6 +180,7 @@ pub(crate) async fn invoke(
                 log_result: None,
                 payload: None,
                 executed_version: None,
+                durable_execution_arn: None,
             });
         }
         "RequestResponse" => {}
@@ -180,6 +230,7 @@ pub(crate) async fn invoke(
         log_result,
         payload: Some(Blob(run.payload.to_vec())),
         executed_version: Some(version),
+        durable_execution_arn: None,
     })
 }
 
