@@ -161,3 +161,15 @@ def test_synchronous_durable_invoke_stop_and_errors(lam):
     assert code_err(lam.get_durable_execution, DurableExecutionArn=missing)[:2] == ("ResourceNotFoundException", 404)
     assert code_err(lam.send_durable_execution_callback_success, CallbackId="bm9wZTpub3Bl")[0] == "ResourceNotFoundException"
     assert code_err(lam.list_durable_executions_by_function, FunctionName=uniq("none"))[0] == "ResourceNotFoundException"
+
+
+def test_waiting_execution_resumes_after_kill9(lam, overcast):
+    name = durable_function(lam)
+    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"n": 4}))["DurableExecutionArn"]
+    until(lambda: "WaitStarted" in kinds(lam, arn))
+    overcast.kill9()
+    lam2 = overcast_client(lam)
+    assert lam2.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
+    overcast.clock(advance=61)
+    done = until(lambda: (lambda e: e if e["Status"] == "SUCCEEDED" else None)(lam2.get_durable_execution(DurableExecutionArn=arn)))
+    assert json.loads(done["Result"]) == {"doubled": 8}

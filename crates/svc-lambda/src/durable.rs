@@ -10,9 +10,11 @@
 //! ListDurableExecutionsByFunction, Stop/Pause/Resume/DeleteDurableExecution and callback
 //! heartbeats complete the API.
 //!
-//! Not modelled: KMS encryption of state (stored as given), CHAINED_INVOKE (refused),
-//! invocation-level retries of a crashed handler (the execution fails), and timers are not
-//! re-armed after a restart until the execution is touched again (resume it).
+//! Running executions are indexed globally so that a restart re-arms their waits, retries and
+//! an invocation cut short by the restart.
+//!
+//! Not modelled: KMS encryption of state (stored as given), CHAINED_INVOKE (refused), and
+//! invocation-level retries of a crashed handler (the execution fails).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -39,6 +41,64 @@ pub(crate) fn check_config(c: Option<&Value>) -> Result<Option<Value>, LambdaErr
         out["ExecutionTimeout"] = json!(86400);
     }
     Ok(Some(out))
+}
+
+/// Running executions of every account and region (`account/region/id` → host), for
+/// [`rearm`] after a restart.
+fn running_index(svc: &Lambda) -> overcast_core::Table<Value> {
+    overcast_core::Table::new(svc.core.store.clone(), "lambda/durable-running")
+}
+
+/// Drives the executions that were running when Overcast stopped.
+pub fn rearm(svc: &Lambda) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    for (key, host) in running_index(svc).load() {
+        let parts: Vec<&str> = key.splitn(3, '/').collect();
+        let [account, region, id] = parts.as_slice() else {
+            continue;
+        };
+        let mut ctx = RequestContext::test("lambda", "Invoke");
+        ctx.account_id = account.to_string();
+        ctx.region = region.to_string();
+        ctx.principal_arn = format!("arn:aws:iam::{account}:root");
+        ctx.principal_id = account.to_string();
+        ctx.now = svc.core.clock.now();
+        if let Some(h) = host.as_str() {
+            ctx.host = h.to_string();
+        }
+        let r = svc.regions.get(account, region);
+        let Some(mut e) = r
+            .executions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(*id)
+            .cloned()
+        else {
+            let _ = running_index(svc).delete(&key);
+            continue;
+        };
+        // An invocation that the restart cut short runs again.
+        let last = e["Events"]
+            .as_array()
+            .and_then(|a| a.last())
+            .map(|ev| ev["EventType"].clone());
+        if e["Status"] == "RUNNING" && last.as_ref().is_some_and(|k| k != "InvocationCompleted") {
+            e["Wake"] = json!(true);
+            let _ = r.save_execution(id, e);
+        }
+        let timeout_at = r
+            .executions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(*id)
+            .and_then(|e| e["ExpectedExecutionTimeoutTimestamp"].as_f64());
+        if let Some(t) = timeout_at {
+            arm_timeout(svc, &ctx, id, t);
+        }
+        drive(svc.clone(), ctx, id.to_string());
+    }
 }
 
 const TERMINAL: [&str; 4] = ["SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"];
@@ -199,20 +259,26 @@ pub(crate) fn start(
         None,
         Some(json!({"Input": payload(&json!(input_text)), "ExecutionTimeout": timeout})),
     );
+    running_index(svc).put(
+        &format!("{}/{}/{id}", ctx.account_id, ctx.region),
+        &json!(ctx.host),
+    )?;
     region.save_execution(&id, e)?;
-    // The execution timeout.
-    {
-        let (svc2, ctx2, id2) = (svc.clone(), ctx.clone(), id.clone());
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            svc.core.scheduler.at(now + timeout as f64, move || {
-                handle.spawn(async move {
-                    let _ = finish_if_running(&svc2, &ctx2, &id2, "TIMED_OUT", None, None);
-                });
-            });
-        }
-    }
+    arm_timeout(svc, ctx, &id, now + timeout as f64);
     drive(svc.clone(), ctx.clone(), id.clone());
     Ok((arn, id))
+}
+
+/// Ends the execution as TIMED_OUT at `at` if it is still running then.
+fn arm_timeout(svc: &Lambda, ctx: &RequestContext, id: &str, at: f64) {
+    let (svc2, ctx2, id2) = (svc.clone(), ctx.clone(), id.to_string());
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        svc.core.scheduler.at(at, move || {
+            handle.spawn(async move {
+                let _ = finish_if_running(&svc2, &ctx2, &id2, "TIMED_OUT", None, None);
+            });
+        });
+    }
 }
 
 /// Ends a running execution with `status`.
@@ -274,6 +340,7 @@ fn finish_if_running(
     };
     push_event(&mut e, now, kind, None, Some(details));
     region.save_execution(id, e)?;
+    running_index(svc).delete(&format!("{}/{}/{id}", ctx.account_id, ctx.region))?;
     Ok(true)
 }
 

@@ -47,6 +47,7 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
     let svc = Lambda::new(core);
     esm::rearm(&svc);
     asynchronous::rearm(&svc);
+    durable::rearm(&svc);
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(svc.clone());
     Arc::new(svc)
 }
