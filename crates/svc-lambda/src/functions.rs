@@ -127,6 +127,44 @@ fn check_runtime(runtime: &str) -> Result<(), LambdaError> {
     Ok(())
 }
 
+/// SnapStart (`ApplyOn: PublishedVersions`) runs on Java 11+, Python 3.12+ and .NET 8+
+/// runtimes only.
+fn check_snap_start(runtime: Option<&str>, snap: &Option<Value>) -> Result<(), LambdaError> {
+    let on = snap
+        .as_ref()
+        .and_then(|s| s.get("ApplyOn"))
+        .and_then(Value::as_str)
+        == Some("PublishedVersions");
+    if !on {
+        return Ok(());
+    }
+    let rt = runtime.unwrap_or_default();
+    let num = |p: &str| {
+        rt.strip_prefix(p)
+            .and_then(|v| v.split('.').nth(1).or(Some(v)))
+            .and_then(|n| n.trim_end_matches(".x").parse::<u32>().ok())
+    };
+    let supported = match rt {
+        r if r.starts_with("java") => r
+            .trim_start_matches("java")
+            .parse::<u32>()
+            .is_ok_and(|v| v >= 11),
+        r if r.starts_with("python3.") => num("python").is_some_and(|m| m >= 12),
+        r if r.starts_with("dotnet") => r
+            .trim_start_matches("dotnet")
+            .parse::<u32>()
+            .is_ok_and(|v| v >= 8),
+        _ => false,
+    };
+    if supported {
+        Ok(())
+    } else {
+        Err(LambdaError::InvalidParameterValueException(format!(
+            "{rt} is not supported for SnapStart enabled functions."
+        )))
+    }
+}
+
 fn check_role(role: &str) -> Result<(), LambdaError> {
     let parts: Vec<&str> = role.splitn(6, ':').collect();
     let ok = parts.len() == 6
@@ -350,6 +388,7 @@ pub(crate) async fn create_function(
         ));
     };
     check_runtime(&runtime)?;
+    check_snap_start(Some(&runtime), &i.snap_start)?;
     check_role(&i.role)?;
     check_limits(i.timeout, i.memory_size)?;
     check_environment(&i.environment)?;
@@ -800,6 +839,14 @@ pub(crate) async fn update_function_configuration(
         .cloned()
         .ok_or_else(|| LambdaError::function_not_found(&function_arn(ctx, &r.name)))?;
     check_revision(&f, i.revision_id.as_deref())?;
+    if i.snap_start.is_some() || i.runtime.is_some() {
+        let runtime = i.runtime.clone().or(f.latest.config.runtime.clone());
+        let snap = i
+            .snap_start
+            .clone()
+            .or(Some(f.latest.config.snap_start.clone()));
+        check_snap_start(runtime.as_deref(), &snap)?;
+    }
     let c = &mut f.latest.config;
     if let Some(x) = i.role {
         c.role = x;
