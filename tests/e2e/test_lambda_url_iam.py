@@ -104,3 +104,37 @@ def test_aws_iam_url_with_role_session_credentials(lam, client, overcast):
     assert status == 200
     # A session key with a wrong token is refused.
     assert forbidden(send(overcast, url, key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token="bogus"))
+
+
+def test_aws_iam_url_under_enforce_iam(tmp_path):
+    """With --enforce-iam, a same-account user needs lambda:InvokeFunctionUrl from its identity
+    policies (or the function's resource policy)."""
+
+    import boto3
+    from botocore.config import Config
+
+    from conftest import Overcast
+
+    server = Overcast(str(tmp_path / "data"), extra_args=["--enforce-iam", "--ephemeral"])
+    server.start()
+    try:
+        def make(service, key="test", secret="test"):
+            return boto3.client(service, endpoint_url=server.url, region_name="us-east-1",
+                                aws_access_key_id=key, aws_secret_access_key=secret,
+                                config=Config(retries={"max_attempts": 1}))
+        lam, iam = make("lambda"), make("iam")
+        name = uniq("iamurl")
+        lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="lambda_function.lambda_handler",
+                            Code={"ZipFile": zip_bytes({"lambda_function.py": HANDLER})})
+        url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"]
+        iam.create_user(UserName="caller")
+        key = iam.create_access_key(UserName="caller")["AccessKey"]
+        k, s = key["AccessKeyId"], key["SecretAccessKey"]
+        assert forbidden(send(server, url, key=k, secret=s))
+        iam.put_user_policy(UserName="caller", PolicyName="invoke-url", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": "*"}]}))
+        assert send(server, url, key=k, secret=s)[0] == 200
+        assert send(server, url)[0] == 200  # the account root
+    finally:
+        server.stop()
