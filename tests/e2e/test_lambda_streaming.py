@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from test_lambda import ROLE, code_err, uniq, zip_bytes
+from test_lambda import ROLE, code_err, uniq, zip_bytes  # noqa: F401
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
 STREAMER = """
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -56,6 +56,7 @@ def node_function(lam, code, **kw):
     return name
 
 
+@needs_node
 def test_chunks_arrive_while_the_handler_runs(lam):
     name = node_function(lam, STREAMER)
     r = lam.invoke_with_response_stream(FunctionName=name, Payload=json.dumps({"n": 3, "pause": 400}),
@@ -85,6 +86,7 @@ def test_chunks_arrive_while_the_handler_runs(lam):
     assert "FunctionError" not in out and [l.split(":")[0] for l in body.strip().split("\n")] == ["chunk-0", "chunk-1", "end"]
 
 
+@needs_node
 def test_errors_before_and_after_the_first_chunk(lam):
     name = node_function(lam, STREAMER)
     r = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"failEarly": true}')
@@ -107,6 +109,7 @@ def test_errors_before_and_after_the_first_chunk(lam):
     assert code_err(lam.invoke_with_response_stream, FunctionName=uniq("nope"), Payload=b"{}")[0] == "ResourceNotFoundException"
 
 
+@needs_node
 def test_timeout_ends_the_stream_with_an_error(lam):
     name = node_function(lam, STREAMER)
     lam.update_function_configuration(FunctionName=name, Timeout=1)
@@ -119,6 +122,7 @@ def test_timeout_ends_the_stream_with_an_error(lam):
     assert done[0]["ErrorCode"] == "Unhandled" and "Task timed out after 1.00 seconds" in done[0]["ErrorDetails"]
 
 
+@needs_node
 def test_response_stream_function_url(lam, overcast):
     name = node_function(lam, URL_STREAMER)
     url = lam.create_function_url_config(FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM")["FunctionUrl"]
@@ -141,3 +145,56 @@ def test_response_stream_function_url(lam, overcast):
     assert [p.split(":")[0] for p in parts] == ["part-0", "part-1", "part-2"]
     last_written = int(parts[-1].split(":")[1])
     assert received[0][0] < last_written - 300, (received[0][0], last_written)
+
+
+STREAMING_BOOTSTRAP = """#!/bin/sh
+exec python3 - <<'PY'
+import base64, json, os, socket, time, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+host, port = api.split(":")
+while True:
+    r = urllib.request.urlopen(f"http://{api}/2018-06-01/runtime/invocation/next")
+    rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    event = json.loads(r.read())
+    s = socket.create_connection((host, int(port)))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall((f"POST /2018-06-01/runtime/invocation/{rid}/response HTTP/1.1\\r\\nHost: {api}\\r\\n"
+               "Lambda-Runtime-Function-Response-Mode: streaming\\r\\nTransfer-Encoding: chunked\\r\\n"
+               "Content-Type: text/plain\\r\\n"
+               "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\\r\\n\\r\\n").encode())
+    for i in range(3):
+        data = f"raw-{i}:{int(time.time() * 1000)};".encode()
+        s.sendall(f"{len(data):x}\\r\\n".encode() + data + b"\\r\\n")
+        time.sleep(0.3)
+    trailer = b""
+    if event.get("fail"):
+        doc = json.dumps({"errorType": "Custom.Broken", "errorMessage": "stream broke"}).encode()
+        trailer = (b"Lambda-Runtime-Function-Error-Type: Custom.Broken\\r\\n"
+                   b"Lambda-Runtime-Function-Error-Body: " + base64.b64encode(doc) + b"\\r\\n")
+    s.sendall(b"0\\r\\n" + trailer + b"\\r\\n")
+    s.recv(4096)
+    s.close()
+PY
+"""
+
+
+def test_custom_runtime_streams_through_the_runtime_api(lam):
+    name = uniq("rawstream")
+    lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=ROLE, Handler="x.y", Timeout=10,
+                        Code={"ZipFile": zip_bytes({"bootstrap": STREAMING_BOOTSTRAP}, {"bootstrap": 0o755})})
+    r = lam.invoke_with_response_stream(FunctionName=name, Payload=b"{}")
+    got = []
+    for event in r["EventStream"]:
+        if "PayloadChunk" in event:
+            got.append((time.time() * 1000, event["PayloadChunk"]["Payload"].decode()))
+        elif "InvokeComplete" in event:
+            assert "ErrorCode" not in event["InvokeComplete"]
+    parts = [p for p in "".join(c for _, c in got).split(";") if p]
+    assert [p.split(":")[0] for p in parts] == ["raw-0", "raw-1", "raw-2"] and len(got) == 3
+    assert got[0][0] < int(parts[-1].split(":")[1]) - 300
+    # An error in the trailers ends the stream with InvokeComplete's ErrorCode.
+    r = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"fail": true}')
+    events = list(r["EventStream"])
+    assert len([e for e in events if "PayloadChunk" in e]) == 3
+    done = [e["InvokeComplete"] for e in events if "InvokeComplete" in e][0]
+    assert done["ErrorCode"] == "Unhandled" and json.loads(done["ErrorDetails"])["errorType"] == "Custom.Broken"
