@@ -161,6 +161,9 @@ def test_synchronous_durable_invoke_stop_and_errors(lam):
     assert code_err(lam.get_durable_execution, DurableExecutionArn=missing)[:2] == ("ResourceNotFoundException", 404)
     assert code_err(lam.send_durable_execution_callback_success, CallbackId="bm9wZTpub3Bl")[0] == "ResourceNotFoundException"
     assert code_err(lam.list_durable_executions_by_function, FunctionName=uniq("none"))[0] == "ResourceNotFoundException"
+    plain = uniq("plain")
+    lam.create_function(FunctionName=plain, Runtime="python3.11", Role=ROLE, Handler="a.b", Code={"ZipFile": zip_bytes({"a.py": ""})})
+    assert code_err(lam.invoke, FunctionName=plain, DurableExecutionName="x1", Payload=b"{}")[0] == "InvalidParameterValueException"
 
 
 def test_waiting_execution_resumes_after_kill9(lam, overcast):

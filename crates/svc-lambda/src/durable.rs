@@ -1219,3 +1219,41 @@ pub(crate) async fn wait_end(svc: &Lambda, ctx: &RequestContext, id: &str) -> Op
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_arns() {
+        let ctx = RequestContext::test("lambda", "GetDurableExecution");
+        let arn = "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST/durable-execution/order-1/abc-123";
+        assert_eq!(exec_id(&ctx, arn).unwrap(), "abc-123");
+        let other = "arn:aws:lambda:us-east-1:111111111111:function:f:1/durable-execution/n/id";
+        assert!(matches!(
+            exec_id(&ctx, other),
+            Err(LambdaError::ResourceNotFoundException(_))
+        ));
+        assert!(matches!(
+            exec_id(&ctx, "x"),
+            Err(LambdaError::InvalidParameterValueException(_))
+        ));
+        assert!(exec_id(
+            &ctx,
+            "arn:aws:lambda:us-east-1:000000000000:function:f:1/durable-execution/n"
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn config_defaults() {
+        let c = check_config(Some(&json!({"ExecutionTimeout": 60})))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c,
+            json!({"ExecutionTimeout": 60, "RetentionPeriodInDays": 14})
+        );
+        assert!(check_config(None).unwrap().is_none());
+    }
+}

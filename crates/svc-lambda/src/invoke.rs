@@ -110,6 +110,11 @@ pub(crate) async fn invoke(
     let kind = i.invocation_type.as_deref().unwrap_or("RequestResponse");
     let (f, v, invoked) = target(svc, ctx, &i.function_name, i.qualifier.as_deref())?;
     let version = v.config.version.clone();
+    if i.durable_execution_name.is_some() && v.config.durable_config.is_none() {
+        return Err(LambdaError::InvalidParameterValueException(
+            "DurableExecutionName can only be specified for durable functions.".into(),
+        ));
+    }
     match kind {
         "DryRun" => {
             return Ok(InvokeOutput {
