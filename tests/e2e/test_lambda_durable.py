@@ -30,6 +30,17 @@ def lambda_handler(event, context):
         cp({"Id": "s1", "Type": "STEP", "Action": "START", "Name": "double"})
         doubled = inp["n"] * 2
         cp({"Id": "s1", "Type": "STEP", "Action": "SUCCEED", "Payload": json.dumps(doubled)})
+    if inp.get("chain"):
+        if "ci1" not in ops:
+            cp({"Id": "ci1", "Type": "CHAINED_INVOKE", "Action": "START", "Payload": json.dumps({"x": doubled}),
+                "ChainedInvokeOptions": {"FunctionName": inp["chain"]}})
+            return {"Status": "PENDING"}
+        ci = ops["ci1"]
+        if ci["Status"] == "STARTED":
+            return {"Status": "PENDING"}
+        if ci["Status"] == "FAILED":
+            return {"Status": "FAILED", "Error": ci["ChainedInvokeDetails"]["Error"]}
+        return {"Status": "SUCCEEDED", "Result": json.dumps({"chained": json.loads(ci["ChainedInvokeDetails"]["Result"])})}
     if inp.get("wait", True):
         if "w1" not in ops:
             cp({"Id": "w1", "Type": "WAIT", "Action": "START", "Name": "pause", "WaitOptions": {"WaitSeconds": 60}})
@@ -176,3 +187,18 @@ def test_waiting_execution_resumes_after_kill9(lam, overcast):
     overcast.clock(advance=61)
     done = until(lambda: (lambda e: e if e["Status"] == "SUCCEEDED" else None)(lam2.get_durable_execution(DurableExecutionArn=arn)))
     assert json.loads(done["Result"]) == {"doubled": 8}
+
+
+def test_chained_invoke(lam):
+    name = durable_function(lam)
+    helper = uniq("helper")
+    lam.create_function(FunctionName=helper, Runtime="python3.11", Role=ROLE, Handler="h.handler",
+                        Code={"ZipFile": zip_bytes({"h.py": "def handler(e, c):\n    if e['x'] < 0:\n        raise ValueError('negative')\n    return {'got': e['x'] + 1}\n"})})
+    r = lam.invoke(FunctionName=name, Payload=json.dumps({"n": 3, "chain": helper}))
+    assert "FunctionError" not in r and json.loads(r["Payload"].read()) == {"chained": {"got": 7}}
+    k = kinds(lam, r["DurableExecutionArn"])
+    assert "ChainedInvokeStarted" in k and "ChainedInvokeSucceeded" in k and k.count("InvocationCompleted") == 2
+    r = lam.invoke(FunctionName=name, Payload=json.dumps({"n": -1, "chain": helper}))
+    assert r["FunctionError"] == "Unhandled"
+    ex = lam.get_durable_execution(DurableExecutionArn=r["DurableExecutionArn"])
+    assert ex["Status"] == "FAILED" and ex["Error"]["ErrorType"] == "ValueError"

@@ -13,8 +13,11 @@
 //! Running executions are indexed globally so that a restart re-arms their waits, retries and
 //! an invocation cut short by the restart.
 //!
-//! Not modelled: KMS encryption of state (stored as given), CHAINED_INVOKE (refused), and
-//! invocation-level retries of a crashed handler (the execution fails).
+//! CHAINED_INVOKE operations invoke the target function through Lambda's own Invoke and
+//! complete with its result or error.
+//!
+//! Not modelled: KMS encryption of state (stored as given), and invocation-level retries of a
+//! crashed handler (the execution fails).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -804,6 +807,7 @@ pub(crate) async fn checkpoint_durable_execution(
     check_token(&e, i["CheckpointToken"].as_str().unwrap_or_default())?;
     let now = ctx.now;
     let mut touched = Vec::new();
+    let mut chained: Vec<(String, String, Value)> = Vec::new();
     let mut finish: Option<(&str, Option<Value>, Option<Value>)> = None;
     for u in i["Updates"].as_array().cloned().unwrap_or_default() {
         let op_id = u["Id"].as_str().unwrap_or_default().to_string();
@@ -943,9 +947,22 @@ pub(crate) async fn checkpoint_durable_execution(
                 }
                 event = Some(("CallbackStarted", d));
             }
-            ("CHAINED_INVOKE", _) => {
-                return Err(LambdaError::InvalidParameterValueException(
-                    "CHAINED_INVOKE operations are not supported by Overcast.".into(),
+            ("CHAINED_INVOKE", "START") => {
+                let target = u["ChainedInvokeOptions"]["FunctionName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                if target.is_empty() {
+                    return Err(LambdaError::InvalidParameterValueException(
+                        "ChainedInvokeOptions.FunctionName is required to start a CHAINED_INVOKE operation.".into(),
+                    ));
+                }
+                op["Status"] = json!("STARTED");
+                let input = pl.clone().unwrap_or(json!("{}"));
+                chained.push((op_id.clone(), target.clone(), input.clone()));
+                event = Some((
+                    "ChainedInvokeStarted",
+                    json!({"FunctionName": target, "Input": payload(&input)}),
                 ));
             }
             (k, a) => {
@@ -971,10 +988,105 @@ pub(crate) async fn checkpoint_durable_execution(
     if let Some((status, result, error)) = finish {
         finish_if_running(svc, ctx, &id, status, result, error)?;
     }
+    for (op_id, target, input) in chained {
+        let (svc, ctx, id) = (svc.clone(), ctx.clone(), id.clone());
+        tokio::spawn(async move { chained_invoke(svc, ctx, id, op_id, target, input).await });
+    }
     Ok(json!({
         "CheckpointToken": token,
         "NewExecutionState": {"Operations": touched},
     }))
+}
+
+/// Runs a CHAINED_INVOKE operation: invokes `target` with `input` through Lambda's Invoke
+/// (a durable target runs its own execution to the end) and records the outcome.
+async fn chained_invoke(
+    svc: Lambda,
+    ctx: RequestContext,
+    id: String,
+    op_id: String,
+    target: String,
+    input: Value,
+) {
+    let body = input.as_str().unwrap_or("{}").to_string();
+    let out = svc
+        .core
+        .services
+        .call_value(
+            &ctx,
+            "lambda",
+            "Invoke",
+            json!({
+                "FunctionName": target,
+                "Payload": overcast_wire::value::encode_base64(body.as_bytes()),
+            }),
+        )
+        .await;
+    let result = out
+        .as_ref()
+        .ok()
+        .and_then(|o| o["Payload"].as_str())
+        .map(|b| {
+            String::from_utf8_lossy(&overcast_wire::value::decode_base64(b).unwrap_or_default())
+                .to_string()
+        });
+    let region = svc.region(&ctx);
+    let Some(mut e) = region
+        .executions
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&id)
+        .cloned()
+    else {
+        return;
+    };
+    let Some(at) = e["Operations"]
+        .as_array()
+        .and_then(|ops| ops.iter().position(|o| o["Id"] == op_id.as_str()))
+    else {
+        return;
+    };
+    let now = svc.core.clock.now();
+    let op = &mut e["Operations"][at];
+    if op["Status"] != "STARTED" {
+        return;
+    }
+    op["EndTimestamp"] = json!(now);
+    let (kind, details) = match &out {
+        Ok(o) if o["FunctionError"].is_null() => {
+            let r = json!(result.unwrap_or_default());
+            op["Status"] = json!("SUCCEEDED");
+            op["ChainedInvokeDetails"] = json!({"Result": r});
+            ("ChainedInvokeSucceeded", json!({"Result": payload(&r)}))
+        }
+        Ok(_) => {
+            let doc: Value =
+                serde_json::from_str(result.as_deref().unwrap_or("null")).unwrap_or(Value::Null);
+            let err = json!({"ErrorType": doc["errorType"], "ErrorMessage": doc["errorMessage"]});
+            op["Status"] = json!("FAILED");
+            op["ChainedInvokeDetails"] = json!({"Error": err});
+            (
+                "ChainedInvokeFailed",
+                json!({"Error": {"Payload": err, "Truncated": false}}),
+            )
+        }
+        Err(x) => {
+            let err = json!({"ErrorType": x.code, "ErrorMessage": x.message});
+            op["Status"] = json!("FAILED");
+            op["ChainedInvokeDetails"] = json!({"Error": err});
+            (
+                "ChainedInvokeFailed",
+                json!({"Error": {"Payload": err, "Truncated": false}}),
+            )
+        }
+    };
+    let op = op.clone();
+    push_event(&mut e, now, kind, Some(&op), Some(details));
+    e["Wake"] = json!(true);
+    let running = e["Status"] == "RUNNING";
+    if region.save_execution(&id, e).is_ok() && running {
+        drive(svc, ctx, id);
+    }
 }
 
 /// The (execution id, operation id) a callback id names.
