@@ -42,6 +42,10 @@ def test_capacity_provider_lifecycle(lam):
         "ScalingMode": "Manual", "MaxVCpuCount": 64,
         "ScalingPolicies": [{"PredefinedMetricType": "LambdaCapacityProviderAverageCPUUtilization", "TargetValue": 60.0}]})
     assert up["CapacityProvider"]["CapacityProviderScalingConfig"]["MaxVCpuCount"] == 64
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "a"}
+    lam.tag_resource(Resource=arn, Tags={"env": "dev"})
+    lam.untag_resource(Resource=arn, TagKeys=["team"])
+    assert lam.list_tags(Resource=arn)["Tags"] == {"env": "dev"}
     listed = [p["CapacityProviderArn"] for p in lam.list_capacity_providers(State="Active")["CapacityProviders"]]
     assert arn in listed
     assert code_err(lam.create_capacity_provider, CapacityProviderName=uniq("cp"), VpcConfig=VPC,

@@ -481,3 +481,31 @@ pub fn max_environments(f: &Function, version: &str) -> Option<i64> {
         .flatten();
     direct.or(published)?["MaxExecutionEnvironments"].as_i64()
 }
+
+/// True when `arn` names a capacity provider (tagging operations).
+pub(crate) fn is_provider_arn(arn: &str) -> bool {
+    arn.contains(":capacity-provider:")
+}
+
+/// Reads and changes a capacity provider's tags (TagResource, UntagResource, ListTags).
+pub(crate) fn with_tags(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    arn: &str,
+    change: impl FnOnce(&mut serde_json::Map<String, Value>) -> Result<(), LambdaError>,
+) -> Result<Value, LambdaError> {
+    let (name, mut p) = load(svc, ctx, arn)?;
+    let mut tags = p["Tags"].as_object().cloned().unwrap_or_default();
+    let before = tags.clone();
+    change(&mut tags)?;
+    if tags.len() > 50 {
+        return Err(LambdaError::InvalidParameterValueException(
+            "Number of tags exceeds resource tag limit.".into(),
+        ));
+    }
+    if tags != before {
+        p["Tags"] = Value::Object(tags.clone());
+        svc.region(ctx).save_capacity(&name, p)?;
+    }
+    Ok(Value::Object(tags))
+}

@@ -1063,6 +1063,13 @@ pub(crate) async fn tag_resource(
     ctx: &RequestContext,
     i: TagResourceInput,
 ) -> Result<Empty, LambdaError> {
+    if crate::capacity::is_provider_arn(&i.resource) {
+        crate::capacity::with_tags(svc, ctx, &i.resource, |t| {
+            t.extend(i.tags.into_iter().map(|(k, v)| (k, json!(v))));
+            Ok(())
+        })?;
+        return Ok(Empty {});
+    }
     let name = tag_target(ctx, &i.resource)?;
     let region = svc.region(ctx);
     let mut w = region.write_functions();
@@ -1093,6 +1100,15 @@ pub(crate) async fn untag_resource(
     ctx: &RequestContext,
     i: UntagResourceInput,
 ) -> Result<Empty, LambdaError> {
+    if crate::capacity::is_provider_arn(&i.resource) {
+        crate::capacity::with_tags(svc, ctx, &i.resource, |t| {
+            for k in &i.tag_keys {
+                t.remove(k);
+            }
+            Ok(())
+        })?;
+        return Ok(Empty {});
+    }
     let name = tag_target(ctx, &i.resource)?;
     let region = svc.region(ctx);
     let mut w = region.write_functions();
@@ -1119,6 +1135,10 @@ pub(crate) async fn list_tags(
     ctx: &RequestContext,
     i: ListTagsInput,
 ) -> Result<Value, LambdaError> {
+    if crate::capacity::is_provider_arn(&i.resource) {
+        let tags = crate::capacity::with_tags(svc, ctx, &i.resource, |_| Ok(()))?;
+        return Ok(json!({"Tags": tags}));
+    }
     let name = tag_target(ctx, &i.resource)?;
     let f = svc
         .region(ctx)
