@@ -198,3 +198,20 @@ def test_custom_runtime_streams_through_the_runtime_api(lam):
     assert len([e for e in events if "PayloadChunk" in e]) == 3
     done = [e["InvokeComplete"] for e in events if "InvokeComplete" in e][0]
     assert done["ErrorCode"] == "Unhandled" and json.loads(done["ErrorDetails"])["errorType"] == "Custom.Broken"
+
+
+@needs_node
+def test_client_leaving_mid_stream_leaves_the_function_usable(lam, overcast):
+    name = node_function(lam, STREAMER)
+    host = f"127.0.0.1:{overcast.port}"
+    conn = http.client.HTTPConnection("127.0.0.1", overcast.port, timeout=20)
+    conn.request("POST", f"/2021-11-15/functions/{name}/response-streaming-invocations",
+                 body=json.dumps({"n": 4, "pause": 200}),
+                 headers={"Host": host, "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0"})
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.read1(65536)
+    conn.close()  # gone before the handler is done
+    time.sleep(1.2)
+    r = lam.invoke_with_response_stream(FunctionName=name, Payload=json.dumps({"n": 1, "pause": 10}))
+    text = "".join(e["PayloadChunk"]["Payload"].decode() for e in r["EventStream"] if "PayloadChunk" in e)
+    assert [l.split(":")[0] for l in text.strip().split("\n")] == ["chunk-0", "end"]
