@@ -45,3 +45,28 @@ def test_every_waiter_with_the_cli(aws, lam, tmp_path):
     version = aws("lambda", "publish-version", "--function-name", name)["Version"]
     aws("lambda", "wait", "published-version-active", "--function-name", name, "--qualifier", version)
     assert lam.get_function_configuration(FunctionName=name, Qualifier=version)["Timeout"] == 9
+
+
+def test_invocation_metrics_reach_cloudwatch(lam, client, overcast):
+    import time
+    name = uniq("metered")
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="lambda_function.lambda_handler",
+                        Code={"ZipFile": zip_bytes(CODE)})
+    for _ in range(3):
+        lam.invoke(FunctionName=name)
+    cw = client("cloudwatch")
+    dims = [{"Name": "FunctionName", "Value": name}]
+    want = {"Invocations", "Errors", "Duration", "ConcurrentExecutions"}
+    deadline = time.time() + 10
+    names = set()
+    while time.time() < deadline and not want <= names:
+        names = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/Lambda", Dimensions=dims)["Metrics"]}
+        time.sleep(0.2)
+    assert want <= names, names
+    now = overcast.get("/_overcast/clock")["now"]  # metrics carry the virtual time
+    stats = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Invocations", Dimensions=dims,
+                                     StartTime=now - 3600, EndTime=now + 3600, Period=7200, Statistics=["Sum"])
+    assert sum(p["Sum"] for p in stats["Datapoints"]) == 3
+    conc = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="ConcurrentExecutions", Dimensions=dims,
+                                    StartTime=now - 3600, EndTime=now + 3600, Period=7200, Statistics=["Maximum"])
+    assert max(p["Maximum"] for p in conc["Datapoints"]) >= 1

@@ -405,6 +405,7 @@ fn publish_usage(
     c: &crate::state::Config,
     ms: f64,
     failed: bool,
+    concurrent: i64,
 ) {
     let fabric = &svc.core.fabric;
     if !fabric.has_subscribers() {
@@ -423,6 +424,7 @@ fn publish_usage(
                 metric("Invocations", 1.0, "Count"),
                 metric("Errors", if failed { 1.0 } else { 0.0 }, "Count"),
                 metric("Duration", ms, "Milliseconds"),
+                metric("ConcurrentExecutions", concurrent as f64, "Count"),
             ],
         }),
     });
@@ -685,7 +687,14 @@ async fn run_counted(
         !warm.stream_created,
         &log,
     );
-    publish_usage(svc, ctx, c, ms, function_error.is_some());
+    publish_usage(
+        svc,
+        ctx,
+        c,
+        ms,
+        function_error.is_some(),
+        svc.pool.in_flight(key),
+    );
     warm.stream_created = true;
     svc.pool.put(key.clone(), warm);
     Ok(Run {
