@@ -49,12 +49,13 @@ def lambda_handler(event, context):
             return {"Status": "PENDING"}
     if inp.get("callback"):
         if "c1" not in ops:
-            cp({"Id": "c1", "Type": "CALLBACK", "Action": "START", "Name": "approval"})
+            opts = {"TimeoutSeconds": inp["cb_timeout"]} if inp.get("cb_timeout") else {}
+            cp({"Id": "c1", "Type": "CALLBACK", "Action": "START", "Name": "approval", "CallbackOptions": opts})
             return {"Status": "PENDING"}
         c = ops["c1"]
         if c["Status"] == "STARTED":
             return {"Status": "PENDING"}
-        if c["Status"] == "FAILED":
+        if c["Status"] in ("FAILED", "TIMED_OUT"):
             return {"Status": "FAILED", "Error": c["CallbackDetails"]["Error"]}
         return {"Status": "SUCCEEDED", "Result": json.dumps({"doubled": doubled, "approval": c["CallbackDetails"]["Result"]})}
     return {"Status": "SUCCEEDED", "Result": json.dumps({"doubled": doubled})}
@@ -202,3 +203,20 @@ def test_chained_invoke(lam):
     assert r["FunctionError"] == "Unhandled"
     ex = lam.get_durable_execution(DurableExecutionArn=r["DurableExecutionArn"])
     assert ex["Status"] == "FAILED" and ex["Error"]["ErrorType"] == "ValueError"
+
+
+def test_callback_timeout_reinvokes_and_fails(lam, overcast):
+    name = durable_function(lam)
+    arn = lam.invoke(FunctionName=name, InvocationType="Event",
+                     Payload=json.dumps({"n": 1, "wait": False, "callback": True, "cb_timeout": 100}))["DurableExecutionArn"]
+    until(lambda: "CallbackStarted" in kinds(lam, arn))
+    cb = next(e for e in events(lam, arn) if e["EventType"] == "CallbackStarted")["CallbackStartedDetails"]
+    assert cb["Timeout"] == 100
+    overcast.clock(advance=50)
+    time.sleep(0.3)
+    assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
+    overcast.clock(advance=51)
+    ex = until(lambda: (lambda e: e if e["Status"] == "FAILED" else None)(lam.get_durable_execution(DurableExecutionArn=arn)))
+    assert ex["Error"]["ErrorType"] == "Callback.Timeout"
+    assert "CallbackTimedOut" in kinds(lam, arn)
+    assert code_err(lam.send_durable_execution_callback_success, CallbackId=cb["CallbackId"], Result=b"1")[0] == "CallbackTimeoutException"

@@ -72,6 +72,7 @@ pub fn rearm(svc: &Lambda) {
             ctx.host = h.to_string();
         }
         let r = svc.regions.get(account, region);
+        let guard = state_lock();
         let Some(mut e) = r
             .executions
             .read()
@@ -91,6 +92,7 @@ pub fn rearm(svc: &Lambda) {
             e["Wake"] = json!(true);
             let _ = r.save_execution(id, e);
         }
+        drop(guard);
         let timeout_at = r
             .executions
             .read()
@@ -112,6 +114,14 @@ fn is_terminal(e: &Value) -> bool {
 
 /// Execution ids being driven now → "run again when done" flag.
 static DRIVING: Mutex<Option<HashMap<String, bool>>> = Mutex::new(None);
+
+/// Serialises every read-change-write of execution records (held only across synchronous
+/// sections, never across an await, and never re-entered).
+static STATE: Mutex<()> = Mutex::new(());
+
+fn state_lock() -> std::sync::MutexGuard<'static, ()> {
+    STATE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn driving() -> std::sync::MutexGuard<'static, Option<HashMap<String, bool>>> {
     DRIVING.lock().unwrap_or_else(|e| e.into_inner())
@@ -294,6 +304,7 @@ fn finish_if_running(
     error: Option<Value>,
 ) -> Result<bool, LambdaError> {
     let region = svc.region(ctx);
+    let _guard = state_lock();
     let mut e = match region
         .executions
         .read()
@@ -390,6 +401,17 @@ pub(crate) fn drive(svc: Lambda, ctx: RequestContext, id: String) {
     });
 }
 
+/// When a started callback times out (its timeout or its heartbeat timeout), if it can.
+fn callback_deadline(op: &Value) -> Option<f64> {
+    match (
+        op["CallbackTimeoutAt"].as_f64(),
+        op["CallbackHeartbeatAt"].as_f64(),
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 enum Next {
     /// Invoke again now.
     Invoke,
@@ -401,6 +423,7 @@ enum Next {
 /// there is nothing to do until an outside event.
 async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
     let region = svc.region(ctx);
+    let guard = state_lock();
     let mut e = region
         .executions
         .read()
@@ -441,6 +464,24 @@ async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
                         earliest = Some(earliest.map_or(at, |x: f64| x.min(at)));
                     }
                 }
+                (Some("CALLBACK"), Some("STARTED")) => {
+                    if let Some(at) = callback_deadline(op) {
+                        if at <= now {
+                            op["Status"] = json!("TIMED_OUT");
+                            op["EndTimestamp"] = json!(now);
+                            let err = json!({"ErrorType": "Callback.Timeout", "ErrorMessage": "The callback timed out."});
+                            op["CallbackDetails"]["Error"] = err.clone();
+                            events.push((
+                                "CallbackTimedOut",
+                                op.clone(),
+                                json!({"Error": {"Payload": err, "Truncated": false}}),
+                            ));
+                            wake = true;
+                        } else {
+                            earliest = Some(earliest.map_or(at, |x: f64| x.min(at)));
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -462,6 +503,7 @@ async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
         "InitialExecutionState": {"Operations": e["Operations"]},
     });
     region.save_execution(id, e.clone()).ok()?;
+    drop(guard);
     let name = e["FunctionName"].as_str().unwrap_or_default().to_string();
     let version = e["Version"].as_str().unwrap_or("$LATEST").to_string();
     let started = svc.core.clock.now();
@@ -481,6 +523,7 @@ async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
         Err(err) => Err(err),
     };
     // Record the invocation, then act on its answer.
+    let guard = state_lock();
     let mut e = region
         .executions
         .read()
@@ -497,6 +540,7 @@ async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
         Some(json!({"StartTimestamp": started, "EndTimestamp": ended, "RequestId": request_id})),
     );
     let _ = region.save_execution(id, e.clone());
+    drop(guard);
     if is_terminal(&e) || e["Status"] != "RUNNING" {
         return None;
     }
@@ -575,6 +619,7 @@ async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
                             op["StepDetails"]["NextAttemptTimestamp"].as_f64()
                         }
                         (Some("STEP"), Some("READY")) => Some(0.0),
+                        (Some("CALLBACK"), Some("STARTED")) => callback_deadline(op),
                         _ => None,
                     })
                     .reduce(f64::min)
@@ -803,6 +848,7 @@ pub(crate) async fn checkpoint_durable_execution(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, LambdaError> {
+    let guard = state_lock();
     let (id, mut e) = load(svc, ctx, require_arn(&i))?;
     check_token(&e, i["CheckpointToken"].as_str().unwrap_or_default())?;
     let now = ctx.now;
@@ -985,6 +1031,7 @@ pub(crate) async fn checkpoint_durable_execution(
     let token = overcast_core::ids::hex(32);
     e["Tokens"] = json!([token]);
     svc.region(ctx).save_execution(&id, e)?;
+    drop(guard);
     if let Some((status, result, error)) = finish {
         finish_if_running(svc, ctx, &id, status, result, error)?;
     }
@@ -1031,6 +1078,7 @@ async fn chained_invoke(
                 .to_string()
         });
     let region = svc.region(&ctx);
+    let guard = state_lock();
     let Some(mut e) = region
         .executions
         .read()
@@ -1084,7 +1132,9 @@ async fn chained_invoke(
     push_event(&mut e, now, kind, Some(&op), Some(details));
     e["Wake"] = json!(true);
     let running = e["Status"] == "RUNNING";
-    if region.save_execution(&id, e).is_ok() && running {
+    let saved = region.save_execution(&id, e).is_ok();
+    drop(guard);
+    if saved && running {
         drive(svc, ctx, id);
     }
 }
@@ -1141,6 +1191,7 @@ fn complete_callback(
     result: Option<Value>,
     error: Option<Value>,
 ) -> Result<Value, LambdaError> {
+    let guard = state_lock();
     let (id, mut e, at) = callback(ctx, svc, cb)?;
     callback_open(svc, &e, at)?;
     let now = ctx.now;
@@ -1167,6 +1218,7 @@ fn complete_callback(
     e["Wake"] = json!(true);
     let running = e["Status"] == "RUNNING";
     svc.region(ctx).save_execution(&id, e)?;
+    drop(guard);
     if running {
         drive(svc.clone(), ctx.clone(), id);
     }
@@ -1214,13 +1266,20 @@ pub(crate) async fn send_durable_execution_callback_heartbeat(
     i: Value,
 ) -> Result<Value, LambdaError> {
     let cb = i["CallbackId"].as_str().unwrap_or_default();
+    let guard = state_lock();
     let (id, mut e, at) = callback(ctx, svc, cb)?;
     callback_open(svc, &e, at)?;
     let op = &mut e["Operations"][at];
     if let Some(t) = op["CallbackHeartbeatSeconds"].as_f64() {
         op["CallbackHeartbeatAt"] = json!(ctx.now + t);
     }
+    let running = e["Status"] == "RUNNING";
     svc.region(ctx).save_execution(&id, e)?;
+    drop(guard);
+    if running {
+        // Re-plan the timeout check around the new heartbeat deadline.
+        drive(svc.clone(), ctx.clone(), id);
+    }
     Ok(json!({}))
 }
 
@@ -1245,6 +1304,7 @@ pub(crate) async fn pause_durable_execution(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, LambdaError> {
+    let _guard = state_lock();
     let (id, mut e) = load(svc, ctx, require_arn(&i))?;
     if e["Status"] != "RUNNING" {
         return Err(LambdaError::ResourceConflictException(format!(
@@ -1275,6 +1335,7 @@ pub(crate) async fn resume_durable_execution(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, LambdaError> {
+    let guard = state_lock();
     let (id, mut e) = load(svc, ctx, require_arn(&i))?;
     if e["Status"] != "PAUSED" && e["Status"] != "RUNNING" {
         return Err(LambdaError::ResourceConflictException(format!(
@@ -1295,6 +1356,7 @@ pub(crate) async fn resume_durable_execution(
     }
     e["Wake"] = json!(true);
     svc.region(ctx).save_execution(&id, e)?;
+    drop(guard);
     drive(svc.clone(), ctx.clone(), id);
     Ok(json!({}))
 }
@@ -1304,6 +1366,7 @@ pub(crate) async fn delete_durable_execution(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, LambdaError> {
+    let _guard = state_lock();
     let (id, e) = load(svc, ctx, require_arn(&i))?;
     if !is_terminal(&e) {
         return Err(LambdaError::ResourceConflictException(
