@@ -5,7 +5,10 @@
      to the same server (GET /_overcast/health) on the same keep-alive connection;
   2. cold start (first invoke of a new python function) vs starting python3 and importing
      what the bootstrap imports;
-  3. 100 concurrent invocations of a handler sleeping 100 ms, on warm instances: wall time.
+  3. 100 concurrent invocations of a handler sleeping 100 ms, on warm instances: wall time;
+  4. response streaming (needs node): a streamifyResponse handler writes a chunk, sleeps
+     500 ms, writes another; time to the first bytes of InvokeWithResponseStream vs the whole
+     stream (first bytes must arrive ~500 ms before the end: not buffered).
 
 Usage: bench/lambda_bench.py [path-to-overcast-binary]   (default target/debug/overcast,
 or $OVERCAST_BIN). Starts its own server on a free loopback port with --ephemeral; every
@@ -58,10 +61,10 @@ class Api:
         data = r.read()
         return r.status, data
 
-    def create(self, name, code, timeout=30):
+    def create(self, name, code, timeout=30, runtime="python3.11", handler="lambda_function.lambda_handler"):
         import base64
-        body = json.dumps({"FunctionName": name, "Runtime": "python3.11", "Role": "arn:aws:iam::000000000000:role/r",
-                           "Handler": "lambda_function.lambda_handler", "Timeout": timeout,
+        body = json.dumps({"FunctionName": name, "Runtime": runtime, "Role": "arn:aws:iam::000000000000:role/r",
+                           "Handler": handler, "Timeout": timeout,
                            "Code": {"ZipFile": base64.b64encode(zip_of(code)).decode()}})
         st, data = self.req("POST", "/2015-03-31/functions", body)
         assert st == 201, data
@@ -156,6 +159,34 @@ def main():
             results["concurrent_errors"] = len(errors)
         results["concurrent_100x100ms_wall_ms"] = statistics.median(walls) * 1000
 
+        # 4. response streaming: first bytes vs the whole stream
+        import shutil
+        if shutil.which("node"):
+            api.create("streamer", {"index.js": (
+                "exports.handler = awslambda.streamifyResponse(async (e, s) => {\n"
+                "  s.write('first');\n  await new Promise((r) => setTimeout(r, 500));\n"
+                "  s.write('second');\n  s.end();\n});\n")}, runtime="nodejs20.x", handler="index.handler")
+            firsts, totals = [], []
+            for _ in range(6):
+                c = http.client.HTTPConnection("127.0.0.1", port)
+                t = time.perf_counter()
+                c.request("POST", "/2021-11-15/functions/streamer/response-streaming-invocations", body=b"{}",
+                          headers={"Authorization": AUTH, "X-Amz-Date": "20240101T000000Z"})
+                r = c.getresponse()
+                assert r.status == 200
+                first = None
+                while True:
+                    chunk = r.read1(65536)
+                    if not chunk:
+                        break
+                    if first is None:
+                        first = time.perf_counter() - t
+                totals.append(time.perf_counter() - t)
+                firsts.append(first)
+                c.close()
+            results["stream_first_bytes_p50_ms"] = statistics.median(firsts[1:]) * 1000
+            results["stream_complete_p50_ms"] = statistics.median(totals[1:]) * 1000
+
         os.makedirs(os.path.join(ROOT, "bench/out"), exist_ok=True)
         with open(os.path.join(ROOT, "bench/out/lambda.json"), "w") as f:
             json.dump(results, f, indent=2)
@@ -166,6 +197,9 @@ def main():
               f"-> x{results['cold_over_python_ratio']:.2f} (target <= 1.5)")
         print(f"100 concurrent 100 ms invocations (warm): {results['concurrent_100x100ms_wall_ms']:.0f} ms wall, "
               f"{results['concurrent_errors']} errors (target <= 300 ms, 0 errors)")
+        if "stream_first_bytes_p50_ms" in results:
+            print(f"response streaming (warm): first bytes p50 {results['stream_first_bytes_p50_ms']:.1f} ms, "
+                  f"complete p50 {results['stream_complete_p50_ms']:.1f} ms (handler sleeps 500 ms between writes)")
     finally:
         proc.terminate()
         try:

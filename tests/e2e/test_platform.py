@@ -108,7 +108,7 @@ def test_virtual_clock_survives_restart_and_kill9(overcast):
     # Operations no service implements yet (pick another when one lands).
     ("s3", lambda c: c.get_object_torrent(Bucket="any-bucket", Key="k"),
      "GetObjectTorrent"),                                                     # rest-xml
-    ("lambda", lambda c: c.list_capacity_providers(), "ListCapacityProviders"),  # rest-json
+    ("eks", lambda c: c.list_clusters(), "ListClusters"),                   # rest-json
     ("cloudwatch", lambda c: c.list_managed_insight_rules(ResourceARN="arn:aws:x"),
      "ListManagedInsightRules"),                                              # smithy-rpc-v2-cbor
     ("cloudformation", lambda c: c.list_stacks(), "ListStacks"),             # query

@@ -38,7 +38,7 @@ pub struct Invocation {
 }
 
 /// What the runtime answered for an invocation (or for its initialisation).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Reply {
     /// `/response`.
     Response(Bytes),
@@ -49,14 +49,49 @@ pub enum Reply {
         /// Error type header.
         error_type: Option<String>,
     },
+    /// `/response` with `Lambda-Runtime-Function-Response-Mode: streaming`: the body's
+    /// chunks as the runtime sends them, then how the stream ended.
+    Stream {
+        /// `Content-Type` of the streamed response (`application/vnd.awslambda.
+        /// http-integration-response` for a function URL prelude).
+        content_type: Option<String>,
+        /// The chunks, then one [`StreamPart::End`].
+        parts: mpsc::Receiver<StreamPart>,
+    },
 }
+
+/// A piece of a streamed response.
+#[derive(Debug)]
+pub enum StreamPart {
+    /// Bytes the function wrote.
+    Data(Bytes),
+    /// The end of the stream; an error reported in the trailers
+    /// (`Lambda-Runtime-Function-Error-Type`, `Lambda-Runtime-Function-Error-Body` base64)
+    /// or by a broken request.
+    End {
+        /// Error document and type, when the function failed mid-stream.
+        error: Option<(Bytes, Option<String>)>,
+    },
+}
+
+/// An `/init/error` report.
+#[derive(Debug, Clone)]
+pub struct InitFailure {
+    /// Error document (JSON).
+    pub payload: Bytes,
+    /// `Lambda-Runtime-Function-Error-Type`.
+    pub error_type: Option<String>,
+}
+
+/// Largest streamed response (AWS: 20 MB by default).
+pub const MAX_STREAMED_RESPONSE: usize = 20 * 1024 * 1024;
 
 /// State shared between the server and its instance.
 pub struct Shared {
     queue: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     pending: Mutex<HashMap<String, oneshot::Sender<Reply>>>,
     /// Set when the runtime posts `/init/error`.
-    pub init_error: watch::Sender<Option<Reply>>,
+    pub init_error: watch::Sender<Option<InitFailure>>,
     /// When the runtime first asked for work (end of its initialisation).
     pub ready_at: Mutex<Option<Instant>>,
     closed: watch::Sender<bool>,
@@ -167,6 +202,18 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
             r#"{"errorMessage":"Method not allowed","errorType":"MethodNotAllowed"}"#,
         );
     }
+    let streaming = req
+        .headers()
+        .get("lambda-runtime-function-response-mode")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
+    if streaming {
+        if let Some(id) = rest
+            .strip_prefix("invocation/")
+            .and_then(|r| r.strip_suffix("/response"))
+        {
+            return stream(s, id, req).await;
+        }
+    }
     let body = match Limited::new(req.into_body(), MAX_RESPONSE + 1)
         .collect()
         .await
@@ -180,7 +227,7 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
         }
     };
     if rest == "init/error" {
-        let _ = s.init_error.send(Some(Reply::Error {
+        let _ = s.init_error.send(Some(InitFailure {
             payload: body,
             error_type,
         }));
@@ -224,6 +271,100 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
             r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
         ),
     }
+}
+
+/// A streamed `/response`: the chunks reach the invoker as the runtime sends them.
+async fn stream(s: &Shared, id: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let Some(tx) = lock(&s.pending).remove(id) else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
+        );
+    };
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (parts_tx, parts) = mpsc::channel(64);
+    let _ = tx.send(Reply::Stream {
+        content_type,
+        parts,
+    });
+    let mut body = req.into_body();
+    let mut size = 0usize;
+    let mut error = None;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                error = Some(stream_error(
+                    "Runtime.StreamError",
+                    &format!("The response stream broke: {e}"),
+                ));
+                break;
+            }
+        };
+        match frame.into_data() {
+            Ok(d) => {
+                size += d.len();
+                if size > MAX_STREAMED_RESPONSE {
+                    error = Some(stream_error(
+                        "Function.ResponseSizeTooLarge",
+                        "Response payload size exceeded maximum allowed payload size (20971520 bytes).",
+                    ));
+                    break;
+                }
+                if !d.is_empty() && parts_tx.send(StreamPart::Data(d)).await.is_err() {
+                    // Nobody listens any more (timed out): drain quietly.
+                    continue;
+                }
+            }
+            Err(frame) => {
+                if let Ok(t) = frame.into_trailers() {
+                    error = trailer_error(&t).or(error);
+                }
+            }
+        }
+    }
+    let _ = parts_tx.send(StreamPart::End { error }).await;
+    reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+}
+
+fn stream_error(error_type: &str, message: &str) -> (Bytes, Option<String>) {
+    let doc = serde_json::json!({"errorType": error_type, "errorMessage": message});
+    (Bytes::from(doc.to_string()), Some(error_type.to_string()))
+}
+
+/// The error a runtime reports in a streamed response's trailers.
+fn trailer_error(t: &http::HeaderMap) -> Option<(Bytes, Option<String>)> {
+    let error_type = t
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = t
+        .get("lambda-runtime-function-error-body")
+        .and_then(|v| v.to_str().ok())
+        .map(|b| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .unwrap_or_else(|_| b.as_bytes().to_vec())
+        });
+    if error_type.is_none() && body.is_none() {
+        return None;
+    }
+    let payload = match body {
+        Some(b) if !b.is_empty() => Bytes::from(b),
+        _ => Bytes::from(
+            serde_json::json!({
+                "errorType": error_type.clone().unwrap_or_else(|| "Runtime.Unknown".into()),
+                "errorMessage": "",
+            })
+            .to_string(),
+        ),
+    };
+    Some((payload, error_type))
 }
 
 async fn next(s: &Shared) -> Response<Full<Bytes>> {
@@ -355,5 +496,57 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn streamed_response_chunks_and_trailer_error() {
+        let server = Server::start().await.unwrap();
+        let inv = |id: &str| Invocation {
+            request_id: id.into(),
+            payload: Bytes::from_static(b"{}"),
+            deadline_ms: 0,
+            function_arn: "arn".into(),
+            trace_id: "t".into(),
+            client_context: None,
+            cognito_identity: None,
+        };
+        let rx = server.submit(inv("s-1")).await.unwrap();
+        let addr = server.addr;
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"POST /2018-06-01/runtime/invocation/s-1/response HTTP/1.1\r\nHost: x\r\nLambda-Runtime-Function-Response-Mode: streaming\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nTrailer: Lambda-Runtime-Function-Error-Type\r\n\r\n3\r\none\r\n")
+            .await
+            .unwrap();
+        let Reply::Stream {
+            content_type,
+            mut parts,
+        } = rx.await.unwrap()
+        else {
+            panic!("not streamed");
+        };
+        assert_eq!(content_type.as_deref(), Some("text/plain"));
+        // The first chunk arrives while the request is still open.
+        match parts.recv().await.unwrap() {
+            StreamPart::Data(d) => assert_eq!(&d[..], b"one"),
+            other => panic!("unexpected {other:?}"),
+        }
+        conn.write_all(b"3\r\ntwo\r\n0\r\nLambda-Runtime-Function-Error-Type: Oops\r\nLambda-Runtime-Function-Error-Body: eyJlcnJvclR5cGUiOiJPb3BzIn0=\r\n\r\n")
+            .await
+            .unwrap();
+        match parts.recv().await.unwrap() {
+            StreamPart::Data(d) => assert_eq!(&d[..], b"two"),
+            other => panic!("unexpected {other:?}"),
+        }
+        match parts.recv().await.unwrap() {
+            StreamPart::End {
+                error: Some((payload, t)),
+            } => {
+                assert_eq!(&payload[..], br#"{"errorType":"Oops"}"#);
+                assert_eq!(t.as_deref(), Some("Oops"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let mut buf = [0u8; 64];
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 202"));
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{oneshot, watch};
 
-use crate::api::{Invocation, Reply, Server};
+use crate::api::{InitFailure, Invocation, Reply, Server, StreamPart};
 use crate::sandbox::{self, Sandbox};
 
 /// The embedded python bootstrap.
@@ -73,6 +73,18 @@ pub enum Completion {
     OutOfMemory,
 }
 
+/// What a streaming invoker receives while the function streams its response.
+#[derive(Debug)]
+pub enum StreamEvent {
+    /// The function started a streamed response with this content type.
+    Start {
+        /// `Content-Type` the runtime declared.
+        content_type: Option<String>,
+    },
+    /// Bytes the function wrote, as it wrote them.
+    Data(Bytes),
+}
+
 /// An invocation's completion and what came with it.
 #[derive(Debug)]
 pub struct Outcome {
@@ -86,6 +98,8 @@ pub struct Outcome {
     pub init_duration: Option<Duration>,
     /// Peak resident memory of the instance, MB.
     pub max_memory_mb: u64,
+    /// The response was streamed to the sink (its bytes are not in `completion`).
+    pub streamed: bool,
 }
 
 const SENTINEL: &str = "\u{1}overcast-log-sync ";
@@ -462,7 +476,7 @@ impl Instance {
                 return Ok(());
             }
             let failed = init.borrow().clone();
-            if let Some(Reply::Error {
+            if let Some(InitFailure {
                 payload,
                 error_type,
             }) = failed
@@ -477,7 +491,7 @@ impl Instance {
                 // An /init/error may still be in flight when the process exits.
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 let failed = init.borrow().clone();
-                if let Some(Reply::Error {
+                if let Some(InitFailure {
                     payload,
                     error_type,
                 }) = failed
@@ -510,7 +524,19 @@ impl Instance {
     }
 
     /// Runs one invocation; on timeout, crash or init failure the instance is dead after.
+    /// A streamed response is collected into [`Completion::Response`].
     pub async fn invoke(&self, inv: Invocation, timeout: Duration) -> Outcome {
+        self.invoke_streaming(inv, timeout, None).await
+    }
+
+    /// As [`Instance::invoke`]; a response the function streams goes to `sink` as it is
+    /// produced (the outcome then says `streamed`), within the same timeout.
+    pub async fn invoke_streaming(
+        &self,
+        inv: Invocation,
+        timeout: Duration,
+        sink: Option<tokio::sync::mpsc::Sender<StreamEvent>>,
+    ) -> Outcome {
         let first = !self.invoked.swap(true, Ordering::Relaxed);
         let id = inv.request_id.clone();
         let init_duration = if first {
@@ -523,6 +549,7 @@ impl Instance {
                     duration: Duration::ZERO,
                     init_duration: Some(self.spawned.elapsed()),
                     max_memory_mb: self.max_memory_mb(),
+                    streamed: false,
                 };
             }
             lock(&self.server.shared.ready_at).map(|t| t.duration_since(self.spawned))
@@ -530,22 +557,77 @@ impl Instance {
             None
         };
         let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + timeout;
         let mut exit = self.exited.clone();
+        let mut streamed = false;
         let completion = match self.server.submit(inv).await {
             None => Completion::Exited("the runtime is gone".into()),
             Some(rx) => {
                 let watch = self.watch_memory();
-                tokio::select! {
-                    _ = watch => Completion::OutOfMemory,
+                tokio::pin!(watch);
+                let first = tokio::select! {
+                    _ = &mut watch => Err(Completion::OutOfMemory),
                     r = rx => match r {
-                        Ok(Reply::Response(b)) => Completion::Response(b),
-                        Ok(Reply::Error { payload, error_type }) => Completion::Error { payload, error_type },
-                        Err(_) => Completion::Exited("the runtime is gone".into()),
+                        Ok(Reply::Response(b)) => Err(Completion::Response(b)),
+                        Ok(Reply::Error { payload, error_type }) => Err(Completion::Error { payload, error_type }),
+                        Ok(Reply::Stream { content_type, parts }) => Ok((content_type, parts)),
+                        Err(_) => Err(Completion::Exited("the runtime is gone".into())),
                     },
                     r = exit.wait_for(|e| e.is_some()) => {
-                        Completion::Exited(r.ok().and_then(|r| r.clone()).unwrap_or_default())
+                        Err(Completion::Exited(r.ok().and_then(|r| r.clone()).unwrap_or_default()))
                     }
-                    _ = tokio::time::sleep(timeout) => Completion::Timeout,
+                    _ = tokio::time::sleep_until(deadline) => Err(Completion::Timeout),
+                };
+                match first {
+                    Err(c) => c,
+                    Ok((content_type, mut parts)) => {
+                        let mut sink = sink;
+                        let mut buf = Vec::new();
+                        if let Some(s) = &sink {
+                            streamed = true;
+                            if s.send(StreamEvent::Start { content_type }).await.is_err() {
+                                sink = None;
+                            }
+                        }
+                        loop {
+                            let part = tokio::select! {
+                                _ = &mut watch => break Completion::OutOfMemory,
+                                p = parts.recv() => p,
+                                r = exit.wait_for(|e| e.is_some()) => {
+                                    break Completion::Exited(r.ok().and_then(|r| r.clone()).unwrap_or_default())
+                                }
+                                _ = tokio::time::sleep_until(deadline) => break Completion::Timeout,
+                            };
+                            match part {
+                                Some(StreamPart::Data(b)) => {
+                                    let sent = match &sink {
+                                        Some(s) => s.send(StreamEvent::Data(b)).await.is_ok(),
+                                        None => {
+                                            if !streamed {
+                                                buf.extend_from_slice(&b);
+                                            }
+                                            true
+                                        }
+                                    };
+                                    // A client that went away stops receiving, not the function.
+                                    if !sent {
+                                        sink = None;
+                                    }
+                                }
+                                Some(StreamPart::End {
+                                    error: Some((payload, error_type)),
+                                }) => {
+                                    break Completion::Error {
+                                        payload,
+                                        error_type,
+                                    }
+                                }
+                                Some(StreamPart::End { error: None }) | None => {
+                                    break Completion::Response(Bytes::from(buf))
+                                }
+                            }
+                        }
+                    }
                 }
             }
         };
@@ -574,6 +656,7 @@ impl Instance {
             duration,
             init_duration,
             max_memory_mb,
+            streamed,
         }
     }
 

@@ -8,6 +8,6 @@ pub mod instance;
 pub mod sandbox;
 pub mod zip;
 
-pub use api::{Invocation, Reply};
-pub use instance::{Completion, Instance, Outcome, Spec};
+pub use api::{Invocation, Reply, StreamPart};
+pub use instance::{Completion, Instance, Outcome, Spec, StreamEvent};
 pub use sandbox::Sandbox;

@@ -127,6 +127,44 @@ fn check_runtime(runtime: &str) -> Result<(), LambdaError> {
     Ok(())
 }
 
+/// SnapStart (`ApplyOn: PublishedVersions`) runs on Java 11+, Python 3.12+ and .NET 8+
+/// runtimes only.
+fn check_snap_start(runtime: Option<&str>, snap: &Option<Value>) -> Result<(), LambdaError> {
+    let on = snap
+        .as_ref()
+        .and_then(|s| s.get("ApplyOn"))
+        .and_then(Value::as_str)
+        == Some("PublishedVersions");
+    if !on {
+        return Ok(());
+    }
+    let rt = runtime.unwrap_or_default();
+    let num = |p: &str| {
+        rt.strip_prefix(p)
+            .and_then(|v| v.split('.').nth(1).or(Some(v)))
+            .and_then(|n| n.trim_end_matches(".x").parse::<u32>().ok())
+    };
+    let supported = match rt {
+        r if r.starts_with("java") => r
+            .trim_start_matches("java")
+            .parse::<u32>()
+            .is_ok_and(|v| v >= 11),
+        r if r.starts_with("python3.") => num("python").is_some_and(|m| m >= 12),
+        r if r.starts_with("dotnet") => r
+            .trim_start_matches("dotnet")
+            .parse::<u32>()
+            .is_ok_and(|v| v >= 8),
+        _ => false,
+    };
+    if supported {
+        Ok(())
+    } else {
+        Err(LambdaError::InvalidParameterValueException(format!(
+            "{rt} is not supported for SnapStart enabled functions."
+        )))
+    }
+}
+
 fn check_role(role: &str) -> Result<(), LambdaError> {
     let parts: Vec<&str> = role.splitn(6, ':').collect();
     let ok = parts.len() == 6
@@ -289,6 +327,8 @@ pub(crate) struct CreateFunctionInput {
     snap_start: Option<Value>,
     logging_config: Option<Value>,
     code_signing_config_arn: Option<String>,
+    capacity_provider_config: Option<Value>,
+    durable_config: Option<Value>,
 }
 
 fn vpc_out(v: &Option<Value>) -> Option<Value> {
@@ -348,9 +388,13 @@ pub(crate) async fn create_function(
         ));
     };
     check_runtime(&runtime)?;
+    check_snap_start(Some(&runtime), &i.snap_start)?;
     check_role(&i.role)?;
     check_limits(i.timeout, i.memory_size)?;
     check_environment(&i.environment)?;
+    let capacity_provider_config =
+        crate::capacity::check_function_config(svc, ctx, i.capacity_provider_config.as_ref())?;
+    let durable_config = crate::durable::check_config(i.durable_config.as_ref())?;
     let (layer_refs, layer_code) = resolve_layers(svc, ctx, i.layers.as_deref().unwrap_or(&[]))?;
     let region = svc.region(ctx);
     if region.functions().contains_key(&name) {
@@ -403,6 +447,8 @@ pub(crate) async fn create_function(
         snap_start: snap_start_out(&i.snap_start),
         logging_config: logging_out(&i.logging_config, &name),
         runtime_version_config: None,
+        capacity_provider_config,
+        durable_config,
     };
     let mut f = Function {
         latest: FnVersion {
@@ -755,6 +801,8 @@ pub(crate) struct UpdateFunctionConfigurationInput {
     ephemeral_storage: Option<Value>,
     snap_start: Option<Value>,
     logging_config: Option<Value>,
+    capacity_provider_config: Option<Value>,
+    durable_config: Option<Value>,
 }
 
 pub(crate) async fn update_function_configuration(
@@ -771,6 +819,14 @@ pub(crate) async fn update_function_configuration(
     }
     check_limits(i.timeout, i.memory_size)?;
     check_environment(&i.environment)?;
+    let capacity = match &i.capacity_provider_config {
+        Some(c) => crate::capacity::check_function_config(svc, ctx, Some(c))?,
+        None => None,
+    };
+    let durable = match &i.durable_config {
+        Some(d) => crate::durable::check_config(Some(d))?,
+        None => None,
+    };
     let layers = match &i.layers {
         Some(l) => Some(resolve_layers(svc, ctx, l)?),
         None => None,
@@ -783,6 +839,14 @@ pub(crate) async fn update_function_configuration(
         .cloned()
         .ok_or_else(|| LambdaError::function_not_found(&function_arn(ctx, &r.name)))?;
     check_revision(&f, i.revision_id.as_deref())?;
+    if i.snap_start.is_some() || i.runtime.is_some() {
+        let runtime = i.runtime.clone().or(f.latest.config.runtime.clone());
+        let snap = i
+            .snap_start
+            .clone()
+            .or(Some(f.latest.config.snap_start.clone()));
+        check_snap_start(runtime.as_deref(), &snap)?;
+    }
     let c = &mut f.latest.config;
     if let Some(x) = i.role {
         c.role = x;
@@ -835,6 +899,12 @@ pub(crate) async fn update_function_configuration(
     }
     if i.logging_config.is_some() {
         c.logging_config = logging_out(&i.logging_config, &r.name);
+    }
+    if capacity.is_some() {
+        c.capacity_provider_config = capacity;
+    }
+    if durable.is_some() {
+        c.durable_config = durable;
     }
     c.last_modified = last_modified(ctx.now);
     c.revision_id = revision();
@@ -993,6 +1063,13 @@ pub(crate) async fn tag_resource(
     ctx: &RequestContext,
     i: TagResourceInput,
 ) -> Result<Empty, LambdaError> {
+    if crate::capacity::is_provider_arn(&i.resource) {
+        crate::capacity::with_tags(svc, ctx, &i.resource, |t| {
+            t.extend(i.tags.into_iter().map(|(k, v)| (k, json!(v))));
+            Ok(())
+        })?;
+        return Ok(Empty {});
+    }
     let name = tag_target(ctx, &i.resource)?;
     let region = svc.region(ctx);
     let mut w = region.write_functions();
@@ -1023,6 +1100,15 @@ pub(crate) async fn untag_resource(
     ctx: &RequestContext,
     i: UntagResourceInput,
 ) -> Result<Empty, LambdaError> {
+    if crate::capacity::is_provider_arn(&i.resource) {
+        crate::capacity::with_tags(svc, ctx, &i.resource, |t| {
+            for k in &i.tag_keys {
+                t.remove(k);
+            }
+            Ok(())
+        })?;
+        return Ok(Empty {});
+    }
     let name = tag_target(ctx, &i.resource)?;
     let region = svc.region(ctx);
     let mut w = region.write_functions();
@@ -1049,6 +1135,10 @@ pub(crate) async fn list_tags(
     ctx: &RequestContext,
     i: ListTagsInput,
 ) -> Result<Value, LambdaError> {
+    if crate::capacity::is_provider_arn(&i.resource) {
+        let tags = crate::capacity::with_tags(svc, ctx, &i.resource, |_| Ok(()))?;
+        return Ok(json!({"Tags": tags}));
+    }
     let name = tag_target(ctx, &i.resource)?;
     let f = svc
         .region(ctx)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use overcast_core::{AwsError, Blob, RequestContext};
-use overcast_runtime::{Completion, Instance, Invocation, Spec};
+use overcast_runtime::{Completion, Instance, Invocation, Spec, StreamEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -33,6 +33,7 @@ pub(crate) struct InvokeInput {
     client_context: Option<String>,
     payload: Option<Blob>,
     qualifier: Option<String>,
+    durable_execution_name: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -47,6 +48,8 @@ pub(crate) struct InvokeOutput {
     payload: Option<Blob>,
     #[serde(skip_serializing_if = "Option::is_none")]
     executed_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    durable_execution_arn: Option<String>,
 }
 
 /// What one run of a function produced.
@@ -59,6 +62,8 @@ pub struct Run {
     pub log: String,
     /// Version that ran.
     pub executed_version: String,
+    /// The response went to the streaming sink as the function wrote it.
+    pub streamed: bool,
 }
 
 fn check_json(payload: &[u8]) -> Result<(), LambdaError> {
@@ -105,6 +110,11 @@ pub(crate) async fn invoke(
     let kind = i.invocation_type.as_deref().unwrap_or("RequestResponse");
     let (f, v, invoked) = target(svc, ctx, &i.function_name, i.qualifier.as_deref())?;
     let version = v.config.version.clone();
+    if i.durable_execution_name.is_some() && v.config.durable_config.is_none() {
+        return Err(LambdaError::InvalidParameterValueException(
+            "DurableExecutionName can only be specified for durable functions.".into(),
+        ));
+    }
     match kind {
         "DryRun" => {
             return Ok(InvokeOutput {
@@ -113,7 +123,53 @@ pub(crate) async fn invoke(
                 log_result: None,
                 payload: None,
                 executed_version: None,
+                durable_execution_arn: None,
             })
+        }
+        "Event" | "RequestResponse" if v.config.durable_config.is_some() => {
+            check_json(&payload)?;
+            let (arn, id) = crate::durable::start(
+                svc,
+                ctx,
+                &v,
+                i.durable_execution_name.as_deref(),
+                &payload,
+            )?;
+            if kind == "Event" {
+                return Ok(InvokeOutput {
+                    status_code: 202,
+                    function_error: None,
+                    log_result: None,
+                    payload: None,
+                    executed_version: None,
+                    durable_execution_arn: Some(arn),
+                });
+            }
+            let e = crate::durable::wait_end(svc, ctx, &id)
+                .await
+                .unwrap_or_default();
+            let (payload, function_error) = match e["Status"].as_str() {
+                Some("SUCCEEDED") => (
+                    e["Result"].as_str().unwrap_or("null").as_bytes().to_vec(),
+                    None,
+                ),
+                _ => {
+                    let err = &e["Error"];
+                    let doc = json!({
+                        "errorType": err["ErrorType"].as_str().unwrap_or(e["Status"].as_str().unwrap_or("Error")),
+                        "errorMessage": err["ErrorMessage"].as_str().unwrap_or_default(),
+                    });
+                    (doc.to_string().into_bytes(), Some("Unhandled".to_string()))
+                }
+            };
+            return Ok(InvokeOutput {
+                status_code: 200,
+                function_error,
+                log_result: None,
+                payload: Some(Blob(payload)),
+                executed_version: Some(version),
+                durable_execution_arn: Some(arn),
+            });
         }
         "Event" => {
             if payload.len() > MAX_ASYNC_PAYLOAD {
@@ -129,6 +185,7 @@ pub(crate) async fn invoke(
                 log_result: None,
                 payload: None,
                 executed_version: None,
+                durable_execution_arn: None,
             });
         }
         "RequestResponse" => {}
@@ -178,6 +235,7 @@ pub(crate) async fn invoke(
         log_result,
         payload: Some(Blob(run.payload.to_vec())),
         executed_version: Some(version),
+        durable_execution_arn: None,
     })
 }
 
@@ -347,6 +405,7 @@ fn publish_usage(
     c: &crate::state::Config,
     ms: f64,
     failed: bool,
+    concurrent: i64,
 ) {
     let fabric = &svc.core.fabric;
     if !fabric.wants("metrics") && !fabric.wants("metering") {
@@ -365,6 +424,7 @@ fn publish_usage(
                 metric("Invocations", 1.0, "Count"),
                 metric("Errors", if failed { 1.0 } else { 0.0 }, "Count"),
                 metric("Duration", ms, "Milliseconds"),
+                metric("ConcurrentExecutions", concurrent as f64, "Count"),
             ],
         }),
     });
@@ -394,11 +454,33 @@ pub async fn run(
     payload: Bytes,
     client_context: Option<String>,
 ) -> Result<Run, LambdaError> {
+    run_streaming(svc, ctx, f, v, invoked_arn, payload, client_context, None).await
+}
+
+/// As [`run`]; a response the function streams goes to `sink` as it is produced (then
+/// `Run::streamed` is set and `Run::payload` holds only an error document, if any).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_streaming(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    f: &Function,
+    v: &FnVersion,
+    invoked_arn: &str,
+    payload: Bytes,
+    client_context: Option<String>,
+    sink: Option<tokio::sync::mpsc::Sender<StreamEvent>>,
+) -> Result<Run, LambdaError> {
     let key = key_of(ctx, v);
-    if let Err(t) = svc
-        .pool
-        .enter(&key, f.reserved_concurrency, ACCOUNT_CONCURRENCY)
-    {
+    // A function scaling config bounds the version's execution environments (one
+    // invocation each here) below any reserved concurrency.
+    let limit = match (
+        f.reserved_concurrency,
+        crate::capacity::max_environments(f, &v.config.version),
+    ) {
+        (Some(r), Some(m)) => Some(r.min(m)),
+        (r, m) => r.or(m),
+    };
+    if let Err(t) = svc.pool.enter(&key, limit, ACCOUNT_CONCURRENCY) {
         if svc.core.fabric.wants("metrics") {
             svc.core.fabric.publish(overcast_core::fabric::Event {
                 topic: "metrics",
@@ -412,11 +494,22 @@ pub async fn run(
         }
         return Err(throttled(t));
     }
-    let r = run_counted(svc, ctx, &key, v, invoked_arn, payload, client_context).await;
+    let r = run_counted(
+        svc,
+        ctx,
+        &key,
+        v,
+        invoked_arn,
+        payload,
+        client_context,
+        sink,
+    )
+    .await;
     svc.pool.leave(&key);
     r
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_counted(
     svc: &Lambda,
     ctx: &RequestContext,
@@ -425,6 +518,7 @@ async fn run_counted(
     invoked_arn: &str,
     payload: Bytes,
     client_context: Option<String>,
+    sink: Option<tokio::sync::mpsc::Sender<StreamEvent>>,
 ) -> Result<Run, LambdaError> {
     let c = &v.config;
     let mut warm = match svc.pool.take(key) {
@@ -467,7 +561,8 @@ async fn run_counted(
         client_context,
         cognito_identity: None,
     };
-    let outcome = warm.instance.invoke(inv, timeout).await;
+    let outcome = warm.instance.invoke_streaming(inv, timeout, sink).await;
+    let streamed = outcome.streamed;
     let ms = outcome.duration.as_secs_f64() * 1000.0;
     let json_logs = c.logging_config["LogFormat"] == "JSON";
     let at = |offset_ms: f64| {
@@ -592,7 +687,14 @@ async fn run_counted(
         !warm.stream_created,
         &log,
     );
-    publish_usage(svc, ctx, c, ms, function_error.is_some());
+    publish_usage(
+        svc,
+        ctx,
+        c,
+        ms,
+        function_error.is_some(),
+        svc.pool.in_flight(key),
+    );
     warm.stream_created = true;
     svc.pool.put(key.clone(), warm);
     Ok(Run {
@@ -600,6 +702,7 @@ async fn run_counted(
         function_error,
         log,
         executed_version: c.version.clone(),
+        streamed,
     })
 }
 
@@ -654,9 +757,60 @@ pub(crate) async fn invoke_async(
     })
 }
 
-/// InvokeWithResponseStream: the function runs as for RequestResponse (buffered, as AWS
-/// streams functions that do not stream themselves); the answer is one `PayloadChunk` and an
-/// `InvokeComplete` event (with `ErrorCode`/`ErrorDetails` when the function failed).
+/// A response body fed by a channel (chunks go out as they arrive).
+pub(crate) struct ChannelBody(pub tokio::sync::mpsc::Receiver<Bytes>);
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = overcast_wire::body::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|c| c.map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
+impl ChannelBody {
+    /// The channel as a boxed body.
+    pub(crate) fn boxed(rx: tokio::sync::mpsc::Receiver<Bytes>) -> overcast_wire::Body {
+        use http_body_util::BodyExt;
+        ChannelBody(rx).boxed()
+    }
+}
+
+fn invoke_complete(run: &Run, tail: bool) -> Bytes {
+    let mut complete = json!({});
+    if let Some(e) = &run.function_error {
+        complete["ErrorCode"] = json!(e);
+        complete["ErrorDetails"] = json!(String::from_utf8_lossy(&run.payload));
+    }
+    if tail {
+        let b = run.log.as_bytes();
+        complete["LogResult"] = json!(overcast_wire::value::encode_base64(
+            &b[b.len().saturating_sub(4096)..]
+        ));
+    }
+    overcast_wire::eventstream::event(
+        "InvokeComplete",
+        "application/json",
+        complete.to_string().as_bytes(),
+    )
+}
+
+fn payload_chunk(b: &[u8]) -> Bytes {
+    overcast_wire::eventstream::event("PayloadChunk", "application/octet-stream", b)
+}
+
+/// InvokeWithResponseStream: a function that streams (`awslambda.streamifyResponse`, or a
+/// runtime posting its response in `streaming` mode) reaches the client as one `PayloadChunk`
+/// event per chunk as it writes them; a function that answers at once gives one
+/// `PayloadChunk`. The stream ends with `InvokeComplete` (`ErrorCode`/`ErrorDetails` when the
+/// function failed, `LogResult` for `LogType=Tail`). Errors found before the function
+/// starts (throttling, bad input) are plain error responses.
 pub(crate) async fn invoke_with_response_stream(
     svc: &Lambda,
     ctx: &RequestContext,
@@ -677,9 +831,9 @@ pub(crate) async fn invoke_with_response_stream(
         });
     }
     if kind != "RequestResponse" {
-        return Err(LambdaError::InvalidParameterValueException(format!(
-            "Unsupported invocation type {kind} for InvokeWithResponseStream"
-        )));
+        return Err(LambdaError::Aws(AwsError::validation(format!(
+            "1 validation error detected: Value '{kind}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [RequestResponse, DryRun]"
+        ))));
     }
     if payload.len() > MAX_SYNC_PAYLOAD {
         return Err(LambdaError::RequestTooLargeException(format!(
@@ -687,34 +841,91 @@ pub(crate) async fn invoke_with_response_stream(
         )));
     }
     check_json(&payload)?;
-    let run = run(svc, ctx, &f, &ver, &invoked, Bytes::from(payload), None).await?;
-    let tail = (v["LogType"].as_str() == Some("Tail")).then(|| {
-        let b = run.log.as_bytes();
-        overcast_wire::value::encode_base64(&b[b.len().saturating_sub(4096)..])
-    });
-    let mut stream = Vec::new();
-    let mut complete = json!({});
-    match &run.function_error {
-        None => stream.extend_from_slice(&overcast_wire::eventstream::event(
-            "PayloadChunk",
-            "application/octet-stream",
-            &run.payload,
-        )),
-        Some(e) => {
-            complete["ErrorCode"] = json!(e);
-            complete["ErrorDetails"] = json!(String::from_utf8_lossy(&run.payload));
+    let client_context = match v["ClientContext"].as_str() {
+        Some(c) => Some(
+            overcast_wire::value::decode_base64(c)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    LambdaError::InvalidRequestContentException(
+                        "Client context must be a valid Base64-encoded JSON object.".into(),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let tail = v["LogType"].as_str() == Some("Tail");
+    let (sink, mut events) = tokio::sync::mpsc::channel::<StreamEvent>(16);
+    let task = {
+        let (svc, ctx, invoked) = (svc.clone(), ctx.clone(), invoked.clone());
+        let ver = ver.clone();
+        tokio::spawn(async move {
+            run_streaming(
+                &svc,
+                &ctx,
+                &f,
+                &ver,
+                &invoked,
+                Bytes::from(payload),
+                client_context,
+                Some(sink),
+            )
+            .await
+        })
+    };
+    let head = json!({"StatusCode": 200, "ExecutedVersion": ver.config.version});
+    // Until the function starts streaming, it may still fail as a whole (throttled, could
+    // not start): then the answer is an error, or one buffered event stream.
+    let mut task = task;
+    let started = tokio::select! {
+        biased;
+        e = events.recv() => e.is_some(),
+        _ = &mut task => false,
+    };
+    if !started {
+        let run = task
+            .await
+            .map_err(|e| LambdaError::ServiceException(e.to_string()))??;
+        let mut stream = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            if let StreamEvent::Data(b) = e {
+                stream.extend_from_slice(&payload_chunk(&b));
+            }
         }
+        if !run.streamed && run.function_error.is_none() && !run.payload.is_empty() {
+            stream.extend_from_slice(&payload_chunk(&run.payload));
+        }
+        stream.extend_from_slice(&invoke_complete(&run, tail));
+        return Ok(overcast_core::Output {
+            value: head,
+            body: Some(overcast_wire::body::full(Bytes::from(stream))),
+        });
     }
-    if let Some(t) = tail {
-        complete["LogResult"] = json!(t);
-    }
-    stream.extend_from_slice(&overcast_wire::eventstream::event(
-        "InvokeComplete",
-        "application/json",
-        complete.to_string().as_bytes(),
-    ));
+    let (out, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        while let Some(e) = events.recv().await {
+            if let StreamEvent::Data(b) = e {
+                let _ = out.send(payload_chunk(&b)).await;
+            }
+        }
+        let end = match task.await {
+            Ok(Ok(run)) => invoke_complete(&run, tail),
+            Ok(Err(e)) => {
+                let run = Run {
+                    payload: Bytes::from(e.to_string()),
+                    function_error: Some("Unhandled".into()),
+                    log: String::new(),
+                    executed_version: String::new(),
+                    streamed: true,
+                };
+                invoke_complete(&run, false)
+            }
+            Err(_) => return,
+        };
+        let _ = out.send(end).await;
+    });
     Ok(overcast_core::Output {
-        value: json!({"StatusCode": 200, "ExecutedVersion": ver.config.version}),
-        body: Some(overcast_wire::body::full(Bytes::from(stream))),
+        value: head,
+        body: Some(ChannelBody::boxed(rx)),
     })
 }

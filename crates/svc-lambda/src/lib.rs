@@ -9,7 +9,9 @@ use std::sync::Arc;
 use overcast_core::{Core, RequestContext, Service, Stores};
 
 pub mod asynchronous;
+pub mod capacity;
 pub mod code;
+pub mod durable;
 pub mod error;
 pub mod esm;
 pub mod functions;
@@ -45,6 +47,7 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
     let svc = Lambda::new(core);
     esm::rearm(&svc);
     asynchronous::rearm(&svc);
+    durable::rearm(&svc);
     *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(svc.clone());
     Arc::new(svc)
 }
@@ -125,6 +128,26 @@ impl Service for Lambda {
         "CreateAlias" => versions::create_alias,
         "CreateCodeSigningConfig" => signing::create_code_signing_config,
         "CreateEventSourceMapping" => esm::create_event_source_mapping,
+        "CreateCapacityProvider" => capacity::create_capacity_provider,
+        "GetCapacityProvider" => capacity::get_capacity_provider,
+        "UpdateCapacityProvider" => capacity::update_capacity_provider,
+        "DeleteCapacityProvider" => capacity::delete_capacity_provider,
+        "ListCapacityProviders" => capacity::list_capacity_providers,
+        "ListFunctionVersionsByCapacityProvider" => capacity::list_function_versions_by_capacity_provider,
+        "GetFunctionScalingConfig" => capacity::get_function_scaling_config,
+        "CheckpointDurableExecution" => durable::checkpoint_durable_execution,
+        "GetDurableExecution" => durable::get_durable_execution,
+        "GetDurableExecutionState" => durable::get_durable_execution_state,
+        "GetDurableExecutionHistory" => durable::get_durable_execution_history,
+        "ListDurableExecutionsByFunction" => durable::list_durable_executions_by_function,
+        "StopDurableExecution" => durable::stop_durable_execution,
+        "PauseDurableExecution" => durable::pause_durable_execution,
+        "ResumeDurableExecution" => durable::resume_durable_execution,
+        "DeleteDurableExecution" => durable::delete_durable_execution,
+        "SendDurableExecutionCallbackSuccess" => durable::send_durable_execution_callback_success,
+        "SendDurableExecutionCallbackFailure" => durable::send_durable_execution_callback_failure,
+        "SendDurableExecutionCallbackHeartbeat" => durable::send_durable_execution_callback_heartbeat,
+        "PutFunctionScalingConfig" => capacity::put_function_scaling_config,
         "DeleteCodeSigningConfig" => signing::delete_code_signing_config,
         "DeleteFunctionCodeSigningConfig" => signing::delete_function_code_signing_config,
         "GetCodeSigningConfig" => signing::get_code_signing_config,

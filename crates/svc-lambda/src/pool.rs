@@ -117,6 +117,16 @@ impl Pool {
         Ok(())
     }
 
+    /// Invocations of `key`'s function in flight now.
+    pub fn in_flight(&self, key: &Key) -> i64 {
+        let fkey = (
+            key.account.clone(),
+            key.region.clone(),
+            key.function.clone(),
+        );
+        lock(&self.busy).get(&fkey).copied().unwrap_or(0)
+    }
+
     /// Ends an invocation counted by [`Pool::enter`].
     pub fn leave(&self, key: &Key) {
         let mut busy = lock(&self.busy);

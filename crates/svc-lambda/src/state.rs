@@ -71,6 +71,10 @@ pub struct Config {
     pub logging_config: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_version_config: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_config: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durable_config: Option<Value>,
 }
 
 impl Config {
@@ -218,6 +222,12 @@ pub struct Region {
     /// Code signing configs by id.
     pub signing: RwLock<BTreeMap<String, Value>>,
     signing_table: Table<Value>,
+    /// Capacity providers by name.
+    pub capacity: RwLock<BTreeMap<String, Value>>,
+    capacity_table: Table<Value>,
+    /// Durable executions by id.
+    pub executions: RwLock<BTreeMap<String, Value>>,
+    execution_table: Table<Value>,
 }
 
 fn lock_r<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -239,14 +249,28 @@ impl Region {
             Table::new(store.clone(), format!("lambda/layers/{account}/{region}"));
         let mapping_table: Table<Value> =
             Table::new(store.clone(), format!("lambda/mappings/{account}/{region}"));
-        let signing_table: Table<Value> =
-            Table::new(store, format!("lambda/code-signing/{account}/{region}"));
+        let signing_table: Table<Value> = Table::new(
+            store.clone(),
+            format!("lambda/code-signing/{account}/{region}"),
+        );
+        let capacity_table: Table<Value> = Table::new(
+            store.clone(),
+            format!("lambda/capacity-providers/{account}/{region}"),
+        );
+        let execution_table: Table<Value> = Table::new(
+            store,
+            format!("lambda/durable-executions/{account}/{region}"),
+        );
         Region {
             functions: RwLock::new(fn_table.load().into_iter().collect()),
             layers: RwLock::new(layer_table.load().into_iter().collect()),
             mappings: RwLock::new(mapping_table.load().into_iter().collect()),
             signing: RwLock::new(signing_table.load().into_iter().collect()),
             signing_table,
+            capacity: RwLock::new(capacity_table.load().into_iter().collect()),
+            capacity_table,
+            executions: RwLock::new(execution_table.load().into_iter().collect()),
+            execution_table,
             fn_table,
             layer_table,
             mapping_table,
@@ -309,6 +333,32 @@ impl Region {
     pub fn remove_signing(&self, id: &str) -> Result<Option<Value>, LambdaError> {
         self.signing_table.delete(id)?;
         Ok(lock_w(&self.signing).remove(id))
+    }
+
+    /// Saves a capacity provider.
+    pub fn save_capacity(&self, name: &str, c: Value) -> Result<(), LambdaError> {
+        self.capacity_table.put(name, &c)?;
+        lock_w(&self.capacity).insert(name.to_string(), c);
+        Ok(())
+    }
+
+    /// Deletes a capacity provider.
+    pub fn remove_capacity(&self, name: &str) -> Result<Option<Value>, LambdaError> {
+        self.capacity_table.delete(name)?;
+        Ok(lock_w(&self.capacity).remove(name))
+    }
+
+    /// Saves a durable execution.
+    pub fn save_execution(&self, id: &str, e: Value) -> Result<(), LambdaError> {
+        self.execution_table.put(id, &e)?;
+        lock_w(&self.executions).insert(id.to_string(), e);
+        Ok(())
+    }
+
+    /// Deletes a durable execution.
+    pub fn remove_execution(&self, id: &str) -> Result<Option<Value>, LambdaError> {
+        self.execution_table.delete(id)?;
+        Ok(lock_w(&self.executions).remove(id))
     }
 
     /// Deletes an event source mapping.

@@ -343,7 +343,7 @@ pub async fn serve(
     let Some(cfg) = f.url_configs.get(&t.qualifier).cloned() else {
         return message(403, "Forbidden");
     };
-    if cfg["AuthType"] == "AWS_IAM" && !parts.headers.contains_key(http::header::AUTHORIZATION) {
+    if cfg["AuthType"] == "AWS_IAM" && !authorized(svc, &t, &f, parts, &body, remote).await {
         return message(403, "Forbidden");
     }
     let mut ctx = RequestContext::test("lambda", "Invoke");
@@ -368,16 +368,15 @@ pub async fn serve(
     let Ok((f, v, invoked)) = target else {
         return message(403, "Forbidden");
     };
-    let run = crate::invoke::run(
-        svc,
-        &ctx,
-        &f,
-        &v,
-        &invoked,
-        Bytes::from(event.to_string()),
-        None,
-    )
-    .await;
+    let payload = Bytes::from(event.to_string());
+    let run = if cfg["InvokeMode"] == "RESPONSE_STREAM" {
+        match stream(svc, &ctx, f, v, invoked, payload, &cfg, parts).await {
+            Ok(r) => return r,
+            Err(run) => run,
+        }
+    } else {
+        crate::invoke::run(svc, &ctx, &f, &v, &invoked, payload, None).await
+    };
     let run = match run {
         Ok(r) => r,
         Err(LambdaError::Aws(e)) if e.code == "TooManyRequestsException" => {
@@ -388,33 +387,353 @@ pub async fn serve(
     if run.function_error.is_some() {
         return message(502, "Internal Server Error");
     }
-    let mut headers = cors_headers(&cfg, parts);
+    buffered(&cfg, parts, &run)
+}
+
+/// `AWS_IAM` function URLs: the request must carry a valid SigV4 signature (service
+/// `lambda`, header or presigned form) and its signer must be allowed
+/// `lambda:InvokeFunctionUrl`: by the function's resource policy (with
+/// `lambda:FunctionUrlAuthType` = `AWS_IAM` in the condition context), or, in the function's
+/// own account, by its identity (the root always; others unless `--enforce-iam` and IAM
+/// says no). An explicit deny in the resource policy refuses.
+async fn authorized(
+    svc: &Lambda,
+    t: &Target,
+    f: &crate::state::Function,
+    parts: &http::request::Parts,
+    body: &[u8],
+    remote: SocketAddr,
+) -> bool {
+    use overcast_wire::sigv4;
+    let Some(sig) = sigv4::from_request(&parts.headers, parts.uri.query()) else {
+        return false;
+    };
+    if sig.service != "lambda" {
+        return false;
+    }
+    let ids = &svc.core.identities;
+    let Some((secret, token)) = ids.secret_for(&sig.access_key) else {
+        return false;
+    };
+    if token.is_some() && token != sig.security_token {
+        return false;
+    }
+    if let Some(c) = ids.get(&sig.access_key) {
+        if c.expiration.is_some_and(|e| e < svc.core.clock.now()) {
+            return false;
+        }
+    }
+    let payload_hash = match parts
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(h) => h.to_string(),
+        None => sigv4::sha256_hex(body),
+    };
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let path = parts.uri.path_and_query().map(|p| p.path()).unwrap_or("/");
+    if sigv4::verify(
+        &sig,
+        parts.method.as_str(),
+        path,
+        parts.uri.query(),
+        &parts.headers,
+        &payload_hash,
+        &secret,
+        wall,
+    )
+    .is_err()
+    {
+        return false;
+    }
+    let who = ids.resolve(Some(&sig.access_key));
+    let mut resource = f.latest.config.function_arn.clone();
+    if !t.qualifier.is_empty() {
+        resource = format!("{resource}:{}", t.qualifier);
+    }
+    match resource_decision(f, &t.qualifier, &who, &resource, remote, &t.account) {
+        Some(true) => return true,
+        Some(false) => return false,
+        None => {}
+    }
+    if who.account_id != t.account {
+        return false;
+    }
+    if who.arn.ends_with(":root") || !ids.enforcing() {
+        return true;
+    }
+    let Some(authorizer) = ids.authorizer() else {
+        return false;
+    };
+    let mut ctx = RequestContext::test("lambda", "InvokeFunctionUrl");
+    ctx.account_id = who.account_id.clone();
+    ctx.region = t.region.clone();
+    ctx.principal_arn = who.arn.clone();
+    ctx.principal_id = who.id.clone();
+    ctx.access_key = Some(sig.access_key.clone());
+    ctx.now = svc.core.clock.now();
+    ctx.source_ip = Some(remote.ip());
+    let input = json!({"FunctionName": resource});
+    authorizer.authorize(&ctx, &input).await.is_ok()
+}
+
+/// The function's resource policy on `lambda:InvokeFunctionUrl` by `who`: `Some(true)` when
+/// it allows, `Some(false)` when it explicitly denies, `None` when it says nothing.
+fn resource_decision(
+    f: &crate::state::Function,
+    qualifier: &str,
+    who: &overcast_core::identity::Principal,
+    resource: &str,
+    remote: SocketAddr,
+    owner: &str,
+) -> Option<bool> {
+    let stmts = f.policies.get(qualifier).filter(|s| !s.is_empty())?;
+    let doc = json!({"Version": "2012-10-17", "Statement": stmts}).to_string();
+    let policy = overcast_policy::parse(&doc, overcast_policy::PolicyKind::Resource).ok()?;
+    let role_arn = who
+        .arn
+        .split_once(":assumed-role/")
+        .and_then(|(head, rest)| {
+            let role = rest.split('/').next()?;
+            Some(format!(
+                "{}:role/{role}",
+                head.replacen("arn:aws:sts:", "arn:aws:iam:", 1)
+            ))
+        });
+    let mut context = overcast_policy::Context::new();
+    context.set("lambda:FunctionUrlAuthType", "AWS_IAM");
+    context.set("aws:SourceIp", remote.ip().to_string());
+    context.set("aws:PrincipalAccount", who.account_id.clone());
+    context.set(
+        "aws:PrincipalArn",
+        role_arn.clone().unwrap_or(who.arn.clone()),
+    );
+    context.set("aws:ResourceAccount", owner.to_string());
+    context.set("aws:SecureTransport", "false");
+    let request = overcast_policy::Request {
+        action: "lambda:InvokeFunctionUrl",
+        resource,
+        caller: overcast_policy::Caller {
+            arn: &who.arn,
+            account: &who.account_id,
+            role_arn: role_arn.as_deref(),
+            service: None,
+            federated: None,
+        },
+        context: &context,
+    };
+    match policy.evaluate(&request) {
+        overcast_policy::Effect::Allow => Some(true),
+        overcast_policy::Effect::Deny => Some(false),
+        overcast_policy::Effect::NotApplicable => None,
+    }
+}
+
+/// The `Content-Type` of a streamed response that starts with an HTTP prelude
+/// (`awslambda.HttpResponseStream.from`): JSON status/headers/cookies, then 8 NUL bytes.
+const HTTP_PRELUDE: &str = "application/vnd.awslambda.http-integration-response";
+
+/// A RESPONSE_STREAM URL: when the function streams, the body goes out chunk by chunk as it
+/// writes them (status and headers from its prelude); a function that answers at once (or
+/// fails before its first byte) gives its run back for the buffered answer.
+#[allow(clippy::too_many_arguments)]
+async fn stream(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    f: crate::state::Function,
+    v: crate::state::FnVersion,
+    invoked: String,
+    payload: Bytes,
+    cfg: &Value,
+    parts: &http::request::Parts,
+) -> Result<http::Response<Body>, Result<crate::invoke::Run, LambdaError>> {
+    use overcast_runtime::StreamEvent;
+    let (sink, mut events) = tokio::sync::mpsc::channel::<StreamEvent>(16);
+    let mut task = {
+        let (svc, ctx) = (svc.clone(), ctx.clone());
+        tokio::spawn(async move {
+            crate::invoke::run_streaming(&svc, &ctx, &f, &v, &invoked, payload, None, Some(sink))
+                .await
+        })
+    };
+    let first = tokio::select! {
+        biased;
+        e = events.recv() => e,
+        _ = &mut task => None,
+    };
+    let Some(StreamEvent::Start { content_type }) = first else {
+        let run = task
+            .await
+            .map_err(|e| Err(LambdaError::ServiceException(e.to_string())))?;
+        if let Ok(r) = &run {
+            if r.streamed {
+                // Everything was written before we looked: answer it whole.
+                let mut body = Vec::new();
+                while let Ok(e) = events.try_recv() {
+                    if let StreamEvent::Data(b) = e {
+                        body.extend_from_slice(&b);
+                    }
+                }
+                return Ok(streamed_response(
+                    cfg,
+                    parts,
+                    None,
+                    content_type_of(&None),
+                    Bytes::from(body),
+                    None,
+                ));
+            }
+        }
+        return Err(run);
+    };
+    let mut head = Bytes::new();
+    let mut prelude = None;
+    if content_type.as_deref() == Some(HTTP_PRELUDE) {
+        let mut buf = Vec::new();
+        loop {
+            match events.recv().await {
+                Some(StreamEvent::Data(b)) => buf.extend_from_slice(&b),
+                Some(StreamEvent::Start { .. }) => {}
+                None => break,
+            }
+            if let Some(at) = buf.windows(8).position(|w| w == [0u8; 8]) {
+                prelude = Some(serde_json::from_slice::<Value>(&buf[..at]).unwrap_or(Value::Null));
+                head = Bytes::copy_from_slice(&buf[at + 8..]);
+                break;
+            }
+        }
+        if prelude.is_none() {
+            // The stream ended inside the prelude.
+            return match task.await {
+                Ok(Ok(r)) if r.function_error.is_none() => Ok(streamed_response(
+                    cfg,
+                    parts,
+                    None,
+                    content_type_of(&None),
+                    Bytes::from(buf),
+                    None,
+                )),
+                _ => Ok(message(502, "Internal Server Error")),
+            };
+        }
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        if !head.is_empty() && tx.send(head).await.is_err() {
+            return;
+        }
+        while let Some(e) = events.recv().await {
+            if let StreamEvent::Data(b) = e {
+                if tx.send(b).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = task.await;
+    });
+    Ok(streamed_response(
+        cfg,
+        parts,
+        prelude.as_ref(),
+        content_type_of(&content_type),
+        Bytes::new(),
+        Some(rx),
+    ))
+}
+
+fn content_type_of(t: &Option<String>) -> String {
+    match t.as_deref() {
+        Some(t) if t != HTTP_PRELUDE && !t.is_empty() => t.to_string(),
+        _ => "application/octet-stream".to_string(),
+    }
+}
+
+/// The answer of a streamed URL response: status and headers from the prelude (if any),
+/// then `body` and the rest of the stream.
+fn streamed_response(
+    cfg: &Value,
+    parts: &http::request::Parts,
+    prelude: Option<&Value>,
+    content_type: String,
+    body: Bytes,
+    rest: Option<tokio::sync::mpsc::Receiver<Bytes>>,
+) -> http::Response<Body> {
+    let mut headers = cors_headers(cfg, parts);
+    let mut status = 200;
+    if let Some(p) = prelude {
+        status = p["statusCode"].as_u64().unwrap_or(200) as u16;
+        push_headers(&mut headers, p);
+    }
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".into(), content_type));
+    }
+    let mut r = response(status, headers, Vec::new());
+    *r.body_mut() = match rest {
+        Some(rx) => {
+            let (tx, merged) = tokio::sync::mpsc::channel::<Bytes>(16);
+            tokio::spawn(async move {
+                let mut rx = rx;
+                if !body.is_empty() && tx.send(body).await.is_err() {
+                    return;
+                }
+                while let Some(b) = rx.recv().await {
+                    if tx.send(b).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            crate::invoke::ChannelBody::boxed(merged)
+        }
+        None => overcast_wire::body::full(body),
+    };
+    r
+}
+
+/// Adds a response document's `headers` and `cookies` (payload format 2.0).
+fn push_headers(headers: &mut Vec<(String, String)>, o: &Value) {
+    for (k, v) in o
+        .get("headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let text = v
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string());
+        headers.push((k.clone(), text));
+    }
+    for c in o
+        .get("cookies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(c) = c.as_str() {
+            headers.push(("set-cookie".into(), c.to_string()));
+        }
+    }
+}
+
+/// The HTTP answer of a function's whole (buffered) response.
+fn buffered(
+    cfg: &Value,
+    parts: &http::request::Parts,
+    run: &crate::invoke::Run,
+) -> http::Response<Body> {
+    let mut headers = cors_headers(cfg, parts);
     let out: Value = serde_json::from_slice(&run.payload).unwrap_or(Value::Null);
     match out {
         Value::Object(o) if o.contains_key("statusCode") => {
             let status = o["statusCode"].as_u64().unwrap_or(200) as u16;
-            for (k, v) in o
-                .get("headers")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
-                let text = v
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string());
-                headers.push((k.clone(), text));
-            }
-            for c in o
-                .get("cookies")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(c) = c.as_str() {
-                    headers.push(("set-cookie".into(), c.to_string()));
-                }
-            }
+            push_headers(&mut headers, &Value::Object(o.clone()));
             if !headers
                 .iter()
                 .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))

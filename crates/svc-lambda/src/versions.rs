@@ -40,6 +40,10 @@ pub fn publish(f: &mut Function, ctx: &RequestContext, description: Option<Strin
     if let Some(d) = description {
         v.config.description = d;
     }
+    // A published version of a SnapStart function is snapshotted: its optimization is on.
+    if v.config.snap_start["ApplyOn"] == "PublishedVersions" {
+        v.config.snap_start["OptimizationStatus"] = serde_json::json!("On");
+    }
     f.versions.insert(n, v.clone());
     f.latest.config.revision_id = revision();
     v

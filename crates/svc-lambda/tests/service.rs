@@ -156,7 +156,7 @@ async fn invocation_logs_reach_cloudwatch_logs() {
     let usage = topics.iter().find(|(t, _)| *t == "metering").unwrap();
     assert_eq!(usage.1["usage"][1]["type"], "Lambda-GB-Second");
 
-    // Unknown operations are not faked.
+    // A malformed durable execution ARN is refused; unknown operations are not faked.
     let e = call(
         &lambda,
         "GetDurableExecution",
@@ -164,5 +164,9 @@ async fn invocation_logs_reach_cloudwatch_logs() {
     )
     .await
     .unwrap_err();
+    assert_eq!(e.code, "InvalidParameterValueException");
+    let e = call(&lambda, "NoSuchOperation", json!({}))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, "NotImplemented");
 }

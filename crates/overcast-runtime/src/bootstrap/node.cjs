@@ -28,6 +28,114 @@ function call(method, p, body, headers) {
   });
 }
 
+// Response streaming (awslambda.streamifyResponse): the handler writes to a Writable whose
+// bytes go to the Runtime API as a chunked POST in streaming mode as they are written;
+// a failure after the first byte travels in the trailers.
+const { Writable } = require("stream");
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HTTP_PRELUDE = "application/vnd.awslambda.http-integration-response";
+globalThis.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[STREAMING] = "response";
+    if (options && options.highWaterMark) handler.highWaterMark = options.highWaterMark;
+    return handler;
+  },
+  HttpResponseStream: class HttpResponseStream {
+    static from(stream, prelude) {
+      stream.setContentType(HTTP_PRELUDE);
+      const meta = JSON.stringify(prelude || {});
+      stream._onBeforeFirstWrite = (write) => {
+        write(meta);
+        write(new Uint8Array(8));
+      };
+      return stream;
+    }
+  },
+};
+
+function responseStream(id) {
+  let req = null;
+  let contentType = "application/octet-stream";
+  let answered = null;
+  let firstWrite = true;
+  const open = () => {
+    if (req) return req;
+    req = http.request({
+      host,
+      port: Number(port),
+      method: "POST",
+      path: `${base}/invocation/${id}/response`,
+      agent,
+      headers: {
+        "Lambda-Runtime-Function-Response-Mode": "streaming",
+        "Transfer-Encoding": "chunked",
+        "Content-Type": contentType,
+        Trailer: "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+      },
+    });
+    req.setNoDelay(true);
+    answered = new Promise((resolve) => {
+      req.on("response", (res) => {
+        res.resume();
+        res.on("end", resolve);
+      });
+      req.on("error", resolve);
+    });
+    req.flushHeaders();
+    return req;
+  };
+  const beforeFirst = () => {
+    if (!firstWrite) return;
+    firstWrite = false;
+    if (stream._onBeforeFirstWrite) stream._onBeforeFirstWrite((c) => open().write(c));
+  };
+  const stream = new Writable({
+    write(chunk, encoding, cb) {
+      beforeFirst();
+      open().write(chunk, encoding, () => cb());
+    },
+    final(cb) {
+      beforeFirst();
+      open().end();
+      cb();
+    },
+  });
+  stream.setContentType = (t) => {
+    contentType = t;
+  };
+  stream.started = () => req !== null;
+  stream.fail = (doc) => {
+    open();
+    if (!stream.destroyed) stream.destroy();
+    if (req.writableEnded) return;
+    req.addTrailers({
+      "Lambda-Runtime-Function-Error-Type": doc.errorType,
+      "Lambda-Runtime-Function-Error-Body": Buffer.from(JSON.stringify(doc)).toString("base64"),
+    });
+    req.end();
+  };
+  stream.answered = () => answered || Promise.resolve();
+  return stream;
+}
+
+async function runStreaming(fn, event, context, id) {
+  const stream = responseStream(id);
+  try {
+    await fn(event, stream, context);
+    if (!stream.writableEnded) stream.end();
+    await new Promise((resolve) => (stream.writableFinished ? resolve() : stream.on("finish", resolve)));
+  } catch (e) {
+    const doc = errorDoc(e);
+    logError(doc, id);
+    if (!stream.started()) {
+      await call("POST", `/invocation/${id}/error`, JSON.stringify(doc), { "Lambda-Runtime-Function-Error-Type": doc.errorType });
+      return;
+    }
+    stream.fail(doc);
+  }
+  await stream.answered();
+}
+
 let currentRequestId = "";
 const jsonLogs = process.env.AWS_LAMBDA_LOG_FORMAT === "JSON";
 const levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
@@ -179,6 +287,10 @@ function run(fn, event, context) {
       event = next.body.length ? JSON.parse(next.body.toString("utf8")) : {};
     } catch (e) {
       event = next.body.toString("utf8");
+    }
+    if (fn[STREAMING] === "response") {
+      await runStreaming(fn, event, context, id);
+      continue;
     }
     try {
       const result = await run(fn, event, context);
