@@ -24,6 +24,7 @@ pub mod entities;
 pub mod error;
 pub mod policies;
 pub mod providers;
+pub mod respol;
 pub mod simulate;
 pub mod state;
 pub mod util;
@@ -36,6 +37,7 @@ pub struct Iam {
     core: Core,
     accounts: Arc<Stores<Account>>,
     activity: Arc<activity::Activity>,
+    resource_policies: Arc<respol::ResourcePolicies>,
 }
 
 /// Builds the service and installs its authorizer for `--enforce-iam`.
@@ -45,6 +47,7 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
         Account::load(store.clone(), account)
     }));
     let activity = Arc::new(activity::Activity::default());
+    let resource_policies = Arc::new(respol::ResourcePolicies::default());
     core.identities.set_authorizer(Arc::new(Enforcer {
         activity: activity.clone(),
         services: core.services.clone(),
@@ -52,11 +55,13 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
         identities: core.identities.clone(),
         compiled: Default::default(),
         cache: Default::default(),
+        resource_policies: resource_policies.clone(),
     }));
     Arc::new(Iam {
         core: core.clone(),
         accounts,
         activity,
+        resource_policies,
     })
 }
 
@@ -234,6 +239,7 @@ impl Service for Iam {
 
     fn reset(&self) {
         self.accounts.clear();
+        self.resource_policies.clear();
     }
 }
 
@@ -251,6 +257,7 @@ struct Enforcer {
     identities: Arc<Identities>,
     compiled: authz::Compiled,
     cache: RwLock<HashMap<String, Cached>>,
+    resource_policies: Arc<respol::ResourcePolicies>,
 }
 
 /// What identity-based evaluation concluded.
@@ -276,7 +283,13 @@ impl Enforcer {
 
     /// Identity-based evaluation (boundaries and session policies included), memoized for
     /// principals whose policies read no context.
-    fn evaluate(&self, ctx: &RequestContext, input: &Value) -> Result<Verdict, AwsError> {
+    fn evaluate(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        action: String,
+        resources: Vec<String>,
+    ) -> Result<Verdict, AwsError> {
         let cred = ctx
             .access_key
             .as_deref()
@@ -310,14 +323,13 @@ impl Enforcer {
                 }
             }
         };
-        let (action, resources) = authz::request_of(ctx, input);
         if policies.missing {
             let msg = format!("User: {} is not authorized to perform: {action} on resource: {} because no identity-based policy allows the {action} action", ctx.principal_arn, resources.first().map(String::as_str).unwrap_or("*"));
             return Err(authz::access_denied(ctx.service, msg));
         }
         if !policies.context_free {
             let mut context = authz::context_for(ctx, &policies, cred.as_deref());
-            authz::input_keys(&mut context, ctx.service, input);
+            authz::input_keys(&mut context, ctx, input);
             let denial = authz::decide(&policies, ctx, &context, &action, &resources, None, None);
             return Ok(Verdict {
                 action,
@@ -375,20 +387,46 @@ impl Authorizer for Enforcer {
         input: &'a Value,
     ) -> overcast_core::BoxFuture<'a, Result<(), AwsError>> {
         Box::pin(async move {
+            if respol::changes_policies(ctx.service, ctx.operation) {
+                self.resource_policies.changed();
+            }
             if ctx.principal_arn.ends_with(":root")
                 || authz::always_allowed(ctx.service, ctx.operation)
             {
                 return Ok(());
             }
-            let v = self.evaluate(ctx, input)?;
+            let (action, mut resources) = authz::request_of(ctx, input);
+            // The resource's policy, when its kind has one (cached; see `respol`). A KMS
+            // alias or a secret's name resolves to the resource's ARN first.
+            let first = resources
+                .first()
+                .filter(|r| respol::has_policies(r))
+                .cloned();
+            let found = match &first {
+                Some(r) => Some(
+                    self.resource_policies
+                        .lookup(&self.services, &self.compiled, ctx, r, input)
+                        .await,
+                ),
+                None => None,
+            };
+            if let (Some(arn), [only]) = (
+                found.as_ref().and_then(|f| f.arn.clone()),
+                &mut resources[..],
+            ) {
+                *only = arn;
+            }
+            let v = self.evaluate(ctx, input, action, resources)?;
             let owner = v
                 .resources
                 .first()
-                .and_then(|r| r.split(':').nth(4))
-                .filter(|a| !a.is_empty())
-                .map(str::to_string);
+                .filter(|r| r.as_str() != "*")
+                .map(|r| respol::owner_of(r, ctx).to_string());
             let cross = owner.as_deref().is_some_and(|o| o != ctx.account_id);
-            if v.denial.is_none() && !cross {
+            let policy = found.and_then(|f| f.policy.map(|p| (p, f.has_deny)));
+            let gated = policy.is_some() && respol::gates_identity(ctx.service);
+            // Allowed by identity, same account, and no resource policy that could deny.
+            if v.denial.is_none() && !cross && !gated && policy.as_ref().is_none_or(|(_, d)| !d) {
                 self.record(ctx, &v);
                 return Ok(());
             }
@@ -399,26 +437,18 @@ impl Authorizer for Enforcer {
             ) {
                 return finish(ctx, &v.action, v.denial);
             }
-            // Same-account implicit denies and cross-account requests consult the resource's
-            // policy.
-            let resource_policy = match &owner {
-                Some(o) => {
-                    authz::resource_policy(&self.services, &self.compiled, ctx, o, input).await
-                }
-                None => None,
-            };
-            if resource_policy.is_none() && !cross {
+            if policy.is_none() && !cross {
                 return finish(ctx, &v.action, v.denial);
             }
             let mut context = authz::context_for(ctx, &v.policies, v.cred.as_deref());
-            authz::input_keys(&mut context, ctx.service, input);
+            authz::input_keys(&mut context, ctx, input);
             let o = authz::decide(
                 &v.policies,
                 ctx,
                 &context,
                 &v.action,
                 &v.resources,
-                resource_policy.as_deref(),
+                policy.as_ref().map(|(p, _)| &**p),
                 owner.as_deref(),
             );
             let r = finish(ctx, &v.action, o);
