@@ -154,8 +154,8 @@ pub const SERVICE_KEYS: &[(&str, &str, &str)] = &[
     ("events", "Entries[].DetailType", "events:detail-type"),
     ("events", "Targets[].Arn", "events:TargetArn"),
     ("logs", "logGroupName", "logs:LogGroupName"),
-    ("monitoring", "Namespace", "cloudwatch:namespace"),
-    ("monitoring", "AlarmActions", "cloudwatch:AlarmActions"),
+    ("cloudwatch", "Namespace", "cloudwatch:namespace"),
+    ("cloudwatch", "AlarmActions", "cloudwatch:AlarmActions"),
     ("scheduler", "Target.Arn", "scheduler:TargetArn"),
     ("ssm", "Recursive", "ssm:Recursive"),
     ("ssm", "Overwrite", "ssm:Overwrite"),
@@ -524,11 +524,11 @@ pub const MEMBER_RESOURCES: &[(&str, &str, &str)] = &[
     ("logs", "logStreamName", "arn:aws:logs:{region}:{account}:log-group:{logGroupName|loggroup}:log-stream:{logStreamName}"),
     ("logs", "logGroupName", "arn:aws:logs:{region}:{account}:log-group:{logGroupName|loggroup}"),
     ("logs", "logGroupIdentifier", "arn:aws:logs:{region}:{account}:log-group:{logGroupIdentifier|loggroup}"),
-    ("monitoring", "ResourceARN", "{ResourceARN}"),
-    ("monitoring", "AlarmName", "arn:aws:cloudwatch:{region}:{account}:alarm:{AlarmName}"),
-    ("monitoring", "AlarmNames", "arn:aws:cloudwatch:{region}:{account}:alarm:{AlarmNames[]}"),
-    ("monitoring", "DashboardName", "arn:aws:cloudwatch::{account}:dashboard/{DashboardName}"),
-    ("monitoring", "DashboardNames", "arn:aws:cloudwatch::{account}:dashboard/{DashboardNames[]}"),
+    ("cloudwatch", "ResourceARN", "{ResourceARN}"),
+    ("cloudwatch", "AlarmName", "arn:aws:cloudwatch:{region}:{account}:alarm:{AlarmName}"),
+    ("cloudwatch", "AlarmNames", "arn:aws:cloudwatch:{region}:{account}:alarm:{AlarmNames[]}"),
+    ("cloudwatch", "DashboardName", "arn:aws:cloudwatch::{account}:dashboard/{DashboardName}"),
+    ("cloudwatch", "DashboardNames", "arn:aws:cloudwatch::{account}:dashboard/{DashboardNames[]}"),
     ("scheduler", "ResourceArn", "{ResourceArn}"),
 ];
 
@@ -679,8 +679,8 @@ pub const RULES: &[Rule] = rules! {
     "logs" "DeleteResourcePolicy" => "logs:DeleteResourcePolicy" "*";
     "logs" "DescribeExportTasks" => "logs:DescribeExportTasks" "*";
     "logs" "StartQuery" => "logs:StartQuery" "arn:aws:logs:{region}:{account}:log-group:{logGroupNames[]}";
-    "monitoring" "PutMetricData" => "cloudwatch:PutMetricData" "*";
-    "monitoring" "PutCompositeAlarm" => "cloudwatch:PutCompositeAlarm" "arn:aws:cloudwatch:{region}:{account}:alarm:{AlarmName}";
+    "cloudwatch" "PutMetricData" => "cloudwatch:PutMetricData" "*";
+    "cloudwatch" "PutCompositeAlarm" => "cloudwatch:PutCompositeAlarm" "arn:aws:cloudwatch:{region}:{account}:alarm:{AlarmName}";
     "scheduler" "CreateSchedule" => "scheduler:CreateSchedule" SCHEDULE;
     "scheduler" "GetSchedule" => "scheduler:GetSchedule" SCHEDULE;
     "scheduler" "UpdateSchedule" => "scheduler:UpdateSchedule" SCHEDULE;
@@ -975,16 +975,35 @@ pub fn decide(
     None
 }
 
-/// The AccessDenied error of `service` in its protocol's words.
+/// The AccessDenied error of `service` in its protocol's words: SNS's `AuthorizationError`,
+/// `AccessDeniedException` where the model declares it or the protocol is JSON (SQS's JSON
+/// protocol keeps its query code), else `AccessDenied`. JSON-protocol services answer it
+/// with 400 (AWS's common errors), the others with 403.
 pub fn access_denied(service: &str, message: String) -> AwsError {
-    let code = match overcast_wire::model::model(service) {
+    use overcast_wire::Protocol;
+    let model = overcast_wire::model::model(service);
+    let protocol = model.and_then(|m| m.info.protocols.first().copied());
+    let code = match model {
+        _ if service == "sns" => "AuthorizationError",
+        _ if service == "sqs" => "AccessDenied",
         Some(m)
             if m.shape_named("AccessDeniedException")
                 .is_some_and(|s| s.exception) =>
         {
             "AccessDeniedException"
         }
+        Some(m)
+            if !m.info.aws_query_compatible
+                && matches!(protocol, Some(Protocol::Json | Protocol::RestJson)) =>
+        {
+            "AccessDeniedException"
+        }
         _ => "AccessDenied",
     };
-    AwsError::new(code, message).with_status(403)
+    let status = if code == "AccessDeniedException" && protocol == Some(Protocol::Json) {
+        400
+    } else {
+        403
+    };
+    AwsError::new(code, message).with_status(status)
 }
