@@ -264,15 +264,17 @@ async fn authorize_cost() {
     };
     let input = json!({"QueueUrl": "http://localhost:4566/000000000000/bench", "MessageBody": "x"});
     let authz = core.identities.authorizer().unwrap().clone();
-    let n = 200_000;
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        authz.authorize(&sqs, &input).await.unwrap();
+    // The fastest of 40 batches: a loaded machine's preemptions inflate the others.
+    let (batches, per) = (40, 10_000);
+    let mut best = f64::MAX;
+    for _ in 0..batches {
+        let t = std::time::Instant::now();
+        for _ in 0..per {
+            authz.authorize(&sqs, &input).await.unwrap();
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e9 / per as f64);
     }
-    println!(
-        "{:.2} µs per authorization",
-        t.elapsed().as_secs_f64() * 1e6 / n as f64
-    );
+    println!("{best:.0} ns per authorization (fastest batch of {per})");
 }
 
 #[tokio::test]
