@@ -273,3 +273,30 @@ def test_resource_policies_hold_after_restart(mk, enforced):
     enforced.kill9()
     assert denied(u("sqs").send_message, QueueUrl=url, MessageBody="x")[0] == "AccessDenied"
     assert "Messages" not in u("sqs").receive_message(QueueUrl=url)
+
+
+def test_last_used_data_survives_kill9(mk, enforced):
+    import time
+    iam = mk("iam")
+    trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"})
+    role = iam.create_role(RoleName="last-used-role", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    iam.put_role_policy(RoleName="last-used-role", PolicyName="p",
+                        PolicyDocument=doc({"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}))
+    assert iam.get_role(RoleName="last-used-role")["Role"]["RoleLastUsed"] == {}
+    u = user(mk, "last-used-user", {"Effect": "Allow", "Action": ["sts:AssumeRole", "sqs:ListQueues"], "Resource": "*"})
+    key = iam.list_access_keys(UserName="last-used-user")["AccessKeyMetadata"][0]["AccessKeyId"]
+    creds = u("sts").assume_role(RoleArn=role, RoleSessionName="sess")["Credentials"]
+    boto3.client("sqs", endpoint_url=enforced.url, region_name="eu-west-1", aws_access_key_id=creds["AccessKeyId"],
+                 aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"]).list_queues()
+    u("sqs").list_queues()
+    time.sleep(1.2)  # the write-behind interval (0.5 s) has passed
+    enforced.kill9()
+    iam = mk("iam")
+    last = iam.get_access_key_last_used(AccessKeyId=key)["AccessKeyLastUsed"]
+    assert (last["ServiceName"], last["Region"]) == ("sqs", REGION)
+    used = iam.get_role(RoleName="last-used-role")["Role"]["RoleLastUsed"]
+    assert used["Region"] == "eu-west-1" and "LastUsedDate" in used
+    job = iam.generate_service_last_accessed_details(Arn=role)["JobId"]
+    by_ns = {s["ServiceNamespace"]: s for s in iam.get_service_last_accessed_details(JobId=job)["ServicesLastAccessed"]}
+    assert by_ns["sqs"]["LastAuthenticatedEntity"] == role
+    assert by_ns["sqs"]["TotalAuthenticatedEntities"] == 1

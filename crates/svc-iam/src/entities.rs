@@ -617,7 +617,11 @@ pub async fn get_role(
         .roles
         .get(&i.role_name.to_lowercase())
         .ok_or_else(|| no_such("role", &i.role_name))?;
-    Ok(json!({ "Role": role_json(r, true) }))
+    let mut out = role_json(r, true);
+    if let Some((t, region)) = iam.activity.entity_last_used(&r.arn) {
+        out["RoleLastUsed"] = json!({"LastUsedDate": t, "Region": region});
+    }
+    Ok(json!({ "Role": out }))
 }
 
 pub async fn list_roles(iam: &Iam, ctx: &RequestContext, i: ListInput) -> Result<Value, IamError> {

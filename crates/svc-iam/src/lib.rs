@@ -46,7 +46,10 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
     let accounts = Arc::new(Stores::new(move |account, _| {
         Account::load(store.clone(), account)
     }));
-    let activity = Arc::new(activity::Activity::default());
+    let activity = activity::Activity::persistent(overcast_core::Table::new(
+        core.store.clone(),
+        "iam/last-used",
+    ));
     let resource_policies = Arc::new(respol::ResourcePolicies::default());
     core.identities.set_authorizer(Arc::new(Enforcer {
         activity: activity.clone(),
@@ -240,6 +243,7 @@ impl Service for Iam {
     fn reset(&self) {
         self.accounts.clear();
         self.resource_policies.clear();
+        self.activity.clear();
     }
 }
 
