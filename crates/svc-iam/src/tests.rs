@@ -456,7 +456,7 @@ fn resource_templates_of_the_member_table() {
         vec!["arn:aws:logs:us-east-1:000000000000:log-group:g:log-stream:s"]
     );
     let (a, r) = of(
-        "monitoring",
+        "cloudwatch",
         "DeleteAlarms",
         json!({"AlarmNames": ["a", "b"]}),
     );
