@@ -16,6 +16,7 @@ use overcast_core::identity::{Authorizer, Identities};
 use overcast_core::{AwsError, Core, RequestContext, Service, Stores};
 use serde_json::Value;
 
+pub mod account;
 pub mod activity;
 pub mod authz;
 pub mod certs;
@@ -38,6 +39,7 @@ pub struct Iam {
     accounts: Arc<Stores<Account>>,
     activity: Arc<activity::Activity>,
     resource_policies: Arc<respol::ResourcePolicies>,
+    delegations: account::Delegations,
 }
 
 /// Builds the service and installs its authorizer for `--enforce-iam`.
@@ -65,6 +67,10 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
         accounts,
         activity,
         resource_policies,
+        delegations: account::Delegations::load(overcast_core::Table::new(
+            core.store.clone(),
+            "iam/delegation-requests",
+        )),
     })
 }
 
@@ -238,12 +244,34 @@ impl Service for Iam {
         "ListSAMLProviders" => providers::list_saml_providers,
         "UpdateSAMLProvider" => providers::update_saml_provider,
         "DeleteSAMLProvider" => providers::delete_saml_provider,
+        "EnableOutboundWebIdentityFederation" => account::enable_outbound,
+        "DisableOutboundWebIdentityFederation" => account::disable_outbound,
+        "GetOutboundWebIdentityFederationInfo" => account::get_outbound,
+        "PutAccountProperties" => account::put_properties,
+        "GetAccountProperties" => account::get_properties,
+        "ListOrganizationsFeatures" => account::organizations_features,
+        "EnableOrganizationsRootCredentialsManagement" => account::organizations_features,
+        "DisableOrganizationsRootCredentialsManagement" => account::organizations_features,
+        "EnableOrganizationsRootSessions" => account::organizations_features,
+        "DisableOrganizationsRootSessions" => account::organizations_features,
+        "GetRoleTemplateVersion" => account::role_template,
+        "AcquireRole" => account::role_template,
+        "GetHumanReadableSummary" => account::human_readable_summary,
+        "CreateDelegationRequest" => account::create_delegation,
+        "GetDelegationRequest" => account::get_delegation,
+        "ListDelegationRequests" => account::list_delegations,
+        "AssociateDelegationRequest" => account::associate_delegation,
+        "AcceptDelegationRequest" => account::accept_delegation,
+        "RejectDelegationRequest" => account::reject_delegation,
+        "UpdateDelegationRequest" => account::update_delegation,
+        "SendDelegationToken" => account::send_delegation_token,
     }
 
     fn reset(&self) {
         self.accounts.clear();
         self.resource_policies.clear();
         self.activity.clear();
+        self.delegations.clear();
     }
 }
 
