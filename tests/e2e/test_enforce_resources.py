@@ -155,6 +155,17 @@ def test_kms_key_policy_must_delegate_to_the_account(mk):
     blob2 = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"ctx", EncryptionContext={"app": "batch"})["CiphertextBlob"]
     assert denied(crypto.decrypt, CiphertextBlob=blob2, KeyId=key["KeyId"],
                   EncryptionContext={"app": "batch"})[0] == "AccessDeniedException"
+    # Grants allow their grantee their operations, under their constraints, until revoked.
+    grant = kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=arn_user("crypto"), Operations=["Encrypt"],
+                             Constraints={"EncryptionContextSubset": {"team": "web"}})["GrantId"]
+    assert crypto.encrypt(KeyId=key["KeyId"], Plaintext=b"g", EncryptionContext={"team": "web", "x": "y"})["KeyId"] == key["Arn"]
+    assert denied(crypto.encrypt, KeyId=key["KeyId"], Plaintext=b"g",
+                  EncryptionContext={"team": "ops"})[0] == "AccessDeniedException"
+    assert denied(crypto.generate_data_key, KeyId=key["KeyId"], KeySpec="AES_256",
+                  EncryptionContext={"team": "web"})[0] == "AccessDeniedException"
+    kms.revoke_grant(KeyId=key["KeyId"], GrantId=grant)
+    assert denied(crypto.encrypt, KeyId=key["KeyId"], Plaintext=b"g",
+                  EncryptionContext={"team": "web"})[0] == "AccessDeniedException"
 
 
 def test_secrets_manager_resource_policy(mk):

@@ -455,6 +455,7 @@ impl Authorizer for Enforcer {
                 .filter(|r| r.as_str() != "*")
                 .map(|r| respol::owner_of(r, ctx).to_string());
             let cross = owner.as_deref().is_some_and(|o| o != ctx.account_id);
+            let grants = found.as_ref().map(|f| f.grants.clone()).unwrap_or_default();
             let policy = found.and_then(|f| f.policy.map(|p| (p, f.has_deny)));
             let gated = policy.is_some() && respol::gates_identity(ctx.service);
             // Allowed by identity, same account, and no resource policy that could deny.
@@ -483,6 +484,26 @@ impl Authorizer for Enforcer {
                 policy.as_ref().map(|(p, _)| &**p),
                 owner.as_deref(),
             );
+            // A KMS grant allows what the policies do not (never against an explicit deny).
+            let o = match o {
+                Some((
+                    overcast_policy::Decision::Deny {
+                        explicit: false, ..
+                    },
+                    _,
+                )) if grants.iter().any(|g| {
+                    g.allows(
+                        &ctx.principal_arn,
+                        v.policies.role_arn.as_deref(),
+                        ctx.operation,
+                        input,
+                    )
+                }) =>
+                {
+                    None
+                }
+                o => o,
+            };
             let r = finish(ctx, &v.action, o);
             if r.is_ok() {
                 self.record(ctx, &v);

@@ -35,6 +35,56 @@ pub struct Found {
     /// The resource's full ARN when the request named it otherwise (KMS aliases, secret
     /// names).
     pub arn: Option<String>,
+    /// A KMS key's grants.
+    pub grants: Arc<Vec<Grant>>,
+}
+
+/// A KMS grant: who may do which operations, under which encryption-context constraints.
+#[derive(Debug, Clone, Default)]
+pub struct Grant {
+    /// Grantee principal ARN.
+    pub grantee: String,
+    /// Operations it allows (`Decrypt`, `Encrypt`...).
+    pub operations: Vec<String>,
+    /// The request's encryption context must include these pairs.
+    pub subset: Option<serde_json::Map<String, Value>>,
+    /// The request's encryption context must be exactly this.
+    pub equals: Option<serde_json::Map<String, Value>>,
+}
+
+impl Grant {
+    /// Does this grant let `principal` (or, for role sessions, `role`) call `operation`
+    /// with `input`?
+    pub fn allows(
+        &self,
+        principal: &str,
+        role: Option<&str>,
+        operation: &str,
+        input: &Value,
+    ) -> bool {
+        if self.grantee != principal && role != Some(self.grantee.as_str()) {
+            return false;
+        }
+        if !self.operations.iter().any(|o| o == operation) {
+            return false;
+        }
+        let empty = serde_json::Map::new();
+        let ctx = input
+            .get("EncryptionContext")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        if let Some(sub) = &self.subset {
+            if !sub.iter().all(|(k, v)| ctx.get(k) == Some(v)) {
+                return false;
+            }
+        }
+        if let Some(eq) = &self.equals {
+            if eq != ctx {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 /// The cache.
@@ -207,6 +257,35 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
+/// The grants of a ListGrants answer.
+fn grants(out: &Value) -> Vec<Grant> {
+    let Some(list) = out["Grants"].as_array() else {
+        return vec![];
+    };
+    list.iter()
+        .map(|g| Grant {
+            grantee: g["GranteePrincipal"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            operations: g["Operations"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|o| o.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            subset: g["Constraints"]["EncryptionContextSubset"]
+                .as_object()
+                .cloned(),
+            equals: g["Constraints"]["EncryptionContextEquals"]
+                .as_object()
+                .cloned(),
+        })
+        .collect()
+}
+
 /// Asks the owning service, as its account's root, for the policy of `arn`.
 async fn fetch(
     services: &Directory,
@@ -268,13 +347,20 @@ async fn fetch(
                 Some(arn.to_string())
             };
             match key {
-                Some(k) => call(
-                    "kms",
-                    "GetKeyPolicy",
-                    json!({"KeyId": k, "PolicyName": "default"}),
-                )
-                .await
-                .and_then(|o| text(&o["Policy"])),
+                Some(k) => {
+                    let grants = call("kms", "ListGrants", json!({"KeyId": k, "Limit": 1000}))
+                        .await
+                        .map(|o| grants(&o))
+                        .unwrap_or_default();
+                    found.grants = Arc::new(grants);
+                    call(
+                        "kms",
+                        "GetKeyPolicy",
+                        json!({"KeyId": k, "PolicyName": "default"}),
+                    )
+                    .await
+                    .and_then(|o| text(&o["Policy"]))
+                }
                 None => None,
             }
         }
