@@ -215,7 +215,8 @@ impl ResourcePolicies {
             .clear();
     }
 
-    /// What the service of `arn` says of it: cached, else asked.
+    /// What the service of `arn` says of it: cached (by the ARN of the resource holding the
+    /// policy: an object's bucket, a schema's registry), else asked.
     pub async fn lookup(
         &self,
         services: &Directory,
@@ -224,6 +225,7 @@ impl ResourcePolicies {
         arn: &str,
         input: &Value,
     ) -> Found {
+        let arn = holder(arn);
         let epoch = self.epoch.load(Ordering::Acquire);
         if let Some((e, f)) = self
             .entries
@@ -246,6 +248,26 @@ impl ResourcePolicies {
         }
         found
     }
+}
+
+/// The ARN of the resource whose policy governs `arn`: an S3 object's bucket, a schema's
+/// registry; otherwise `arn` itself.
+pub fn holder(arn: &str) -> &str {
+    const S3: &str = "arn:aws:s3:::";
+    if let Some(rest) = arn.strip_prefix(S3) {
+        return match rest.find('/') {
+            Some(i) => &arn[..S3.len() + i],
+            None => arn,
+        };
+    }
+    if let Some(i) = arn.find(":schema/") {
+        // arn:aws:schemas:<region>:<account>:schema/<registry>/<name>
+        let after = &arn[i + ":schema/".len()..];
+        if let Some(j) = after.find('/') {
+            return &arn[..i + ":schema/".len() + j];
+        }
+    }
+    arn
 }
 
 /// Text of a policy member (a string, or a JSON document value).

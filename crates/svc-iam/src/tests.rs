@@ -504,3 +504,18 @@ fn service_condition_keys() {
     authz::input_keys(&mut c, &ctx, &json!({"Protocol": "sqs", "TopicArn": "t"}));
     assert_eq!(c.first("sns:Protocol"), Some("sqs"));
 }
+
+#[test]
+fn resource_policy_holders() {
+    use crate::respol::holder;
+    assert_eq!(holder("arn:aws:s3:::b/k/x"), "arn:aws:s3:::b");
+    assert_eq!(holder("arn:aws:s3:::b"), "arn:aws:s3:::b");
+    assert_eq!(
+        holder("arn:aws:schemas:us-east-1:000000000000:schema/r/s"),
+        "arn:aws:schemas:us-east-1:000000000000:schema/r"
+    );
+    assert_eq!(
+        holder("arn:aws:sqs:us-east-1:000000000000:q"),
+        "arn:aws:sqs:us-east-1:000000000000:q"
+    );
+}
