@@ -42,6 +42,11 @@ def test_account_properties_and_organizations_features(iam, overcast):
                iam.disable_organizations_root_sessions, iam.enable_organizations_root_credentials_management,
                iam.disable_organizations_root_credentials_management):
         assert code(op)[0] == "OrganizationNotFoundException"
+    job = iam.generate_organizations_access_report(EntityPath="o-a1b2c3d4e5/r-f6g7h8i9j0example")["JobId"]
+    report = iam.get_organizations_access_report(JobId=job)
+    assert report["JobStatus"] == "FAILED"
+    assert report["ErrorDetails"]["Code"] == "OrganizationNotFoundException"
+    assert code(iam.get_organizations_access_report, JobId="0" * 36)[0] == "NoSuchEntity"
 
 
 def test_role_templates_and_summaries(iam):

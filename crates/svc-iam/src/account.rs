@@ -479,3 +479,49 @@ pub async fn send_delegation_token(
         r["State"] = json!("FINALIZED");
     })
 }
+
+/// GenerateOrganizationsAccessReport: the job runs and, the account being in no
+/// organization, fails (see [`get_organizations_access_report`]).
+pub async fn generate_organizations_access_report(
+    iam: &Iam,
+    ctx: &RequestContext,
+    i: Value,
+) -> Result<Value, IamError> {
+    let path = s(&i, "EntityPath").unwrap_or_default();
+    if !path.starts_with("o-") {
+        return Err(IamError::InvalidInputException(format!(
+            "EntityPath {path} is not a valid Organizations entity path."
+        )));
+    }
+    let id = ids::uuid();
+    iam.org_jobs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id.clone(), (ctx.account_id.clone(), ctx.now));
+    Ok(json!({ "JobId": id }))
+}
+
+/// GetOrganizationsAccessReport.
+pub async fn get_organizations_access_report(
+    iam: &Iam,
+    ctx: &RequestContext,
+    i: Value,
+) -> Result<Value, IamError> {
+    let id = s(&i, "JobId").unwrap_or_default();
+    let jobs = iam.org_jobs.lock().unwrap_or_else(|e| e.into_inner());
+    let (_, created) = jobs
+        .get(id)
+        .filter(|(a, _)| *a == ctx.account_id)
+        .ok_or_else(|| {
+            IamError::NoSuchEntityException(format!("The job with id {id} cannot be found."))
+        })?;
+    Ok(json!({
+        "JobStatus": "FAILED",
+        "JobCreationDate": created,
+        "JobCompletionDate": created,
+        "ErrorDetails": {
+            "Code": "OrganizationNotFoundException",
+            "Message": "The request failed because your account is not a member of an organization.",
+        },
+    }))
+}

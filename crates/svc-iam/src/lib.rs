@@ -6,8 +6,9 @@
 //! details, tags, and policy simulation by the engine of `overcast-policy`.
 //!
 //! IAM also installs the `--enforce-iam` [`Authorizer`](overcast_core::identity::Authorizer):
-//! see [`authz`]. Other operations (SAML/OIDC providers, certificates, SSH keys, service last
-//! accessed details, organizations reports) answer `NotImplemented`.
+//! see [`authz`] (and [`respol`] for resource-based policies). Every operation of the model
+//! is implemented; Organizations-bound ones answer as for an account outside any
+//! organization (see [`account`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -40,6 +41,8 @@ pub struct Iam {
     activity: Arc<activity::Activity>,
     resource_policies: Arc<respol::ResourcePolicies>,
     delegations: account::Delegations,
+    /// Organizations access report jobs: id → (account, creation time).
+    org_jobs: std::sync::Mutex<HashMap<String, (String, f64)>>,
 }
 
 /// Builds the service and installs its authorizer for `--enforce-iam`.
@@ -71,6 +74,7 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
             core.store.clone(),
             "iam/delegation-requests",
         )),
+        org_jobs: Default::default(),
     })
 }
 
@@ -265,6 +269,8 @@ impl Service for Iam {
         "RejectDelegationRequest" => account::reject_delegation,
         "UpdateDelegationRequest" => account::update_delegation,
         "SendDelegationToken" => account::send_delegation_token,
+        "GenerateOrganizationsAccessReport" => account::generate_organizations_access_report,
+        "GetOrganizationsAccessReport" => account::get_organizations_access_report,
     }
 
     fn reset(&self) {
@@ -272,6 +278,10 @@ impl Service for Iam {
         self.resource_policies.clear();
         self.activity.clear();
         self.delegations.clear();
+        self.org_jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 }
 
