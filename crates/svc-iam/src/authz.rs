@@ -894,6 +894,10 @@ pub fn resources(template: &str, ctx: &RequestContext, input: &Value) -> Vec<Str
                 }
             }
         };
+        if let ([o], [v]) = (&mut outs[..], &values[..]) {
+            o.push_str(v);
+            continue;
+        }
         let mut next = Vec::with_capacity(outs.len() * values.len());
         for o in &outs {
             for v in &values {

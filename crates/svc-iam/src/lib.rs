@@ -337,14 +337,14 @@ impl Enforcer {
             .as_deref()
             .and_then(|k| self.identities.get(k));
         let acct = self.accounts.get(&ctx.account_id, "");
-        let key = ctx.access_key.clone().unwrap_or_default();
+        let key = ctx.access_key.as_deref().unwrap_or_default();
         let policies = {
             let d = acct.read();
             let hit = self
                 .cache
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
-                .get(&key)
+                .get(key)
                 .filter(|(g, _)| *g == d.generation)
                 .map(|(_, p)| p.clone());
             match hit {
@@ -360,7 +360,7 @@ impl Enforcer {
                     if cache.len() >= MAX_CACHED_PRINCIPALS {
                         cache.clear();
                     }
-                    cache.insert(key, (d.generation, p.clone()));
+                    cache.insert(key.to_string(), (d.generation, p.clone()));
                     p
                 }
             }

@@ -107,6 +107,14 @@ fn now_ms() -> u64 {
 
 /// Operations that may change a resource policy, or create/delete a resource that has one.
 pub fn changes_policies(service: &str, operation: &str) -> bool {
+    // Cheap first test: every such operation begins with one of these letters.
+    if !matches!(
+        operation.as_bytes().first(),
+        Some(b'S' | b'A' | b'R' | b'C' | b'D' | b'P' | b'U')
+    ) || operation.starts_with("Send")
+    {
+        return false;
+    }
     matches!(
         (service, operation),
         (
