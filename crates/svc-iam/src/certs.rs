@@ -569,14 +569,17 @@ pub async fn update_service_specific_credential(
     let status = i.status.unwrap_or_default();
     check_status(&status)?;
     with_user(iam, ctx, &name, |u| {
-        let c = u
-            .service_credentials
-            .iter_mut()
-            .find(|c| c["ServiceSpecificCredentialId"] == id.as_str())
-            .ok_or_else(|| no_credential(&id))?;
+        let c = find_credential(&mut u.service_credentials, &id)?;
         c["Status"] = json!(status);
         Ok(json!({}))
     })
+}
+
+fn find_credential<'a>(creds: &'a mut [Value], id: &str) -> Result<&'a mut Value, IamError> {
+    creds
+        .iter_mut()
+        .find(|c| c["ServiceSpecificCredentialId"] == id)
+        .ok_or_else(|| no_credential(id))
 }
 
 pub async fn reset_service_specific_credential(
@@ -587,11 +590,7 @@ pub async fn reset_service_specific_credential(
     let name = caller_user(ctx, i.user_name)?;
     let id = i.service_specific_credential_id.unwrap_or_default();
     with_user(iam, ctx, &name, |u| {
-        let c = u
-            .service_credentials
-            .iter_mut()
-            .find(|c| c["ServiceSpecificCredentialId"] == id.as_str())
-            .ok_or_else(|| no_credential(&id))?;
+        let c = find_credential(&mut u.service_credentials, &id)?;
         let service = c["ServiceName"].as_str().unwrap_or_default().to_string();
         let (field, secret) = secret_for(&service);
         c[field] = json!(secret);
