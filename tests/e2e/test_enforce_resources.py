@@ -107,6 +107,15 @@ def test_sqs_queue_policy_deny_wins_over_identity_allow(mk):
     assert "Messages" in worker.receive_message(QueueUrl=url)  # only SendMessage is denied
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
     assert worker.send_message(QueueUrl=url, MessageBody="3")["MessageId"]
+    # A queue deleted and created again under its name has no policy.
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": doc(
+        {"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": arn})})
+    assert denied(worker.send_message, QueueUrl=url, MessageBody="4")[0] == "AccessDenied"
+    sqs.create_queue(QueueName="res-queue-other")  # a change elsewhere keeps this queue's entry
+    assert denied(worker.send_message, QueueUrl=url, MessageBody="5")[0] == "AccessDenied"
+    sqs.delete_queue(QueueUrl=url)
+    url = sqs.create_queue(QueueName="res-queue")["QueueUrl"]
+    assert worker.send_message(QueueUrl=url, MessageBody="6")["MessageId"]
 
 
 def test_sns_topic_policy(mk):
@@ -247,6 +256,16 @@ def test_schemas_registry_policy_deny(mk):
     code, _, msg = denied(viewer.describe_registry, RegistryName="res-registry")
     assert code == "AccessDeniedException"
     assert msg.endswith("with an explicit deny in a resource-based policy")
+    # Schemas of the registry are governed by its policy.
+    sc.create_schema(RegistryName="res-registry", SchemaName="Order", Type="OpenApi3",
+                     Content=json.dumps({"openapi": "3.0.0", "info": {"title": "Order", "version": "1"}, "paths": {}}))
+    assert viewer.describe_schema(RegistryName="res-registry", SchemaName="Order")["SchemaName"] == "Order"
+    sc.put_resource_policy(RegistryName="res-registry", Policy=doc(
+        {"Sid": "deny", "Effect": "Deny", "Principal": {"AWS": arn_user("schema-viewer")},
+         "Action": ["schemas:DescribeRegistry", "schemas:DescribeSchema"], "Resource": "*"}))
+    code, _, msg = denied(viewer.describe_schema, RegistryName="res-registry", SchemaName="Order")
+    assert code == "AccessDeniedException"
+    assert f"schemas:DescribeSchema on resource: arn:aws:schemas:{REGION}:{ACCOUNT}:schema/res-registry/Order" in msg
     sc.delete_resource_policy(RegistryName="res-registry")
     assert viewer.describe_registry(RegistryName="res-registry")["RegistryName"] == "res-registry"
 

@@ -430,7 +430,8 @@ impl Authorizer for Enforcer {
     ) -> overcast_core::BoxFuture<'a, Result<(), AwsError>> {
         Box::pin(async move {
             if respol::changes_policies(ctx.service, ctx.operation) {
-                self.resource_policies.changed();
+                let (_, changed) = authz::request_of(ctx, input);
+                self.resource_policies.changed(ctx.service, &changed);
             }
             if ctx.principal_arn.ends_with(":root")
                 || authz::always_allowed(ctx.service, ctx.operation)

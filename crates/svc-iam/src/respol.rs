@@ -8,6 +8,7 @@
 //! cached entry, and for [`SETTLE`] afterwards (while that operation executes) lookups are
 //! answered fresh and not cached.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -94,6 +95,10 @@ pub struct ResourcePolicies {
     epoch: AtomicU64,
     /// Milliseconds since [`start`] until which lookups are not cached.
     settle_until: AtomicU64,
+    /// Policy holders changing: ARN → milliseconds until which their lookups are not cached.
+    settling: std::sync::Mutex<HashMap<String, u64>>,
+    /// The latest of `settling`'s times (a lock-free "nothing is settling" test).
+    any_settling: AtomicU64,
 }
 
 fn start() -> Instant {
@@ -207,16 +212,44 @@ pub fn owner_of<'a>(arn: &'a str, ctx: &'a RequestContext) -> &'a str {
 }
 
 impl ResourcePolicies {
-    /// Notes that an operation that may change policies was authorized.
-    pub fn changed(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.settle_until
-            .store(now_ms() + SETTLE.as_millis() as u64, Ordering::Release);
+    /// Notes that an operation that may change the policies of `resources` (of `service`)
+    /// was authorized. Queues, buckets, topics, buses and registries are named exactly by
+    /// the request: only theirs are retired and settle. KMS keys (aliases), secrets (names)
+    /// and Lambda functions (qualifiers) may be cached under other names: every entry
+    /// retires and the whole cache settles.
+    pub fn changed(&self, service: &str, resources: &[String]) {
+        let until = now_ms() + SETTLE.as_millis() as u64;
+        if !matches!(service, "sqs" | "s3" | "sns" | "events" | "schemas") {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            self.settle_until.store(until, Ordering::Release);
+            return;
+        }
+        let now = now_ms();
+        let mut settling = self.settling.lock().unwrap_or_else(|e| e.into_inner());
+        settling.retain(|_, t| *t > now);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        for r in resources {
+            let h = holder(r);
+            entries.remove(&*h);
+            settling.insert(h.into_owned(), until);
+        }
+        self.any_settling.fetch_max(until, Ordering::AcqRel);
+    }
+
+    /// Is `holder`'s policy changing (within [`SETTLE`] of a change)?
+    fn settling(&self, holder: &str, now: u64) -> bool {
+        self.any_settling.load(Ordering::Acquire) > now
+            && self
+                .settling
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(holder)
+                .is_some_and(|t| *t > now)
     }
 
     /// Forgets everything (server reset).
     pub fn clear(&self) {
-        self.changed();
+        self.changed("", &[]);
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -233,7 +266,7 @@ impl ResourcePolicies {
         arn: &str,
         input: &Value,
     ) -> Found {
-        let arn = holder(arn);
+        let arn = &*holder(arn);
         let epoch = self.epoch.load(Ordering::Acquire);
         if let Some((e, f)) = self
             .entries
@@ -241,12 +274,13 @@ impl ResourcePolicies {
             .unwrap_or_else(|e| e.into_inner())
             .get(arn)
         {
-            if *e == epoch {
+            if *e == epoch && !self.settling(arn, now_ms()) {
                 return f.clone();
             }
         }
         let found = fetch(services, compiled, ctx, arn, input).await;
-        let settled = now_ms() >= self.settle_until.load(Ordering::Acquire);
+        let now = now_ms();
+        let settled = now >= self.settle_until.load(Ordering::Acquire) && !self.settling(arn, now);
         if settled && self.epoch.load(Ordering::Acquire) == epoch {
             let mut m = self.entries.write().unwrap_or_else(|e| e.into_inner());
             if m.len() >= MAX_ENTRIES {
@@ -260,22 +294,21 @@ impl ResourcePolicies {
 
 /// The ARN of the resource whose policy governs `arn`: an S3 object's bucket, a schema's
 /// registry; otherwise `arn` itself.
-pub fn holder(arn: &str) -> &str {
+pub fn holder(arn: &str) -> Cow<'_, str> {
     const S3: &str = "arn:aws:s3:::";
     if let Some(rest) = arn.strip_prefix(S3) {
-        return match rest.find('/') {
+        return Cow::Borrowed(match rest.find('/') {
             Some(i) => &arn[..S3.len() + i],
             None => arn,
-        };
+        });
     }
     if let Some(i) = arn.find(":schema/") {
-        // arn:aws:schemas:<region>:<account>:schema/<registry>/<name>
+        // arn:aws:schemas:<region>:<account>:schema/<registry>/<name> → its registry.
         let after = &arn[i + ":schema/".len()..];
-        if let Some(j) = after.find('/') {
-            return &arn[..i + ":schema/".len() + j];
-        }
+        let registry = after.split('/').next().unwrap_or(after);
+        return Cow::Owned(format!("{}:registry/{registry}", &arn[..i]));
     }
-    arn
+    Cow::Borrowed(arn)
 }
 
 /// Text of a policy member (a string, or a JSON document value).

@@ -512,7 +512,7 @@ fn resource_policy_holders() {
     assert_eq!(holder("arn:aws:s3:::b"), "arn:aws:s3:::b");
     assert_eq!(
         holder("arn:aws:schemas:us-east-1:000000000000:schema/r/s"),
-        "arn:aws:schemas:us-east-1:000000000000:schema/r"
+        "arn:aws:schemas:us-east-1:000000000000:registry/r"
     );
     assert_eq!(
         holder("arn:aws:sqs:us-east-1:000000000000:q"),
