@@ -319,6 +319,10 @@ pub struct Authorization<'a> {
     pub session: Option<&'a [Arc<Policy>]>,
     /// Service control policies of the account (`None`: not in an organization).
     pub scps: Option<&'a [Arc<Policy>]>,
+    /// KMS's rule: identity-based policies (and boundaries) count only when the resource
+    /// policy allows the action to the owning account itself (`arn:aws:iam::<acct>:root`,
+    /// as the default key policy does); a key policy is required.
+    pub resource_gates_identity: bool,
 }
 
 /// Which kind of policy decided.
@@ -384,6 +388,27 @@ impl Decision {
     }
 }
 
+/// Does the resource policy allow `r` to the resource's whole account (KMS's delegation to
+/// IAM policies)?
+fn delegates(a: &Authorization, r: &Request) -> bool {
+    let Some(p) = a.resource_policy else {
+        return false;
+    };
+    let account = a.resource_account.unwrap_or(r.caller.account);
+    let root = format!("arn:aws:iam::{account}:root");
+    let as_account = Request {
+        caller: Caller {
+            arn: &root,
+            account,
+            role_arn: None,
+            service: None,
+            federated: None,
+        },
+        ..*r
+    };
+    p.evaluate(&as_account) == Effect::Allow
+}
+
 /// Decides `r` under `a`, per AWS's policy evaluation logic.
 pub fn authorize(a: &Authorization, r: &Request) -> Decision {
     let deny = |by| Decision::Deny { explicit: true, by };
@@ -399,9 +424,12 @@ pub fn authorize(a: &Authorization, r: &Request) -> Decision {
     if res == Some(Effect::Deny) {
         return deny(Source::Resource);
     }
-    let id = combine(a.identity, r);
+    let mut id = combine(a.identity, r);
     if id == Effect::Deny {
         return deny(Source::Identity);
+    }
+    if a.resource_gates_identity && id == Effect::Allow && !delegates(a, r) {
+        id = Effect::NotApplicable;
     }
     let boundary = a.boundary.map(|p| p.evaluate(r));
     if boundary == Some(Effect::Deny) {
@@ -426,7 +454,12 @@ pub fn authorize(a: &Authorization, r: &Request) -> Decision {
             return implicit(Source::Identity);
         }
     } else if !res_allows && id != Effect::Allow {
-        return implicit(Source::Identity);
+        let by = if a.resource_gates_identity {
+            Source::Resource
+        } else {
+            Source::Identity
+        };
+        return implicit(by);
     }
     if (!res_allows || cross) && boundary.is_some_and(|e| e != Effect::Allow) {
         return implicit(Source::Boundary);

@@ -551,3 +551,65 @@ fn evaluations_per_second() {
     assert_eq!(allowed, n / 2);
     println!("{:.0} evaluations/s", f64::from(n) / secs);
 }
+
+#[test]
+fn kms_key_policy_gates_identity_policies() {
+    let ctx = Context::new();
+    let ids = [pol(
+        r#"{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#,
+    )];
+    let key = "arn:aws:kms:us-east-1:111111111111:key/k";
+    // The default key policy delegates to the account: identity policies count.
+    let default = res_pol(
+        r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"}]}"#,
+    );
+    let a = Authorization {
+        identity: &ids,
+        resource_policy: Some(&default),
+        resource_account: Some("111111111111"),
+        resource_gates_identity: true,
+        ..Default::default()
+    };
+    assert!(authorize(&a, &req("kms:Encrypt", key, &ctx)).allowed());
+    // Without the delegation they do not: nothing allows, per the key policy.
+    let other = res_pol(
+        r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:user/bob"},"Action":"kms:*","Resource":"*"}]}"#,
+    );
+    let a = Authorization {
+        resource_policy: Some(&other),
+        ..a
+    };
+    let d = authorize(&a, &req("kms:Encrypt", key, &ctx));
+    assert_eq!(
+        d,
+        Decision::Deny {
+            explicit: false,
+            by: Source::Resource
+        }
+    );
+    assert!(d
+        .message(USER, "kms:Encrypt", key)
+        .ends_with("because no resource-based policy allows the kms:Encrypt action"));
+    // A key policy naming the caller suffices without identity policies.
+    let named = res_pol(
+        r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:user/alice"},"Action":"kms:Decrypt","Resource":"*"}]}"#,
+    );
+    let a = Authorization {
+        identity: &[],
+        resource_policy: Some(&named),
+        ..a
+    };
+    assert!(authorize(&a, &req("kms:Decrypt", key, &ctx)).allowed());
+    assert!(!authorize(&a, &req("kms:Encrypt", key, &ctx)).allowed());
+    // A delegation limited by action delegates only those actions.
+    let partial = res_pol(
+        r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"kms:Describe*","Resource":"*"}]}"#,
+    );
+    let a = Authorization {
+        identity: &ids,
+        resource_policy: Some(&partial),
+        ..a
+    };
+    assert!(authorize(&a, &req("kms:DescribeKey", key, &ctx)).allowed());
+    assert!(!authorize(&a, &req("kms:Encrypt", key, &ctx)).allowed());
+}

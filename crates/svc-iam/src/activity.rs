@@ -1,9 +1,15 @@
 //! Service last accessed details, computed from the calls `--enforce-iam` authorized: each
-//! allowed request records (entity, service namespace) → last time, region and action.
-//! Kept in memory (like AWS's report jobs, they are not durable state).
+//! allowed request records (entity, service namespace) → last time, region and action, and
+//! access key → last use. Those last-used records persist by write-behind: the request path
+//! only marks what changed; a background thread writes the changed records every
+//! [`FLUSH_EVERY`] (so a `kill -9` loses at most that much of last-used data). Report jobs
+//! stay in memory, like AWS's (they expire there too).
 
-use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use overcast_core::Table;
 
 use overcast_core::{ids, RequestContext};
 use serde::Deserialize;
@@ -13,8 +19,11 @@ use crate::error::IamError;
 use crate::util::{page, paged, strip};
 use crate::Iam;
 
+/// How often changed last-used records are written.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
+
 /// One recorded access.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, Deserialize)]
 struct Access {
     at: f64,
     region: String,
@@ -28,6 +37,121 @@ pub struct Activity {
     /// Access key → (time, service namespace, region) of its last authorized use.
     keys: RwLock<HashMap<String, (f64, String, String)>>,
     jobs: Mutex<HashMap<String, Job>>,
+    /// Where last-used records persist (`e:<entity arn>`, `k:<access key id>`).
+    table: Option<Table<Value>>,
+    /// Records changed since the last write.
+    dirty: Mutex<HashSet<String>>,
+}
+
+impl Activity {
+    /// Activity persisted in `table`: loads the records, then writes changes behind the
+    /// request path from a background thread.
+    pub fn persistent(table: Table<Value>) -> Arc<Activity> {
+        let mut map = HashMap::new();
+        let mut keys = HashMap::new();
+        for (k, v) in table.load() {
+            if let Some(entity) = k.strip_prefix("e:") {
+                if let Ok(m) = serde_json::from_value::<HashMap<String, Access>>(v) {
+                    map.insert(entity.to_string(), m);
+                }
+            } else if let Some(key) = k.strip_prefix("k:") {
+                if let Ok(r) = serde_json::from_value::<(f64, String, String)>(v) {
+                    keys.insert(key.to_string(), r);
+                }
+            }
+        }
+        let a = Arc::new(Activity {
+            map: RwLock::new(map),
+            keys: RwLock::new(keys),
+            table: Some(table),
+            ..Default::default()
+        });
+        let weak: Weak<Activity> = Arc::downgrade(&a);
+        let _ = std::thread::Builder::new()
+            .name("iam-last-used".into())
+            .spawn(move || loop {
+                std::thread::sleep(FLUSH_EVERY);
+                match weak.upgrade() {
+                    Some(a) => a.flush(),
+                    None => return,
+                }
+            });
+        a
+    }
+
+    fn mark(&self, record: String) {
+        if self.table.is_some() {
+            self.dirty
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(record);
+        }
+    }
+
+    /// Writes the records changed since the last flush.
+    pub fn flush(&self) {
+        let Some(table) = &self.table else { return };
+        let dirty: Vec<String> =
+            std::mem::take(&mut *self.dirty.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .collect();
+        for record in dirty {
+            let value = if let Some(entity) = record.strip_prefix("e:") {
+                self.map
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(entity)
+                    .and_then(|m| serde_json::to_value(m).ok())
+            } else {
+                let key = record.strip_prefix("k:").unwrap_or(&record);
+                self.keys
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(key)
+                    .and_then(|r| serde_json::to_value(r).ok())
+            };
+            let written = match value {
+                Some(v) => table.put(&record, &v),
+                None => table.delete(&record),
+            };
+            if written.is_err() {
+                // Try again at the next flush.
+                self.mark(record);
+            }
+        }
+    }
+
+    /// Forgets everything (server reset).
+    pub fn clear(&self) {
+        let entities: Vec<String> = self
+            .map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(k, _)| format!("e:{k}"))
+            .collect();
+        let keys: Vec<String> = self
+            .keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(k, _)| format!("k:{k}"))
+            .collect();
+        for r in entities.into_iter().chain(keys) {
+            self.mark(r);
+        }
+    }
+
+    /// The last time `entity` was authorized for anything, and where.
+    pub fn entity_last_used(&self, entity: &str) -> Option<(f64, String)> {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(entity)?
+            .values()
+            .max_by(|a, b| a.at.total_cmp(&b.at))
+            .map(|a| (a.at, a.region.clone()))
+    }
 }
 
 #[derive(Clone)]
@@ -52,6 +176,7 @@ impl Activity {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(key.to_string(), (at, ns.to_string(), region.to_string()));
+            self.mark(format!("k:{key}"));
         }
     }
 
@@ -91,6 +216,7 @@ impl Activity {
                     action: action.to_string(),
                 },
             );
+        self.mark(format!("e:{entity}"));
     }
 }
 

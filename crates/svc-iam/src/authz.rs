@@ -57,9 +57,106 @@ pub const SERVICE_KEYS: &[(&str, &str, &str)] = &[
         "s3:x-amz-server-side-encryption",
     ),
     ("s3", "StorageClass", "s3:x-amz-storage-class"),
+    ("s3", "VersionId", "s3:VersionId"),
+    ("s3", "CopySource", "s3:x-amz-copy-source"),
+    ("s3", "MetadataDirective", "s3:x-amz-metadata-directive"),
+    (
+        "s3",
+        "SSEKMSKeyId",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    ),
+    ("s3", "ObjectLockMode", "s3:object-lock-mode"),
+    (
+        "s3",
+        "ObjectLockLegalHoldStatus",
+        "s3:object-lock-legal-hold",
+    ),
     ("kms", "EncryptionContext", "kms:EncryptionContext"),
     ("kms", "KeySpec", "kms:KeySpec"),
     ("kms", "KeyUsage", "kms:KeyUsage"),
+    ("kms", "Origin", "kms:KeyOrigin"),
+    ("kms", "EncryptionAlgorithm", "kms:EncryptionAlgorithm"),
+    ("kms", "SigningAlgorithm", "kms:SigningAlgorithm"),
+    ("kms", "MacAlgorithm", "kms:MacAlgorithm"),
+    ("kms", "MessageType", "kms:MessageType"),
+    ("kms", "GranteePrincipal", "kms:GranteePrincipal"),
+    ("kms", "RetiringPrincipal", "kms:RetiringPrincipal"),
+    ("kms", "Operations", "kms:GrantOperations"),
+    ("kms", "KeyAgreementAlgorithm", "kms:KeyAgreementAlgorithm"),
+    ("kms", "MultiRegion", "kms:MultiRegion"),
+    ("kms", "ReplicaRegion", "kms:ReplicaRegion"),
+    (
+        "kms",
+        "PendingWindowInDays",
+        "kms:ScheduleKeyDeletionPendingWindowInDays",
+    ),
+    ("kms", "RotationPeriodInDays", "kms:RotationPeriodInDays"),
+    (
+        "kms",
+        "BypassPolicyLockoutSafetyCheck",
+        "kms:BypassPolicyLockoutSafetyCheck",
+    ),
+    ("sns", "Protocol", "sns:Protocol"),
+    ("sns", "Endpoint", "sns:Endpoint"),
+    ("secretsmanager", "Name", "secretsmanager:Name"),
+    (
+        "secretsmanager",
+        "Description",
+        "secretsmanager:Description",
+    ),
+    ("secretsmanager", "KmsKeyId", "secretsmanager:KmsKeyArn"),
+    ("secretsmanager", "VersionId", "secretsmanager:VersionId"),
+    (
+        "secretsmanager",
+        "VersionStage",
+        "secretsmanager:VersionStage",
+    ),
+    (
+        "secretsmanager",
+        "RotationLambdaARN",
+        "secretsmanager:RotationLambdaARN",
+    ),
+    (
+        "secretsmanager",
+        "BlockPublicPolicy",
+        "secretsmanager:BlockPublicPolicy",
+    ),
+    (
+        "secretsmanager",
+        "ForceDeleteWithoutRecovery",
+        "secretsmanager:ForceDeleteWithoutRecovery",
+    ),
+    (
+        "secretsmanager",
+        "AddReplicaRegions[].Region",
+        "secretsmanager:AddReplicaRegions",
+    ),
+    ("lambda", "Principal", "lambda:Principal"),
+    (
+        "lambda",
+        "FunctionUrlAuthType",
+        "lambda:FunctionUrlAuthType",
+    ),
+    ("lambda", "AuthType", "lambda:FunctionUrlAuthType"),
+    ("lambda", "Layers", "lambda:Layer"),
+    ("lambda", "VpcConfig.SubnetIds", "lambda:SubnetIds"),
+    (
+        "lambda",
+        "VpcConfig.SecurityGroupIds",
+        "lambda:SecurityGroupIds",
+    ),
+    (
+        "lambda",
+        "CodeSigningConfigArn",
+        "lambda:CodeSigningConfigArn",
+    ),
+    ("events", "Entries[].Source", "events:source"),
+    ("events", "Entries[].DetailType", "events:detail-type"),
+    ("events", "Targets[].Arn", "events:TargetArn"),
+    ("logs", "logGroupName", "logs:LogGroupName"),
+    ("cloudwatch", "Namespace", "cloudwatch:namespace"),
+    ("cloudwatch", "AlarmActions", "cloudwatch:AlarmActions"),
+    ("scheduler", "Target.Arn", "scheduler:TargetArn"),
     ("ssm", "Recursive", "ssm:Recursive"),
     ("ssm", "Overwrite", "ssm:Overwrite"),
     ("sts", "ExternalId", "sts:ExternalId"),
@@ -78,11 +175,21 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
-/// Adds the keys a request's input carries: service keys ([`SERVICE_KEYS`]) and the tag
-/// keys (`aws:RequestTag/...`, `aws:TagKeys`) of `Tags` / `tags` members.
-pub fn input_keys(c: &mut Context, service: &str, input: &Value) {
+/// Adds the keys a request's input carries: service keys ([`SERVICE_KEYS`]; `A.B` and
+/// `List[].Member` paths reach nested members, lists give multi-valued keys, maps one key
+/// per entry), KMS's `kms:CallerAccount` / `kms:EncryptionContextKeys`, and the tag keys
+/// (`aws:RequestTag/...`, `aws:TagKeys`) of `Tags` / `tags` members.
+pub fn input_keys(c: &mut Context, ctx: &RequestContext, input: &Value) {
+    let service = ctx.service;
     for (svc, member, key) in SERVICE_KEYS {
         if *svc != service {
+            continue;
+        }
+        if member.contains('.') || member.contains('[') {
+            let vals = nested(input, member);
+            if !vals.is_empty() {
+                c.set_all(key, vals);
+            }
             continue;
         }
         match input.get(*member) {
@@ -92,6 +199,12 @@ pub fn input_keys(c: &mut Context, service: &str, input: &Value) {
                         c.set(&format!("{key}:{k}"), v);
                     }
                 }
+                if *member == "EncryptionContext" {
+                    c.set_all("kms:EncryptionContextKeys", m.keys().cloned().collect());
+                }
+            }
+            Some(Value::Array(a)) => {
+                c.set_all(key, a.iter().filter_map(scalar).collect());
             }
             Some(v) => {
                 if let Some(v) = scalar(v) {
@@ -100,6 +213,9 @@ pub fn input_keys(c: &mut Context, service: &str, input: &Value) {
             }
             None => {}
         }
+    }
+    if service == "kms" {
+        c.set("kms:CallerAccount", ctx.account_id.clone());
     }
     let mut keys = Vec::new();
     match input.get("Tags").or_else(|| input.get("tags")) {
@@ -341,9 +457,10 @@ pub fn context_for(
 }
 
 /// How an operation maps to IAM: action name and resource template. Templates substitute
-/// `{region}`, `{account}` and input members `{Member}`; `{Member|queue}` takes the queue
-/// name of a queue URL, `{Member|param}` a parameter name without its leading slash,
-/// `{Member[]}` expands a list member into one resource per item.
+/// `{region}`, `{account}` and input members `{Member}` (`{List[].Member}` for members of a
+/// list's items); `{Member[]}` expands a list member into one resource per item; a
+/// `|transform` reshapes the value (see [`transform`]). An empty template means "by input
+/// member" ([`MEMBER_RESOURCES`]).
 pub struct Rule {
     /// Model service name.
     pub service: &'static str,
@@ -362,34 +479,118 @@ macro_rules! rules {
 }
 
 const QUEUE: &str = "arn:aws:sqs:{region}:{QueueUrl|queue_account}:{QueueUrl|queue}";
+const BUCKET: &str = "arn:aws:s3:::{Bucket}";
+const OBJECT: &str = "arn:aws:s3:::{Bucket}/{Key}";
+const BUS: &str = "arn:aws:events:{region}:{account}:event-bus/{EventBusName|bus}";
+const NAMED_BUS: &str = "arn:aws:events:{region}:{account}:event-bus/{Name|bus}";
+const RULE: &str = "arn:aws:events:{region}:{account}:rule/{EventBusName|rulebus}{Name}";
+const TARGET_RULE: &str = "arn:aws:events:{region}:{account}:rule/{EventBusName|rulebus}{Rule}";
+const FUNCTION: &str = "{FunctionName|function}{Qualifier|qual}";
+const SCHEDULE: &str = "arn:aws:scheduler:{region}:{account}:schedule/{GroupName|group}/{Name}";
+const SCHEDULE_GROUP: &str = "arn:aws:scheduler:{region}:{account}:schedule-group/{Name}";
 
-/// The table. Operations absent from it map to `{prefix}:{Operation}` on `*`.
+/// Resource templates by input member, per service, tried in order for operations whose
+/// row names no resource (or that have no row: their action is `{prefix}:{Operation}`).
+pub const MEMBER_RESOURCES: &[(&str, &str, &str)] = &[
+    ("s3", "Key", OBJECT),
+    ("s3", "Bucket", BUCKET),
+    ("sns", "TopicArn", "{TopicArn}"),
+    ("sns", "ResourceArn", "{ResourceArn}"),
+    ("sns", "SubscriptionArn", "{SubscriptionArn|parent}"),
+    ("sns", "PlatformApplicationArn", "{PlatformApplicationArn}"),
+    ("sns", "EndpointArn", "{EndpointArn}"),
+    ("kms", "KeyId", "{KeyId|key}"),
+    ("kms", "SourceKeyId", "{SourceKeyId|key}"),
+    ("kms", "TargetKeyId", "{TargetKeyId|key}"),
+    ("secretsmanager", "SecretId", "{SecretId|secret}"),
+    ("secretsmanager", "Name", "{Name|new_secret}"),
+    ("lambda", "FunctionName", FUNCTION),
+    ("lambda", "LayerName", "arn:aws:lambda:{region}:{account}:layer:{LayerName}{VersionNumber|qual}"),
+    ("lambda", "UUID", "arn:aws:lambda:{region}:{account}:event-source-mapping:{UUID}"),
+    ("lambda", "CodeSigningConfigArn", "{CodeSigningConfigArn}"),
+    ("lambda", "Resource", "{Resource}"),
+    ("lambda", "ResourceArn", "{ResourceArn}"),
+    ("events", "ResourceARN", "{ResourceARN}"),
+    ("events", "Rule", TARGET_RULE),
+    ("events", "EventBusName", BUS),
+    ("events", "ArchiveName", "arn:aws:events:{region}:{account}:archive/{ArchiveName}"),
+    ("events", "ReplayName", "arn:aws:events:{region}:{account}:replay/{ReplayName}"),
+    ("schemas", "ResourceArn", "{ResourceArn}"),
+    ("schemas", "SchemaName", "arn:aws:schemas:{region}:{account}:schema/{RegistryName}/{SchemaName}"),
+    ("schemas", "RegistryName", "arn:aws:schemas:{region}:{account}:registry/{RegistryName}"),
+    ("schemas", "DiscovererId", "arn:aws:schemas:{region}:{account}:discoverer/{DiscovererId}"),
+    ("logs", "resourceArn", "{resourceArn}"),
+    ("logs", "resourceIdentifier", "{resourceIdentifier}"),
+    ("logs", "logStreamName", "arn:aws:logs:{region}:{account}:log-group:{logGroupName|loggroup}:log-stream:{logStreamName}"),
+    ("logs", "logGroupName", "arn:aws:logs:{region}:{account}:log-group:{logGroupName|loggroup}"),
+    ("logs", "logGroupIdentifier", "arn:aws:logs:{region}:{account}:log-group:{logGroupIdentifier|loggroup}"),
+    ("cloudwatch", "ResourceARN", "{ResourceARN}"),
+    ("cloudwatch", "AlarmName", "arn:aws:cloudwatch:{region}:{account}:alarm:{AlarmName}"),
+    ("cloudwatch", "AlarmNames", "arn:aws:cloudwatch:{region}:{account}:alarm:{AlarmNames[]}"),
+    ("cloudwatch", "DashboardName", "arn:aws:cloudwatch::{account}:dashboard/{DashboardName}"),
+    ("cloudwatch", "DashboardNames", "arn:aws:cloudwatch::{account}:dashboard/{DashboardNames[]}"),
+    ("scheduler", "ResourceArn", "{ResourceArn}"),
+];
+
+/// The table. Operations absent from it map to `{prefix}:{Operation}` on the resource
+/// [`MEMBER_RESOURCES`] gives (or `*`).
 pub const RULES: &[Rule] = rules! {
-    "s3" "CreateBucket" => "s3:CreateBucket" "arn:aws:s3:::{Bucket}";
-    "s3" "HeadBucket" => "s3:ListBucket" "arn:aws:s3:::{Bucket}";
-    "s3" "GetBucketLocation" => "s3:GetBucketLocation" "arn:aws:s3:::{Bucket}";
+    "s3" "CreateBucket" => "s3:CreateBucket" BUCKET;
+    "s3" "HeadBucket" => "s3:ListBucket" BUCKET;
     "s3" "ListBuckets" => "s3:ListAllMyBuckets" "*";
-    "s3" "DeleteBucket" => "s3:DeleteBucket" "arn:aws:s3:::{Bucket}";
-    "s3" "HeadObject" => "s3:GetObject" "arn:aws:s3:::{Bucket}/{Key}";
-    "s3" "GetObject" => "s3:GetObject" "arn:aws:s3:::{Bucket}/{Key}";
-    "s3" "GetObjectAttributes" => "s3:GetObjectAttributes" "arn:aws:s3:::{Bucket}/{Key}";
-    "s3" "PutObject" => "s3:PutObject" "arn:aws:s3:::{Bucket}/{Key}";
-    "s3" "CopyObject" => "s3:PutObject" "arn:aws:s3:::{Bucket}/{Key}";
-    "s3" "DeleteObject" => "s3:DeleteObject" "arn:aws:s3:::{Bucket}/{Key}";
-    "s3" "DeleteObjects" => "s3:DeleteObject" "arn:aws:s3:::{Bucket}/*";
-    "s3" "ListObjects" => "s3:ListBucket" "arn:aws:s3:::{Bucket}";
-    "s3" "ListObjectsV2" => "s3:ListBucket" "arn:aws:s3:::{Bucket}";
-    "s3" "CreateMultipartUpload" => "s3:PutObject" "arn:aws:s3:::{Bucket}/{Key}";
-    "s3" "UploadPart" => "s3:PutObject" "arn:aws:s3:::{Bucket}/{Key}";
-    "s3" "CompleteMultipartUpload" => "s3:PutObject" "arn:aws:s3:::{Bucket}/{Key}";
-    "s3" "AbortMultipartUpload" => "s3:AbortMultipartUpload" "arn:aws:s3:::{Bucket}/{Key}";
-    "s3" "ListParts" => "s3:ListMultipartUploadParts" "arn:aws:s3:::{Bucket}/{Key}";
-    "s3" "ListMultipartUploads" => "s3:ListBucketMultipartUploads" "arn:aws:s3:::{Bucket}";
-    "s3" "PutBucketPolicy" => "s3:PutBucketPolicy" "arn:aws:s3:::{Bucket}";
-    "s3" "GetBucketPolicy" => "s3:GetBucketPolicy" "arn:aws:s3:::{Bucket}";
-    "s3" "DeleteBucketPolicy" => "s3:DeleteBucketPolicy" "arn:aws:s3:::{Bucket}";
+    "s3" "HeadObject" => "s3:GetObject" OBJECT;
+    "s3" "CopyObject" => "s3:PutObject" OBJECT;
+    "s3" "DeleteObjects" => "s3:DeleteObject" "arn:aws:s3:::{Bucket}/{Delete.Objects[].Key}";
+    "s3" "ListObjects" => "s3:ListBucket" BUCKET;
+    "s3" "ListObjectsV2" => "s3:ListBucket" BUCKET;
+    "s3" "ListObjectVersions" => "s3:ListBucketVersions" BUCKET;
+    "s3" "CreateMultipartUpload" => "s3:PutObject" OBJECT;
+    "s3" "UploadPart" => "s3:PutObject" OBJECT;
+    "s3" "UploadPartCopy" => "s3:PutObject" OBJECT;
+    "s3" "CompleteMultipartUpload" => "s3:PutObject" OBJECT;
+    "s3" "ListParts" => "s3:ListMultipartUploadParts" OBJECT;
+    "s3" "ListMultipartUploads" => "s3:ListBucketMultipartUploads" BUCKET;
+    "s3" "GetBucketCors" => "s3:GetBucketCORS" BUCKET;
+    "s3" "PutBucketCors" => "s3:PutBucketCORS" BUCKET;
+    "s3" "DeleteBucketCors" => "s3:PutBucketCORS" BUCKET;
+    "s3" "GetBucketEncryption" => "s3:GetEncryptionConfiguration" BUCKET;
+    "s3" "PutBucketEncryption" => "s3:PutEncryptionConfiguration" BUCKET;
+    "s3" "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration" BUCKET;
+    "s3" "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration" BUCKET;
+    "s3" "PutBucketLifecycleConfiguration" => "s3:PutLifecycleConfiguration" BUCKET;
+    "s3" "DeleteBucketLifecycle" => "s3:PutLifecycleConfiguration" BUCKET;
+    "s3" "GetBucketAnalyticsConfiguration" => "s3:GetAnalyticsConfiguration" BUCKET;
+    "s3" "ListBucketAnalyticsConfigurations" => "s3:GetAnalyticsConfiguration" BUCKET;
+    "s3" "PutBucketAnalyticsConfiguration" => "s3:PutAnalyticsConfiguration" BUCKET;
+    "s3" "DeleteBucketAnalyticsConfiguration" => "s3:PutAnalyticsConfiguration" BUCKET;
+    "s3" "GetBucketIntelligentTieringConfiguration" => "s3:GetIntelligentTieringConfiguration" BUCKET;
+    "s3" "ListBucketIntelligentTieringConfigurations" => "s3:GetIntelligentTieringConfiguration" BUCKET;
+    "s3" "PutBucketIntelligentTieringConfiguration" => "s3:PutIntelligentTieringConfiguration" BUCKET;
+    "s3" "DeleteBucketIntelligentTieringConfiguration" => "s3:PutIntelligentTieringConfiguration" BUCKET;
+    "s3" "GetBucketInventoryConfiguration" => "s3:GetInventoryConfiguration" BUCKET;
+    "s3" "ListBucketInventoryConfigurations" => "s3:GetInventoryConfiguration" BUCKET;
+    "s3" "PutBucketInventoryConfiguration" => "s3:PutInventoryConfiguration" BUCKET;
+    "s3" "DeleteBucketInventoryConfiguration" => "s3:PutInventoryConfiguration" BUCKET;
+    "s3" "GetBucketMetricsConfiguration" => "s3:GetMetricsConfiguration" BUCKET;
+    "s3" "ListBucketMetricsConfigurations" => "s3:GetMetricsConfiguration" BUCKET;
+    "s3" "PutBucketMetricsConfiguration" => "s3:PutMetricsConfiguration" BUCKET;
+    "s3" "DeleteBucketMetricsConfiguration" => "s3:PutMetricsConfiguration" BUCKET;
+    "s3" "GetBucketAccelerateConfiguration" => "s3:GetAccelerateConfiguration" BUCKET;
+    "s3" "PutBucketAccelerateConfiguration" => "s3:PutAccelerateConfiguration" BUCKET;
+    "s3" "GetBucketNotificationConfiguration" => "s3:GetBucketNotification" BUCKET;
+    "s3" "PutBucketNotificationConfiguration" => "s3:PutBucketNotification" BUCKET;
+    "s3" "DeleteBucketOwnershipControls" => "s3:PutBucketOwnershipControls" BUCKET;
+    "s3" "GetBucketReplication" => "s3:GetReplicationConfiguration" BUCKET;
+    "s3" "PutBucketReplication" => "s3:PutReplicationConfiguration" BUCKET;
+    "s3" "DeleteBucketReplication" => "s3:PutReplicationConfiguration" BUCKET;
+    "s3" "DeleteBucketTagging" => "s3:PutBucketTagging" BUCKET;
+    "s3" "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock" BUCKET;
+    "s3" "PutPublicAccessBlock" => "s3:PutBucketPublicAccessBlock" BUCKET;
+    "s3" "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock" BUCKET;
+    "s3" "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration" BUCKET;
+    "s3" "PutObjectLockConfiguration" => "s3:PutBucketObjectLockConfiguration" BUCKET;
     "sqs" "CreateQueue" => "sqs:CreateQueue" "arn:aws:sqs:{region}:{account}:{QueueName}";
-    "sqs" "GetQueueUrl" => "sqs:GetQueueUrl" "arn:aws:sqs:{region}:{account}:{QueueName}";
+    "sqs" "GetQueueUrl" => "sqs:GetQueueUrl" "arn:aws:sqs:{region}:{QueueOwnerAWSAccountId|or_account}:{QueueName}";
     "sqs" "ListQueues" => "sqs:ListQueues" "*";
     "sqs" "SendMessage" => "sqs:SendMessage" QUEUE;
     "sqs" "SendMessageBatch" => "sqs:SendMessage" QUEUE;
@@ -411,6 +612,84 @@ pub const RULES: &[Rule] = rules! {
     "sqs" "StartMessageMoveTask" => "sqs:StartMessageMoveTask" "{SourceArn}";
     "sqs" "ListMessageMoveTasks" => "sqs:ListMessageMoveTasks" "{SourceArn}";
     "sqs" "CancelMessageMoveTask" => "sqs:CancelMessageMoveTask" "*";
+    "sns" "PublishBatch" => "sns:Publish" "{TopicArn}";
+    "sns" "CreateTopic" => "sns:CreateTopic" "arn:aws:sns:{region}:{account}:{Name}";
+    "sns" "Publish" => "sns:Publish" "{TopicArn|opt}{TargetArn|opt}";
+    "kms" "CreateKey" => "kms:CreateKey" "*";
+    "kms" "ReEncrypt" => "kms:ReEncryptFrom" "{SourceKeyId|key}";
+    "kms" "CreateAlias" => "kms:CreateAlias" "{AliasName|key}";
+    "kms" "UpdateAlias" => "kms:UpdateAlias" "{AliasName|key}";
+    "kms" "DeleteAlias" => "kms:DeleteAlias" "{AliasName|key}";
+    "secretsmanager" "BatchGetSecretValue" => "secretsmanager:BatchGetSecretValue" "*";
+    "secretsmanager" "GetRandomPassword" => "secretsmanager:GetRandomPassword" "*";
+    "secretsmanager" "ListSecrets" => "secretsmanager:ListSecrets" "*";
+    "secretsmanager" "ValidateResourcePolicy" => "secretsmanager:ValidateResourcePolicy" "*";
+    "lambda" "Invoke" => "lambda:InvokeFunction" FUNCTION;
+    "lambda" "InvokeWithResponseStream" => "lambda:InvokeFunction" FUNCTION;
+    "lambda" "InvokeAsync" => "lambda:InvokeAsync" FUNCTION;
+    "lambda" "GetLayerVersionByArn" => "lambda:GetLayerVersion" "{Arn}";
+    "lambda" "CreateEventSourceMapping" => "lambda:CreateEventSourceMapping" "*";
+    "lambda" "ListEventSourceMappings" => "lambda:ListEventSourceMappings" "*";
+    "lambda" "ListFunctions" => "lambda:ListFunctions" "*";
+    "lambda" "GetAccountSettings" => "lambda:GetAccountSettings" "*";
+    "lambda" "ListLayers" => "lambda:ListLayers" "*";
+    "lambda" "ListCodeSigningConfigs" => "lambda:ListCodeSigningConfigs" "*";
+    "lambda" "CreateCodeSigningConfig" => "lambda:CreateCodeSigningConfig" "*";
+    "events" "PutEvents" => "events:PutEvents" "arn:aws:events:{region}:{account}:event-bus/{Entries[].EventBusName|bus}";
+    "events" "CreateEventBus" => "events:CreateEventBus" NAMED_BUS;
+    "events" "DeleteEventBus" => "events:DeleteEventBus" NAMED_BUS;
+    "events" "DescribeEventBus" => "events:DescribeEventBus" NAMED_BUS;
+    "events" "UpdateEventBus" => "events:UpdateEventBus" NAMED_BUS;
+    "events" "PutRule" => "events:PutRule" RULE;
+    "events" "DeleteRule" => "events:DeleteRule" RULE;
+    "events" "DescribeRule" => "events:DescribeRule" RULE;
+    "events" "EnableRule" => "events:EnableRule" RULE;
+    "events" "DisableRule" => "events:DisableRule" RULE;
+    "events" "ListRules" => "events:ListRules" "*";
+    "events" "CreateConnection" => "events:CreateConnection" "arn:aws:events:{region}:{account}:connection/{Name}";
+    "events" "DeleteConnection" => "events:DeleteConnection" "arn:aws:events:{region}:{account}:connection/{Name}";
+    "events" "DescribeConnection" => "events:DescribeConnection" "arn:aws:events:{region}:{account}:connection/{Name}";
+    "events" "UpdateConnection" => "events:UpdateConnection" "arn:aws:events:{region}:{account}:connection/{Name}";
+    "events" "DeauthorizeConnection" => "events:DeauthorizeConnection" "arn:aws:events:{region}:{account}:connection/{Name}";
+    "events" "CreateApiDestination" => "events:CreateApiDestination" "arn:aws:events:{region}:{account}:api-destination/{Name}";
+    "events" "DeleteApiDestination" => "events:DeleteApiDestination" "arn:aws:events:{region}:{account}:api-destination/{Name}";
+    "events" "DescribeApiDestination" => "events:DescribeApiDestination" "arn:aws:events:{region}:{account}:api-destination/{Name}";
+    "events" "UpdateApiDestination" => "events:UpdateApiDestination" "arn:aws:events:{region}:{account}:api-destination/{Name}";
+    "events" "CreateEndpoint" => "events:CreateEndpoint" "arn:aws:events:{region}:{account}:endpoint/{Name}";
+    "events" "DeleteEndpoint" => "events:DeleteEndpoint" "arn:aws:events:{region}:{account}:endpoint/{Name}";
+    "events" "DescribeEndpoint" => "events:DescribeEndpoint" "arn:aws:events:{region}:{account}:endpoint/{Name}";
+    "events" "UpdateEndpoint" => "events:UpdateEndpoint" "arn:aws:events:{region}:{account}:endpoint/{Name}";
+    "events" "CreatePartnerEventSource" => "events:CreatePartnerEventSource" "arn:aws:events:{region}::event-source/{Name}";
+    "events" "DeletePartnerEventSource" => "events:DeletePartnerEventSource" "arn:aws:events:{region}::event-source/{Name}";
+    "events" "DescribePartnerEventSource" => "events:DescribePartnerEventSource" "arn:aws:events:{region}::event-source/{Name}";
+    "events" "DescribeEventSource" => "events:DescribeEventSource" "arn:aws:events:{region}::event-source/{Name}";
+    "events" "ActivateEventSource" => "events:ActivateEventSource" "arn:aws:events:{region}::event-source/{Name}";
+    "events" "DeactivateEventSource" => "events:DeactivateEventSource" "arn:aws:events:{region}::event-source/{Name}";
+    "schemas" "ListRegistries" => "schemas:ListRegistries" "*";
+    "schemas" "SearchSchemas" => "schemas:SearchSchemas" "arn:aws:schemas:{region}:{account}:schema/{RegistryName}*";
+    "schemas" "ListSchemas" => "schemas:ListSchemas" "arn:aws:schemas:{region}:{account}:schema/{RegistryName}*";
+    "schemas" "ListDiscoverers" => "schemas:ListDiscoverers" "*";
+    "schemas" "CreateDiscoverer" => "schemas:CreateDiscoverer" "*";
+    "logs" "DescribeLogGroups" => "logs:DescribeLogGroups" "*";
+    "logs" "ListLogGroups" => "logs:ListLogGroups" "*";
+    "logs" "DescribeQueries" => "logs:DescribeQueries" "*";
+    "logs" "DescribeQueryDefinitions" => "logs:DescribeQueryDefinitions" "*";
+    "logs" "DescribeResourcePolicies" => "logs:DescribeResourcePolicies" "*";
+    "logs" "PutResourcePolicy" => "logs:PutResourcePolicy" "*";
+    "logs" "DeleteResourcePolicy" => "logs:DeleteResourcePolicy" "*";
+    "logs" "DescribeExportTasks" => "logs:DescribeExportTasks" "*";
+    "logs" "StartQuery" => "logs:StartQuery" "arn:aws:logs:{region}:{account}:log-group:{logGroupNames[]}";
+    "cloudwatch" "PutMetricData" => "cloudwatch:PutMetricData" "*";
+    "cloudwatch" "PutCompositeAlarm" => "cloudwatch:PutCompositeAlarm" "arn:aws:cloudwatch:{region}:{account}:alarm:{AlarmName}";
+    "scheduler" "CreateSchedule" => "scheduler:CreateSchedule" SCHEDULE;
+    "scheduler" "GetSchedule" => "scheduler:GetSchedule" SCHEDULE;
+    "scheduler" "UpdateSchedule" => "scheduler:UpdateSchedule" SCHEDULE;
+    "scheduler" "DeleteSchedule" => "scheduler:DeleteSchedule" SCHEDULE;
+    "scheduler" "ListSchedules" => "scheduler:ListSchedules" "*";
+    "scheduler" "CreateScheduleGroup" => "scheduler:CreateScheduleGroup" SCHEDULE_GROUP;
+    "scheduler" "GetScheduleGroup" => "scheduler:GetScheduleGroup" SCHEDULE_GROUP;
+    "scheduler" "DeleteScheduleGroup" => "scheduler:DeleteScheduleGroup" SCHEDULE_GROUP;
+    "scheduler" "ListScheduleGroups" => "scheduler:ListScheduleGroups" "*";
     "ssm" "GetParameter" => "ssm:GetParameter" "arn:aws:ssm:{region}:{account}:parameter/{Name|param}";
     "ssm" "GetParameters" => "ssm:GetParameters" "arn:aws:ssm:{region}:{account}:parameter/{Names[]|param}";
     "ssm" "GetParametersByPath" => "ssm:GetParametersByPath" "arn:aws:ssm:{region}:{account}:parameter/{Path|param}";
@@ -470,14 +749,106 @@ pub fn rule(service: &str, operation: &str) -> Option<&'static Rule> {
         .copied()
 }
 
-fn member(input: &Value, name: &str) -> Vec<String> {
-    match input.get(name) {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        _ => vec![],
+/// The resource template of an operation without one in [`RULES`]: the first member of
+/// [`MEMBER_RESOURCES`] the input carries, else `*`.
+pub fn member_template(service: &str, input: &Value) -> &'static str {
+    MEMBER_RESOURCES
+        .iter()
+        .find(|(s, m, _)| *s == service && input.get(*m).is_some_and(|v| !v.is_null()))
+        .map_or("*", |(_, _, t)| t)
+}
+
+/// Values at a member path (`A.B`, `List[].Member`), scalars and lists of scalars.
+fn nested(input: &Value, path: &str) -> Vec<String> {
+    let mut out = member(input, path);
+    out.dedup();
+    out
+}
+
+/// Values of an input member: a string, a list of strings, or (`List[].Member`, dotted
+/// paths `A.B`) members of nested structures and of a list's items.
+fn member(input: &Value, path: &str) -> Vec<String> {
+    fn walk(v: &Value, path: &str, out: &mut Vec<String>) {
+        if path.is_empty() {
+            match v {
+                Value::String(s) => out.push(s.clone()),
+                Value::Number(n) => out.push(n.to_string()),
+                Value::Array(a) => {
+                    out.extend(a.iter().filter_map(|x| x.as_str().map(str::to_string)))
+                }
+                _ => {}
+            }
+            return;
+        }
+        let (head, rest) = match path.find(['.', '[']) {
+            Some(i) => (&path[..i], &path[i..]),
+            None => (path, ""),
+        };
+        let Some(v) = v.get(head) else { return };
+        if let Some(rest) = rest.strip_prefix("[].") {
+            if let Value::Array(items) = v {
+                for item in items {
+                    walk(item, rest, out);
+                }
+            }
+        } else {
+            walk(v, rest.strip_prefix('.').unwrap_or(rest), out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(input, path, &mut out);
+    out
+}
+
+/// Reshapes a member's value (`None`: the input lacks it) for a resource ARN.
+fn transform(t: &str, v: Option<String>, ctx: &RequestContext) -> String {
+    let (region, account) = (&ctx.region, &ctx.account_id);
+    match (t, v) {
+        ("qual", None) | ("rulebus", None) | ("opt", None) => String::new(),
+        ("qual", Some(q)) => format!(":{q}"),
+        ("bus", None) => "default".into(),
+        ("bus", Some(b)) => b.rsplit('/').next().unwrap_or(&b).to_string(),
+        ("rulebus", Some(b)) => match b.rsplit('/').next().unwrap_or(&b) {
+            "default" => String::new(),
+            name => format!("{name}/"),
+        },
+        ("group", None) => "default".into(),
+        ("or_account", None) => account.clone(),
+        ("queue", Some(v)) => v
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        ("queue_account", Some(v)) => v
+            .trim_end_matches('/')
+            .rsplit('/')
+            .nth(1)
+            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or(account)
+            .to_string(),
+        ("param", Some(v)) => v.trim_start_matches('/').to_string(),
+        ("parent", Some(v)) => v.rsplit_once(':').map_or(v.clone(), |(p, _)| p.to_string()),
+        ("key", Some(v)) if v.starts_with("arn:") => v,
+        ("key", Some(v)) if v.starts_with("alias/") => {
+            format!("arn:aws:kms:{region}:{account}:{v}")
+        }
+        ("key", Some(v)) => format!("arn:aws:kms:{region}:{account}:key/{v}"),
+        ("secret", Some(v)) if v.starts_with("arn:") => v,
+        ("secret", Some(v)) => format!("arn:aws:secretsmanager:{region}:{account}:secret:{v}"),
+        // A secret being created: its ARN's random suffix is not known yet.
+        ("new_secret", Some(v)) => {
+            format!("arn:aws:secretsmanager:{region}:{account}:secret:{v}-??????")
+        }
+        ("function", Some(v)) if v.starts_with("arn:") => v,
+        ("function", Some(v)) if v.contains(":function:") => format!("arn:aws:lambda:{region}:{v}"),
+        ("function", Some(v)) => format!("arn:aws:lambda:{region}:{account}:function:{v}"),
+        ("loggroup", Some(v)) => match v.split_once(":log-group:") {
+            Some((_, name)) => name.trim_end_matches(":*").to_string(),
+            None => v,
+        },
+        (_, Some(v)) => v,
+        (_, None) => "*".into(),
     }
 }
 
@@ -495,49 +866,38 @@ pub fn resources(template: &str, ctx: &RequestContext, input: &Value) -> Vec<Str
         };
         let spec = &rest[i + 1..i + end];
         rest = &rest[i + end + 1..];
-        let (field, transform) = spec.split_once('|').unwrap_or((spec, ""));
+        let (field, t) = spec.split_once('|').unwrap_or((spec, ""));
         let values: Vec<String> = match field {
             "region" => vec![ctx.region.clone()],
             "account" => vec![ctx.account_id.clone()],
             f => {
-                let f = f.trim_end_matches("[]");
+                let f = f.strip_suffix("[]").unwrap_or(f);
                 let vals = member(input, f);
                 if vals.is_empty() {
                     // A missing member (e.g. GetUser of oneself): the caller's own ARN part.
-                    vec![match f {
-                        "UserName" => ctx
+                    vec![match (f, t) {
+                        ("UserName", _) => ctx
                             .principal_arn
                             .rsplit('/')
                             .next()
                             .unwrap_or("")
                             .to_string(),
-                        _ => "*".to_string(),
+                        _ => transform(t, None, ctx),
                     }]
                 } else {
+                    let mut vals: Vec<String> = vals
+                        .into_iter()
+                        .map(|v| transform(t, Some(v), ctx))
+                        .collect();
+                    vals.dedup();
                     vals
                 }
             }
         };
-        let values: Vec<String> = values
-            .into_iter()
-            .map(|v| match transform {
-                "queue" => v
-                    .trim_end_matches('/')
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
-                "param" => v.trim_start_matches('/').to_string(),
-                "queue_account" => v
-                    .trim_end_matches('/')
-                    .rsplit('/')
-                    .nth(1)
-                    .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
-                    .unwrap_or(&ctx.account_id)
-                    .to_string(),
-                _ => v,
-            })
-            .collect();
+        if let ([o], [v]) = (&mut outs[..], &values[..]) {
+            o.push_str(v);
+            continue;
+        }
         let mut next = Vec::with_capacity(outs.len() * values.len());
         for o in &outs {
             for v in &values {
@@ -549,6 +909,10 @@ pub fn resources(template: &str, ctx: &RequestContext, input: &Value) -> Vec<Str
     for o in outs.iter_mut() {
         o.push_str(rest);
     }
+    outs.retain(|o| !o.is_empty());
+    if outs.is_empty() {
+        outs.push("*".into());
+    }
     outs
 }
 
@@ -558,7 +922,7 @@ pub fn request_of(ctx: &RequestContext, input: &Value) -> (String, Vec<String>) 
         Some(r) => (r.action.to_string(), resources(r.resource, ctx, input)),
         None => (
             format!("{}:{}", prefix(ctx.service), ctx.operation),
-            vec!["*".into()],
+            resources(member_template(ctx.service, input), ctx, input),
         ),
     }
 }
@@ -582,6 +946,8 @@ pub fn decide(
     resource_policy: Option<&Policy>,
     resource_account: Option<&str>,
 ) -> Option<(Decision, String)> {
+    let resource_gates_identity =
+        resource_policy.is_some() && crate::respol::gates_identity(ctx.service);
     let caller = Caller {
         arn: &ctx.principal_arn,
         account: &ctx.account_id,
@@ -596,6 +962,7 @@ pub fn decide(
         boundary: p.boundary.as_deref(),
         session: p.session.as_deref(),
         scps: None,
+        resource_gates_identity,
     };
     for r in resources {
         let req = Request {
@@ -612,49 +979,35 @@ pub fn decide(
     None
 }
 
-/// The resource-based policy of the resource a request names, asked of its service as the
-/// owning account's root: SQS queue policies today; S3 bucket, SNS topic, KMS key, secret,
-/// Lambda function and event bus policies join here as those services answer for them.
-pub async fn resource_policy(
-    services: &overcast_core::Directory,
-    compiled: &Compiled,
-    ctx: &RequestContext,
-    owner: &str,
-    input: &Value,
-) -> Option<Arc<Policy>> {
-    let mut as_owner = ctx.clone();
-    as_owner.account_id = owner.to_string();
-    as_owner.principal_arn = format!("arn:aws:iam::{owner}:root");
-    as_owner.principal_id = owner.to_string();
-    let doc = match ctx.service {
-        "sqs" => {
-            let url = input.get("QueueUrl")?.as_str()?;
-            let out = services
-                .call_value(
-                    &as_owner,
-                    "sqs",
-                    "GetQueueAttributes",
-                    serde_json::json!({"QueueUrl": url, "AttributeNames": ["Policy"]}),
-                )
-                .await
-                .ok()?;
-            out["Attributes"]["Policy"].as_str()?.to_string()
-        }
-        _ => return None,
-    };
-    compiled.get(&doc)
-}
-
-/// The AccessDenied error of `service` in its protocol's words.
+/// The AccessDenied error of `service` in its protocol's words: SNS's `AuthorizationError`,
+/// `AccessDeniedException` where the model declares it or the protocol is JSON (SQS's JSON
+/// protocol keeps its query code), else `AccessDenied`. JSON-protocol services answer it
+/// with 400 (AWS's common errors), the others with 403.
 pub fn access_denied(service: &str, message: String) -> AwsError {
-    let code = match overcast_wire::model::model(service) {
+    use overcast_wire::Protocol;
+    let model = overcast_wire::model::model(service);
+    let protocol = model.and_then(|m| m.info.protocols.first().copied());
+    let code = match model {
+        _ if service == "sns" => "AuthorizationError",
+        _ if service == "sqs" => "AccessDenied",
         Some(m)
             if m.shape_named("AccessDeniedException")
                 .is_some_and(|s| s.exception) =>
         {
             "AccessDeniedException"
         }
+        Some(m)
+            if !m.info.aws_query_compatible
+                && matches!(protocol, Some(Protocol::Json | Protocol::RestJson)) =>
+        {
+            "AccessDeniedException"
+        }
         _ => "AccessDenied",
     };
-    AwsError::new(code, message).with_status(403)
+    let status = if code == "AccessDeniedException" && protocol == Some(Protocol::Json) {
+        400
+    } else {
+        403
+    };
+    AwsError::new(code, message).with_status(status)
 }

@@ -6,7 +6,7 @@ use overcast_core::{ids, RequestContext};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::entities::caller_user;
+use crate::entities::{caller_user, with_user};
 use crate::error::{no_such, validation, IamError};
 use crate::state::{Key, ServerCert, Tag};
 use crate::util::{self, page, paged, strip};
@@ -59,26 +59,21 @@ pub async fn upload_ssh_public_key(
             "The SSH public key is not in a valid format.".into(),
         ));
     };
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    if u.ssh_keys.len() >= 5 {
-        return Err(IamError::LimitExceededException(
-            "Cannot exceed quota for SSHPublicKeysPerUser: 5".into(),
-        ));
-    }
-    if u.ssh_keys.iter().any(|k| k["Fingerprint"] == fp.as_str()) {
-        return Err(IamError::EntityAlreadyExistsException(
-            "The specified SSH public key is already present.".into(),
-        ));
-    }
-    let key = json!({"UserName": u.name, "SSHPublicKeyId": ids::unique_id("APKA"), "Fingerprint": fp, "SSHPublicKeyBody": body, "Status": "Active", "UploadDate": ctx.now.floor()});
-    u.ssh_keys.push(key.clone());
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({ "SSHPublicKey": key }))
+    with_user(iam, ctx, &name, |u| {
+        if u.ssh_keys.len() >= 5 {
+            return Err(IamError::LimitExceededException(
+                "Cannot exceed quota for SSHPublicKeysPerUser: 5".into(),
+            ));
+        }
+        if u.ssh_keys.iter().any(|k| k["Fingerprint"] == fp.as_str()) {
+            return Err(IamError::EntityAlreadyExistsException(
+                "The specified SSH public key is already present.".into(),
+            ));
+        }
+        let key = json!({"UserName": u.name, "SSHPublicKeyId": ids::unique_id("APKA"), "Fingerprint": fp, "SSHPublicKeyBody": body, "Status": "Active", "UploadDate": ctx.now.floor()});
+        u.ssh_keys.push(key.clone());
+        Ok(json!({ "SSHPublicKey": key }))
+    })
 }
 
 fn find_ssh<'a>(keys: &'a mut [Value], id: &str) -> Result<&'a mut Value, IamError> {
@@ -132,15 +127,10 @@ pub async fn update_ssh_public_key(
     let name = caller_user(ctx, i.user_name)?;
     let status = i.status.unwrap_or_default();
     check_status(&status)?;
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    find_ssh(&mut u.ssh_keys, &i.id.unwrap_or_default())?["Status"] = json!(status);
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({}))
+    with_user(iam, ctx, &name, |u| {
+        find_ssh(&mut u.ssh_keys, &i.id.unwrap_or_default())?["Status"] = json!(status);
+        Ok(json!({}))
+    })
 }
 
 pub async fn delete_ssh_public_key(
@@ -150,16 +140,11 @@ pub async fn delete_ssh_public_key(
 ) -> Result<Value, IamError> {
     let name = caller_user(ctx, i.user_name)?;
     let id = i.id.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    find_ssh(&mut u.ssh_keys, &id)?;
-    u.ssh_keys.retain(|k| k["SSHPublicKeyId"] != id.as_str());
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({}))
+    with_user(iam, ctx, &name, |u| {
+        find_ssh(&mut u.ssh_keys, &id)?;
+        u.ssh_keys.retain(|k| k["SSHPublicKeyId"] != id.as_str());
+        Ok(json!({}))
+    })
 }
 
 #[derive(Deserialize)]
@@ -192,21 +177,16 @@ pub async fn upload_signing_certificate(
     let name = caller_user(ctx, i.user_name)?;
     let body = i.certificate_body.unwrap_or_default();
     check_pem(&body)?;
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    if u.signing_certs.len() >= 2 {
-        return Err(IamError::LimitExceededException(
-            "Cannot exceed quota for SigningCertificatesPerUser: 2".into(),
-        ));
-    }
-    let c = json!({"UserName": u.name, "CertificateId": ids::hex(20).to_uppercase(), "CertificateBody": body, "Status": "Active", "UploadDate": ctx.now.floor()});
-    u.signing_certs.push(c.clone());
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({ "Certificate": c }))
+    with_user(iam, ctx, &name, |u| {
+        if u.signing_certs.len() >= 2 {
+            return Err(IamError::LimitExceededException(
+                "Cannot exceed quota for SigningCertificatesPerUser: 2".into(),
+            ));
+        }
+        let c = json!({"UserName": u.name, "CertificateId": ids::hex(20).to_uppercase(), "CertificateBody": body, "Status": "Active", "UploadDate": ctx.now.floor()});
+        u.signing_certs.push(c.clone());
+        Ok(json!({ "Certificate": c }))
+    })
 }
 
 pub async fn list_signing_certificates(
@@ -234,24 +214,19 @@ pub async fn update_signing_certificate(
     let status = i.status.unwrap_or_default();
     check_status(&status)?;
     let id = i.certificate_id.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let c = u
-        .signing_certs
-        .iter_mut()
-        .find(|c| c["CertificateId"] == id.as_str())
-        .ok_or_else(|| {
-            IamError::NoSuchEntityException(format!(
-                "The Certificate with id {id} cannot be found."
-            ))
-        })?;
-    c["Status"] = json!(status);
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({}))
+    with_user(iam, ctx, &name, |u| {
+        let c = u
+            .signing_certs
+            .iter_mut()
+            .find(|c| c["CertificateId"] == id.as_str())
+            .ok_or_else(|| {
+                IamError::NoSuchEntityException(format!(
+                    "The Certificate with id {id} cannot be found."
+                ))
+            })?;
+        c["Status"] = json!(status);
+        Ok(json!({}))
+    })
 }
 
 pub async fn delete_signing_certificate(
@@ -261,22 +236,17 @@ pub async fn delete_signing_certificate(
 ) -> Result<Value, IamError> {
     let name = caller_user(ctx, i.user_name)?;
     let id = i.certificate_id.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let before = u.signing_certs.len();
-    u.signing_certs
-        .retain(|c| c["CertificateId"] != id.as_str());
-    if before == u.signing_certs.len() {
-        return Err(IamError::NoSuchEntityException(format!(
-            "The Certificate with id {id} cannot be found."
-        )));
-    }
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({}))
+    with_user(iam, ctx, &name, |u| {
+        let before = u.signing_certs.len();
+        u.signing_certs
+            .retain(|c| c["CertificateId"] != id.as_str());
+        if before == u.signing_certs.len() {
+            return Err(IamError::NoSuchEntityException(format!(
+                "The Certificate with id {id} cannot be found."
+            )));
+        }
+        Ok(json!({}))
+    })
 }
 
 #[derive(Deserialize)]
@@ -532,36 +502,31 @@ pub async fn create_service_specific_credential(
             "Service {service} is not supported for service-specific credentials."
         )));
     }
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    if u.service_credentials
-        .iter()
-        .filter(|c| c["ServiceName"] == service.as_str())
-        .count()
-        >= 2
-    {
-        return Err(IamError::LimitExceededException(
-            "Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: 2".into(),
-        ));
-    }
-    let now = ctx.now.floor();
-    let (field, secret) = secret_for(&service);
-    let mut c = json!({
-        "CreateDate": now, "ServiceName": service,
-        "ServiceUserName": format!("{}-at-{}", u.name, ctx.account_id),
-        "ServiceSpecificCredentialId": ids::unique_id("ACCA"), "UserName": u.name, "Status": "Active",
-    });
-    c[field] = json!(secret);
-    if let Some(days) = i.credential_age_days {
-        c["ExpirationDate"] = json!(now + days as f64 * 86400.0);
-    }
-    u.service_credentials.push(c.clone());
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({ "ServiceSpecificCredential": c }))
+    with_user(iam, ctx, &name, |u| {
+        if u.service_credentials
+            .iter()
+            .filter(|c| c["ServiceName"] == service.as_str())
+            .count()
+            >= 2
+        {
+            return Err(IamError::LimitExceededException(
+                "Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: 2".into(),
+            ));
+        }
+        let now = ctx.now.floor();
+        let (field, secret) = secret_for(&service);
+        let mut c = json!({
+            "CreateDate": now, "ServiceName": service,
+            "ServiceUserName": format!("{}-at-{}", u.name, ctx.account_id),
+            "ServiceSpecificCredentialId": ids::unique_id("ACCA"), "UserName": u.name, "Status": "Active",
+        });
+        c[field] = json!(secret);
+        if let Some(days) = i.credential_age_days {
+            c["ExpirationDate"] = json!(now + days as f64 * 86400.0);
+        }
+        u.service_credentials.push(c.clone());
+        Ok(json!({ "ServiceSpecificCredential": c }))
+    })
 }
 
 pub async fn list_service_specific_credentials(
@@ -603,20 +568,18 @@ pub async fn update_service_specific_credential(
     let id = i.service_specific_credential_id.unwrap_or_default();
     let status = i.status.unwrap_or_default();
     check_status(&status)?;
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let c = u
-        .service_credentials
+    with_user(iam, ctx, &name, |u| {
+        let c = find_credential(&mut u.service_credentials, &id)?;
+        c["Status"] = json!(status);
+        Ok(json!({}))
+    })
+}
+
+fn find_credential<'a>(creds: &'a mut [Value], id: &str) -> Result<&'a mut Value, IamError> {
+    creds
         .iter_mut()
-        .find(|c| c["ServiceSpecificCredentialId"] == id.as_str())
-        .ok_or_else(|| no_credential(&id))?;
-    c["Status"] = json!(status);
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({}))
+        .find(|c| c["ServiceSpecificCredentialId"] == id)
+        .ok_or_else(|| no_credential(id))
 }
 
 pub async fn reset_service_specific_credential(
@@ -626,23 +589,14 @@ pub async fn reset_service_specific_credential(
 ) -> Result<Value, IamError> {
     let name = caller_user(ctx, i.user_name)?;
     let id = i.service_specific_credential_id.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let c = u
-        .service_credentials
-        .iter_mut()
-        .find(|c| c["ServiceSpecificCredentialId"] == id.as_str())
-        .ok_or_else(|| no_credential(&id))?;
-    let service = c["ServiceName"].as_str().unwrap_or_default().to_string();
-    let (field, secret) = secret_for(&service);
-    c[field] = json!(secret);
-    let out = c.clone();
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({ "ServiceSpecificCredential": out }))
+    with_user(iam, ctx, &name, |u| {
+        let c = find_credential(&mut u.service_credentials, &id)?;
+        let service = c["ServiceName"].as_str().unwrap_or_default().to_string();
+        let (field, secret) = secret_for(&service);
+        c[field] = json!(secret);
+        let out = c.clone();
+        Ok(json!({ "ServiceSpecificCredential": out }))
+    })
 }
 
 pub async fn delete_service_specific_credential(
@@ -652,18 +606,13 @@ pub async fn delete_service_specific_credential(
 ) -> Result<Value, IamError> {
     let name = caller_user(ctx, i.user_name)?;
     let id = i.service_specific_credential_id.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let before = u.service_credentials.len();
-    u.service_credentials
-        .retain(|c| c["ServiceSpecificCredentialId"] != id.as_str());
-    if before == u.service_credentials.len() {
-        return Err(no_credential(&id));
-    }
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({}))
+    with_user(iam, ctx, &name, |u| {
+        let before = u.service_credentials.len();
+        u.service_credentials
+            .retain(|c| c["ServiceSpecificCredentialId"] != id.as_str());
+        if before == u.service_credentials.len() {
+            return Err(no_credential(&id));
+        }
+        Ok(json!({}))
+    })
 }

@@ -9,7 +9,7 @@ use overcast_core::{ids, RequestContext};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::entities::{caller_user, group_json, role_json, user_json};
+use crate::entities::{caller_user, group_json, role_json, user_json, with_user};
 use crate::error::{no_such, validation, IamError};
 use crate::state::{AccessKey, Data, Key, LoginProfile, Tag, VirtualMfa};
 use crate::util::{self, encode_doc, page, paged, strip};
@@ -33,47 +33,42 @@ pub async fn create_access_key(
     i: KeyInput,
 ) -> Result<Value, IamError> {
     let name = caller_user(ctx, i.user_name)?;
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    if u.keys.len() >= 2 {
-        return Err(IamError::LimitExceededException(
-            "Cannot exceed quota for AccessKeysPerUser: 2".into(),
-        ));
-    }
-    let k = AccessKey {
-        id: ids::access_key_id("AKIA"),
-        secret: ids::secret_access_key(),
-        status: "Active".into(),
-        created: ctx.now.floor(),
-        last_used: None,
-    };
-    iam.core
-        .identities
-        .register(Credential {
-            access_key_id: k.id.clone(),
-            secret_access_key: k.secret.clone(),
-            session_token: None,
-            expiration: None,
-            principal: Principal {
-                account_id: ctx.account_id.clone(),
-                arn: u.arn.clone(),
-                id: u.id.clone(),
-            },
-            attributes: Default::default(),
-        })
-        .map_err(|e| {
-            IamError::Aws(overcast_core::AwsError::internal(format!(
-                "cannot persist: {e}"
-            )))
-        })?;
-    let out = json!({"UserName": u.name, "AccessKeyId": k.id, "Status": "Active", "SecretAccessKey": k.secret, "CreateDate": k.created});
-    u.keys.push(k);
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({ "AccessKey": out }))
+    with_user(iam, ctx, &name, |u| {
+        if u.keys.len() >= 2 {
+            return Err(IamError::LimitExceededException(
+                "Cannot exceed quota for AccessKeysPerUser: 2".into(),
+            ));
+        }
+        let k = AccessKey {
+            id: ids::access_key_id("AKIA"),
+            secret: ids::secret_access_key(),
+            status: "Active".into(),
+            created: ctx.now.floor(),
+            last_used: None,
+        };
+        iam.core
+            .identities
+            .register(Credential {
+                access_key_id: k.id.clone(),
+                secret_access_key: k.secret.clone(),
+                session_token: None,
+                expiration: None,
+                principal: Principal {
+                    account_id: ctx.account_id.clone(),
+                    arn: u.arn.clone(),
+                    id: u.id.clone(),
+                },
+                attributes: Default::default(),
+            })
+            .map_err(|e| {
+                IamError::Aws(overcast_core::AwsError::internal(format!(
+                    "cannot persist: {e}"
+                )))
+            })?;
+        let out = json!({"UserName": u.name, "AccessKeyId": k.id, "Status": "Active", "SecretAccessKey": k.secret, "CreateDate": k.created});
+        u.keys.push(k);
+        Ok(json!({ "AccessKey": out }))
+    })
 }
 
 pub async fn list_access_keys(
@@ -108,43 +103,38 @@ pub async fn update_access_key(
     if status != "Active" && status != "Inactive" {
         return Err(validation(format!("1 validation error detected: Value '{status}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]")));
     }
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let (arn, uid) = (u.arn.clone(), u.id.clone());
-    let k = u
-        .keys
-        .iter_mut()
-        .find(|k| k.id == id)
-        .ok_or_else(|| key_not_found(&id))?;
-    k.status = status.clone();
-    let secret = k.secret.clone();
-    let r = if status == "Active" {
-        iam.core.identities.register(Credential {
-            access_key_id: id.clone(),
-            secret_access_key: secret,
-            session_token: None,
-            expiration: None,
-            principal: Principal {
-                account_id: ctx.account_id.clone(),
-                arn,
-                id: uid,
-            },
-            attributes: Default::default(),
-        })
-    } else {
-        iam.core.identities.remove(&id)
-    };
-    r.map_err(|e| {
-        IamError::Aws(overcast_core::AwsError::internal(format!(
-            "cannot persist: {e}"
-        )))
-    })?;
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({}))
+    with_user(iam, ctx, &name, |u| {
+        let (arn, uid) = (u.arn.clone(), u.id.clone());
+        let k = u
+            .keys
+            .iter_mut()
+            .find(|k| k.id == id)
+            .ok_or_else(|| key_not_found(&id))?;
+        k.status = status.clone();
+        let secret = k.secret.clone();
+        let r = if status == "Active" {
+            iam.core.identities.register(Credential {
+                access_key_id: id.clone(),
+                secret_access_key: secret,
+                session_token: None,
+                expiration: None,
+                principal: Principal {
+                    account_id: ctx.account_id.clone(),
+                    arn,
+                    id: uid,
+                },
+                attributes: Default::default(),
+            })
+        } else {
+            iam.core.identities.remove(&id)
+        };
+        r.map_err(|e| {
+            IamError::Aws(overcast_core::AwsError::internal(format!(
+                "cannot persist: {e}"
+            )))
+        })?;
+        Ok(json!({}))
+    })
 }
 
 pub async fn delete_access_key(
@@ -154,20 +144,15 @@ pub async fn delete_access_key(
 ) -> Result<Value, IamError> {
     let name = caller_user(ctx, i.user_name)?;
     let id = i.access_key_id.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let before = u.keys.len();
-    u.keys.retain(|k| k.id != id);
-    if before == u.keys.len() {
-        return Err(key_not_found(&id));
-    }
-    let _ = iam.core.identities.remove(&id);
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({}))
+    with_user(iam, ctx, &name, |u| {
+        let before = u.keys.len();
+        u.keys.retain(|k| k.id != id);
+        if before == u.keys.len() {
+            return Err(key_not_found(&id));
+        }
+        let _ = iam.core.identities.remove(&id);
+        Ok(json!({}))
+    })
 }
 
 pub async fn get_access_key_last_used(
@@ -320,19 +305,14 @@ pub async fn delete_login_profile(
     i: LoginInput,
 ) -> Result<Value, IamError> {
     let name = caller_user(ctx, i.user_name)?;
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    if u.login.take().is_none() {
-        return Err(IamError::NoSuchEntityException(format!(
-            "Login Profile for User {name} cannot be found."
-        )));
-    }
-    acct.save(&d, Key::User(&name))?;
-    Ok(json!({}))
+    with_user(iam, ctx, &name, |u| {
+        if u.login.take().is_none() {
+            return Err(IamError::NoSuchEntityException(format!(
+                "Login Profile for User {name} cannot be found."
+            )));
+        }
+        Ok(json!({}))
+    })
 }
 
 #[derive(Deserialize)]

@@ -107,6 +107,25 @@ pub struct UserNameInput {
 }
 
 /// The named user, or the caller when the name is omitted.
+/// Applies `f` to the user `name` under the account's write lock and, when `f` succeeds,
+/// writes the user through before answering; `NoSuchEntity` when there is no such user.
+pub fn with_user<R>(
+    iam: &Iam,
+    ctx: &RequestContext,
+    name: &str,
+    f: impl FnOnce(&mut User) -> Result<R, IamError>,
+) -> Result<R, IamError> {
+    let acct = iam.account(ctx);
+    let mut d = acct.write();
+    let u = d
+        .users
+        .get_mut(&name.to_lowercase())
+        .ok_or_else(|| no_such("user", name))?;
+    let out = f(u)?;
+    acct.save(&d, Key::User(name))?;
+    Ok(out)
+}
+
 pub fn caller_user(ctx: &RequestContext, name: Option<String>) -> Result<String, IamError> {
     match name {
         Some(n) => Ok(n),
@@ -617,7 +636,11 @@ pub async fn get_role(
         .roles
         .get(&i.role_name.to_lowercase())
         .ok_or_else(|| no_such("role", &i.role_name))?;
-    Ok(json!({ "Role": role_json(r, true) }))
+    let mut out = role_json(r, true);
+    if let Some((t, region)) = iam.activity.entity_last_used(&r.arn) {
+        out["RoleLastUsed"] = json!({"LastUsedDate": t, "Region": region});
+    }
+    Ok(json!({ "Role": out }))
 }
 
 pub async fn list_roles(iam: &Iam, ctx: &RequestContext, i: ListInput) -> Result<Value, IamError> {

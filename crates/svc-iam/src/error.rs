@@ -28,6 +28,12 @@ overcast_core::errors! {
         PolicyEvaluationException,
         /// Service-specific credentials for a service that has none.
         ServiceNotSupportedException,
+        /// Outbound web identity federation is off.
+        FeatureDisabledException,
+        /// Outbound web identity federation is already on.
+        FeatureEnabledException,
+        /// The account is not in an organization (Overcast has no Organizations).
+        OrganizationNotFoundException,
     }
 }
 

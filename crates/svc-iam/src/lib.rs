@@ -6,8 +6,9 @@
 //! details, tags, and policy simulation by the engine of `overcast-policy`.
 //!
 //! IAM also installs the `--enforce-iam` [`Authorizer`](overcast_core::identity::Authorizer):
-//! see [`authz`]. Other operations (SAML/OIDC providers, certificates, SSH keys, service last
-//! accessed details, organizations reports) answer `NotImplemented`.
+//! see [`authz`] (and [`respol`] for resource-based policies). Every operation of the model
+//! is implemented; Organizations-bound ones answer as for an account outside any
+//! organization (see [`account`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -16,6 +17,7 @@ use overcast_core::identity::{Authorizer, Identities};
 use overcast_core::{AwsError, Core, RequestContext, Service, Stores};
 use serde_json::Value;
 
+pub mod account;
 pub mod activity;
 pub mod authz;
 pub mod certs;
@@ -24,6 +26,7 @@ pub mod entities;
 pub mod error;
 pub mod policies;
 pub mod providers;
+pub mod respol;
 pub mod simulate;
 pub mod state;
 pub mod util;
@@ -36,6 +39,10 @@ pub struct Iam {
     core: Core,
     accounts: Arc<Stores<Account>>,
     activity: Arc<activity::Activity>,
+    resource_policies: Arc<respol::ResourcePolicies>,
+    delegations: account::Delegations,
+    /// Organizations access report jobs: id → (account, creation time).
+    org_jobs: std::sync::Mutex<HashMap<String, (String, f64)>>,
 }
 
 /// Builds the service and installs its authorizer for `--enforce-iam`.
@@ -44,7 +51,11 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
     let accounts = Arc::new(Stores::new(move |account, _| {
         Account::load(store.clone(), account)
     }));
-    let activity = Arc::new(activity::Activity::default());
+    let activity = activity::Activity::persistent(overcast_core::Table::new(
+        core.store.clone(),
+        "iam/last-used",
+    ));
+    let resource_policies = Arc::new(respol::ResourcePolicies::default());
     core.identities.set_authorizer(Arc::new(Enforcer {
         activity: activity.clone(),
         services: core.services.clone(),
@@ -52,11 +63,18 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
         identities: core.identities.clone(),
         compiled: Default::default(),
         cache: Default::default(),
+        resource_policies: resource_policies.clone(),
     }));
     Arc::new(Iam {
         core: core.clone(),
         accounts,
         activity,
+        resource_policies,
+        delegations: account::Delegations::load(overcast_core::Table::new(
+            core.store.clone(),
+            "iam/delegation-requests",
+        )),
+        org_jobs: Default::default(),
     })
 }
 
@@ -230,10 +248,40 @@ impl Service for Iam {
         "ListSAMLProviders" => providers::list_saml_providers,
         "UpdateSAMLProvider" => providers::update_saml_provider,
         "DeleteSAMLProvider" => providers::delete_saml_provider,
+        "EnableOutboundWebIdentityFederation" => account::enable_outbound,
+        "DisableOutboundWebIdentityFederation" => account::disable_outbound,
+        "GetOutboundWebIdentityFederationInfo" => account::get_outbound,
+        "PutAccountProperties" => account::put_properties,
+        "GetAccountProperties" => account::get_properties,
+        "ListOrganizationsFeatures" => account::organizations_features,
+        "EnableOrganizationsRootCredentialsManagement" => account::organizations_features,
+        "DisableOrganizationsRootCredentialsManagement" => account::organizations_features,
+        "EnableOrganizationsRootSessions" => account::organizations_features,
+        "DisableOrganizationsRootSessions" => account::organizations_features,
+        "GetRoleTemplateVersion" => account::role_template,
+        "AcquireRole" => account::role_template,
+        "GetHumanReadableSummary" => account::human_readable_summary,
+        "CreateDelegationRequest" => account::create_delegation,
+        "GetDelegationRequest" => account::get_delegation,
+        "ListDelegationRequests" => account::list_delegations,
+        "AssociateDelegationRequest" => account::associate_delegation,
+        "AcceptDelegationRequest" => account::accept_delegation,
+        "RejectDelegationRequest" => account::reject_delegation,
+        "UpdateDelegationRequest" => account::update_delegation,
+        "SendDelegationToken" => account::send_delegation_token,
+        "GenerateOrganizationsAccessReport" => account::generate_organizations_access_report,
+        "GetOrganizationsAccessReport" => account::get_organizations_access_report,
     }
 
     fn reset(&self) {
         self.accounts.clear();
+        self.resource_policies.clear();
+        self.activity.clear();
+        self.delegations.clear();
+        self.org_jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 }
 
@@ -251,6 +299,7 @@ struct Enforcer {
     identities: Arc<Identities>,
     compiled: authz::Compiled,
     cache: RwLock<HashMap<String, Cached>>,
+    resource_policies: Arc<respol::ResourcePolicies>,
 }
 
 /// What identity-based evaluation concluded.
@@ -276,20 +325,26 @@ impl Enforcer {
 
     /// Identity-based evaluation (boundaries and session policies included), memoized for
     /// principals whose policies read no context.
-    fn evaluate(&self, ctx: &RequestContext, input: &Value) -> Result<Verdict, AwsError> {
+    fn evaluate(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        action: String,
+        resources: Vec<String>,
+    ) -> Result<Verdict, AwsError> {
         let cred = ctx
             .access_key
             .as_deref()
             .and_then(|k| self.identities.get(k));
         let acct = self.accounts.get(&ctx.account_id, "");
-        let key = ctx.access_key.clone().unwrap_or_default();
+        let key = ctx.access_key.as_deref().unwrap_or_default();
         let policies = {
             let d = acct.read();
             let hit = self
                 .cache
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
-                .get(&key)
+                .get(key)
                 .filter(|(g, _)| *g == d.generation)
                 .map(|(_, p)| p.clone());
             match hit {
@@ -305,19 +360,18 @@ impl Enforcer {
                     if cache.len() >= MAX_CACHED_PRINCIPALS {
                         cache.clear();
                     }
-                    cache.insert(key, (d.generation, p.clone()));
+                    cache.insert(key.to_string(), (d.generation, p.clone()));
                     p
                 }
             }
         };
-        let (action, resources) = authz::request_of(ctx, input);
         if policies.missing {
             let msg = format!("User: {} is not authorized to perform: {action} on resource: {} because no identity-based policy allows the {action} action", ctx.principal_arn, resources.first().map(String::as_str).unwrap_or("*"));
             return Err(authz::access_denied(ctx.service, msg));
         }
         if !policies.context_free {
             let mut context = authz::context_for(ctx, &policies, cred.as_deref());
-            authz::input_keys(&mut context, ctx.service, input);
+            authz::input_keys(&mut context, ctx, input);
             let denial = authz::decide(&policies, ctx, &context, &action, &resources, None, None);
             return Ok(Verdict {
                 action,
@@ -375,20 +429,48 @@ impl Authorizer for Enforcer {
         input: &'a Value,
     ) -> overcast_core::BoxFuture<'a, Result<(), AwsError>> {
         Box::pin(async move {
+            if respol::changes_policies(ctx.service, ctx.operation) {
+                let (_, changed) = authz::request_of(ctx, input);
+                self.resource_policies.changed(ctx.service, &changed);
+            }
             if ctx.principal_arn.ends_with(":root")
                 || authz::always_allowed(ctx.service, ctx.operation)
             {
                 return Ok(());
             }
-            let v = self.evaluate(ctx, input)?;
+            let (action, mut resources) = authz::request_of(ctx, input);
+            // The resource's policy, when its kind has one (cached; see `respol`). A KMS
+            // alias or a secret's name resolves to the resource's ARN first.
+            let first = resources
+                .first()
+                .filter(|r| respol::has_policies(r))
+                .cloned();
+            let found = match &first {
+                Some(r) => Some(
+                    self.resource_policies
+                        .lookup(&self.services, &self.compiled, ctx, r, input)
+                        .await,
+                ),
+                None => None,
+            };
+            if let (Some(arn), [only]) = (
+                found.as_ref().and_then(|f| f.arn.clone()),
+                &mut resources[..],
+            ) {
+                *only = arn;
+            }
+            let v = self.evaluate(ctx, input, action, resources)?;
             let owner = v
                 .resources
                 .first()
-                .and_then(|r| r.split(':').nth(4))
-                .filter(|a| !a.is_empty())
-                .map(str::to_string);
+                .filter(|r| r.as_str() != "*")
+                .map(|r| respol::owner_of(r, ctx).to_string());
             let cross = owner.as_deref().is_some_and(|o| o != ctx.account_id);
-            if v.denial.is_none() && !cross {
+            let grants = found.as_ref().map(|f| f.grants.clone()).unwrap_or_default();
+            let policy = found.and_then(|f| f.policy.map(|p| (p, f.has_deny)));
+            let gated = policy.is_some() && respol::gates_identity(ctx.service);
+            // Allowed by identity, same account, and no resource policy that could deny.
+            if v.denial.is_none() && !cross && !gated && policy.as_ref().is_none_or(|(_, d)| !d) {
                 self.record(ctx, &v);
                 return Ok(());
             }
@@ -399,28 +481,40 @@ impl Authorizer for Enforcer {
             ) {
                 return finish(ctx, &v.action, v.denial);
             }
-            // Same-account implicit denies and cross-account requests consult the resource's
-            // policy.
-            let resource_policy = match &owner {
-                Some(o) => {
-                    authz::resource_policy(&self.services, &self.compiled, ctx, o, input).await
-                }
-                None => None,
-            };
-            if resource_policy.is_none() && !cross {
+            if policy.is_none() && !cross {
                 return finish(ctx, &v.action, v.denial);
             }
             let mut context = authz::context_for(ctx, &v.policies, v.cred.as_deref());
-            authz::input_keys(&mut context, ctx.service, input);
+            authz::input_keys(&mut context, ctx, input);
             let o = authz::decide(
                 &v.policies,
                 ctx,
                 &context,
                 &v.action,
                 &v.resources,
-                resource_policy.as_deref(),
+                policy.as_ref().map(|(p, _)| &**p),
                 owner.as_deref(),
             );
+            // A KMS grant allows what the policies do not (never against an explicit deny).
+            let o = match o {
+                Some((
+                    overcast_policy::Decision::Deny {
+                        explicit: false, ..
+                    },
+                    _,
+                )) if grants.iter().any(|g| {
+                    g.allows(
+                        &ctx.principal_arn,
+                        v.policies.role_arn.as_deref(),
+                        ctx.operation,
+                        input,
+                    )
+                }) =>
+                {
+                    None
+                }
+                o => o,
+            };
             let r = finish(ctx, &v.action, o);
             if r.is_ok() {
                 self.record(ctx, &v);

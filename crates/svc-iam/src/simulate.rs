@@ -211,6 +211,8 @@ fn simulate(
                 boundary: boundary.as_deref(),
                 session: None,
                 scps: None,
+                resource_gates_identity: resource_policy.is_some()
+                    && action.to_ascii_lowercase().starts_with("kms:"),
             };
             let decision = authorize(&a, &req);
             let label = match decision {

@@ -222,6 +222,12 @@ pub struct Settings {
     pub alias: Option<String>,
     #[serde(default)]
     pub report_generated: Option<f64>,
+    /// Outbound web identity federation's issuer, when enabled.
+    #[serde(default)]
+    pub outbound_issuer: Option<String>,
+    /// PutAccountProperties.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
 }
 
 /// One persisted record.

@@ -264,15 +264,17 @@ async fn authorize_cost() {
     };
     let input = json!({"QueueUrl": "http://localhost:4566/000000000000/bench", "MessageBody": "x"});
     let authz = core.identities.authorizer().unwrap().clone();
-    let n = 200_000;
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        authz.authorize(&sqs, &input).await.unwrap();
+    // The fastest of 40 batches: a loaded machine's preemptions inflate the others.
+    let (batches, per) = (40, 10_000);
+    let mut best = f64::MAX;
+    for _ in 0..batches {
+        let t = std::time::Instant::now();
+        for _ in 0..per {
+            authz.authorize(&sqs, &input).await.unwrap();
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e9 / per as f64);
     }
-    println!(
-        "{:.2} µs per authorization",
-        t.elapsed().as_secs_f64() * 1e6 / n as f64
-    );
+    println!("{best:.0} ns per authorization (fastest batch of {per})");
 }
 
 #[tokio::test]
@@ -336,4 +338,184 @@ async fn federated_users_get_their_source_user_policies() {
         .authorize(&create, &json!({"QueueName": "q"}))
         .await
         .is_err());
+}
+
+#[test]
+fn resource_templates_of_the_member_table() {
+    let of = |svc: &'static str, op: &'static str, input: Value| {
+        let ctx = RequestContext::test(svc, op);
+        authz::request_of(&ctx, &input)
+    };
+    let (a, r) = of(
+        "kms",
+        "Encrypt",
+        json!({"KeyId": "1234abcd", "Plaintext": "eA=="}),
+    );
+    assert_eq!(a, "kms:Encrypt");
+    assert_eq!(r, vec!["arn:aws:kms:us-east-1:000000000000:key/1234abcd"]);
+    let (_, r) = of("kms", "Decrypt", json!({"KeyId": "alias/app"}));
+    assert_eq!(r, vec!["arn:aws:kms:us-east-1:000000000000:alias/app"]);
+    let (a, r) = of(
+        "lambda",
+        "Invoke",
+        json!({"FunctionName": "f", "Qualifier": "live"}),
+    );
+    assert_eq!(a, "lambda:InvokeFunction");
+    assert_eq!(
+        r,
+        vec!["arn:aws:lambda:us-east-1:000000000000:function:f:live"]
+    );
+    let (_, r) = of(
+        "lambda",
+        "GetFunction",
+        json!({"FunctionName": "arn:aws:lambda:us-east-1:111111111111:function:g"}),
+    );
+    assert_eq!(r, vec!["arn:aws:lambda:us-east-1:111111111111:function:g"]);
+    let (a, r) = of(
+        "events",
+        "PutEvents",
+        json!({"Entries": [{"Source": "a"}, {"EventBusName": "orders", "Source": "b"}]}),
+    );
+    assert_eq!(a, "events:PutEvents");
+    assert_eq!(
+        r,
+        vec!["arn:aws:events:us-east-1:000000000000:event-bus/orders"]
+    );
+    let (_, r) = of("events", "PutEvents", json!({"Entries": [{"Source": "a"}]}));
+    assert_eq!(
+        r,
+        vec!["arn:aws:events:us-east-1:000000000000:event-bus/default"]
+    );
+    let (_, r) = of(
+        "events",
+        "PutRule",
+        json!({"Name": "r", "EventBusName": "orders"}),
+    );
+    assert_eq!(
+        r,
+        vec!["arn:aws:events:us-east-1:000000000000:rule/orders/r"]
+    );
+    let (_, r) = of("events", "PutTargets", json!({"Rule": "r", "Targets": []}));
+    assert_eq!(r, vec!["arn:aws:events:us-east-1:000000000000:rule/r"]);
+    let (a, r) = of("s3", "GetBucketCors", json!({"Bucket": "b"}));
+    assert_eq!(
+        (a.as_str(), r[0].as_str()),
+        ("s3:GetBucketCORS", "arn:aws:s3:::b")
+    );
+    let (a, r) = of("s3", "GetObjectTagging", json!({"Bucket": "b", "Key": "k"}));
+    assert_eq!(
+        (a.as_str(), r[0].as_str()),
+        ("s3:GetObjectTagging", "arn:aws:s3:::b/k")
+    );
+    let (_, r) = of(
+        "s3",
+        "DeleteObjects",
+        json!({"Bucket": "b", "Delete": {"Objects": [{"Key": "x"}, {"Key": "y"}]}}),
+    );
+    assert_eq!(r, vec!["arn:aws:s3:::b/x", "arn:aws:s3:::b/y"]);
+    let (_, r) = of(
+        "sns",
+        "Publish",
+        json!({"TopicArn": "arn:aws:sns:us-east-1:000000000000:t", "Message": "m"}),
+    );
+    assert_eq!(r, vec!["arn:aws:sns:us-east-1:000000000000:t"]);
+    let (_, r) = of(
+        "sns",
+        "Publish",
+        json!({"PhoneNumber": "+15555550100", "Message": "m"}),
+    );
+    assert_eq!(r, vec!["*"]);
+    let (_, r) = of(
+        "sns",
+        "Unsubscribe",
+        json!({"SubscriptionArn": "arn:aws:sns:us-east-1:000000000000:t:abc"}),
+    );
+    assert_eq!(r, vec!["arn:aws:sns:us-east-1:000000000000:t"]);
+    let (_, r) = of(
+        "secretsmanager",
+        "GetSecretValue",
+        json!({"SecretId": "db"}),
+    );
+    assert_eq!(
+        r,
+        vec!["arn:aws:secretsmanager:us-east-1:000000000000:secret:db"]
+    );
+    let (_, r) = of("secretsmanager", "CreateSecret", json!({"Name": "db"}));
+    assert_eq!(
+        r,
+        vec!["arn:aws:secretsmanager:us-east-1:000000000000:secret:db-??????"]
+    );
+    let (a, r) = of(
+        "logs",
+        "PutLogEvents",
+        json!({"logGroupName": "g", "logStreamName": "s"}),
+    );
+    assert_eq!(a, "logs:PutLogEvents");
+    assert_eq!(
+        r,
+        vec!["arn:aws:logs:us-east-1:000000000000:log-group:g:log-stream:s"]
+    );
+    let (a, r) = of(
+        "cloudwatch",
+        "DeleteAlarms",
+        json!({"AlarmNames": ["a", "b"]}),
+    );
+    assert_eq!(a, "cloudwatch:DeleteAlarms");
+    assert_eq!(r.len(), 2);
+    let (_, r) = of("scheduler", "GetSchedule", json!({"Name": "s"}));
+    assert_eq!(
+        r,
+        vec!["arn:aws:scheduler:us-east-1:000000000000:schedule/default/s"]
+    );
+    let (_, r) = of(
+        "schemas",
+        "DescribeSchema",
+        json!({"RegistryName": "r", "SchemaName": "s"}),
+    );
+    assert_eq!(r, vec!["arn:aws:schemas:us-east-1:000000000000:schema/r/s"]);
+}
+
+#[test]
+fn service_condition_keys() {
+    let ctx = RequestContext::test("kms", "Encrypt");
+    let mut c = overcast_policy::Context::new();
+    authz::input_keys(
+        &mut c,
+        &ctx,
+        &json!({"KeyId": "k", "EncryptionContext": {"app": "web"}, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
+    );
+    assert_eq!(c.first("kms:EncryptionContext:app"), Some("web"));
+    assert_eq!(c.first("kms:EncryptionContextKeys"), Some("app"));
+    assert_eq!(c.first("kms:CallerAccount"), Some("000000000000"));
+    assert_eq!(
+        c.first("kms:EncryptionAlgorithm"),
+        Some("SYMMETRIC_DEFAULT")
+    );
+    let ctx = RequestContext::test("events", "PutEvents");
+    let mut c = overcast_policy::Context::new();
+    authz::input_keys(
+        &mut c,
+        &ctx,
+        &json!({"Entries": [{"Source": "a", "DetailType": "d"}]}),
+    );
+    assert_eq!(c.first("events:source"), Some("a"));
+    let ctx = RequestContext::test("sns", "Subscribe");
+    let mut c = overcast_policy::Context::new();
+    authz::input_keys(&mut c, &ctx, &json!({"Protocol": "sqs", "TopicArn": "t"}));
+    assert_eq!(c.first("sns:Protocol"), Some("sqs"));
+}
+
+#[test]
+fn resource_policy_holders() {
+    use crate::respol::holder;
+    assert_eq!(holder("arn:aws:s3:::b/k/x"), "arn:aws:s3:::b");
+    assert_eq!(holder("arn:aws:s3:::b"), "arn:aws:s3:::b");
+    assert_eq!(
+        holder("arn:aws:schemas:us-east-1:000000000000:schema/r/s"),
+        "arn:aws:schemas:us-east-1:000000000000:registry/r"
+    );
+    assert_eq!(
+        holder("arn:aws:sqs:us-east-1:000000000000:q"),
+        "arn:aws:sqs:us-east-1:000000000000:q"
+    );
 }
