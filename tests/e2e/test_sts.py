@@ -455,6 +455,7 @@ def test_web_identity_token_of_a_role_session_names_the_role(client):
     enable_outbound_federation(client)
     creds = client("sts").assume_role(RoleArn=role_arn("jwt-role"), RoleSessionName="jwt-session",
                                       Tags=[{"Key": "team", "Value": "data"}])["Credentials"]
+    enable_outbound_federation(lambda svc: session_client(client, svc, creds))
     out = session_client(client, "sts", creds).get_web_identity_token(
         Audience=["x"], SigningAlgorithm="ES384", DurationSeconds=60)
     claims = json.loads(b64url_decode(out["WebIdentityToken"].split(".")[1]))

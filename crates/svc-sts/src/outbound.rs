@@ -526,7 +526,10 @@ pub(crate) async fn get_web_identity_token(
         }
     }
     let duration = i.duration_seconds.unwrap_or(300);
-    let (enabled, iam_issuer) = federation_enabled(sts, ctx).await;
+    // IAM decides whether the feature is on; the `iss` claim stays Overcast's own issuer URL,
+    // which serves OIDC discovery (IAM's `*.tokens.sts.global.api.aws` identifier would not
+    // resolve locally).
+    let (enabled, _iam_issuer) = federation_enabled(sts, ctx).await;
     if !enabled {
         return Err(StsError::OutboundWebIdentityFederationDisabledException(
             "Outbound web identity federation is disabled for this account.".into(),
@@ -547,7 +550,7 @@ pub(crate) async fn get_web_identity_token(
         }
     }
     let rec = sts.outbound.record(&ctx.account_id)?;
-    let issuer = iam_issuer.unwrap_or_else(|| issuer_url(&ctx.endpoint(), &rec.issuer_id));
+    let issuer = issuer_url(&ctx.endpoint(), &rec.issuer_id);
     let key = sts
         .outbound
         .key(&ctx.account_id, &i.signing_algorithm)
