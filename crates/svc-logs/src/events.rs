@@ -151,6 +151,11 @@ pub(crate) async fn put_log_events(
             )
         });
         let group = g.name.clone();
+        // A transformer rewrites each event at ingestion (it was validated when it was put).
+        let transformer = g
+            .transformer
+            .as_ref()
+            .and_then(|t| crate::transform::Transformer::compile(&t.config).ok());
         let Some(s) = g.streams.get_mut(&i.log_stream_name) else {
             return Err(LogsError::no_stream());
         };
@@ -164,7 +169,10 @@ pub(crate) async fn put_log_events(
                 timestamp: e.timestamp,
                 ingestion_time: now,
                 seq: first_seq + n as u64,
-                message: e.message,
+                message: match &transformer {
+                    Some(t) => t.apply(&e.message).unwrap_or(e.message),
+                    None => e.message,
+                },
             })
             .collect();
         if !accepted.is_empty() {

@@ -130,6 +130,7 @@ pub(crate) async fn create_log_group(
         subscription_filters: BTreeMap::new(),
         data_protection_policy: None,
         data_protection_updated: None,
+        transformer: None,
         streams: BTreeMap::new(),
     };
     region.tables.groups.put(&group.name, &group)?;
@@ -523,6 +524,7 @@ impl Group {
             subscription_filters: self.subscription_filters.clone(),
             data_protection_policy: self.data_protection_policy.clone(),
             data_protection_updated: self.data_protection_updated,
+            transformer: self.transformer.clone(),
             streams: BTreeMap::new(),
         }
     }

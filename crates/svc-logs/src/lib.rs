@@ -18,7 +18,9 @@ pub mod integrations;
 pub mod pattern;
 pub mod protection;
 pub mod queries;
+pub mod resources;
 pub mod state;
+pub mod transform;
 
 pub use error::LogsError;
 
@@ -94,6 +96,30 @@ impl Service for Logs {
         "DescribeExportTasks" => exports::describe_export_tasks,
         "CancelExportTask" => exports::cancel_export_task,
         "GetLogGroupFields" => queries::get_log_group_fields,
+        "PutTransformer" => transform::put_transformer,
+        "GetTransformer" => transform::get_transformer,
+        "DeleteTransformer" => transform::delete_transformer,
+        "TestTransformer" => transform::test_transformer,
+        "PutDestination" => resources::put_destination,
+        "PutDestinationPolicy" => resources::put_destination_policy,
+        "DescribeDestinations" => resources::describe_destinations,
+        "DeleteDestination" => resources::delete_destination,
+        "PutDeliverySource" => resources::put_delivery_source,
+        "GetDeliverySource" => resources::get_delivery_source,
+        "DescribeDeliverySources" => resources::describe_delivery_sources,
+        "DeleteDeliverySource" => resources::delete_delivery_source,
+        "PutDeliveryDestination" => resources::put_delivery_destination,
+        "GetDeliveryDestination" => resources::get_delivery_destination,
+        "DescribeDeliveryDestinations" => resources::describe_delivery_destinations,
+        "DeleteDeliveryDestination" => resources::delete_delivery_destination,
+        "PutDeliveryDestinationPolicy" => resources::put_delivery_destination_policy,
+        "GetDeliveryDestinationPolicy" => resources::get_delivery_destination_policy,
+        "DeleteDeliveryDestinationPolicy" => resources::delete_delivery_destination_policy,
+        "CreateDelivery" => resources::create_delivery,
+        "GetDelivery" => resources::get_delivery,
+        "DescribeDeliveries" => resources::describe_deliveries,
+        "DeleteDelivery" => resources::delete_delivery,
+        "UpdateDeliveryConfiguration" => resources::update_delivery_configuration,
     }
 
     fn reset(&self) {

@@ -1,0 +1,190 @@
+"""CloudWatch Logs end to end, this round: transformers, destinations (cross-account),
+deliveries, anomaly detectors, account/index policies, live tail and SQL/PPL Insights."""
+import json
+import time
+import uuid
+
+import pytest
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+@pytest.fixture
+def logs(client):
+    return client("logs")
+
+
+def group_with_stream(logs, stream="s1", **kw):
+    name = f"/app/g-{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=name, **kw)
+    logs.create_log_stream(logGroupName=name, logStreamName=stream)
+    return name
+
+
+TRANSFORMER = [
+    {"parseJSON": {}},
+    {"addKeys": {"entries": [{"key": "env", "value": "prod"}]}},
+    {"renameKeys": {"entries": [{"key": "lvl", "renameTo": "level"}]}},
+    {"upperCaseString": {"withKeys": ["level"]}},
+    {"typeConverter": {"entries": [{"key": "ms", "type": "integer"}]}},
+    {"deleteKeys": {"withKeys": ["secret"]}},
+]
+
+
+def test_transformer_round_trip_and_ingestion(logs, overcast, client):
+    name = group_with_stream(logs)
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.get_transformer(logGroupIdentifier=name)
+    logs.put_transformer(logGroupIdentifier=name, transformerConfig=TRANSFORMER)
+    got = logs.get_transformer(logGroupIdentifier=name)
+    assert got["transformerConfig"] == TRANSFORMER
+    assert got["logGroupIdentifier"] == name and got["creationTime"] > 0
+    t = now_ms()
+    logs.put_log_events(logGroupName=name, logStreamName="s1", logEvents=[
+        {"timestamp": t, "message": json.dumps({"lvl": "warn", "ms": "42", "secret": "x"})},
+        {"timestamp": t + 1, "message": "not json"},
+    ])
+    ev = logs.get_log_events(logGroupName=name, logStreamName="s1", startFromHead=True)["events"]
+    assert json.loads(ev[0]["message"]) == {"level": "WARN", "ms": 42, "env": "prod"}
+    assert ev[1]["message"] == "not json"
+    # Filter patterns see the transformed event.
+    f = logs.filter_log_events(logGroupName=name, filterPattern='{ $.level = "WARN" && $.ms > 40 }')
+    assert len(f["events"]) == 1
+    # Survives a restart.
+    overcast.restart()
+    logs = client("logs")
+    assert logs.get_transformer(logGroupIdentifier=name)["transformerConfig"] == TRANSFORMER
+    logs.delete_transformer(logGroupIdentifier=name)
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.delete_transformer(logGroupIdentifier=name)
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.put_transformer(logGroupIdentifier="/nope/" + uuid.uuid4().hex, transformerConfig=TRANSFORMER)
+
+
+def test_test_transformer_processors_and_validation(logs):
+    out = logs.test_transformer(
+        transformerConfig=[
+            {"grok": {"match": "%{IP:client} %{WORD:method} %{URIPATHPARAM:path} %{NUMBER:ms:int}"}},
+            {"substituteString": {"entries": [{"source": "path", "from": "\\?.*", "to": "?"}]}},
+            {"dateTimeConverter": {"source": "@message", "target": "t", "matchPatterns": ["yyyy"]}},
+        ],
+        logEventMessages=["10.0.0.1 GET /a?b=1 35", "garbage"],
+    )["transformedLogs"]
+    assert out[0]["eventNumber"] == 1
+    assert json.loads(out[0]["transformedEventMessage"]) == {"client": "10.0.0.1", "method": "GET", "path": "/a?", "ms": 35}
+    assert out[1]["transformedEventMessage"] == "garbage"
+    kv = logs.test_transformer(
+        transformerConfig=[{"parseKeyValue": {"fieldDelimiter": " ", "keyValueDelimiter": ":"}},
+                           {"lowerCaseString": {"withKeys": ["user"]}}],
+        logEventMessages=["user:ALICE action:login"])["transformedLogs"][0]
+    assert json.loads(kv["transformedEventMessage"]) == {"user": "alice", "action": "login"}
+    vpc = logs.test_transformer(transformerConfig=[{"parseVPC": {}}], logEventMessages=[
+        "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 5000 6 10 840 1600000000 1600000060 REJECT OK"])
+    v = json.loads(vpc["transformedLogs"][0]["transformedEventMessage"])
+    assert v["action"] == "REJECT" and v["dstPort"] == 5000
+    for bad in (
+        [{"addKeys": {"entries": [{"key": "a", "value": "b"}]}}],  # first must be a parser
+        [{"parseJSON": {}}, {"parseVPC": {}}],  # vended parser not first
+        [{"grok": {"match": "%{NOPE:x}"}}],
+        [{"parseJSON": {}}, {"typeConverter": {"entries": [{"key": "a", "type": "float"}]}}],
+    ):
+        with pytest.raises(logs.exceptions.InvalidParameterException):
+            logs.test_transformer(transformerConfig=bad, logEventMessages=["{}"])
+    ia = f"/ia/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=ia, logGroupClass="INFREQUENT_ACCESS")
+    with pytest.raises(logs.exceptions.InvalidOperationException):
+        logs.put_transformer(logGroupIdentifier=ia, transformerConfig=TRANSFORMER)
+
+
+def test_destinations_and_cross_account_subscriptions(logs, client, overcast):
+    owner = client("logs", aws_access_key_id="111111111111", aws_secret_access_key="test")
+    other = client("logs", aws_access_key_id="222222222222", aws_secret_access_key="test")
+    dname = f"dest-{uuid.uuid4().hex[:6]}"
+    d = owner.put_destination(destinationName=dname,
+                              targetArn="arn:aws:kinesis:us-east-1:111111111111:stream/central",
+                              roleArn="arn:aws:iam::111111111111:role/CWLtoKinesis")["destination"]
+    assert d["arn"] == f"arn:aws:logs:us-east-1:111111111111:destination:{dname}"
+    with pytest.raises(owner.exceptions.InvalidParameterException):
+        owner.put_destination(destinationName="bad", targetArn="arn:aws:sqs:us-east-1:1:q",
+                              roleArn="arn:aws:iam::111111111111:role/r")
+    name = group_with_stream(other)
+    with pytest.raises(other.exceptions.AccessDeniedException):
+        other.put_subscription_filter(logGroupName=name, filterName="f", filterPattern="",
+                                      destinationArn=d["arn"])
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "222222222222"},
+              "Action": "logs:PutSubscriptionFilter", "Resource": d["arn"]}]}
+    owner.put_destination_policy(destinationName=dname, accessPolicy=json.dumps(policy))
+    other.put_subscription_filter(logGroupName=name, filterName="f", filterPattern="ERROR",
+                                  destinationArn=d["arn"])
+    other.put_log_events(logGroupName=name, logStreamName="s1",
+                         logEvents=[{"timestamp": now_ms(), "message": "ERROR boom"}])
+    listed = owner.describe_destinations(DestinationNamePrefix=dname)["destinations"]
+    assert len(listed) == 1 and json.loads(listed[0]["accessPolicy"]) == policy
+    overcast.restart()
+    owner = client("logs", aws_access_key_id="111111111111", aws_secret_access_key="test")
+    assert owner.describe_destinations(DestinationNamePrefix=dname)["destinations"][0]["targetArn"].endswith("central")
+    owner.delete_destination(destinationName=dname)
+    with pytest.raises(owner.exceptions.ResourceNotFoundException):
+        owner.delete_destination(destinationName=dname)
+    with pytest.raises(owner.exceptions.ResourceNotFoundException):
+        owner.put_destination_policy(destinationName=dname, accessPolicy=json.dumps(policy))
+
+
+def test_deliveries(logs, client, overcast):
+    suffix = uuid.uuid4().hex[:6]
+    src = logs.put_delivery_source(name=f"src-{suffix}", logType="APPLICATION_LOGS",
+                                   resourceArn="arn:aws:bedrock:us-east-1:000000000000:agent/abc")["deliverySource"]
+    assert src["service"] == "bedrock" and src["resourceArns"] == ["arn:aws:bedrock:us-east-1:000000000000:agent/abc"]
+    with pytest.raises(logs.exceptions.ConflictException):
+        logs.put_delivery_source(name=f"src-{suffix}", logType="OTHER_LOGS",
+                                 resourceArn="arn:aws:bedrock:us-east-1:000000000000:agent/abc")
+    with pytest.raises(logs.exceptions.ValidationException):
+        logs.put_delivery_source(name="bad name!", logType="X", resourceArn="arn:aws:bedrock:us-east-1:0:a/b")
+    dd = logs.put_delivery_destination(
+        name=f"dst-{suffix}", outputFormat="json",
+        deliveryDestinationConfiguration={"destinationResourceArn": "arn:aws:s3:::my-bucket"})["deliveryDestination"]
+    assert dd["deliveryDestinationType"] == "S3"
+    with pytest.raises(logs.exceptions.ValidationException):
+        logs.put_delivery_destination(name=f"x-{suffix}", outputFormat="yaml",
+                                      deliveryDestinationConfiguration={"destinationResourceArn": "arn:aws:s3:::b"})
+    pol = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "333333333333"},
+                      "Action": "logs:CreateDelivery", "Resource": dd["arn"]}]})
+    logs.put_delivery_destination_policy(deliveryDestinationName=f"dst-{suffix}", deliveryDestinationPolicy=pol)
+    assert logs.get_delivery_destination_policy(
+        deliveryDestinationName=f"dst-{suffix}")["policy"]["deliveryDestinationPolicy"] == pol
+    delivery = logs.create_delivery(deliverySourceName=f"src-{suffix}", deliveryDestinationArn=dd["arn"],
+                                    recordFields=["timestamp", "message"])["delivery"]
+    assert delivery["deliveryDestinationType"] == "S3"
+    with pytest.raises(logs.exceptions.ConflictException):
+        logs.create_delivery(deliverySourceName=f"src-{suffix}", deliveryDestinationArn=dd["arn"])
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.create_delivery(deliverySourceName="nope", deliveryDestinationArn=dd["arn"])
+    # Cross account: allowed by the policy for 333..., denied for 444....
+    for acct, ok in (("333333333333", True), ("444444444444", False)):
+        c = client("logs", aws_access_key_id=acct, aws_secret_access_key="test")
+        c.put_delivery_source(name="s", logType="APPLICATION_LOGS",
+                              resourceArn=f"arn:aws:bedrock:us-east-1:{acct}:agent/x")
+        if ok:
+            c.create_delivery(deliverySourceName="s", deliveryDestinationArn=dd["arn"])
+        else:
+            with pytest.raises(c.exceptions.AccessDeniedException):
+                c.create_delivery(deliverySourceName="s", deliveryDestinationArn=dd["arn"])
+    logs.update_delivery_configuration(id=delivery["id"], fieldDelimiter=",")
+    overcast.restart()
+    logs = client("logs")
+    got = logs.get_delivery(id=delivery["id"])["delivery"]
+    assert got["fieldDelimiter"] == "," and got["recordFields"] == ["timestamp", "message"]
+    assert [d["id"] for d in logs.describe_deliveries(deliverySourceNames=[f"src-{suffix}"])["deliveries"]] == [delivery["id"]]
+    with pytest.raises(logs.exceptions.ConflictException):
+        logs.delete_delivery_source(name=f"src-{suffix}")
+    with pytest.raises(logs.exceptions.ConflictException):
+        logs.delete_delivery_destination(name=f"dst-{suffix}")
+    logs.delete_delivery(id=delivery["id"])
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.get_delivery(id=delivery["id"])
+    logs.delete_delivery_source(name=f"src-{suffix}")
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.get_delivery_source(name=f"src-{suffix}")
+    assert [d["name"] for d in logs.describe_delivery_destinations(names=[f"dst-{suffix}"])["deliveryDestinations"]] == [f"dst-{suffix}"]
