@@ -188,3 +188,96 @@ def test_deliveries(logs, client, overcast):
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.get_delivery_source(name=f"src-{suffix}")
     assert [d["name"] for d in logs.describe_delivery_destinations(names=[f"dst-{suffix}"])["deliveryDestinations"]] == [f"dst-{suffix}"]
+
+
+def test_anomaly_detector_finds_new_patterns(logs, overcast, client):
+    name = group_with_stream(logs)
+    arn = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["arn"].removesuffix(":*")
+    t = now_ms()
+    logs.put_log_events(logGroupName=name, logStreamName="s1", logEvents=[
+        {"timestamp": t + i, "message": f"user {i} logged in"} for i in range(5)])
+    time.sleep(0.01)
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.create_log_anomaly_detector(logGroupArnList=[arn + "-missing"])
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.create_log_anomaly_detector(logGroupArnList=[arn], evaluationFrequency="TWO_MIN")
+    det = logs.create_log_anomaly_detector(logGroupArnList=[arn], detectorName="d",
+                                           evaluationFrequency="ONE_MIN")["anomalyDetectorArn"]
+    assert ":anomaly-detector:" in det
+    got = logs.get_log_anomaly_detector(anomalyDetectorArn=det)
+    assert got["detectorName"] == "d" and got["anomalyDetectorStatus"] == "ANALYZING"
+    time.sleep(0.01)
+    logs.put_log_events(logGroupName=name, logStreamName="s1", logEvents=[
+        {"timestamp": now_ms(), "message": "user 9 logged in"},
+        {"timestamp": now_ms() + 1, "message": "disk failure on vol-3"},
+        {"timestamp": now_ms() + 2, "message": "disk failure on vol-4"},
+    ])
+    an = logs.list_anomalies(anomalyDetectorArn=det)["anomalies"]
+    assert [a["patternString"] for a in an] == ["disk failure on <*>"]
+    a = an[0]
+    assert a["state"] == "Active" and a["active"] and len(a["logSamples"]) == 2
+    assert sum(a["histogram"].values()) == 2
+    logs.update_anomaly(anomalyDetectorArn=det, anomalyId=a["anomalyId"], suppressionType="INFINITE")
+    assert logs.list_anomalies(anomalyDetectorArn=det, suppressionState="UNSUPPRESSED")["anomalies"] == []
+    assert len(logs.list_anomalies(anomalyDetectorArn=det, suppressionState="SUPPRESSED")["anomalies"]) == 1
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.update_anomaly(anomalyDetectorArn=det, anomalyId="00000000-0000-0000-0000-000000000000", suppressionType="INFINITE")
+    logs.update_log_anomaly_detector(anomalyDetectorArn=det, enabled=False, evaluationFrequency="ONE_HOUR")
+    overcast.restart()
+    logs = client("logs")
+    got = logs.get_log_anomaly_detector(anomalyDetectorArn=det)
+    assert got["anomalyDetectorStatus"] == "PAUSED" and got["evaluationFrequency"] == "ONE_HOUR"
+    assert logs.list_anomalies(anomalyDetectorArn=det)["anomalies"][0]["suppressed"] is True
+    assert [d["anomalyDetectorArn"] for d in logs.list_log_anomaly_detectors(filterLogGroupArn=arn)["anomalyDetectors"]] == [det]
+    logs.delete_log_anomaly_detector(anomalyDetectorArn=det)
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.get_log_anomaly_detector(anomalyDetectorArn=det)
+
+
+def test_account_policies_have_effects(client, overcast):
+    logs = client("logs", aws_access_key_id="555555555555", aws_secret_access_key="test")
+    dp = {"Name": "acct", "Version": "2021-06-01", "Statement": [
+        {"Sid": "a", "DataIdentifier": ["arn:aws:dataprotection::aws:data-identifier/EmailAddress"],
+         "Operation": {"Audit": {"FindingsDestination": {}}}},
+        {"Sid": "d", "DataIdentifier": ["arn:aws:dataprotection::aws:data-identifier/EmailAddress"],
+         "Operation": {"Deidentify": {"MaskConfig": {}}}}]}
+    p = logs.put_account_policy(policyName="dp", policyType="DATA_PROTECTION_POLICY",
+                                policyDocument=json.dumps(dp))["accountPolicy"]
+    assert p["accountId"] == "555555555555" and p["scope"] == "ALL"
+    with pytest.raises(logs.exceptions.LimitExceededException):
+        logs.put_account_policy(policyName="dp2", policyType="DATA_PROTECTION_POLICY", policyDocument=json.dumps(dp))
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.put_account_policy(policyName="bad", policyType="TRANSFORMER_POLICY", policyDocument="{}")
+    tp = {"transformerConfig": [{"parseKeyValue": {"fieldDelimiter": " "}}]}
+    logs.put_account_policy(policyName="tp", policyType="TRANSFORMER_POLICY", policyDocument=json.dumps(tp),
+                            selectionCriteria='LogGroupNamePrefix IN ["/kv"]')
+    kv = f"/kv/{uuid.uuid4().hex[:6]}"
+    logs.create_log_group(logGroupName=kv)
+    logs.create_log_stream(logGroupName=kv, logStreamName="s")
+    logs.put_log_events(logGroupName=kv, logStreamName="s", logEvents=[
+        {"timestamp": now_ms(), "message": "user=bob mail=bob@example.com"}])
+    ev = logs.get_log_events(logGroupName=kv, logStreamName="s")["events"][0]["message"]
+    assert json.loads(ev) == {"user": "bob", "mail": "***************"}
+    raw = logs.get_log_events(logGroupName=kv, logStreamName="s", unmask=True)["events"][0]["message"]
+    assert json.loads(raw)["mail"] == "bob@example.com"
+    other = group_with_stream(logs)  # not selected by the transformer policy
+    logs.put_log_events(logGroupName=other, logStreamName="s1", logEvents=[{"timestamp": now_ms(), "message": "a=b"}])
+    assert logs.get_log_events(logGroupName=other, logStreamName="s1")["events"][0]["message"] == "a=b"
+    # Index policies and field indexes.
+    logs.put_index_policy(logGroupIdentifier=kv, policyDocument=json.dumps({"Fields": ["user", "absent"]}))
+    pol = logs.describe_index_policies(logGroupIdentifiers=[kv])["indexPolicies"]
+    assert pol[0]["source"] == "LOG_GROUP"
+    idx = {f["fieldIndexName"]: f for f in logs.describe_field_indexes(logGroupIdentifiers=[kv])["fieldIndexes"]}
+    assert set(idx) == {"user", "absent"} and "firstEventTime" in idx["user"] and "firstEventTime" not in idx["absent"]
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.put_index_policy(logGroupIdentifier=kv, policyDocument=json.dumps({"Fields": []}))
+    overcast.restart()
+    logs = client("logs", aws_access_key_id="555555555555", aws_secret_access_key="test")
+    types = [p["policyName"] for p in logs.describe_account_policies(policyType="TRANSFORMER_POLICY")["accountPolicies"]]
+    assert types == ["tp"]
+    logs.delete_index_policy(logGroupIdentifier=kv)
+    assert logs.describe_index_policies(logGroupIdentifiers=[kv])["indexPolicies"] == []
+    logs.delete_account_policy(policyName="dp", policyType="DATA_PROTECTION_POLICY")
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.delete_account_policy(policyName="dp", policyType="DATA_PROTECTION_POLICY")
+    assert "bob@example.com" in logs.get_log_events(logGroupName=kv, logStreamName="s")["events"][0]["message"]

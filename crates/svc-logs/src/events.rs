@@ -152,10 +152,13 @@ pub(crate) async fn put_log_events(
         });
         let group = g.name.clone();
         // A transformer rewrites each event at ingestion (it was validated when it was put).
+        // (the group's own, else an account TRANSFORMER_POLICY selecting the group).
         let transformer = g
             .transformer
             .as_ref()
-            .and_then(|t| crate::transform::Transformer::compile(&t.config).ok());
+            .map(|t| t.config.clone())
+            .or_else(|| crate::policies::account_transformer(&region, &group))
+            .and_then(|c| crate::transform::Transformer::compile(&c).ok());
         let Some(s) = g.streams.get_mut(&i.log_stream_name) else {
             return Err(LogsError::no_stream());
         };
@@ -328,8 +331,11 @@ pub(crate) async fn get_log_events(
         .streams
         .get(&i.log_stream_name)
         .ok_or_else(LogsError::no_stream)?;
+    let account_dp = crate::policies::account_data_protection(&region);
     let masker = crate::protection::masker(
-        g.data_protection_policy.as_deref(),
+        g.data_protection_policy
+            .as_deref()
+            .or(account_dp.as_deref()),
         i.unmask.unwrap_or(false),
     );
     let ev = &s.events;
@@ -496,8 +502,11 @@ pub(crate) async fn filter_log_events(
     region.apply_retention(now_ms(ctx));
     let r = region.read();
     let g = r.get(&name).ok_or_else(LogsError::no_group)?;
+    let account_dp = crate::policies::account_data_protection(&region);
     let masker = crate::protection::masker(
-        g.data_protection_policy.as_deref(),
+        g.data_protection_policy
+            .as_deref()
+            .or(account_dp.as_deref()),
         i.unmask.unwrap_or(false),
     );
     let streams: Vec<&Stream> = g

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use overcast_core::{Core, RequestContext, Service, Stores};
 
+pub mod anomaly;
 pub mod error;
 pub mod events;
 pub mod exports;
@@ -16,6 +17,7 @@ pub mod groups;
 pub mod insights;
 pub mod integrations;
 pub mod pattern;
+pub mod policies;
 pub mod protection;
 pub mod queries;
 pub mod resources;
@@ -120,6 +122,20 @@ impl Service for Logs {
         "DescribeDeliveries" => resources::describe_deliveries,
         "DeleteDelivery" => resources::delete_delivery,
         "UpdateDeliveryConfiguration" => resources::update_delivery_configuration,
+        "CreateLogAnomalyDetector" => anomaly::create_log_anomaly_detector,
+        "GetLogAnomalyDetector" => anomaly::get_log_anomaly_detector,
+        "ListLogAnomalyDetectors" => anomaly::list_log_anomaly_detectors,
+        "UpdateLogAnomalyDetector" => anomaly::update_log_anomaly_detector,
+        "DeleteLogAnomalyDetector" => anomaly::delete_log_anomaly_detector,
+        "ListAnomalies" => anomaly::list_anomalies,
+        "UpdateAnomaly" => anomaly::update_anomaly,
+        "PutAccountPolicy" => policies::put_account_policy,
+        "DescribeAccountPolicies" => policies::describe_account_policies,
+        "DeleteAccountPolicy" => policies::delete_account_policy,
+        "PutIndexPolicy" => policies::put_index_policy,
+        "DescribeIndexPolicies" => policies::describe_index_policies,
+        "DeleteIndexPolicy" => policies::delete_index_policy,
+        "DescribeFieldIndexes" => policies::describe_field_indexes,
     }
 
     fn reset(&self) {

@@ -105,9 +105,14 @@ pub(crate) async fn start_query(
         }
         let mut outcome = insights::run(&query, &records, limit);
         let unmask = i.query_string.contains("unmask(");
+        let account_dp = crate::policies::account_data_protection(&region);
         let policies: Vec<&str> = names
             .iter()
-            .filter_map(|n| r.get(n).and_then(|g| g.data_protection_policy.as_deref()))
+            .filter_map(|n| {
+                r.get(n)
+                    .and_then(|g| g.data_protection_policy.as_deref())
+                    .or(account_dp.as_deref())
+            })
             .collect();
         for p in policies {
             if let Some(m) = crate::protection::masker(Some(p), unmask) {
@@ -502,8 +507,11 @@ pub(crate) async fn get_log_record(
         .get(stream)
         .and_then(|s| s.events.iter().find(|e| e.seq == seq))
         .ok_or_else(not_found)?;
+    let account_dp = crate::policies::account_data_protection(&region);
     let masker = crate::protection::masker(
-        g.data_protection_policy.as_deref(),
+        g.data_protection_policy
+            .as_deref()
+            .or(account_dp.as_deref()),
         i.unmask.unwrap_or(false),
     );
     let mut rec = discovered(&e.message);
