@@ -281,3 +281,47 @@ def test_account_policies_have_effects(client, overcast):
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.delete_account_policy(policyName="dp", policyType="DATA_PROTECTION_POLICY")
     assert "bob@example.com" in logs.get_log_events(logGroupName=kv, logStreamName="s")["events"][0]["message"]
+
+
+def test_start_live_tail_streams_matching_events(logs, client):
+    import threading
+    from botocore.config import Config
+    # The operation's "stream-" host prefix cannot resolve against a local endpoint.
+    tail = client("logs", config=Config(inject_host_prefix=False))
+    name = group_with_stream(logs)
+    logs.create_log_stream(logGroupName=name, logStreamName="other")
+    arn = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["arn"].removesuffix(":*")
+    with pytest.raises(tail.exceptions.ResourceNotFoundException):
+        tail.start_live_tail(logGroupIdentifiers=[arn + "-nope"])
+    with pytest.raises(tail.exceptions.InvalidParameterException):
+        tail.start_live_tail(logGroupIdentifiers=[arn], logStreamNames=["s1"], logStreamNamePrefixes=["s"])
+    resp = tail.start_live_tail(logGroupIdentifiers=[arn], logStreamNames=["s1"], logEventFilterPattern="ERROR")
+    stream = resp["responseStream"]
+    it = iter(stream)
+    first = next(it)
+    assert first["sessionStart"]["logGroupIdentifiers"] == [arn]
+    assert first["sessionStart"]["logEventFilterPattern"] == "ERROR"
+
+    def put():
+        for n in range(3):
+            time.sleep(0.3)
+            logs.put_log_events(logGroupName=name, logStreamName="s1", logEvents=[
+                {"timestamp": now_ms(), "message": f"ERROR boom {n}"},
+                {"timestamp": now_ms() + 1, "message": f"INFO fine {n}"}])
+            logs.put_log_events(logGroupName=name, logStreamName="other", logEvents=[
+                {"timestamp": now_ms(), "message": f"ERROR elsewhere {n}"}])
+
+    t = threading.Thread(target=put)
+    t.start()
+    got = []
+    deadline = time.time() + 10
+    for ev in it:
+        if "sessionUpdate" in ev:
+            for r in ev["sessionUpdate"]["sessionResults"]:
+                assert r["logStreamName"] == "s1" and r["logGroupIdentifier"] == arn
+                got.append(r["message"])
+        if len(got) >= 3 or time.time() > deadline:
+            break
+    stream.close()
+    t.join()
+    assert got == ["ERROR boom 0", "ERROR boom 1", "ERROR boom 2"]

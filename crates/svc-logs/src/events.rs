@@ -204,6 +204,7 @@ pub(crate) async fn put_log_events(
             accepted_count = accepted.len();
             accepted_bytes = accepted.iter().map(|e| e.message.len() as u64).sum::<u64>();
             s.bytes += accepted_bytes;
+            crate::livetail::publish(svc, ctx, &group, &s.name, &accepted);
             work = filters.map(|f| (group, s.name.clone(), f, accepted.clone()));
             insert_sorted(&mut s.events, accepted);
         } else {

@@ -16,6 +16,7 @@ pub mod filters;
 pub mod groups;
 pub mod insights;
 pub mod integrations;
+pub mod livetail;
 pub mod pattern;
 pub mod policies;
 pub mod protection;
@@ -30,6 +31,8 @@ pub use error::LogsError;
 pub struct Logs {
     core: Core,
     regions: Stores<state::Region>,
+    /// Ingested events for live tail sessions.
+    live: livetail::Bus,
 }
 
 /// Builds the service; state is loaded per (account, region) on first use.
@@ -38,6 +41,7 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
     Arc::new(Logs {
         core: core.clone(),
         regions: Stores::new(move |a, r| state::Region::load(store.clone(), a, r)),
+        live: livetail::bus(),
     })
 }
 
@@ -135,7 +139,10 @@ impl Service for Logs {
         "PutIndexPolicy" => policies::put_index_policy,
         "DescribeIndexPolicies" => policies::describe_index_policies,
         "DeleteIndexPolicy" => policies::delete_index_policy,
-        "DescribeFieldIndexes" => policies::describe_field_indexes,
+        "DescribeFieldIndexes" => policies::describe_field_indexes;
+        raw {
+            "StartLiveTail" => livetail::start_live_tail,
+        }
     }
 
     fn reset(&self) {
