@@ -325,3 +325,46 @@ def test_start_live_tail_streams_matching_events(logs, client):
     stream.close()
     t.join()
     assert got == ["ERROR boom 0", "ERROR boom 1", "ERROR boom 2"]
+
+
+def run_query(logs, **kw):
+    qid = logs.start_query(startTime=int(time.time()) - 600, endTime=int(time.time()) + 600, **kw)["queryId"]
+    r = logs.get_query_results(queryId=qid)
+    assert r["status"] == "Complete"
+    return r, [{f["field"]: f["value"] for f in row if f["field"] != "@ptr"} for row in r["results"]]
+
+
+def test_sql_and_ppl_queries(logs):
+    name = group_with_stream(logs)
+    t = now_ms()
+    rows = [("ERROR", 500, "/api/a", "u1"), ("ERROR", 503, "/api/b", "u2"), ("INFO", 200, "/api/a", "u1"),
+            ("ERROR", 500, "/web", "u3"), ("WARN", 404, "/api/c", "u1")]
+    logs.put_log_events(logGroupName=name, logStreamName="s1", logEvents=[
+        {"timestamp": t + n, "message": json.dumps({"level": lv, "status": st, "path": p, "user": u})}
+        for n, (lv, st, p, u) in enumerate(rows)])
+    r, got = run_query(logs, queryLanguage="SQL", queryString=(
+        f"SELECT status, count(*) AS n FROM `{name}` WHERE level = 'ERROR' AND path LIKE '/api/%' "
+        "GROUP BY status ORDER BY status ASC"))
+    assert r["queryLanguage"] == "SQL"
+    assert got == [{"status": "500", "n": "1"}, {"status": "503", "n": "1"}]
+    _, got = run_query(logs, queryLanguage="SQL", queryString=(
+        f"SELECT path, status FROM `{name}` WHERE status >= 404 ORDER BY status DESC LIMIT 2"))
+    assert got == [{"path": "/api/b", "status": "503"}, {"path": "/api/a", "status": "500"}]
+    _, got = run_query(logs, queryLanguage="PPL", queryString=(
+        f"source = `{name}` | where status >= 400 | stats count() as n, dc(user) as users by level | sort - n"))
+    assert got == [{"level": "ERROR", "n": "3", "users": "3"}, {"level": "WARN", "n": "1", "users": "1"}]
+    _, got = run_query(logs, queryLanguage="PPL", queryString=f"source={name} | top 1 user")
+    assert got == [{"user": "u1", "count": "3"}]
+    # The same question in CWLI gives the same answer.
+    _, cwli = run_query(logs, logGroupName=name, queryString="filter status >= 400 | stats count(*) as n by level | sort n desc")
+    assert [(x["level"], x["n"]) for x in cwli] == [("ERROR", "3"), ("WARN", "1")]
+    assert any(q["queryLanguage"] == "PPL" for q in logs.describe_queries(logGroupName=name)["queries"])
+    with pytest.raises(logs.exceptions.MalformedQueryException):
+        logs.start_query(queryLanguage="SQL", queryString=f"SELECT a FROM `{name}` GROUP BY a",
+                         startTime=0, endTime=int(time.time()))
+    with pytest.raises(logs.exceptions.MalformedQueryException):
+        logs.start_query(queryLanguage="PPL", queryString=f"source={name} | explode x",
+                         startTime=0, endTime=int(time.time()))
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.start_query(queryLanguage="SQL", queryString="SELECT * FROM `/no/such/group`",
+                         startTime=0, endTime=int(time.time()))

@@ -22,6 +22,7 @@ pub mod policies;
 pub mod protection;
 pub mod queries;
 pub mod resources;
+pub mod sqlppl;
 pub mod state;
 pub mod transform;
 

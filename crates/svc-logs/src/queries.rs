@@ -26,6 +26,7 @@ pub(crate) struct StartQueryIn {
     end_time: i64,
     query_string: String,
     limit: Option<usize>,
+    query_language: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -39,7 +40,29 @@ pub(crate) async fn start_query(
     ctx: &RequestContext,
     i: StartQueryIn,
 ) -> Result<StartQueryOut, LogsError> {
+    let language = i.query_language.clone().unwrap_or_else(|| "CWLI".into());
+    // SQL and PPL run as the CWLI pipeline they translate to; their groups come from the query.
+    let translated = match language.as_str() {
+        "CWLI" => None,
+        "SQL" => Some(crate::sqlppl::sql(&i.query_string)),
+        "PPL" => Some(crate::sqlppl::ppl(&i.query_string)),
+        other => {
+            return Err(LogsError::invalid(format!(
+                "1 validation error detected: Value '{other}' at 'queryLanguage' failed to satisfy constraint: Member must satisfy enum value set: [CWLI, SQL, PPL]"
+            )))
+        }
+    };
+    let translated = translated
+        .transpose()
+        .map_err(LogsError::MalformedQueryException)?;
     let mut names: Vec<String> = Vec::new();
+    if let Some(t) = &translated {
+        names.extend(
+            t.groups
+                .iter()
+                .map(|x| name_from_arn(x).unwrap_or(x.clone())),
+        );
+    }
     let sources = [
         i.log_group_name.is_some(),
         i.log_group_names.is_some(),
@@ -68,8 +91,11 @@ pub(crate) async fn start_query(
             "End time should not be before the start time",
         ));
     }
-    let query =
-        insights::Query::parse(&i.query_string).map_err(LogsError::MalformedQueryException)?;
+    let cwli = translated
+        .as_ref()
+        .map(|t| t.cwli.as_str())
+        .unwrap_or(&i.query_string);
+    let query = insights::Query::parse(cwli).map_err(LogsError::MalformedQueryException)?;
     let limit = i.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, 10_000);
     let region = svc.region(ctx);
     region.apply_retention(now_ms(ctx));
@@ -131,6 +157,7 @@ pub(crate) async fn start_query(
     let q = Query {
         id: id.clone(),
         query_string: i.query_string,
+        language,
         log_group_name: names[0].clone(),
         status: "Complete".into(),
         create_time: now_ms(ctx),
@@ -200,7 +227,7 @@ pub(crate) async fn get_query_results(
 ) -> Result<GetQueryResultsOut, LogsError> {
     let q = find(svc, ctx, &i.query_id)?;
     Ok(GetQueryResultsOut {
-        query_language: "CWLI".into(),
+        query_language: q.language.clone(),
         results: q
             .results
             .iter()
@@ -249,6 +276,7 @@ pub(crate) struct DescribeQueriesIn {
     log_group_name: Option<String>,
     status: Option<String>,
     max_results: Option<usize>,
+    query_language: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -281,6 +309,7 @@ pub(crate) async fn describe_queries(
                 .as_ref()
                 .is_none_or(|n| &q.log_group_name == n)
                 && i.status.as_ref().is_none_or(|s| &q.status == s)
+                && i.query_language.as_ref().is_none_or(|l| &q.language == l)
         })
         .collect();
     qs.sort_by(|a, b| b.create_time.cmp(&a.create_time).then(a.id.cmp(&b.id)));
@@ -289,7 +318,7 @@ pub(crate) async fn describe_queries(
             .into_iter()
             .take(i.max_results.unwrap_or(1000))
             .map(|q| QueryInfo {
-                query_language: "CWLI".into(),
+                query_language: q.language.clone(),
                 query_id: q.id.clone(),
                 query_string: q.query_string.clone(),
                 status: q.status.clone(),

@@ -196,6 +196,8 @@ pub struct Query {
     pub id: String,
     /// Query text.
     pub query_string: String,
+    /// `CWLI`, `SQL` or `PPL`.
+    pub language: String,
     /// First log group.
     pub log_group_name: String,
     /// `Complete`, `Cancelled`, `Failed`.
