@@ -145,13 +145,16 @@ struct ProcessorIn {
     upper_case_string: Option<WithKeys>,
 }
 
+/// A grok capture: the field it fills and its optional type (`int`, `float`).
+type GrokField = (String, Option<String>);
+
 /// A compiled processor.
 #[derive(Debug)]
 enum Proc {
     Json(ParserIn),
     KeyValue(ParserIn),
     Csv(ParserIn, char, char),
-    Grok(String, Regex, Vec<(String, Option<String>)>),
+    Grok(String, Regex, Vec<GrokField>),
     Fixed(&'static str, &'static [&'static str], char),
     Postgres,
     Waf,
@@ -395,7 +398,7 @@ fn one_char(s: &Option<String>, default: char, what: &str) -> Result<char, LogsE
 }
 
 /// Turns a grok expression into a regex with numbered groups and the fields they fill.
-fn compile_grok(src: &str) -> Result<(Regex, Vec<(String, Option<String>)>), LogsError> {
+fn compile_grok(src: &str) -> Result<(Regex, Vec<GrokField>), LogsError> {
     let mut out = String::from("^");
     let mut fields = Vec::new();
     let mut rest = src;
@@ -1282,7 +1285,7 @@ fn parse_time(p: &[Tok], text: &str, default_tz: i64) -> Option<i64> {
                 }
             }
             Tok::Fraction(n) => {
-                let (v, len) = take_digits(rest, (*n).max(3).min(9))?;
+                let (v, len) = take_digits(rest, (*n).clamp(3, 9))?;
                 ms = match len {
                     1 => v * 100,
                     2 => v * 10,
