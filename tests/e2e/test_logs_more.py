@@ -368,3 +368,43 @@ def test_sql_and_ppl_queries(logs):
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.start_query(queryLanguage="SQL", queryString="SELECT * FROM `/no/such/group`",
                          startTime=0, endTime=int(time.time()))
+
+
+def test_kms_keys_integrations_and_query_groups(logs, overcast, client):
+    name = group_with_stream(logs)
+    key = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.associate_kms_key(logGroupName=name, kmsKeyId="not-an-arn")
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.associate_kms_key(logGroupName=name + "-missing", kmsKeyId=key)
+    logs.associate_kms_key(logGroupName=name, kmsKeyId=key)
+    assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["kmsKeyId"] == key
+    iname = f"os-{uuid.uuid4().hex[:6]}"
+    cfg = {"openSearchResourceConfig": {"dataSourceRoleArn": "arn:aws:iam::000000000000:role/os",
+                                        "dashboardViewerPrincipals": ["arn:aws:iam::000000000000:role/viewer"],
+                                        "retentionDays": 7}}
+    for n in logs.list_integrations()["integrationSummaries"]:
+        logs.delete_integration(integrationName=n["integrationName"])
+    out = logs.put_integration(integrationName=iname, resourceConfig=cfg, integrationType="OPENSEARCH")
+    assert out["integrationStatus"] == "ACTIVE"
+    with pytest.raises(logs.exceptions.ValidationException):
+        logs.put_integration(integrationName=iname, resourceConfig=cfg, integrationType="OPENSEARCH")
+    overcast.restart()
+    logs = client("logs")
+    assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["kmsKeyId"] == key
+    got = logs.get_integration(integrationName=iname)
+    assert got["integrationType"] == "OPENSEARCH"
+    assert got["integrationDetails"]["openSearchIntegrationDetails"]["dataSource"]["status"]["status"] == "ACTIVE"
+    assert [s["integrationName"] for s in logs.list_integrations(integrationNamePrefix="os-")["integrationSummaries"]] == [iname]
+    logs.delete_integration(integrationName=iname)
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.get_integration(integrationName=iname)
+    logs.disassociate_kms_key(logGroupName=name)
+    assert "kmsKeyId" not in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]
+    other = group_with_stream(logs)
+    qid = logs.start_query(logGroupNames=[name, other], startTime=0, endTime=int(time.time()),
+                           queryString="fields @message")["queryId"]
+    arns = logs.list_log_groups_for_query(queryId=qid)["logGroupIdentifiers"]
+    assert sorted(arns) == sorted(f"arn:aws:logs:us-east-1:000000000000:log-group:{g}" for g in (name, other))
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.list_log_groups_for_query(queryId="nope")

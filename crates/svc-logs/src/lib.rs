@@ -17,6 +17,7 @@ pub mod groups;
 pub mod insights;
 pub mod integrations;
 pub mod livetail;
+pub mod misc;
 pub mod pattern;
 pub mod policies;
 pub mod protection;
@@ -140,7 +141,14 @@ impl Service for Logs {
         "PutIndexPolicy" => policies::put_index_policy,
         "DescribeIndexPolicies" => policies::describe_index_policies,
         "DeleteIndexPolicy" => policies::delete_index_policy,
-        "DescribeFieldIndexes" => policies::describe_field_indexes;
+        "DescribeFieldIndexes" => policies::describe_field_indexes,
+        "AssociateKmsKey" => misc::associate_kms_key,
+        "DisassociateKmsKey" => misc::disassociate_kms_key,
+        "PutIntegration" => misc::put_integration,
+        "GetIntegration" => misc::get_integration,
+        "ListIntegrations" => misc::list_integrations,
+        "DeleteIntegration" => misc::delete_integration,
+        "ListLogGroupsForQuery" => misc::list_log_groups_for_query;
         raw {
             "StartLiveTail" => livetail::start_live_tail,
         }

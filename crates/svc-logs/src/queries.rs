@@ -159,6 +159,7 @@ pub(crate) async fn start_query(
         query_string: i.query_string,
         language,
         log_group_name: names[0].clone(),
+        groups: names.clone(),
         status: "Complete".into(),
         create_time: now_ms(ctx),
         results: outcome.rows,

@@ -200,6 +200,8 @@ pub struct Query {
     pub language: String,
     /// First log group.
     pub log_group_name: String,
+    /// Every log group queried.
+    pub groups: Vec<String>,
     /// `Complete`, `Cancelled`, `Failed`.
     pub status: String,
     /// Epoch ms.
