@@ -408,3 +408,32 @@ def test_kms_keys_integrations_and_query_groups(logs, overcast, client):
     assert sorted(arns) == sorted(f"arn:aws:logs:us-east-1:000000000000:log-group:{g}" for g in (name, other))
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.list_log_groups_for_query(queryId="nope")
+
+
+def test_lookup_tables_from_csv_and_query_results(logs, overcast, client):
+    tname = f"users_{uuid.uuid4().hex[:6]}"
+    with pytest.raises(logs.exceptions.ValidationException):
+        logs.create_lookup_table(lookupTableName=tname, tableBody="id,name\n1")
+    with pytest.raises(logs.exceptions.ValidationException):
+        logs.create_lookup_table(lookupTableName="bad-name", tableBody="id\n1")
+    arn = logs.create_lookup_table(lookupTableName=tname, description="users",
+                                   tableBody='id,name\n1,"Smith, Ann"\n2,Bob\n')["lookupTableArn"]
+    with pytest.raises(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_lookup_table(lookupTableName=tname, tableBody="id\n1")
+    d = logs.describe_lookup_tables(lookupTableNamePrefix=tname)["lookupTables"]
+    assert d[0]["tableFields"] == ["id", "name"] and d[0]["recordsCount"] == 2 and d[0]["description"] == "users"
+    # Replace the content with an Insights query's results.
+    name = group_with_stream(logs)
+    logs.put_log_events(logGroupName=name, logStreamName="s1", logEvents=[
+        {"timestamp": now_ms() + n, "message": json.dumps({"user": u})} for n, u in enumerate(["a", "b", "a"])])
+    qid = logs.start_query(logGroupName=name, startTime=0, endTime=int(time.time()) + 60,
+                           queryString="stats count(*) as n by user | sort user asc")["queryId"]
+    logs.update_lookup_table(lookupTableArn=arn, queryId=qid)
+    overcast.restart()
+    logs = client("logs")
+    got = logs.get_lookup_table(lookupTableArn=arn)
+    assert got["tableBody"] == "user,n\na,2\nb,1"
+    assert got["sizeBytes"] == len(got["tableBody"])
+    logs.delete_lookup_table(lookupTableArn=arn)
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.get_lookup_table(lookupTableArn=arn)

@@ -1,8 +1,11 @@
 //! CloudWatch Logs: log groups and streams, events (PutLogEvents / GetLogEvents /
 //! FilterLogEvents with the full filter-pattern syntax), retention on the virtual clock, tags,
 //! resource policies, metric filters that emit CloudWatch metrics, subscription filters that
-//! deliver to Lambda, export tasks to S3, and Logs Insights queries. State is per (account, region) and persisted
-//! through the core store. Every other Logs operation answers `NotImplemented`.
+//! deliver to Lambda, Kinesis, Firehose and (cross-account) Logs destinations, export tasks to
+//! S3, Logs Insights queries in CWLI, SQL and PPL, transformers applied at ingestion, live
+//! tail (an event stream), deliveries, anomaly detectors, account and index policies, field
+//! indexes, KMS key association and OpenSearch integrations. State is per (account, region)
+//! and persisted through the core store. Every other Logs operation answers `NotImplemented`.
 
 use std::sync::Arc;
 
@@ -17,6 +20,7 @@ pub mod groups;
 pub mod insights;
 pub mod integrations;
 pub mod livetail;
+pub mod lookup;
 pub mod misc;
 pub mod pattern;
 pub mod policies;
@@ -148,7 +152,12 @@ impl Service for Logs {
         "GetIntegration" => misc::get_integration,
         "ListIntegrations" => misc::list_integrations,
         "DeleteIntegration" => misc::delete_integration,
-        "ListLogGroupsForQuery" => misc::list_log_groups_for_query;
+        "ListLogGroupsForQuery" => misc::list_log_groups_for_query,
+        "CreateLookupTable" => lookup::create_lookup_table,
+        "GetLookupTable" => lookup::get_lookup_table,
+        "DescribeLookupTables" => lookup::describe_lookup_tables,
+        "UpdateLookupTable" => lookup::update_lookup_table,
+        "DeleteLookupTable" => lookup::delete_lookup_table;
         raw {
             "StartLiveTail" => livetail::start_live_tail,
         }

@@ -1041,7 +1041,7 @@ fn map_strings(obj: &mut Map<String, Value>, keys: &[String], f: impl Fn(&str) -
     true
 }
 
-fn split_csv(s: &str, d: char, q: char) -> Vec<String> {
+pub(crate) fn split_csv(s: &str, d: char, q: char) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
