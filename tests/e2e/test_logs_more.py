@@ -437,3 +437,62 @@ def test_lookup_tables_from_csv_and_query_results(logs, overcast, client):
     logs.delete_lookup_table(lookupTableArn=arn)
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.get_lookup_table(lookupTableArn=arn)
+
+
+def test_scheduled_queries_run_on_the_virtual_clock(logs, client, overcast):
+    s3 = client("s3")
+    bucket = f"sq-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    name = group_with_stream(logs)
+    logs.put_log_events(logGroupName=name, logStreamName="s1", logEvents=[
+        {"timestamp": now_ms() + n, "message": f"ERROR {n}"} for n in range(3)])
+    sq = f"sq_{uuid.uuid4().hex[:6]}"
+    role = "arn:aws:iam::000000000000:role/sq"
+    kw = dict(queryLanguage="CWLI", queryString="filter @message like /ERROR/ | stats count(*) as n",
+              logGroupIdentifiers=[name], scheduleExpression="rate(5 minutes)", startTimeOffset=3600,
+              executionRoleArn=role,
+              destinationConfiguration={"s3Configuration": {"destinationIdentifier": f"s3://{bucket}/out", "roleArn": role},
+                                        "lookupTableConfiguration": {"tableName": sq, "roleArn": role}})
+    with pytest.raises(logs.exceptions.ValidationException):
+        logs.create_scheduled_query(name=sq, **{**kw, "scheduleExpression": "every 5 minutes"})
+    arn = logs.create_scheduled_query(name=sq, **kw)["scheduledQueryArn"]
+    with pytest.raises(logs.exceptions.ConflictException):
+        logs.create_scheduled_query(name=sq, **kw)
+    assert logs.get_scheduled_query(identifier=arn)["state"] == "ENABLED"
+    try:
+        overcast.clock(advance=301)
+        hist = []
+        deadline = time.time() + 5
+        while time.time() < deadline and not hist:
+            hist = logs.get_scheduled_query_history(identifier=sq, startTime=0, endTime=now_ms() + 10**9)["triggerHistory"]
+            time.sleep(0.05)
+        assert len(hist) == 1 and hist[0]["executionStatus"] == "Complete"
+        rows = logs.get_query_results(queryId=hist[0]["queryId"])["results"]
+        assert [{f["field"]: f["value"] for f in r} for r in rows] == [{"n": "3"}]
+        assert {d["destinationType"] for d in hist[0]["destinations"]} == {"S3", "LOOKUP_TABLE"}
+        table = logs.describe_lookup_tables(lookupTableNamePrefix=sq)["lookupTables"][0]
+        assert table["tableFields"] == ["n"] and table["recordsCount"] == 1
+        key = f"out/{sq}/{hist[0]['queryId']}.json"
+        deadline = time.time() + 5
+        body = None
+        while time.time() < deadline and body is None:
+            try:
+                body = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            except s3.exceptions.NoSuchKey:
+                time.sleep(0.05)
+        assert body == [{"n": "3"}]
+        got = logs.get_scheduled_query(identifier=sq)
+        assert got["lastExecutionStatus"] == "Complete" and got["lastTriggeredTime"] == hist[0]["triggeredTimestamp"]
+        logs.update_scheduled_query(identifier=sq, **{**kw, "state": "DISABLED"})
+        overcast.clock(advance=301)
+        time.sleep(0.3)
+        assert len(logs.get_scheduled_query_history(identifier=sq, startTime=0, endTime=now_ms() + 10**9)["triggerHistory"]) == 1
+    finally:
+        overcast.clock(set=time.time())
+    overcast.restart()
+    logs = client("logs")
+    assert logs.get_scheduled_query(identifier=sq)["state"] == "DISABLED"
+    assert [q["name"] for q in logs.list_scheduled_queries(state="DISABLED")["scheduledQueries"]] == [sq]
+    logs.delete_scheduled_query(identifier=sq)
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.get_scheduled_query(identifier=sq)

@@ -27,6 +27,7 @@ pub mod policies;
 pub mod protection;
 pub mod queries;
 pub mod resources;
+pub mod scheduled;
 pub mod sqlppl;
 pub mod state;
 pub mod transform;
@@ -54,7 +55,13 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
 impl Logs {
     /// The caller's region state.
     pub(crate) fn region(&self, ctx: &RequestContext) -> Arc<state::Region> {
-        self.regions.get(&ctx.account_id, &ctx.region)
+        let r = self.regions.get(&ctx.account_id, &ctx.region);
+        if !r.armed.load(std::sync::atomic::Ordering::Relaxed)
+            && !r.armed.swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            scheduled::arm_all(&self.core, ctx, &r);
+        }
+        r
     }
 }
 
@@ -157,7 +164,13 @@ impl Service for Logs {
         "GetLookupTable" => lookup::get_lookup_table,
         "DescribeLookupTables" => lookup::describe_lookup_tables,
         "UpdateLookupTable" => lookup::update_lookup_table,
-        "DeleteLookupTable" => lookup::delete_lookup_table;
+        "DeleteLookupTable" => lookup::delete_lookup_table,
+        "CreateScheduledQuery" => scheduled::create_scheduled_query,
+        "GetScheduledQuery" => scheduled::get_scheduled_query,
+        "ListScheduledQueries" => scheduled::list_scheduled_queries,
+        "UpdateScheduledQuery" => scheduled::update_scheduled_query,
+        "DeleteScheduledQuery" => scheduled::delete_scheduled_query,
+        "GetScheduledQueryHistory" => scheduled::get_scheduled_query_history;
         raw {
             "StartLiveTail" => livetail::start_live_tail,
         }

@@ -74,8 +74,13 @@ fn from_query(svc: &Logs, ctx: &RequestContext, id: &str) -> Result<String, Logs
             q.status
         )));
     }
+    Ok(csv_of(&q.results))
+}
+
+/// Result rows as CSV, the result fields (but `@ptr`) as header.
+pub fn csv_of(rows: &[Vec<(String, String)>]) -> String {
     let mut cols: Vec<String> = Vec::new();
-    for row in &q.results {
+    for row in rows {
         for (f, _) in row {
             if f != "@ptr" && !cols.contains(f) {
                 cols.push(f.clone());
@@ -87,7 +92,7 @@ fn from_query(svc: &Logs, ctx: &RequestContext, id: &str) -> Result<String, Logs
         .map(|c| csv_cell(c))
         .collect::<Vec<_>>()
         .join(",");
-    for row in &q.results {
+    for row in rows {
         out.push('\n');
         let cells: Vec<String> = cols
             .iter()
@@ -100,7 +105,7 @@ fn from_query(svc: &Logs, ctx: &RequestContext, id: &str) -> Result<String, Logs
             .collect();
         out.push_str(&cells.join(","));
     }
-    Ok(out)
+    out
 }
 
 fn body_of(

@@ -99,60 +99,15 @@ pub(crate) async fn start_query(
     let limit = i.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, 10_000);
     let region = svc.region(ctx);
     region.apply_retention(now_ms(ctx));
-    let outcome = {
-        let r = region.read();
-        for n in &names {
-            if !r.contains_key(n) {
-                return Err(LogsError::ResourceNotFoundException(format!(
-                    "Log group '{n}' does not exist for account ID '{}' (Service: AWSLogs)",
-                    ctx.account_id
-                )));
-            }
-        }
-        let (lo, hi) = (
-            i.start_time.saturating_mul(1000),
-            i.end_time.saturating_mul(1000).saturating_add(999),
-        );
-        let mut records = Vec::new();
-        for n in &names {
-            let Some(g) = r.get(n) else { continue };
-            for s in g.streams.values() {
-                let a = s.events.partition_point(|e| e.timestamp < lo);
-                let b = s.events.partition_point(|e| e.timestamp <= hi);
-                records.extend(s.events[a..b.max(a)].iter().map(|e| Record {
-                    timestamp: e.timestamp,
-                    ingestion_time: e.ingestion_time,
-                    message: &e.message,
-                    stream: &s.name,
-                    group: &g.name,
-                    seq: e.seq,
-                }));
-            }
-        }
-        let mut outcome = insights::run(&query, &records, limit);
-        let unmask = i.query_string.contains("unmask(");
-        let account_dp = crate::policies::account_data_protection(&region);
-        let policies: Vec<&str> = names
-            .iter()
-            .filter_map(|n| {
-                r.get(n)
-                    .and_then(|g| g.data_protection_policy.as_deref())
-                    .or(account_dp.as_deref())
-            })
-            .collect();
-        for p in policies {
-            if let Some(m) = crate::protection::masker(Some(p), unmask) {
-                for row in &mut outcome.rows {
-                    for (f, v) in row.iter_mut() {
-                        if f != "@ptr" {
-                            *v = m.mask(v);
-                        }
-                    }
-                }
-            }
-        }
-        outcome
-    };
+    let outcome = execute(
+        &region,
+        &ctx.account_id,
+        &names,
+        (i.start_time, i.end_time),
+        &query,
+        i.query_string.contains("unmask("),
+        limit,
+    )?;
     let id = overcast_core::ids::uuid();
     let q = Query {
         id: id.clone(),
@@ -180,6 +135,73 @@ pub(crate) async fn start_query(
     }
     m.insert(id.clone(), Arc::new(q));
     Ok(StartQueryOut { query_id: id })
+}
+
+/// Runs a parsed query over `names` between `range` (epoch seconds, inclusive), masking
+/// what the groups' (or the account's) data protection policies cover unless `unmask`.
+pub(crate) fn execute(
+    region: &crate::state::Region,
+    account: &str,
+    names: &[String],
+    range: (i64, i64),
+    query: &insights::Query,
+    unmask: bool,
+    limit: usize,
+) -> Result<insights::Outcome, LogsError> {
+    let outcome = {
+        let r = region.read();
+        for n in names {
+            if !r.contains_key(n) {
+                return Err(LogsError::ResourceNotFoundException(format!(
+                    "Log group '{n}' does not exist for account ID '{}' (Service: AWSLogs)",
+                    account
+                )));
+            }
+        }
+        let (lo, hi) = (
+            range.0.saturating_mul(1000),
+            range.1.saturating_mul(1000).saturating_add(999),
+        );
+        let mut records = Vec::new();
+        for n in names {
+            let Some(g) = r.get(n) else { continue };
+            for s in g.streams.values() {
+                let a = s.events.partition_point(|e| e.timestamp < lo);
+                let b = s.events.partition_point(|e| e.timestamp <= hi);
+                records.extend(s.events[a..b.max(a)].iter().map(|e| Record {
+                    timestamp: e.timestamp,
+                    ingestion_time: e.ingestion_time,
+                    message: &e.message,
+                    stream: &s.name,
+                    group: &g.name,
+                    seq: e.seq,
+                }));
+            }
+        }
+        let mut outcome = insights::run(query, &records, limit);
+        let account_dp = crate::policies::account_data_protection(region);
+        let policies: Vec<&str> = names
+            .iter()
+            .filter_map(|n| {
+                r.get(n)
+                    .and_then(|g| g.data_protection_policy.as_deref())
+                    .or(account_dp.as_deref())
+            })
+            .collect();
+        for p in policies {
+            if let Some(m) = crate::protection::masker(Some(p), unmask) {
+                for row in &mut outcome.rows {
+                    for (f, v) in row.iter_mut() {
+                        if f != "@ptr" {
+                            *v = m.mask(v);
+                        }
+                    }
+                }
+            }
+        }
+        outcome
+    };
+    Ok(outcome)
 }
 
 #[derive(Deserialize)]

@@ -271,6 +271,8 @@ pub struct Region {
     pub extra: Mutex<BTreeMap<String, serde_json::Value>>,
     /// Records.
     pub tables: Tables,
+    /// True once the region's scheduled queries are armed (first use after loading).
+    pub armed: std::sync::atomic::AtomicBool,
 }
 
 /// The store tables of a region.
@@ -354,6 +356,7 @@ impl Region {
             queries: Mutex::new(HashMap::new()),
             exports: Mutex::new(tables.exports.load().into_iter().collect()),
             extra: Mutex::new(tables.extra.load().into_iter().collect()),
+            armed: std::sync::atomic::AtomicBool::new(false),
             tables,
         }
     }
