@@ -496,3 +496,22 @@ def test_scheduled_queries_run_on_the_virtual_clock(logs, client, overcast):
     logs.delete_scheduled_query(identifier=sq)
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.get_scheduled_query(identifier=sq)
+
+
+def test_storage_tier_and_bearer_tokens(client, overcast):
+    logs = client("logs", aws_access_key_id="666666666666", aws_secret_access_key="test")
+    assert logs.get_storage_tier_policy()["storageTier"] == "STANDARD"
+    out = logs.put_storage_tier_policy(storageTier="INTELLIGENT_TIERING")
+    assert out["storageTier"] == "INTELLIGENT_TIERING" and out["lastUpdatedTime"] > 0
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.put_storage_tier_policy(storageTier="GLACIER")
+    name = group_with_stream(logs)
+    logs.put_bearer_token_authentication(logGroupIdentifier=name, bearerTokenAuthenticationEnabled=True)
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.put_bearer_token_authentication(logGroupIdentifier=name + "-x", bearerTokenAuthenticationEnabled=True)
+    overcast.kill9()
+    logs = client("logs", aws_access_key_id="666666666666", aws_secret_access_key="test")
+    assert logs.get_storage_tier_policy()["storageTier"] == "INTELLIGENT_TIERING"
+    assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["bearerTokenAuthenticationEnabled"] is True
+    logs.put_bearer_token_authentication(logGroupIdentifier=name, bearerTokenAuthenticationEnabled=False)
+    assert "bearerTokenAuthenticationEnabled" not in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]

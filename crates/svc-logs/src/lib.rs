@@ -170,7 +170,10 @@ impl Service for Logs {
         "ListScheduledQueries" => scheduled::list_scheduled_queries,
         "UpdateScheduledQuery" => scheduled::update_scheduled_query,
         "DeleteScheduledQuery" => scheduled::delete_scheduled_query,
-        "GetScheduledQueryHistory" => scheduled::get_scheduled_query_history;
+        "GetScheduledQueryHistory" => scheduled::get_scheduled_query_history,
+        "PutStorageTierPolicy" => misc::put_storage_tier_policy,
+        "GetStorageTierPolicy" => misc::get_storage_tier_policy,
+        "PutBearerTokenAuthentication" => misc::put_bearer_token_authentication;
         raw {
             "StartLiveTail" => livetail::start_live_tail,
         }

@@ -1,6 +1,8 @@
 //! Smaller operations: Associate/DisassociateKmsKey (a group's key, or the key of query
 //! results), OpenSearch integrations (Put/Get/List/DeleteIntegration, stored: Overcast has no
-//! OpenSearch to provision, so an integration is ACTIVE at once) and ListLogGroupsForQuery.
+//! OpenSearch to provision, so an integration is ACTIVE at once), ListLogGroupsForQuery, the
+//! account storage tier policy (stored: Overcast has one storage tier) and a group's bearer
+//! token authentication flag (shown by DescribeLogGroups).
 
 use overcast_core::RequestContext;
 use serde::Deserialize;
@@ -319,4 +321,65 @@ pub(crate) async fn list_log_groups_for_query(
         .collect();
     let (items, next) = page(arns, i.next_token.as_deref(), i.max_results, 500)?;
     Ok(json!({"logGroupIdentifiers": items, "nextToken": next}))
+}
+
+// ---- storage tier, bearer tokens ----
+
+const STORAGE_TIER: &str = "storage-tier";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PutStorageTierIn {
+    storage_tier: String,
+}
+
+pub(crate) async fn put_storage_tier_policy(
+    svc: &Logs,
+    ctx: &RequestContext,
+    i: PutStorageTierIn,
+) -> Result<Value, LogsError> {
+    if !["STANDARD", "INTELLIGENT_TIERING"].contains(&i.storage_tier.as_str()) {
+        return Err(LogsError::invalid(format!(
+            "1 validation error detected: Value '{}' at 'storageTier' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, INTELLIGENT_TIERING]",
+            i.storage_tier
+        )));
+    }
+    let v = json!({"storageTier": i.storage_tier, "lastUpdatedTime": crate::groups::now_ms(ctx)});
+    svc.region(ctx)
+        .extra_put(STORAGE_TIER, "account", v.clone())?;
+    Ok(v)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NoInput {}
+
+pub(crate) async fn get_storage_tier_policy(
+    svc: &Logs,
+    ctx: &RequestContext,
+    _i: NoInput,
+) -> Result<Value, LogsError> {
+    Ok(svc
+        .region(ctx)
+        .extra_get(STORAGE_TIER, "account")
+        .unwrap_or_else(|| json!({"storageTier": "STANDARD"})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct BearerTokenIn {
+    log_group_identifier: String,
+    bearer_token_authentication_enabled: bool,
+}
+
+pub(crate) async fn put_bearer_token_authentication(
+    svc: &Logs,
+    ctx: &RequestContext,
+    i: BearerTokenIn,
+) -> Result<Empty, LogsError> {
+    let name = crate::groups::group_name(None, Some(i.log_group_identifier))?;
+    update_group(svc, ctx, &name, |g| {
+        g.bearer_token = i.bearer_token_authentication_enabled;
+        Ok(())
+    })?;
+    Ok(Empty {})
 }

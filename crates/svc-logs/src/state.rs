@@ -150,6 +150,9 @@ pub struct Group {
     /// Transformer (PutTransformer).
     #[serde(default)]
     pub transformer: Option<TransformerState>,
+    /// Bearer token authentication (PutBearerTokenAuthentication).
+    #[serde(default)]
+    pub bearer_token: bool,
     /// Streams (persisted as their own records).
     #[serde(skip)]
     pub streams: BTreeMap<String, Stream>,
