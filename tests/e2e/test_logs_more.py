@@ -483,10 +483,21 @@ def test_scheduled_queries_run_on_the_virtual_clock(logs, client, overcast):
         assert body == [{"n": "3"}]
         got = logs.get_scheduled_query(identifier=sq)
         assert got["lastExecutionStatus"] == "Complete" and got["lastTriggeredTime"] == hist[0]["triggeredTimestamp"]
+        # An update re-arms the schedule once: the old job neither runs nor re-arms.
+        logs.update_scheduled_query(identifier=sq, **{**kw, "description": "v2"})
+
+        def history():
+            return logs.get_scheduled_query_history(identifier=sq, startTime=0, endTime=now_ms() + 10**9)["triggerHistory"]
+        overcast.clock(advance=301)
+        deadline = time.time() + 5
+        while time.time() < deadline and len(history()) < 2:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert len(history()) == 2
         logs.update_scheduled_query(identifier=sq, **{**kw, "state": "DISABLED"})
         overcast.clock(advance=301)
         time.sleep(0.3)
-        assert len(logs.get_scheduled_query_history(identifier=sq, startTime=0, endTime=now_ms() + 10**9)["triggerHistory"]) == 1
+        assert len(history()) == 2
     finally:
         overcast.clock(set=time.time())
     overcast.restart()

@@ -496,16 +496,23 @@ pub(crate) fn arm(core: &Core, ctx: &RequestContext, region: &Arc<Region>, name:
     }
     let generation = r["_gen"].as_u64().unwrap_or(0);
     let job_core = core.clone();
-    let region = region.clone();
+    // A weak handle: a region dropped by a reset stops its schedules.
+    let region = Arc::downgrade(region);
     let mut ctx = ctx.clone();
     let name = name.to_string();
     core.scheduler.at(at as f64 / 1000.0, move || {
+        let Some(region) = region.upgrade() else {
+            return;
+        };
         ctx.now = at as f64 / 1000.0;
-        fire(&job_core, &ctx, &region, &name, generation, at);
-        arm(&job_core, &ctx, &region, &name);
+        // A job made stale by an update or a delete neither runs nor re-arms.
+        if fire(&job_core, &ctx, &region, &name, generation, at) {
+            arm(&job_core, &ctx, &region, &name);
+        }
     });
 }
 
+/// Runs one trigger; false when the job is stale (the query was changed or deleted).
 fn fire(
     core: &Core,
     ctx: &RequestContext,
@@ -513,12 +520,12 @@ fn fire(
     name: &str,
     generation: u64,
     at: i64,
-) {
+) -> bool {
     let Some(mut r) = region.extra_get(SCHEDULED, name) else {
-        return;
+        return false;
     };
     if r["_gen"].as_u64() != Some(generation) || r["state"] != json!("ENABLED") {
-        return;
+        return false;
     }
     let lang = r["queryLanguage"].as_str().unwrap_or("CWLI").to_string();
     let text = r["queryString"].as_str().unwrap_or_default().to_string();
@@ -610,6 +617,7 @@ fn fire(
         h.drain(..h.len() - MAX_HISTORY);
     }
     let _ = region.extra_put(HISTORY, name, Value::Array(h));
+    true
 }
 
 /// Writes results to the destinations; their history entries.
