@@ -489,11 +489,10 @@ pub fn ppl(q: &str) -> Result<Translated, String> {
                     let keys: Vec<String> = split_commas(b)
                         .iter()
                         .map(|k| {
-                            if k.first().is_some_and(|f| is_kw(f, "span")) {
+                            if k.first().is_some_and(|f| is_kw(f, "span")) && k.len() >= 4 {
                                 // span(@timestamp, 5m) -> bin(5m)
-                                let inner: Vec<&[String]> = k[2..k.len().saturating_sub(1)]
-                                    .split(|x| x == ",")
-                                    .collect();
+                                let inner: Vec<&[String]> =
+                                    k[2..k.len() - 1].split(|x| x == ",").collect();
                                 format!(
                                     "bin({})",
                                     inner.get(1).map(|x| x.concat()).unwrap_or_default()
@@ -603,5 +602,27 @@ mod tests {
             "stats count(*) as count by level | sort count desc | limit 2"
         );
         assert!(ppl("source=g | explode x").is_err());
+        // Malformed input never panics.
+        for q in [
+            "source=g | stats count() by span",
+            "source=g | stats count() by span(",
+            "source=",
+            "|",
+            "source=g | sort",
+            "source=g | where like(",
+            "source=g | eval x",
+        ] {
+            let _ = ppl(q);
+        }
+        for q in [
+            "SELECT",
+            "SELECT a FROM",
+            "SELECT count( FROM `g`",
+            "SELECT a FROM `g` WHERE a IN (",
+            "SELECT a FROM `g` WHERE a IS",
+            "SELECT a FROM `g` LIMIT x",
+        ] {
+            let _ = sql(q);
+        }
     }
 }

@@ -1568,6 +1568,33 @@ mod tests {
     }
 
     #[test]
+    fn odd_input_never_panics() {
+        let cfg = json!([
+            {"grok": {"match": "%{DATA:a} %{GREEDYDATA:b}"}},
+            {"dateTimeConverter": {"source": "a", "target": "t", "matchPatterns": ["dd/MMM/yyyy:HH:mm:ss Z", "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX", "epoch"]}},
+            {"splitString": {"entries": [{"source": "b", "delimiter": "é"}]}},
+            {"listToMap": {"source": "b", "key": "k"}},
+            {"moveKeys": {"entries": [{"source": "a.b.c", "target": "x.y"}]}},
+        ]);
+        let t = Transformer::compile(cfg.as_array().unwrap()).unwrap();
+        for m in [
+            "",
+            " ",
+            "é é",
+            "10/Ñov/2024:13:55:36 +0",
+            "2024-13-45T99:99:99.1234567+99:99 x",
+            "1700000000000 é",
+            "\u{0}",
+        ] {
+            let _ = t.apply(m);
+        }
+        let pg = Transformer::compile(json!([{"parsePostgres": {}}]).as_array().unwrap()).unwrap();
+        for m in ["x UTC:", " UTC:a:b", "é UTC:1:2:3:4:5"] {
+            let _ = pg.apply(m);
+        }
+    }
+
+    #[test]
     fn validation() {
         for bad in [
             json!([]),
