@@ -70,10 +70,10 @@ def test_not_implemented_names_the_operation(client):
 def test_not_implemented_json_service(client):
     logs = client("logs")
     with pytest.raises(ClientError) as e:
-        logs.describe_destinations()
+        logs.list_syslog_configurations()
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert e.value.response["Error"]["Code"] == "NotImplemented"
-    assert "DescribeDestinations" in e.value.response["Error"]["Message"]
+    assert "ListSyslogConfigurations" in e.value.response["Error"]["Message"]
 
 
 def test_request_id_header_on_every_answer(overcast):

@@ -21,6 +21,14 @@ overcast_core::errors! {
         InvalidOperationException,
         /// Wrong sequence token (never raised: tokens are ignored like AWS today).
         InvalidSequenceTokenException,
+        /// Bad input (the newer operations: deliveries, integrations, ...).
+        ValidationException,
+        /// In use or changed concurrently.
+        ConflictException,
+        /// Quota reached.
+        ServiceQuotaExceededException,
+        /// Not allowed (cross-account policies).
+        AccessDeniedException,
     }
 }
 

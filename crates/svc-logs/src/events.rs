@@ -151,6 +151,14 @@ pub(crate) async fn put_log_events(
             )
         });
         let group = g.name.clone();
+        // A transformer rewrites each event at ingestion (it was validated when it was put).
+        // (the group's own, else an account TRANSFORMER_POLICY selecting the group).
+        let transformer = g
+            .transformer
+            .as_ref()
+            .map(|t| t.config.clone())
+            .or_else(|| crate::policies::account_transformer(&region, &group))
+            .and_then(|c| crate::transform::Transformer::compile(&c).ok());
         let Some(s) = g.streams.get_mut(&i.log_stream_name) else {
             return Err(LogsError::no_stream());
         };
@@ -164,7 +172,10 @@ pub(crate) async fn put_log_events(
                 timestamp: e.timestamp,
                 ingestion_time: now,
                 seq: first_seq + n as u64,
-                message: e.message,
+                message: match &transformer {
+                    Some(t) => t.apply(&e.message).unwrap_or(e.message),
+                    None => e.message,
+                },
             })
             .collect();
         if !accepted.is_empty() {
@@ -193,6 +204,7 @@ pub(crate) async fn put_log_events(
             accepted_count = accepted.len();
             accepted_bytes = accepted.iter().map(|e| e.message.len() as u64).sum::<u64>();
             s.bytes += accepted_bytes;
+            crate::livetail::publish(svc, ctx, &group, &s.name, &accepted);
             work = filters.map(|f| (group, s.name.clone(), f, accepted.clone()));
             insert_sorted(&mut s.events, accepted);
         } else {
@@ -320,8 +332,11 @@ pub(crate) async fn get_log_events(
         .streams
         .get(&i.log_stream_name)
         .ok_or_else(LogsError::no_stream)?;
+    let account_dp = crate::policies::account_data_protection(&region);
     let masker = crate::protection::masker(
-        g.data_protection_policy.as_deref(),
+        g.data_protection_policy
+            .as_deref()
+            .or(account_dp.as_deref()),
         i.unmask.unwrap_or(false),
     );
     let ev = &s.events;
@@ -488,8 +503,11 @@ pub(crate) async fn filter_log_events(
     region.apply_retention(now_ms(ctx));
     let r = region.read();
     let g = r.get(&name).ok_or_else(LogsError::no_group)?;
+    let account_dp = crate::policies::account_data_protection(&region);
     let masker = crate::protection::masker(
-        g.data_protection_policy.as_deref(),
+        g.data_protection_policy
+            .as_deref()
+            .or(account_dp.as_deref()),
         i.unmask.unwrap_or(false),
     );
     let streams: Vec<&Stream> = g

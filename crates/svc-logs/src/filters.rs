@@ -244,6 +244,9 @@ pub(crate) async fn put_subscription_filter(
             i.destination_arn
         )));
     }
+    if service == "logs" {
+        crate::resources::check_destination(svc, ctx, &i.destination_arn)?;
+    }
     let now = now_ms(ctx);
     update_group(svc, ctx, &i.log_group_name, |g| {
         if !g.subscription_filters.contains_key(&i.filter_name) && g.subscription_filters.len() >= 2

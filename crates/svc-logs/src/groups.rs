@@ -130,6 +130,8 @@ pub(crate) async fn create_log_group(
         subscription_filters: BTreeMap::new(),
         data_protection_policy: None,
         data_protection_updated: None,
+        transformer: None,
+        bearer_token: false,
         streams: BTreeMap::new(),
     };
     region.tables.groups.put(&group.name, &group)?;
@@ -204,6 +206,8 @@ pub(crate) struct LogGroupOut {
     log_group_class: String,
     log_group_arn: String,
     deletion_protection_enabled: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    bearer_token_authentication_enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     data_protection_status: Option<String>,
 }
@@ -267,6 +271,7 @@ pub(crate) async fn describe_log_groups(
                 log_group_class: g.class.clone(),
                 log_group_arn: arn,
                 deletion_protection_enabled: g.deletion_protection,
+                bearer_token_authentication_enabled: g.bearer_token,
                 data_protection_status: g
                     .data_protection_policy
                     .as_ref()
@@ -523,6 +528,8 @@ impl Group {
             subscription_filters: self.subscription_filters.clone(),
             data_protection_policy: self.data_protection_policy.clone(),
             data_protection_updated: self.data_protection_updated,
+            transformer: self.transformer.clone(),
+            bearer_token: self.bearer_token,
             streams: BTreeMap::new(),
         }
     }

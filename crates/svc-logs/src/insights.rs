@@ -616,6 +616,7 @@ fn split_pipes(q: &str) -> Vec<String> {
     let mut quote: Option<char> = None;
     let mut depth = 0i32;
     let mut slash = false;
+    let mut escaped = false;
     let mut prev_sig = ' ';
     for ch in q.chars() {
         if let Some(qc) = quote {
@@ -627,7 +628,11 @@ fn split_pipes(q: &str) -> Vec<String> {
         }
         if slash {
             cur.push(ch);
-            if ch == '/' {
+            if escaped {
+                escaped = false;
+            } else if ch == '\\' {
+                escaped = true;
+            } else if ch == '/' {
                 slash = false;
             }
             continue;
@@ -1406,6 +1411,14 @@ mod tests {
 
     fn q(query: &str, r: &[Record]) -> Vec<Vec<(String, String)>> {
         run(&Query::parse(query).unwrap(), r, 10_000).rows
+    }
+
+    #[test]
+    fn escaped_slashes_in_regexes_do_not_end_them() {
+        assert_eq!(
+            split_pipes(r"filter p like /^\/a|b\/$/ | limit 1"),
+            vec![r"filter p like /^\/a|b\/$/", "limit 1"]
+        );
     }
 
     #[test]

@@ -58,24 +58,78 @@ pub(crate) async fn after_put(
         if matched.is_empty() {
             continue;
         }
-        if f.destination_arn.split(':').nth(2) != Some("lambda") {
-            tracing::debug!(destination = %f.destination_arn, "subscription destination not delivered yet");
-            continue;
-        }
-        let payload = subscription_payload(&ctx.account_id, group, stream, &f.name, &matched);
-        let input = json!({
-            "FunctionName": f.destination_arn,
-            "InvocationType": "Event",
-            "Payload": overcast_wire::value::encode_base64(&payload),
-        });
-        let dir = svc.core.services.clone();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            if let Err(e) = dir.call_value(&ctx, "lambda", "Invoke", input).await {
-                tracing::debug!(error = %e, "subscription delivery to Lambda failed");
-            }
-        });
+        deliver(svc, ctx, group, stream, f, &matched);
     }
+}
+
+/// Sends a subscription's matching events to its destination: Lambda (event invocation of
+/// `{"awslogs": {"data": ...}}`), Kinesis / Firehose (a gzip'd JSON record), or a Logs
+/// destination (forwarded, as its owner, to the destination's target).
+fn deliver(
+    svc: &Logs,
+    ctx: &RequestContext,
+    group: &str,
+    stream: &str,
+    f: &SubscriptionFilter,
+    matched: &[&Event],
+) {
+    let (target_ctx, target) = match f.destination_arn.split(':').nth(2) {
+        Some("logs") => match crate::resources::destination_target(svc, ctx, &f.destination_arn) {
+            Some(t) => t,
+            None => {
+                tracing::debug!(destination = %f.destination_arn, "subscription destination is gone");
+                return;
+            }
+        },
+        _ => (ctx.clone(), f.destination_arn.clone()),
+    };
+    let (service, op, input) = match target.split(':').nth(2) {
+        Some("lambda") => {
+            let payload = subscription_payload(&ctx.account_id, group, stream, &f.name, matched);
+            (
+                "lambda",
+                "Invoke",
+                json!({
+                    "FunctionName": target,
+                    "InvocationType": "Event",
+                    "Payload": overcast_wire::value::encode_base64(&payload),
+                }),
+            )
+        }
+        Some(s @ ("kinesis" | "firehose")) => {
+            let data = overcast_wire::value::encode_base64(&subscription_record(
+                &ctx.account_id,
+                group,
+                stream,
+                &f.name,
+                matched,
+            ));
+            if s == "kinesis" {
+                (
+                    "kinesis",
+                    "PutRecord",
+                    json!({"StreamARN": target, "Data": data, "PartitionKey": stream}),
+                )
+            } else {
+                let name = target.rsplit('/').next().unwrap_or_default().to_string();
+                (
+                    "firehose",
+                    "PutRecord",
+                    json!({"DeliveryStreamName": name, "Record": {"Data": data}}),
+                )
+            }
+        }
+        _ => {
+            tracing::debug!(destination = %target, "subscription destination not deliverable");
+            return;
+        }
+    };
+    let dir = svc.core.services.clone();
+    tokio::spawn(async move {
+        if let Err(e) = dir.call_value(&target_ctx, service, op, input).await {
+            tracing::debug!(error = %e, service, "subscription delivery failed");
+        }
+    });
 }
 
 /// (dimensions, minute) of an aggregate.
@@ -166,8 +220,8 @@ pub fn metric_data(f: &MetricFilter, events: &[Event], now: f64) -> Vec<(String,
     out
 }
 
-/// The bytes Lambda receives from a subscription: `{"awslogs": {"data": base64(gzip(json))}}`.
-pub fn subscription_payload(
+/// The gzip'd JSON record Kinesis and Firehose receive from a subscription.
+pub fn subscription_record(
     owner: &str,
     group: &str,
     stream: &str,
@@ -188,7 +242,18 @@ pub fn subscription_payload(
     });
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let _ = gz.write_all(body.to_string().as_bytes());
-    let zipped = gz.finish().unwrap_or_default();
+    gz.finish().unwrap_or_default()
+}
+
+/// The bytes Lambda receives from a subscription: `{"awslogs": {"data": base64(gzip(json))}}`.
+pub fn subscription_payload(
+    owner: &str,
+    group: &str,
+    stream: &str,
+    filter: &str,
+    events: &[&Event],
+) -> Vec<u8> {
+    let zipped = subscription_record(owner, group, stream, filter, events);
     json!({"awslogs": {"data": overcast_wire::value::encode_base64(&zipped)}})
         .to_string()
         .into_bytes()

@@ -26,6 +26,7 @@ pub(crate) struct StartQueryIn {
     end_time: i64,
     query_string: String,
     limit: Option<usize>,
+    query_language: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -39,7 +40,29 @@ pub(crate) async fn start_query(
     ctx: &RequestContext,
     i: StartQueryIn,
 ) -> Result<StartQueryOut, LogsError> {
+    let language = i.query_language.clone().unwrap_or_else(|| "CWLI".into());
+    // SQL and PPL run as the CWLI pipeline they translate to; their groups come from the query.
+    let translated = match language.as_str() {
+        "CWLI" => None,
+        "SQL" => Some(crate::sqlppl::sql(&i.query_string)),
+        "PPL" => Some(crate::sqlppl::ppl(&i.query_string)),
+        other => {
+            return Err(LogsError::invalid(format!(
+                "1 validation error detected: Value '{other}' at 'queryLanguage' failed to satisfy constraint: Member must satisfy enum value set: [CWLI, SQL, PPL]"
+            )))
+        }
+    };
+    let translated = translated
+        .transpose()
+        .map_err(LogsError::MalformedQueryException)?;
     let mut names: Vec<String> = Vec::new();
+    if let Some(t) = &translated {
+        names.extend(
+            t.groups
+                .iter()
+                .map(|x| name_from_arn(x).unwrap_or(x.clone())),
+        );
+    }
     let sources = [
         i.log_group_name.is_some(),
         i.log_group_names.is_some(),
@@ -68,65 +91,30 @@ pub(crate) async fn start_query(
             "End time should not be before the start time",
         ));
     }
-    let query =
-        insights::Query::parse(&i.query_string).map_err(LogsError::MalformedQueryException)?;
+    let cwli = translated
+        .as_ref()
+        .map(|t| t.cwli.as_str())
+        .unwrap_or(&i.query_string);
+    let query = insights::Query::parse(cwli).map_err(LogsError::MalformedQueryException)?;
     let limit = i.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, 10_000);
     let region = svc.region(ctx);
     region.apply_retention(now_ms(ctx));
-    let outcome = {
-        let r = region.read();
-        for n in &names {
-            if !r.contains_key(n) {
-                return Err(LogsError::ResourceNotFoundException(format!(
-                    "Log group '{n}' does not exist for account ID '{}' (Service: AWSLogs)",
-                    ctx.account_id
-                )));
-            }
-        }
-        let (lo, hi) = (
-            i.start_time.saturating_mul(1000),
-            i.end_time.saturating_mul(1000).saturating_add(999),
-        );
-        let mut records = Vec::new();
-        for n in &names {
-            let Some(g) = r.get(n) else { continue };
-            for s in g.streams.values() {
-                let a = s.events.partition_point(|e| e.timestamp < lo);
-                let b = s.events.partition_point(|e| e.timestamp <= hi);
-                records.extend(s.events[a..b.max(a)].iter().map(|e| Record {
-                    timestamp: e.timestamp,
-                    ingestion_time: e.ingestion_time,
-                    message: &e.message,
-                    stream: &s.name,
-                    group: &g.name,
-                    seq: e.seq,
-                }));
-            }
-        }
-        let mut outcome = insights::run(&query, &records, limit);
-        let unmask = i.query_string.contains("unmask(");
-        let policies: Vec<&str> = names
-            .iter()
-            .filter_map(|n| r.get(n).and_then(|g| g.data_protection_policy.as_deref()))
-            .collect();
-        for p in policies {
-            if let Some(m) = crate::protection::masker(Some(p), unmask) {
-                for row in &mut outcome.rows {
-                    for (f, v) in row.iter_mut() {
-                        if f != "@ptr" {
-                            *v = m.mask(v);
-                        }
-                    }
-                }
-            }
-        }
-        outcome
-    };
+    let outcome = execute(
+        &region,
+        &ctx.account_id,
+        &names,
+        (i.start_time, i.end_time),
+        &query,
+        i.query_string.contains("unmask("),
+        limit,
+    )?;
     let id = overcast_core::ids::uuid();
     let q = Query {
         id: id.clone(),
         query_string: i.query_string,
+        language,
         log_group_name: names[0].clone(),
+        groups: names.clone(),
         status: "Complete".into(),
         create_time: now_ms(ctx),
         results: outcome.rows,
@@ -147,6 +135,73 @@ pub(crate) async fn start_query(
     }
     m.insert(id.clone(), Arc::new(q));
     Ok(StartQueryOut { query_id: id })
+}
+
+/// Runs a parsed query over `names` between `range` (epoch seconds, inclusive), masking
+/// what the groups' (or the account's) data protection policies cover unless `unmask`.
+pub(crate) fn execute(
+    region: &crate::state::Region,
+    account: &str,
+    names: &[String],
+    range: (i64, i64),
+    query: &insights::Query,
+    unmask: bool,
+    limit: usize,
+) -> Result<insights::Outcome, LogsError> {
+    let outcome = {
+        let r = region.read();
+        for n in names {
+            if !r.contains_key(n) {
+                return Err(LogsError::ResourceNotFoundException(format!(
+                    "Log group '{n}' does not exist for account ID '{}' (Service: AWSLogs)",
+                    account
+                )));
+            }
+        }
+        let (lo, hi) = (
+            range.0.saturating_mul(1000),
+            range.1.saturating_mul(1000).saturating_add(999),
+        );
+        let mut records = Vec::new();
+        for n in names {
+            let Some(g) = r.get(n) else { continue };
+            for s in g.streams.values() {
+                let a = s.events.partition_point(|e| e.timestamp < lo);
+                let b = s.events.partition_point(|e| e.timestamp <= hi);
+                records.extend(s.events[a..b.max(a)].iter().map(|e| Record {
+                    timestamp: e.timestamp,
+                    ingestion_time: e.ingestion_time,
+                    message: &e.message,
+                    stream: &s.name,
+                    group: &g.name,
+                    seq: e.seq,
+                }));
+            }
+        }
+        let mut outcome = insights::run(query, &records, limit);
+        let account_dp = crate::policies::account_data_protection(region);
+        let policies: Vec<&str> = names
+            .iter()
+            .filter_map(|n| {
+                r.get(n)
+                    .and_then(|g| g.data_protection_policy.as_deref())
+                    .or(account_dp.as_deref())
+            })
+            .collect();
+        for p in policies {
+            if let Some(m) = crate::protection::masker(Some(p), unmask) {
+                for row in &mut outcome.rows {
+                    for (f, v) in row.iter_mut() {
+                        if f != "@ptr" {
+                            *v = m.mask(v);
+                        }
+                    }
+                }
+            }
+        }
+        outcome
+    };
+    Ok(outcome)
 }
 
 #[derive(Deserialize)]
@@ -195,7 +250,7 @@ pub(crate) async fn get_query_results(
 ) -> Result<GetQueryResultsOut, LogsError> {
     let q = find(svc, ctx, &i.query_id)?;
     Ok(GetQueryResultsOut {
-        query_language: "CWLI".into(),
+        query_language: q.language.clone(),
         results: q
             .results
             .iter()
@@ -244,6 +299,7 @@ pub(crate) struct DescribeQueriesIn {
     log_group_name: Option<String>,
     status: Option<String>,
     max_results: Option<usize>,
+    query_language: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -276,6 +332,7 @@ pub(crate) async fn describe_queries(
                 .as_ref()
                 .is_none_or(|n| &q.log_group_name == n)
                 && i.status.as_ref().is_none_or(|s| &q.status == s)
+                && i.query_language.as_ref().is_none_or(|l| &q.language == l)
         })
         .collect();
     qs.sort_by(|a, b| b.create_time.cmp(&a.create_time).then(a.id.cmp(&b.id)));
@@ -284,7 +341,7 @@ pub(crate) async fn describe_queries(
             .into_iter()
             .take(i.max_results.unwrap_or(1000))
             .map(|q| QueryInfo {
-                query_language: "CWLI".into(),
+                query_language: q.language.clone(),
                 query_id: q.id.clone(),
                 query_string: q.query_string.clone(),
                 status: q.status.clone(),
@@ -502,8 +559,11 @@ pub(crate) async fn get_log_record(
         .get(stream)
         .and_then(|s| s.events.iter().find(|e| e.seq == seq))
         .ok_or_else(not_found)?;
+    let account_dp = crate::policies::account_data_protection(&region);
     let masker = crate::protection::masker(
-        g.data_protection_policy.as_deref(),
+        g.data_protection_policy
+            .as_deref()
+            .or(account_dp.as_deref()),
         i.unmask.unwrap_or(false),
     );
     let mut rec = discovered(&e.message);

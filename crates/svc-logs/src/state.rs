@@ -103,6 +103,17 @@ pub struct SubscriptionFilter {
     pub creation_time: i64,
 }
 
+/// A group's transformer: its processors as the model has them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransformerState {
+    /// transformerConfig.
+    pub config: Vec<serde_json::Value>,
+    /// Epoch ms.
+    pub creation_time: i64,
+    /// Epoch ms.
+    pub last_modified_time: i64,
+}
+
 /// A log group.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Group {
@@ -136,6 +147,12 @@ pub struct Group {
     /// When the data protection policy was last set, epoch ms.
     #[serde(default)]
     pub data_protection_updated: Option<i64>,
+    /// Transformer (PutTransformer).
+    #[serde(default)]
+    pub transformer: Option<TransformerState>,
+    /// Bearer token authentication (PutBearerTokenAuthentication).
+    #[serde(default)]
+    pub bearer_token: bool,
     /// Streams (persisted as their own records).
     #[serde(skip)]
     pub streams: BTreeMap<String, Stream>,
@@ -182,8 +199,12 @@ pub struct Query {
     pub id: String,
     /// Query text.
     pub query_string: String,
+    /// `CWLI`, `SQL` or `PPL`.
+    pub language: String,
     /// First log group.
     pub log_group_name: String,
+    /// Every log group queried.
+    pub groups: Vec<String>,
     /// `Complete`, `Cancelled`, `Failed`.
     pub status: String,
     /// Epoch ms.
@@ -248,8 +269,13 @@ pub struct Region {
     pub queries: Mutex<HashMap<String, Arc<Query>>>,
     /// Export tasks by id.
     pub exports: Mutex<BTreeMap<String, ExportTask>>,
+    /// The other stored resources (destinations, deliveries, anomaly detectors, account
+    /// policies, ...) as model-shaped JSON, keyed by kind SEP name.
+    pub extra: Mutex<BTreeMap<String, serde_json::Value>>,
     /// Records.
     pub tables: Tables,
+    /// True once the region's scheduled queries are armed (first use after loading).
+    pub armed: std::sync::atomic::AtomicBool,
 }
 
 /// The store tables of a region.
@@ -266,6 +292,8 @@ pub struct Tables {
     pub definitions: Table<QueryDefinition>,
     /// Export tasks.
     pub exports: Table<ExportTask>,
+    /// The other resources (see `Region::extra`).
+    pub extra: Table<serde_json::Value>,
     /// True when writes are kept.
     pub durable: bool,
 }
@@ -291,6 +319,7 @@ impl Region {
             policies: Table::new(store.clone(), ns("policies")),
             definitions: Table::new(store.clone(), ns("definitions")),
             exports: Table::new(store.clone(), ns("exports")),
+            extra: Table::new(store.clone(), ns("extra")),
             durable: store.durable(),
         };
         let mut groups: BTreeMap<String, Group> = tables.groups.load().into_iter().collect();
@@ -329,8 +358,54 @@ impl Region {
             definitions: Mutex::new(tables.definitions.load().into_iter().collect()),
             queries: Mutex::new(HashMap::new()),
             exports: Mutex::new(tables.exports.load().into_iter().collect()),
+            extra: Mutex::new(tables.extra.load().into_iter().collect()),
+            armed: std::sync::atomic::AtomicBool::new(false),
             tables,
         }
+    }
+
+    /// A stored resource of a kind.
+    pub fn extra_get(&self, kind: &str, name: &str) -> Option<serde_json::Value> {
+        lock(&self.extra)
+            .get(&format!("{kind}{SEP}{name}"))
+            .cloned()
+    }
+
+    /// Every stored resource of a kind, by name.
+    pub fn extra_list(&self, kind: &str) -> Vec<(String, serde_json::Value)> {
+        let prefix = format!("{kind}{SEP}");
+        lock(&self.extra)
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, v)| (k[prefix.len()..].to_string(), v.clone()))
+            .collect()
+    }
+
+    /// Stores a resource (written through first).
+    pub fn extra_put(
+        &self,
+        kind: &str,
+        name: &str,
+        v: serde_json::Value,
+    ) -> Result<(), std::io::Error> {
+        let key = format!("{kind}{SEP}{name}");
+        self.tables.extra.put(&key, &v)?;
+        lock(&self.extra).insert(key, v);
+        Ok(())
+    }
+
+    /// Removes a resource; what was there.
+    pub fn extra_delete(
+        &self,
+        kind: &str,
+        name: &str,
+    ) -> Result<Option<serde_json::Value>, std::io::Error> {
+        let key = format!("{kind}{SEP}{name}");
+        if !lock(&self.extra).contains_key(&key) {
+            return Ok(None);
+        }
+        self.tables.extra.delete(&key)?;
+        Ok(lock(&self.extra).remove(&key))
     }
 
     /// Read access to the groups.

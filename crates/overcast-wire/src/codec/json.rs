@@ -58,6 +58,17 @@ pub fn encode(route: &Route, output: &Value) -> Response<Body> {
     response(StatusCode::OK, content_type(Some(route.model)), bytes)
 }
 
+/// An event-stream output (StartLiveTail): the service's body is already framed (with the
+/// JSON protocol's `initial-response` first), so it passes through.
+pub fn encode_event_stream(stream: Body) -> Response<Body> {
+    let mut resp = Response::new(stream);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.amazon.eventstream"),
+    );
+    resp
+}
+
 /// `{"__type": "...", "message": "..."}` with `x-amzn-ErrorType` (and `x-amzn-query-error`
 /// for query-compatible services such as SQS).
 pub fn encode_error(

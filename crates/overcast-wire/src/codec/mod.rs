@@ -115,7 +115,10 @@ pub fn encode_output(
     request_id: &str,
 ) -> Response<Body> {
     let mut resp = match route.protocol {
-        Protocol::Json => json::encode(route, &output),
+        Protocol::Json => match stream {
+            Some(s) => json::encode_event_stream(s),
+            None => json::encode(route, &output),
+        },
         Protocol::Query | Protocol::Ec2 => query::encode(route, &output, request_id),
         Protocol::RestJson | Protocol::RestXml => rest::encode(route, output, stream),
         Protocol::Cbor => cbor::encode(route, &output),
