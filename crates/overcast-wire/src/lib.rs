@@ -8,6 +8,7 @@ pub mod codec;
 pub mod error;
 pub mod eventstream;
 pub mod model;
+pub mod names;
 pub mod protocol;
 pub mod quirks;
 pub mod registry;

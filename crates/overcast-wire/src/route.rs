@@ -103,7 +103,7 @@ pub fn route(
 
 fn route_target(headers: &HeaderMap) -> Result<Route, RouteError> {
     let target = headers
-        .get("x-amz-target")
+        .get(crate::names::X_AMZ_TARGET)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let Some((prefix, op)) = target.rsplit_once('.') else {

@@ -125,11 +125,11 @@ pub fn from_request(headers: &http::HeaderMap, query: Option<&str>) -> Option<Si
     {
         let mut s = parse_authorization(a)?;
         s.security_token = headers
-            .get("x-amz-security-token")
+            .get(crate::names::X_AMZ_SECURITY_TOKEN)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         s.amz_date = headers
-            .get("x-amz-date")
+            .get(crate::names::X_AMZ_DATE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         return Some(s);
@@ -390,7 +390,10 @@ fn request_time(sig: &SigV4, headers: &http::HeaderMap) -> Option<(String, i64)>
     if let Some(d) = sig.amz_date.as_deref() {
         return parse_amz_date(d).map(|t| (d.to_string(), t));
     }
-    if let Some(d) = headers.get("x-amz-date").and_then(|v| v.to_str().ok()) {
+    if let Some(d) = headers
+        .get(crate::names::X_AMZ_DATE)
+        .and_then(|v| v.to_str().ok())
+    {
         return parse_amz_date(d).map(|t| (d.to_string(), t));
     }
     let d = headers

@@ -601,7 +601,7 @@ fn verify(
     }
     let payload_hash = match parts
         .headers
-        .get("x-amz-content-sha256")
+        .get(overcast_wire::names::X_AMZ_CONTENT_SHA256)
         .and_then(|v| v.to_str().ok())
     {
         Some(h) => h.to_string(),

@@ -215,12 +215,12 @@ fn add_request_id(resp: &mut Response<Body>, protocol: Protocol, request_id: &st
     if let Ok(v) = HeaderValue::from_str(request_id) {
         let h = resp.headers_mut();
         if protocol == Protocol::RestXml {
-            h.insert("x-amz-request-id", v.clone());
-            if !h.contains_key("x-amz-id-2") {
-                h.insert("x-amz-id-2", v.clone());
+            h.insert(crate::names::X_AMZ_REQUEST_ID, v.clone());
+            if !h.contains_key(crate::names::X_AMZ_ID_2) {
+                h.insert(crate::names::X_AMZ_ID_2, v.clone());
             }
         }
-        h.insert("x-amzn-requestid", v);
+        h.insert(crate::names::X_AMZN_REQUESTID, v);
     }
 }
 
@@ -233,6 +233,8 @@ pub(crate) fn response(
     let bytes: Bytes = bytes.into();
     let mut r = Response::new(body::full(bytes));
     *r.status_mut() = status;
+    // Content type, request id(s) and a few more: one allocation, no regrowth.
+    r.headers_mut().reserve(6);
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(content_type),
