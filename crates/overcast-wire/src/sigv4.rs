@@ -193,20 +193,52 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
 /// key, so the four HMACs are done once per (secret, date, region, service). The cache is
 /// small and dropped whole when full.
 fn cached_signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+    use std::cell::RefCell;
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
+    thread_local! {
+        /// The last key this thread used: a busy client's requests share it.
+        static LAST: RefCell<Option<([String; 4], [u8; 32])>> = const { RefCell::new(None) };
+    }
+    let hit = LAST.with(|l| {
+        l.borrow().as_ref().and_then(|(id, k)| {
+            (id[0] == secret && id[1] == date && id[2] == region && id[3] == service).then_some(*k)
+        })
+    });
+    if let Some(k) = hit {
+        return k;
+    }
     static CACHE: OnceLock<Mutex<HashMap<String, [u8; 32]>>> = OnceLock::new();
     let id = format!("{date}/{region}/{service}/{secret}");
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(k) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
-        return *k;
-    }
-    let key = signing_key(secret, date, region, service);
-    let mut m = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if m.len() >= 1024 {
-        m.clear();
-    }
-    m.insert(id, key);
+    let cached = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&id)
+        .copied();
+    let key = match cached {
+        Some(k) => k,
+        None => {
+            let key = signing_key(secret, date, region, service);
+            let mut m = cache.lock().unwrap_or_else(|e| e.into_inner());
+            if m.len() >= 1024 {
+                m.clear();
+            }
+            m.insert(id, key);
+            key
+        }
+    };
+    LAST.with(|l| {
+        *l.borrow_mut() = Some((
+            [
+                secret.to_string(),
+                date.to_string(),
+                region.to_string(),
+                service.to_string(),
+            ],
+            key,
+        ))
+    });
     key
 }
 
@@ -481,21 +513,68 @@ pub fn verify(
     } else {
         payload_hash.to_string()
     };
-    let scope = format!("{}/{}/{}/aws4_request", sig.date, sig.region, sig.service);
     let key = cached_signing_key(secret, &sig.date, &sig.region, &sig.service);
     let query = canonical_query(query);
     let headers_block = canonical_headers(&sig.signed_headers, headers);
     let signed = &sig.signed_headers;
-    let provided = sig.signature.to_ascii_lowercase();
-    let mut last = None;
-    for uri in canonical_uris(&sig.service, path) {
+    // The signature as sent, decoded (hex, either case); a malformed one cannot match.
+    let mut provided = [0u8; 32];
+    let well_formed = hex::decode_to_slice(sig.signature.as_bytes(), &mut provided).is_ok();
+    let uris = canonical_uris(&sig.service, path);
+    if well_formed {
+        // Hot path: the canonical request and the string to sign stream into their hashes,
+        // with no intermediate strings.
+        for uri in &uris {
+            let mut h = Sha256::new();
+            for part in [
+                method,
+                "\n",
+                uri,
+                "\n",
+                &query,
+                "\n",
+                &headers_block,
+                "\n",
+                signed,
+                "\n",
+                &payload,
+            ] {
+                h.update(part.as_bytes());
+            }
+            let mut hashed = [0u8; 64];
+            if hex::encode_to_slice(h.finalize(), &mut hashed).is_err() {
+                continue;
+            }
+            let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&key) else {
+                continue;
+            };
+            for part in [
+                "AWS4-HMAC-SHA256\n",
+                &amz_date,
+                "\n",
+                &sig.date,
+                "/",
+                &sig.region,
+                "/",
+                &sig.service,
+                "/aws4_request\n",
+            ] {
+                mac.update(part.as_bytes());
+            }
+            mac.update(&hashed);
+            let expected: [u8; 32] = mac.finalize().into_bytes().into();
+            if constant_time_eq(&expected, &provided) {
+                return Ok(());
+            }
+        }
+    }
+    // A mismatch: S3 reports what it signed.
+    let scope = format!("{}/{}/{}/aws4_request", sig.date, sig.region, sig.service);
+    let last = uris.first().map(|uri| {
         let canonical = format!("{method}\n{uri}\n{query}\n{headers_block}\n{signed}\n{payload}");
         let sts = string_to_sign(&amz_date, &scope, &canonical);
-        if constant_time_eq(sign(&key, &sts).as_bytes(), provided.as_bytes()) {
-            return Ok(());
-        }
-        last.get_or_insert((canonical, sts));
-    }
+        (canonical, sts)
+    });
     let mut err = signature_mismatch(s3);
     if let (true, Some((canonical, sts))) = (s3, last) {
         err = err
