@@ -475,8 +475,9 @@ mod tests {
             "SCHEDULED"
         );
         let mut tz = rule("cron(0 16 * * *)", "PT1H");
-        tz["Rule"]["Schedule"]["Timezone"] = json!("Europe/Paris"); // UTC+1 standard
-        assert_eq!(status(&tz, t + 3600.0 + 60.0), "ACTIVE");
+        tz["Rule"]["Schedule"]["Timezone"] = json!("Europe/Paris"); // UTC+2 in May (summer time)
+        assert_eq!(status(&tz, t + 60.0), "ACTIVE");
+        assert_eq!(status(&tz, t + 3600.0 + 60.0), "SCHEDULED");
         let mut exp = daily.clone();
         exp["ExpireDate"] = json!(t);
         assert_eq!(status(&exp, t + 60.0), "EXPIRED");
