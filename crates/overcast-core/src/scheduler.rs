@@ -46,6 +46,8 @@ struct Inner {
     cancelled: Mutex<HashSet<u64>>,
     next_id: AtomicU64,
     wake: Notify,
+    /// The clock when jobs last ran: a smaller reading means the clock was set back.
+    last_now: std::sync::atomic::AtomicI64,
 }
 
 /// Handle on the scheduler.
@@ -75,6 +77,7 @@ impl Scheduler {
                 cancelled: Mutex::new(HashSet::new()),
                 next_id: AtomicU64::new(1),
                 wake: Notify::new(),
+                last_now: std::sync::atomic::AtomicI64::new(i64::MIN),
             }),
         }
     }
@@ -127,6 +130,7 @@ impl Scheduler {
 
     /// Runs every due job now; returns how long until the next one (ms), if any.
     pub fn run_due(&self) -> Option<i64> {
+        self.rebase_if_set_back();
         loop {
             let now = self.clock.now_millis();
             let mut due = {
@@ -162,6 +166,27 @@ impl Scheduler {
         }
     }
 
+    /// After the clock is set back, periodic jobs due more than one period ahead run one
+    /// period from now (otherwise a tick set for the far future would stall until then).
+    fn rebase_if_set_back(&self) {
+        let now = self.clock.now_millis();
+        let last = self.inner.last_now.swap(now, AtomicOrdering::Relaxed);
+        if now >= last {
+            return;
+        }
+        let mut jobs = self.inner.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        let rebased: Vec<Job> = std::mem::take(&mut *jobs)
+            .into_iter()
+            .map(|mut j| {
+                if let Some(every) = j.every_ms {
+                    j.at_ms = j.at_ms.min(now + every);
+                }
+                j
+            })
+            .collect();
+        *jobs = rebased.into();
+    }
+
     /// Drives the scheduler forever (spawn it once on the runtime).
     pub async fn run(self) {
         loop {
@@ -178,6 +203,28 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periodic_jobs_follow_the_clock_back() {
+        let clock = Clock::new();
+        clock.freeze();
+        let s = Scheduler::new(clock.clone());
+        let n = Arc::new(AtomicU64::new(0));
+        let m = n.clone();
+        s.every(60.0, move || {
+            m.fetch_add(1, AtomicOrdering::Relaxed);
+        });
+        let start = clock.now();
+        clock.set(start + 10.0 * 365.0 * 86_400.0);
+        s.run_due();
+        let after_jump = n.load(AtomicOrdering::Relaxed);
+        assert!(after_jump >= 1);
+        clock.set(start);
+        s.run_due();
+        clock.set(start + 61.0);
+        s.run_due();
+        assert_eq!(n.load(AtomicOrdering::Relaxed), after_jump + 1);
+    }
     use std::sync::atomic::AtomicUsize;
 
     #[test]
