@@ -942,3 +942,26 @@ def test_invocation_logs_reach_cloudwatch_logs(lam, client):
     assert any(m.startswith("REPORT RequestId:") and "Billed Duration" in m for m in messages), messages
     streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
     assert streams and "[$LATEST]" in streams[0]["logStreamName"]
+
+
+def test_caller_trace_id_reaches_the_handler(lam):
+    """X-Amzn-Trace-Id on the Invoke request continues into the function's _X_AMZN_TRACE_ID
+    (same Root, sampling decision kept); without one the function gets a fresh trace."""
+    name = uniq("trace-fn")
+    create(lam, name, {"lambda_function.py": """import os
+def lambda_handler(event, context):
+    return os.environ.get("_X_AMZN_TRACE_ID", "")
+"""})
+    root = "1-5759e988-bd862e3fe1be46a994272793"
+
+    def add_header(params, **_):
+        params["headers"]["X-Amzn-Trace-Id"] = f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1"
+
+    lam.meta.events.register("before-call.lambda.Invoke", add_header)
+    try:
+        seen = json.loads(lam.invoke(FunctionName=name)["Payload"].read())
+    finally:
+        lam.meta.events.unregister("before-call.lambda.Invoke", add_header)
+    assert seen.startswith(f"Root={root};Parent=") and seen.endswith(";Sampled=1")
+    fresh = json.loads(lam.invoke(FunctionName=name)["Payload"].read())
+    assert fresh.startswith("Root=1-") and root not in fresh

@@ -31,6 +31,9 @@ pub struct RequestContext {
     pub protocol: Protocol,
     /// `Host` header the client used (`localhost:4566`), for URLs the service hands out.
     pub host: String,
+    /// The request's `X-Amzn-Trace-Id` (X-Ray trace header), carried into calls between
+    /// services and into Lambda invocations.
+    pub trace_id: Option<String>,
 }
 
 impl RequestContext {
@@ -49,6 +52,7 @@ impl RequestContext {
             operation,
             protocol: Protocol::Json,
             host: "localhost:4566".to_string(),
+            trace_id: None,
         }
     }
 

@@ -17,3 +17,5 @@ pub const X_AMZN_REQUESTID: HeaderName = HeaderName::from_static("x-amzn-request
 pub const X_AMZ_REQUEST_ID: HeaderName = HeaderName::from_static("x-amz-request-id");
 /// `x-amz-id-2` (S3).
 pub const X_AMZ_ID_2: HeaderName = HeaderName::from_static("x-amz-id-2");
+/// `x-amzn-trace-id` (X-Ray).
+pub const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");

@@ -508,6 +508,12 @@ fn authenticate(
         operation: &route.operation.name,
         protocol: route.protocol,
         host,
+        trace_id: parts
+            .headers
+            .get(overcast_wire::names::X_AMZN_TRACE_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|t| t.contains("Root=1-"))
+            .map(str::to_string),
     })
 }
 

@@ -541,13 +541,29 @@ async fn run_counted(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let trace_id = format!(
-        "Root=1-{:08x}-{};Parent={};Sampled=0;Lineage=1:{}:0",
-        now_ms / 1000,
-        overcast_core::ids::hex(12),
-        overcast_core::ids::hex(8),
-        &overcast_core::ids::hex(4)
-    );
+    // The caller's trace (X-Amzn-Trace-Id) continues into the function; else a new one.
+    let trace_id = match ctx.trace_id.as_deref().and_then(trace_root) {
+        Some(root) => format!(
+            "Root={root};Parent={};Sampled={}",
+            overcast_core::ids::hex(8),
+            if ctx
+                .trace_id
+                .as_deref()
+                .is_some_and(|t| t.contains("Sampled=1"))
+            {
+                1
+            } else {
+                0
+            }
+        ),
+        None => format!(
+            "Root=1-{:08x}-{};Parent={};Sampled=0;Lineage=1:{}:0",
+            now_ms / 1000,
+            overcast_core::ids::hex(12),
+            overcast_core::ids::hex(8),
+            &overcast_core::ids::hex(4)
+        ),
+    };
     let inv = Invocation {
         request_id: request_id.clone(),
         payload: if payload.is_empty() {
@@ -928,4 +944,22 @@ pub(crate) async fn invoke_with_response_stream(
         value: head,
         body: Some(ChannelBody::boxed(rx)),
     })
+}
+
+/// The `Root=` trace id of an `X-Amzn-Trace-Id` header (`1-5759e988-bd862e3fe1be46a994272793`).
+fn trace_root(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("Root="))
+        .filter(|r| {
+            let mut it = r.split('-');
+            it.next() == Some("1")
+                && it
+                    .next()
+                    .is_some_and(|t| t.len() == 8 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+                && it
+                    .next()
+                    .is_some_and(|t| t.len() == 24 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+                && it.next().is_none()
+        })
 }
