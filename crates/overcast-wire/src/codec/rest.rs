@@ -59,6 +59,9 @@ struct ServiceRoutes {
     model: &'static ServiceModel,
     protocol: Protocol,
     by_method: Vec<(Method, Vec<OpRoute>)>,
+    /// The literal first path segment every operation's template starts with, if they all
+    /// share one (S3 Control's `v20180820`): other paths skip the whole table.
+    common_first: Option<String>,
     /// Namespace of the service's XML documents (rest-xml).
     xml_namespace: Option<String>,
 }
@@ -134,10 +137,23 @@ fn build_routes(info: &'static ServiceInfo) -> Option<ServiceRoutes> {
         .xml_namespace
         .clone()
         .or_else(|| find_xml_namespace(model));
+    let firsts: Vec<Option<&String>> = model
+        .operations
+        .iter()
+        .map(|op| match op.uri.segments.first() {
+            Some(PathSegment::Literal(l)) if !l.is_empty() => Some(l),
+            _ => None,
+        })
+        .collect();
+    let common_first = match firsts.first() {
+        Some(Some(l)) if firsts.iter().all(|f| *f == Some(*l)) => Some((*l).clone()),
+        _ => None,
+    };
     Some(ServiceRoutes {
         model,
         protocol,
         by_method,
+        common_first,
         xml_namespace,
     })
 }
@@ -270,6 +286,12 @@ pub fn route(
         let Some(routes) = routes_for(info) else {
             continue;
         };
+        if let Some(first) = &routes.common_first {
+            let head = path.trim_start_matches('/').split('/').next().unwrap_or("");
+            if head != first && !head.contains('%') {
+                continue;
+            }
+        }
         for (_, ops) in routes.by_method.iter().filter(|(m, _)| m == method) {
             for r in ops {
                 let op = &routes.model.operations[r.op];
