@@ -20,3 +20,36 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 pub fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed()
 }
+
+/// `first`'s frames, then `second`'s.
+pub fn chain(first: Body, second: Body) -> Body {
+    Chain {
+        first: Some(first),
+        second,
+    }
+    .boxed()
+}
+
+struct Chain {
+    first: Option<Body>,
+    second: Body,
+}
+
+impl http_body::Body for Chain {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        use std::task::Poll;
+        if let Some(first) = self.first.as_mut() {
+            match std::pin::Pin::new(first).poll_frame(cx) {
+                Poll::Ready(None) => self.first = None,
+                other => return other,
+            }
+        }
+        std::pin::Pin::new(&mut self.second).poll_frame(cx)
+    }
+}

@@ -810,11 +810,13 @@ fn invoke_complete(run: &Run, tail: bool) -> Bytes {
             &b[b.len().saturating_sub(4096)..]
         ));
     }
-    overcast_wire::eventstream::event(
+    overcast_wire::eventstream::model_event(
+        "lambda",
+        "InvokeWithResponseStream",
         "InvokeComplete",
-        "application/json",
-        complete.to_string().as_bytes(),
+        &complete,
     )
+    .unwrap_or_default()
 }
 
 fn payload_chunk(b: &[u8]) -> Bytes {

@@ -69,8 +69,10 @@ impl http_body::Body for ChannelBody {
     }
 }
 
+/// One event of StartLiveTail's stream, encoded by the wire layer from the model.
 fn frame(event_type: &str, v: &Value) -> Bytes {
-    overcast_wire::eventstream::event(event_type, "application/json", v.to_string().as_bytes())
+    overcast_wire::eventstream::model_event("logs", "StartLiveTail", event_type, v)
+        .unwrap_or_default()
 }
 
 fn strings(v: &Value, key: &str) -> Option<Vec<String>> {
@@ -187,7 +189,6 @@ pub(crate) async fn start_live_tail(
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     // Subscribe before answering, so no event put after the answer is missed.
     let mut sub = svc.live.subscribe();
-    let _ = tx.try_send(frame("initial-response", &json!({})));
     let _ = tx.try_send(frame("sessionStart", &start));
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(SESSION_MS);
@@ -236,10 +237,9 @@ pub(crate) async fn start_live_tail(
                     }
                 }
                 _ = tokio::time::sleep_until(deadline) => {
-                    let _ = tx.send(overcast_wire::eventstream::event(
+                    let _ = tx.send(frame(
                         "SessionTimeoutException",
-                        "application/json",
-                        json!({"message": "Session timed out after 3 hours."}).to_string().as_bytes(),
+                        &json!({"message": "Session timed out after 3 hours."}),
                     )).await;
                     break;
                 }

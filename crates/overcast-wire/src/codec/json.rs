@@ -58,10 +58,12 @@ pub fn encode(route: &Route, output: &Value) -> Response<Body> {
     response(StatusCode::OK, content_type(Some(route.model)), bytes)
 }
 
-/// An event-stream output (StartLiveTail): the service's body is already framed (with the
-/// JSON protocol's `initial-response` first), so it passes through.
+/// An event-stream output (StartLiveTail): the JSON protocol's `initial-response` event
+/// (the output's non-stream members; none here) comes first, then the service's framed
+/// events pass through.
 pub fn encode_event_stream(stream: Body) -> Response<Body> {
-    let mut resp = Response::new(stream);
+    let initial = crate::eventstream::event("initial-response", "application/json", b"{}");
+    let mut resp = Response::new(crate::body::chain(crate::body::full(initial), stream));
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/vnd.amazon.eventstream"),

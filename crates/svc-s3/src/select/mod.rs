@@ -553,10 +553,19 @@ fn run(
     Ok(out.into_bytes())
 }
 
-fn stats_xml(root: &str, scanned: u64, processed: u64, returned: u64) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><{root}><BytesScanned>{scanned}</BytesScanned><BytesProcessed>{processed}</BytesProcessed><BytesReturned>{returned}</BytesReturned></{root}>"
+/// A Stats or Progress event, encoded by the wire layer from the model.
+fn stats_event(name: &str, scanned: u64, processed: u64, returned: u64) -> bytes::Bytes {
+    overcast_wire::eventstream::model_event(
+        "s3",
+        "SelectObjectContent",
+        name,
+        &json!({"Details": {
+            "BytesScanned": scanned,
+            "BytesProcessed": processed,
+            "BytesReturned": returned,
+        }}),
     )
+    .unwrap_or_default()
 }
 
 /// SelectObjectContent.
@@ -648,17 +657,9 @@ pub async fn select_object_content(
         .and_then(Value::as_bool)
         == Some(true)
     {
-        stream.extend_from_slice(&overcast_wire::eventstream::event(
-            "Progress",
-            "text/xml",
-            stats_xml("Progress", scanned, processed, returned).as_bytes(),
-        ));
+        stream.extend_from_slice(&stats_event("Progress", scanned, processed, returned));
     }
-    stream.extend_from_slice(&overcast_wire::eventstream::event(
-        "Stats",
-        "text/xml",
-        stats_xml("Stats", scanned, processed, returned).as_bytes(),
-    ));
+    stream.extend_from_slice(&stats_event("Stats", scanned, processed, returned));
     stream.extend_from_slice(&overcast_wire::eventstream::event(
         "End",
         "application/octet-stream",
