@@ -168,6 +168,9 @@ def test_https_subscription_handshake_signed_delivery_and_untrusted_retries(serv
             deadline = time.time() + 5
             while rec.handshakes < before + attempt and time.time() < deadline:
                 time.sleep(0.05)
+            # Let Overcast record the failed attempt (and schedule the next retry on the
+            # virtual clock) before the clock moves again.
+            time.sleep(0.5)
             assert rec.handshakes == before + attempt
         msgs = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=5, MessageAttributeNames=["All"]).get("Messages")
         assert msgs, "the failed notification did not reach the dead-letter queue"
