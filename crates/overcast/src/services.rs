@@ -23,6 +23,7 @@ pub const ALL: &[(&str, Constructor)] = &[
     ("sns", svc_sns::service),
     ("sqs", svc_sqs::service),
     ("ssm", svc_ssm::service),
+    ("stepfunctions", svc_stepfunctions::service),
     ("sts", svc_sts::service),
     ("xray", svc_xray::service),
 ];
