@@ -475,3 +475,43 @@ def test_options_this_slice_does_not_honour_answer_not_implemented(s3, bucket):
     # Defaults AWS applies anyway are accepted.
     s3.put_object(Bucket=bucket, Key="ok", Body=b"y", ACL="private", ServerSideEncryption="AES256")
     assert s3.get_object(Bucket=bucket, Key="ok")["Body"].read() == b"y"
+
+
+def test_hot_small_objects_read_from_memory_stay_exact(s3, bucket):
+    """Small bodies are served from an in-memory cache after their first read: overwrites,
+    ranges, copies, versions, SSE-C and deletes must read exactly what is stored now."""
+    s3.put_object(Bucket=bucket, Key="hot", Body=b"first version")
+    for _ in range(2):  # the second read comes from the cache
+        assert s3.get_object(Bucket=bucket, Key="hot")["Body"].read() == b"first version"
+    s3.put_object(Bucket=bucket, Key="hot", Body=b"second!")
+    got = s3.get_object(Bucket=bucket, Key="hot")
+    assert got["Body"].read() == b"second!" and got["ContentLength"] == 7
+    part = s3.get_object(Bucket=bucket, Key="hot", Range="bytes=2-4")
+    assert part["Body"].read() == b"con" and part["ContentRange"] == "bytes 2-4/7"
+    assert s3.get_object(Bucket=bucket, Key="hot", Range="bytes=-3")["Body"].read() == b"nd!"
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "hot"})
+    s3.put_object(Bucket=bucket, Key="hot", Body=b"third")
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == b"second!"
+    assert s3.get_object(Bucket=bucket, Key="hot")["Body"].read() == b"third"
+    # Versions keep their own bodies.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=bucket, Key="ver", Body=b"v-one")["VersionId"]
+    assert s3.get_object(Bucket=bucket, Key="ver")["Body"].read() == b"v-one"
+    s3.put_object(Bucket=bucket, Key="ver", Body=b"v-two")
+    assert s3.get_object(Bucket=bucket, Key="ver")["Body"].read() == b"v-two"
+    assert s3.get_object(Bucket=bucket, Key="ver", VersionId=v1)["Body"].read() == b"v-one"
+    # SSE-C: what is cached is the stored (encrypted) form; the key is still checked.
+    key = base64.b64encode(os.urandom(32)).decode()
+    s3.put_object(Bucket=bucket, Key="sealed", Body=b"secret words", SSECustomerAlgorithm="AES256",
+                  SSECustomerKey=key)
+    for _ in range(2):
+        got = s3.get_object(Bucket=bucket, Key="sealed", SSECustomerAlgorithm="AES256",
+                            SSECustomerKey=key)
+        assert got["Body"].read() == b"secret words"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="sealed")
+    assert e.value.response["Error"]["Code"] == "InvalidRequest"
+    s3.delete_object(Bucket=bucket, Key="copy")
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="copy")
+    assert e.value.response["Error"]["Code"] == "NoSuchKey"

@@ -112,6 +112,8 @@ pub struct Member {
     pub event_payload: bool,
     /// Streaming payload (member-level trait, as S3 marks `Body`).
     pub streaming: bool,
+    /// For header-bound members, the header's (lowercase) name, made once at load.
+    pub header: Option<http::HeaderName>,
 }
 
 impl Member {
@@ -134,6 +136,7 @@ impl Member {
             host_label: false,
             event_payload: false,
             streaming: false,
+            header: None,
         }
     }
 }
@@ -158,6 +161,9 @@ pub struct Shape {
     pub kind: ShapeType,
     /// Structure members, in model order.
     pub members: Vec<Member>,
+    /// Indexes into `members` in name order (the order of a `serde_json::Map`'s keys), for
+    /// codecs that walk a value and its shape side by side.
+    pub by_name: Vec<u16>,
     /// For structures: the member that is the whole HTTP payload.
     pub payload: Option<String>,
     /// List member.
@@ -199,7 +205,49 @@ pub struct Shape {
 impl Shape {
     /// Finds a structure member by name.
     pub fn member(&self, name: &str) -> Option<&Member> {
-        self.members.iter().find(|m| m.name == name)
+        if self.by_name.len() != self.members.len() {
+            return self.members.iter().find(|m| m.name == name);
+        }
+        self.by_name
+            .binary_search_by(|i| self.members[*i as usize].name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.members[self.by_name[i] as usize])
+    }
+
+    /// The members `obj` holds (not null), with their values, in name order: one walk over
+    /// both sorted sequences instead of a map lookup per member. (A map that does not iterate
+    /// in key order, should serde_json's `preserve_order` ever be enabled, is looked up per
+    /// member instead.)
+    pub fn present<'a>(
+        &'a self,
+        obj: &'a serde_json::Map<String, serde_json::Value>,
+    ) -> impl Iterator<Item = (&'a Member, &'a serde_json::Value)> + 'a {
+        let sorted = self.by_name.len() == self.members.len()
+            && obj.keys().zip(obj.keys().skip(1)).all(|(a, b)| a < b);
+        let mut members = self.by_name.iter().map(|i| &self.members[*i as usize]);
+        let mut entries = obj.iter().filter(|(_, v)| !v.is_null());
+        let mut unsorted = self.members.iter();
+        let mut m = members.next();
+        let mut e = entries.next();
+        std::iter::from_fn(move || loop {
+            if !sorted {
+                let mm = unsorted.next()?;
+                match obj.get(&mm.name) {
+                    Some(v) if !v.is_null() => return Some((mm, v)),
+                    _ => continue,
+                }
+            }
+            let (mm, (k, v)) = (m?, e?);
+            match mm.name.as_str().cmp(k.as_str()) {
+                std::cmp::Ordering::Less => m = members.next(),
+                std::cmp::Ordering::Greater => e = entries.next(),
+                std::cmp::Ordering::Equal => {
+                    m = members.next();
+                    e = entries.next();
+                    return Some((mm, v));
+                }
+            }
+        })
     }
 }
 
@@ -634,7 +682,16 @@ fn build(info: &'static ServiceInfo, raw: RawModel) -> ServiceModel {
             .get(n)
             .unwrap_or_else(|| panic!("model {} references unknown shape {n}", info.name))
     };
+    let header = |m: &RawMember, name: &str| {
+        (m.location.as_deref() == Some("header"))
+            .then(|| {
+                let wire = m.location_name.as_deref().unwrap_or(name);
+                http::HeaderName::from_bytes(wire.to_ascii_lowercase().as_bytes()).ok()
+            })
+            .flatten()
+    };
     let member = |name: &str, m: &RawMember, required: bool| Member {
+        header: header(m, name),
         name: name.to_string(),
         shape: id(&m.shape),
         location: match m.location.as_deref() {
@@ -681,15 +738,21 @@ fn build(info: &'static ServiceInfo, raw: RawModel) -> ServiceModel {
         } else {
             kind
         };
+        let members: Vec<Member> = s
+            .members
+            .0
+            .iter()
+            .map(|(n, m)| member(n, m, s.required.iter().any(|r| r == n)))
+            .collect();
+        let mut by_name: Vec<u16> = (0..members.len())
+            .filter_map(|i| u16::try_from(i).ok())
+            .collect();
+        by_name.sort_by(|a, b| members[*a as usize].name.cmp(&members[*b as usize].name));
         shapes.push(Shape {
             name: (*name).clone(),
             kind,
-            members: s
-                .members
-                .0
-                .iter()
-                .map(|(n, m)| member(n, m, s.required.iter().any(|r| r == n)))
-                .collect(),
+            by_name,
+            members,
             payload: s.payload.clone(),
             member: s
                 .member
@@ -799,6 +862,30 @@ mod tests {
             m.xml_namespace.as_deref(),
             Some("http://queue.amazonaws.com/doc/2012-11-05/")
         );
+    }
+
+    #[test]
+    fn members_by_name_and_present_walk() {
+        let m = model("s3").unwrap();
+        let out = m.shape_named("GetObjectOutput").unwrap();
+        for mm in &out.members {
+            assert_eq!(
+                out.member(&mm.name).map(|x| x.name.as_str()),
+                Some(mm.name.as_str())
+            );
+        }
+        assert!(out.member("NoSuchMember").is_none());
+        let etag = out.member("ETag").unwrap();
+        assert_eq!(etag.header.as_ref().map(|h| h.as_str()), Some("etag"));
+        let obj = serde_json::json!({
+            "AcceptRanges": "bytes", "Body": null, "ContentLength": 4, "ETag": "\"x\"",
+            "Unknown": 1, "VersionId": "v", "ZZZ": true,
+        });
+        let got: Vec<&str> = out
+            .present(obj.as_object().unwrap())
+            .map(|(mm, _)| mm.name.as_str())
+            .collect();
+        assert_eq!(got, ["AcceptRanges", "ContentLength", "ETag", "VersionId"]);
     }
 
     #[test]

@@ -121,6 +121,31 @@ fn walk(
                     format!("Value at '{p}' must be a structure")
                 });
             };
+            // The common case, valid input: walk only the members present (one pass over
+            // the sorted map and members). Any finding → the model-order pass below, so that
+            // findings keep AWS's order.
+            let before = out.len();
+            if shape
+                .members
+                .iter()
+                .filter(|m| m.required)
+                .all(|m| map.get(&m.name).is_some_and(|v| !v.is_null()))
+            {
+                for (m, cv) in shape.present(map) {
+                    walk(
+                        model,
+                        m.shape,
+                        cv,
+                        &Path::Member(path, &m.name),
+                        &m.name,
+                        out,
+                    );
+                }
+                if out.len() == before {
+                    return;
+                }
+                out.truncate(before);
+            }
             for m in &shape.members {
                 match map.get(&m.name) {
                     None | Some(Value::Null) => {

@@ -117,8 +117,51 @@ pub mod time_format {
         )
     }
 
-    /// `Tue, 02 Jan 2024 03:04:05 GMT`.
+    /// `Tue, 02 Jan 2024 03:04:05 GMT`. (Formatted by hand for years 1970–9999: it is on
+    /// every object read's `Last-Modified`.)
     pub fn rfc822(secs: f64) -> String {
+        const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+        const MONTHS: [&[u8; 3]; 12] = [
+            b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+            b"Dec",
+        ];
+        let t = secs.floor();
+        if !(0.0..253_402_300_800.0).contains(&t) {
+            return rfc822_general(t);
+        }
+        let t = t as u64;
+        let (days, rem) = (t / 86_400, t % 86_400);
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm, unsigned form).
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + u64::from(month <= 2);
+        let two = |n: u64| [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8];
+        let mut out = Vec::with_capacity(29);
+        out.extend_from_slice(DAYS[(days % 7) as usize]);
+        out.extend_from_slice(b", ");
+        out.extend_from_slice(&two(day));
+        out.push(b' ');
+        out.extend_from_slice(MONTHS[(month - 1) as usize]);
+        out.push(b' ');
+        out.extend_from_slice(&two(year / 100));
+        out.extend_from_slice(&two(year));
+        out.push(b' ');
+        out.extend_from_slice(&two(rem / 3600));
+        out.push(b':');
+        out.extend_from_slice(&two(rem / 60 % 60));
+        out.push(b':');
+        out.extend_from_slice(&two(rem % 60));
+        out.extend_from_slice(b" GMT");
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn rfc822_general(secs: f64) -> String {
         let d = dt(secs.floor());
         const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
         const MONTHS: [&str; 12] = [
@@ -166,6 +209,16 @@ pub mod time_format {
             assert_eq!(iso8601(1.5), "1970-01-01T00:00:01.500Z");
             assert_eq!(iso8601_millis(1.0), "1970-01-01T00:00:01.000Z");
             assert_eq!(rfc822(1_700_000_000.0), "Tue, 14 Nov 2023 22:13:20 GMT");
+            assert_eq!(rfc822(-1.0), "Wed, 31 Dec 1969 23:59:59 GMT");
+            // The hand-made formatter agrees with the general one, leap days included (up to
+            // 2115: beyond, the general one's nanosecond arithmetic is no longer exact).
+            let mut t = 0.0;
+            while t < 4_600_000_000.0 {
+                assert_eq!(rfc822(t), rfc822_general(t), "{t}");
+                t += 86_399.7 * 3.0 + 3_607.0;
+            }
+            assert_eq!(rfc822(951_782_400.0), "Tue, 29 Feb 2000 00:00:00 GMT");
+            assert_eq!(rfc822(253_402_300_799.0), "Fri, 31 Dec 9999 23:59:59 GMT");
             assert_eq!(parse("2023-11-14T22:13:20Z"), Some(1_700_000_000.0));
             assert_eq!(
                 parse("Tue, 14 Nov 2023 22:13:20 GMT"),

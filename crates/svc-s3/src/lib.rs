@@ -42,6 +42,8 @@ pub struct S3 {
     annotations: annotations::Annotations,
     root: std::path::PathBuf,
     core: Core,
+    /// Hot small bodies (GetObject and website reads).
+    bodies: stream::BodyCache,
 }
 
 /// Builds the service; buckets and objects are loaded from the store, and lifecycle rules
@@ -61,6 +63,7 @@ impl S3 {
             annotations: annotations::Annotations::load(core.store.clone()),
             root,
             core: core.clone(),
+            bodies: stream::BodyCache::default(),
         }
     }
 

@@ -540,7 +540,9 @@ pub async fn get_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         }
     }
     let key = crate::sse::for_read(svc, ctx, rec.headers.sse.as_ref(), &v, "").await?;
-    let mut body = stream::read_range(&path, start, len)
+    let mut body = svc
+        .bodies
+        .read_range(&path, start, len)
         .await
         .map_err(|_| error::no_such_key(&rec.key))?;
     if let (Some(k), Some(s)) = (key, &rec.headers.sse) {

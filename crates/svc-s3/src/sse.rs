@@ -138,9 +138,16 @@ fn invalid_argument(message: &str) -> AwsError {
 
 /// The customer key of an SSE-C request (members prefixed by `prefix`: `` or `CopySource`).
 fn customer_key(v: &Value, prefix: &str) -> Result<Option<([u8; 32], String)>, AwsError> {
-    let alg = text(v, &format!("{prefix}SSECustomerAlgorithm"));
-    let key = text(v, &format!("{prefix}SSECustomerKey"));
-    let md5 = text(v, &format!("{prefix}SSECustomerKeyMD5"));
+    let named = |n: &'static str| -> std::borrow::Cow<'static, str> {
+        if prefix.is_empty() {
+            n.into()
+        } else {
+            format!("{prefix}{n}").into()
+        }
+    };
+    let alg = text(v, &named("SSECustomerAlgorithm"));
+    let key = text(v, &named("SSECustomerKey"));
+    let md5 = text(v, &named("SSECustomerKeyMD5"));
     let (alg, key) = match (alg, key) {
         (None, None) => return Ok(None),
         (Some(a), Some(k)) => (a, k),

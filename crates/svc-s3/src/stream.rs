@@ -281,6 +281,93 @@ impl http_body::Body for FileBody {
     }
 }
 
+/// Bodies up to this size are kept by [`BodyCache`].
+const CACHED_MAX: u64 = 64 * 1024;
+/// Bytes [`BodyCache`] may hold in all.
+const CACHE_BUDGET: usize = 32 << 20;
+
+/// Recently read small body files, by path: reading a hot small object costs no open, read and
+/// close. A body file is written once under a fresh name and never rewritten (overwrites,
+/// re-encryption and copies write new files), so an entry cannot disagree with its file; once
+/// the file is deleted no record names it, and the entry waits to be evicted.
+#[derive(Default)]
+pub struct BodyCache {
+    inner: std::sync::Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    files: std::collections::HashMap<PathBuf, Bytes>,
+    bytes: usize,
+}
+
+impl BodyCache {
+    /// `len` bytes from `start` of the body file at `path`, from memory when cached.
+    pub async fn read_range(&self, path: &Path, start: u64, len: u64) -> std::io::Result<Body> {
+        if len > CACHED_MAX {
+            return read_range(path, start, len).await;
+        }
+        if let Some(b) = self.whole(path) {
+            return slice(&b, start, len).map(full).ok_or_else(short);
+        }
+        use std::io::Read;
+        use std::os::unix::fs::FileExt;
+        let mut file = std::fs::File::open(path)?;
+        let size = file.metadata()?.len();
+        if size > CACHED_MAX {
+            let mut buf = vec![0u8; len as usize];
+            file.read_exact_at(&mut buf, start)?;
+            return Ok(full(Bytes::from(buf)));
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        file.read_to_end(&mut buf)?;
+        let bytes = Bytes::from(buf);
+        let part = slice(&bytes, start, len).ok_or_else(short)?;
+        self.insert(path, bytes);
+        Ok(full(part))
+    }
+
+    fn whole(&self, path: &Path) -> Option<Bytes> {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.files.get(path).cloned()
+    }
+
+    fn insert(&self, path: &Path, bytes: Bytes) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let inner = &mut *g;
+        // Over budget: drop entries in the map's (hash) order, a cheap random choice.
+        while inner.bytes + bytes.len() > CACHE_BUDGET {
+            let Some(k) = inner.files.keys().next().cloned() else {
+                break;
+            };
+            if let Some(old) = inner.files.remove(&k) {
+                inner.bytes -= old.len();
+            }
+        }
+        inner.bytes += bytes.len();
+        if let Some(old) = inner.files.insert(path.to_path_buf(), bytes) {
+            inner.bytes -= old.len();
+        }
+    }
+}
+
+/// `len` bytes from `start` of `b`, if it holds them.
+fn slice(b: &Bytes, start: u64, len: u64) -> Option<Bytes> {
+    let start = usize::try_from(start).ok()?;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    (end <= b.len()).then(|| b.slice(start..end))
+}
+
+fn short() -> std::io::Error {
+    std::io::ErrorKind::UnexpectedEof.into()
+}
+
+fn full(b: Bytes) -> Body {
+    http_body_util::Full::new(b)
+        .map_err(|never| match never {})
+        .boxed()
+}
+
 /// Opens `path` and streams `len` bytes from `start`.
 pub async fn read_range(path: &Path, start: u64, len: u64) -> std::io::Result<Body> {
     if len <= SMALL {
@@ -289,9 +376,7 @@ pub async fn read_range(path: &Path, start: u64, len: u64) -> std::io::Result<Bo
         let file = std::fs::File::open(path)?;
         let mut buf = vec![0u8; len as usize];
         file.read_exact_at(&mut buf, start)?;
-        return Ok(http_body_util::Full::new(Bytes::from(buf))
-            .map_err(|never| match never {})
-            .boxed());
+        return Ok(full(Bytes::from(buf)));
     }
     let mut file = tokio::fs::File::open(path).await?;
     if start > 0 {

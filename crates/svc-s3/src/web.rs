@@ -407,13 +407,15 @@ pub(crate) async fn website(
             "Access Denied",
             None,
         ),
-        Ok((o, path)) => serve_object(parts, StatusCode::OK, &o, &path).await,
+        Ok((o, path)) => serve_object(&svc.bodies, parts, StatusCode::OK, &o, &path).await,
         Err((cfg, error_doc, wanted)) => {
             if let Some(r) = routing_redirect(&cfg, &key, Some(404), &host) {
                 return r;
             }
             match error_doc {
-                Some((o, path)) => serve_object(parts, StatusCode::NOT_FOUND, &o, &path).await,
+                Some((o, path)) => {
+                    serve_object(&svc.bodies, parts, StatusCode::NOT_FOUND, &o, &path).await
+                }
                 None => html(
                     ctx,
                     StatusCode::NOT_FOUND,
@@ -433,6 +435,7 @@ fn lookup_error_doc(cfg: &Value) -> Option<String> {
 }
 
 async fn serve_object(
+    bodies: &crate::stream::BodyCache,
     parts: &http::request::Parts,
     status: StatusCode,
     o: &crate::state::ObjectRecord,
@@ -441,7 +444,7 @@ async fn serve_object(
     let body = if parts.method == Method::HEAD {
         Ok(empty())
     } else {
-        crate::stream::read_range(path, 0, o.size).await
+        bodies.read_range(path, 0, o.size).await
     };
     let Ok(body) = body else {
         let mut r = Response::new(empty());

@@ -28,7 +28,7 @@ pub struct Route {
     /// The protocol the client used (the response uses the same).
     pub protocol: Protocol,
     /// URI labels captured by REST routing: (label name, decoded value).
-    pub labels: Vec<(String, String)>,
+    pub labels: Vec<(&'static str, String)>,
 }
 
 impl Route {

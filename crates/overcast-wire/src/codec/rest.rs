@@ -208,11 +208,41 @@ struct Score {
     preferred: bool,
 }
 
-struct Candidate {
+/// A label captured while matching: its template name and its decoded value (borrowed from
+/// the path when it needed no decoding). Only the winning candidate's are made owned.
+type Labels<'p> = Vec<(&'static str, std::borrow::Cow<'p, str>)>;
+
+struct Candidate<'p> {
     routes: &'static ServiceRoutes,
     op: usize,
-    labels: Vec<(String, String)>,
+    labels: Labels<'p>,
     score: Score,
+}
+
+/// The REST services signing as `signing_name` (every REST service for `""`), listed once
+/// per name.
+fn rest_services(signing_name: &str) -> &'static [&'static ServiceInfo] {
+    static BY_NAME: OnceLock<std::collections::HashMap<&'static str, Vec<&'static ServiceInfo>>> =
+        OnceLock::new();
+    let all = BY_NAME.get_or_init(|| {
+        let mut m: std::collections::HashMap<&'static str, Vec<&'static ServiceInfo>> =
+            std::collections::HashMap::new();
+        for i in registry::services()
+            .iter()
+            .filter(|i| rest_protocol(i).is_some())
+        {
+            m.entry("").or_default().push(i);
+            m.entry(i.signing_name.as_str()).or_default().push(i);
+        }
+        m
+    });
+    all.get(signing_name).map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// S3 alone (what S3 host names reach; S3 Control shares its signing name, not its hosts).
+fn s3_only() -> &'static [&'static ServiceInfo] {
+    static S3: OnceLock<Vec<&'static ServiceInfo>> = OnceLock::new();
+    S3.get_or_init(|| registry::service("s3").into_iter().collect())
 }
 
 /// Routes a REST request by the models' URI templates (and S3 virtual hosts).
@@ -232,18 +262,13 @@ pub fn route(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let hint = s3_quirks::host_hint(host);
-    let mut candidates: Vec<&'static ServiceInfo> = match (&hint, sig) {
-        (s3_quirks::HostHint::S3 { .. }, _) => registry::service("s3").into_iter().collect(),
-        (_, Some(s)) => registry::by_signing_name(&s.service)
-            .filter(|i| rest_protocol(i).is_some())
-            .collect(),
-        (_, None) => Vec::new(),
+    let mut candidates: &[&'static ServiceInfo] = match (&hint, sig) {
+        (s3_quirks::HostHint::S3 { .. }, _) => s3_only(),
+        (_, Some(s)) => rest_services(&s.service),
+        (_, None) => &[],
     };
     if candidates.is_empty() {
-        candidates = registry::services()
-            .iter()
-            .filter(|i| rest_protocol(i).is_some())
-            .collect();
+        candidates = rest_services("");
     }
     // Host-named endpoints (`bedrock-runtime.localhost`) narrow shared signing names.
     let first_label = host
@@ -253,15 +278,17 @@ pub fn route(
         .split('.')
         .next()
         .unwrap_or("");
-    if candidates.len() > 1 && !first_label.is_empty() {
-        let named: Vec<_> = candidates
+    let named: Vec<&'static ServiceInfo>;
+    if candidates.len() > 1
+        && !first_label.is_empty()
+        && candidates.iter().any(|i| i.endpoint_prefix == first_label)
+    {
+        named = candidates
             .iter()
             .copied()
             .filter(|i| i.endpoint_prefix == first_label)
             .collect();
-        if !named.is_empty() {
-            candidates = named;
-        }
+        candidates = &named;
     }
     let virtual_path;
     let path = match &hint {
@@ -282,7 +309,7 @@ pub fn route(
         .map(|(_, v)| v.as_str());
 
     let mut best: Option<Candidate> = None;
-    for info in &candidates {
+    for info in candidates {
         let Some(routes) = routes_for(info) else {
             continue;
         };
@@ -326,7 +353,11 @@ pub fn route(
             model: c.routes.model,
             operation: &c.routes.model.operations[c.op],
             protocol: c.routes.protocol,
-            labels: c.labels,
+            labels: c
+                .labels
+                .into_iter()
+                .map(|(n, v)| (n, v.into_owned()))
+                .collect(),
         });
     }
     // Only for the error: does the path exist under another method?
@@ -349,7 +380,7 @@ pub fn route(
                     })
                 })
         });
-    Err(no_route(method, path, &candidates, other_method))
+    Err(no_route(method, path, candidates, other_method))
 }
 
 fn score(
@@ -465,12 +496,21 @@ fn decode_segment(s: &str) -> String {
     percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
+/// A path piece's decoded text, borrowed when it carries no escapes.
+fn decoded(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('%') {
+        decode_segment(s).into()
+    } else {
+        s.into()
+    }
+}
+
 /// Matches `path` (raw, as sent) against the operation's template, collecting decoded labels
 /// and the per-segment specificity.
-fn path_matches(
-    op: &Operation,
-    path: &str,
-    labels: &mut Vec<(String, String)>,
+fn path_matches<'p>(
+    op: &'static Operation,
+    path: &'p str,
+    labels: &mut Labels<'p>,
     segs: &mut Vec<u8>,
 ) -> bool {
     let tpl = &op.uri.segments;
@@ -496,7 +536,7 @@ fn path_matches(
             if head.is_empty() {
                 return false;
             }
-            labels.push((name.clone(), decode_segment(head)));
+            labels.push((name.as_str(), decoded(head)));
             segs.push(0);
             tails.reverse();
             return after
@@ -520,10 +560,10 @@ fn path_matches(
     matches!(rest, None | Some(""))
 }
 
-fn match_segment(
-    seg: &PathSegment,
-    piece: &str,
-    labels: &mut Vec<(String, String)>,
+fn match_segment<'p>(
+    seg: &'static PathSegment,
+    piece: &'p str,
+    labels: &mut Labels<'p>,
     segs: &mut Vec<u8>,
 ) -> bool {
     match seg {
@@ -543,22 +583,26 @@ fn match_segment(
             name,
             suffix,
         } => {
-            // Most pieces carry no escapes: check them in place, allocate only the label.
-            let d: std::borrow::Cow<'_, str> = if piece.contains('%') {
-                decode_segment(piece).into()
-            } else {
-                piece.into()
-            };
+            // Most pieces carry no escapes: checked and kept in place, no allocation.
+            let d = decoded(piece);
             if d.len() <= prefix.len() + suffix.len()
-                || !d.starts_with(prefix.as_str())
-                || !d.ends_with(suffix.as_str())
+                || (!prefix.is_empty() && !d.starts_with(prefix.as_str()))
+                || (!suffix.is_empty() && !d.ends_with(suffix.as_str()))
             {
                 return false;
             }
-            let Some(inner) = d.get(prefix.len()..d.len() - suffix.len()) else {
-                return false;
+            let range = prefix.len()..d.len() - suffix.len();
+            let inner: std::borrow::Cow<'p, str> = match d {
+                std::borrow::Cow::Borrowed(b) => match b.get(range) {
+                    Some(i) => i.into(),
+                    None => return false,
+                },
+                std::borrow::Cow::Owned(o) => match o.get(range) {
+                    Some(i) => i.to_string().into(),
+                    None => return false,
+                },
             };
-            labels.push((name.clone(), inner.to_string()));
+            labels.push((name.as_str(), inner));
             segs.push(if prefix.is_empty() && suffix.is_empty() {
                 1
             } else {
@@ -570,7 +614,7 @@ fn match_segment(
             if piece.is_empty() {
                 return false;
             }
-            labels.push((name.clone(), decode_segment(piece)));
+            labels.push((name.as_str(), decoded(piece)));
             segs.push(0);
             true
         }
@@ -604,7 +648,7 @@ pub fn decode(
             Location::Uri => route
                 .labels
                 .iter()
-                .find(|(k, _)| k == wire)
+                .find(|(k, _)| *k == wire)
                 .map(|(_, v)| scalar(model, m, v)),
             Location::QueryString => query_member(model, shape, m, &params),
             Location::Header => header_member(model, m, &parts.headers),
@@ -859,9 +903,9 @@ fn query_member(
 }
 
 fn header_member(model: &ServiceModel, m: &Member, headers: &HeaderMap) -> Option<Value> {
-    let name = HeaderName::from_bytes(wire_name(m).to_ascii_lowercase().as_bytes()).ok()?;
+    let name = m.header.as_ref()?;
     let mut values = headers
-        .get_all(&name)
+        .get_all(name)
         .iter()
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let first = values.next()?;
@@ -910,14 +954,12 @@ pub fn encode(route: &Route, output: Value, stream: Option<Body>) -> Response<Bo
         return finish(status, headers, Vec::new().into(), None, !xml_protocol);
     };
     let shape = model.shape(out_id);
-    let mut has_body_members = false;
-    for m in &shape.members {
-        let Some(v) = obj.get(&m.name).filter(|v| !v.is_null()) else {
-            if m.location == Location::Body && shape.payload.as_deref() != Some(m.name.as_str()) {
-                has_body_members = true;
-            }
-            continue;
-        };
+    let payload_name = shape.payload.as_deref();
+    let has_body_members = shape
+        .members
+        .iter()
+        .any(|m| m.location == Location::Body && payload_name != Some(m.name.as_str()));
+    for (m, v) in shape.present(&obj) {
         match m.location {
             Location::StatusCode => {
                 if let Some(s) = v
@@ -929,11 +971,8 @@ pub fn encode(route: &Route, output: Value, stream: Option<Body>) -> Response<Bo
                 }
             }
             Location::Header => {
-                if let (Ok(name), Some(text)) = (
-                    HeaderName::from_bytes(wire_name(m).to_ascii_lowercase().as_bytes()),
-                    header_text(model, m, v),
-                ) {
-                    headers.insert(name, header_value(&text));
+                if let (Some(name), Some(text)) = (&m.header, header_text(model, m, v)) {
+                    headers.insert(name.clone(), header_value(text));
                 }
             }
             Location::Headers => {
@@ -948,17 +987,12 @@ pub fn encode(route: &Route, output: Value, stream: Option<Body>) -> Response<Bo
                                 .to_ascii_lowercase()
                                 .as_bytes(),
                         ) {
-                            headers.insert(name, header_value(&text));
+                            headers.insert(name, header_value(text));
                         }
                     }
                 }
             }
-            Location::Body => {
-                if shape.payload.as_deref() != Some(m.name.as_str()) {
-                    has_body_members = true;
-                }
-            }
-            Location::Uri | Location::QueryString => {}
+            Location::Body | Location::Uri | Location::QueryString => {}
         }
     }
     if s3_quirks::partial_content(model.name(), &route.operation.name, &headers) {
@@ -1219,14 +1253,14 @@ fn header_text(model: &ServiceModel, m: &Member, v: &Value) -> Option<String> {
 
 /// A header value; text that is not printable ASCII travels RFC 2047-encoded, as S3 does
 /// for user metadata.
-fn header_value(text: &str) -> HeaderValue {
+fn header_value(text: String) -> HeaderValue {
     if text
         .bytes()
         .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
     {
-        if let Ok(v) = HeaderValue::from_str(text) {
-            return v;
-        }
+        // Printable ASCII is a valid header value: it takes the string's buffer as is.
+        return HeaderValue::from_maybe_shared(Bytes::from(text))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
     }
     HeaderValue::from_str(&format!("=?UTF-8?B?{}?=", encode_base64(text.as_bytes())))
         .unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -1256,7 +1290,7 @@ pub fn encode_json_error(
                     HeaderName::from_bytes(wire_name(mm).to_ascii_lowercase().as_bytes()),
                     header_text(m, mm, v),
                 ) {
-                    headers.insert(name, header_value(&text));
+                    headers.insert(name, header_value(text));
                 }
             }
             (Some(m), Some(mm)) => {
@@ -1331,6 +1365,14 @@ pub mod s3_quirks {
                 host
             }
         });
+        // Most requests name no S3 host (`127.0.0.1`, `localhost`): answer without allocating.
+        if !host
+            .as_bytes()
+            .windows(3)
+            .any(|w| w.eq_ignore_ascii_case(b"s3."))
+        {
+            return HostHint::Other;
+        }
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         let (bucket, rest) = if let Some(rest) = host.strip_prefix("s3.") {
             (None, rest)
@@ -1448,7 +1490,7 @@ mod tests {
         uri: &str,
         service: Option<&str>,
         hs: &[(&str, &str)],
-    ) -> (String, String, Vec<(String, String)>) {
+    ) -> (String, String, Vec<(&'static str, String)>) {
         let r = route_to(method, uri, service, hs)
             .unwrap_or_else(|e| panic!("{method} {uri}: {:?}", e.error));
         (
@@ -1458,10 +1500,10 @@ mod tests {
         )
     }
 
-    fn label<'a>(labels: &'a [(String, String)], name: &str) -> &'a str {
+    fn label<'a>(labels: &'a [(&'static str, String)], name: &str) -> &'a str {
         labels
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
             .unwrap()
     }
