@@ -316,6 +316,9 @@ fn canonical_uris(service: &str, path: &str) -> Vec<String> {
         } else {
             vec![path.to_string(), single]
         }
+    } else if path == "/" {
+        // JSON and query protocols always post to `/`.
+        vec![path.to_string()]
     } else {
         let mut out: Vec<&str> = Vec::new();
         for seg in path.split('/') {
@@ -338,6 +341,9 @@ fn canonical_uris(service: &str, path: &str) -> Vec<String> {
 /// The canonical query string: every parameter (but the signature itself) decoded then
 /// RFC 3986-encoded, sorted by key then value.
 pub fn canonical_query(query: Option<&str>) -> String {
+    if query.is_none_or(str::is_empty) {
+        return String::new();
+    }
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .filter(|(k, _)| k != "X-Amz-Signature")
         .map(|(k, v)| (uri_encode(&k, false), uri_encode(&v, false)))
@@ -358,17 +364,35 @@ pub fn canonical_headers(signed: &str, headers: &http::HeaderMap) -> String {
             if i > 0 {
                 out.push(',');
             }
-            let value = String::from_utf8_lossy(v.as_bytes());
-            for (j, word) in value.split_whitespace().enumerate() {
-                if j > 0 {
-                    out.push(' ');
-                }
-                out.push_str(word);
-            }
+            push_trimmed(&mut out, v.as_bytes());
         }
         out.push('\n');
     }
     out
+}
+
+/// Appends a header value trimmed, its inner runs of whitespace collapsed to one space.
+fn push_trimmed(out: &mut String, v: &[u8]) {
+    if !v.is_ascii() {
+        let value = String::from_utf8_lossy(v);
+        for (j, word) in value.split_whitespace().enumerate() {
+            if j > 0 {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        return;
+    }
+    // ASCII (the usual case): a header value's only whitespace is space and tab.
+    let words = v
+        .split(|b| *b == b' ' || *b == b'\t')
+        .filter(|w| !w.is_empty());
+    for (j, word) in words.enumerate() {
+        if j > 0 {
+            out.push(' ');
+        }
+        out.push_str(std::str::from_utf8(word).unwrap_or_default());
+    }
 }
 
 /// Parses `YYYYMMDDTHHMMSSZ` into epoch seconds.
@@ -505,13 +529,13 @@ pub fn verify(
     }
     check_time(sig, s3, &amz_date, t, now)?;
 
-    let payload = if sig.presigned && s3 {
+    let payload: std::borrow::Cow<'_, str> = if sig.presigned && s3 {
         form_urlencoded::parse(query.unwrap_or("").as_bytes())
             .find(|(k, _)| k == "X-Amz-Content-Sha256")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_else(|| UNSIGNED_PAYLOAD.to_string())
+            .map(|(_, v)| v.into_owned().into())
+            .unwrap_or(UNSIGNED_PAYLOAD.into())
     } else {
-        payload_hash.to_string()
+        payload_hash.into()
     };
     let key = cached_signing_key(secret, &sig.date, &sig.region, &sig.service);
     let query = canonical_query(query);
@@ -665,6 +689,26 @@ mod tests {
         assert_eq!(s.region, "us-east-1");
         assert_eq!(s.service, "iam");
         assert_eq!(s.signed_headers, "content-type;host;x-amz-date");
+    }
+
+    #[test]
+    fn canonical_header_values_are_trimmed_and_collapsed() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "x-a",
+            http::HeaderValue::from_static("  one   two\t three  "),
+        );
+        h.append("x-b", http::HeaderValue::from_static("p"));
+        h.append("x-b", http::HeaderValue::from_static(" q  r "));
+        h.insert(
+            "x-c",
+            http::HeaderValue::from_bytes(b" caf\xc3\xa9  au  lait ").unwrap(),
+        );
+        h.insert("x-d", http::HeaderValue::from_static("   "));
+        assert_eq!(
+            canonical_headers("x-a;x-b;x-c;x-d", &h),
+            "x-a:one two three\nx-b:p,q r\nx-c:caf\u{e9} au lait\nx-d:\n"
+        );
     }
 
     #[test]

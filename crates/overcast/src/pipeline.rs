@@ -605,15 +605,19 @@ fn verify(
         )
         .with_status(403));
     }
+    let mut hex_buf = [0u8; 64];
     let payload_hash = match parts
         .headers
         .get(overcast_wire::names::X_AMZ_CONTENT_SHA256)
         .and_then(|v| v.to_str().ok())
     {
-        Some(h) => h.to_string(),
+        Some(h) => h,
         None => {
             use sha2::Digest;
-            hex::encode(sha2::Sha256::digest(body))
+            hex::encode_to_slice(sha2::Sha256::digest(body), &mut hex_buf)
+                .ok()
+                .and_then(|_| std::str::from_utf8(&hex_buf).ok())
+                .unwrap_or_default()
         }
     };
     // Clients sign with wall-clock time: signature dates and presigned expiry are checked
@@ -626,7 +630,7 @@ fn verify(
         path,
         query,
         &parts.headers,
-        &payload_hash,
+        payload_hash,
         &secret,
         wall,
     )
