@@ -867,6 +867,23 @@ pub fn resources(template: &str, ctx: &RequestContext, input: &Value) -> Vec<Str
         let spec = &rest[i + 1..i + end];
         rest = &rest[i + end + 1..];
         let (field, t) = spec.split_once('|').unwrap_or((spec, ""));
+        // One ARN so far and one value to add (the usual case): no intermediate lists.
+        if let [o] = &mut outs[..] {
+            let single = match field {
+                "region" => Some(ctx.region.as_str().into()),
+                "account" => Some(ctx.account_id.as_str().into()),
+                f if !f.contains('[') => f
+                    .split('.')
+                    .try_fold(input, |v, k| v.get(k))
+                    .and_then(Value::as_str)
+                    .map(|v| std::borrow::Cow::Owned(transform(t, Some(v.to_string()), ctx))),
+                _ => None,
+            };
+            if let Some(v) = single {
+                o.push_str(&v);
+                continue;
+            }
+        }
         let values: Vec<String> = match field {
             "region" => vec![ctx.region.clone()],
             "account" => vec![ctx.account_id.clone()],

@@ -211,6 +211,18 @@ fn resource_templates() {
         &json!({"Bucket": "b", "Key": "k/x"}),
     );
     assert_eq!(r, vec!["arn:aws:s3:::b/k/x"]);
+    // Queue URLs name their account; a dotted member path; a missing member.
+    let q = "arn:aws:sqs:{region}:{QueueUrl|queue_account}:{QueueUrl|queue}";
+    let r = authz::resources(
+        q,
+        &ctx,
+        &json!({"QueueUrl": "http://localhost:4566/111122223333/jobs/"}),
+    );
+    assert_eq!(r, vec!["arn:aws:sqs:us-east-1:111122223333:jobs"]);
+    let r = authz::resources("x:{A.B}:{C|bus}:{D}", &ctx, &json!({"A": {"B": "b"}}));
+    assert_eq!(r, vec!["x:b:default:*"]);
+    let r = authz::resources("{Names[]|param}/{Bucket}", &ctx, &json!({"Bucket": "k"}));
+    assert_eq!(r, vec!["*/k"]);
 }
 
 /// `cargo test -p svc-iam -- --ignored --nocapture authorize_cost`: one authorization of an
