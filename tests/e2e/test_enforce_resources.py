@@ -292,6 +292,31 @@ def test_table_covers_other_services_with_their_resources(mk):
     assert f"scheduler:GetSchedule on resource: arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/nightly" in msg
 
 
+def test_policy_changed_by_another_service_takes_effect(mk, enforced):
+    """A queue policy set through an in-process call (a Scheduler universal target calling
+    sqs:SetQueueAttributes) retires the authorizer's cached copy like a client's call does."""
+    import time
+    sqs = mk("sqs")
+    url = sqs.create_queue(QueueName="changed-inside")["QueueUrl"]
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:changed-inside"
+    worker = user(mk, "inside-worker", {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"})("sqs")
+    time.sleep(1.6)  # past the settle window of those changes: the next answer is cached
+    assert worker.send_message(QueueUrl=url, MessageBody="cached allow")["MessageId"]
+    deny = doc({"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": arn})
+    mk("scheduler").create_schedule(
+        Name="set-policy", ScheduleExpression="rate(1 minute)", FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": "arn:aws:scheduler:::aws-sdk:sqs:setQueueAttributes",
+                "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/scheduler",
+                "Input": json.dumps({"QueueUrl": url, "Attributes": {"Policy": deny}})})
+    enforced.clock(advance=61)
+    for _ in range(100):
+        if sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes"):
+            break
+        time.sleep(0.05)
+    mk("scheduler").delete_schedule(Name="set-policy")
+    assert denied(worker.send_message, QueueUrl=url, MessageBody="now denied")[0] == "AccessDenied"
+
+
 def test_resource_policies_hold_after_restart(mk, enforced):
     sqs = mk("sqs")
     url = sqs.create_queue(QueueName="durable-res-queue")["QueueUrl"]

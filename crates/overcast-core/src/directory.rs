@@ -20,6 +20,8 @@ use overcast_wire::AwsError;
 #[derive(Clone, Default)]
 pub struct Directory {
     inner: Arc<OnceLock<HashMap<&'static str, Weak<dyn Service>>>>,
+    /// Told of in-process calls when IAM enforces (see [`crate::identity::Authorizer::before_internal_call`]).
+    identities: Option<Arc<crate::identity::Identities>>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -36,6 +38,14 @@ impl std::fmt::Debug for Directory {
 }
 
 impl Directory {
+    /// An empty directory whose in-process calls the authorizer of `identities` hears of.
+    pub fn with_identities(identities: Arc<crate::identity::Identities>) -> Directory {
+        Directory {
+            inner: Arc::default(),
+            identities: Some(identities),
+        }
+    }
+
     /// Installs the running services (once; later calls are ignored).
     pub fn install(&self, services: &HashMap<&'static str, Arc<dyn Service>>) {
         let map = services
@@ -74,6 +84,14 @@ impl Directory {
         let mut inner = ctx.clone();
         inner.service = service;
         inner.operation = operation;
+        if let Some(a) = self
+            .identities
+            .as_ref()
+            .filter(|i| i.enforcing())
+            .and_then(|i| i.authorizer())
+        {
+            a.before_internal_call(&inner, &input.value);
+        }
         target.call(&inner, operation, input).await
     }
 

@@ -75,6 +75,11 @@ pub trait Authorizer: Send + Sync {
     /// Checks a one-time code of the MFA device `serial` in `account` at epoch `now`:
     /// `Some(valid)` when IAM knows an enabled device of that serial, `None` otherwise.
     fn verify_mfa(&self, account: &str, serial: &str, code: &str, now: f64) -> Option<bool>;
+
+    /// A service is about to call another one in-process (not authorized: the caller acts
+    /// through the calling service). Lets the authorizer retire what it cached about what the
+    /// call may change (a resource policy set by a Scheduler universal target, say).
+    fn before_internal_call(&self, _ctx: &crate::RequestContext, _input: &serde_json::Value) {}
 }
 
 /// The registry of issued credentials.

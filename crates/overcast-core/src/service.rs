@@ -84,14 +84,15 @@ impl Core {
             )),
         };
         let clock = Clock::new();
+        let identities = Arc::new(Identities::new(store.clone()));
         Core {
-            identities: Arc::new(Identities::new(store.clone())),
+            services: crate::directory::Directory::with_identities(identities.clone()),
+            identities,
             store,
             scheduler: crate::scheduler::Scheduler::new(clock.clone()),
             clock,
             fabric: Fabric::new(),
             blob_dir,
-            services: Default::default(),
         }
     }
 }

@@ -423,16 +423,22 @@ impl Authorizer for Enforcer {
         Some(credentials::check_code(&dev.seed, code, now))
     }
 
+    fn before_internal_call(&self, ctx: &RequestContext, input: &Value) {
+        // Client requests pass here too (from `authorize`): either way, the policies an
+        // operation changes are retired before it runs and settle while it does.
+        if respol::changes_policies(ctx.service, ctx.operation) {
+            let (_, changed) = authz::request_of(ctx, input);
+            self.resource_policies.changed(ctx.service, &changed);
+        }
+    }
+
     fn authorize<'a>(
         &'a self,
         ctx: &'a RequestContext,
         input: &'a Value,
     ) -> overcast_core::BoxFuture<'a, Result<(), AwsError>> {
         Box::pin(async move {
-            if respol::changes_policies(ctx.service, ctx.operation) {
-                let (_, changed) = authz::request_of(ctx, input);
-                self.resource_policies.changed(ctx.service, &changed);
-            }
+            self.before_internal_call(ctx, input);
             if ctx.principal_arn.ends_with(":root")
                 || authz::always_allowed(ctx.service, ctx.operation)
             {
