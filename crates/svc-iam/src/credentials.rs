@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use crate::entities::{caller_user, group_json, role_json, user_json, with_user};
 use crate::error::{validation, IamError};
 use crate::handlers::{
-    self, check_status, login_mut, mfa, new_tags, no_login, page_of, register_key, tags_or_null,
-    user, user_mut, view, with_settings,
+    self, check_status, login_mut, mfa, new_tags, no_login, page_of, register_key, remove_where,
+    tags_or_null, user, user_mut, view, with_settings,
 };
 use crate::state::{AccessKey, Data, Key, LoginProfile, Tag, VirtualMfa};
 use crate::util::{self, encode_doc, page, paged, strip};
@@ -107,11 +107,7 @@ pub async fn delete_access_key(
     let name = caller_user(ctx, i.user_name)?;
     let id = i.access_key_id.unwrap_or_default();
     with_user(iam, ctx, &name, |u| {
-        let before = u.keys.len();
-        u.keys.retain(|k| k.id != id);
-        if before == u.keys.len() {
-            return Err(key_not_found(&id));
-        }
+        remove_where(&mut u.keys, |k| k.id == id, || key_not_found(&id))?;
         let _ = iam.core.identities.remove(&id);
         Ok(json!({}))
     })

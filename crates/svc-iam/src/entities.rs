@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use crate::error::{no_such, validation, IamError};
 use crate::handlers::{
     self, checked_path, delete_entity, ensure_deletable, ensure_new, group, new_tags, profile,
-    protected, rename, role, tags_or_null, user, user_mut, view, with_entity, ListInput,
+    protected, remove_where, rename, role, tags_or_null, user, user_mut, view, with_entity,
+    ListInput,
 };
 use crate::state::{Group, InstanceProfile, Key, Role, Tag, User};
 use crate::util::{self, encode_doc, strip};
@@ -424,15 +425,16 @@ pub async fn remove_user_from_group(
     i: MembershipInput,
 ) -> Result<Value, IamError> {
     change_membership(iam, ctx, &i, |groups, _| {
-        let before = groups.len();
-        groups.retain(|g| !g.eq_ignore_ascii_case(&i.group_name));
-        if before == groups.len() {
-            return Err(IamError::NoSuchEntityException(format!(
-                "User {} is not in group {}.",
-                i.user_name, i.group_name
-            )));
-        }
-        Ok(())
+        remove_where(
+            groups,
+            |g| g.eq_ignore_ascii_case(&i.group_name),
+            || {
+                IamError::NoSuchEntityException(format!(
+                    "User {} is not in group {}.",
+                    i.user_name, i.group_name
+                ))
+            },
+        )
     })
 }
 
@@ -884,11 +886,8 @@ pub async fn remove_role_from_instance_profile(
 ) -> Result<Value, IamError> {
     let name = &i.instance_profile_name;
     with_entity(iam, ctx, name, |p: &mut InstanceProfile| {
-        let before = p.roles.len();
-        p.roles.retain(|r| !r.eq_ignore_ascii_case(&i.role_name));
-        if before == p.roles.len() {
-            return Err(no_such("role", &i.role_name));
-        }
+        let hit = |r: &String| r.eq_ignore_ascii_case(&i.role_name);
+        remove_where(&mut p.roles, hit, || no_such("role", &i.role_name))?;
         Ok(json!({}))
     })
 }

@@ -9,6 +9,7 @@ use overcast_core::RequestContext;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::entities::caller_user;
 use crate::error::{exists, no_such, validation, IamError};
 use crate::state::{Data, Group, InstanceProfile, Key, Provider, Role, ServerCert, Settings, Tag};
 use crate::state::{LoginProfile, User, VirtualMfa};
@@ -300,6 +301,85 @@ pub fn check_status(s: &str) -> Result<(), IamError> {
         return Err(validation(format!("1 validation error detected: Value '{s}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]")));
     }
     Ok(())
+}
+
+// ---------- per-user credential records ----------
+
+/// Removes the items of `items` that `hit`; `missing` when there were none.
+pub fn remove_where<T>(
+    items: &mut Vec<T>,
+    hit: impl Fn(&T) -> bool,
+    missing: impl FnOnce() -> IamError,
+) -> Result<(), IamError> {
+    let before = items.len();
+    items.retain(|x| !hit(x));
+    if before == items.len() {
+        return Err(missing());
+    }
+    Ok(())
+}
+
+/// One kind of per-user credential record (SSH public keys, signing certificates,
+/// service-specific credentials): where a user keeps them, the member naming each, and AWS's
+/// `NoSuchEntity` for an unknown id.
+pub struct Records {
+    /// The user's records of this kind.
+    pub of: fn(&mut User) -> &mut Vec<Value>,
+    /// The member holding a record's id.
+    pub id: &'static str,
+    /// `NoSuchEntity` for the id.
+    pub missing: fn(&str) -> IamError,
+}
+
+impl Records {
+    /// The record `id` of `user`, to change.
+    pub fn find<'a>(&self, user: &'a mut User, id: &str) -> Result<&'a mut Value, IamError> {
+        (self.of)(user)
+            .iter_mut()
+            .find(|r| r[self.id] == id)
+            .ok_or_else(|| (self.missing)(id))
+    }
+
+    /// Sets the status of the record `id` of the user `user_name` (the caller when omitted):
+    /// UpdateSSHPublicKey, UpdateSigningCertificate, UpdateServiceSpecificCredential. The
+    /// user name is resolved, then the status checked, then the user and the record found.
+    pub fn set_status(
+        &self,
+        iam: &Iam,
+        ctx: &RequestContext,
+        user_name: Option<String>,
+        id: Option<String>,
+        status: Option<String>,
+    ) -> Result<Value, IamError> {
+        let name = caller_user(ctx, user_name)?;
+        let status = status.unwrap_or_default();
+        check_status(&status)?;
+        let id = id.unwrap_or_default();
+        with_entity(iam, ctx, &name, |u: &mut User| {
+            self.find(u, &id)?["Status"] = json!(status);
+            Ok(json!({}))
+        })
+    }
+
+    /// Deletes the record `id` of the user `user_name` (the caller when omitted).
+    pub fn delete(
+        &self,
+        iam: &Iam,
+        ctx: &RequestContext,
+        user_name: Option<String>,
+        id: Option<String>,
+    ) -> Result<Value, IamError> {
+        let name = caller_user(ctx, user_name)?;
+        let id = id.unwrap_or_default();
+        with_entity(iam, ctx, &name, |u: &mut User| {
+            remove_where(
+                (self.of)(u),
+                |r| r[self.id] == id.as_str(),
+                || (self.missing)(&id),
+            )?;
+            Ok(json!({}))
+        })
+    }
 }
 
 // ---------- access keys in the identity registry ----------
