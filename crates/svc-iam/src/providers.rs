@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{validation, IamError};
-use crate::handlers::{new_tags, no_provider, provider, provider_mut, tags_or_null, view};
+use crate::handlers::{new_tags, provider, provider_mut, tags_or_null, view};
 use crate::state::{Key, Provider, Tag};
 use crate::util::{self, strip};
 use crate::Iam;
@@ -50,22 +50,18 @@ fn change_provider(
     acct.save(&d, Key::Provider(arn))
 }
 
-/// Deletes the provider `arn` when `kind` is its kind (any kind when `None`).
+/// Deletes the provider `arn` of `kind`; `NoSuchEntity` (and nothing deleted) when there is
+/// none of that kind.
 fn delete_provider(
     iam: &Iam,
     ctx: &RequestContext,
     arn: &str,
-    kind: Option<&str>,
+    kind: &str,
 ) -> Result<Value, IamError> {
     let acct = iam.account(ctx);
     let mut d = acct.write();
-    let removed = d.providers.remove(arn);
-    if removed
-        .filter(|p| kind.is_none_or(|k| p.kind == k))
-        .is_none()
-    {
-        return Err(no_provider(arn));
-    }
+    provider(&d, arn, kind)?;
+    d.providers.remove(arn);
     acct.save(&d, Key::Provider(arn))?;
     Ok(json!({}))
 }
@@ -151,7 +147,7 @@ pub async fn delete_oidc_provider(
     ctx: &RequestContext,
     i: OidcInput,
 ) -> Result<Value, IamError> {
-    delete_provider(iam, ctx, &i.arn.unwrap_or_default(), None)
+    delete_provider(iam, ctx, &i.arn.unwrap_or_default(), "oidc")
 }
 
 /// Add/RemoveClientID and UpdateThumbprint.
@@ -285,7 +281,7 @@ pub async fn delete_saml_provider(
     ctx: &RequestContext,
     i: SamlInput,
 ) -> Result<Value, IamError> {
-    delete_provider(iam, ctx, &i.arn.unwrap_or_default(), Some("saml"))
+    delete_provider(iam, ctx, &i.arn.unwrap_or_default(), "saml")
 }
 
 #[derive(Deserialize)]
