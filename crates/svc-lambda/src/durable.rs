@@ -584,7 +584,10 @@ async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
                     )
                 })
             });
-            if !pending {
+            // An operation that completed while the handler ran (a callback completed at once,
+            // a chained invoke that failed fast) woke the execution: it is replayed, not failed.
+            let woken = e["Wake"] == true;
+            if !pending && !woken {
                 let message = "The function returned PENDING with no pending operation.";
                 fail(svc, ctx, id, "InvalidState", message);
                 return None;
