@@ -171,11 +171,24 @@ pub(crate) async fn get_layer_version(
     ctx: &RequestContext,
     i: LayerVersionInput,
 ) -> Result<Value, LambdaError> {
+    read_version(svc, ctx, &i, |v| Ok(with_location(ctx, v)))
+}
+
+/// Answers with `f` given the layer version `i` names (ResourceNotFound when there is none).
+fn read_version<R>(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    i: &LayerVersionInput,
+    f: impl FnOnce(&LayerVersion) -> Result<R, LambdaError>,
+) -> Result<R, LambdaError> {
     let name = layer_name(ctx, &i.layer_name)?;
     let region = svc.region(ctx);
     let layers = region.layers();
-    let v = version(&layers, &name, u64::try_from(i.version_number).ok())?;
-    Ok(with_location(ctx, v))
+    f(version(
+        &layers,
+        &name,
+        u64::try_from(i.version_number).ok(),
+    )?)
 }
 
 #[derive(Deserialize)]
@@ -378,15 +391,13 @@ pub(crate) async fn get_layer_version_policy(
     ctx: &RequestContext,
     i: LayerVersionInput,
 ) -> Result<Value, LambdaError> {
-    let name = layer_name(ctx, &i.layer_name)?;
-    let region = svc.region(ctx);
-    let layers = region.layers();
-    let v = version(&layers, &name, u64::try_from(i.version_number).ok())?;
-    if v.policy.is_empty() {
-        return Err(not_found());
-    }
-    let doc = json!({"Version": "2012-10-17", "Id": "default", "Statement": v.policy});
-    Ok(json!({"Policy": doc.to_string(), "RevisionId": v.policy_revision}))
+    read_version(svc, ctx, &i, |v| {
+        if v.policy.is_empty() {
+            return Err(not_found());
+        }
+        let doc = json!({"Version": "2012-10-17", "Id": "default", "Statement": v.policy});
+        Ok(json!({"Policy": doc.to_string(), "RevisionId": v.policy_revision}))
+    })
 }
 
 #[derive(Deserialize)]
