@@ -707,15 +707,16 @@ pub(crate) async fn get_durable_execution_history(
             strip_payloads(ev);
         }
     }
+    listed("Events", events, &i)
+}
+
+/// One page of `items` as the output member `member`, in the order the input's ReverseOrder
+/// asks for, after its Marker, at most its MaxItems.
+fn listed(member: &str, mut items: Vec<Value>, i: &Value) -> Result<Value, LambdaError> {
     if i["ReverseOrder"].as_bool() == Some(true) {
-        events.reverse();
+        items.reverse();
     }
-    page_json(
-        "Events",
-        events,
-        i["Marker"].as_str(),
-        i["MaxItems"].as_i64(),
-    )
+    page_json(member, items, i["Marker"].as_str(), i["MaxItems"].as_i64())
 }
 
 /// Without execution data, history events carry no payloads.
@@ -801,15 +802,7 @@ pub(crate) async fn list_durable_executions_by_function(
             .unwrap_or(0.0)
             .total_cmp(&b["StartTimestamp"].as_f64().unwrap_or(0.0))
     });
-    if i["ReverseOrder"].as_bool() == Some(true) {
-        items.reverse();
-    }
-    page_json(
-        "DurableExecutions",
-        items,
-        i["Marker"].as_str(),
-        i["MaxItems"].as_i64(),
-    )
+    listed("DurableExecutions", items, &i)
 }
 
 /// CheckpointDurableExecution: applies the SDK's operation updates.
