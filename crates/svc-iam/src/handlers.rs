@@ -465,3 +465,76 @@ pub fn page_of(
     out[member] = json!(items);
     Ok(paged(out, truncated, next))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(e: IamError) -> String {
+        match e {
+            IamError::DeleteConflictException(m)
+            | IamError::NoSuchEntityException(m)
+            | IamError::EntityAlreadyExistsException(m) => m,
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_first_blocking_reason_is_reported() {
+        assert!(ensure_deletable(&[(false, "a"), (false, "b")]).is_ok());
+        let e = ensure_deletable(&[(false, "a"), (true, "detach all policies"), (true, "c")]);
+        assert_eq!(
+            message(e.unwrap_err()),
+            "Cannot delete entity, must detach all policies first."
+        );
+    }
+
+    #[test]
+    fn remove_where_answers_missing_when_nothing_matched() {
+        let mut v = vec![1, 2, 2, 3];
+        assert!(remove_where(&mut v, |x| *x == 2, || no_such("x", "2")).is_ok());
+        assert_eq!(v, vec![1, 3]);
+        let e = remove_where(&mut v, |x| *x == 9, || no_such("thing", "9")).unwrap_err();
+        assert_eq!(message(e), "The thing with name 9 cannot be found.");
+        assert_eq!(v, vec![1, 3]);
+    }
+
+    #[test]
+    fn rename_checks_the_path_before_the_name() {
+        let (mut path, mut name) = ("/".to_string(), "old".to_string());
+        let bad_path = "nope".to_string();
+        let taken = "Taken".to_string();
+        let spec = ("newUserName", 64, "User");
+        let e = rename(
+            (&mut path, &mut name),
+            Some(&bad_path),
+            Some(&taken),
+            spec,
+            |_| true,
+        );
+        assert!(format!("{:?}", e.unwrap_err()).contains("ValidationError"));
+        assert_eq!((path.as_str(), name.as_str()), ("/", "old"));
+        let e = rename((&mut path, &mut name), None, Some(&taken), spec, |_| true);
+        assert_eq!(
+            message(e.unwrap_err()),
+            "User with name Taken already exists."
+        );
+        let new = "new".to_string();
+        let p = "/p/".to_string();
+        rename((&mut path, &mut name), Some(&p), Some(&new), spec, |_| {
+            false
+        })
+        .unwrap();
+        assert_eq!((path.as_str(), name.as_str()), ("/p/", "new"));
+    }
+
+    #[test]
+    fn tags_are_absent_when_there_are_none() {
+        assert!(tags_or_null(&[]).is_null());
+        let t = vec![Tag {
+            key: "k".into(),
+            value: "v".into(),
+        }];
+        assert_eq!(tags_or_null(&t), json!([{"Key": "k", "Value": "v"}]));
+    }
+}

@@ -1355,6 +1355,44 @@ mod tests {
     }
 
     #[test]
+    fn settling_records_the_outcome_and_its_event() {
+        let mut op =
+            json!({"Id": "c1", "Status": "STARTED", "CallbackDetails": {"CallbackId": "x"}});
+        let (ok, details) = settle(&mut op, 5.0, "CallbackDetails", Ok(json!("\"yes\"")));
+        assert!(ok);
+        assert_eq!(
+            details,
+            json!({"Result": {"Payload": "\"yes\"", "Truncated": false}})
+        );
+        assert_eq!(
+            op,
+            json!({"Id": "c1", "Status": "SUCCEEDED", "EndTimestamp": 5.0,
+                   "CallbackDetails": {"CallbackId": "x", "Result": "\"yes\""}})
+        );
+        let mut op = json!({"Id": "ci", "Status": "STARTED"});
+        let err = json!({"ErrorType": "E", "ErrorMessage": "m"});
+        let (ok, details) = settle(&mut op, 6.0, "ChainedInvokeDetails", Err(err.clone()));
+        assert!(!ok);
+        assert_eq!(
+            details,
+            json!({"Error": {"Payload": err, "Truncated": false}})
+        );
+        assert_eq!(op["Status"], "FAILED");
+        assert_eq!(op["ChainedInvokeDetails"], json!({"Error": err}));
+    }
+
+    #[test]
+    fn only_present_members_are_copied() {
+        let mut to = json!({"Id": "a"});
+        copy_present(
+            &mut to,
+            &json!({"Name": "n", "ParentId": null}),
+            &["Name", "ParentId", "SubType"],
+        );
+        assert_eq!(to, json!({"Id": "a", "Name": "n"}));
+    }
+
+    #[test]
     fn config_defaults() {
         let c = check_config(Some(&json!({"ExecutionTimeout": 60})))
             .unwrap()

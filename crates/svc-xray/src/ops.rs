@@ -970,3 +970,27 @@ pub(crate) async fn cancel_trace_retrieval(
         Ok(json!({}))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_given_revision_must_be_the_current_one() {
+        let p = Policy {
+            name: "p".into(),
+            document: "{}".into(),
+            revision: "2".into(),
+            updated: 0.0,
+        };
+        assert!(check_revision(Some(&p), &json!({})).is_ok());
+        assert!(check_revision(None, &json!({})).is_ok());
+        assert!(check_revision(Some(&p), &json!({"PolicyRevisionId": "2"})).is_ok());
+        for (current, rev) in [(Some(&p), "1"), (None, "2")] {
+            assert!(matches!(
+                check_revision(current, &json!({"PolicyRevisionId": rev})),
+                Err(XrayError::InvalidPolicyRevisionIdException(_))
+            ));
+        }
+    }
+}
