@@ -94,7 +94,7 @@ pub fn profile<'a>(d: &'a Data, name: &str) -> Result<&'a InstanceProfile, IamEr
 }
 
 /// `NoSuchEntity` for a virtual MFA device.
-pub fn no_mfa(serial: &str) -> IamError {
+fn no_mfa(serial: &str) -> IamError {
     IamError::NoSuchEntityException(format!(
         "VirtualMFADevice with serial {serial} cannot be found."
     ))
@@ -133,7 +133,7 @@ pub fn cert<'a>(d: &'a Data, name: &str) -> Result<&'a ServerCert, IamError> {
 }
 
 /// `NoSuchEntity` for an identity provider.
-pub fn no_provider(arn: &str) -> IamError {
+fn no_provider(arn: &str) -> IamError {
     IamError::NoSuchEntityException(format!("Manifest not found for arn {arn}"))
 }
 
