@@ -405,3 +405,38 @@ def test_service_specific_credentials(client):
         iam.create_service_specific_credential(UserName=u, ServiceName="s3.amazonaws.com")
     assert code(e) == "NotSupportedService"
     iam.delete_user(UserName=u)
+
+
+def test_deleting_a_provider_of_the_other_kind_is_no_such_entity(client):
+    """DeleteSAMLProvider with an OIDC provider's ARN (and the reverse) deletes nothing."""
+    iam = client("iam")
+    oidc = iam.create_open_id_connect_provider(
+        Url=f"https://{name('idp')}.example.com", ThumbprintList=["a" * 40])["OpenIDConnectProviderArn"]
+    saml = iam.create_saml_provider(
+        Name=name("saml"), SAMLMetadataDocument="<EntityDescriptor>" + "x" * 1000 + "</EntityDescriptor>")["SAMLProviderArn"]
+    with pytest.raises(ClientError) as e:
+        iam.delete_saml_provider(SAMLProviderArn=oidc)
+    assert code(e) == "NoSuchEntity"
+    with pytest.raises(ClientError) as e:
+        iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=saml)
+    assert code(e) == "NoSuchEntity"
+    assert iam.get_open_id_connect_provider(OpenIDConnectProviderArn=oidc)["ThumbprintList"] == ["a" * 40]
+    assert "SAMLMetadataDocument" in iam.get_saml_provider(SAMLProviderArn=saml)
+    iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=oidc)
+    iam.delete_saml_provider(SAMLProviderArn=saml)
+
+
+def test_identity_providers_survive_restart_and_kill9(client, overcast):
+    iam = client("iam")
+    oidc = iam.create_open_id_connect_provider(
+        Url=f"https://{name('idp')}.example.com", ClientIDList=["sts.amazonaws.com"],
+        ThumbprintList=["b" * 40])["OpenIDConnectProviderArn"]
+    saml = iam.create_saml_provider(
+        Name=name("saml"), SAMLMetadataDocument="<EntityDescriptor>" + "y" * 1000 + "</EntityDescriptor>")["SAMLProviderArn"]
+    overcast.restart()
+    assert iam.get_open_id_connect_provider(OpenIDConnectProviderArn=oidc)["ClientIDList"] == ["sts.amazonaws.com"]
+    overcast.kill9()
+    assert saml in [p["Arn"] for p in iam.list_saml_providers()["SAMLProviderList"]]
+    assert oidc in [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+    iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=oidc)
+    iam.delete_saml_provider(SAMLProviderArn=saml)

@@ -220,3 +220,38 @@ def test_callback_timeout_reinvokes_and_fails(lam, overcast):
     assert ex["Error"]["ErrorType"] == "Callback.Timeout"
     assert "CallbackTimedOut" in kinds(lam, arn)
     assert code_err(lam.send_durable_execution_callback_success, CallbackId=cb["CallbackId"], Result=b"1")[0] == "CallbackTimeoutException"
+
+
+SELF_COMPLETING = {"lambda_function.py": """
+import base64, json, os, urllib.request, urllib.parse
+AUTH = "AWS4-HMAC-SHA256 Credential=test/20260101/" + os.environ["AWS_REGION"] + "/lambda/aws4_request, SignedHeaders=host, Signature=0"
+def api(path, body):
+    req = urllib.request.Request(os.environ["AWS_ENDPOINT_URL"] + path, method="POST", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": AUTH})
+    return json.loads(urllib.request.urlopen(req).read() or b"{}")
+def lambda_handler(event, context):
+    arn, token = event["DurableExecutionArn"], event["CheckpointToken"]
+    ops = {o["Id"]: o for o in event["InitialExecutionState"]["Operations"]}
+    if "c1" in ops:
+        return {"Status": "SUCCEEDED", "Result": json.dumps(ops["c1"]["CallbackDetails"]["Result"])}
+    path = "/2025-12-01/durable-executions/" + urllib.parse.quote(arn, safe="") + "/checkpoint"
+    r = api(path, {"CheckpointToken": token, "Updates": [{"Id": "c1", "Type": "CALLBACK", "Action": "START"}]})
+    cb = r["NewExecutionState"]["Operations"][0]["CallbackDetails"]["CallbackId"]
+    api("/2025-12-01/durable-execution-callbacks/" + urllib.parse.quote(cb, safe="") + "/succeed", "done")
+    return {"Status": "PENDING"}
+"""}
+
+
+def test_operation_completed_during_the_invocation_replays(lam):
+    """A handler answers PENDING for an operation that completed while it ran (a callback
+    completed at once, a chained invoke that failed fast): the execution is invoked again."""
+    name = uniq("durable")
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="lambda_function.lambda_handler",
+                        Code={"ZipFile": zip_bytes(SELF_COMPLETING)}, Timeout=30,
+                        DurableConfig={"ExecutionTimeout": 3600, "RetentionPeriodInDays": 7})
+    r = lam.invoke(FunctionName=name, Payload=b"{}")
+    ex = lam.get_durable_execution(DurableExecutionArn=r["DurableExecutionArn"])
+    assert ex["Status"] == "SUCCEEDED", ex.get("Error")
+    assert json.loads(ex["Result"]) == '"done"'
+    k = kinds(lam, r["DurableExecutionArn"])
+    assert "CallbackSucceeded" in k and k.count("InvocationCompleted") == 2

@@ -7,9 +7,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::entities::{caller_user, with_user};
-use crate::error::{no_such, validation, IamError};
-use crate::state::{Key, ServerCert, Tag};
-use crate::util::{self, page, paged, strip};
+use crate::error::{validation, IamError};
+use crate::handlers::{
+    cert, checked_path, mfa, new_tags, no_cert, page_of, tags_or_null, user, view, ListInput,
+    Records,
+};
+use crate::state::{Key, ServerCert, Tag, User};
+use crate::util::strip;
 use crate::Iam;
 
 #[derive(Deserialize)]
@@ -40,11 +44,45 @@ fn fingerprint(body: &str) -> Option<String> {
     )
 }
 
-fn check_status(s: &str) -> Result<(), IamError> {
-    if s != "Active" && s != "Inactive" {
-        return Err(validation(format!("1 validation error detected: Value '{s}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]")));
-    }
-    Ok(())
+/// A user's SSH public keys.
+const SSH_KEYS: Records = Records {
+    of: ssh_keys,
+    id: "SSHPublicKeyId",
+    missing: no_ssh_key,
+};
+
+fn ssh_keys(u: &mut User) -> &mut Vec<Value> {
+    &mut u.ssh_keys
+}
+
+fn no_ssh_key(id: &str) -> IamError {
+    IamError::NoSuchEntityException(format!("The Public Key with id {id} cannot be found."))
+}
+
+/// A user's signing certificates.
+const SIGNING_CERTS: Records = Records {
+    of: signing_certs,
+    id: "CertificateId",
+    missing: no_signing_cert,
+};
+
+fn signing_certs(u: &mut User) -> &mut Vec<Value> {
+    &mut u.signing_certs
+}
+
+fn no_signing_cert(id: &str) -> IamError {
+    IamError::NoSuchEntityException(format!("The Certificate with id {id} cannot be found."))
+}
+
+/// A user's service-specific credentials.
+const SERVICE_CREDENTIALS: Records = Records {
+    of: service_credentials,
+    id: "ServiceSpecificCredentialId",
+    missing: no_credential,
+};
+
+fn service_credentials(u: &mut User) -> &mut Vec<Value> {
+    &mut u.service_credentials
 }
 
 pub async fn upload_ssh_public_key(
@@ -76,14 +114,6 @@ pub async fn upload_ssh_public_key(
     })
 }
 
-fn find_ssh<'a>(keys: &'a mut [Value], id: &str) -> Result<&'a mut Value, IamError> {
-    keys.iter_mut()
-        .find(|k| k["SSHPublicKeyId"] == id)
-        .ok_or_else(|| {
-            IamError::NoSuchEntityException(format!("The Public Key with id {id} cannot be found."))
-        })
-}
-
 pub async fn get_ssh_public_key(
     iam: &Iam,
     ctx: &RequestContext,
@@ -91,15 +121,15 @@ pub async fn get_ssh_public_key(
 ) -> Result<Value, IamError> {
     let name = caller_user(ctx, i.user_name)?;
     let id = i.id.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let k = find_ssh(&mut u.ssh_keys, &id)?.clone();
     let _ = i.encoding;
-    Ok(json!({ "SSHPublicKey": k }))
+    view(iam, ctx, |d| {
+        let k = user(d, &name)?
+            .ssh_keys
+            .iter()
+            .find(|k| k["SSHPublicKeyId"] == id.as_str())
+            .ok_or_else(|| no_ssh_key(&id))?;
+        Ok(json!({ "SSHPublicKey": k }))
+    })
 }
 
 pub async fn list_ssh_public_keys(
@@ -108,15 +138,10 @@ pub async fn list_ssh_public_keys(
     i: SshInput,
 ) -> Result<Value, IamError> {
     let name = caller_user(ctx, i.user_name)?;
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let u = d
-        .users
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let items: Vec<Value> = u.ssh_keys.iter().map(|k| json!({"UserName": k["UserName"], "SSHPublicKeyId": k["SSHPublicKeyId"], "Status": k["Status"], "UploadDate": k["UploadDate"]})).collect();
-    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({ "SSHPublicKeys": items }), t, m))
+    view(iam, ctx, |d| {
+        let items: Vec<Value> = user(d, &name)?.ssh_keys.iter().map(|k| json!({"UserName": k["UserName"], "SSHPublicKeyId": k["SSHPublicKeyId"], "Status": k["Status"], "UploadDate": k["UploadDate"]})).collect();
+        page_of("SSHPublicKeys", items, i.marker.as_deref(), i.max_items)
+    })
 }
 
 pub async fn update_ssh_public_key(
@@ -124,13 +149,7 @@ pub async fn update_ssh_public_key(
     ctx: &RequestContext,
     i: SshInput,
 ) -> Result<Value, IamError> {
-    let name = caller_user(ctx, i.user_name)?;
-    let status = i.status.unwrap_or_default();
-    check_status(&status)?;
-    with_user(iam, ctx, &name, |u| {
-        find_ssh(&mut u.ssh_keys, &i.id.unwrap_or_default())?["Status"] = json!(status);
-        Ok(json!({}))
-    })
+    SSH_KEYS.set_status(iam, ctx, i.user_name, i.id, i.status)
 }
 
 pub async fn delete_ssh_public_key(
@@ -138,13 +157,7 @@ pub async fn delete_ssh_public_key(
     ctx: &RequestContext,
     i: SshInput,
 ) -> Result<Value, IamError> {
-    let name = caller_user(ctx, i.user_name)?;
-    let id = i.id.unwrap_or_default();
-    with_user(iam, ctx, &name, |u| {
-        find_ssh(&mut u.ssh_keys, &id)?;
-        u.ssh_keys.retain(|k| k["SSHPublicKeyId"] != id.as_str());
-        Ok(json!({}))
-    })
+    SSH_KEYS.delete(iam, ctx, i.user_name, i.id)
 }
 
 #[derive(Deserialize)]
@@ -195,14 +208,10 @@ pub async fn list_signing_certificates(
     i: SigningInput,
 ) -> Result<Value, IamError> {
     let name = caller_user(ctx, i.user_name)?;
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let u = d
-        .users
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let (items, t, m) = page(u.signing_certs.clone(), i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({ "Certificates": items }), t, m))
+    view(iam, ctx, |d| {
+        let items = user(d, &name)?.signing_certs.clone();
+        page_of("Certificates", items, i.marker.as_deref(), i.max_items)
+    })
 }
 
 pub async fn update_signing_certificate(
@@ -210,23 +219,7 @@ pub async fn update_signing_certificate(
     ctx: &RequestContext,
     i: SigningInput,
 ) -> Result<Value, IamError> {
-    let name = caller_user(ctx, i.user_name)?;
-    let status = i.status.unwrap_or_default();
-    check_status(&status)?;
-    let id = i.certificate_id.unwrap_or_default();
-    with_user(iam, ctx, &name, |u| {
-        let c = u
-            .signing_certs
-            .iter_mut()
-            .find(|c| c["CertificateId"] == id.as_str())
-            .ok_or_else(|| {
-                IamError::NoSuchEntityException(format!(
-                    "The Certificate with id {id} cannot be found."
-                ))
-            })?;
-        c["Status"] = json!(status);
-        Ok(json!({}))
-    })
+    SIGNING_CERTS.set_status(iam, ctx, i.user_name, i.certificate_id, i.status)
 }
 
 pub async fn delete_signing_certificate(
@@ -234,19 +227,7 @@ pub async fn delete_signing_certificate(
     ctx: &RequestContext,
     i: SigningInput,
 ) -> Result<Value, IamError> {
-    let name = caller_user(ctx, i.user_name)?;
-    let id = i.certificate_id.unwrap_or_default();
-    with_user(iam, ctx, &name, |u| {
-        let before = u.signing_certs.len();
-        u.signing_certs
-            .retain(|c| c["CertificateId"] != id.as_str());
-        if before == u.signing_certs.len() {
-            return Err(IamError::NoSuchEntityException(format!(
-                "The Certificate with id {id} cannot be found."
-            )));
-        }
-        Ok(json!({}))
-    })
+    SIGNING_CERTS.delete(iam, ctx, i.user_name, i.certificate_id)
 }
 
 #[derive(Deserialize)]
@@ -276,9 +257,7 @@ pub async fn upload_server_certificate(
     i: ServerCertInput,
 ) -> Result<Value, IamError> {
     let name = i.server_certificate_name.unwrap_or_default();
-    util::check_name("serverCertificateName", &name, 128)?;
-    let path = i.path.unwrap_or_else(|| "/".into());
-    util::check_path(&path)?;
+    let path = checked_path("serverCertificateName", &name, 128, i.path)?;
     let body = i.certificate_body.unwrap_or_default();
     check_pem(&body)?;
     if !i.private_key.unwrap_or_default().contains("PRIVATE KEY") {
@@ -294,8 +273,7 @@ pub async fn upload_server_certificate(
             "The Server Certificate with name {name} already exists."
         )));
     }
-    let mut tags = Vec::new();
-    util::merge_tags(&mut tags, i.tags)?;
+    let tags = new_tags(i.tags)?;
     let c = ServerCert {
         arn: format!(
             "arn:aws:iam::{}:server-certificate{path}{name}",
@@ -309,9 +287,8 @@ pub async fn upload_server_certificate(
         chain: i.certificate_chain,
         tags,
     };
-    let out = strip(
-        json!({"ServerCertificateMetadata": cert_meta(&c), "Tags": if c.tags.is_empty() { Value::Null } else { json!(c.tags) }}),
-    );
+    let out =
+        strip(json!({"ServerCertificateMetadata": cert_meta(&c), "Tags": tags_or_null(&c.tags)}));
     d.certs.insert(name.to_lowercase(), c);
     acct.save(&d, Key::Cert(&name))?;
     Ok(out)
@@ -323,16 +300,12 @@ pub async fn get_server_certificate(
     i: ServerCertInput,
 ) -> Result<Value, IamError> {
     let name = i.server_certificate_name.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let c = d.certs.get(&name.to_lowercase()).ok_or_else(|| {
-        IamError::NoSuchEntityException(format!(
-            "The Server Certificate with name {name} cannot be found."
-        ))
-    })?;
-    Ok(
-        json!({"ServerCertificate": strip(json!({"ServerCertificateMetadata": cert_meta(c), "CertificateBody": c.body, "CertificateChain": c.chain, "Tags": if c.tags.is_empty() { Value::Null } else { json!(c.tags) }}))}),
-    )
+    view(iam, ctx, |d| {
+        let c = cert(d, &name)?;
+        Ok(
+            json!({"ServerCertificate": strip(json!({"ServerCertificateMetadata": cert_meta(c), "CertificateBody": c.body, "CertificateChain": c.chain, "Tags": tags_or_null(&c.tags)}))}),
+        )
+    })
 }
 
 pub async fn list_server_certificates(
@@ -340,21 +313,15 @@ pub async fn list_server_certificates(
     ctx: &RequestContext,
     i: ServerCertInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let prefix = i.path_prefix.unwrap_or_else(|| "/".into());
-    let items: Vec<Value> = d
-        .certs
-        .values()
-        .filter(|c| c.path.starts_with(&prefix))
-        .map(cert_meta)
-        .collect();
-    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(
-        json!({ "ServerCertificateMetadataList": items }),
-        t,
-        m,
-    ))
+    let list = ListInput {
+        path_prefix: i.path_prefix,
+        marker: i.marker,
+        max_items: i.max_items,
+    };
+    view(iam, ctx, |d| {
+        let all = d.certs.values();
+        list.page_under("ServerCertificateMetadataList", all, |c| &c.path, cert_meta)
+    })
 }
 
 pub async fn update_server_certificate(
@@ -365,11 +332,10 @@ pub async fn update_server_certificate(
     let name = i.server_certificate_name.unwrap_or_default();
     let acct = iam.account(ctx);
     let mut d = acct.write();
-    let mut c = d.certs.remove(&name.to_lowercase()).ok_or_else(|| {
-        IamError::NoSuchEntityException(format!(
-            "The Server Certificate with name {name} cannot be found."
-        ))
-    })?;
+    let mut c = d
+        .certs
+        .remove(&name.to_lowercase())
+        .ok_or_else(|| no_cert(&name))?;
     if let Some(p) = i.new_path {
         c.path = p;
     }
@@ -396,9 +362,7 @@ pub async fn delete_server_certificate(
     let acct = iam.account(ctx);
     let mut d = acct.write();
     if d.certs.remove(&name.to_lowercase()).is_none() {
-        return Err(IamError::NoSuchEntityException(format!(
-            "The Server Certificate with name {name} cannot be found."
-        )));
+        return Err(no_cert(&name));
     }
     acct.save(&d, Key::Cert(&name))?;
     Ok(json!({}))
@@ -415,17 +379,12 @@ pub async fn get_mfa_device(
     ctx: &RequestContext,
     i: GetMfaInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let m = d.mfa.get(&i.serial_number).ok_or_else(|| {
-        IamError::NoSuchEntityException(format!(
-            "VirtualMFADevice with serial {} cannot be found.",
-            i.serial_number
+    view(iam, ctx, |d| {
+        let m = mfa(d, &i.serial_number)?;
+        Ok(strip(
+            json!({"UserName": m.user, "SerialNumber": m.serial, "EnableDate": m.enabled}),
         ))
-    })?;
-    Ok(strip(
-        json!({"UserName": m.user, "SerialNumber": m.serial, "EnableDate": m.enabled}),
-    ))
+    })
 }
 
 #[derive(Deserialize)]
@@ -536,14 +495,10 @@ pub async fn list_service_specific_credentials(
 ) -> Result<Value, IamError> {
     let acct = iam.account(ctx);
     let d = acct.read();
-    let users: Vec<&crate::state::User> = if i.all_users {
+    let users: Vec<&User> = if i.all_users {
         d.users.values().collect()
     } else {
-        let name = caller_user(ctx, i.user_name)?;
-        vec![d
-            .users
-            .get(&name.to_lowercase())
-            .ok_or_else(|| no_such("user", &name))?]
+        vec![user(&d, &caller_user(ctx, i.user_name)?)?]
     };
     let items: Vec<Value> = users
         .iter()
@@ -555,8 +510,12 @@ pub async fn list_service_specific_credentials(
         })
         .map(metadata)
         .collect();
-    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({ "ServiceSpecificCredentials": items }), t, m))
+    page_of(
+        "ServiceSpecificCredentials",
+        items,
+        i.marker.as_deref(),
+        i.max_items,
+    )
 }
 
 pub async fn update_service_specific_credential(
@@ -564,22 +523,8 @@ pub async fn update_service_specific_credential(
     ctx: &RequestContext,
     i: ServiceCredentialInput,
 ) -> Result<Value, IamError> {
-    let name = caller_user(ctx, i.user_name)?;
-    let id = i.service_specific_credential_id.unwrap_or_default();
-    let status = i.status.unwrap_or_default();
-    check_status(&status)?;
-    with_user(iam, ctx, &name, |u| {
-        let c = find_credential(&mut u.service_credentials, &id)?;
-        c["Status"] = json!(status);
-        Ok(json!({}))
-    })
-}
-
-fn find_credential<'a>(creds: &'a mut [Value], id: &str) -> Result<&'a mut Value, IamError> {
-    creds
-        .iter_mut()
-        .find(|c| c["ServiceSpecificCredentialId"] == id)
-        .ok_or_else(|| no_credential(id))
+    let id = i.service_specific_credential_id;
+    SERVICE_CREDENTIALS.set_status(iam, ctx, i.user_name, id, i.status)
 }
 
 pub async fn reset_service_specific_credential(
@@ -590,7 +535,7 @@ pub async fn reset_service_specific_credential(
     let name = caller_user(ctx, i.user_name)?;
     let id = i.service_specific_credential_id.unwrap_or_default();
     with_user(iam, ctx, &name, |u| {
-        let c = find_credential(&mut u.service_credentials, &id)?;
+        let c = SERVICE_CREDENTIALS.find(u, &id)?;
         let service = c["ServiceName"].as_str().unwrap_or_default().to_string();
         let (field, secret) = secret_for(&service);
         c[field] = json!(secret);
@@ -604,15 +549,5 @@ pub async fn delete_service_specific_credential(
     ctx: &RequestContext,
     i: ServiceCredentialInput,
 ) -> Result<Value, IamError> {
-    let name = caller_user(ctx, i.user_name)?;
-    let id = i.service_specific_credential_id.unwrap_or_default();
-    with_user(iam, ctx, &name, |u| {
-        let before = u.service_credentials.len();
-        u.service_credentials
-            .retain(|c| c["ServiceSpecificCredentialId"] != id.as_str());
-        if before == u.service_credentials.len() {
-            return Err(no_credential(&id));
-        }
-        Ok(json!({}))
-    })
+    SERVICE_CREDENTIALS.delete(iam, ctx, i.user_name, i.service_specific_credential_id)
 }

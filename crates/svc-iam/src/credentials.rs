@@ -4,13 +4,16 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use overcast_core::identity::{Credential, Principal};
 use overcast_core::{ids, RequestContext};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::entities::{caller_user, group_json, role_json, user_json, with_user};
-use crate::error::{no_such, validation, IamError};
+use crate::error::{validation, IamError};
+use crate::handlers::{
+    self, check_status, login_mut, mfa, new_tags, no_login, page_of, register_key, remove_where,
+    tags_or_null, user, user_mut, view, with_settings,
+};
 use crate::state::{AccessKey, Data, Key, LoginProfile, Tag, VirtualMfa};
 use crate::util::{self, encode_doc, page, paged, strip};
 use crate::Iam;
@@ -46,25 +49,7 @@ pub async fn create_access_key(
             created: ctx.now.floor(),
             last_used: None,
         };
-        iam.core
-            .identities
-            .register(Credential {
-                access_key_id: k.id.clone(),
-                secret_access_key: k.secret.clone(),
-                session_token: None,
-                expiration: None,
-                principal: Principal {
-                    account_id: ctx.account_id.clone(),
-                    arn: u.arn.clone(),
-                    id: u.id.clone(),
-                },
-                attributes: Default::default(),
-            })
-            .map_err(|e| {
-                IamError::Aws(overcast_core::AwsError::internal(format!(
-                    "cannot persist: {e}"
-                )))
-            })?;
+        register_key(iam, ctx, &k.id, &k.secret, u)?;
         let out = json!({"UserName": u.name, "AccessKeyId": k.id, "Status": "Active", "SecretAccessKey": k.secret, "CreateDate": k.created});
         u.keys.push(k);
         Ok(json!({ "AccessKey": out }))
@@ -77,15 +62,11 @@ pub async fn list_access_keys(
     i: KeyInput,
 ) -> Result<Value, IamError> {
     let name = caller_user(ctx, i.user_name)?;
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let u = d
-        .users
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let items: Vec<Value> = u.keys.iter().map(|k| json!({"UserName": u.name, "AccessKeyId": k.id, "Status": k.status, "CreateDate": k.created})).collect();
-    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({ "AccessKeyMetadata": items }), t, m))
+    view(iam, ctx, |d| {
+        let u = user(d, &name)?;
+        let items: Vec<Value> = u.keys.iter().map(|k| json!({"UserName": u.name, "AccessKeyId": k.id, "Status": k.status, "CreateDate": k.created})).collect();
+        page_of("AccessKeyMetadata", items, i.marker.as_deref(), i.max_items)
+    })
 }
 
 fn key_not_found(id: &str) -> IamError {
@@ -100,11 +81,8 @@ pub async fn update_access_key(
     let name = caller_user(ctx, i.user_name)?;
     let id = i.access_key_id.unwrap_or_default();
     let status = i.status.unwrap_or_default();
-    if status != "Active" && status != "Inactive" {
-        return Err(validation(format!("1 validation error detected: Value '{status}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]")));
-    }
+    check_status(&status)?;
     with_user(iam, ctx, &name, |u| {
-        let (arn, uid) = (u.arn.clone(), u.id.clone());
         let k = u
             .keys
             .iter_mut()
@@ -112,27 +90,11 @@ pub async fn update_access_key(
             .ok_or_else(|| key_not_found(&id))?;
         k.status = status.clone();
         let secret = k.secret.clone();
-        let r = if status == "Active" {
-            iam.core.identities.register(Credential {
-                access_key_id: id.clone(),
-                secret_access_key: secret,
-                session_token: None,
-                expiration: None,
-                principal: Principal {
-                    account_id: ctx.account_id.clone(),
-                    arn,
-                    id: uid,
-                },
-                attributes: Default::default(),
-            })
+        if status == "Active" {
+            register_key(iam, ctx, &id, &secret, u)?;
         } else {
-            iam.core.identities.remove(&id)
-        };
-        r.map_err(|e| {
-            IamError::Aws(overcast_core::AwsError::internal(format!(
-                "cannot persist: {e}"
-            )))
-        })?;
+            handlers::unregister_key(iam, &id)?;
+        }
         Ok(json!({}))
     })
 }
@@ -145,11 +107,7 @@ pub async fn delete_access_key(
     let name = caller_user(ctx, i.user_name)?;
     let id = i.access_key_id.unwrap_or_default();
     with_user(iam, ctx, &name, |u| {
-        let before = u.keys.len();
-        u.keys.retain(|k| k.id != id);
-        if before == u.keys.len() {
-            return Err(key_not_found(&id));
-        }
+        remove_where(&mut u.keys, |k| k.id == id, || key_not_found(&id))?;
         let _ = iam.core.identities.remove(&id);
         Ok(json!({}))
     })
@@ -233,10 +191,7 @@ pub async fn create_login_profile(
     let acct = iam.account(ctx);
     let mut d = acct.write();
     check_password(&d, &pw)?;
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
+    let u = user_mut(&mut d, &name)?;
     if u.login.is_some() {
         return Err(IamError::EntityAlreadyExistsException(format!(
             "Login Profile for user {name} already exists."
@@ -259,16 +214,11 @@ pub async fn get_login_profile(
     i: LoginInput,
 ) -> Result<Value, IamError> {
     let name = caller_user(ctx, i.user_name)?;
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let u = d
-        .users
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let l = u.login.as_ref().ok_or_else(|| {
-        IamError::NoSuchEntityException(format!("Login Profile for User {name} cannot be found."))
-    })?;
-    Ok(json!({ "LoginProfile": login_json(&u.name, l) }))
+    view(iam, ctx, |d| {
+        let u = user(d, &name)?;
+        let l = u.login.as_ref().ok_or_else(|| no_login(&name))?;
+        Ok(json!({ "LoginProfile": login_json(&u.name, l) }))
+    })
 }
 
 pub async fn update_login_profile(
@@ -282,13 +232,7 @@ pub async fn update_login_profile(
     if let Some(pw) = &i.password {
         check_password(&d, pw)?;
     }
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let l = u.login.as_mut().ok_or_else(|| {
-        IamError::NoSuchEntityException(format!("Login Profile for User {name} cannot be found."))
-    })?;
+    let l = login_mut(&mut d, &name)?;
     if let Some(pw) = i.password {
         l.password = pw;
     }
@@ -307,9 +251,7 @@ pub async fn delete_login_profile(
     let name = caller_user(ctx, i.user_name)?;
     with_user(iam, ctx, &name, |u| {
         if u.login.take().is_none() {
-            return Err(IamError::NoSuchEntityException(format!(
-                "Login Profile for User {name} cannot be found."
-            )));
+            return Err(no_login(&name));
         }
         Ok(json!({}))
     })
@@ -331,13 +273,7 @@ pub async fn change_password(
     let acct = iam.account(ctx);
     let mut d = acct.write();
     check_password(&d, &i.new_password)?;
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let l = u.login.as_mut().ok_or_else(|| {
-        IamError::NoSuchEntityException(format!("Login Profile for User {name} cannot be found."))
-    })?;
+    let l = login_mut(&mut d, &name)?;
     if l.password != i.old_password {
         return Err(IamError::InvalidInputException(
             "The old password was incorrect.".into(),
@@ -373,11 +309,10 @@ pub async fn update_account_password_policy(
         let expires = m.get("MaxPasswordAge").and_then(Value::as_i64).unwrap_or(0) > 0;
         m.insert("ExpirePasswords".into(), Value::Bool(expires));
     }
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    d.settings.password_policy = Some(p);
-    acct.save(&d, Key::Settings)?;
-    Ok(json!({}))
+    with_settings(iam, ctx, |s| {
+        s.password_policy = Some(p);
+        Ok(json!({}))
+    })
 }
 
 pub async fn get_account_password_policy(
@@ -385,9 +320,8 @@ pub async fn get_account_password_policy(
     ctx: &RequestContext,
     _i: Value,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let p = d.settings.password_policy.clone().ok_or_else(|| {
+    let p = view(iam, ctx, |d| Ok(d.settings.password_policy.clone()))?;
+    let p = p.ok_or_else(|| {
         IamError::NoSuchEntityException(format!(
             "The Password Policy with domain name {} cannot be found.",
             ctx.account_id
@@ -401,15 +335,14 @@ pub async fn delete_account_password_policy(
     ctx: &RequestContext,
     _i: Value,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    if d.settings.password_policy.take().is_none() {
-        return Err(IamError::NoSuchEntityException(
-            "The account policy with name PasswordPolicy cannot be found.".into(),
-        ));
-    }
-    acct.save(&d, Key::Settings)?;
-    Ok(json!({}))
+    with_settings(iam, ctx, |s| {
+        if s.password_policy.take().is_none() {
+            return Err(IamError::NoSuchEntityException(
+                "The account policy with name PasswordPolicy cannot be found.".into(),
+            ));
+        }
+        Ok(json!({}))
+    })
 }
 
 // ---------- account alias ----------
@@ -435,11 +368,10 @@ pub async fn create_account_alias(
     if !ok {
         return Err(validation(format!("1 validation error detected: Value '{a}' at 'accountAlias' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-z0-9]([a-z0-9]|-(?!-)){{1,61}}[a-z0-9]$")));
     }
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    d.settings.alias = Some(a);
-    acct.save(&d, Key::Settings)?;
-    Ok(json!({}))
+    with_settings(iam, ctx, |s| {
+        s.alias = Some(a);
+        Ok(json!({}))
+    })
 }
 
 pub async fn delete_account_alias(
@@ -448,16 +380,15 @@ pub async fn delete_account_alias(
     i: AliasInput,
 ) -> Result<Value, IamError> {
     let a = i.account_alias.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    if d.settings.alias.as_deref() != Some(a.as_str()) {
-        return Err(IamError::NoSuchEntityException(format!(
-            "The account alias {a} cannot be found."
-        )));
-    }
-    d.settings.alias = None;
-    acct.save(&d, Key::Settings)?;
-    Ok(json!({}))
+    with_settings(iam, ctx, |s| {
+        if s.alias.as_deref() != Some(a.as_str()) {
+            return Err(IamError::NoSuchEntityException(format!(
+                "The account alias {a} cannot be found."
+            )));
+        }
+        s.alias = None;
+        Ok(json!({}))
+    })
 }
 
 pub async fn list_account_aliases(
@@ -465,9 +396,8 @@ pub async fn list_account_aliases(
     ctx: &RequestContext,
     _i: Value,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    Ok(json!({"AccountAliases": d.settings.alias.iter().collect::<Vec<_>>(), "IsTruncated": false}))
+    let alias = view(iam, ctx, |d| Ok(d.settings.alias.clone()))?;
+    Ok(json!({"AccountAliases": alias.iter().collect::<Vec<_>>(), "IsTruncated": false}))
 }
 
 // ---------- virtual MFA ----------
@@ -533,15 +463,14 @@ pub async fn create_virtual_mfa_device(
         ));
     }
     let seed = ids::random_from(B32, 64);
-    let mut tags = Vec::new();
-    util::merge_tags(&mut tags, i.tags)?;
+    let tags = new_tags(i.tags)?;
     let b64 = base64::engine::general_purpose::STANDARD;
     let qr = b64.encode(format!(
         "otpauth://totp/Overcast:{name}@{}?secret={seed}",
         ctx.account_id
     ));
     let out = strip(
-        json!({"SerialNumber": serial, "Base32StringSeed": b64.encode(&seed), "QRCodePNG": qr, "Tags": if tags.is_empty() { Value::Null } else { json!(tags) }}),
+        json!({"SerialNumber": serial, "Base32StringSeed": b64.encode(&seed), "QRCodePNG": qr, "Tags": tags_or_null(&tags)}),
     );
     d.mfa.insert(
         serial.clone(),
@@ -593,15 +522,8 @@ pub async fn enable_mfa_device(
     let name = caller_user(ctx, i.user_name)?;
     let acct = iam.account(ctx);
     let mut d = acct.write();
-    if !d.users.contains_key(&name.to_lowercase()) {
-        return Err(no_such("user", &name));
-    }
-    let dev = d.mfa.get(&i.serial_number).cloned().ok_or_else(|| {
-        IamError::NoSuchEntityException(format!(
-            "VirtualMFADevice with serial {} cannot be found.",
-            i.serial_number
-        ))
-    })?;
+    user(&d, &name)?;
+    let dev = mfa(&d, &i.serial_number)?.clone();
     if dev.user.is_some() {
         return Err(IamError::EntityAlreadyExistsException(
             "MFA device is already in use.".into(),
@@ -641,12 +563,7 @@ pub async fn resync_mfa_device(
 ) -> Result<Value, IamError> {
     let acct = iam.account(ctx);
     let d = acct.read();
-    let dev = d.mfa.get(&i.serial_number).ok_or_else(|| {
-        IamError::NoSuchEntityException(format!(
-            "VirtualMFADevice with serial {} cannot be found.",
-            i.serial_number
-        ))
-    })?;
+    let dev = mfa(&d, &i.serial_number)?;
     let wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -706,12 +623,7 @@ pub async fn delete_virtual_mfa_device(
     let serial = i.serial_number.unwrap_or_default();
     let acct = iam.account(ctx);
     let mut d = acct.write();
-    let dev = d.mfa.get(&serial).ok_or_else(|| {
-        IamError::NoSuchEntityException(format!(
-            "VirtualMFADevice with serial {serial} cannot be found."
-        ))
-    })?;
-    if dev.user.is_some() {
+    if mfa(&d, &serial)?.user.is_some() {
         return Err(IamError::DeleteConflictException(
             "MFA device is still in use.".into(),
         ));
@@ -726,23 +638,20 @@ pub async fn list_mfa_devices(
     ctx: &RequestContext,
     i: MfaSerialInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let items: Vec<Value> = match i.user_name.or_else(|| caller_user(ctx, None).ok()) {
-        Some(name) => {
-            let u = d
-                .users
-                .get(&name.to_lowercase())
-                .ok_or_else(|| no_such("user", &name))?;
-            u.mfa
-                .iter()
-                .map(|(s, t)| json!({"UserName": u.name, "SerialNumber": s, "EnableDate": t}))
-                .collect()
-        }
-        None => vec![],
-    };
-    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({ "MFADevices": items }), t, m))
+    let name = i.user_name.or_else(|| caller_user(ctx, None).ok());
+    view(iam, ctx, |d| {
+        let items: Vec<Value> = match name {
+            Some(name) => {
+                let u = user(d, &name)?;
+                u.mfa
+                    .iter()
+                    .map(|(s, t)| json!({"UserName": u.name, "SerialNumber": s, "EnableDate": t}))
+                    .collect()
+            }
+            None => vec![],
+        };
+        page_of("MFADevices", items, i.marker.as_deref(), i.max_items)
+    })
 }
 
 pub async fn list_virtual_mfa_devices(
@@ -770,8 +679,7 @@ pub async fn list_virtual_mfa_devices(
             strip(json!({"SerialNumber": m.serial, "User": user, "EnableDate": m.enabled}))
         })
         .collect();
-    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({ "VirtualMFADevices": items }), t, m))
+    page_of("VirtualMFADevices", items, i.marker.as_deref(), i.max_items)
 }
 
 // ---------- credential report, summary, authorization details ----------
@@ -785,11 +693,9 @@ pub async fn generate_credential_report(
     ctx: &RequestContext,
     _i: Value,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let first = d.settings.report_generated.is_none();
-    d.settings.report_generated = Some(ctx.now.floor());
-    acct.save(&d, Key::Settings)?;
+    let first = with_settings(iam, ctx, |s| {
+        Ok(s.report_generated.replace(ctx.now.floor()).is_none())
+    })?;
     Ok(
         json!({"State": if first { "STARTED" } else { "COMPLETE" }, "Description": "No report exists. Starting a new report generation task"}),
     )
@@ -846,12 +752,12 @@ pub async fn get_credential_report(
     ctx: &RequestContext,
     _i: Value,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let Some(t) = d.settings.report_generated else {
-        return Err(IamError::CredentialReportNotPresentException("Credential report not present. Generate a credential report using GenerateCredentialReport.".into()));
-    };
-    let csv = credential_report(&d, &ctx.account_id, t, &iam.activity);
+    let (csv, t) = view(iam, ctx, |d| {
+        let Some(t) = d.settings.report_generated else {
+            return Err(IamError::CredentialReportNotPresentException("Credential report not present. Generate a credential report using GenerateCredentialReport.".into()));
+        };
+        Ok((credential_report(d, &ctx.account_id, t, &iam.activity), t))
+    })?;
     Ok(
         json!({"Content": base64::engine::general_purpose::STANDARD.encode(csv), "ReportFormat": "text/csv", "GeneratedTime": t}),
     )

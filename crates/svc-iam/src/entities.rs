@@ -5,9 +5,14 @@ use overcast_policy::PolicyKind;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::{exists, no_such, validation, IamError};
+use crate::error::{no_such, validation, IamError};
+use crate::handlers::{
+    self, checked_path, delete_entity, ensure_deletable, ensure_new, group, new_tags, profile,
+    protected, remove_where, rename, role, tags_or_null, user, user_mut, view, with_entity,
+    ListInput,
+};
 use crate::state::{Group, InstanceProfile, Key, Role, Tag, User};
-use crate::util::{self, check_name, check_path, encode_doc, page, paged, strip};
+use crate::util::{self, encode_doc, strip};
 use crate::Iam;
 
 pub fn user_json(u: &User, with_tags: bool) -> Value {
@@ -37,12 +42,27 @@ pub fn profile_json(p: &InstanceProfile, roles: &[&Role]) -> Value {
     strip(json!({
         "Path": p.path, "InstanceProfileName": p.name, "InstanceProfileId": p.id, "Arn": p.arn,
         "CreateDate": p.created, "Roles": roles.iter().map(|r| role_json(r, false)).collect::<Vec<_>>(),
-        "Tags": if p.tags.is_empty() { Value::Null } else { json!(p.tags) },
+        "Tags": tags_or_null(&p.tags),
     }))
 }
 
 fn iam_arn(ctx: &RequestContext, kind: &str, path: &str, name: &str) -> String {
     format!("arn:aws:iam::{}:{kind}{path}{name}", ctx.account_id)
+}
+
+/// CreateUser/CreateRole's checks under the account's lock, in AWS's order: the permissions
+/// `boundary`, then the name (`taken` as `kind`), then the tags; the new entity's tags.
+fn admit(
+    d: &crate::state::Data,
+    boundary: Option<&str>,
+    (taken, kind, name): (bool, &str, &str),
+    tags: Vec<Tag>,
+) -> Result<Vec<Tag>, IamError> {
+    if let Some(b) = boundary {
+        crate::policies::check_boundary(d, b)?;
+    }
+    ensure_new(taken, kind, name)?;
+    new_tags(tags)
 }
 
 // ---------- users ----------
@@ -62,20 +82,13 @@ pub async fn create_user(
     ctx: &RequestContext,
     i: CreateUserInput,
 ) -> Result<Value, IamError> {
-    check_name("userName", &i.user_name, 64)?;
-    let path = i.path.unwrap_or_else(|| "/".into());
-    check_path(&path)?;
+    let path = checked_path("userName", &i.user_name, 64, i.path)?;
     let acct = iam.account(ctx);
     let mut d = acct.write();
-    if let Some(b) = &i.permissions_boundary {
-        crate::policies::check_boundary(&d, b)?;
-    }
     let key = i.user_name.to_lowercase();
-    if d.users.contains_key(&key) {
-        return Err(exists("User", &i.user_name));
-    }
-    let mut tags = Vec::new();
-    util::merge_tags(&mut tags, i.tags)?;
+    let taken = d.users.contains_key(&key);
+    let boundary = i.permissions_boundary.as_deref();
+    let tags = admit(&d, boundary, (taken, "User", &i.user_name), i.tags)?;
     let u = User {
         arn: iam_arn(ctx, "user", &path, &i.user_name),
         name: i.user_name.clone(),
@@ -115,15 +128,7 @@ pub fn with_user<R>(
     name: &str,
     f: impl FnOnce(&mut User) -> Result<R, IamError>,
 ) -> Result<R, IamError> {
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get_mut(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", name))?;
-    let out = f(u)?;
-    acct.save(&d, Key::User(name))?;
-    Ok(out)
+    with_entity(iam, ctx, name, f)
 }
 
 pub fn caller_user(ctx: &RequestContext, name: Option<String>) -> Result<String, IamError> {
@@ -149,35 +154,20 @@ pub async fn get_user(
         );
     }
     let name = caller_user(ctx, i.user_name)?;
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let u = d
-        .users
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    Ok(json!({ "User": user_json(u, true) }))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListInput {
-    path_prefix: Option<String>,
-    marker: Option<String>,
-    max_items: Option<i64>,
+    view(iam, ctx, |d| {
+        Ok(json!({ "User": user_json(user(d, &name)?, true) }))
+    })
 }
 
 pub async fn list_users(iam: &Iam, ctx: &RequestContext, i: ListInput) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let prefix = i.path_prefix.unwrap_or_else(|| "/".into());
-    let items: Vec<Value> = d
-        .users
-        .values()
-        .filter(|u| u.path.starts_with(&prefix))
-        .map(|u| user_json(u, false))
-        .collect();
-    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({ "Users": items }), t, m))
+    view(iam, ctx, |d| {
+        i.page_under(
+            "Users",
+            d.users.values(),
+            |u| &u.path,
+            |u| user_json(u, false),
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -196,22 +186,14 @@ pub async fn update_user(
     let acct = iam.account(ctx);
     let mut d = acct.write();
     let key = i.user_name.to_lowercase();
-    let mut u = d
-        .users
-        .get(&key)
-        .cloned()
-        .ok_or_else(|| no_such("user", &i.user_name))?;
-    if let Some(p) = &i.new_path {
-        check_path(p)?;
-        u.path = p.clone();
-    }
-    if let Some(n) = &i.new_user_name {
-        check_name("newUserName", n, 64)?;
-        if n.to_lowercase() != key && d.users.contains_key(&n.to_lowercase()) {
-            return Err(exists("User", n));
-        }
-        u.name = n.clone();
-    }
+    let mut u = user(&d, &i.user_name)?.clone();
+    rename(
+        (&mut u.path, &mut u.name),
+        i.new_path.as_ref(),
+        i.new_user_name.as_ref(),
+        ("newUserName", 64, "User"),
+        |n| n.to_lowercase() != key && d.users.contains_key(&n.to_lowercase()),
+    )?;
     u.arn = iam_arn(ctx, "user", &u.path, &u.name);
     d.users.remove(&key);
     let new_name = u.name.clone();
@@ -221,23 +203,7 @@ pub async fn update_user(
     // Its access keys now stand for the renamed user.
     if let Some(u) = d.users.get(&new_name.to_lowercase()) {
         for k in u.keys.iter().filter(|k| k.status == "Active") {
-            let cred = overcast_core::identity::Credential {
-                access_key_id: k.id.clone(),
-                secret_access_key: k.secret.clone(),
-                session_token: None,
-                expiration: None,
-                principal: overcast_core::identity::Principal {
-                    account_id: ctx.account_id.clone(),
-                    arn: u.arn.clone(),
-                    id: u.id.clone(),
-                },
-                attributes: Default::default(),
-            };
-            iam.core.identities.register(cred).map_err(|e| {
-                IamError::Aws(overcast_core::AwsError::internal(format!(
-                    "cannot persist: {e}"
-                )))
-            })?;
+            handlers::register_key(iam, ctx, &k.id, &k.secret, u)?;
         }
     }
     Ok(json!({}))
@@ -251,33 +217,22 @@ pub async fn delete_user(
     let name = i
         .user_name
         .ok_or_else(|| validation("UserName is required"))?;
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let u = d
-        .users
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_such("user", &name))?;
-    let blocking = [
-        (!u.attached.is_empty(), "attached policies"),
-        (!u.inline.is_empty(), "policies"),
-        (!u.groups.is_empty(), "groups"),
-        (!u.keys.is_empty(), "access keys"),
-        (u.login.is_some(), "login profile"),
-        (!u.mfa.is_empty(), "MFA devices"),
-        (!u.ssh_keys.is_empty(), "SSH public keys"),
-        (!u.signing_certs.is_empty(), "signing certificates"),
-        (
-            !u.service_credentials.is_empty(),
-            "service specific credentials",
-        ),
-    ];
-    if let Some((_, what)) = blocking.iter().find(|(b, _)| *b) {
-        return Err(IamError::DeleteConflictException(format!(
-            "Cannot delete entity, must remove {what} first."
-        )));
-    }
-    d.users.remove(&name.to_lowercase());
-    acct.save(&d, Key::User(&name))?;
+    delete_entity(iam, ctx, &name, |_, u: &User| {
+        ensure_deletable(&[
+            (!u.attached.is_empty(), "remove attached policies"),
+            (!u.inline.is_empty(), "remove policies"),
+            (!u.groups.is_empty(), "remove groups"),
+            (!u.keys.is_empty(), "remove access keys"),
+            (u.login.is_some(), "remove login profile"),
+            (!u.mfa.is_empty(), "remove MFA devices"),
+            (!u.ssh_keys.is_empty(), "remove SSH public keys"),
+            (!u.signing_certs.is_empty(), "remove signing certificates"),
+            (
+                !u.service_credentials.is_empty(),
+                "remove service specific credentials",
+            ),
+        ])
+    })?;
     Ok(json!({}))
 }
 
@@ -295,15 +250,11 @@ pub async fn create_group(
     ctx: &RequestContext,
     i: CreateGroupInput,
 ) -> Result<Value, IamError> {
-    check_name("groupName", &i.group_name, 128)?;
-    let path = i.path.unwrap_or_else(|| "/".into());
-    check_path(&path)?;
+    let path = checked_path("groupName", &i.group_name, 128, i.path)?;
     let acct = iam.account(ctx);
     let mut d = acct.write();
     let key = i.group_name.to_lowercase();
-    if d.groups.contains_key(&key) {
-        return Err(exists("Group", &i.group_name));
-    }
+    ensure_new(d.groups.contains_key(&key), "Group", &i.group_name)?;
     let g = Group {
         arn: iam_arn(ctx, "group", &path, &i.group_name),
         name: i.group_name.clone(),
@@ -332,34 +283,24 @@ pub async fn get_group(
     ctx: &RequestContext,
     i: GroupPageInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let g = d
-        .groups
-        .get(&i.group_name.to_lowercase())
-        .ok_or_else(|| no_such("group", &i.group_name))?;
-    let users: Vec<Value> = d
-        .users
-        .values()
-        .filter(|u| u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)))
-        .map(|u| user_json(u, false))
-        .collect();
-    let (users, t, m) = page(users, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({"Group": group_json(g), "Users": users}), t, m))
+    view(iam, ctx, |d| {
+        let g = group(d, &i.group_name)?;
+        let users: Vec<Value> = d
+            .users
+            .values()
+            .filter(|u| u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)))
+            .map(|u| user_json(u, false))
+            .collect();
+        let mut out = handlers::page_of("Users", users, i.marker.as_deref(), i.max_items)?;
+        out["Group"] = group_json(g);
+        Ok(out)
+    })
 }
 
 pub async fn list_groups(iam: &Iam, ctx: &RequestContext, i: ListInput) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let prefix = i.path_prefix.unwrap_or_else(|| "/".into());
-    let items: Vec<Value> = d
-        .groups
-        .values()
-        .filter(|g| g.path.starts_with(&prefix))
-        .map(group_json)
-        .collect();
-    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({ "Groups": items }), t, m))
+    view(iam, ctx, |d| {
+        i.page_under("Groups", d.groups.values(), |g| &g.path, group_json)
+    })
 }
 
 #[derive(Deserialize)]
@@ -378,23 +319,15 @@ pub async fn update_group(
     let acct = iam.account(ctx);
     let mut d = acct.write();
     let key = i.group_name.to_lowercase();
-    let mut g = d
-        .groups
-        .get(&key)
-        .cloned()
-        .ok_or_else(|| no_such("group", &i.group_name))?;
-    if let Some(p) = &i.new_path {
-        check_path(p)?;
-        g.path = p.clone();
-    }
+    let mut g = group(&d, &i.group_name)?.clone();
     let old = g.name.clone();
-    if let Some(n) = &i.new_group_name {
-        check_name("newGroupName", n, 128)?;
-        if n.to_lowercase() != key && d.groups.contains_key(&n.to_lowercase()) {
-            return Err(exists("Group", n));
-        }
-        g.name = n.clone();
-    }
+    rename(
+        (&mut g.path, &mut g.name),
+        i.new_path.as_ref(),
+        i.new_group_name.as_ref(),
+        ("newGroupName", 128, "Group"),
+        |n| n.to_lowercase() != key && d.groups.contains_key(&n.to_lowercase()),
+    )?;
     g.arn = iam_arn(ctx, "group", &g.path, &g.name);
     let new_name = g.name.clone();
     d.groups.remove(&key);
@@ -431,32 +364,17 @@ pub async fn delete_group(
     ctx: &RequestContext,
     i: GroupNameInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let g = d
-        .groups
-        .get(&i.group_name.to_lowercase())
-        .ok_or_else(|| no_such("group", &i.group_name))?;
-    if d.users
-        .values()
-        .any(|u| u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)))
-    {
-        return Err(IamError::DeleteConflictException(
-            "Cannot delete entity, must remove users from group first.".into(),
-        ));
-    }
-    if !g.attached.is_empty() {
-        return Err(IamError::DeleteConflictException(
-            "Cannot delete entity, must detach all policies first.".into(),
-        ));
-    }
-    if !g.inline.is_empty() {
-        return Err(IamError::DeleteConflictException(
-            "Cannot delete entity, must delete policies first.".into(),
-        ));
-    }
-    d.groups.remove(&i.group_name.to_lowercase());
-    acct.save(&d, Key::Group(&i.group_name))?;
+    delete_entity(iam, ctx, &i.group_name, |d, g: &Group| {
+        let members = d
+            .users
+            .values()
+            .any(|u| u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)));
+        ensure_deletable(&[
+            (members, "remove users from group"),
+            (!g.attached.is_empty(), "detach all policies"),
+            (!g.inline.is_empty(), "delete policies"),
+        ])
+    })?;
     Ok(json!({}))
 }
 
@@ -467,33 +385,38 @@ pub struct MembershipInput {
     user_name: String,
 }
 
+/// Applies `f` to the user's groups and the group's name (the group is looked up first, then
+/// the user), and writes the user through when `f` succeeds.
+fn change_membership(
+    iam: &Iam,
+    ctx: &RequestContext,
+    i: &MembershipInput,
+    f: impl FnOnce(&mut Vec<String>, String) -> Result<(), IamError>,
+) -> Result<Value, IamError> {
+    let acct = iam.account(ctx);
+    let mut d = acct.write();
+    let gname = group(&d, &i.group_name)?.name.clone();
+    f(&mut user_mut(&mut d, &i.user_name)?.groups, gname)?;
+    acct.save(&d, Key::User(&i.user_name))?;
+    Ok(json!({}))
+}
+
 pub async fn add_user_to_group(
     iam: &Iam,
     ctx: &RequestContext,
     i: MembershipInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let gname = d
-        .groups
-        .get(&i.group_name.to_lowercase())
-        .ok_or_else(|| no_such("group", &i.group_name))?
-        .name
-        .clone();
-    let u = d
-        .users
-        .get_mut(&i.user_name.to_lowercase())
-        .ok_or_else(|| no_such("user", &i.user_name))?;
-    if !u.groups.iter().any(|g| g.eq_ignore_ascii_case(&gname)) {
-        if u.groups.len() >= 10 {
-            return Err(IamError::LimitExceededException(
-                "Cannot exceed quota for GroupsPerUser: 10".into(),
-            ));
+    change_membership(iam, ctx, &i, |groups, gname| {
+        if !groups.iter().any(|g| g.eq_ignore_ascii_case(&gname)) {
+            if groups.len() >= 10 {
+                return Err(IamError::LimitExceededException(
+                    "Cannot exceed quota for GroupsPerUser: 10".into(),
+                ));
+            }
+            groups.push(gname);
         }
-        u.groups.push(gname);
-    }
-    acct.save(&d, Key::User(&i.user_name))?;
-    Ok(json!({}))
+        Ok(())
+    })
 }
 
 pub async fn remove_user_from_group(
@@ -501,25 +424,18 @@ pub async fn remove_user_from_group(
     ctx: &RequestContext,
     i: MembershipInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    if !d.groups.contains_key(&i.group_name.to_lowercase()) {
-        return Err(no_such("group", &i.group_name));
-    }
-    let u = d
-        .users
-        .get_mut(&i.user_name.to_lowercase())
-        .ok_or_else(|| no_such("user", &i.user_name))?;
-    let before = u.groups.len();
-    u.groups.retain(|g| !g.eq_ignore_ascii_case(&i.group_name));
-    if before == u.groups.len() {
-        return Err(IamError::NoSuchEntityException(format!(
-            "User {} is not in group {}.",
-            i.user_name, i.group_name
-        )));
-    }
-    acct.save(&d, Key::User(&i.user_name))?;
-    Ok(json!({}))
+    change_membership(iam, ctx, &i, |groups, _| {
+        remove_where(
+            groups,
+            |g| g.eq_ignore_ascii_case(&i.group_name),
+            || {
+                IamError::NoSuchEntityException(format!(
+                    "User {} is not in group {}.",
+                    i.user_name, i.group_name
+                ))
+            },
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -535,20 +451,15 @@ pub async fn list_groups_for_user(
     ctx: &RequestContext,
     i: UserPageInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let u = d
-        .users
-        .get(&i.user_name.to_lowercase())
-        .ok_or_else(|| no_such("user", &i.user_name))?;
-    let items: Vec<Value> = u
-        .groups
-        .iter()
-        .filter_map(|g| d.groups.get(&g.to_lowercase()))
-        .map(group_json)
-        .collect();
-    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({ "Groups": items }), t, m))
+    view(iam, ctx, |d| {
+        let items: Vec<Value> = user(d, &i.user_name)?
+            .groups
+            .iter()
+            .filter_map(|g| d.groups.get(&g.to_lowercase()))
+            .map(group_json)
+            .collect();
+        handlers::page_of("Groups", items, i.marker.as_deref(), i.max_items)
+    })
 }
 
 // ---------- roles ----------
@@ -580,23 +491,16 @@ pub async fn create_role(
     ctx: &RequestContext,
     i: CreateRoleInput,
 ) -> Result<Value, IamError> {
-    check_name("roleName", &i.role_name, 64)?;
-    let path = i.path.unwrap_or_else(|| "/".into());
-    check_path(&path)?;
+    let path = checked_path("roleName", &i.role_name, 64, i.path)?;
     util::check_document(&i.assume_role_policy_document, PolicyKind::Trust, 2048)?;
     let max = i.max_session_duration.unwrap_or(3600);
     check_max_session(max)?;
     let acct = iam.account(ctx);
     let mut d = acct.write();
-    if let Some(b) = &i.permissions_boundary {
-        crate::policies::check_boundary(&d, b)?;
-    }
     let key = i.role_name.to_lowercase();
-    if d.roles.contains_key(&key) {
-        return Err(exists("Role", &i.role_name));
-    }
-    let mut tags = Vec::new();
-    util::merge_tags(&mut tags, i.tags)?;
+    let taken = d.roles.contains_key(&key);
+    let boundary = i.permissions_boundary.as_deref();
+    let tags = admit(&d, boundary, (taken, "Role", &i.role_name), i.tags)?;
     let r = Role {
         arn: iam_arn(ctx, "role", &path, &i.role_name),
         name: i.role_name.clone(),
@@ -630,31 +534,25 @@ pub async fn get_role(
     ctx: &RequestContext,
     i: RoleNameInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let r = d
-        .roles
-        .get(&i.role_name.to_lowercase())
-        .ok_or_else(|| no_such("role", &i.role_name))?;
-    let mut out = role_json(r, true);
-    if let Some((t, region)) = iam.activity.entity_last_used(&r.arn) {
-        out["RoleLastUsed"] = json!({"LastUsedDate": t, "Region": region});
-    }
-    Ok(json!({ "Role": out }))
+    view(iam, ctx, |d| {
+        let r = role(d, &i.role_name)?;
+        let mut out = role_json(r, true);
+        if let Some((t, region)) = iam.activity.entity_last_used(&r.arn) {
+            out["RoleLastUsed"] = json!({"LastUsedDate": t, "Region": region});
+        }
+        Ok(json!({ "Role": out }))
+    })
 }
 
 pub async fn list_roles(iam: &Iam, ctx: &RequestContext, i: ListInput) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let prefix = i.path_prefix.unwrap_or_else(|| "/".into());
-    let items: Vec<Value> = d
-        .roles
-        .values()
-        .filter(|r| r.path.starts_with(&prefix))
-        .map(|r| role_json(r, false))
-        .collect();
-    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({ "Roles": items }), t, m))
+    view(iam, ctx, |d| {
+        i.page_under(
+            "Roles",
+            d.roles.values(),
+            |r| &r.path,
+            |r| role_json(r, false),
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -670,21 +568,16 @@ pub async fn update_role(
     ctx: &RequestContext,
     i: UpdateRoleInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let r = d
-        .roles
-        .get_mut(&i.role_name.to_lowercase())
-        .ok_or_else(|| no_such("role", &i.role_name))?;
-    if let Some(m) = i.max_session_duration {
-        check_max_session(m)?;
-        r.max_session = m;
-    }
-    if let Some(desc) = i.description {
-        r.description = Some(desc);
-    }
-    acct.save(&d, Key::Role(&i.role_name))?;
-    Ok(json!({}))
+    with_entity(iam, ctx, &i.role_name, |r: &mut Role| {
+        if let Some(m) = i.max_session_duration {
+            check_max_session(m)?;
+            r.max_session = m;
+        }
+        if let Some(desc) = i.description {
+            r.description = Some(desc);
+        }
+        Ok(json!({}))
+    })
 }
 
 #[derive(Deserialize)]
@@ -699,16 +592,10 @@ pub async fn update_role_description(
     ctx: &RequestContext,
     i: UpdateRoleDescriptionInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let r = d
-        .roles
-        .get_mut(&i.role_name.to_lowercase())
-        .ok_or_else(|| no_such("role", &i.role_name))?;
-    r.description = Some(i.description);
-    let out = role_json(r, true);
-    acct.save(&d, Key::Role(&i.role_name))?;
-    Ok(json!({ "Role": out }))
+    with_entity(iam, ctx, &i.role_name, |r: &mut Role| {
+        r.description = Some(i.description);
+        Ok(json!({ "Role": role_json(r, true) }))
+    })
 }
 
 #[derive(Deserialize)]
@@ -724,18 +611,11 @@ pub async fn update_assume_role_policy(
     i: UpdateTrustInput,
 ) -> Result<Value, IamError> {
     util::check_document(&i.policy_document, PolicyKind::Trust, 2048)?;
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let r = d
-        .roles
-        .get_mut(&i.role_name.to_lowercase())
-        .ok_or_else(|| no_such("role", &i.role_name))?;
-    if r.service_linked {
-        return Err(IamError::UnmodifiableEntityException(format!("Cannot perform the operation on the protected role '{}' - this role is only modifiable by AWS", r.name)));
-    }
-    r.trust = i.policy_document;
-    acct.save(&d, Key::Role(&i.role_name))?;
-    Ok(json!({}))
+    with_entity(iam, ctx, &i.role_name, |r: &mut Role| {
+        protected(r)?;
+        r.trust = i.policy_document;
+        Ok(json!({}))
+    })
 }
 
 pub async fn delete_role(
@@ -743,35 +623,18 @@ pub async fn delete_role(
     ctx: &RequestContext,
     i: RoleNameInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let r = d
-        .roles
-        .get(&i.role_name.to_lowercase())
-        .ok_or_else(|| no_such("role", &i.role_name))?;
-    if r.service_linked {
-        return Err(IamError::UnmodifiableEntityException(format!("Cannot perform the operation on the protected role '{}' - this role is only modifiable by AWS", r.name)));
-    }
-    if !r.attached.is_empty() {
-        return Err(IamError::DeleteConflictException(
-            "Cannot delete entity, must detach all policies first.".into(),
-        ));
-    }
-    if !r.inline.is_empty() {
-        return Err(IamError::DeleteConflictException(
-            "Cannot delete entity, must delete policies first.".into(),
-        ));
-    }
-    if d.profiles
-        .values()
-        .any(|p| p.roles.iter().any(|x| x.eq_ignore_ascii_case(&r.name)))
-    {
-        return Err(IamError::DeleteConflictException(
-            "Cannot delete entity, must remove roles from instance profile first.".into(),
-        ));
-    }
-    d.roles.remove(&i.role_name.to_lowercase());
-    acct.save(&d, Key::Role(&i.role_name))?;
+    delete_entity(iam, ctx, &i.role_name, |d, r: &Role| {
+        protected(r)?;
+        let in_profile = d
+            .profiles
+            .values()
+            .any(|p| p.roles.iter().any(|x| x.eq_ignore_ascii_case(&r.name)));
+        ensure_deletable(&[
+            (!r.attached.is_empty(), "detach all policies"),
+            (!r.inline.is_empty(), "delete policies"),
+            (in_profile, "remove roles from instance profile"),
+        ])
+    })?;
     Ok(json!({}))
 }
 
@@ -866,20 +729,15 @@ pub async fn delete_service_linked_role(
     ctx: &RequestContext,
     i: RoleNameInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let r = d
-        .roles
-        .get(&i.role_name.to_lowercase())
-        .ok_or_else(|| no_such("role", &i.role_name))?;
-    if !r.service_linked {
-        return Err(IamError::InvalidInputException(format!(
-            "Role {} is not a service-linked role.",
-            r.name
-        )));
-    }
-    d.roles.remove(&i.role_name.to_lowercase());
-    acct.save(&d, Key::Role(&i.role_name))?;
+    delete_entity(iam, ctx, &i.role_name, |_, r: &Role| {
+        if !r.service_linked {
+            return Err(IamError::InvalidInputException(format!(
+                "Role {} is not a service-linked role.",
+                r.name
+            )));
+        }
+        Ok(())
+    })?;
     Ok(
         json!({ "DeletionTaskId": format!("task/aws-service-role/{}/{}", i.role_name, ids::uuid()) }),
     )
@@ -929,17 +787,13 @@ pub async fn create_instance_profile(
     ctx: &RequestContext,
     i: CreateProfileInput,
 ) -> Result<Value, IamError> {
-    check_name("instanceProfileName", &i.instance_profile_name, 128)?;
-    let path = i.path.unwrap_or_else(|| "/".into());
-    check_path(&path)?;
+    let name = &i.instance_profile_name;
+    let path = checked_path("instanceProfileName", name, 128, i.path)?;
     let acct = iam.account(ctx);
     let mut d = acct.write();
-    let key = i.instance_profile_name.to_lowercase();
-    if d.profiles.contains_key(&key) {
-        return Err(exists("Instance Profile", &i.instance_profile_name));
-    }
-    let mut tags = Vec::new();
-    util::merge_tags(&mut tags, i.tags)?;
+    let key = name.to_lowercase();
+    ensure_new(d.profiles.contains_key(&key), "Instance Profile", name)?;
+    let tags = new_tags(i.tags)?;
     let p = InstanceProfile {
         arn: iam_arn(ctx, "instance-profile", &path, &i.instance_profile_name),
         name: i.instance_profile_name.clone(),
@@ -966,13 +820,10 @@ pub async fn get_instance_profile(
     ctx: &RequestContext,
     i: ProfileNameInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let p = d
-        .profiles
-        .get(&i.instance_profile_name.to_lowercase())
-        .ok_or_else(|| no_such("instance profile", &i.instance_profile_name))?;
-    Ok(json!({ "InstanceProfile": profile_out(&d, p) }))
+    view(iam, ctx, |d| {
+        let p = profile(d, &i.instance_profile_name)?;
+        Ok(json!({ "InstanceProfile": profile_out(d, p) }))
+    })
 }
 
 pub async fn delete_instance_profile(
@@ -980,19 +831,14 @@ pub async fn delete_instance_profile(
     ctx: &RequestContext,
     i: ProfileNameInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let p = d
-        .profiles
-        .get(&i.instance_profile_name.to_lowercase())
-        .ok_or_else(|| no_such("instance profile", &i.instance_profile_name))?;
-    if !p.roles.is_empty() {
-        return Err(IamError::DeleteConflictException(
-            "Cannot delete entity, must remove roles from instance profile first.".into(),
-        ));
-    }
-    d.profiles.remove(&i.instance_profile_name.to_lowercase());
-    acct.save(&d, Key::Profile(&i.instance_profile_name))?;
+    delete_entity(
+        iam,
+        ctx,
+        &i.instance_profile_name,
+        |_, p: &InstanceProfile| {
+            ensure_deletable(&[(!p.roles.is_empty(), "remove roles from instance profile")])
+        },
+    )?;
     Ok(json!({}))
 }
 
@@ -1001,17 +847,10 @@ pub async fn list_instance_profiles(
     ctx: &RequestContext,
     i: ListInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let prefix = i.path_prefix.unwrap_or_else(|| "/".into());
-    let items: Vec<Value> = d
-        .profiles
-        .values()
-        .filter(|p| p.path.starts_with(&prefix))
-        .map(|p| profile_out(&d, p))
-        .collect();
-    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({ "InstanceProfiles": items }), t, m))
+    view(iam, ctx, |d| {
+        let all = d.profiles.values();
+        i.page_under("InstanceProfiles", all, |p| &p.path, |p| profile_out(d, p))
+    })
 }
 
 #[derive(Deserialize)]
@@ -1028,16 +867,8 @@ pub async fn add_role_to_instance_profile(
 ) -> Result<Value, IamError> {
     let acct = iam.account(ctx);
     let mut d = acct.write();
-    let rname = d
-        .roles
-        .get(&i.role_name.to_lowercase())
-        .ok_or_else(|| no_such("role", &i.role_name))?
-        .name
-        .clone();
-    let p = d
-        .profiles
-        .get_mut(&i.instance_profile_name.to_lowercase())
-        .ok_or_else(|| no_such("instance profile", &i.instance_profile_name))?;
+    let rname = role(&d, &i.role_name)?.name.clone();
+    let p: &mut InstanceProfile = handlers::find_mut(&mut d, &i.instance_profile_name)?;
     if !p.roles.is_empty() {
         return Err(IamError::LimitExceededException(
             "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into(),
@@ -1053,19 +884,12 @@ pub async fn remove_role_from_instance_profile(
     ctx: &RequestContext,
     i: ProfileRoleInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let p = d
-        .profiles
-        .get_mut(&i.instance_profile_name.to_lowercase())
-        .ok_or_else(|| no_such("instance profile", &i.instance_profile_name))?;
-    let before = p.roles.len();
-    p.roles.retain(|r| !r.eq_ignore_ascii_case(&i.role_name));
-    if before == p.roles.len() {
-        return Err(no_such("role", &i.role_name));
-    }
-    acct.save(&d, Key::Profile(&i.instance_profile_name))?;
-    Ok(json!({}))
+    let name = &i.instance_profile_name;
+    with_entity(iam, ctx, name, |p: &mut InstanceProfile| {
+        let hit = |r: &String| r.eq_ignore_ascii_case(&i.role_name);
+        remove_where(&mut p.roles, hit, || no_such("role", &i.role_name))?;
+        Ok(json!({}))
+    })
 }
 
 #[derive(Deserialize)]
@@ -1081,17 +905,14 @@ pub async fn list_instance_profiles_for_role(
     ctx: &RequestContext,
     i: RolePageInput,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    if !d.roles.contains_key(&i.role_name.to_lowercase()) {
-        return Err(no_such("role", &i.role_name));
-    }
-    let items: Vec<Value> = d
-        .profiles
-        .values()
-        .filter(|p| p.roles.iter().any(|r| r.eq_ignore_ascii_case(&i.role_name)))
-        .map(|p| profile_out(&d, p))
-        .collect();
-    let (items, t, m) = page(items, i.marker.as_deref(), i.max_items)?;
-    Ok(paged(json!({ "InstanceProfiles": items }), t, m))
+    view(iam, ctx, |d| {
+        role(d, &i.role_name)?;
+        let items: Vec<Value> = d
+            .profiles
+            .values()
+            .filter(|p| p.roles.iter().any(|r| r.eq_ignore_ascii_case(&i.role_name)))
+            .map(|p| profile_out(d, p))
+            .collect();
+        handlers::page_of("InstanceProfiles", items, i.marker.as_deref(), i.max_items)
+    })
 }

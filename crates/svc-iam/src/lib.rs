@@ -24,6 +24,7 @@ pub mod certs;
 pub mod credentials;
 pub mod entities;
 pub mod error;
+pub mod handlers;
 pub mod policies;
 pub mod providers;
 pub mod respol;

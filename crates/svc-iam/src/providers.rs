@@ -7,12 +7,63 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{validation, IamError};
+use crate::handlers::{new_tags, provider, provider_mut, tags_or_null, view};
 use crate::state::{Key, Provider, Tag};
 use crate::util::{self, strip};
 use crate::Iam;
 
-fn no_provider(arn: &str) -> IamError {
-    IamError::NoSuchEntityException(format!("Manifest not found for arn {arn}"))
+/// Adds the provider `p` (its tags checked once the ARN is known to be free; `taken` when it
+/// is not) and answers its ARN as `arn_member`, with its tags.
+fn add_provider(
+    iam: &Iam,
+    ctx: &RequestContext,
+    mut p: Provider,
+    tags: Vec<Tag>,
+    taken: impl FnOnce() -> IamError,
+    arn_member: &str,
+) -> Result<Value, IamError> {
+    let acct = iam.account(ctx);
+    let mut d = acct.write();
+    if d.providers.contains_key(&p.arn) {
+        return Err(taken());
+    }
+    p.tags = new_tags(tags)?;
+    let mut out = strip(json!({ "Tags": tags_or_null(&p.tags) }));
+    out[arn_member] = json!(p.arn);
+    let arn = p.arn.clone();
+    d.providers.insert(arn.clone(), p);
+    acct.save(&d, Key::Provider(&arn))?;
+    Ok(out)
+}
+
+/// Changes the provider `arn` of `kind` with `f` and writes it through.
+fn change_provider(
+    iam: &Iam,
+    ctx: &RequestContext,
+    arn: &str,
+    kind: &str,
+    f: impl FnOnce(&mut Provider),
+) -> Result<(), IamError> {
+    let acct = iam.account(ctx);
+    let mut d = acct.write();
+    f(provider_mut(&mut d, arn, kind)?);
+    acct.save(&d, Key::Provider(arn))
+}
+
+/// Deletes the provider `arn` of `kind`; `NoSuchEntity` (and nothing deleted) when there is
+/// none of that kind.
+fn delete_provider(
+    iam: &Iam,
+    ctx: &RequestContext,
+    arn: &str,
+    kind: &str,
+) -> Result<Value, IamError> {
+    let acct = iam.account(ctx);
+    let mut d = acct.write();
+    provider(&d, arn, kind)?;
+    d.providers.remove(arn);
+    acct.save(&d, Key::Provider(arn))?;
+    Ok(json!({}))
 }
 
 #[derive(Deserialize)]
@@ -51,34 +102,21 @@ pub async fn create_oidc_provider(
         ctx.account_id,
         host.trim_end_matches('/')
     );
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    if d.providers.contains_key(&arn) {
-        return Err(IamError::EntityAlreadyExistsException(format!(
-            "Provider with url {url} already exists."
-        )));
-    }
-    let mut tags = Vec::new();
-    util::merge_tags(&mut tags, i.tags)?;
-    let out = strip(
-        json!({"OpenIDConnectProviderArn": arn, "Tags": if tags.is_empty() { Value::Null } else { json!(tags) }}),
-    );
-    d.providers.insert(
-        arn.clone(),
-        Provider {
-            arn: arn.clone(),
-            kind: "oidc".into(),
-            created: ctx.now.floor(),
-            url: host.to_string(),
-            client_ids: i.client_id_list,
-            thumbprints: i.thumbprint_list,
-            metadata: String::new(),
-            uuid: String::new(),
-            tags,
-        },
-    );
-    acct.save(&d, Key::Provider(&arn))?;
-    Ok(out)
+    let p = Provider {
+        arn,
+        kind: "oidc".into(),
+        created: ctx.now.floor(),
+        url: host.to_string(),
+        client_ids: i.client_id_list,
+        thumbprints: i.thumbprint_list,
+        metadata: String::new(),
+        uuid: String::new(),
+        tags: vec![],
+    };
+    let taken = || {
+        IamError::EntityAlreadyExistsException(format!("Provider with url {url} already exists."))
+    };
+    add_provider(iam, ctx, p, i.tags, taken, "OpenIDConnectProviderArn")
 }
 
 pub async fn get_oidc_provider(
@@ -87,16 +125,12 @@ pub async fn get_oidc_provider(
     i: OidcInput,
 ) -> Result<Value, IamError> {
     let arn = i.arn.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let p = d
-        .providers
-        .get(&arn)
-        .filter(|p| p.kind == "oidc")
-        .ok_or_else(|| no_provider(&arn))?;
-    Ok(strip(
-        json!({"Url": p.url, "ClientIDList": p.client_ids, "ThumbprintList": p.thumbprints, "CreateDate": p.created, "Tags": if p.tags.is_empty() { Value::Null } else { json!(p.tags) }}),
-    ))
+    view(iam, ctx, |d| {
+        let p = provider(d, &arn, "oidc")?;
+        Ok(strip(
+            json!({"Url": p.url, "ClientIDList": p.client_ids, "ThumbprintList": p.thumbprints, "CreateDate": p.created, "Tags": tags_or_null(&p.tags)}),
+        ))
+    })
 }
 
 pub async fn list_oidc_providers(
@@ -104,14 +138,7 @@ pub async fn list_oidc_providers(
     ctx: &RequestContext,
     _i: Value,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let list: Vec<Value> = d
-        .providers
-        .values()
-        .filter(|p| p.kind == "oidc")
-        .map(|p| json!({"Arn": p.arn}))
-        .collect();
+    let list = listed(iam, ctx, "oidc", |p| json!({"Arn": p.arn}))?;
     Ok(json!({ "OpenIDConnectProviderList": list }))
 }
 
@@ -120,14 +147,7 @@ pub async fn delete_oidc_provider(
     ctx: &RequestContext,
     i: OidcInput,
 ) -> Result<Value, IamError> {
-    let arn = i.arn.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    if d.providers.remove(&arn).is_none() {
-        return Err(no_provider(&arn));
-    }
-    acct.save(&d, Key::Provider(&arn))?;
-    Ok(json!({}))
+    delete_provider(iam, ctx, &i.arn.unwrap_or_default(), "oidc")
 }
 
 /// Add/RemoveClientID and UpdateThumbprint.
@@ -137,14 +157,7 @@ pub async fn update_oidc_provider(
     i: OidcInput,
 ) -> Result<Value, IamError> {
     let arn = i.arn.clone().unwrap_or_default();
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let p = d
-        .providers
-        .get_mut(&arn)
-        .filter(|p| p.kind == "oidc")
-        .ok_or_else(|| no_provider(&arn))?;
-    match ctx.operation {
+    change_provider(iam, ctx, &arn, "oidc", |p| match ctx.operation {
         "AddClientIDToOpenIDConnectProvider" => {
             let c = i.client_id.unwrap_or_default();
             if !p.client_ids.contains(&c) {
@@ -156,9 +169,29 @@ pub async fn update_oidc_provider(
             p.client_ids.retain(|x| x != &c);
         }
         _ => p.thumbprints = i.thumbprint_list,
-    }
-    acct.save(&d, Key::Provider(&arn))?;
+    })?;
     Ok(json!({}))
+}
+
+/// The providers of `kind`, each as `out` shows it.
+fn listed(
+    iam: &Iam,
+    ctx: &RequestContext,
+    kind: &str,
+    out: impl Fn(&Provider) -> Value,
+) -> Result<Vec<Value>, IamError> {
+    view(iam, ctx, |d| {
+        Ok(d.providers
+            .values()
+            .filter(|p| p.kind == kind)
+            .map(out)
+            .collect())
+    })
+}
+
+/// A SAML provider's metadata is valid for a hundred years.
+fn saml_valid_until(p: &Provider) -> f64 {
+    p.created + 100.0 * 365.0 * 86400.0
 }
 
 #[derive(Deserialize)]
@@ -185,34 +218,20 @@ pub async fn create_saml_provider(
         return Err(validation("Could not parse metadata"));
     }
     let arn = format!("arn:aws:iam::{}:saml-provider/{name}", ctx.account_id);
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    if d.providers.contains_key(&arn) {
-        return Err(IamError::EntityAlreadyExistsException(format!(
-            "SAMLProvider {name} already exists"
-        )));
-    }
-    let mut tags = Vec::new();
-    util::merge_tags(&mut tags, i.tags)?;
-    let out = strip(
-        json!({"SAMLProviderArn": arn, "Tags": if tags.is_empty() { Value::Null } else { json!(tags) }}),
-    );
-    d.providers.insert(
-        arn.clone(),
-        Provider {
-            arn: arn.clone(),
-            kind: "saml".into(),
-            created: ctx.now.floor(),
-            url: String::new(),
-            client_ids: vec![],
-            thumbprints: vec![],
-            metadata,
-            uuid: ids::uuid(),
-            tags,
-        },
-    );
-    acct.save(&d, Key::Provider(&arn))?;
-    Ok(out)
+    let p = Provider {
+        arn,
+        kind: "saml".into(),
+        created: ctx.now.floor(),
+        url: String::new(),
+        client_ids: vec![],
+        thumbprints: vec![],
+        metadata,
+        uuid: ids::uuid(),
+        tags: vec![],
+    };
+    let taken =
+        || IamError::EntityAlreadyExistsException(format!("SAMLProvider {name} already exists"));
+    add_provider(iam, ctx, p, i.tags, taken, "SAMLProviderArn")
 }
 
 pub async fn get_saml_provider(
@@ -221,16 +240,12 @@ pub async fn get_saml_provider(
     i: SamlInput,
 ) -> Result<Value, IamError> {
     let arn = i.arn.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let p = d
-        .providers
-        .get(&arn)
-        .filter(|p| p.kind == "saml")
-        .ok_or_else(|| no_provider(&arn))?;
-    Ok(strip(
-        json!({"SAMLProviderUUID": p.uuid, "SAMLMetadataDocument": p.metadata, "CreateDate": p.created, "ValidUntil": p.created + 100.0 * 365.0 * 86400.0, "Tags": if p.tags.is_empty() { Value::Null } else { json!(p.tags) }}),
-    ))
+    view(iam, ctx, |d| {
+        let p = provider(d, &arn, "saml")?;
+        Ok(strip(
+            json!({"SAMLProviderUUID": p.uuid, "SAMLMetadataDocument": p.metadata, "CreateDate": p.created, "ValidUntil": saml_valid_until(p), "Tags": tags_or_null(&p.tags)}),
+        ))
+    })
 }
 
 pub async fn list_saml_providers(
@@ -238,9 +253,12 @@ pub async fn list_saml_providers(
     ctx: &RequestContext,
     _i: Value,
 ) -> Result<Value, IamError> {
-    let acct = iam.account(ctx);
-    let d = acct.read();
-    let list: Vec<Value> = d.providers.values().filter(|p| p.kind == "saml").map(|p| json!({"Arn": p.arn, "CreateDate": p.created, "ValidUntil": p.created + 100.0 * 365.0 * 86400.0})).collect();
+    let list = listed(
+        iam,
+        ctx,
+        "saml",
+        |p| json!({"Arn": p.arn, "CreateDate": p.created, "ValidUntil": saml_valid_until(p)}),
+    )?;
     Ok(json!({ "SAMLProviderList": list }))
 }
 
@@ -250,17 +268,11 @@ pub async fn update_saml_provider(
     i: SamlInput,
 ) -> Result<Value, IamError> {
     let arn = i.arn.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    let p = d
-        .providers
-        .get_mut(&arn)
-        .filter(|p| p.kind == "saml")
-        .ok_or_else(|| no_provider(&arn))?;
-    if let Some(m) = i.metadata {
-        p.metadata = m;
-    }
-    acct.save(&d, Key::Provider(&arn))?;
+    change_provider(iam, ctx, &arn, "saml", |p| {
+        if let Some(m) = i.metadata {
+            p.metadata = m;
+        }
+    })?;
     Ok(json!({ "SAMLProviderArn": arn }))
 }
 
@@ -269,18 +281,7 @@ pub async fn delete_saml_provider(
     ctx: &RequestContext,
     i: SamlInput,
 ) -> Result<Value, IamError> {
-    let arn = i.arn.unwrap_or_default();
-    let acct = iam.account(ctx);
-    let mut d = acct.write();
-    if d.providers
-        .remove(&arn)
-        .filter(|p| p.kind == "saml")
-        .is_none()
-    {
-        return Err(no_provider(&arn));
-    }
-    acct.save(&d, Key::Provider(&arn))?;
-    Ok(json!({}))
+    delete_provider(iam, ctx, &i.arn.unwrap_or_default(), "saml")
 }
 
 #[derive(Deserialize)]

@@ -181,7 +181,8 @@ pub struct VirtualMfa {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Provider {
     pub arn: String,
-    /// `oidc` or `saml`.
+    /// `oidc` or `saml`. Stored as `provider_kind`: `kind` is the record's tag (see `Record`).
+    #[serde(rename = "provider_kind")]
     pub kind: String,
     pub created: f64,
     #[serde(default)]

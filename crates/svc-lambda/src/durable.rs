@@ -27,8 +27,10 @@ use overcast_core::RequestContext;
 use serde_json::{json, Value};
 
 use crate::error::LambdaError;
-use crate::functions::{function_arn, page};
+use crate::functions::function_arn;
 use crate::names;
+use crate::paging::page_json;
+use crate::state::Region;
 use crate::Lambda;
 
 /// Checks a `DurableConfig` and returns it as stored (AWS's defaults filled in).
@@ -52,6 +54,35 @@ fn running_index(svc: &Lambda) -> overcast_core::Table<Value> {
     overcast_core::Table::new(svc.core.store.clone(), "lambda/durable-running")
 }
 
+/// The key of execution `id` in the running index.
+fn running_key(ctx: &RequestContext, id: &str) -> String {
+    format!("{}/{}/{id}", ctx.account_id, ctx.region)
+}
+
+/// The record of execution `id` as it is now.
+fn execution(region: &Region, id: &str) -> Option<Value> {
+    region
+        .executions
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(id)
+        .cloned()
+}
+
+/// Copies the members `keys` of `from` that are present (and not null) into `to`.
+fn copy_present(to: &mut Value, from: &Value, keys: &[&str]) {
+    for k in keys {
+        if let Some(v) = from.get(*k).filter(|v| !v.is_null()) {
+            to[*k] = v.clone();
+        }
+    }
+}
+
+/// History event details of an error.
+fn error_details(err: &Value) -> Value {
+    json!({"Error": {"Payload": err, "Truncated": false}})
+}
+
 /// Drives the executions that were running when Overcast stopped.
 pub fn rearm(svc: &Lambda) {
     if tokio::runtime::Handle::try_current().is_err() {
@@ -73,13 +104,7 @@ pub fn rearm(svc: &Lambda) {
         }
         let r = svc.regions.get(account, region);
         let guard = state_lock();
-        let Some(mut e) = r
-            .executions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(*id)
-            .cloned()
-        else {
+        let Some(mut e) = execution(&r, id) else {
             let _ = running_index(svc).delete(&key);
             continue;
         };
@@ -93,12 +118,8 @@ pub fn rearm(svc: &Lambda) {
             let _ = r.save_execution(id, e);
         }
         drop(guard);
-        let timeout_at = r
-            .executions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(*id)
-            .and_then(|e| e["ExpectedExecutionTimeoutTimestamp"].as_f64());
+        let timeout_at =
+            execution(&r, id).and_then(|e| e["ExpectedExecutionTimeoutTimestamp"].as_f64());
         if let Some(t) = timeout_at {
             arm_timeout(svc, &ctx, id, t);
         }
@@ -156,26 +177,26 @@ fn not_found(arn: &str) -> LambdaError {
 
 fn load(svc: &Lambda, ctx: &RequestContext, arn: &str) -> Result<(String, Value), LambdaError> {
     let id = exec_id(ctx, arn)?;
-    let e = svc
-        .region(ctx)
-        .executions
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| not_found(arn))?;
+    let e = execution(&svc.region(ctx), &id).ok_or_else(|| not_found(arn))?;
     Ok((id, e))
+}
+
+/// Takes the state lock, then loads the execution `i` names (its id and record).
+fn load_locked(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    i: &Value,
+) -> Result<(std::sync::MutexGuard<'static, ()>, String, Value), LambdaError> {
+    let guard = state_lock();
+    let (id, e) = load(svc, ctx, require_arn(i))?;
+    Ok((guard, id, e))
 }
 
 fn push_event(e: &mut Value, now: f64, kind: &str, op: Option<&Value>, details: Option<Value>) {
     let n = e["Events"].as_array().map(Vec::len).unwrap_or(0) + 1;
     let mut ev = json!({"EventType": kind, "EventId": n, "EventTimestamp": now});
     if let Some(op) = op {
-        for k in ["Id", "Name", "ParentId", "SubType"] {
-            if let Some(v) = op.get(k).filter(|v| !v.is_null()) {
-                ev[k] = v.clone();
-            }
-        }
+        copy_present(&mut ev, op, &["Id", "Name", "ParentId", "SubType"]);
     }
     if let Some(d) = details {
         ev[format!("{kind}Details")] = d;
@@ -272,10 +293,7 @@ pub(crate) fn start(
         None,
         Some(json!({"Input": payload(&json!(input_text)), "ExecutionTimeout": timeout})),
     );
-    running_index(svc).put(
-        &format!("{}/{}/{id}", ctx.account_id, ctx.region),
-        &json!(ctx.host),
-    )?;
+    running_index(svc).put(&running_key(ctx, &id), &json!(ctx.host))?;
     region.save_execution(&id, e)?;
     arm_timeout(svc, ctx, &id, now + timeout as f64);
     drive(svc.clone(), ctx.clone(), id.clone());
@@ -305,14 +323,8 @@ fn finish_if_running(
 ) -> Result<bool, LambdaError> {
     let region = svc.region(ctx);
     let _guard = state_lock();
-    let mut e = match region
-        .executions
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(id)
-    {
-        Some(e) => e.clone(),
-        None => return Ok(false),
+    let Some(mut e) = execution(&region, id) else {
+        return Ok(false);
     };
     if is_terminal(&e) {
         return Ok(false);
@@ -344,18 +356,24 @@ fn finish_if_running(
         ),
         "FAILED" => (
             "ExecutionFailed",
-            json!({"Error": {"Payload": error.clone().unwrap_or(json!({})), "Truncated": false}}),
+            error_details(error.as_ref().unwrap_or(&json!({}))),
         ),
         "TIMED_OUT" => ("ExecutionTimedOut", json!({})),
         _ => (
             "ExecutionStopped",
-            json!({"Error": {"Payload": error.clone().unwrap_or(json!({})), "Truncated": false}}),
+            error_details(error.as_ref().unwrap_or(&json!({}))),
         ),
     };
     push_event(&mut e, now, kind, None, Some(details));
     region.save_execution(id, e)?;
-    running_index(svc).delete(&format!("{}/{}/{id}", ctx.account_id, ctx.region))?;
+    running_index(svc).delete(&running_key(ctx, id))?;
     Ok(true)
+}
+
+/// Ends a running execution as FAILED with `ErrorType` and `ErrorMessage`.
+fn fail(svc: &Lambda, ctx: &RequestContext, id: &str, error_type: &str, message: &str) {
+    let error = json!({"ErrorType": error_type, "ErrorMessage": message});
+    let _ = finish_if_running(svc, ctx, id, "FAILED", None, Some(error));
 }
 
 /// Runs (or re-runs) the execution's handler until it is terminal or waits for something.
@@ -424,12 +442,7 @@ enum Next {
 async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
     let region = svc.region(ctx);
     let guard = state_lock();
-    let mut e = region
-        .executions
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(id)
-        .cloned()?;
+    let mut e = execution(&region, id)?;
     if e["Status"] != "RUNNING" {
         return None;
     }
@@ -471,11 +484,7 @@ async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
                             op["EndTimestamp"] = json!(now);
                             let err = json!({"ErrorType": "Callback.Timeout", "ErrorMessage": "The callback timed out."});
                             op["CallbackDetails"]["Error"] = err.clone();
-                            events.push((
-                                "CallbackTimedOut",
-                                op.clone(),
-                                json!({"Error": {"Payload": err, "Truncated": false}}),
-                            ));
+                            events.push(("CallbackTimedOut", op.clone(), error_details(&err)));
                             wake = true;
                         } else {
                             earliest = Some(earliest.map_or(at, |x: f64| x.min(at)));
@@ -524,12 +533,7 @@ async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
     };
     // Record the invocation, then act on its answer.
     let guard = state_lock();
-    let mut e = region
-        .executions
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(id)
-        .cloned()?;
+    let mut e = execution(&region, id)?;
     let ended = svc.core.clock.now();
     let request_id = overcast_core::ids::uuid();
     push_event(
@@ -563,14 +567,8 @@ async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
             None
         }
         Some("FAILED") => {
-            let _ = finish_if_running(
-                svc,
-                ctx,
-                id,
-                "FAILED",
-                None,
-                Some(out.get("Error").cloned().unwrap_or(json!({}))),
-            );
+            let error = out.get("Error").cloned().unwrap_or(json!({}));
+            let _ = finish_if_running(svc, ctx, id, "FAILED", None, Some(error));
             None
         }
         Some("PENDING") => {
@@ -586,25 +584,15 @@ async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
                     )
                 })
             });
-            if !pending {
-                let _ = finish_if_running(
-                    svc,
-                    ctx,
-                    id,
-                    "FAILED",
-                    None,
-                    Some(
-                        json!({"ErrorType": "InvalidState", "ErrorMessage": "The function returned PENDING with no pending operation."}),
-                    ),
-                );
+            // An operation that completed while the handler ran (a callback completed at once,
+            // a chained invoke that failed fast) woke the execution: it is replayed, not failed.
+            let woken = e["Wake"] == true;
+            if !pending && !woken {
+                let message = "The function returned PENDING with no pending operation.";
+                fail(svc, ctx, id, "InvalidState", message);
                 return None;
             }
-            let fresh = region
-                .executions
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(id)
-                .cloned()?;
+            let fresh = execution(&region, id)?;
             if fresh["Wake"] == true {
                 return Some(Next::Invoke);
             }
@@ -631,16 +619,8 @@ async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
             }
         }
         _ => {
-            let _ = finish_if_running(
-                svc,
-                ctx,
-                id,
-                "FAILED",
-                None,
-                Some(
-                    json!({"ErrorType": "InvalidOutput", "ErrorMessage": "The durable function's output has no valid Status."}),
-                ),
-            );
+            let message = "The durable function's output has no valid Status.";
+            fail(svc, ctx, id, "InvalidOutput", message);
             None
         }
     }
@@ -652,7 +632,7 @@ fn require_arn(i: &Value) -> &str {
 
 fn public(e: &Value, include_data: bool) -> Value {
     let mut out = json!({});
-    for k in [
+    let keys = [
         "DurableExecutionArn",
         "DurableExecutionName",
         "FunctionArn",
@@ -664,17 +644,10 @@ fn public(e: &Value, include_data: bool) -> Value {
         "PauseDetails",
         "ExpectedExecutionTimeoutTimestamp",
         "Error",
-    ] {
-        if let Some(v) = e.get(k).filter(|v| !v.is_null()) {
-            out[k] = v.clone();
-        }
-    }
+    ];
+    copy_present(&mut out, e, &keys);
     if include_data {
-        for k in ["InputPayload", "Result"] {
-            if let Some(v) = e.get(k).filter(|v| !v.is_null()) {
-                out[k] = v.clone();
-            }
-        }
+        copy_present(&mut out, e, &["InputPayload", "Result"]);
     }
     out["ExecutionDataIncluded"] = json!(include_data);
     out
@@ -713,12 +686,12 @@ pub(crate) async fn get_durable_execution_state(
     let (_, e) = load(svc, ctx, require_arn(&i))?;
     check_token(&e, i["CheckpointToken"].as_str().unwrap_or_default())?;
     let ops = e["Operations"].as_array().cloned().unwrap_or_default();
-    let (ops, next) = page(ops, i["Marker"].as_str(), i["MaxItems"].as_i64())?;
-    let mut out = json!({"Operations": ops});
-    if let Some(n) = next {
-        out["NextMarker"] = json!(n);
-    }
-    Ok(out)
+    page_json(
+        "Operations",
+        ops,
+        i["Marker"].as_str(),
+        i["MaxItems"].as_i64(),
+    )
 }
 
 pub(crate) async fn get_durable_execution_history(
@@ -734,15 +707,16 @@ pub(crate) async fn get_durable_execution_history(
             strip_payloads(ev);
         }
     }
+    listed("Events", events, &i)
+}
+
+/// One page of `items` as the output member `member`, in the order the input's ReverseOrder
+/// asks for, after its Marker, at most its MaxItems.
+fn listed(member: &str, mut items: Vec<Value>, i: &Value) -> Result<Value, LambdaError> {
     if i["ReverseOrder"].as_bool() == Some(true) {
-        events.reverse();
+        items.reverse();
     }
-    let (events, next) = page(events, i["Marker"].as_str(), i["MaxItems"].as_i64())?;
-    let mut out = json!({"Events": events});
-    if let Some(n) = next {
-        out["NextMarker"] = json!(n);
-    }
-    Ok(out)
+    page_json(member, items, i["Marker"].as_str(), i["MaxItems"].as_i64())
 }
 
 /// Without execution data, history events carry no payloads.
@@ -810,18 +784,15 @@ pub(crate) async fn list_durable_executions_by_function(
         })
         .map(|e| {
             let mut x = json!({});
-            for k in [
+            let keys = [
                 "DurableExecutionArn",
                 "DurableExecutionName",
                 "FunctionArn",
                 "Status",
                 "StartTimestamp",
                 "EndTimestamp",
-            ] {
-                if let Some(v) = e.get(k).filter(|v| !v.is_null()) {
-                    x[k] = v.clone();
-                }
-            }
+            ];
+            copy_present(&mut x, e, &keys);
             x
         })
         .collect();
@@ -831,15 +802,7 @@ pub(crate) async fn list_durable_executions_by_function(
             .unwrap_or(0.0)
             .total_cmp(&b["StartTimestamp"].as_f64().unwrap_or(0.0))
     });
-    if i["ReverseOrder"].as_bool() == Some(true) {
-        items.reverse();
-    }
-    let (items, next) = page(items, i["Marker"].as_str(), i["MaxItems"].as_i64())?;
-    let mut out = json!({"DurableExecutions": items});
-    if let Some(n) = next {
-        out["NextMarker"] = json!(n);
-    }
-    Ok(out)
+    listed("DurableExecutions", items, &i)
 }
 
 /// CheckpointDurableExecution: applies the SDK's operation updates.
@@ -848,8 +811,7 @@ pub(crate) async fn checkpoint_durable_execution(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, LambdaError> {
-    let guard = state_lock();
-    let (id, mut e) = load(svc, ctx, require_arn(&i))?;
+    let (guard, id, mut e) = load_locked(svc, ctx, &i)?;
     check_token(&e, i["CheckpointToken"].as_str().unwrap_or_default())?;
     let now = ctx.now;
     let mut touched = Vec::new();
@@ -871,11 +833,7 @@ pub(crate) async fn checkpoint_durable_execution(
         }
         let mut op = existing.map(|at| ops[at].clone()).unwrap_or_else(|| {
             let mut o = json!({"Id": op_id, "Type": kind, "StartTimestamp": now});
-            for k in ["ParentId", "Name", "SubType"] {
-                if let Some(v) = u.get(k).filter(|v| !v.is_null()) {
-                    o[k] = v.clone();
-                }
-            }
+            copy_present(&mut o, &u, &["ParentId", "Name", "SubType"]);
             o
         });
         let err = u.get("Error").cloned();
@@ -896,44 +854,28 @@ pub(crate) async fn checkpoint_durable_execution(
                 op["StepDetails"]["Attempt"] = json!(attempt);
                 event = Some(("StepStarted", json!({})));
             }
-            ("STEP" | "CONTEXT", "SUCCEED") => {
-                op["Status"] = json!("SUCCEEDED");
-                op["EndTimestamp"] = json!(now);
-                let d = if kind == "STEP" {
+            ("STEP" | "CONTEXT", "SUCCEED" | "FAIL") => {
+                let step = kind == "STEP";
+                let outcome = if action == "SUCCEED" {
+                    Ok(pl.clone().unwrap_or(json!("")))
+                } else {
+                    Err(err.clone().unwrap_or(json!({})))
+                };
+                let member = if step {
                     "StepDetails"
                 } else {
                     "ContextDetails"
                 };
-                op[d]["Result"] = pl.clone().unwrap_or(json!(""));
-                let ev = if kind == "STEP" {
-                    "StepSucceeded"
-                } else {
-                    "ContextSucceeded"
-                };
-                let mut details = json!({"Result": payload(pl.as_ref().unwrap_or(&json!("")))});
-                if kind == "STEP" {
+                let (ok, mut details) = settle(&mut op, now, member, outcome);
+                if step {
                     details["RetryDetails"] = json!({"CurrentAttempt": op["StepDetails"]["Attempt"].as_i64().unwrap_or(1)});
                 }
-                event = Some((ev, details));
-            }
-            ("STEP" | "CONTEXT", "FAIL") => {
-                op["Status"] = json!("FAILED");
-                op["EndTimestamp"] = json!(now);
-                let d = if kind == "STEP" {
-                    "StepDetails"
-                } else {
-                    "ContextDetails"
+                let ev = match (step, ok) {
+                    (true, true) => "StepSucceeded",
+                    (true, false) => "StepFailed",
+                    (false, true) => "ContextSucceeded",
+                    (false, false) => "ContextFailed",
                 };
-                op[d]["Error"] = err.clone().unwrap_or(json!({}));
-                let ev = if kind == "STEP" {
-                    "StepFailed"
-                } else {
-                    "ContextFailed"
-                };
-                let mut details = json!({"Error": {"Payload": err.clone().unwrap_or(json!({})), "Truncated": false}});
-                if kind == "STEP" {
-                    details["RetryDetails"] = json!({"CurrentAttempt": op["StepDetails"]["Attempt"].as_i64().unwrap_or(1)});
-                }
                 event = Some((ev, details));
             }
             ("STEP", "RETRY") => {
@@ -1079,13 +1021,7 @@ async fn chained_invoke(
         });
     let region = svc.region(&ctx);
     let guard = state_lock();
-    let Some(mut e) = region
-        .executions
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&id)
-        .cloned()
-    else {
+    let Some(e) = execution(&region, &id) else {
         return;
     };
     let Some(at) = e["Operations"]
@@ -1094,49 +1030,89 @@ async fn chained_invoke(
     else {
         return;
     };
-    let now = svc.core.clock.now();
-    let op = &mut e["Operations"][at];
-    if op["Status"] != "STARTED" {
+    if e["Operations"][at]["Status"] != "STARTED" {
         return;
     }
-    op["EndTimestamp"] = json!(now);
-    let (kind, details) = match &out {
-        Ok(o) if o["FunctionError"].is_null() => {
-            let r = json!(result.unwrap_or_default());
-            op["Status"] = json!("SUCCEEDED");
-            op["ChainedInvokeDetails"] = json!({"Result": r});
-            ("ChainedInvokeSucceeded", json!({"Result": payload(&r)}))
-        }
+    let outcome = match &out {
+        Ok(o) if o["FunctionError"].is_null() => Ok(json!(result.unwrap_or_default())),
         Ok(_) => {
             let doc: Value =
                 serde_json::from_str(result.as_deref().unwrap_or("null")).unwrap_or(Value::Null);
-            let err = json!({"ErrorType": doc["errorType"], "ErrorMessage": doc["errorMessage"]});
-            op["Status"] = json!("FAILED");
-            op["ChainedInvokeDetails"] = json!({"Error": err});
-            (
-                "ChainedInvokeFailed",
-                json!({"Error": {"Payload": err, "Truncated": false}}),
-            )
+            Err(json!({"ErrorType": doc["errorType"], "ErrorMessage": doc["errorMessage"]}))
         }
-        Err(x) => {
-            let err = json!({"ErrorType": x.code, "ErrorMessage": x.message});
-            op["Status"] = json!("FAILED");
-            op["ChainedInvokeDetails"] = json!({"Error": err});
-            (
-                "ChainedInvokeFailed",
-                json!({"Error": {"Payload": err, "Truncated": false}}),
-            )
-        }
+        Err(x) => Err(json!({"ErrorType": x.code, "ErrorMessage": x.message})),
     };
+    let now = svc.core.clock.now();
+    let kinds = ["ChainedInvokeSucceeded", "ChainedInvokeFailed"];
+    let op = (id, e, at);
+    let _ = complete_op(
+        &svc,
+        &ctx,
+        op,
+        now,
+        ("ChainedInvokeDetails", kinds),
+        outcome,
+        guard,
+    );
+}
+
+/// Ends an operation at `now` with its `outcome` (`Ok(result)` or `Err(error)`), recorded in
+/// the operation's `member` (StepDetails, CallbackDetails...); the history event's details, and
+/// whether it succeeded.
+fn settle(op: &mut Value, now: f64, member: &str, outcome: Result<Value, Value>) -> (bool, Value) {
+    op["EndTimestamp"] = json!(now);
+    match outcome {
+        Ok(r) => {
+            op["Status"] = json!("SUCCEEDED");
+            let details = json!({"Result": payload(&r)});
+            op[member]["Result"] = r;
+            (true, details)
+        }
+        Err(err) => {
+            op["Status"] = json!("FAILED");
+            let details = error_details(&err);
+            op[member]["Error"] = err;
+            (false, details)
+        }
+    }
+}
+
+/// Settles operation `at` of execution `id` (record `e`) with `outcome` and records the
+/// `kinds` (succeeded, failed) history event, then wakes the execution, writes it and releases
+/// `guard`; drives it again when it is running.
+fn complete_op(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    (id, mut e, at): (String, Value, usize),
+    now: f64,
+    (member, kinds): (&str, [&'static str; 2]),
+    outcome: Result<Value, Value>,
+    guard: std::sync::MutexGuard<'static, ()>,
+) -> Result<(), LambdaError> {
+    let op = &mut e["Operations"][at];
+    let (ok, details) = settle(op, now, member, outcome);
     let op = op.clone();
+    let kind = if ok { kinds[0] } else { kinds[1] };
     push_event(&mut e, now, kind, Some(&op), Some(details));
     e["Wake"] = json!(true);
+    save_and_drive(svc, ctx, id, e, guard)
+}
+
+/// Writes execution `id`, releases `guard`, and drives the execution again when it is running.
+fn save_and_drive(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    id: String,
+    e: Value,
+    guard: std::sync::MutexGuard<'static, ()>,
+) -> Result<(), LambdaError> {
     let running = e["Status"] == "RUNNING";
-    let saved = region.save_execution(&id, e).is_ok();
+    svc.region(ctx).save_execution(&id, e)?;
     drop(guard);
-    if saved && running {
-        drive(svc, ctx, id);
+    if running {
+        drive(svc.clone(), ctx.clone(), id);
     }
+    Ok(())
 }
 
 /// The (execution id, operation id) a callback id names.
@@ -1149,14 +1125,7 @@ fn callback(
     let raw = overcast_wire::value::decode_base64(cb).map_err(|_| missing())?;
     let text = String::from_utf8(raw).map_err(|_| missing())?;
     let (id, op_id) = text.split_once(':').ok_or_else(missing)?;
-    let e = svc
-        .region(ctx)
-        .executions
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(id)
-        .cloned()
-        .ok_or_else(missing)?;
+    let e = execution(&svc.region(ctx), id).ok_or_else(missing)?;
     let at = e["Operations"]
         .as_array()
         .and_then(|ops| {
@@ -1192,36 +1161,15 @@ fn complete_callback(
     error: Option<Value>,
 ) -> Result<Value, LambdaError> {
     let guard = state_lock();
-    let (id, mut e, at) = callback(ctx, svc, cb)?;
+    let (id, e, at) = callback(ctx, svc, cb)?;
     callback_open(svc, &e, at)?;
-    let now = ctx.now;
-    let op = &mut e["Operations"][at];
-    op["EndTimestamp"] = json!(now);
-    let (kind, details) = match (&result, &error) {
-        (_, Some(err)) => {
-            op["Status"] = json!("FAILED");
-            op["CallbackDetails"]["Error"] = err.clone();
-            (
-                "CallbackFailed",
-                json!({"Error": {"Payload": err, "Truncated": false}}),
-            )
-        }
-        (r, None) => {
-            let r = r.clone().unwrap_or(json!(""));
-            op["Status"] = json!("SUCCEEDED");
-            op["CallbackDetails"]["Result"] = r.clone();
-            ("CallbackSucceeded", json!({"Result": payload(&r)}))
-        }
+    let outcome = match error {
+        Some(err) => Err(err),
+        None => Ok(result.unwrap_or(json!(""))),
     };
-    let op = op.clone();
-    push_event(&mut e, now, kind, Some(&op), Some(details));
-    e["Wake"] = json!(true);
-    let running = e["Status"] == "RUNNING";
-    svc.region(ctx).save_execution(&id, e)?;
-    drop(guard);
-    if running {
-        drive(svc.clone(), ctx.clone(), id);
-    }
+    let kinds = ["CallbackSucceeded", "CallbackFailed"];
+    let member = ("CallbackDetails", kinds);
+    complete_op(svc, ctx, (id, e, at), ctx.now, member, outcome, guard)?;
     Ok(json!({}))
 }
 
@@ -1273,13 +1221,8 @@ pub(crate) async fn send_durable_execution_callback_heartbeat(
     if let Some(t) = op["CallbackHeartbeatSeconds"].as_f64() {
         op["CallbackHeartbeatAt"] = json!(ctx.now + t);
     }
-    let running = e["Status"] == "RUNNING";
-    svc.region(ctx).save_execution(&id, e)?;
-    drop(guard);
-    if running {
-        // Re-plan the timeout check around the new heartbeat deadline.
-        drive(svc.clone(), ctx.clone(), id);
-    }
+    // Driving a running execution re-plans the timeout check around the new deadline.
+    save_and_drive(svc, ctx, id, e, guard)?;
     Ok(json!({}))
 }
 
@@ -1304,8 +1247,7 @@ pub(crate) async fn pause_durable_execution(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, LambdaError> {
-    let _guard = state_lock();
-    let (id, mut e) = load(svc, ctx, require_arn(&i))?;
+    let (_guard, id, mut e) = load_locked(svc, ctx, &i)?;
     if e["Status"] != "RUNNING" {
         return Err(LambdaError::ResourceConflictException(format!(
             "Durable execution is {}, not RUNNING.",
@@ -1322,8 +1264,8 @@ pub(crate) async fn pause_durable_execution(
     e["Status"] = json!("PAUSED");
     e["PauseDetails"] = d.clone();
     let mut ev = json!({"PauseRequestTimestamp": ctx.now, "ExecutionTimeoutPaused": d["ExecutionTimeoutPaused"]});
-    if let Some(r) = i["Reason"].as_str() {
-        ev["Reason"] = json!({"Payload": r, "Truncated": false});
+    if i["Reason"].is_string() {
+        ev["Reason"] = payload(&i["Reason"]);
     }
     push_event(&mut e, ctx.now, "ExecutionPaused", None, Some(ev));
     svc.region(ctx).save_execution(&id, e)?;
@@ -1335,8 +1277,7 @@ pub(crate) async fn resume_durable_execution(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, LambdaError> {
-    let guard = state_lock();
-    let (id, mut e) = load(svc, ctx, require_arn(&i))?;
+    let (guard, id, mut e) = load_locked(svc, ctx, &i)?;
     if e["Status"] != "PAUSED" && e["Status"] != "RUNNING" {
         return Err(LambdaError::ResourceConflictException(format!(
             "Durable execution is {}, not PAUSED.",
@@ -1344,8 +1285,8 @@ pub(crate) async fn resume_durable_execution(
         )));
     }
     let mut ev = json!({"ResumeRequestTimestamp": ctx.now});
-    if let Some(r) = i["Reason"].as_str() {
-        ev["Reason"] = json!({"Payload": r, "Truncated": false});
+    if i["Reason"].is_string() {
+        ev["Reason"] = payload(&i["Reason"]);
     }
     if e["Status"] == "PAUSED" {
         push_event(&mut e, ctx.now, "ExecutionResumed", None, Some(ev));
@@ -1366,8 +1307,7 @@ pub(crate) async fn delete_durable_execution(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, LambdaError> {
-    let _guard = state_lock();
-    let (id, e) = load(svc, ctx, require_arn(&i))?;
+    let (_guard, id, e) = load_locked(svc, ctx, &i)?;
     if !is_terminal(&e) {
         return Err(LambdaError::ResourceConflictException(
             "Only a durable execution that has ended can be deleted; stop it first.".into(),
@@ -1381,13 +1321,7 @@ pub(crate) async fn delete_durable_execution(
 pub(crate) async fn wait_end(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Value> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(900);
     loop {
-        let e = svc
-            .region(ctx)
-            .executions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()?;
+        let e = execution(&svc.region(ctx), id)?;
         if is_terminal(&e) || std::time::Instant::now() > deadline {
             return Some(e);
         }
@@ -1418,6 +1352,44 @@ mod tests {
             "arn:aws:lambda:us-east-1:000000000000:function:f:1/durable-execution/n"
         )
         .is_err());
+    }
+
+    #[test]
+    fn settling_records_the_outcome_and_its_event() {
+        let mut op =
+            json!({"Id": "c1", "Status": "STARTED", "CallbackDetails": {"CallbackId": "x"}});
+        let (ok, details) = settle(&mut op, 5.0, "CallbackDetails", Ok(json!("\"yes\"")));
+        assert!(ok);
+        assert_eq!(
+            details,
+            json!({"Result": {"Payload": "\"yes\"", "Truncated": false}})
+        );
+        assert_eq!(
+            op,
+            json!({"Id": "c1", "Status": "SUCCEEDED", "EndTimestamp": 5.0,
+                   "CallbackDetails": {"CallbackId": "x", "Result": "\"yes\""}})
+        );
+        let mut op = json!({"Id": "ci", "Status": "STARTED"});
+        let err = json!({"ErrorType": "E", "ErrorMessage": "m"});
+        let (ok, details) = settle(&mut op, 6.0, "ChainedInvokeDetails", Err(err.clone()));
+        assert!(!ok);
+        assert_eq!(
+            details,
+            json!({"Error": {"Payload": err, "Truncated": false}})
+        );
+        assert_eq!(op["Status"], "FAILED");
+        assert_eq!(op["ChainedInvokeDetails"], json!({"Error": err}));
+    }
+
+    #[test]
+    fn only_present_members_are_copied() {
+        let mut to = json!({"Id": "a"});
+        copy_present(
+            &mut to,
+            &json!({"Name": "n", "ParentId": null}),
+            &["Name", "ParentId", "SubType"],
+        );
+        assert_eq!(to, json!({"Id": "a", "Name": "n"}));
     }
 
     #[test]

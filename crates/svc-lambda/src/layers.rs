@@ -2,14 +2,17 @@
 //! ListLayers, DeleteLayerVersion. Archives are stored like deployment packages; functions
 //! reference up to five layer versions, merged into `/opt` at run time.
 
+use std::collections::BTreeMap;
+
 use overcast_core::{Blob, RequestContext};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::code;
 use crate::error::LambdaError;
-use crate::functions::{page, revision, Empty};
-use crate::state::LayerVersion;
+use crate::functions::{revision, Empty};
+use crate::paging::page_json;
+use crate::state::{Layer, LayerVersion};
 use crate::Lambda;
 
 #[derive(Deserialize, Default)]
@@ -55,6 +58,40 @@ fn layer_name(ctx: &RequestContext, raw: &str) -> Result<String, LambdaError> {
 
 fn not_found() -> LambdaError {
     LambdaError::ResourceNotFoundException("The resource you requested does not exist.".into())
+}
+
+/// Version `number` of the layer `name`; ResourceNotFound when either is missing.
+fn version<'a>(
+    layers: &'a BTreeMap<String, Layer>,
+    name: &str,
+    number: Option<u64>,
+) -> Result<&'a LayerVersion, LambdaError> {
+    number
+        .and_then(|n| layers.get(name)?.versions.get(&n))
+        .ok_or_else(not_found)
+}
+
+/// Applies `f` to version `number` of the layer `name` once the caller's `revision_id` (if
+/// any) is checked against its policy's, and writes the layer through when `f` succeeds.
+fn with_version_policy<R>(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    (name, number): (&str, i64),
+    revision_id: Option<&String>,
+    f: impl FnOnce(&mut LayerVersion) -> Result<R, LambdaError>,
+) -> Result<R, LambdaError> {
+    let region = svc.region(ctx);
+    if !region.layers().contains_key(name) {
+        return Err(not_found());
+    }
+    region.update_layer(name, |l| {
+        let n = u64::try_from(number).map_err(|_| not_found())?;
+        let v = l.versions.get_mut(&n).ok_or_else(not_found)?;
+        if revision_id.is_some_and(|r| *r != v.policy_revision) {
+            return Err(stale());
+        }
+        f(v)
+    })
 }
 
 fn with_location(ctx: &RequestContext, v: &LayerVersion) -> Value {
@@ -134,14 +171,24 @@ pub(crate) async fn get_layer_version(
     ctx: &RequestContext,
     i: LayerVersionInput,
 ) -> Result<Value, LambdaError> {
+    read_version(svc, ctx, &i, |v| Ok(with_location(ctx, v)))
+}
+
+/// Answers with `f` given the layer version `i` names (ResourceNotFound when there is none).
+fn read_version<R>(
+    svc: &Lambda,
+    ctx: &RequestContext,
+    i: &LayerVersionInput,
+    f: impl FnOnce(&LayerVersion) -> Result<R, LambdaError>,
+) -> Result<R, LambdaError> {
     let name = layer_name(ctx, &i.layer_name)?;
     let region = svc.region(ctx);
     let layers = region.layers();
-    let v = u64::try_from(i.version_number)
-        .ok()
-        .and_then(|n| layers.get(&name)?.versions.get(&n))
-        .ok_or_else(not_found)?;
-    Ok(with_location(ctx, v))
+    f(version(
+        &layers,
+        &name,
+        u64::try_from(i.version_number).ok(),
+    )?)
 }
 
 #[derive(Deserialize)]
@@ -164,11 +211,7 @@ pub(crate) async fn get_layer_version_by_arn(
     };
     let r = svc.regions.get(acct, region);
     let layers = r.layers();
-    let v = ver
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| layers.get(*name)?.versions.get(&n))
-        .ok_or_else(not_found)?;
+    let v = version(&layers, name, ver.parse::<u64>().ok())?;
     Ok(with_location(ctx, v))
 }
 
@@ -226,12 +269,7 @@ pub(crate) async fn list_layer_versions(
                 .collect()
         })
         .unwrap_or_default();
-    let (versions, next) = page(items, i.marker.as_deref(), i.max_items)?;
-    let mut out = json!({"LayerVersions": versions});
-    if let Some(n) = next {
-        out["NextMarker"] = json!(n);
-    }
-    Ok(out)
+    page_json("LayerVersions", items, i.marker.as_deref(), i.max_items)
 }
 
 #[derive(Deserialize)]
@@ -267,12 +305,7 @@ pub(crate) async fn list_layers(
             }))
         })
         .collect();
-    let (layers, next) = page(items, i.marker.as_deref(), i.max_items)?;
-    let mut out = json!({"Layers": layers});
-    if let Some(n) = next {
-        out["NextMarker"] = json!(n);
-    }
-    Ok(out)
+    page_json("Layers", items, i.marker.as_deref(), i.max_items)
 }
 
 pub(crate) async fn delete_layer_version(
@@ -324,16 +357,8 @@ pub(crate) async fn add_layer_version_permission(
             i.action
         ))));
     }
-    let region = svc.region(ctx);
-    if !region.layers().contains_key(&name) {
-        return Err(not_found());
-    }
-    region.update_layer(&name, |l| {
-        let n = u64::try_from(i.version_number).map_err(|_| not_found())?;
-        let v = l.versions.get_mut(&n).ok_or_else(not_found)?;
-        if i.revision_id.as_ref().is_some_and(|r| *r != v.policy_revision) {
-            return Err(stale());
-        }
+    let at = (name.as_str(), i.version_number);
+    with_version_policy(svc, ctx, at, i.revision_id.as_ref(), |v| {
         if v.policy.iter().any(|s| s["Sid"] == i.statement_id.as_str()) {
             return Err(LambdaError::ResourceConflictException(format!(
                 "The statement id ({}) provided already exists. Please provide a new statement id, or remove the existing statement.",
@@ -366,18 +391,13 @@ pub(crate) async fn get_layer_version_policy(
     ctx: &RequestContext,
     i: LayerVersionInput,
 ) -> Result<Value, LambdaError> {
-    let name = layer_name(ctx, &i.layer_name)?;
-    let region = svc.region(ctx);
-    let layers = region.layers();
-    let v = u64::try_from(i.version_number)
-        .ok()
-        .and_then(|n| layers.get(&name)?.versions.get(&n))
-        .ok_or_else(not_found)?;
-    if v.policy.is_empty() {
-        return Err(not_found());
-    }
-    let doc = json!({"Version": "2012-10-17", "Id": "default", "Statement": v.policy});
-    Ok(json!({"Policy": doc.to_string(), "RevisionId": v.policy_revision}))
+    read_version(svc, ctx, &i, |v| {
+        if v.policy.is_empty() {
+            return Err(not_found());
+        }
+        let doc = json!({"Version": "2012-10-17", "Id": "default", "Statement": v.policy});
+        Ok(json!({"Policy": doc.to_string(), "RevisionId": v.policy_revision}))
+    })
 }
 
 #[derive(Deserialize)]
@@ -395,19 +415,8 @@ pub(crate) async fn remove_layer_version_permission(
     i: RemoveLayerPermissionInput,
 ) -> Result<Empty, LambdaError> {
     let name = layer_name(ctx, &i.layer_name)?;
-    let region = svc.region(ctx);
-    if !region.layers().contains_key(&name) {
-        return Err(not_found());
-    }
-    region.update_layer(&name, |l| {
-        let n = u64::try_from(i.version_number).map_err(|_| not_found())?;
-        let v = l.versions.get_mut(&n).ok_or_else(not_found)?;
-        if i.revision_id
-            .as_ref()
-            .is_some_and(|r| *r != v.policy_revision)
-        {
-            return Err(stale());
-        }
+    let at = (name.as_str(), i.version_number);
+    with_version_policy(svc, ctx, at, i.revision_id.as_ref(), |v| {
         let before = v.policy.len();
         v.policy.retain(|s| s["Sid"] != i.statement_id.as_str());
         if v.policy.len() == before {

@@ -19,6 +19,7 @@ pub mod invoke;
 pub mod layers;
 pub mod logs;
 pub mod names;
+mod paging;
 pub mod policy;
 pub mod pool;
 pub mod settings;

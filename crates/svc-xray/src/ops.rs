@@ -4,7 +4,7 @@ use overcast_core::RequestContext;
 use serde_json::{json, Value};
 
 use crate::traces::{self, Trace};
-use crate::{filter, Data, Group, Policy, Tag, XRay, XrayError};
+use crate::{filter, Data, Group, Policy, Region, Tag, XRay, XrayError};
 
 pub(crate) fn invalid(m: impl Into<String>) -> XrayError {
     XrayError::InvalidRequestException(m.into())
@@ -43,6 +43,43 @@ fn with_next(mut v: Value, next: Option<String>) -> Value {
         v["NextToken"] = json!(n);
     }
     v
+}
+
+/// Runs `f` on the region's state (and its tables) under the region's lock.
+fn with_region<R>(
+    svc: &XRay,
+    ctx: &RequestContext,
+    f: impl FnOnce(&Region, &mut Data) -> Result<R, XrayError>,
+) -> Result<R, XrayError> {
+    let region = svc.region(ctx);
+    let mut d = region.lock();
+    f(&region, &mut d)
+}
+
+/// Writes the configuration document `key` through, then keeps it in memory.
+fn put_config(region: &Region, d: &mut Data, key: String, v: Value) -> Result<(), XrayError> {
+    region.config.put(&key, &v)?;
+    d.config.insert(key, v);
+    Ok(())
+}
+
+/// The configuration document `key`, or `default` when it was never set.
+fn config_or(
+    svc: &XRay,
+    ctx: &RequestContext,
+    key: &str,
+    default: impl FnOnce() -> Value,
+) -> Value {
+    let region = svc.region(ctx);
+    let d = region.lock();
+    d.config.get(key).cloned().unwrap_or_else(default)
+}
+
+/// Writes the tags of `arn` through, then keeps them in memory.
+fn put_tags(region: &Region, d: &mut Data, arn: &str, tags: Vec<Tag>) -> Result<(), XrayError> {
+    region.tags.put(arn, &tags)?;
+    d.tags.insert(arn.to_string(), tags);
+    Ok(())
 }
 
 // ---------------------------------------------------------------- segments
@@ -112,22 +149,30 @@ pub(crate) async fn batch_get_traces(
     let mut missing = Vec::new();
     for id in &ids {
         match d.traces.get(id).filter(|t| !crate::expired(id, t, ctx.now)) {
-            Some(t) => {
-                let segs: Vec<Value> = traces::documents(t)
-                    .into_iter()
-                    .map(|(sid, doc)| json!({"Id": sid, "Document": doc}))
-                    .collect();
-                out.push(json!({
-                    "Id": id,
-                    "Duration": (traces::end_time(t) - traces::start_time(t)).max(0.0),
-                    "LimitExceeded": false,
-                    "Segments": segs,
-                }));
-            }
+            Some(t) => out.push(json!({
+                "Id": id,
+                "Duration": duration(t),
+                "LimitExceeded": false,
+                "Segments": documents(t),
+            })),
             None => missing.push(json!(id)),
         }
     }
     Ok(json!({"Traces": out, "UnprocessedTraceIds": missing}))
+}
+
+/// A trace's duration (first segment start to last segment end).
+fn duration(t: &Trace) -> f64 {
+    (traces::end_time(t) - traces::start_time(t)).max(0.0)
+}
+
+/// A trace's segment documents as `{Id, Document}` (BatchGetTraces' Segments,
+/// ListRetrievedTraces' Spans).
+fn documents(t: &Trace) -> Vec<Value> {
+    traces::documents(t)
+        .into_iter()
+        .map(|(sid, doc)| json!({"Id": sid, "Document": doc}))
+        .collect()
 }
 
 fn parse_filter(s: Option<&str>) -> Result<Option<filter::Expr>, XrayError> {
@@ -234,6 +279,24 @@ fn find_group(d: &Data, i: &Value, ctx: &RequestContext) -> Result<Group, XrayEr
         .ok_or_else(|| invalid("Group not found"))
 }
 
+/// The traces whose segments overlap [start, end], filtered by the group that `i` names
+/// (GroupName or GroupARN), if it names one.
+fn group_traces<'a>(
+    d: &'a Data,
+    i: &Value,
+    ctx: &RequestContext,
+    (start, end): (f64, f64),
+) -> Result<Vec<&'a Trace>, XrayError> {
+    let expr = if opt_str(i, "GroupName").is_some() || opt_str(i, "GroupARN").is_some() {
+        let g = find_group(d, i, ctx)?;
+        parse_filter(g.filter.as_deref())?
+    } else {
+        None
+    };
+    let (found, _) = matching(d, start, end, "Event", expr.as_ref(), ctx.now);
+    Ok(found.into_iter().map(|x| x.1).collect())
+}
+
 pub(crate) async fn get_service_graph(
     svc: &XRay,
     ctx: &RequestContext,
@@ -242,14 +305,8 @@ pub(crate) async fn get_service_graph(
     let (start, end) = time_range(&i)?;
     let region = svc.region(ctx);
     let d = region.lock();
-    let expr = if opt_str(&i, "GroupName").is_some() || opt_str(&i, "GroupARN").is_some() {
-        let g = find_group(&d, &i, ctx)?;
-        parse_filter(g.filter.as_deref())?
-    } else {
-        None
-    };
-    let (found, _) = matching(&d, start, end, "Event", expr.as_ref(), ctx.now);
-    let services = traces::graph(found.into_iter().map(|x| x.1), &ctx.account_id);
+    let found = group_traces(&d, &i, ctx, (start, end))?;
+    let services = traces::graph(found.into_iter(), &ctx.account_id);
     Ok(json!({
         "StartTime": start,
         "EndTime": end,
@@ -264,14 +321,12 @@ pub(crate) async fn get_trace_graph(
     i: Value,
 ) -> Result<Value, XrayError> {
     let ids = trace_ids(&i)?;
-    let region = svc.region(ctx);
-    let d = region.lock();
-    let services = traces::graph(
-        ids.iter()
-            .filter_map(|id| d.traces.get(id).filter(|t| !crate::expired(id, t, ctx.now))),
-        &ctx.account_id,
-    );
-    Ok(json!({"Services": services}))
+    with_region(svc, ctx, |_, d| {
+        let found = ids
+            .iter()
+            .filter_map(|id| d.traces.get(id).filter(|t| !crate::expired(id, t, ctx.now)));
+        Ok(json!({"Services": traces::graph(found, &ctx.account_id)}))
+    })
 }
 
 pub(crate) async fn get_time_series_service_statistics(
@@ -303,20 +358,8 @@ pub(crate) async fn get_time_series_service_statistics(
     };
     let region = svc.region(ctx);
     let d = region.lock();
-    let expr = if opt_str(&i, "GroupName").is_some() || opt_str(&i, "GroupARN").is_some() {
-        let g = find_group(&d, &i, ctx)?;
-        parse_filter(g.filter.as_deref())?
-    } else {
-        None
-    };
-    let (found, _) = matching(&d, start, end, "Event", expr.as_ref(), ctx.now);
-    let points = traces::time_series(
-        found.into_iter().map(|x| x.1),
-        service.as_deref(),
-        period,
-        start,
-        end,
-    );
+    let found = group_traces(&d, &i, ctx, (start, end))?;
+    let points = traces::time_series(found.into_iter(), service.as_deref(), period, start, end);
     Ok(json!({"TimeSeriesServiceStatistics": points, "ContainsOldGroupVersions": false}))
 }
 
@@ -430,8 +473,7 @@ pub(crate) async fn create_group(
     };
     region.groups.put(name, &g)?;
     if !tags.is_empty() {
-        region.tags.put(&g.arn, &tags)?;
-        d.tags.insert(g.arn.clone(), tags);
+        put_tags(&region, &mut d, &g.arn, tags)?;
     }
     let out = group_json(&g);
     d.groups.insert(g.name.clone(), g);
@@ -443,10 +485,9 @@ pub(crate) async fn get_group(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, XrayError> {
-    let region = svc.region(ctx);
-    let d = region.lock();
-    let g = find_group(&d, &i, ctx)?;
-    Ok(json!({"Group": group_json(&g)}))
+    with_region(svc, ctx, |_, d| {
+        Ok(json!({"Group": group_json(&find_group(d, &i, ctx)?)}))
+    })
 }
 
 pub(crate) async fn get_groups(
@@ -454,12 +495,27 @@ pub(crate) async fn get_groups(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, XrayError> {
-    let region = svc.region(ctx);
-    let d = region.lock();
     let mut all = vec![group_json(&default_group(ctx))];
-    all.extend(d.groups.values().map(group_json));
+    with_region(svc, ctx, |_, d| {
+        all.extend(d.groups.values().map(group_json));
+        Ok(())
+    })?;
     let (list, next) = page(&all, offset(&i)?, 100);
     Ok(with_next(json!({"Groups": list}), next))
+}
+
+/// The group `i` names, which must not be the Default group (that cannot be `changed`).
+fn custom_group(
+    d: &Data,
+    i: &Value,
+    ctx: &RequestContext,
+    changed: &str,
+) -> Result<Group, XrayError> {
+    let g = find_group(d, i, ctx)?;
+    if g.name == "Default" {
+        return Err(invalid(format!("The Default group cannot be {changed}.")));
+    }
+    Ok(g)
 }
 
 pub(crate) async fn update_group(
@@ -469,10 +525,7 @@ pub(crate) async fn update_group(
 ) -> Result<Value, XrayError> {
     let region = svc.region(ctx);
     let mut d = region.lock();
-    let mut g = find_group(&d, &i, ctx)?;
-    if g.name == "Default" {
-        return Err(invalid("The Default group cannot be updated."));
-    }
+    let mut g = custom_group(&d, &i, ctx, "updated")?;
     if let Some(f) = opt_str(&i, "FilterExpression") {
         parse_filter(Some(f))?;
         g.filter = Some(f.to_string()).filter(|x| !x.trim().is_empty());
@@ -489,17 +542,14 @@ pub(crate) async fn delete_group(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, XrayError> {
-    let region = svc.region(ctx);
-    let mut d = region.lock();
-    let g = find_group(&d, &i, ctx)?;
-    if g.name == "Default" {
-        return Err(invalid("The Default group cannot be deleted."));
-    }
-    region.groups.delete(&g.name)?;
-    region.tags.delete(&g.arn)?;
-    d.groups.remove(&g.name);
-    d.tags.remove(&g.arn);
-    Ok(json!({}))
+    with_region(svc, ctx, |region, d| {
+        let g = custom_group(d, &i, ctx, "deleted")?;
+        region.groups.delete(&g.name)?;
+        region.tags.delete(&g.arn)?;
+        d.groups.remove(&g.name);
+        d.tags.remove(&g.arn);
+        Ok(json!({}))
+    })
 }
 
 // -------------------------------------------------------------- encryption
@@ -546,10 +596,9 @@ pub(crate) async fn put_encryption_config(
         }
         (other, _) => return Err(invalid(format!("Invalid encryption type {other}."))),
     };
-    let region = svc.region(ctx);
-    let mut d = region.lock();
-    region.config.put("encryption", &cfg)?;
-    d.config.insert("encryption".into(), cfg.clone());
+    with_region(svc, ctx, |region, d| {
+        put_config(region, d, "encryption".into(), cfg.clone())
+    })?;
     let mut out = cfg;
     out["Status"] = json!("UPDATING");
     Ok(json!({"EncryptionConfig": out}))
@@ -560,17 +609,28 @@ pub(crate) async fn get_encryption_config(
     ctx: &RequestContext,
     _: Value,
 ) -> Result<Value, XrayError> {
-    let region = svc.region(ctx);
-    let d = region.lock();
-    let cfg = d
-        .config
-        .get("encryption")
-        .cloned()
-        .unwrap_or_else(|| json!({"Type": "NONE", "Status": "ACTIVE"}));
+    let cfg = config_or(
+        svc,
+        ctx,
+        "encryption",
+        || json!({"Type": "NONE", "Status": "ACTIVE"}),
+    );
     Ok(json!({"EncryptionConfig": cfg}))
 }
 
 // --------------------------------------------------------------- policies
+
+/// InvalidPolicyRevisionId when `i` gives a PolicyRevisionId that is not `current`'s.
+fn check_revision(current: Option<&Policy>, i: &Value) -> Result<(), XrayError> {
+    if let Some(rev) = opt_str(i, "PolicyRevisionId") {
+        if current.is_none_or(|p| p.revision != rev) {
+            return Err(XrayError::InvalidPolicyRevisionIdException(
+                "The policy revision id does not match the latest revision.".into(),
+            ));
+        }
+    }
+    Ok(())
+}
 
 fn policy_json(p: &Policy) -> Value {
     json!({
@@ -610,13 +670,7 @@ pub(crate) async fn put_resource_policy(
     let region = svc.region(ctx);
     let mut d = region.lock();
     let old = d.policies.get(name);
-    if let Some(rev) = opt_str(&i, "PolicyRevisionId") {
-        if old.is_none_or(|p| p.revision != rev) {
-            return Err(XrayError::InvalidPolicyRevisionIdException(
-                "The policy revision id does not match the latest revision.".into(),
-            ));
-        }
-    }
+    check_revision(old, &i)?;
     if old.is_none() && d.policies.len() >= 5 {
         return Err(XrayError::PolicyCountLimitExceededException(
             "An account can have at most 5 resource policies.".into(),
@@ -644,18 +698,12 @@ pub(crate) async fn delete_resource_policy(
     i: Value,
 ) -> Result<Value, XrayError> {
     let name = req_str(&i, "PolicyName")?;
-    let region = svc.region(ctx);
-    let mut d = region.lock();
-    if let Some(rev) = opt_str(&i, "PolicyRevisionId") {
-        if d.policies.get(name).is_none_or(|p| p.revision != rev) {
-            return Err(XrayError::InvalidPolicyRevisionIdException(
-                "The policy revision id does not match the latest revision.".into(),
-            ));
-        }
-    }
-    region.policies.delete(name)?;
-    d.policies.remove(name);
-    Ok(json!({}))
+    with_region(svc, ctx, |region, d| {
+        check_revision(d.policies.get(name), &i)?;
+        region.policies.delete(name)?;
+        d.policies.remove(name);
+        Ok(json!({}))
+    })
 }
 
 pub(crate) async fn list_resource_policies(
@@ -663,20 +711,42 @@ pub(crate) async fn list_resource_policies(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, XrayError> {
-    let region = svc.region(ctx);
-    let d = region.lock();
-    let all: Vec<Value> = d.policies.values().map(policy_json).collect();
+    let all = with_region(svc, ctx, |_, d| {
+        Ok(d.policies.values().map(policy_json).collect::<Vec<_>>())
+    })?;
     let (list, next) = page(&all, offset(&i)?, 100);
     Ok(with_next(json!({"ResourcePolicies": list}), next))
 }
 
 // ------------------------------------------------------------------- tags
 
-fn resource_exists(d: &Data, arn: &str) -> bool {
-    d.groups.values().any(|g| g.arn == arn)
+/// The tags of the group or sampling rule `arn`; ResourceNotFound when there is none.
+fn resource_tags(d: &Data, arn: &str) -> Result<Vec<Tag>, XrayError> {
+    let exists = d.groups.values().any(|g| g.arn == arn)
         || d.rules
             .values()
-            .any(|r| r.rule.get("RuleARN").and_then(Value::as_str) == Some(arn))
+            .any(|r| r.rule.get("RuleARN").and_then(Value::as_str) == Some(arn));
+    if !exists {
+        return Err(XrayError::ResourceNotFoundException(format!(
+            "Resource {arn} not found."
+        )));
+    }
+    Ok(d.tags.get(arn).cloned().unwrap_or_default())
+}
+
+/// Changes the tags of the resource `arn` with `f` and writes them through.
+fn change_tags(
+    svc: &XRay,
+    ctx: &RequestContext,
+    arn: &str,
+    f: impl FnOnce(&mut Vec<Tag>) -> Result<(), XrayError>,
+) -> Result<Value, XrayError> {
+    with_region(svc, ctx, |region, d| {
+        let mut tags = resource_tags(d, arn)?;
+        f(&mut tags)?;
+        put_tags(region, d, arn, tags)?;
+        Ok(json!({}))
+    })
 }
 
 pub(crate) async fn tag_resource(
@@ -686,22 +756,13 @@ pub(crate) async fn tag_resource(
 ) -> Result<Value, XrayError> {
     let arn = req_str(&i, "ResourceARN")?;
     let new = tags_of(&i)?;
-    let region = svc.region(ctx);
-    let mut d = region.lock();
-    if !resource_exists(&d, arn) {
-        return Err(XrayError::ResourceNotFoundException(format!(
-            "Resource {arn} not found."
-        )));
-    }
-    let mut tags = d.tags.get(arn).cloned().unwrap_or_default();
-    for t in new {
-        tags.retain(|x| x.key != t.key);
-        tags.push(t);
-    }
-    validate_tags(&tags)?;
-    region.tags.put(arn, &tags)?;
-    d.tags.insert(arn.to_string(), tags);
-    Ok(json!({}))
+    change_tags(svc, ctx, arn, |tags| {
+        for t in new {
+            tags.retain(|x| x.key != t.key);
+            tags.push(t);
+        }
+        validate_tags(tags)
+    })
 }
 
 pub(crate) async fn untag_resource(
@@ -714,18 +775,10 @@ pub(crate) async fn untag_resource(
         .get("TagKeys")
         .and_then(|k| serde_json::from_value(k.clone()).ok())
         .unwrap_or_default();
-    let region = svc.region(ctx);
-    let mut d = region.lock();
-    if !resource_exists(&d, arn) {
-        return Err(XrayError::ResourceNotFoundException(format!(
-            "Resource {arn} not found."
-        )));
-    }
-    let mut tags = d.tags.get(arn).cloned().unwrap_or_default();
-    tags.retain(|t| !keys.contains(&t.key));
-    region.tags.put(arn, &tags)?;
-    d.tags.insert(arn.to_string(), tags);
-    Ok(json!({}))
+    change_tags(svc, ctx, arn, |tags| {
+        tags.retain(|t| !keys.contains(&t.key));
+        Ok(())
+    })
 }
 
 pub(crate) async fn list_tags_for_resource(
@@ -734,14 +787,7 @@ pub(crate) async fn list_tags_for_resource(
     i: Value,
 ) -> Result<Value, XrayError> {
     let arn = req_str(&i, "ResourceARN")?;
-    let region = svc.region(ctx);
-    let d = region.lock();
-    if !resource_exists(&d, arn) {
-        return Err(XrayError::ResourceNotFoundException(format!(
-            "Resource {arn} not found."
-        )));
-    }
-    let tags = d.tags.get(arn).cloned().unwrap_or_default();
+    let tags = with_region(svc, ctx, |_, d| resource_tags(d, arn))?;
     let (list, next) = page(&tags, offset(&i)?, 100);
     Ok(with_next(json!({"Tags": list}), next))
 }
@@ -770,12 +816,12 @@ pub(crate) async fn get_trace_segment_destination(
     ctx: &RequestContext,
     _: Value,
 ) -> Result<Value, XrayError> {
-    let region = svc.region(ctx);
-    let d = region.lock();
-    Ok(d.config
-        .get("destination")
-        .cloned()
-        .unwrap_or_else(|| json!({"Destination": "XRay", "Status": "ACTIVE"})))
+    Ok(config_or(
+        svc,
+        ctx,
+        "destination",
+        || json!({"Destination": "XRay", "Status": "ACTIVE"}),
+    ))
 }
 
 pub(crate) async fn update_trace_segment_destination(
@@ -788,10 +834,9 @@ pub(crate) async fn update_trace_segment_destination(
         return Err(invalid(format!("Invalid destination {dest}.")));
     }
     let cfg = json!({"Destination": dest, "Status": "ACTIVE"});
-    let region = svc.region(ctx);
-    let mut d = region.lock();
-    region.config.put("destination", &cfg)?;
-    d.config.insert("destination".into(), cfg.clone());
+    with_region(svc, ctx, |region, d| {
+        put_config(region, d, "destination".into(), cfg.clone())
+    })?;
     Ok(cfg)
 }
 
@@ -804,13 +849,7 @@ pub(crate) async fn get_indexing_rules(
     ctx: &RequestContext,
     _: Value,
 ) -> Result<Value, XrayError> {
-    let region = svc.region(ctx);
-    let d = region.lock();
-    let rule = d
-        .config
-        .get("indexing/Default")
-        .cloned()
-        .unwrap_or_else(|| default_indexing(ctx));
+    let rule = config_or(svc, ctx, "indexing/Default", || default_indexing(ctx));
     Ok(json!({"IndexingRules": [rule]}))
 }
 
@@ -834,10 +873,9 @@ pub(crate) async fn update_indexing_rule(
         ));
     }
     let rule = json!({"Name": "Default", "ModifiedAt": ctx.now, "Rule": {"Probabilistic": {"DesiredSamplingPercentage": pct, "ActualSamplingPercentage": pct}}});
-    let region = svc.region(ctx);
-    let mut d = region.lock();
-    region.config.put("indexing/Default", &rule)?;
-    d.config.insert("indexing/Default".into(), rule.clone());
+    with_region(svc, ctx, |region, d| {
+        put_config(region, d, "indexing/Default".into(), rule.clone())
+    })?;
     Ok(json!({"IndexingRule": rule}))
 }
 
@@ -852,11 +890,9 @@ pub(crate) async fn start_trace_retrieval(
     let (start, end) = time_range(&i)?;
     let token = overcast_core::ids::uuid();
     let rec = json!({"TraceIds": ids, "StartTime": start, "EndTime": end, "Status": "COMPLETE"});
-    let region = svc.region(ctx);
-    let mut d = region.lock();
-    let key = format!("retrieval/{token}");
-    region.config.put(&key, &rec)?;
-    d.config.insert(key, rec);
+    with_region(svc, ctx, |region, d| {
+        put_config(region, d, format!("retrieval/{token}"), rec)
+    })?;
     Ok(json!({"RetrievalToken": token}))
 }
 
@@ -878,29 +914,32 @@ fn retrieved<'a>(d: &'a Data, rec: &Value) -> Vec<(String, &'a Trace)> {
         .collect()
 }
 
+/// Answers with `f` given the retrieval `i` names (ResourceNotFound when there is none).
+fn read_retrieval(
+    svc: &XRay,
+    ctx: &RequestContext,
+    i: &Value,
+    f: impl FnOnce(&Data, &Value) -> Result<Value, XrayError>,
+) -> Result<Value, XrayError> {
+    with_region(svc, ctx, |_, d| f(d, &retrieval(d, i)?))
+}
+
 pub(crate) async fn list_retrieved_traces(
     svc: &XRay,
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, XrayError> {
-    let region = svc.region(ctx);
-    let d = region.lock();
-    let rec = retrieval(&d, &i)?;
-    let format = opt_str(&i, "TraceFormat").unwrap_or("XRAY");
-    if format != "XRAY" {
-        return Err(invalid("Only the XRAY trace format is supported."));
-    }
-    let traces: Vec<Value> = retrieved(&d, &rec)
-        .into_iter()
-        .map(|(id, t)| {
-            json!({
-                "Id": id,
-                "Duration": (traces::end_time(t) - traces::start_time(t)).max(0.0),
-                "Spans": traces::documents(t).into_iter().map(|(sid, doc)| json!({"Id": sid, "Document": doc})).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    Ok(json!({"RetrievalStatus": rec["Status"], "TraceFormat": format, "Traces": traces}))
+    read_retrieval(svc, ctx, &i, |d, rec| {
+        let format = opt_str(&i, "TraceFormat").unwrap_or("XRAY");
+        if format != "XRAY" {
+            return Err(invalid("Only the XRAY trace format is supported."));
+        }
+        let traces: Vec<Value> = retrieved(d, rec)
+            .into_iter()
+            .map(|(id, t)| json!({"Id": id, "Duration": duration(t), "Spans": documents(t)}))
+            .collect();
+        Ok(json!({"RetrievalStatus": rec["Status"], "TraceFormat": format, "Traces": traces}))
+    })
 }
 
 pub(crate) async fn get_retrieved_traces_graph(
@@ -908,15 +947,14 @@ pub(crate) async fn get_retrieved_traces_graph(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, XrayError> {
-    let region = svc.region(ctx);
-    let d = region.lock();
-    let rec = retrieval(&d, &i)?;
-    let list = retrieved(&d, &rec);
-    let services: Vec<Value> = traces::graph(list.iter().map(|x| x.1), &ctx.account_id)
-        .into_iter()
-        .map(|s| json!({"Service": s, "Links": []}))
-        .collect();
-    Ok(json!({"RetrievalStatus": rec["Status"], "Services": services}))
+    read_retrieval(svc, ctx, &i, |d, rec| {
+        let list = retrieved(d, rec);
+        let services: Vec<Value> = traces::graph(list.iter().map(|x| x.1), &ctx.account_id)
+            .into_iter()
+            .map(|s| json!({"Service": s, "Links": []}))
+            .collect();
+        Ok(json!({"RetrievalStatus": rec["Status"], "Services": services}))
+    })
 }
 
 pub(crate) async fn cancel_trace_retrieval(
@@ -924,12 +962,35 @@ pub(crate) async fn cancel_trace_retrieval(
     ctx: &RequestContext,
     i: Value,
 ) -> Result<Value, XrayError> {
-    let region = svc.region(ctx);
-    let mut d = region.lock();
-    let mut rec = retrieval(&d, &i)?;
-    rec["Status"] = json!("CANCELLED");
-    let key = format!("retrieval/{}", req_str(&i, "RetrievalToken")?);
-    region.config.put(&key, &rec)?;
-    d.config.insert(key, rec);
-    Ok(json!({}))
+    with_region(svc, ctx, |region, d| {
+        let mut rec = retrieval(d, &i)?;
+        rec["Status"] = json!("CANCELLED");
+        let key = format!("retrieval/{}", req_str(&i, "RetrievalToken")?);
+        put_config(region, d, key, rec)?;
+        Ok(json!({}))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_given_revision_must_be_the_current_one() {
+        let p = Policy {
+            name: "p".into(),
+            document: "{}".into(),
+            revision: "2".into(),
+            updated: 0.0,
+        };
+        assert!(check_revision(Some(&p), &json!({})).is_ok());
+        assert!(check_revision(None, &json!({})).is_ok());
+        assert!(check_revision(Some(&p), &json!({"PolicyRevisionId": "2"})).is_ok());
+        for (current, rev) in [(Some(&p), "1"), (None, "2")] {
+            assert!(matches!(
+                check_revision(current, &json!({"PolicyRevisionId": rev})),
+                Err(XrayError::InvalidPolicyRevisionIdException(_))
+            ));
+        }
+    }
 }
