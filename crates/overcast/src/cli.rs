@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the AWS APIs (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print implemented / total operations per service, from the models.
     Coverage {
         /// Print JSON instead of a table.
@@ -102,7 +102,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Coverage { json }) => crate::coverage::print(json),
-        Some(Command::Serve(args)) => crate::server::serve(args),
+        Some(Command::Serve(args)) => crate::server::serve(*args),
         None => crate::server::serve(cli.serve),
     }
 }
