@@ -508,3 +508,36 @@ def test_signatures_verify_against_the_served_certificate(sns, sqs, overcast, tm
     assert n["SignatureVersion"] == version
     assert signature_verifies(n, tmp_path)
     assert not signature_verifies(n, tmp_path, string_to_sign(n).replace("signed", "tampered"))
+
+
+@pytest.mark.parametrize("setting", ["http", "https://sns.example.test:9443/", "bogus"])
+def test_sns_url_setting(tmp_path, setting):
+    """`--sns-url`: `http` keeps plain-HTTP URLs on the caller's host, a full base URL is used
+    as given (without its trailing slash), anything else stops the server at start."""
+    import boto3
+    import subprocess
+    from conftest import BIN, Overcast
+    if setting == "bogus":
+        proc = subprocess.run([BIN, "--port", "0", "--ephemeral", "--sns-url", setting],
+                              capture_output=True, text=True, timeout=20)
+        assert proc.returncode != 0 and "--sns-url" in proc.stderr
+        return
+    server = Overcast(str(tmp_path / "data"), extra_args=["--ephemeral", "--sns-url", setting])
+    server.start()
+    try:
+        make = lambda s: boto3.client(s, endpoint_url=server.url, region_name="us-east-1",
+                                      aws_access_key_id="test", aws_secret_access_key="test")
+        sns, sqs = make("sns"), make("sqs")
+        base = server.url if setting == "http" else "https://sns.example.test:9443"
+        arn = sns.create_topic(Name=uniq())["TopicArn"]
+        sns.subscribe(TopicArn=arn, Protocol="email-json", Endpoint="ops@example.com")
+        conf = [m for m in captured(server) if m.get("topicArn") == arn][0]
+        assert conf["subscribeUrl"].startswith(base + "/?Action=ConfirmSubscription&")
+        assert json.loads(conf["message"])["SigningCertURL"] == base + "/_overcast/sns/SimpleNotificationService.pem"
+        url, qarn = queue(sqs)
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)
+        sns.publish(TopicArn=arn, Message="m")
+        n = json.loads(receive(sqs, url)[0]["Body"])
+        assert n["SigningCertURL"].startswith(base + "/") and n["UnsubscribeURL"].startswith(base + "/?Action=Unsubscribe&")
+    finally:
+        server.stop()
