@@ -142,6 +142,14 @@ pub fn attempts() -> Value {
     json!({ "deliveries": log.iter().collect::<Vec<_>>() })
 }
 
+/// Forgets the listed attempts (`/_overcast/reset`).
+pub fn clear_attempts() {
+    attempt_log()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+}
+
 fn redrive_target(sub: &Subscription) -> Option<String> {
     sub.attributes
         .get("RedrivePolicy")
@@ -672,6 +680,47 @@ mod tests {
             pending: false,
             token: None,
         }
+    }
+
+    #[test]
+    fn settled_attempts_are_listed_with_their_outcome() {
+        let mut s = sub();
+        s.arn = "arn:aws:sns:us-east-1:000000000000:t:attempts-test".into();
+        let e = AwsError::new("EndpointUnreachable", "endpoint answered 500");
+        record(Attempt {
+            kind: "Notification",
+            sub: &s,
+            message_id: "m-9",
+            attempt: 1,
+            now: 100.0,
+            error: Some(&e),
+            next_attempt_at: Some(120.0),
+            dead_letter: None,
+        });
+        record(Attempt {
+            kind: "Notification",
+            sub: &s,
+            message_id: "m-9",
+            attempt: 2,
+            now: 120.0,
+            error: None,
+            next_attempt_at: None,
+            dead_letter: None,
+        });
+        let all = attempts();
+        let mine: Vec<&Value> = all["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["subscriptionArn"] == s.arn.as_str())
+            .collect();
+        assert_eq!(mine.len(), 2);
+        assert_eq!(mine[0]["status"], "failed");
+        assert_eq!(mine[0]["errorCode"], "EndpointUnreachable");
+        assert_eq!(mine[0]["nextAttemptAt"], 120.0);
+        assert_eq!(mine[1]["status"], "delivered");
+        assert_eq!(mine[1]["attempt"], 2);
+        assert!(mine[1]["errorCode"].is_null());
     }
 
     #[test]
