@@ -168,13 +168,14 @@ fn generate(dir: Option<&Path>, extra_names: &[String]) -> Result<Ready, String>
             let cert = ca_params(&key)
                 .self_signed(&key)
                 .map_err(|e| format!("TLS: CA certificate: {e}"))?;
-            let pem = cert.pem();
+            let cert_pem = pem("CERTIFICATE", cert.der());
             if let Some(dir) = dir {
-                if let Err(e) = store_ca(dir, &key.serialize_pem(), &pem) {
+                let key_pem = pem("PRIVATE KEY", &key.serialize_der());
+                if let Err(e) = store_ca(dir, &key_pem, &cert_pem) {
                     tracing::warn!(dir = %dir.display(), error = %e, "cannot keep the TLS CA; it will change at the next start");
                 }
             }
-            (key, pem)
+            (key, cert_pem)
         }
     };
     let ca_der = CertificateDer::from_pem_slice(ca_pem.as_bytes())
@@ -264,11 +265,27 @@ fn server_params(extra_names: &[String]) -> Result<CertificateParams, String> {
     Ok(p)
 }
 
+/// PEM text of one DER object (`label`: `CERTIFICATE`, `PRIVATE KEY`).
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
 /// The kept CA (key, certificate PEM), if both files are there and the key parses.
 fn load_ca(dir: &Path) -> Option<(KeyPair, String)> {
-    let key = std::fs::read_to_string(dir.join("ca.key")).ok()?;
+    let key = std::fs::read(dir.join("ca.key")).ok()?;
     let pem = std::fs::read_to_string(dir.join("ca.pem")).ok()?;
-    match KeyPair::from_pem(&key) {
+    let parsed = PrivateKeyDer::from_pem_slice(&key)
+        .map_err(|e| e.to_string())
+        .and_then(|k| KeyPair::try_from(&k).map_err(|e| e.to_string()));
+    match parsed {
         Ok(k) => Some((k, pem)),
         Err(e) => {
             tracing::warn!(dir = %dir.display(), error = %e, "the kept TLS CA key does not parse; making a new CA");
