@@ -1,16 +1,19 @@
 """HTTPS on the edge port: the same port answers plain HTTP and TLS (told apart by the first
 byte). The AWS CLI (`--ca-bundle` and `AWS_CA_BUNDLE`) and boto3 (`verify=`) work over TLS
-with the local CA served at `/_overcast/tls/ca.pem`, and fail without it; h2 is negotiated
+with the local CA served at `/_overcast/tls/ca.pem`, and fail without it, as do aws-sdk-js
+v3 (`NODE_EXTRA_CA_CERTS`) and OpenSSL clients (`SSL_CERT_FILE`); h2 is negotiated
 by ALPN (curl `--http2`, a SigV4-signed call); virtual-host names (`*.s3.localhost`) are in
 the certificate; plain and TLS clients share the port at once; the CA survives a restart and
 `kill -9` (and is in memory only with `--ephemeral`); a user's certificate
 (`--tls-cert`/`--tls-key`) replaces it; and with `--enforce-iam`, `aws:SecureTransport`
 follows the transport."""
 import json
+import os
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -287,3 +290,43 @@ def test_secure_transport_condition_follows_the_transport(tmp_path):
         secure.list_queues()
     finally:
         server.stop()
+
+
+JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
+NODE = shutil.which("node")
+JS_SDK = os.path.join(JS_DIR, "node_modules", "@aws-sdk", "client-eventbridge")
+
+
+def test_ssl_cert_file_trusts_the_ca(overcast, ca):
+    """OpenSSL-based clients (here Python's default SSL context) trust it via SSL_CERT_FILE."""
+    code = ("import urllib.request,sys; "
+            "print(urllib.request.urlopen(sys.argv[1], timeout=5).status)")
+    url = https_url(overcast) + "/_overcast/health"
+    env = dict(os.environ, SSL_CERT_FILE=ca)
+    env.pop("SSL_CERT_DIR", None)
+    out = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 0 and out.stdout.strip() == "200", out.stderr
+
+
+@pytest.mark.skipif(NODE is None or not os.path.isdir(JS_SDK),
+                    reason="node or tests/e2e/js/node_modules missing (run npm ci in tests/e2e/js)")
+def test_aws_sdk_js_over_tls_with_node_extra_ca_certs(overcast, ca):
+    bus = uniq("js-tls")
+    script = ("import {EventBridgeClient, CreateEventBusCommand, ListEventBusesCommand} from "
+              "'@aws-sdk/client-eventbridge';"
+              "const c = new EventBridgeClient({});"
+              f"await c.send(new CreateEventBusCommand({{Name: '{bus}'}}));"
+              "const r = await c.send(new ListEventBusesCommand({}));"
+              "console.log(JSON.stringify(r.EventBuses.map(b => b.Name)));")
+    env = dict(os.environ, AWS_ENDPOINT_URL=https_url(overcast), AWS_ACCESS_KEY_ID="test",
+               AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1", NODE_EXTRA_CA_CERTS=ca)
+    env.pop("AWS_PROFILE", None)
+    out = subprocess.run([NODE, "--input-type=module", "-e", script], cwd=JS_DIR, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert bus in json.loads(out.stdout)
+    # Without the CA, Node refuses the certificate.
+    env.pop("NODE_EXTRA_CA_CERTS")
+    out = subprocess.run([NODE, "--input-type=module", "-e", script.replace(bus, bus + "x")], cwd=JS_DIR,
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "certificate" in out.stderr.lower()
