@@ -330,3 +330,23 @@ def test_aws_sdk_js_over_tls_with_node_extra_ca_certs(overcast, ca):
     out = subprocess.run([NODE, "--input-type=module", "-e", script.replace(bus, bus + "x")], cwd=JS_DIR,
                          env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "certificate" in out.stderr.lower()
+
+
+@pytest.mark.skipif(CURL is None, reason="curl missing")
+def test_extra_tls_hostnames(tmp_path):
+    """`--tls-hostnames` adds names (e.g. a Docker service name) to the generated certificate;
+    a malformed one stops the server at start."""
+    server = Overcast(str(tmp_path / "data"), extra_args=["--ephemeral", "--tls-hostnames", "overcast.test,*.dev.test"])
+    server.start()
+    try:
+        ca = tmp_path / "ca.pem"
+        ca.write_bytes(ca_pem(server))
+        for host in ("overcast.test", "api.dev.test", "localhost"):
+            out = subprocess.run([CURL, "-sS", "--fail", "--cacert", str(ca), "--resolve", f"{host}:{server.port}:127.0.0.1",
+                                  f"https://{host}:{server.port}/_overcast/health"], capture_output=True, text=True, timeout=30)
+            assert out.returncode == 0, (host, out.stderr)
+    finally:
+        server.stop()
+    proc = subprocess.run([BIN, "--port", "0", "--ephemeral", "--tls-hostnames", "bad name"],
+                          capture_output=True, text=True, timeout=20)
+    assert proc.returncode != 0 and "--tls-hostnames" in proc.stderr

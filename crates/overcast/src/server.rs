@@ -84,7 +84,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     svc_sns::signing::set_url_base(&args.sns_url).map_err(|e| format!("--sns-url: {e}"))?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => crate::tls::Tls::provided(cert, key)?,
-        _ => crate::tls::Tls::generated(data_dir.as_deref(), args.tls_hostnames.clone()),
+        _ => crate::tls::Tls::generated(data_dir.as_deref(), args.tls_hostnames.clone())?,
     };
     let services = crate::services::build(&core, args.services.as_deref())?;
     core.services.install(&services);

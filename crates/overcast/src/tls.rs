@@ -70,15 +70,20 @@ pub struct Tls {
 
 impl Tls {
     /// A generated CA kept in `data_dir/tls` (memory when None); `extra_names` are added to
-    /// the server certificate's names.
-    pub fn generated(data_dir: Option<&Path>, extra_names: Vec<String>) -> Tls {
-        Tls {
+    /// the server certificate's names (checked now; nothing is generated yet).
+    pub fn generated(data_dir: Option<&Path>, extra_names: Vec<String>) -> Result<Tls, String> {
+        if let Some(bad) = extra_names.iter().find(|n| !valid_name(n.trim())) {
+            return Err(format!(
+                "--tls-hostnames: {bad:?} is neither a host name nor an IP address"
+            ));
+        }
+        Ok(Tls {
             source: Source::Generated {
                 dir: data_dir.map(|d| d.join("tls")),
                 extra_names,
             },
             ready: OnceLock::new(),
-        }
+        })
     }
 
     /// The user's certificate chain and private key (PEM files), read now so that a mistake
@@ -248,6 +253,21 @@ pub fn server_names(extra_names: &[String]) -> Vec<String> {
     names
 }
 
+/// A DNS name (letters, digits, `-`, dots; `*.` only as its first label) or an IP address.
+fn valid_name(n: &str) -> bool {
+    if n.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let rest = n.strip_prefix("*.").unwrap_or(n);
+    !rest.is_empty()
+        && rest.len() <= 253
+        && rest.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 fn server_params(extra_names: &[String]) -> Result<CertificateParams, String> {
     let mut p = CertificateParams::new(server_names(extra_names))
         .map_err(|e| format!("TLS: certificate names: {e}"))?;
@@ -378,8 +398,11 @@ mod tests {
 
     #[test]
     fn in_memory_ca_serves_a_pem() {
-        let tls = Tls::generated(None, vec![]);
+        let tls = Tls::generated(None, vec![]).expect("valid names");
         assert!(tls.acceptor().is_ok());
+        assert!(Tls::generated(None, vec!["not a name".into()]).is_err());
+        assert!(Tls::generated(None, vec!["*.dev.test".into(), "10.0.0.2".into()]).is_ok());
+        assert!(!valid_name("a..b") && !valid_name("*.") && !valid_name("h\u{e9}.test"));
         assert!(tls.ca_pem().unwrap().contains("BEGIN CERTIFICATE"));
     }
 }
