@@ -19,6 +19,7 @@ use overcast_patterns::{Attribute, FilterPolicy, FilterPolicyScope};
 use serde_json::{json, Value};
 
 use crate::publish::MessageAttributeValue;
+use crate::signing::cert_url;
 use crate::state::Subscription;
 use crate::{capture, Shared};
 
@@ -136,7 +137,8 @@ fn record(a: Attempt<'_>) {
 /// Delivery attempts, oldest first (`GET /_overcast/sns/deliveries`): every HTTP/HTTPS
 /// notification and confirmation attempt, and every failed delivery to other protocols, with
 /// `status` (`delivered`/`failed`), the error, `nextAttemptAt` (virtual epoch seconds of the
-/// armed retry) and `deadLetterTargetArn` (where a message went after its last attempt).
+/// armed retry) and `deadLetterTargetArn` (the RedrivePolicy queue a message was sent to after
+/// its last attempt).
 pub fn attempts() -> Value {
     let log = attempt_log().lock().unwrap_or_else(|e| e.into_inner());
     json!({ "deliveries": log.iter().collect::<Vec<_>>() })
@@ -204,8 +206,6 @@ fn aws_json(fields: &[(&str, Value)]) -> String {
         .collect();
     format!("{{\n{}\n}}", body.join(",\n"))
 }
-
-use crate::signing::cert_url;
 
 /// The notification envelope as SQS, HTTP and email-json receive it.
 pub fn envelope(sub: &Subscription, m: &Message) -> String {
