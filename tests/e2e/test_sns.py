@@ -55,6 +55,44 @@ def captured(overcast):
     return json.loads(urllib.request.urlopen(overcast.url + "/_overcast/sns/messages", timeout=5).read())["messages"]
 
 
+def overcast_tls(url):
+    """An SSL context trusting the CA of the Overcast at `url` (an https:// URL it handed out;
+    the same port serves its CA over plain HTTP)."""
+    import ssl
+    from urllib.parse import urlsplit
+    pem = urllib.request.urlopen(f"http://{urlsplit(url).netloc}/_overcast/tls/ca.pem", timeout=5).read()
+    return ssl.create_default_context(cadata=pem.decode())
+
+
+def fetch(url):
+    """GETs a URL Overcast handed out (https:// on its own port, trusting its CA)."""
+    ctx = overcast_tls(url) if url.startswith("https://") else None
+    return urllib.request.urlopen(url, timeout=5, context=ctx).read()
+
+
+def deliveries(overcast, sub_arn):
+    return [d for d in json.loads(urllib.request.urlopen(overcast.url + "/_overcast/sns/deliveries",
+                                                         timeout=5).read())["deliveries"]
+            if d["subscriptionArn"] == sub_arn]
+
+
+def wait_delivery(overcast, sub_arn, message_id, attempt, status=None, kind="Notification", timeout=10):
+    """Waits until attempt number `attempt` to deliver message `message_id` to `sub_arn` is
+    settled in `/_overcast/sns/deliveries` (a failed attempt is listed once its retry is
+    armed, or once the message is dead-lettered)."""
+    deadline = time.time() + timeout
+    while True:
+        hits = [d for d in deliveries(overcast, sub_arn)
+                if d["type"] == kind and d["attempt"] == attempt and d["messageId"] == message_id]
+        if hits or time.time() > deadline:
+            break
+        time.sleep(0.02)
+    assert hits, f"attempt {attempt} to {sub_arn} was not settled in {timeout} s"
+    if status:
+        assert hits[-1]["status"] == status, hits[-1]
+    return hits[-1]
+
+
 def test_topic_lifecycle_and_attributes(sns):
     name = uniq()
     arn = sns.create_topic(Name=name)["TopicArn"]
@@ -216,9 +254,11 @@ def test_http_subscription_handshake_and_delivery(sns, overcast):
         assert conf["TopicArn"] == arn and conf["Token"] and "SubscribeURL" in conf
         subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
         assert subs[0]["SubscriptionArn"] == "PendingConfirmation"
-        # Confirm the way HTTP endpoints do: by visiting the SubscribeURL.
-        assert conf["SubscribeURL"].startswith(overcast.url.replace("127.0.0.1", "127.0.0.1"))
-        page = urllib.request.urlopen(conf["SubscribeURL"], timeout=5).read().decode()
+        # Confirm the way HTTP endpoints do: by visiting the SubscribeURL, https:// on the
+        # host and port the subscriber called (the edge port also speaks TLS).
+        assert conf["SubscribeURL"].startswith(overcast.url.replace("http://", "https://") + "/?Action=ConfirmSubscription&")
+        assert conf["SigningCertURL"].startswith("https://")
+        page = fetch(conf["SubscribeURL"]).decode()
         assert "<SubscriptionArn>" + arn + ":" in page
         sub = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"][0]["SubscriptionArn"]
         assert sub.startswith(arn + ":")
@@ -416,14 +456,15 @@ def test_http_delivery_retries_on_the_virtual_clock(sns, overcast):
                 break
             time.sleep(0.05)
         sns.confirm_subscription(TopicArn=arn, Token=got[0]["Token"])
-        sns.publish(TopicArn=arn, Message="retry me")
+        mid = sns.publish(TopicArn=arn, Message="retry me")["MessageId"]
         notes = lambda: [g for g in got if g["Type"] == "Notification"]
-        for _ in range(100):
-            if notes():
-                break
-            time.sleep(0.05)
+        # The first attempt failed (500) and its retry is armed 20 s later on the virtual clock.
+        first = wait_delivery(overcast, sub, mid, 1, "failed")
+        assert first["errorMessage"] == "endpoint answered 500"
+        assert first["nextAttemptAt"] == pytest.approx(first["time"] + 20, abs=0.01)
         assert len(notes()) == 1
         rq.post(overcast.url + "/_overcast/clock", json={"advance": 21}, timeout=10)
+        assert wait_delivery(overcast, sub, mid, 2, "delivered")["nextAttemptAt"] is None
         for _ in range(100):
             if len(notes()) > 1:
                 break
@@ -441,7 +482,7 @@ def signature_verifies(n, tmp_path, text=None):
     import base64
     import subprocess
     digest = {"1": "-sha1", "2": "-sha256"}[n["SignatureVersion"]]
-    cert = urllib.request.urlopen(n["SigningCertURL"], timeout=5).read()
+    cert = fetch(n["SigningCertURL"])
     (tmp_path / "cert.pem").write_bytes(cert)
     pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", str(tmp_path / "cert.pem")],
                          capture_output=True, check=True).stdout
@@ -467,3 +508,36 @@ def test_signatures_verify_against_the_served_certificate(sns, sqs, overcast, tm
     assert n["SignatureVersion"] == version
     assert signature_verifies(n, tmp_path)
     assert not signature_verifies(n, tmp_path, string_to_sign(n).replace("signed", "tampered"))
+
+
+@pytest.mark.parametrize("setting", ["http", "https://sns.example.test:9443/", "bogus"])
+def test_sns_url_setting(tmp_path, setting):
+    """`--sns-url`: `http` keeps plain-HTTP URLs on the caller's host, a full base URL is used
+    as given (without its trailing slash), anything else stops the server at start."""
+    import boto3
+    import subprocess
+    from conftest import BIN, Overcast
+    if setting == "bogus":
+        proc = subprocess.run([BIN, "--port", "0", "--ephemeral", "--sns-url", setting],
+                              capture_output=True, text=True, timeout=20)
+        assert proc.returncode != 0 and "--sns-url" in proc.stderr
+        return
+    server = Overcast(str(tmp_path / "data"), extra_args=["--ephemeral", "--sns-url", setting])
+    server.start()
+    try:
+        make = lambda s: boto3.client(s, endpoint_url=server.url, region_name="us-east-1",
+                                      aws_access_key_id="test", aws_secret_access_key="test")
+        sns, sqs = make("sns"), make("sqs")
+        base = server.url if setting == "http" else "https://sns.example.test:9443"
+        arn = sns.create_topic(Name=uniq())["TopicArn"]
+        sns.subscribe(TopicArn=arn, Protocol="email-json", Endpoint="ops@example.com")
+        conf = [m for m in captured(server) if m.get("topicArn") == arn][0]
+        assert conf["subscribeUrl"].startswith(base + "/?Action=ConfirmSubscription&")
+        assert json.loads(conf["message"])["SigningCertURL"] == base + "/_overcast/sns/SimpleNotificationService.pem"
+        url, qarn = queue(sqs)
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)
+        sns.publish(TopicArn=arn, Message="m")
+        n = json.loads(receive(sqs, url)[0]["Body"])
+        assert n["SigningCertURL"].startswith(base + "/") and n["UnsubscribeURL"].startswith(base + "/?Action=Unsubscribe&")
+    finally:
+        server.stop()

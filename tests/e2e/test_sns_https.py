@@ -12,7 +12,6 @@ import ssl
 import subprocess
 import threading
 import time
-import urllib.request
 import uuid
 
 import boto3
@@ -20,7 +19,7 @@ import pytest
 from botocore.config import Config
 
 from conftest import Overcast
-from test_sns import signature_verifies
+from test_sns import fetch, signature_verifies, wait_delivery
 
 
 def uniq(prefix="t"):
@@ -135,7 +134,7 @@ def test_https_subscription_handshake_signed_delivery_and_untrusted_retries(serv
         conf = json.loads(rec.wait(1, is_type("SubscriptionConfirmation"))[0]["body"])
         assert conf["Type"] == "SubscriptionConfirmation" and conf["TopicArn"] == arn
         # Confirm as an HTTPS endpoint does: by visiting the SubscribeURL.
-        page = urllib.request.urlopen(conf["SubscribeURL"], timeout=5).read().decode()
+        page = fetch(conf["SubscribeURL"]).decode()
         assert "<SubscriptionArn>" + arn + ":" in page
         sub = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"][0]["SubscriptionArn"]
         assert sub.startswith(arn + ":")
@@ -156,22 +155,20 @@ def test_https_subscription_handshake_signed_delivery_and_untrusted_retries(serv
                                         AttributeValue=json.dumps({"deadLetterTargetArn": dlq_arn}))
         rec.ctx = context(pki, "bad")
         before = rec.handshakes
-        sns.publish(TopicArn=arn, Message="untrusted")
-        deadline = time.time() + 5
-        while rec.handshakes < before + 1 and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
+        mid = sns.publish(TopicArn=arn, Message="untrusted")["MessageId"]
+        # Each failed attempt is listed at /_overcast/sns/deliveries once its retry is armed on
+        # the virtual clock (30 s later); only then does the test move the clock.
+        failed = wait_delivery(server, sub, mid, 1, "failed")
         assert rec.handshakes == before + 1
+        assert "certificate" in failed["errorMessage"].lower()
+        assert failed["nextAttemptAt"] == pytest.approx(failed["time"] + 30, abs=0.01)
         assert not sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages")
         for attempt in (2, 3):
             server.clock(advance=31)
-            deadline = time.time() + 5
-            while rec.handshakes < before + attempt and time.time() < deadline:
-                time.sleep(0.05)
-            # Let Overcast record the failed attempt (and schedule the next retry on the
-            # virtual clock) before the clock moves again.
-            time.sleep(0.5)
+            last = wait_delivery(server, sub, mid, attempt, "failed")
             assert rec.handshakes == before + attempt
+        # The last attempt (numRetries 2) dead-letters instead of arming another retry.
+        assert last["nextAttemptAt"] is None and last["deadLetterTargetArn"] == dlq_arn
         msgs = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=5, MessageAttributeNames=["All"]).get("Messages")
         assert msgs, "the failed notification did not reach the dead-letter queue"
         assert json.loads(msgs[0]["Body"])["Message"] == "untrusted"
@@ -181,10 +178,11 @@ def test_https_subscription_handshake_signed_delivery_and_untrusted_retries(serv
         assert all(json.loads(r["body"])["Message"] != "untrusted" for r in rec.got if is_type("Notification")(r))
 
         # A failed attempt followed by a retry that succeeds delivers once.
-        sns.publish(TopicArn=arn, Message="second try")
-        time.sleep(0.5)
+        mid = sns.publish(TopicArn=arn, Message="second try")["MessageId"]
+        wait_delivery(server, sub, mid, 1, "failed")
         rec.ctx = context(pki, "good")
         server.clock(advance=31)
+        wait_delivery(server, sub, mid, 2, "delivered")
         hits = rec.wait(1, lambda r: is_type("Notification")(r) and json.loads(r["body"])["Message"] == "second try")
         assert len(hits) == 1
     finally:

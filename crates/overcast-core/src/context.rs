@@ -34,6 +34,8 @@ pub struct RequestContext {
     /// The request's `X-Amzn-Trace-Id` (X-Ray trace header), carried into calls between
     /// services and into Lambda invocations.
     pub trace_id: Option<String>,
+    /// The request arrived over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
 }
 
 impl RequestContext {
@@ -53,6 +55,7 @@ impl RequestContext {
             protocol: Protocol::Json,
             host: "localhost:4566".to_string(),
             trace_id: None,
+            secure_transport: false,
         }
     }
 

@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the AWS APIs (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print implemented / total operations per service, from the models.
     Coverage {
         /// Print JSON instead of a table.
@@ -64,6 +64,21 @@ pub struct ServeArgs {
     /// An extra key pair for the default account's root, `ACCESS_KEY_ID:SECRET`.
     #[arg(long, env = "OVERCAST_ROOT_ACCESS_KEY")]
     pub root_access_key: Option<String>,
+    /// TLS certificate chain (PEM) for HTTPS on the same port, instead of the local CA's.
+    #[arg(long, env = "OVERCAST_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of `--tls-cert`.
+    #[arg(long, env = "OVERCAST_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Extra comma-separated host names (or IPs) the generated TLS certificate covers,
+    /// besides localhost, 127.0.0.1, ::1 and the *.localhost service hosts.
+    #[arg(long, env = "OVERCAST_TLS_HOSTNAMES", value_delimiter = ',')]
+    pub tls_hostnames: Vec<String>,
+    /// Base of the URLs SNS puts in messages (SigningCertURL, SubscribeURL, UnsubscribeURL):
+    /// `https` (default: https:// on the host the caller used), `http`, or a full base URL
+    /// such as `https://sns.example.test:4566`.
+    #[arg(long, env = "OVERCAST_SNS_URL", default_value = "https")]
+    pub sns_url: String,
 }
 
 impl ServeArgs {
@@ -87,7 +102,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Coverage { json }) => crate::coverage::print(json),
-        Some(Command::Serve(args)) => crate::server::serve(args),
+        Some(Command::Serve(args)) => crate::server::serve(*args),
         None => crate::server::serve(cli.serve),
     }
 }

@@ -1,7 +1,8 @@
 //! Overcast's own API under `/_overcast/` (and `/_localstack/health` for existing tooling):
 //! `health`, `reset`, `clock`, `events/log` (EventBridge events and delivery failures),
-//! `sns/messages` (email/SMS SNS captured),
+//! `sns/messages` (email/SMS SNS captured), `sns/deliveries` (SNS delivery attempts),
 //! `sns/SimpleNotificationService.pem` (SNS signing certificate),
+//! `tls/ca.pem` (the local CA of HTTPS on the edge port),
 //! `sts/{issuer}/.well-known/*` (OIDC discovery of web identity tokens) and
 //! `POST sts/trade-in-tokens` (see `svc_sts::outbound::internal_endpoint`).
 
@@ -45,6 +46,20 @@ pub async fn handle(app: &App, parts: &http::request::Parts, body: Incoming) -> 
         (Method::POST, "clock") => set_clock(app, &body),
         (Method::GET, "events/log") => json_response(StatusCode::OK, svc_events::event_log()),
         (Method::GET, "sns/messages") => json_response(StatusCode::OK, svc_sns::captured()),
+        (Method::GET, "sns/deliveries") => {
+            json_response(StatusCode::OK, svc_sns::deliver::attempts())
+        }
+        (Method::GET, "tls/ca.pem") => match app.tls.ca_pem() {
+            Ok(pem) => {
+                let mut r = Response::new(body::full(Bytes::from(pem.to_string())));
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/x-pem-file"),
+                );
+                r
+            }
+            Err(e) => error(StatusCode::NOT_FOUND, e),
+        },
         (Method::GET, "sns/SimpleNotificationService.pem") => {
             let mut r = Response::new(body::full(Bytes::from_static(
                 svc_sns::signing_certificate().as_bytes(),

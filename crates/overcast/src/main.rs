@@ -6,6 +6,7 @@ mod internal;
 mod pipeline;
 mod server;
 mod services;
+mod tls;
 
 /// Every request allocates many small, short-lived buffers; glibc's allocator spent about
 /// 12 % of SendMessage's CPU in `_int_malloc`/`malloc_consolidate` (perf, release build).

@@ -22,8 +22,14 @@ use crate::server::App;
 /// Largest non-streaming request body accepted (AWS's largest: Lambda zip uploads).
 const MAX_BODY: usize = 100 * 1024 * 1024;
 
-/// Handles one request; never fails (every failure is an AWS error response).
-pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+/// Handles one request; never fails (every failure is an AWS error response). `secure`: it
+/// came over TLS.
+pub async fn handle(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+    secure: bool,
+) -> Response<Body> {
     let started = Instant::now();
     let request_id = ids::request_id();
     let (mut parts, body) = req.into_parts();
@@ -51,6 +57,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
             parts,
             body,
             remote,
+            secure,
             &request_id,
             started,
         )
@@ -151,7 +158,10 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, remote: SocketAddr) -
         &request_id,
         remote,
     ) {
-        Ok(c) => c,
+        Ok(mut c) => {
+            c.secure_transport = secure;
+            c
+        }
         Err(e) => return fail(e),
     };
 
@@ -281,6 +291,7 @@ async fn serve_data_plane(
     parts: http::request::Parts,
     body: Incoming,
     remote: SocketAddr,
+    secure: bool,
     request_id: &str,
     started: Instant,
 ) -> Response<Body> {
@@ -307,6 +318,7 @@ async fn serve_data_plane(
     ctx.request_id = request_id.to_string();
     ctx.now = app.core.clock.now();
     ctx.source_ip = Some(remote.ip());
+    ctx.secure_transport = secure;
     ctx.principal_arn = "anonymous".into();
     ctx.principal_id = "anonymous".into();
     ctx.access_key = None;
@@ -514,6 +526,7 @@ fn authenticate(
             .and_then(|v| v.to_str().ok())
             .filter(|t| t.contains("Root=1-"))
             .map(str::to_string),
+        secure_transport: false,
     })
 }
 

@@ -1,5 +1,6 @@
-//! The listener: builds the core and services, accepts HTTP/1.1 and h2c connections and hands
-//! every request to [`crate::pipeline::handle`].
+//! The listener: builds the core and services, accepts connections — HTTP/1.1 and h2c, or
+//! TLS (HTTP/1.1 and h2 by ALPN) on the same port, told apart by their first byte (see
+//! [`crate::tls`]) — and hands every request to [`crate::pipeline::handle`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -27,6 +28,8 @@ pub struct App {
     pub enforce_iam: bool,
     /// Where state lives (None when ephemeral).
     pub data_dir: Option<std::path::PathBuf>,
+    /// HTTPS on the edge port.
+    pub tls: crate::tls::Tls,
 }
 
 /// Runs the server until SIGINT/SIGTERM.
@@ -78,6 +81,11 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         core.clock.restore(state);
     }
     tokio::spawn(core.scheduler.clone().run());
+    svc_sns::signing::set_url_base(&args.sns_url).map_err(|e| format!("--sns-url: {e}"))?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => crate::tls::Tls::provided(cert, key)?,
+        _ => crate::tls::Tls::generated(data_dir.as_deref(), args.tls_hostnames.clone())?,
+    };
     let services = crate::services::build(&core, args.services.as_deref())?;
     core.services.install(&services);
     core.identities.set_enforcing(args.enforce_iam);
@@ -96,6 +104,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         verify_signatures: args.verify_signatures || args.enforce_iam,
         enforce_iam: args.enforce_iam,
         data_dir,
+        tls,
     });
 
     // Loopback by default: 127.0.0.1, plus ::1 when the machine has IPv6 (clients that
@@ -142,23 +151,63 @@ async fn run(args: ServeArgs) -> Result<(), String> {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let builder = builder.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req| {
-                        let app = app.clone();
-                        async move { Ok::<_, std::convert::Infallible>(crate::pipeline::handle(app, req, remote).await) }
-                    });
-                    if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).await {
-                        tracing::debug!(error = %e, "connection closed with an error");
-                    }
-                });
+                tokio::spawn(connection(app.clone(), builder.clone(), stream, remote));
             }
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
                 return Ok(());
             }
         }
+    }
+}
+
+/// Serves one connection: TLS when its first byte opens a TLS handshake record, else plain
+/// HTTP. Peeking leaves the byte in the socket for whichever protocol reads it.
+async fn connection(
+    app: Arc<App>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    stream: tokio::net::TcpStream,
+    remote: SocketAddr,
+) {
+    let mut first = [0u8; 1];
+    let tls = matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16);
+    if !tls {
+        return serve_http(app, &builder, TokioIo::new(stream), remote, false).await;
+    }
+    let acceptor = match app.tls.acceptor() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "TLS connection refused: no certificate");
+            return;
+        }
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await {
+        Ok(Ok(s)) => serve_http(app, &builder, TokioIo::new(s), remote, true).await,
+        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!("TLS handshake timed out"),
+    }
+}
+
+/// Serves HTTP/1.1 or h2 over `io` (plain or TLS: `secure`) until the connection closes.
+async fn serve_http<I>(
+    app: Arc<App>,
+    builder: &auto::Builder<TokioExecutor>,
+    io: TokioIo<I>,
+    remote: SocketAddr,
+    secure: bool,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let app = app.clone();
+        async move {
+            Ok::<_, std::convert::Infallible>(
+                crate::pipeline::handle(app, req, remote, secure).await,
+            )
+        }
+    });
+    if let Err(e) = builder.serve_connection_with_upgrades(io, svc).await {
+        tracing::debug!(error = %e, "connection closed with an error");
     }
 }
 

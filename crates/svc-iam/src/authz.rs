@@ -400,7 +400,14 @@ pub fn context_for(
         overcast_policy::condition::format_date(ctx.now),
     )
     .set("aws:EpochTime", format!("{}", ctx.now.floor() as i64))
-    .set("aws:SecureTransport", "false")
+    .set(
+        "aws:SecureTransport",
+        if ctx.secure_transport {
+            "true"
+        } else {
+            "false"
+        },
+    )
     .set(
         "aws:PrincipalArn",
         p.role_arn

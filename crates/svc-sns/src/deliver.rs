@@ -4,6 +4,11 @@
 //! A failed SQS/Lambda/HTTP delivery goes to the subscription's RedrivePolicy queue.
 //!
 //! Signatures: see `signing` (RSA, SignatureVersion 1 and 2, certificate served locally).
+//!
+//! HTTP/HTTPS attempts (notifications and subscription confirmations) and failed deliveries
+//! of every protocol are listed, with their outcome and the next retry's virtual time, at
+//! `/_overcast/sns/deliveries` ([`attempts`]); an attempt is listed only once its outcome is
+//! settled (the retry armed or the message dead-lettered), so tests can wait on it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +19,7 @@ use overcast_patterns::{Attribute, FilterPolicy, FilterPolicyScope};
 use serde_json::{json, Value};
 
 use crate::publish::MessageAttributeValue;
+use crate::signing::cert_url;
 use crate::state::Subscription;
 use crate::{capture, Shared};
 
@@ -39,7 +45,8 @@ pub struct Message {
     pub dedup_id: Option<String>,
     /// FIFO group id.
     pub group_id: Option<String>,
-    /// Base URL of this Overcast (for UnsubscribeURL and SigningCertURL).
+    /// Base URL of this Overcast (for UnsubscribeURL and SigningCertURL; see
+    /// [`crate::signing::base_url`]).
     pub endpoint: String,
     /// The topic's SignatureVersion ("1" or "2").
     pub signature_version: String,
@@ -78,6 +85,82 @@ impl Message {
             None => &self.message,
         }
     }
+}
+
+/// Most delivery attempts kept.
+const MAX_ATTEMPTS: usize = 10_000;
+
+fn attempt_log() -> &'static std::sync::Mutex<std::collections::VecDeque<Value>> {
+    static LOG: std::sync::OnceLock<std::sync::Mutex<std::collections::VecDeque<Value>>> =
+        std::sync::OnceLock::new();
+    LOG.get_or_init(Default::default)
+}
+
+/// One settled delivery attempt, as listed at `/_overcast/sns/deliveries`.
+struct Attempt<'a> {
+    kind: &'a str,
+    sub: &'a Subscription,
+    message_id: &'a str,
+    /// 1 for the first attempt.
+    attempt: u32,
+    now: f64,
+    error: Option<&'a AwsError>,
+    /// Virtual time of the retry armed after this failure.
+    next_attempt_at: Option<f64>,
+    /// The dead-letter queue the message went to after this (last) failure.
+    dead_letter: Option<&'a str>,
+}
+
+fn record(a: Attempt<'_>) {
+    let entry = json!({
+        "type": a.kind,
+        "subscriptionArn": a.sub.arn,
+        "topicArn": a.sub.topic_arn,
+        "protocol": a.sub.protocol,
+        "endpoint": a.sub.endpoint,
+        "messageId": a.message_id,
+        "attempt": a.attempt,
+        "status": if a.error.is_some() { "failed" } else { "delivered" },
+        "errorCode": a.error.map(|e| e.code.to_string()),
+        "errorMessage": a.error.map(|e| e.message.clone()),
+        "time": a.now,
+        "nextAttemptAt": a.next_attempt_at,
+        "deadLetterTargetArn": a.dead_letter,
+    });
+    let mut log = attempt_log().lock().unwrap_or_else(|e| e.into_inner());
+    if log.len() >= MAX_ATTEMPTS {
+        log.pop_front();
+    }
+    log.push_back(entry);
+}
+
+/// Delivery attempts, oldest first (`GET /_overcast/sns/deliveries`): every HTTP/HTTPS
+/// notification and confirmation attempt, and every failed delivery to other protocols, with
+/// `status` (`delivered`/`failed`), the error, `nextAttemptAt` (virtual epoch seconds of the
+/// armed retry) and `deadLetterTargetArn` (the RedrivePolicy queue a message was sent to after
+/// its last attempt).
+pub fn attempts() -> Value {
+    let log = attempt_log().lock().unwrap_or_else(|e| e.into_inner());
+    json!({ "deliveries": log.iter().collect::<Vec<_>>() })
+}
+
+/// Forgets the listed attempts (`/_overcast/reset`).
+pub fn clear_attempts() {
+    attempt_log()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+}
+
+fn redrive_target(sub: &Subscription) -> Option<String> {
+    sub.attributes
+        .get("RedrivePolicy")
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        .and_then(|v| {
+            v.get("deadLetterTargetArn")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
 }
 
 /// `2024-01-02T03:04:05.678Z`.
@@ -122,10 +205,6 @@ fn aws_json(fields: &[(&str, Value)]) -> String {
         .map(|(k, v)| format!("  \"{k}\" : {v}"))
         .collect();
     format!("{{\n{}\n}}", body.join(",\n"))
-}
-
-fn cert_url(endpoint: &str) -> String {
-    format!("{endpoint}/_overcast/sns/SimpleNotificationService.pem")
 }
 
 /// The notification envelope as SQS, HTTP and email-json receive it.
@@ -236,6 +315,16 @@ pub async fn deliver(shared: Arc<Shared>, sub: Subscription, m: Arc<Message>) {
     };
     if let Err(e) = result {
         dead_letter(&shared, &sub, &m, &e).await;
+        record(Attempt {
+            kind: "Notification",
+            sub: &sub,
+            message_id: &m.message_id,
+            attempt: 1,
+            now: shared.core.clock.now(),
+            error: Some(&e),
+            next_attempt_at: None,
+            dead_letter: redrive_target(&sub).as_deref(),
+        });
     }
 }
 
@@ -275,21 +364,54 @@ fn http_attempt(
             ("x-amz-sns-topic-arn", m.topic_arn.clone()),
             ("x-amz-sns-subscription-arn", sub.arn.clone()),
         ];
-        let Err(e) = http_post(&sub.endpoint, &headers, body.clone()).await else {
+        let result = http_post(&sub.endpoint, &headers, body.clone()).await;
+        let now = shared.core.clock.now();
+        let Err(e) = result else {
+            record(Attempt {
+                kind: "Notification",
+                sub: &sub,
+                message_id: &m.message_id,
+                attempt: attempt + 1,
+                now,
+                error: None,
+                next_attempt_at: None,
+                dead_letter: None,
+            });
             return;
         };
         let (retries, delay) = retry_policy(&sub);
         if attempt < retries {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                let at = shared.core.clock.now() + delay;
-                let sh = shared.clone();
+                let at = now + delay;
+                let (sh, s, msg) = (shared.clone(), sub.clone(), m.clone());
                 shared.core.scheduler.at(at, move || {
-                    handle.spawn(http_attempt(sh, sub, m, body, attempt + 1));
+                    handle.spawn(http_attempt(sh, s, msg, body, attempt + 1));
+                });
+                // Listed once the retry is armed: a test seeing this entry may move the clock.
+                record(Attempt {
+                    kind: "Notification",
+                    sub: &sub,
+                    message_id: &m.message_id,
+                    attempt: attempt + 1,
+                    now,
+                    error: Some(&e),
+                    next_attempt_at: Some(at),
+                    dead_letter: None,
                 });
                 return;
             }
         }
         dead_letter(&shared, &sub, &m, &e).await;
+        record(Attempt {
+            kind: "Notification",
+            sub: &sub,
+            message_id: &m.message_id,
+            attempt: attempt + 1,
+            now,
+            error: Some(&e),
+            next_attempt_at: None,
+            dead_letter: redrive_target(&sub).as_deref(),
+        });
     })
 }
 
@@ -369,16 +491,7 @@ async fn to_lambda(shared: &Shared, sub: &Subscription, m: &Message) -> Result<(
 }
 
 async fn dead_letter(shared: &Shared, sub: &Subscription, m: &Message, err: &AwsError) {
-    let Some(dlq) = sub
-        .attributes
-        .get("RedrivePolicy")
-        .and_then(|p| serde_json::from_str::<Value>(p).ok())
-        .and_then(|v| {
-            v.get("deadLetterTargetArn")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-    else {
+    let Some(dlq) = redrive_target(sub) else {
         tracing::warn!(subscription = %sub.arn, code = %err.code, "SNS delivery failed; no dead-letter queue");
         return;
     };
@@ -442,12 +555,18 @@ pub async fn http_post(
     }
 }
 
-/// Sends the SubscriptionConfirmation of a pending HTTP/HTTPS or email subscription.
-pub async fn send_confirmation(shared: Arc<Shared>, ctx: &RequestContext, sub: &Subscription) {
+/// Sends the SubscriptionConfirmation of a pending HTTP/HTTPS or email subscription, signed
+/// with the topic's SignatureVersion.
+pub async fn send_confirmation(
+    shared: Arc<Shared>,
+    ctx: &RequestContext,
+    sub: &Subscription,
+    signature_version: &str,
+) {
     let token = sub.token.clone().unwrap_or_default();
     let message_id = overcast_core::ids::uuid();
     let ts = timestamp(shared.core.clock.now());
-    let endpoint = ctx.endpoint();
+    let endpoint = crate::signing::base_url(ctx);
     let subscribe_url = format!(
         "{endpoint}/?Action=ConfirmSubscription&TopicArn={}&Token={token}",
         sub.topic_arn
@@ -457,7 +576,7 @@ pub async fn send_confirmation(shared: Arc<Shared>, ctx: &RequestContext, sub: &
         sub.topic_arn
     );
     let signature = sign(
-        "1",
+        signature_version,
         &[
             ("Message", &message),
             ("MessageId", &message_id),
@@ -476,7 +595,7 @@ pub async fn send_confirmation(shared: Arc<Shared>, ctx: &RequestContext, sub: &
         ("Message", json!(message)),
         ("SubscribeURL", json!(subscribe_url)),
         ("Timestamp", json!(ts)),
-        ("SignatureVersion", json!("1")),
+        ("SignatureVersion", json!(signature_version)),
         ("Signature", json!(signature)),
         ("SigningCertURL", json!(cert_url(&endpoint))),
     ]);
@@ -492,13 +611,25 @@ pub async fn send_confirmation(shared: Arc<Shared>, ctx: &RequestContext, sub: &
                 "x-amz-sns-message-type",
                 "SubscriptionConfirmation".to_string(),
             ),
-            ("x-amz-sns-message-id", message_id),
+            ("x-amz-sns-message-id", message_id.clone()),
             ("x-amz-sns-topic-arn", sub.topic_arn.clone()),
         ];
+        let sub = sub.clone();
         tokio::spawn(async move {
-            if let Err(e) = http_post(&url, &headers, body).await {
+            let result = http_post(&url, &headers, body).await;
+            if let Err(e) = &result {
                 tracing::warn!(endpoint = %url, error = %e.message, "SNS subscription confirmation not delivered");
             }
+            record(Attempt {
+                kind: "SubscriptionConfirmation",
+                sub: &sub,
+                message_id: &message_id,
+                attempt: 1,
+                now: shared.core.clock.now(),
+                error: result.as_ref().err(),
+                next_attempt_at: None,
+                dead_letter: None,
+            });
         });
     }
 }
@@ -549,6 +680,47 @@ mod tests {
             pending: false,
             token: None,
         }
+    }
+
+    #[test]
+    fn settled_attempts_are_listed_with_their_outcome() {
+        let mut s = sub();
+        s.arn = "arn:aws:sns:us-east-1:000000000000:t:attempts-test".into();
+        let e = AwsError::new("EndpointUnreachable", "endpoint answered 500");
+        record(Attempt {
+            kind: "Notification",
+            sub: &s,
+            message_id: "m-9",
+            attempt: 1,
+            now: 100.0,
+            error: Some(&e),
+            next_attempt_at: Some(120.0),
+            dead_letter: None,
+        });
+        record(Attempt {
+            kind: "Notification",
+            sub: &s,
+            message_id: "m-9",
+            attempt: 2,
+            now: 120.0,
+            error: None,
+            next_attempt_at: None,
+            dead_letter: None,
+        });
+        let all = attempts();
+        let mine: Vec<&Value> = all["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["subscriptionArn"] == s.arn.as_str())
+            .collect();
+        assert_eq!(mine.len(), 2);
+        assert_eq!(mine[0]["status"], "failed");
+        assert_eq!(mine[0]["errorCode"], "EndpointUnreachable");
+        assert_eq!(mine[0]["nextAttemptAt"], 120.0);
+        assert_eq!(mine[1]["status"], "delivered");
+        assert_eq!(mine[1]["attempt"], 2);
+        assert!(mine[1]["errorCode"].is_null());
     }
 
     #[test]

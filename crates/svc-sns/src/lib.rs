@@ -225,6 +225,7 @@ impl Service for Sns {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        deliver::clear_attempts();
     }
 
     overcast_core::operations! {

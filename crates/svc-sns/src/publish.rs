@@ -318,7 +318,7 @@ async fn publish_one(
         sequence_number: sequence.clone(),
         dedup_id: req.dedup_id,
         group_id: req.group_id,
-        endpoint: ctx.endpoint(),
+        endpoint: crate::signing::base_url(ctx),
         signature_version,
         signatures: Default::default(),
     });

@@ -167,10 +167,17 @@ pub async fn subscribe(
     let sub = {
         let mut w = region.write();
         let topic_name = i.topic_arn.rsplit(':').next().unwrap_or_default();
-        let fifo = match w.topics.get(topic_name).filter(|t| t.arn == i.topic_arn) {
-            Some(t) => t.fifo(),
-            None => return Err(SnsError::no_topic()),
-        };
+        let (fifo, signature_version) =
+            match w.topics.get(topic_name).filter(|t| t.arn == i.topic_arn) {
+                Some(t) => (
+                    t.fifo(),
+                    t.attributes
+                        .get("SignatureVersion")
+                        .cloned()
+                        .unwrap_or_else(|| "1".into()),
+                ),
+                None => return Err(SnsError::no_topic()),
+            };
         check_endpoint(&protocol, &endpoint, fifo)?;
         if let Some((existing, _)) = w.subs.values().find(|(s, _)| {
             s.topic_arn == i.topic_arn && s.protocol == protocol && s.endpoint == endpoint
@@ -206,10 +213,11 @@ pub async fn subscribe(
         };
         svc.persist.subs.put(&key(&account, &reg, &id), &sub)?;
         w.subs.insert(sub.arn.clone(), (sub.clone(), filter));
-        sub
+        (sub, signature_version)
     };
+    let (sub, signature_version) = sub;
     if sub.pending {
-        deliver::send_confirmation(svc.shared.clone(), ctx, &sub).await;
+        deliver::send_confirmation(svc.shared.clone(), ctx, &sub, &signature_version).await;
     }
     Ok(SubscribeOutput {
         subscription_arn: if sub.pending && !i.return_subscription_arn {
