@@ -409,6 +409,29 @@ fn delegates(a: &Authorization, r: &Request) -> bool {
     p.evaluate(&as_account) == Effect::Allow
 }
 
+/// Does the resource policy's allow name the caller itself (not only the caller's account)?
+fn allows_by_name(a: &Authorization, r: &Request) -> bool {
+    let Some(p) = a.resource_policy else {
+        return false;
+    };
+    let root_of = |arn: &str| {
+        arn.strip_prefix("arn:aws:iam::")
+            .and_then(|x| x.strip_suffix(":root"))
+            .map(str::to_string)
+    };
+    if root_of(r.caller.arn).is_some_and(|a| a == r.caller.account) {
+        return true; // the account's root is the account
+    }
+    let unnamed = Request {
+        caller: Caller {
+            account: "",
+            ..r.caller
+        },
+        ..*r
+    };
+    p.evaluate(&unnamed) == Effect::Allow
+}
+
 /// Decides `r` under `a`, per AWS's policy evaluation logic.
 pub fn authorize(a: &Authorization, r: &Request) -> Decision {
     let deny = |by| Decision::Deny { explicit: true, by };
@@ -442,7 +465,10 @@ pub fn authorize(a: &Authorization, r: &Request) -> Decision {
     if scp.is_some_and(|e| e != Effect::Allow) {
         return implicit(Source::Scp);
     }
-    let res_allows = res == Some(Effect::Allow);
+    // A resource policy naming an account (`arn:aws:iam::<acct>:root`) grants to the account,
+    // not to its users and roles: it delegates to their identity-based policies. Only an
+    // allow that names the caller (or is to everyone) grants by itself.
+    let res_allows = res == Some(Effect::Allow) && allows_by_name(a, r);
     let cross = a
         .resource_account
         .is_some_and(|acct| acct != r.caller.account);

@@ -613,3 +613,43 @@ fn kms_key_policy_gates_identity_policies() {
     assert!(authorize(&a, &req("kms:DescribeKey", key, &ctx)).allowed());
     assert!(!authorize(&a, &req("kms:Encrypt", key, &ctx)).allowed());
 }
+
+#[test]
+fn account_principals_delegate_to_identity_policies() {
+    let ctx = Context::new();
+    let to_account = res_pol(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"}]}"#,
+    );
+    let to_alice = res_pol(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:user/alice"},"Action":"kms:*","Resource":"*"}]}"#,
+    );
+    let key = "arn:aws:kms:us-east-1:111111111111:key/k";
+    let mut a = Authorization {
+        resource_policy: Some(&to_account),
+        resource_account: Some("111111111111"),
+        ..Default::default()
+    };
+    // The account named: alice still needs an identity-based allow.
+    assert_eq!(
+        authorize(&a, &req("kms:Decrypt", key, &ctx)),
+        Decision::Deny {
+            explicit: false,
+            by: Source::Identity
+        }
+    );
+    let ids = [pol(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}"#,
+    )];
+    a.identity = &ids;
+    assert!(authorize(&a, &req("kms:Decrypt", key, &ctx)).allowed());
+    // The account's root is the account.
+    let root = Request {
+        caller: caller("arn:aws:iam::111111111111:root", "111111111111"),
+        ..req("kms:Encrypt", key, &ctx)
+    };
+    a.identity = &[];
+    assert!(authorize(&a, &root).allowed());
+    // A policy naming alice grants by itself.
+    a.resource_policy = Some(&to_alice);
+    assert!(authorize(&a, &req("kms:Encrypt", key, &ctx)).allowed());
+}
