@@ -238,9 +238,17 @@ def test_eventbridge_bus_policy(mk):
     code, status, msg = denied(sender.put_events, Entries=[entry])
     assert (code, status) == ("AccessDeniedException", 400)
     assert f"events:PutEvents on resource: arn:aws:events:{REGION}:{ACCOUNT}:event-bus/res-bus" in msg
+    # A bus policy naming the account delegates to the account's identity policies...
     ev.put_permission(EventBusName="res-bus", Action="events:PutEvents", Principal=ACCOUNT, StatementId="acct")
-    assert sender.put_events(Entries=[entry])["FailedEntryCount"] == 0
+    assert denied(sender.put_events, Entries=[entry])[0] == "AccessDeniedException"
     ev.remove_permission(EventBusName="res-bus", StatementId="acct")
+    # ...one naming the user grants by itself.
+    bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/res-bus"
+    ev.put_permission(EventBusName="res-bus", Policy=doc(
+        {"Sid": "user", "Effect": "Allow", "Principal": {"AWS": arn_user("event-sender")},
+         "Action": "events:PutEvents", "Resource": bus}))
+    assert sender.put_events(Entries=[entry])["FailedEntryCount"] == 0
+    ev.remove_permission(EventBusName="res-bus", StatementId="user")
     assert denied(sender.put_events, Entries=[entry])[0] == "AccessDeniedException"
 
 
@@ -315,6 +323,48 @@ def test_policy_changed_by_another_service_takes_effect(mk, enforced):
         time.sleep(0.05)
     mk("scheduler").delete_schedule(Name="set-policy")
     assert denied(worker.send_message, QueueUrl=url, MessageBody="now denied")[0] == "AccessDenied"
+
+
+def test_kms_forward_access_sessions(mk):
+    """A service acting for a principal (S3 reading an SSE-KMS object, Secrets Manager
+    decrypting a secret) makes KMS authorize that principal, with kms:ViaService and
+    aws:CalledVia set; AWS-managed keys are usable through their own service only."""
+    kms, s3 = mk("kms"), mk("s3")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    s3.create_bucket(Bucket="fas-bucket")
+    s3.put_object(Bucket="fas-bucket", Key="cmk", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    s3.put_object(Bucket="fas-bucket", Key="managed", Body=b"y", ServerSideEncryption="aws:kms")
+    s3_only = user(mk, "fas-s3-only", {"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
+    code, status, msg = denied(s3_only("s3").get_object, Bucket="fas-bucket", Key="cmk")
+    assert (code, status) == ("AccessDenied", 403)
+    assert msg.startswith(f"User: {arn_user('fas-s3-only')} is not authorized to perform: kms:Decrypt on resource: {key}")
+    # aws/s3: any principal of the account may use it through S3, none directly.
+    assert s3_only("s3").get_object(Bucket="fas-bucket", Key="managed")["Body"].read() == b"y"
+    managed = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]["Arn"]
+    blob = kms.encrypt(KeyId=managed, Plaintext=b"direct")["CiphertextBlob"]
+    anyone = user(mk, "fas-kms-all", {"Effect": "Allow", "Action": "kms:*", "Resource": "*"})
+    assert denied(anyone("kms").decrypt, CiphertextBlob=blob)[0] == "AccessDeniedException"
+
+    def via(name, condition):
+        return user(mk, name, {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                    {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key, "Condition": condition})
+    through_s3 = via("fas-via-s3", {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}})
+    assert through_s3("s3").get_object(Bucket="fas-bucket", Key="cmk")["Body"].read() == b"x"
+    own = kms.encrypt(KeyId=key, Plaintext=b"direct")["CiphertextBlob"]
+    assert denied(through_s3("kms").decrypt, CiphertextBlob=own)[0] == "AccessDeniedException"
+    called = via("fas-called-via", {"ForAnyValue:StringEquals": {"aws:CalledVia": ["s3.amazonaws.com"]}})
+    assert called("s3").get_object(Bucket="fas-bucket", Key="cmk")["Body"].read() == b"x"
+    wrong = via("fas-via-sm", {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}})
+    assert denied(wrong("s3").get_object, Bucket="fas-bucket", Key="cmk")[0] == "AccessDenied"
+    # Secrets Manager: its managed key follows Secrets Manager permissions; a customer key
+    # needs KMS permissions too.
+    sm = mk("secretsmanager")
+    sm.create_secret(Name="fas-secret", SecretString="s")
+    sm.create_secret(Name="fas-secret-cmk", SecretString="t", KmsKeyId=key)
+    reader = user(mk, "fas-sm", {"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"})
+    assert reader("secretsmanager").get_secret_value(SecretId="fas-secret")["SecretString"] == "s"
+    code, status, msg = denied(reader("secretsmanager").get_secret_value, SecretId="fas-secret-cmk")
+    assert (code, msg) == ("AccessDeniedException", "Access to KMS is not allowed")
 
 
 def test_resource_policies_hold_after_restart(mk, enforced):

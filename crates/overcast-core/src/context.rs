@@ -36,6 +36,9 @@ pub struct RequestContext {
     pub trace_id: Option<String>,
     /// The request arrived over TLS (`aws:SecureTransport`).
     pub secure_transport: bool,
+    /// The services, first to last, through which this call came in process on the
+    /// principal's behalf (forward access sessions: `aws:CalledVia`, `kms:ViaService`).
+    pub called_via: Vec<&'static str>,
 }
 
 impl RequestContext {
@@ -56,6 +59,7 @@ impl RequestContext {
             host: "localhost:4566".to_string(),
             trace_id: None,
             secure_transport: false,
+            called_via: Vec::new(),
         }
     }
 

@@ -84,6 +84,7 @@ impl Directory {
         let mut inner = ctx.clone();
         inner.service = service;
         inner.operation = operation;
+        inner.called_via.push(ctx.service);
         if let Some(a) = self
             .identities
             .as_ref()
@@ -91,6 +92,11 @@ impl Directory {
             .and_then(|i| i.authorizer())
         {
             a.before_internal_call(&inner, &input.value);
+            // A forward access session: KMS authorizes the principal a service acts for
+            // (S3 decrypting an SSE-KMS object for its reader), with `kms:ViaService` set.
+            if service == "kms" {
+                a.authorize(&inner, &input.value).await?;
+            }
         }
         target.call(&inner, operation, input).await
     }

@@ -527,6 +527,7 @@ fn authenticate(
             .filter(|t| t.contains("Root=1-"))
             .map(str::to_string),
         secure_transport: false,
+        called_via: Vec::new(),
     })
 }
 

@@ -430,6 +430,30 @@ pub fn context_for(
         "User"
     };
     c.set("aws:PrincipalType", ptype);
+    // Forward access sessions: the services the request came through on the principal's
+    // behalf.
+    c.set(
+        "aws:ViaAWSService",
+        (!ctx.called_via.is_empty()).to_string(),
+    );
+    if let (Some(first), Some(last)) = (ctx.called_via.first(), ctx.called_via.last()) {
+        let principal = |s: &str| format!("{}.amazonaws.com", prefix(s));
+        c.set_all(
+            "aws:CalledVia",
+            ctx.called_via.iter().map(|s| principal(s)).collect(),
+        )
+        .set("aws:CalledViaFirst", principal(first))
+        .set("aws:CalledViaLast", principal(last));
+        if ctx.service == "kms" {
+            c.set(
+                "kms:ViaService",
+                format!("{}.{}.amazonaws.com", prefix(last), ctx.region),
+            );
+        }
+    }
+    if ctx.service == "kms" {
+        c.set("kms:CallerAccount", ctx.account_id.clone());
+    }
     if let Some(u) = &p.username {
         c.set("aws:username", u.clone());
     }

@@ -446,6 +446,15 @@ impl Authorizer for Enforcer {
                 return Ok(());
             }
             let (action, mut resources) = authz::request_of(ctx, input);
+            if ctx.service == "kms"
+                && ctx.operation == "Decrypt"
+                && resources.iter().all(|r| r == "*")
+            {
+                // The key is the one inside the ciphertext.
+                if let Some(arn) = respol::ciphertext_key(&self.services, ctx, input).await {
+                    resources = vec![arn];
+                }
+            }
             // The resource's policy, when its kind has one (cached; see `respol`). A KMS
             // alias or a secret's name resolves to the resource's ARN first.
             let first = resources

@@ -292,6 +292,30 @@ impl ResourcePolicies {
     }
 }
 
+/// The ARN of the key that made a Decrypt input's `CiphertextBlob` (the input names no key,
+/// as S3 and Secrets Manager call it): asked of KMS as the caller's account root.
+pub async fn ciphertext_key(
+    services: &Directory,
+    ctx: &RequestContext,
+    input: &Value,
+) -> Option<String> {
+    let mut probe = serde_json::Map::new();
+    for m in ["CiphertextBlob", "EncryptionContext", "EncryptionAlgorithm"] {
+        if let Some(v) = input.get(m).filter(|v| !v.is_null()) {
+            probe.insert(m.to_string(), v.clone());
+        }
+    }
+    probe.get("CiphertextBlob")?;
+    let mut root = ctx.clone();
+    root.principal_arn = format!("arn:aws:iam::{}:root", ctx.account_id);
+    root.principal_id = ctx.account_id.clone();
+    let out = services
+        .call_value(&root, "kms", "Decrypt", Value::Object(probe))
+        .await
+        .ok()?;
+    out["KeyId"].as_str().map(str::to_string)
+}
+
 /// The ARN of the resource whose policy governs `arn`: an S3 object's bucket, a schema's
 /// registry; otherwise `arn` itself.
 pub fn holder(arn: &str) -> Cow<'_, str> {

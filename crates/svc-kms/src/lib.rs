@@ -267,6 +267,34 @@ pub(crate) fn default_policy(account: &str) -> String {
     .unwrap_or_default()
 }
 
+/// The key policy of the AWS-managed key of `service` (`alias/aws/<service>`): any principal
+/// of the account may use it through that service (a forward access session, which sets
+/// `kms:ViaService`), and the account may read its metadata directly — as AWS writes them.
+fn managed_policy(account: &str, region: &str, service: &str) -> String {
+    serde_json::to_string_pretty(&json!({
+        "Version": "2012-10-17",
+        "Id": format!("auto-{service}-2"),
+        "Statement": [{
+            "Sid": format!("Allow access through {service} for all principals in the account that are authorized to use {service}"),
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {
+                "kms:CallerAccount": account,
+                "kms:ViaService": format!("{service}.{region}.amazonaws.com"),
+            }}
+        }, {
+            "Sid": "Allow direct access to key metadata to the account",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+            "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
+            "Resource": "*"
+        }]
+    }))
+    .unwrap_or_default()
+}
+
 fn create_managed_key(
     ctx: &RequestContext,
     w: &mut Writer<'_>,
@@ -289,7 +317,7 @@ fn create_managed_key(
         state: "Enabled".into(),
         deletion_date: None,
         pending_window: None,
-        policy: default_policy(&ctx.account_id),
+        policy: managed_policy(&ctx.account_id, &ctx.region, service),
         tags: Vec::new(),
         rotation_enabled: true,
         rotation_period: Some(365),

@@ -194,6 +194,10 @@ pub(crate) fn kms_error(e: AwsError) -> AwsError {
         )
         .with_status(503);
     }
+    if e.code == "AccessDeniedException" {
+        // The reader or writer may not use the key (KMS authorizes the principal S3 acts for).
+        return AwsError::access_denied(e.message);
+    }
     let status = e.status.map(|s| s.as_u16()).unwrap_or(400);
     AwsError::new(format!("KMS.{}", e.code), e.message).with_status(status)
 }

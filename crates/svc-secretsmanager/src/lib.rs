@@ -64,6 +64,15 @@ struct DecryptOut {
     plaintext: Blob,
 }
 
+/// The caller may not use the secret's KMS key (`--enforce-iam`: KMS authorizes the principal
+/// Secrets Manager acts for), as AWS words it.
+fn kms_denied() -> SmError {
+    SmError::Aws(
+        overcast_core::AwsError::new("AccessDeniedException", "Access to KMS is not allowed")
+            .with_status(400),
+    )
+}
+
 fn kms_message(e: &overcast_core::AwsError) -> String {
     format!("{}: {}", e.code, e.message)
 }
@@ -131,6 +140,7 @@ impl SecretsManager {
                     kms_message(&e)
                 )),
                 "ServiceUnavailable" | "NotImplemented" => SmError::Aws(e),
+                "AccessDeniedException" => kms_denied(),
                 _ => SmError::EncryptionFailure(format!(
                     "Secrets Manager can't encrypt the protected secret text using the provided KMS key. Check that the KMS key is available, enabled, and not in an invalid state. ({})",
                     kms_message(&e)
@@ -176,6 +186,7 @@ impl SecretsManager {
             .await
             .map_err(|e| match e.code.as_ref() {
                 "ServiceUnavailable" | "NotImplemented" => SmError::Aws(e),
+                "AccessDeniedException" => kms_denied(),
                 _ => SmError::DecryptionFailure(format!(
                     "Secrets Manager can't decrypt the protected secret text using the provided KMS key. ({})",
                     kms_message(&e)
