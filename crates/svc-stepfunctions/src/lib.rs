@@ -1,25 +1,210 @@
-//! Step Functions: state machines (Amazon States Language), executions, activities.
+//! Step Functions: state machines (Amazon States Language), versions and aliases,
+//! executions run by an interpreter on the virtual clock with their event history, task
+//! integrations through the services directory (Lambda, SQS, SNS, EventBridge, nested
+//! executions, AWS SDK integrations), task tokens and activities.
 //!
-//! No operation is implemented yet: every call answers `NotImplemented` (HTTP 501).
+//! Modules: `asl` (the language: paths, templates, intrinsics, Choice rules, validation),
+//! `machines` (state machines, versions, aliases, tags), `executions` (execution API),
+//! `runtime` (the interpreter), `tasks` (integrations), `activities` (activities and task
+//! tokens), `state` (storage).
 
-use std::sync::Arc;
+#![warn(missing_docs)]
 
-use overcast_core::{Core, Service};
+pub mod activities;
+pub mod asl;
+pub mod error;
+pub mod executions;
+pub mod machines;
+pub mod runtime;
+pub mod state;
+pub mod tasks;
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
+
+use overcast_core::{Core, RequestContext, Service, Stores};
+
+use crate::state::{arn_scope, Persist, Region};
 
 /// The service.
 pub struct StepFunctions {
-    #[allow(dead_code)]
-    core: Core,
+    shared: Arc<Shared>,
 }
 
-/// Builds the service.
+/// State shared by handlers and running executions.
+pub struct Shared {
+    /// Core services.
+    pub core: Core,
+    /// State per (account, region).
+    pub regions: Stores<Region>,
+    /// Persistence.
+    pub persist: Persist,
+    /// Running executions (abort handles) by ARN.
+    pub running: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// Outstanding task tokens and activity tasks.
+    pub tokens: activities::Tokens,
+    /// ARNs of executions as they finish (`.sync` integrations wait on it).
+    pub finished: tokio::sync::broadcast::Sender<String>,
+}
+
+impl Deref for StepFunctions {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// Builds the service, loading persisted state and resuming running executions.
 pub fn service(core: &Core) -> Arc<dyn Service> {
-    Arc::new(StepFunctions { core: core.clone() })
+    Arc::new(StepFunctions::new(core))
+}
+
+impl StepFunctions {
+    /// The service over `core`.
+    pub fn new(core: &Core) -> StepFunctions {
+        let shared = Arc::new(Shared {
+            core: core.clone(),
+            regions: Stores::new(|_, _| Region::default()),
+            persist: Persist::new(core.store.clone()),
+            running: Mutex::new(HashMap::new()),
+            tokens: activities::Tokens::default(),
+            finished: tokio::sync::broadcast::channel(1024).0,
+        });
+        macro_rules! load {
+            ($table:ident, $field:ident) => {
+                for (_, x) in shared.persist.$table.load() {
+                    if let Some((r, a)) = arn_scope(&x.arn) {
+                        let region = shared.regions.get(a, r);
+                        region.write().$field.insert(x.arn.clone(), x);
+                    }
+                }
+            };
+        }
+        load!(machines, machines);
+        load!(versions, versions);
+        load!(aliases, aliases);
+        load!(activities, activities);
+        let mut resume = Vec::new();
+        for (_, x) in shared.persist.executions.load() {
+            if let Some((r, a)) = arn_scope(&x.arn) {
+                if x.status == "RUNNING" {
+                    resume.push((a.to_string(), r.to_string(), x.arn.clone()));
+                }
+                shared.regions.get(a, r).write().executions.insert(x.arn.clone(), x);
+            }
+        }
+        // Resumed from a scheduler job: it runs inside the async runtime, which may not be
+        // running yet while the binary builds its services.
+        for (a, r, arn) in resume {
+            let s = shared.clone();
+            core.scheduler.at(core.clock.now(), move || {
+                runtime::spawn(&s, &a, &r, &arn);
+            });
+        }
+        StepFunctions { shared }
+    }
+}
+
+impl Shared {
+    /// The caller's region state.
+    pub fn region(&self, ctx: &RequestContext) -> Arc<Region> {
+        self.regions.get(&ctx.account_id, &ctx.region)
+    }
+
+    /// A context for work the service does on its own.
+    pub fn background_ctx(&self, account: &str, region: &str) -> RequestContext {
+        let mut ctx = RequestContext::test("stepfunctions", "StartExecution");
+        ctx.account_id = account.to_string();
+        ctx.region = region.to_string();
+        ctx.principal_arn = format!("arn:aws:iam::{account}:root");
+        ctx.principal_id = account.to_string();
+        ctx.now = self.core.clock.now();
+        ctx
+    }
 }
 
 impl Service for StepFunctions {
     fn name(&self) -> &'static str {
         "stepfunctions"
     }
-    overcast_core::operations! {}
+
+    fn reset(&self) {
+        for (_, h) in self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+        {
+            h.abort();
+        }
+        self.tokens.clear();
+        self.regions.clear();
+    }
+
+    overcast_core::operations! {
+        "CreateStateMachine" => machines::create_state_machine,
+        "DescribeStateMachine" => machines::describe_state_machine,
+        "ListStateMachines" => machines::list_state_machines,
+        "UpdateStateMachine" => machines::update_state_machine,
+        "DeleteStateMachine" => machines::delete_state_machine,
+        "PublishStateMachineVersion" => machines::publish_state_machine_version,
+        "ListStateMachineVersions" => machines::list_state_machine_versions,
+        "DeleteStateMachineVersion" => machines::delete_state_machine_version,
+        "CreateStateMachineAlias" => machines::create_state_machine_alias,
+        "DescribeStateMachineAlias" => machines::describe_state_machine_alias,
+        "UpdateStateMachineAlias" => machines::update_state_machine_alias,
+        "DeleteStateMachineAlias" => machines::delete_state_machine_alias,
+        "ListStateMachineAliases" => machines::list_state_machine_aliases,
+        "ValidateStateMachineDefinition" => machines::validate_state_machine_definition,
+        "TagResource" => machines::tag_resource,
+        "UntagResource" => machines::untag_resource,
+        "ListTagsForResource" => machines::list_tags_for_resource,
+        "StartExecution" => executions::start_execution,
+        "StartSyncExecution" => executions::start_sync_execution,
+        "DescribeExecution" => executions::describe_execution,
+        "ListExecutions" => executions::list_executions,
+        "GetExecutionHistory" => executions::get_execution_history,
+        "StopExecution" => executions::stop_execution,
+        "DescribeStateMachineForExecution" => executions::describe_state_machine_for_execution,
+        "RedriveExecution" => executions::redrive_execution,
+        "CreateActivity" => activities::create_activity,
+        "DescribeActivity" => activities::describe_activity,
+        "ListActivities" => activities::list_activities,
+        "DeleteActivity" => activities::delete_activity,
+        "GetActivityTask" => activities::get_activity_task,
+        "SendTaskSuccess" => activities::send_task_success,
+        "SendTaskFailure" => activities::send_task_failure,
+        "SendTaskHeartbeat" => activities::send_task_heartbeat,
+    }
+}
+
+/// Publishes "Step Functions Execution Status Change" (source `aws.states`) to the default
+/// EventBridge bus when an execution ends; best effort (EventBridge may be disabled).
+pub fn integrations_status_event(shared: &Arc<Shared>, account: &str, region: &str, arn: &str) {
+    let Some(e) = shared.regions.get(account, region).read().executions.get(arn).cloned() else {
+        return;
+    };
+    if e.kind == "EXPRESS" {
+        return;
+    }
+    let ctx = shared.background_ctx(account, region);
+    let services = shared.core.services.clone();
+    let detail = serde_json::json!({
+        "executionArn": e.arn, "stateMachineArn": e.machine_arn, "name": e.name,
+        "status": e.status,
+        "startDate": (e.start_date * 1000.0) as i64,
+        "stopDate": e.stop_date.map(|s| (s * 1000.0) as i64),
+        "input": e.input, "output": e.output, "error": e.error, "cause": e.cause,
+        "inputDetails": {"included": true}, "outputDetails": e.output.as_ref().map(|_| serde_json::json!({"included": true})),
+    });
+    let entry = serde_json::json!({"Entries": [{
+        "Source": "aws.states",
+        "DetailType": "Step Functions Execution Status Change",
+        "Resources": [e.arn],
+        "Detail": detail.to_string(),
+    }]});
+    tokio::spawn(async move {
+        let _ = services.call_value(&ctx, "events", "PutEvents", entry).await;
+    });
 }
