@@ -206,7 +206,10 @@ pub(crate) async fn create_activity(
             .filter_map(|t| {
                 Some((
                     t.get("key")?.as_str()?.to_string(),
-                    t.get("value").and_then(Value::as_str).unwrap_or("").to_string(),
+                    t.get("value")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                 ))
             })
             .collect(),
@@ -287,7 +290,12 @@ pub(crate) async fn get_activity_task(
     i: ArnIn,
 ) -> SfnResult<Value> {
     check_arn(&i.activity_arn, "activity")?;
-    if !svc.region(ctx).read().activities.contains_key(&i.activity_arn) {
+    if !svc
+        .region(ctx)
+        .read()
+        .activities
+        .contains_key(&i.activity_arn)
+    {
         return Err(activity_missing(&i.activity_arn));
     }
     let worker = i.worker_name.unwrap_or_default();
@@ -347,7 +355,10 @@ pub(crate) async fn send_task_heartbeat(
     i: SendIn,
 ) -> SfnResult<Value> {
     let g = svc.tokens.lock();
-    let w = g.waiting.get(&i.task_token).ok_or_else(|| missing(&i.task_token))?;
+    let w = g
+        .waiting
+        .get(&i.task_token)
+        .ok_or_else(|| missing(&i.task_token))?;
     w.heartbeat.send_replace(ctx.now);
     Ok(json!({}))
 }

@@ -113,12 +113,21 @@ fn check_input(input: Option<String>) -> SfnResult<String> {
     Ok(input)
 }
 
-fn new_execution(ctx: &RequestContext, t: Target, name: String, input: String, trace: Option<String>) -> Execution {
+fn new_execution(
+    ctx: &RequestContext,
+    t: Target,
+    name: String,
+    input: String,
+    trace: Option<String>,
+) -> Execution {
     let machine_name = t.machine.rsplit(':').next().unwrap_or_default().to_string();
     let arn = if t.kind == "EXPRESS" {
         ctx.arn(
             "states",
-            &format!("express:{machine_name}:{name}:{}", overcast_core::ids::uuid()),
+            &format!(
+                "express:{machine_name}:{name}:{}",
+                overcast_core::ids::uuid()
+            ),
         )
     } else {
         ctx.arn("states", &format!("execution:{machine_name}:{name}"))
@@ -200,11 +209,10 @@ pub(crate) async fn start_sync_execution(
     if let Some(ex) = Exec::load(&svc.shared, &ctx.account_id, &ctx.region, &arn) {
         runtime::run(ex).await;
     }
-    let e = region
-        .write()
-        .executions
-        .remove(&arn)
-        .ok_or_else(|| SfnError::Aws(overcast_core::AwsError::internal("execution vanished")))?;
+    let e =
+        region.write().executions.remove(&arn).ok_or_else(|| {
+            SfnError::Aws(overcast_core::AwsError::internal("execution vanished"))
+        })?;
     Ok(json!({
         "executionArn": e.arn, "stateMachineArn": e.machine_arn, "name": e.name,
         "startDate": e.start_date, "stopDate": e.stop_date, "status": e.status,
@@ -247,7 +255,9 @@ fn get(svc: &StepFunctions, ctx: &RequestContext, arn: &str) -> SfnResult<Execut
         .executions
         .get(arn)
         .cloned()
-        .ok_or_else(|| SfnError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'")))
+        .ok_or_else(|| {
+            SfnError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'"))
+        })
 }
 
 pub(crate) async fn describe_execution(
@@ -315,7 +325,9 @@ pub(crate) async fn list_executions(
         .filter(|e| e.machine_arn == machine)
         .filter(|e| match &q {
             None => true,
-            Some(_) => e.version_arn.as_deref() == Some(&arn) || e.alias_arn.as_deref() == Some(&arn),
+            Some(_) => {
+                e.version_arn.as_deref() == Some(&arn) || e.alias_arn.as_deref() == Some(&arn)
+            }
         })
         .filter(|e| i.status_filter.as_deref().is_none_or(|s| s == e.status))
         .filter(|e| match i.redrive_filter.as_deref() {
@@ -324,7 +336,11 @@ pub(crate) async fn list_executions(
             _ => true,
         })
         .collect();
-    all.sort_by(|a, b| b.start_date.total_cmp(&a.start_date).then(b.arn.cmp(&a.arn)));
+    all.sort_by(|a, b| {
+        b.start_date
+            .total_cmp(&a.start_date)
+            .then(b.arn.cmp(&a.arn))
+    });
     let all: Vec<Value> = all
         .into_iter()
         .map(|e| {

@@ -91,7 +91,12 @@ impl StepFunctions {
                 if x.status == "RUNNING" {
                     resume.push((a.to_string(), r.to_string(), x.arn.clone()));
                 }
-                shared.regions.get(a, r).write().executions.insert(x.arn.clone(), x);
+                shared
+                    .regions
+                    .get(a, r)
+                    .write()
+                    .executions
+                    .insert(x.arn.clone(), x);
             }
         }
         // Resumed from a scheduler job: it runs inside the async runtime, which may not be
@@ -182,7 +187,14 @@ impl Service for StepFunctions {
 /// Publishes "Step Functions Execution Status Change" (source `aws.states`) to the default
 /// EventBridge bus when an execution ends; best effort (EventBridge may be disabled).
 pub fn integrations_status_event(shared: &Arc<Shared>, account: &str, region: &str, arn: &str) {
-    let Some(e) = shared.regions.get(account, region).read().executions.get(arn).cloned() else {
+    let Some(e) = shared
+        .regions
+        .get(account, region)
+        .read()
+        .executions
+        .get(arn)
+        .cloned()
+    else {
         return;
     };
     if e.kind == "EXPRESS" {
@@ -205,6 +217,8 @@ pub fn integrations_status_event(shared: &Arc<Shared>, account: &str, region: &s
         "Detail": detail.to_string(),
     }]});
     tokio::spawn(async move {
-        let _ = services.call_value(&ctx, "events", "PutEvents", entry).await;
+        let _ = services
+            .call_value(&ctx, "events", "PutEvents", entry)
+            .await;
     });
 }

@@ -15,11 +15,9 @@ use crate::StepFunctions;
 pub fn check_name(name: &str) -> SfnResult<()> {
     let bad = name.is_empty()
         || name.chars().count() > 80
-        || name.chars().any(|c| {
-            c.is_whitespace()
-                || c.is_control()
-                || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
-        });
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c));
     if bad {
         return Err(SfnError::InvalidName(format!("Invalid Name: '{name}'")));
     }
@@ -85,7 +83,10 @@ fn tags_map(tags: &[Value]) -> BTreeMap<String, String> {
         .filter_map(|t| {
             Some((
                 t.get("key")?.as_str()?.to_string(),
-                t.get("value").and_then(Value::as_str).unwrap_or("").to_string(),
+                t.get("value")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
             ))
         })
         .collect()
@@ -593,9 +594,10 @@ fn check_routing(w: &crate::state::Inner, routing: &[Value]) -> SfnResult<String
     let mut machine = String::new();
     for r in routing {
         let arn = r["stateMachineVersionArn"].as_str().unwrap_or_default();
-        let v = w.versions.get(arn).ok_or_else(|| {
-            SfnError::ResourceNotFound(format!("Resource not found: '{arn}'"))
-        })?;
+        let v = w
+            .versions
+            .get(arn)
+            .ok_or_else(|| SfnError::ResourceNotFound(format!("Resource not found: '{arn}'")))?;
         if !machine.is_empty() && machine != v.machine_arn {
             return Err(SfnError::ValidationException(
                 "Routing configuration must contain versions of the same state machine".into(),
@@ -684,7 +686,11 @@ pub(crate) async fn update_state_machine_alias(
     let arn = alias_arn_of(&i)?;
     let region = svc.region(ctx);
     let mut w = region.write();
-    let mut a = w.aliases.get(&arn).cloned().ok_or_else(|| alias_missing(&arn))?;
+    let mut a = w
+        .aliases
+        .get(&arn)
+        .cloned()
+        .ok_or_else(|| alias_missing(&arn))?;
     if let Some(r) = i.routing_configuration {
         check_routing(&w, &r)?;
         a.routing = r;
@@ -858,12 +864,23 @@ mod tests {
         assert!(check_name("bad/name").is_err());
         assert!(check_name("").is_err());
         assert!(check_name(&"x".repeat(81)).is_err());
-        assert!(check_arn("arn:aws:states:us-east-1:000000000000:stateMachine:x", "stateMachine").is_ok());
+        assert!(check_arn(
+            "arn:aws:states:us-east-1:000000000000:stateMachine:x",
+            "stateMachine"
+        )
+        .is_ok());
         assert!(check_arn("nope", "stateMachine").is_err());
-        assert!(check_arn("arn:aws:states:us-east-1:000000000000:activity:x", "stateMachine").is_err());
+        assert!(check_arn(
+            "arn:aws:states:us-east-1:000000000000:activity:x",
+            "stateMachine"
+        )
+        .is_err());
         assert_eq!(
             split_qualified("arn:aws:states:us-east-1:1:stateMachine:m:3"),
-            ("arn:aws:states:us-east-1:1:stateMachine:m".to_string(), Some("3".to_string()))
+            (
+                "arn:aws:states:us-east-1:1:stateMachine:m".to_string(),
+                Some("3".to_string())
+            )
         );
     }
 }

@@ -78,7 +78,12 @@ impl Exec {
         let e = r.read().executions.get(arn).cloned()?;
         let mut ctx = shared.background_ctx(account, region);
         ctx.trace_id = e.trace_header.clone();
-        let machine_name = e.machine_arn.rsplit(':').next().unwrap_or_default().to_string();
+        let machine_name = e
+            .machine_arn
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let context_base = json!({
             "Execution": {
                 "Id": e.arn, "Name": e.name, "RoleArn": e.role_arn,
@@ -148,7 +153,14 @@ impl Exec {
     }
 
     /// The context object for a state.
-    pub fn context(&self, state: &str, entered: f64, retry: u32, map: Option<&Value>, token: Option<&str>) -> Value {
+    pub fn context(
+        &self,
+        state: &str,
+        entered: f64,
+        retry: u32,
+        map: Option<&Value>,
+        token: Option<&str>,
+    ) -> Value {
         let mut c = self.context_base.clone();
         c["State"] = json!({"Name": state, "EnteredTime": overcast_wire::value::time_format::iso8601_millis(entered), "RetryCount": retry});
         if let Some(m) = map {
@@ -203,7 +215,13 @@ pub async fn run(ex: Arc<Exec>) {
     if started {
         let (s, d) = details(&input);
         let (role, alias, version) = ex
-            .with(|e| (e.role_arn.clone(), e.alias_arn.clone(), e.version_arn.clone()))
+            .with(|e| {
+                (
+                    e.role_arn.clone(),
+                    e.alias_arn.clone(),
+                    e.version_arn.clone(),
+                )
+            })
             .unwrap_or_default();
         prev = ex.event(
             "ExecutionStarted",
@@ -250,7 +268,10 @@ fn finish(ex: &Arc<Exec>, result: Option<Result<Value, Failure>>) {
             ex.event(
                 "ExecutionSucceeded",
                 last,
-                Some(("executionSucceededEventDetails", json!({"output": s, "outputDetails": d}))),
+                Some((
+                    "executionSucceededEventDetails",
+                    json!({"output": s, "outputDetails": d}),
+                )),
             );
             ex.with(|e| {
                 e.status = "SUCCEEDED".into();
@@ -261,7 +282,10 @@ fn finish(ex: &Arc<Exec>, result: Option<Result<Value, Failure>>) {
             ex.event(
                 "ExecutionFailed",
                 last,
-                Some(("executionFailedEventDetails", json!({"error": f.error, "cause": f.cause}))),
+                Some((
+                    "executionFailedEventDetails",
+                    json!({"error": f.error, "cause": f.cause}),
+                )),
             );
             ex.with(|e| {
                 e.status = "FAILED".into();
@@ -273,7 +297,10 @@ fn finish(ex: &Arc<Exec>, result: Option<Result<Value, Failure>>) {
             ex.event(
                 "ExecutionTimedOut",
                 last,
-                Some(("executionTimedOutEventDetails", json!({"error": "States.Timeout"}))),
+                Some((
+                    "executionTimedOutEventDetails",
+                    json!({"error": "States.Timeout"}),
+                )),
             );
             ex.with(|e| {
                 e.status = "TIMED_OUT".into();
@@ -335,7 +362,10 @@ pub fn run_states(
                 prev = ex.event(
                     &format!("{ty}StateEntered"),
                     prev,
-                    Some(("stateEnteredEventDetails", json!({"name": name, "input": s, "inputDetails": d}))),
+                    Some((
+                        "stateEnteredEventDetails",
+                        json!({"name": name, "input": s, "inputDetails": d}),
+                    )),
                 );
             }
             let cx = StateCx {
@@ -356,7 +386,10 @@ pub fn run_states(
                         prev = ex.event(
                             &format!("{ty}StateExited"),
                             prev,
-                            Some(("stateExitedEventDetails", json!({"name": name, "output": s, "outputDetails": d}))),
+                            Some((
+                                "stateExitedEventDetails",
+                                json!({"name": name, "output": s, "outputDetails": d}),
+                            )),
                         );
                     }
                     match next {
@@ -411,13 +444,18 @@ fn run_state(cx: StateCx, raw: Value, prev: i64) -> Fut<(Step, i64)> {
             "Succeed" => {
                 let c = cx.context(0, None);
                 let out = payload::apply_path("InputPath", cx.st.get("InputPath"), &raw, &c)
-                    .and_then(|x| payload::apply_path("OutputPath", cx.st.get("OutputPath"), &x, &c));
+                    .and_then(|x| {
+                        payload::apply_path("OutputPath", cx.st.get("OutputPath"), &x, &c)
+                    });
                 (out.map(|o| (o, None)), prev)
             }
             "Fail" => (Err(fail(&cx, &raw)), prev),
             "Wait" => wait(&cx, raw, prev).await,
             "Task" | "Parallel" | "Map" => with_retry(cx, raw, prev).await,
-            other => (Err(Failure::runtime(format!("Unknown state type {other}"))), prev),
+            other => (
+                Err(Failure::runtime(format!("Unknown state type {other}"))),
+                prev,
+            ),
         }
     })
 }
@@ -474,7 +512,9 @@ fn fail(cx: &StateCx, raw: &Value) -> Failure {
         }
         let parsed = crate::asl::path::Path::parse(p)?;
         let doc = if parsed.context { &c } else { raw };
-        parsed.get(doc).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+        parsed
+            .get(doc)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
     };
     Failure::new(
         field("Error", "ErrorPath").unwrap_or_default(),
@@ -622,7 +662,12 @@ async fn with_retry(cx: StateCx, raw: Value, prev: i64) -> (Step, i64) {
     }
 }
 
-fn parallel(cx: Arc<StateCx>, effective: Value, retry: u32, prev: i64) -> Fut<(Result<Value, Failure>, i64)> {
+fn parallel(
+    cx: Arc<StateCx>,
+    effective: Value,
+    retry: u32,
+    prev: i64,
+) -> Fut<(Result<Value, Failure>, i64)> {
     Box::pin(async move {
         let c = cx.context(retry, None);
         let input = match cx.st.get("Parameters") {
@@ -638,7 +683,12 @@ fn parallel(cx: Arc<StateCx>, effective: Value, retry: u32, prev: i64) -> Fut<(R
         for (i, b) in branches.into_iter().enumerate() {
             let ex = cx.ex.clone();
             let input = input.clone();
-            set.spawn(async move { (i, run_states(ex, b, input, started, None, false, None).await) });
+            set.spawn(async move {
+                (
+                    i,
+                    run_states(ex, b, input, started, None, false, None).await,
+                )
+            });
         }
         let mut results = vec![Value::Null; set.len()];
         while let Some(joined) = set.join_next().await {
@@ -655,7 +705,10 @@ fn parallel(cx: Arc<StateCx>, effective: Value, retry: u32, prev: i64) -> Fut<(R
                 }
                 Err(e) => {
                     set.abort_all();
-                    return (Err(Failure::runtime(format!("branch failed: {e}"))), started);
+                    return (
+                        Err(Failure::runtime(format!("branch failed: {e}"))),
+                        started,
+                    );
                 }
             }
         }
@@ -664,7 +717,12 @@ fn parallel(cx: Arc<StateCx>, effective: Value, retry: u32, prev: i64) -> Fut<(R
     })
 }
 
-fn map_state(cx: Arc<StateCx>, effective: Value, retry: u32, prev: i64) -> Fut<(Result<Value, Failure>, i64)> {
+fn map_state(
+    cx: Arc<StateCx>,
+    effective: Value,
+    retry: u32,
+    prev: i64,
+) -> Fut<(Result<Value, Failure>, i64)> {
     Box::pin(async move {
         let c = cx.context(retry, None);
         let items = match cx.st.get("ItemsPath") {
@@ -689,12 +747,19 @@ fn map_state(cx: Arc<StateCx>, effective: Value, retry: u32, prev: i64) -> Fut<(
             .or(cx.st.get("Iterator"))
             .cloned()
             .unwrap_or(Value::Null);
-        let selector = cx.st.get("ItemSelector").or(cx.st.get("Parameters")).cloned();
+        let selector = cx
+            .st
+            .get("ItemSelector")
+            .or(cx.st.get("Parameters"))
+            .cloned();
         let max = cx.st["MaxConcurrency"].as_u64().unwrap_or(0) as usize;
         let started = cx.ex.event(
             "MapStateStarted",
             prev,
-            Some(("mapStateStartedEventDetails", json!({"length": items.len()}))),
+            Some((
+                "mapStateStartedEventDetails",
+                json!({"length": items.len()}),
+            )),
         );
         let sem = Arc::new(tokio::sync::Semaphore::new(if max == 0 {
             tokio::sync::Semaphore::MAX_PERMITS
@@ -726,15 +791,26 @@ fn map_state(cx: Arc<StateCx>, effective: Value, retry: u32, prev: i64) -> Fut<(
                 let it = ex.event(
                     "MapIterationStarted",
                     started,
-                    Some(("mapIterationStartedEventDetails", json!({"name": name, "index": i}))),
+                    Some((
+                        "mapIterationStartedEventDetails",
+                        json!({"name": name, "index": i}),
+                    )),
                 );
                 let r = run_states(ex.clone(), proc, input, it, Some(mapc), false, None).await;
-                let ty = if r.is_ok() { "MapIterationSucceeded" } else { "MapIterationFailed" };
+                let ty = if r.is_ok() {
+                    "MapIterationSucceeded"
+                } else {
+                    "MapIterationFailed"
+                };
                 ex.event(
                     ty,
                     it,
                     Some((
-                        if r.is_ok() { "mapIterationSucceededEventDetails" } else { "mapIterationFailedEventDetails" },
+                        if r.is_ok() {
+                            "mapIterationSucceededEventDetails"
+                        } else {
+                            "mapIterationFailedEventDetails"
+                        },
                         json!({"name": name, "index": i}),
                     )),
                 );
@@ -756,7 +832,10 @@ fn map_state(cx: Arc<StateCx>, effective: Value, retry: u32, prev: i64) -> Fut<(
                 }
                 Err(e) => {
                     set.abort_all();
-                    return (Err(Failure::runtime(format!("iteration failed: {e}"))), started);
+                    return (
+                        Err(Failure::runtime(format!("iteration failed: {e}"))),
+                        started,
+                    );
                 }
             }
         }
@@ -773,17 +852,30 @@ mod tests {
     fn wait_deadlines() {
         let c = json!({});
         let now = 1000.0;
-        assert_eq!(wait_until(&json!({"Seconds": 10}), &json!({}), &c, now), Ok(1010.0));
+        assert_eq!(
+            wait_until(&json!({"Seconds": 10}), &json!({}), &c, now),
+            Ok(1010.0)
+        );
         assert_eq!(
             wait_until(&json!({"SecondsPath": "$.s"}), &json!({"s": 5}), &c, now),
             Ok(1005.0)
         );
         assert_eq!(
-            wait_until(&json!({"Timestamp": "1970-01-01T00:20:00Z"}), &json!({}), &c, now),
+            wait_until(
+                &json!({"Timestamp": "1970-01-01T00:20:00Z"}),
+                &json!({}),
+                &c,
+                now
+            ),
             Ok(1200.0)
         );
         assert_eq!(
-            wait_until(&json!({"TimestampPath": "$.t"}), &json!({"t": "1970-01-01T00:20:00Z"}), &c, now),
+            wait_until(
+                &json!({"TimestampPath": "$.t"}),
+                &json!({"t": "1970-01-01T00:20:00Z"}),
+                &c,
+                now
+            ),
             Ok(1200.0)
         );
         assert!(wait_until(&json!({"SecondsPath": "$.s"}), &json!({"s": "x"}), &c, now).is_err());

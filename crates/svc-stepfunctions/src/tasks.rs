@@ -53,7 +53,13 @@ pub async fn run_task(
     } else {
         None
     };
-    let c = cx.ex.context(&cx.name, cx.entered, retry, cx.map.as_ref(), token.as_deref());
+    let c = cx.ex.context(
+        &cx.name,
+        cx.entered,
+        retry,
+        cx.map.as_ref(),
+        token.as_deref(),
+    );
     let params = match cx.st.get("Parameters") {
         Some(t) => match payload::template(t, &effective, &c) {
             Ok(p) => p,
@@ -61,19 +67,27 @@ pub async fn run_task(
         },
         None => effective,
     };
-    let timeout = cx.st["TimeoutSeconds"]
-        .as_f64()
-        .or_else(|| {
-            cx.st["TimeoutSecondsPath"]
-                .as_str()
-                .and_then(crate::asl::path::Path::parse)
-                .and_then(|p| p.get(&params))
-                .and_then(|v| v.as_f64())
-        });
+    let timeout = cx.st["TimeoutSeconds"].as_f64().or_else(|| {
+        cx.st["TimeoutSecondsPath"]
+            .as_str()
+            .and_then(crate::asl::path::Path::parse)
+            .and_then(|p| p.get(&params))
+            .and_then(|v| v.as_f64())
+    });
     let heartbeat = cx.st["HeartbeatSeconds"].as_f64();
     let ex = cx.ex.clone();
     if is_activity {
-        return activity(&cx, &resource, params, token.unwrap_or_default(), resumed_token.is_some(), timeout, heartbeat, prev).await;
+        return activity(
+            &cx,
+            &resource,
+            params,
+            token.unwrap_or_default(),
+            resumed_token.is_some(),
+            timeout,
+            heartbeat,
+            prev,
+        )
+        .await;
     }
     if is_lambda_arn {
         let (s, d) = (params.to_string(), json!({"truncated": false}));
@@ -95,17 +109,26 @@ pub async fn run_task(
             Ok(v) => ex.event(
                 "LambdaFunctionSucceeded",
                 p,
-                Some(("lambdaFunctionSucceededEventDetails", json!({"output": v.to_string(), "outputDetails": {"truncated": false}}))),
+                Some((
+                    "lambdaFunctionSucceededEventDetails",
+                    json!({"output": v.to_string(), "outputDetails": {"truncated": false}}),
+                )),
             ),
             Err(f) if f.error == "States.Timeout" => ex.event(
                 "LambdaFunctionTimedOut",
                 p,
-                Some(("lambdaFunctionTimedOutEventDetails", json!({"error": f.error, "cause": f.cause}))),
+                Some((
+                    "lambdaFunctionTimedOutEventDetails",
+                    json!({"error": f.error, "cause": f.cause}),
+                )),
             ),
             Err(f) => ex.event(
                 "LambdaFunctionFailed",
                 p,
-                Some(("lambdaFunctionFailedEventDetails", json!({"error": f.error, "cause": f.cause}))),
+                Some((
+                    "lambdaFunctionFailedEventDetails",
+                    json!({"error": f.error, "cause": f.cause}),
+                )),
             ),
         };
         return (r, p);
@@ -117,7 +140,9 @@ pub async fn run_task(
         (parts[5].to_string(), parts[6..].join(":"))
     } else {
         return (
-            Err(Failure::runtime(format!("Unsupported resource: {resource}"))),
+            Err(Failure::runtime(format!(
+                "Unsupported resource: {resource}"
+            ))),
             prev,
         );
     };
@@ -131,17 +156,23 @@ pub async fn run_task(
         p = ex.event(
             "TaskScheduled",
             p,
-            Some(("taskScheduledEventDetails", json!({
-                "resourceType": rtype, "resource": action, "region": ex.region,
-                "parameters": params.to_string(),
-                "timeoutInSeconds": timeout.map(|t| t as i64),
-                "heartbeatInSeconds": heartbeat.map(|t| t as i64),
-            }))),
+            Some((
+                "taskScheduledEventDetails",
+                json!({
+                    "resourceType": rtype, "resource": action, "region": ex.region,
+                    "parameters": params.to_string(),
+                    "timeoutInSeconds": timeout.map(|t| t as i64),
+                    "heartbeatInSeconds": heartbeat.map(|t| t as i64),
+                }),
+            )),
         );
         p = ex.event(
             "TaskStarted",
             p,
-            Some(("taskStartedEventDetails", json!({"resourceType": rtype, "resource": action}))),
+            Some((
+                "taskStartedEventDetails",
+                json!({"resourceType": rtype, "resource": action}),
+            )),
         );
     }
     let work = async {
@@ -259,7 +290,9 @@ async fn activity(
             Some(("activityScheduleFailedEventDetails", json!({"error": "States.Runtime", "cause": format!("Activity Does Not Exist: '{resource}'")}))),
         );
         return (
-            Err(Failure::runtime(format!("Activity Does Not Exist: '{resource}'"))),
+            Err(Failure::runtime(format!(
+                "Activity Does Not Exist: '{resource}'"
+            ))),
             p,
         );
     }
@@ -268,11 +301,14 @@ async fn activity(
         p = ex.event(
             "ActivityScheduled",
             p,
-            Some(("activityScheduledEventDetails", json!({
-                "resource": resource, "input": input, "inputDetails": {"truncated": false},
-                "timeoutInSeconds": timeout.map(|t| t as i64),
-                "heartbeatInSeconds": heartbeat.map(|t| t as i64),
-            }))),
+            Some((
+                "activityScheduledEventDetails",
+                json!({
+                    "resource": resource, "input": input, "inputDetails": {"truncated": false},
+                    "timeoutInSeconds": timeout.map(|t| t as i64),
+                    "heartbeatInSeconds": heartbeat.map(|t| t as i64),
+                }),
+            )),
         );
     }
     let reg = ex
@@ -309,17 +345,26 @@ async fn activity(
         Ok(v) => ex.event(
             "ActivitySucceeded",
             p,
-            Some(("activitySucceededEventDetails", json!({"output": v.to_string(), "outputDetails": {"truncated": false}}))),
+            Some((
+                "activitySucceededEventDetails",
+                json!({"output": v.to_string(), "outputDetails": {"truncated": false}}),
+            )),
         ),
         Err(f) if f.error.starts_with("States.") && f.error.ends_with("Timeout") => ex.event(
             "ActivityTimedOut",
             p,
-            Some(("activityTimedOutEventDetails", json!({"error": f.error, "cause": f.cause}))),
+            Some((
+                "activityTimedOutEventDetails",
+                json!({"error": f.error, "cause": f.cause}),
+            )),
         ),
         Err(f) => ex.event(
             "ActivityFailed",
             p,
-            Some(("activityFailedEventDetails", json!({"error": f.error, "cause": f.cause}))),
+            Some((
+                "activityFailedEventDetails",
+                json!({"error": f.error, "cause": f.cause}),
+            )),
         ),
     };
     (r, p)
@@ -407,7 +452,10 @@ async fn integrate(
     };
     match (rtype, action) {
         ("lambda", "invoke") => {
-            let function = params["FunctionName"].as_str().unwrap_or_default().to_string();
+            let function = params["FunctionName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             let payload = params.get("Payload").cloned().unwrap_or(json!({}));
             if params["InvocationType"] == "Event" {
                 services
@@ -419,7 +467,8 @@ async fn integrate(
                     .map_err(|e| lambda_error(&e))?;
                 return Ok(json!({"Payload": "", "StatusCode": 202}));
             }
-            let (v, out) = invoke_lambda_raw(cx, &function, &payload, params.get("Qualifier")).await?;
+            let (v, out) =
+                invoke_lambda_raw(cx, &function, &payload, params.get("Qualifier")).await?;
             Ok(json!({
                 "ExecutedVersion": out.get("ExecutedVersion").cloned().unwrap_or(json!("$LATEST")),
                 "Payload": v,
@@ -458,10 +507,7 @@ async fn integrate(
                 .await
                 .map_err(|e| sdk_err("EventBridge", e))?;
             if out["FailedEntryCount"].as_u64().unwrap_or(0) > 0 {
-                return Err(Failure::new(
-                    "EventBridge.FailedEntry",
-                    format!("{out}"),
-                ));
+                return Err(Failure::new("EventBridge.FailedEntry", format!("{out}")));
             }
             Ok(out)
         }
@@ -484,7 +530,12 @@ async fn integrate(
             }
             loop {
                 let d = services
-                    .call_value(ctx, "stepfunctions", "DescribeExecution", json!({"executionArn": arn}))
+                    .call_value(
+                        ctx,
+                        "stepfunctions",
+                        "DescribeExecution",
+                        json!({"executionArn": arn}),
+                    )
                     .await
                     .map_err(|e| sdk_err("StepFunctions", e))?;
                 if d["status"] != "RUNNING" {
@@ -637,7 +688,10 @@ fn rekey(
         (ShapeType::Structure, Value::Object(o)) => {
             let mut out = Map::new();
             for (k, x) in o {
-                let m = shape.members.iter().find(|m| m.name.eq_ignore_ascii_case(k));
+                let m = shape
+                    .members
+                    .iter()
+                    .find(|m| m.name.eq_ignore_ascii_case(k));
                 match m {
                     Some(m) => {
                         let name = if to_model {
@@ -655,7 +709,11 @@ fn rekey(
             Value::Object(out)
         }
         (ShapeType::List, Value::Array(a)) => match &shape.member {
-            Some(m) => Value::Array(a.iter().map(|x| rekey(model, m.shape, x, to_model)).collect()),
+            Some(m) => Value::Array(
+                a.iter()
+                    .map(|x| rekey(model, m.shape, x, to_model))
+                    .collect(),
+            ),
             None => v.clone(),
         },
         (ShapeType::Map, Value::Object(o)) => match &shape.value {
@@ -692,15 +750,29 @@ mod tests {
         let op = m.operation("DescribeStateMachine").unwrap();
         let v = rekey(m, op.input.unwrap(), &json!({"StateMachineArn": "a"}), true);
         assert_eq!(v, json!({"stateMachineArn": "a"}));
-        let v = rekey(m, op.output.unwrap(), &json!({"stateMachineArn": "a", "loggingConfiguration": {"level": "OFF"}}), false);
-        assert_eq!(v, json!({"StateMachineArn": "a", "LoggingConfiguration": {"Level": "OFF"}}));
+        let v = rekey(
+            m,
+            op.output.unwrap(),
+            &json!({"stateMachineArn": "a", "loggingConfiguration": {"level": "OFF"}}),
+            false,
+        );
+        assert_eq!(
+            v,
+            json!({"StateMachineArn": "a", "LoggingConfiguration": {"Level": "OFF"}})
+        );
     }
 
     #[test]
     fn sync_results() {
         let d = json!({"executionArn": "e", "status": "SUCCEEDED", "output": "{\"a\":1}", "input": "{}"});
-        assert_eq!(sync_result(d.clone(), Pattern::Sync2).unwrap()["Output"], json!({"a": 1}));
-        assert_eq!(sync_result(d, Pattern::Sync).unwrap()["Output"], json!("{\"a\":1}"));
+        assert_eq!(
+            sync_result(d.clone(), Pattern::Sync2).unwrap()["Output"],
+            json!({"a": 1})
+        );
+        assert_eq!(
+            sync_result(d, Pattern::Sync).unwrap()["Output"],
+            json!("{\"a\":1}")
+        );
         let f = sync_result(json!({"status": "FAILED", "error": "X"}), Pattern::Sync).unwrap_err();
         assert_eq!(f.error, "States.TaskFailed");
     }

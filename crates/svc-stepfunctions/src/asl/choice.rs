@@ -226,22 +226,59 @@ mod tests {
 
     #[test]
     fn comparisons() {
-        let i = json!({"s": "b", "n": 5, "t": "2024-01-02T00:00:00Z", "b": true, "o": "c", "m": 5.0});
+        let i =
+            json!({"s": "b", "n": 5, "t": "2024-01-02T00:00:00Z", "b": true, "o": "c", "m": 5.0});
         assert!(m(json!({"Variable": "$.s", "StringEquals": "b"}), i.clone()).unwrap());
         assert!(m(json!({"Variable": "$.s", "StringLessThan": "c"}), i.clone()).unwrap());
-        assert!(m(json!({"Variable": "$.s", "StringGreaterThanEquals": "b"}), i.clone()).unwrap());
-        assert!(m(json!({"Variable": "$.s", "StringLessThanPath": "$.o"}), i.clone()).unwrap());
+        assert!(m(
+            json!({"Variable": "$.s", "StringGreaterThanEquals": "b"}),
+            i.clone()
+        )
+        .unwrap());
+        assert!(m(
+            json!({"Variable": "$.s", "StringLessThanPath": "$.o"}),
+            i.clone()
+        )
+        .unwrap());
         assert!(m(json!({"Variable": "$.n", "NumericEquals": 5}), i.clone()).unwrap());
-        assert!(m(json!({"Variable": "$.n", "NumericEqualsPath": "$.m"}), i.clone()).unwrap());
-        assert!(m(json!({"Variable": "$.n", "NumericGreaterThan": 4.5}), i.clone()).unwrap());
+        assert!(m(
+            json!({"Variable": "$.n", "NumericEqualsPath": "$.m"}),
+            i.clone()
+        )
+        .unwrap());
+        assert!(m(
+            json!({"Variable": "$.n", "NumericGreaterThan": 4.5}),
+            i.clone()
+        )
+        .unwrap());
         assert!(!m(json!({"Variable": "$.n", "NumericLessThan": 5}), i.clone()).unwrap());
-        assert!(m(json!({"Variable": "$.n", "NumericLessThanEquals": 5}), i.clone()).unwrap());
+        assert!(m(
+            json!({"Variable": "$.n", "NumericLessThanEquals": 5}),
+            i.clone()
+        )
+        .unwrap());
         assert!(m(json!({"Variable": "$.b", "BooleanEquals": true}), i.clone()).unwrap());
-        assert!(m(json!({"Variable": "$.b", "BooleanEqualsPath": "$.b"}), i.clone()).unwrap());
-        assert!(m(json!({"Variable": "$.t", "TimestampGreaterThan": "2024-01-01T00:00:00Z"}), i.clone()).unwrap());
-        assert!(m(json!({"Variable": "$.t", "TimestampEquals": "2024-01-02T00:00:00+00:00"}), i.clone()).unwrap());
+        assert!(m(
+            json!({"Variable": "$.b", "BooleanEqualsPath": "$.b"}),
+            i.clone()
+        )
+        .unwrap());
+        assert!(m(
+            json!({"Variable": "$.t", "TimestampGreaterThan": "2024-01-01T00:00:00Z"}),
+            i.clone()
+        )
+        .unwrap());
+        assert!(m(
+            json!({"Variable": "$.t", "TimestampEquals": "2024-01-02T00:00:00+00:00"}),
+            i.clone()
+        )
+        .unwrap());
         assert!(m(json!({"Variable": "$.s", "NumericEquals": 1}), i.clone()).is_ok_and(|x| !x));
-        assert!(m(json!({"Variable": "$$.State.Name", "StringEquals": "S"}), i.clone()).unwrap());
+        assert!(m(
+            json!({"Variable": "$$.State.Name", "StringEquals": "S"}),
+            i.clone()
+        )
+        .unwrap());
     }
 
     #[test]

@@ -26,7 +26,9 @@ pub fn eval(expr: &str, input: &Value, context: &Value) -> Result<Value, String>
     let arg = parse_arg(&chars, &mut i)?;
     skip_ws(&chars, &mut i);
     if i != chars.len() {
-        return Err(format!("Unexpected characters after intrinsic function: {expr}"));
+        return Err(format!(
+            "Unexpected characters after intrinsic function: {expr}"
+        ));
     }
     match arg {
         Arg::Call(..) => apply(&arg, input, context),
@@ -41,7 +43,9 @@ pub fn check(expr: &str) -> Result<(), String> {
     let arg = parse_arg(&chars, &mut i)?;
     skip_ws(&chars, &mut i);
     if i != chars.len() {
-        return Err(format!("Unexpected characters after intrinsic function: {expr}"));
+        return Err(format!(
+            "Unexpected characters after intrinsic function: {expr}"
+        ));
     }
     fn walk(a: &Arg) -> Result<(), String> {
         if let Arg::Call(name, args) = a {
@@ -180,8 +184,9 @@ fn value_of(a: &Arg, input: &Value, ctx: &Value) -> Result<Value, String> {
         Arg::Path(p) => {
             let path = Path::parse(p).ok_or_else(|| format!("Invalid path: {p}"))?;
             let doc = if path.context { ctx } else { input };
-            path.get(doc)
-                .ok_or_else(|| format!("The JsonPath argument for the field '{p}' could not be found in the input"))
+            path.get(doc).ok_or_else(|| {
+                format!("The JsonPath argument for the field '{p}' could not be found in the input")
+            })
         }
         Arg::Call(..) => apply(a, input, ctx),
     }
@@ -265,7 +270,9 @@ fn apply(call: &Arg, input: &Value, ctx: &Value) -> Result<Value, String> {
         "States.Array" => Ok(Value::Array(args)),
         "States.ArrayPartition" => {
             arity(2)?;
-            let a = args[0].as_array().ok_or("ArrayPartition expects an array")?;
+            let a = args[0]
+                .as_array()
+                .ok_or("ArrayPartition expects an array")?;
             let size = int(&args[1], name)?;
             if size <= 0 {
                 return Err("The chunk size must be greater than 0".into());
@@ -434,7 +441,10 @@ mod tests {
     #[test]
     fn format_and_json() {
         assert_eq!(
-            ev("States.Format('Hello, {} {}!', $.name, $.n)", json!({"name": "Ada", "n": 3})),
+            ev(
+                "States.Format('Hello, {} {}!', $.name, $.n)",
+                json!({"name": "Ada", "n": 3})
+            ),
             Ok(json!("Hello, Ada 3!"))
         );
         assert_eq!(
@@ -458,15 +468,33 @@ mod tests {
 
     #[test]
     fn arrays() {
-        assert_eq!(ev("States.Array(1, 'a', $.x)", json!({"x": true})), Ok(json!([1, "a", true])));
         assert_eq!(
-            ev("States.ArrayPartition($.a, 2)", json!({"a": [1, 2, 3, 4, 5]})),
+            ev("States.Array(1, 'a', $.x)", json!({"x": true})),
+            Ok(json!([1, "a", true]))
+        );
+        assert_eq!(
+            ev(
+                "States.ArrayPartition($.a, 2)",
+                json!({"a": [1, 2, 3, 4, 5]})
+            ),
             Ok(json!([[1, 2], [3, 4], [5]]))
         );
-        assert_eq!(ev("States.ArrayContains($.a, 3)", json!({"a": [1, 3]})), Ok(json!(true)));
-        assert_eq!(ev("States.ArrayRange(1, 9, 2)", json!({})), Ok(json!([1, 3, 5, 7, 9])));
-        assert_eq!(ev("States.ArrayGetItem($.a, 1)", json!({"a": [5, 6]})), Ok(json!(6)));
-        assert_eq!(ev("States.ArrayLength($.a)", json!({"a": [5, 6]})), Ok(json!(2)));
+        assert_eq!(
+            ev("States.ArrayContains($.a, 3)", json!({"a": [1, 3]})),
+            Ok(json!(true))
+        );
+        assert_eq!(
+            ev("States.ArrayRange(1, 9, 2)", json!({})),
+            Ok(json!([1, 3, 5, 7, 9]))
+        );
+        assert_eq!(
+            ev("States.ArrayGetItem($.a, 1)", json!({"a": [5, 6]})),
+            Ok(json!(6))
+        );
+        assert_eq!(
+            ev("States.ArrayLength($.a)", json!({"a": [5, 6]})),
+            Ok(json!(2))
+        );
         assert_eq!(
             ev("States.ArrayUnique($.a)", json!({"a": [1, 2, 1, 3, 2]})),
             Ok(json!([1, 2, 3]))
@@ -476,8 +504,14 @@ mod tests {
 
     #[test]
     fn encoding_hash_math_strings() {
-        assert_eq!(ev("States.Base64Encode('Data to encode')", json!({})), Ok(json!("RGF0YSB0byBlbmNvZGU=")));
-        assert_eq!(ev("States.Base64Decode('RGF0YSB0byBlbmNvZGU=')", json!({})), Ok(json!("Data to encode")));
+        assert_eq!(
+            ev("States.Base64Encode('Data to encode')", json!({})),
+            Ok(json!("RGF0YSB0byBlbmNvZGU="))
+        );
+        assert_eq!(
+            ev("States.Base64Decode('RGF0YSB0byBlbmNvZGU=')", json!({})),
+            Ok(json!("Data to encode"))
+        );
         assert_eq!(
             ev("States.Hash('input data', 'SHA-1')", json!({})),
             Ok(json!("aaff4a450a104cd177d28d18d74485e8cae074b7"))
@@ -489,12 +523,25 @@ mod tests {
             ev("States.MathRandom(1, 999, 7)", json!({})),
             ev("States.MathRandom(1, 999, 7)", json!({}))
         );
-        assert_eq!(ev("States.StringSplit('1,2,3', ',')", json!({})), Ok(json!(["1", "2", "3"])));
         assert_eq!(
-            ev("States.JsonMerge($.a, $.b, false)", json!({"a": {"x": 1, "y": 1}, "b": {"y": 2}})),
+            ev("States.StringSplit('1,2,3', ',')", json!({})),
+            Ok(json!(["1", "2", "3"]))
+        );
+        assert_eq!(
+            ev(
+                "States.JsonMerge($.a, $.b, false)",
+                json!({"a": {"x": 1, "y": 1}, "b": {"y": 2}})
+            ),
             Ok(json!({"x": 1, "y": 2}))
         );
-        assert_eq!(ev("States.UUID()", json!({})).unwrap().as_str().unwrap().len(), 36);
+        assert_eq!(
+            ev("States.UUID()", json!({}))
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .len(),
+            36
+        );
         assert_eq!(
             ev("States.ArrayLength(States.Array(1, 2))", json!({})),
             Ok(json!(2))

@@ -279,11 +279,17 @@ mod tests {
             json!({"a": 1, "result": {"value": 2}})
         );
         assert_eq!(
-            Path::parse("$").unwrap().set(json!({"a": 1}), json!(3)).unwrap(),
+            Path::parse("$")
+                .unwrap()
+                .set(json!({"a": 1}), json!(3))
+                .unwrap(),
             json!(3)
         );
         assert_eq!(
-            Path::parse("$.r").unwrap().set(json!("str"), json!(3)).unwrap(),
+            Path::parse("$.r")
+                .unwrap()
+                .set(json!("str"), json!(3))
+                .unwrap(),
             json!({"r": 3})
         );
         assert!(!Path::parse("$.a[*]").unwrap().is_reference());

@@ -42,8 +42,8 @@ pub fn apply_path(
         None => Ok(input.clone()),
         Some(Value::Null) => Ok(Value::Object(Map::new())),
         Some(Value::String(p)) => {
-            let parsed = Path::parse(p)
-                .ok_or_else(|| Failure::runtime(format!("Invalid {field} '{p}'")))?;
+            let parsed =
+                Path::parse(p).ok_or_else(|| Failure::runtime(format!("Invalid {field} '{p}'")))?;
             let doc = if parsed.context { context } else { input };
             parsed.get(doc).ok_or_else(|| {
                 Failure::runtime(format!(
@@ -113,8 +113,8 @@ pub fn apply_result_path(
         None => Ok(result),
         Some(Value::Null) => Ok(input.clone()),
         Some(Value::String(p)) => {
-            let parsed =
-                Path::parse(p).ok_or_else(|| Failure::runtime(format!("Invalid ResultPath '{p}'")))?;
+            let parsed = Path::parse(p)
+                .ok_or_else(|| Failure::runtime(format!("Invalid ResultPath '{p}'")))?;
             parsed.set(input.clone(), result).map_err(|e| {
                 Failure::runtime(format!(
                     "Unable to apply ResultPath '{p}' to input '{input}': {e}"
@@ -185,7 +185,12 @@ mod tests {
         );
         let e = template(&json!({"x.$": "$.nope"}), &input, &ctx).unwrap_err();
         assert_eq!(e.error, "States.Runtime");
-        let e = template(&json!({"x.$": "States.ArrayGetItem($.items, 9)"}), &input, &ctx).unwrap_err();
+        let e = template(
+            &json!({"x.$": "States.ArrayGetItem($.items, 9)"}),
+            &input,
+            &ctx,
+        )
+        .unwrap_err();
         assert_eq!(e.error, "States.IntrinsicFailure");
     }
 
@@ -193,14 +198,23 @@ mod tests {
     fn result_and_io_paths() {
         let input = json!({"a": 1});
         assert_eq!(apply_result_path(None, &input, json!(2)).unwrap(), json!(2));
-        assert_eq!(apply_result_path(Some(&Value::Null), &input, json!(2)).unwrap(), input);
+        assert_eq!(
+            apply_result_path(Some(&Value::Null), &input, json!(2)).unwrap(),
+            input
+        );
         assert_eq!(
             apply_result_path(Some(&json!("$.r")), &input, json!(2)).unwrap(),
             json!({"a": 1, "r": 2})
         );
         let ctx = json!({});
-        assert_eq!(apply_path("InputPath", Some(&json!("$.a")), &input, &ctx).unwrap(), json!(1));
-        assert_eq!(apply_path("InputPath", Some(&Value::Null), &input, &ctx).unwrap(), json!({}));
+        assert_eq!(
+            apply_path("InputPath", Some(&json!("$.a")), &input, &ctx).unwrap(),
+            json!(1)
+        );
+        assert_eq!(
+            apply_path("InputPath", Some(&Value::Null), &input, &ctx).unwrap(),
+            json!({})
+        );
         assert!(apply_path("OutputPath", Some(&json!("$.zz")), &input, &ctx).is_err());
     }
 
@@ -214,8 +228,14 @@ mod tests {
         let j = json!({"IntervalSeconds": 4, "JitterStrategy": "FULL"});
         assert_eq!(backoff(&j, 1, 0.5), 2.0);
         assert!(error_matches(&json!(["States.ALL"]), "Custom"));
-        assert!(error_matches(&json!(["States.TaskFailed"]), "Lambda.Unknown"));
-        assert!(!error_matches(&json!(["States.TaskFailed"]), "States.Timeout"));
+        assert!(error_matches(
+            &json!(["States.TaskFailed"]),
+            "Lambda.Unknown"
+        ));
+        assert!(!error_matches(
+            &json!(["States.TaskFailed"]),
+            "States.Timeout"
+        ));
         assert!(error_matches(&json!(["A", "B"]), "B"));
         assert!(!error_matches(&json!(["A"]), "B"));
     }

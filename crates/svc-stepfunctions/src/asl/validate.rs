@@ -161,11 +161,19 @@ fn machine(doc: &Value, at: &str, out: &mut Vec<Diagnostic>, names: &mut HashSet
         return;
     }
     let Some(states) = o.get("States").and_then(Value::as_object) else {
-        schema(out, "Value must be an object".into(), format!("{at}/States"));
+        schema(
+            out,
+            "Value must be an object".into(),
+            format!("{at}/States"),
+        );
         return;
     };
     let Some(start) = o.get("StartAt").and_then(Value::as_str) else {
-        schema(out, "Value must be a string".into(), format!("{at}/StartAt"));
+        schema(
+            out,
+            "Value must be a string".into(),
+            format!("{at}/StartAt"),
+        );
         return;
     };
     if !states.contains_key(start) {
@@ -176,7 +184,7 @@ fn machine(doc: &Value, at: &str, out: &mut Vec<Diagnostic>, names: &mut HashSet
         });
     }
     if let Some(t) = o.get("TimeoutSeconds") {
-        if !t.as_u64().is_some_and(|x| x > 0) {
+        if t.as_u64().is_none_or(|x| x == 0) {
             schema(
                 out,
                 "Value should be a positive integer".into(),
@@ -264,13 +272,21 @@ fn check_path(out: &mut Vec<Diagnostic>, st: &Value, field: &str, at: &str, refe
                     code: "SCHEMA_VALIDATION_FAILED",
                     message: format!(
                         "The value for the field '{field}' must be a valid {}",
-                        if reference { "ReferencePath" } else { "JSONPath" }
+                        if reference {
+                            "ReferencePath"
+                        } else {
+                            "JSONPath"
+                        }
                     ),
                     location: format!("{at}/{field}"),
                 })
             }
         }
-        Some(_) => schema(out, "Value must be a string".into(), format!("{at}/{field}")),
+        Some(_) => schema(
+            out,
+            "Value must be a string".into(),
+            format!("{at}/{field}"),
+        ),
     }
 }
 
@@ -392,7 +408,10 @@ fn state(
         if has_next || o.contains_key("End") {
             schema(
                 out,
-                format!("Field '{}' is not supported", if has_next { "Next" } else { "End" }),
+                format!(
+                    "Field '{}' is not supported",
+                    if has_next { "Next" } else { "End" }
+                ),
                 format!("{at}/{}", if has_next { "Next" } else { "End" }),
             );
         }
@@ -455,18 +474,22 @@ fn state(
                 format!("{at}/Catch[{i}]"),
             );
         }
-        target(out, states, c.get("Next"), format!("{at}/Catch[{i}]/Next"), "Next");
+        target(
+            out,
+            states,
+            c.get("Next"),
+            format!("{at}/Catch[{i}]/Next"),
+            "Next",
+        );
         check_path(out, c, "ResultPath", &format!("{at}/Catch[{i}]"), true);
     }
     match ty {
-        "Task" => {
-            if !o.get("Resource").is_some_and(Value::is_string) {
-                schema(
-                    out,
-                    "These fields are required: [Resource]".into(),
-                    at.into(),
-                );
-            }
+        "Task" if !o.get("Resource").is_some_and(Value::is_string) => {
+            schema(
+                out,
+                "These fields are required: [Resource]".into(),
+                at.into(),
+            );
         }
         "Choice" => {
             match o.get("Choices").and_then(Value::as_array) {
@@ -485,7 +508,13 @@ fn state(
                                 format!("{at}/Choices[{i}]"),
                             );
                         }
-                        target(out, states, r.get("Next"), format!("{at}/Choices[{i}]/Next"), "Next");
+                        target(
+                            out,
+                            states,
+                            r.get("Next"),
+                            format!("{at}/Choices[{i}]/Next"),
+                            "Next",
+                        );
                     }
                 }
                 _ => schema(
@@ -494,7 +523,13 @@ fn state(
                     at.into(),
                 ),
             }
-            target(out, states, o.get("Default"), format!("{at}/Default"), "Default");
+            target(
+                out,
+                states,
+                o.get("Default"),
+                format!("{at}/Default"),
+                "Default",
+            );
         }
         "Wait" => {
             let n = ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"]
@@ -509,7 +544,7 @@ fn state(
                 );
             }
             if let Some(s) = o.get("Seconds") {
-                if !s.as_u64().is_some() {
+                if s.as_u64().is_none() {
                     schema(
                         out,
                         "Value should be a non-negative integer".into(),
@@ -521,7 +556,8 @@ fn state(
                 if t.as_str().and_then(super::choice::timestamp).is_none() {
                     schema(
                         out,
-                        "The value of the field 'Timestamp' must be a valid ISO 8601 timestamp".into(),
+                        "The value of the field 'Timestamp' must be a valid ISO 8601 timestamp"
+                            .into(),
                         format!("{at}/Timestamp"),
                     );
                 }
@@ -584,7 +620,10 @@ mod tests {
     #[test]
     fn reports_aws_codes() {
         assert_eq!(codes("{"), vec!["INVALID_JSON_DESCRIPTION"]);
-        assert_eq!(codes(r#"{"StartAt":"A"}"#), vec!["SCHEMA_VALIDATION_FAILED"]);
+        assert_eq!(
+            codes(r#"{"StartAt":"A"}"#),
+            vec!["SCHEMA_VALIDATION_FAILED"]
+        );
         assert_eq!(
             codes(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}"#),
             vec!["MISSING_TRANSITION_TARGET"]
@@ -594,7 +633,9 @@ mod tests {
             vec!["SCHEMA_VALIDATION_FAILED"]
         );
         assert_eq!(
-            codes(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true},"B":{"Type":"Succeed"}}}"#),
+            codes(
+                r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true},"B":{"Type":"Succeed"}}}"#
+            ),
             vec!["UNREACHABLE_STATE"]
         );
         assert_eq!(
