@@ -568,3 +568,95 @@ def test_state_survives_restart_and_kill9_and_waits_resume(sfn, client, overcast
     sfn.send_task_success(taskToken=token, output='{"after": "restart"}')
     d = wait_done(sfn, token_ex)
     assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"after": "restart"}
+
+
+def test_test_state_inspection_mock_and_catch(client):
+    # TestState, like StartSyncExecution, has the `sync-` host prefix.
+    sfn = client("stepfunctions", config=Config(inject_host_prefix=False))
+    fn = python_function(client, LAMBDA_OK)
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "InputPath": "$.order",
+            "Parameters": {"FunctionName": fn, "Payload": {"n.$": "$.qty"}},
+            "ResultSelector": {"doubled.$": "$.Payload.doubled"}, "ResultPath": "$.result", "Next": "Ship"}
+    r = sfn.test_state(definition=json.dumps(task), roleArn=ROLE, input=json.dumps({"order": {"qty": 4}}),
+                       inspectionLevel="DEBUG")
+    assert r["status"] == "SUCCEEDED" and r["nextState"] == "Ship"
+    assert json.loads(r["output"]) == {"order": {"qty": 4}, "result": {"doubled": 8}}
+    d = r["inspectionData"]
+    assert json.loads(d["afterInputPath"]) == {"qty": 4}
+    assert json.loads(d["afterParameters"])["Payload"] == {"n": 4}
+    assert json.loads(d["afterResultSelector"]) == {"doubled": 8}
+    assert "inspectionData" not in sfn.test_state(definition=json.dumps(task), roleArn=ROLE,
+                                                  input=json.dumps({"order": {"qty": 1}}))
+    caught = dict(task, Catch=[{"ErrorEquals": ["Oops"], "ResultPath": "$.err", "Next": "Handle"}])
+    r = sfn.test_state(definition=json.dumps(caught), roleArn=ROLE, input=json.dumps({"order": {"qty": 1}}),
+                       mock={"errorOutput": {"error": "Oops", "cause": "mocked"}})
+    assert r["status"] == "CAUGHT_ERROR" and r["nextState"] == "Handle" and r["error"] == "Oops"
+    retried = dict(task, Retry=[{"ErrorEquals": ["States.ALL"]}])
+    r = sfn.test_state(definition=json.dumps(retried), roleArn=ROLE, input=json.dumps({"order": {"qty": 1}}),
+                       mock={"errorOutput": {"error": "Oops", "cause": "mocked"}})
+    assert r["status"] == "RETRIABLE"
+    r = sfn.test_state(definition=json.dumps(task), roleArn=ROLE, input=json.dumps({"order": {"qty": 1}}),
+                       mock={"result": json.dumps({"Payload": {"doubled": 99}})})
+    assert json.loads(r["output"])["result"] == {"doubled": 99}
+    choice = {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsPresent": True, "Next": "Yes"}], "Default": "No"}
+    assert sfn.test_state(definition=json.dumps(choice), roleArn=ROLE, input='{"x": 1}')["nextState"] == "Yes"
+    r = sfn.test_state(definition=json.dumps({"Type": "Fail", "Error": "E", "Cause": "C"}), roleArn=ROLE)
+    assert r["status"] == "FAILED" and r["error"] == "E"
+    assert code(sfn.test_state, definition=json.dumps({"Type": "Nope"}), roleArn=ROLE)[0] == "InvalidDefinition"
+
+
+def test_logging_to_cloudwatch_logs_and_status_change_events(sfn, client):
+    logs, events, sqs = client("logs"), client("events"), client("sqs")
+    group = "/aws/vendedlogs/states/" + uniq("g")
+    logs.create_log_group(logGroupName=group)
+    garn = f"arn:aws:logs:us-east-1:000000000000:log-group:{group}:*"
+    url = sqs.create_queue(QueueName=uniq("status"))["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = machine(sfn, {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Bad", "Cause": "why"}}},
+                  loggingConfiguration={"level": "ERROR", "includeExecutionData": True,
+                                        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": garn}}]})
+    assert sfn.describe_state_machine(stateMachineArn=arn)["loggingConfiguration"]["level"] == "ERROR"
+    rule = uniq("r")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+                                                       "detail": {"stateMachineArn": [arn]}}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": qarn}])
+    ex = sfn.start_execution(stateMachineArn=arn, input='{"k": 1}')["executionArn"]
+    assert wait_done(sfn, ex)["status"] == "FAILED"
+    found = []
+    deadline = time.time() + 10
+    while time.time() < deadline and not found:
+        found = logs.filter_log_events(logGroupName=group)["events"]
+        time.sleep(0.1)
+    records = [json.loads(e["message"]) for e in found]
+    assert [r["type"] for r in records] == ["ExecutionFailed"]
+    assert records[0]["execution_arn"] == ex and records[0]["details"]["error"] == "Bad"
+    assert found[0]["logStreamName"].startswith("states/")
+    msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
+    event = json.loads(msgs[0]["Body"])
+    assert event["source"] == "aws.states" and event["detail"]["status"] == "FAILED"
+    assert event["detail"]["executionArn"] == ex and event["resources"] == [ex]
+    assert code(machine, sfn, PASS, loggingConfiguration={"level": "ALL"})[0] == "InvalidLoggingConfiguration"
+
+
+def test_timeouts_and_heartbeats_on_the_virtual_clock(sfn, client, overcast):
+    act = sfn.create_activity(name=uniq("slow"))["activityArn"]
+    arn = machine(sfn, {"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": act, "HeartbeatSeconds": 60, "End": True,
+                 "Catch": [{"ErrorEquals": ["States.HeartbeatTimeout"], "ResultPath": "$.err", "Next": "Late"}]},
+        "Late": {"Type": "Pass", "End": True}}})
+    ex = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    task = sfn.get_activity_task(activityArn=act, workerName="w")
+    assert task["taskToken"]
+    time.sleep(0.2)
+    overcast.clock(advance=61)
+    d = wait_done(sfn, ex)
+    assert d["status"] == "SUCCEEDED" and json.loads(d["output"])["err"]["Error"] == "States.HeartbeatTimeout"
+    assert "ActivityTimedOut" in types(sfn, ex)
+    assert code(sfn.send_task_success, taskToken=task["taskToken"], output="{}")[0] == "TaskDoesNotExist"
+
+    whole = machine(sfn, {"TimeoutSeconds": 100, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1000, "End": True}}})
+    ex = sfn.start_execution(stateMachineArn=whole)["executionArn"]
+    time.sleep(0.2)
+    overcast.clock(advance=101)
+    d = wait_done(sfn, ex)
+    assert d["status"] == "TIMED_OUT" and types(sfn, ex)[-1] == "ExecutionTimedOut"

@@ -17,6 +17,7 @@ use crate::{Shared, StepFunctions};
 /// Called when an execution reaches a terminal status.
 pub fn finished(shared: &Arc<Shared>, account: &str, region: &str, arn: &str) {
     let _ = shared.finished.send(arn.to_string());
+    crate::logging::flush(shared, account, region, arn);
     crate::integrations_status_event(shared, account, region, arn);
 }
 

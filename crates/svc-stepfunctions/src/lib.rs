@@ -14,10 +14,12 @@ pub mod activities;
 pub mod asl;
 pub mod error;
 pub mod executions;
+pub mod logging;
 pub mod machines;
 pub mod runtime;
 pub mod state;
 pub mod tasks;
+pub mod testing;
 
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -181,12 +183,20 @@ impl Service for StepFunctions {
         "SendTaskSuccess" => activities::send_task_success,
         "SendTaskFailure" => activities::send_task_failure,
         "SendTaskHeartbeat" => activities::send_task_heartbeat,
+        "TestState" => testing::test_state,
     }
 }
 
+/// Fabric topic of service events for the default EventBridge bus (see svc-events'
+/// `integrations`).
+pub const SERVICE_EVENTS_TOPIC: &str = "events:put";
+
 /// Publishes "Step Functions Execution Status Change" (source `aws.states`) to the default
-/// EventBridge bus when an execution ends; best effort (EventBridge may be disabled).
+/// EventBridge bus when a standard execution ends, through the event fabric.
 pub fn integrations_status_event(shared: &Arc<Shared>, account: &str, region: &str, arn: &str) {
+    if !shared.core.fabric.wants(SERVICE_EVENTS_TOPIC) {
+        return;
+    }
     let Some(e) = shared
         .regions
         .get(account, region)
@@ -200,25 +210,24 @@ pub fn integrations_status_event(shared: &Arc<Shared>, account: &str, region: &s
     if e.kind == "EXPRESS" {
         return;
     }
-    let ctx = shared.background_ctx(account, region);
-    let services = shared.core.services.clone();
     let detail = serde_json::json!({
         "executionArn": e.arn, "stateMachineArn": e.machine_arn, "name": e.name,
         "status": e.status,
         "startDate": (e.start_date * 1000.0) as i64,
         "stopDate": e.stop_date.map(|s| (s * 1000.0) as i64),
         "input": e.input, "output": e.output, "error": e.error, "cause": e.cause,
-        "inputDetails": {"included": true}, "outputDetails": e.output.as_ref().map(|_| serde_json::json!({"included": true})),
+        "inputDetails": {"included": true},
+        "outputDetails": e.output.as_ref().map(|_| serde_json::json!({"included": true})),
     });
-    let entry = serde_json::json!({"Entries": [{
-        "Source": "aws.states",
-        "DetailType": "Step Functions Execution Status Change",
-        "Resources": [e.arn],
-        "Detail": detail.to_string(),
-    }]});
-    tokio::spawn(async move {
-        let _ = services
-            .call_value(&ctx, "events", "PutEvents", entry)
-            .await;
+    shared.core.fabric.publish(overcast_core::fabric::Event {
+        topic: SERVICE_EVENTS_TOPIC,
+        account_id: account.to_string(),
+        region: region.to_string(),
+        detail: serde_json::json!({
+            "source": "aws.states",
+            "detail-type": "Step Functions Execution Status Change",
+            "resources": [e.arn],
+            "detail": detail,
+        }),
     });
 }

@@ -52,8 +52,11 @@ pub struct Resume {
     pub record: Value,
 }
 
+/// Largest state output, in bytes (256 KiB).
+pub const MAX_PAYLOAD: usize = 256 * 1024;
+
 /// A state's outcome: output and next state (None = end).
-type Step = Result<(Value, Option<String>), Failure>;
+pub(crate) type Step = Result<(Value, Option<String>), Failure>;
 
 /// Starts (or resumes) execution `arn` on the async runtime.
 pub fn spawn(shared: &Arc<Shared>, account: &str, region: &str, arn: &str) {
@@ -63,7 +66,23 @@ pub fn spawn(shared: &Arc<Shared>, account: &str, region: &str, arn: &str) {
     let s = shared.clone();
     let key = arn.to_string();
     let handle = tokio::spawn(async move {
+        let express = ex.express;
+        let (shared, account, region, arn) = (
+            ex.shared.clone(),
+            ex.account.clone(),
+            ex.region.clone(),
+            ex.arn.clone(),
+        );
         run(ex).await;
+        // Express executions keep no record once they end (AWS reports them in logs only).
+        if express {
+            shared
+                .regions
+                .get(&account, &region)
+                .write()
+                .executions
+                .remove(&arn);
+        }
     });
     let mut running = s.running.lock().unwrap_or_else(|e| e.into_inner());
     if !handle.is_finished() {
@@ -379,6 +398,18 @@ pub fn run_states(
             };
             let (outcome, last) = run_state(cx, input.clone(), prev).await;
             prev = last;
+            let outcome = outcome.and_then(|(output, next)| {
+                if output.to_string().len() > MAX_PAYLOAD {
+                    Err(Failure::new(
+                        "States.DataLimitExceeded",
+                        format!(
+                            "The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."
+                        ),
+                    ))
+                } else {
+                    Ok((output, next))
+                }
+            });
             match outcome {
                 Ok((output, next)) => {
                     if ty != "Fail" {
@@ -435,7 +466,7 @@ impl StateCx {
     }
 }
 
-fn run_state(cx: StateCx, raw: Value, prev: i64) -> Fut<(Step, i64)> {
+pub(crate) fn run_state(cx: StateCx, raw: Value, prev: i64) -> Fut<(Step, i64)> {
     Box::pin(async move {
         let ty = cx.st["Type"].as_str().unwrap_or_default().to_string();
         match ty.as_str() {
@@ -460,7 +491,7 @@ fn run_state(cx: StateCx, raw: Value, prev: i64) -> Fut<(Step, i64)> {
     })
 }
 
-fn pass(cx: &StateCx, raw: Value) -> Step {
+pub(crate) fn pass(cx: &StateCx, raw: Value) -> Step {
     let c = cx.context(0, None);
     let effective = payload::apply_path("InputPath", cx.st.get("InputPath"), &raw, &c)?;
     let result = if let Some(r) = cx.st.get("Result") {
@@ -475,7 +506,7 @@ fn pass(cx: &StateCx, raw: Value) -> Step {
     Ok((out, cx.next()))
 }
 
-fn choose(cx: &StateCx, raw: Value) -> Step {
+pub(crate) fn choose(cx: &StateCx, raw: Value) -> Step {
     let c = cx.context(0, None);
     let effective = payload::apply_path("InputPath", cx.st.get("InputPath"), &raw, &c)?;
     let mut next = None;
@@ -498,7 +529,7 @@ fn choose(cx: &StateCx, raw: Value) -> Step {
     Ok((out, Some(next)))
 }
 
-fn fail(cx: &StateCx, raw: &Value) -> Failure {
+pub(crate) fn fail(cx: &StateCx, raw: &Value) -> Failure {
     let c = cx.context(0, None);
     let field = |lit: &str, path: &str| -> Option<String> {
         if let Some(s) = cx.st[lit].as_str() {
