@@ -345,7 +345,8 @@ def test_wait_for_task_token_with_sqs(sfn, client):
     sfn.send_task_success(taskToken=bodies[7], output=json.dumps({"approved": True}))
     d = wait_done(sfn, ok)
     assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"order": 7, "approval": {"approved": True}}
-    assert "TaskSubmitted" not in types(sfn, ok) or True
+    t = types(sfn, ok)
+    assert t.index("TaskScheduled") < t.index("TaskStarted") < t.index("TaskSubmitted") < t.index("TaskSucceeded")
     sfn.send_task_failure(taskToken=bodies[8], error="Rejected", cause="no stock")
     d = wait_done(sfn, bad)
     assert d["status"] == "FAILED" and d["error"] == "Rejected" and d["cause"] == "no stock"
@@ -660,3 +661,61 @@ def test_timeouts_and_heartbeats_on_the_virtual_clock(sfn, client, overcast):
     overcast.clock(advance=101)
     d = wait_done(sfn, ex)
     assert d["status"] == "TIMED_OUT" and types(sfn, ex)[-1] == "ExecutionTimedOut"
+
+
+def test_distributed_map_reads_s3_writes_results_and_lists_map_runs(sfn, client):
+    s3 = client("s3")
+    bucket = uniq("items")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="people.csv", Body=b"id,name\n1,ada\n2,bob\n3,cy\n")
+    arn = machine(sfn, {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "Label": "People", "MaxConcurrency": 2,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                       "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+                       "Parameters": {"Bucket.$": "$.bucket", "Key": "people.csv"}},
+        "ItemSelector": {"who.$": "$$.Map.Item.Value.name", "i.$": "$$.Map.Item.Index"},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Hi", "States": {"Hi": {"Type": "Pass",
+                              "Parameters": {"msg.$": "States.Format('hi {}', $.who)", "i.$": "$.i"}, "End": True}}},
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": bucket, "Prefix": "out"}},
+        "End": True}}})
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"bucket": bucket}))["executionArn"]
+    d = wait_done(sfn, ex)
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert out["ResultWriterDetails"]["Bucket"] == bucket
+    runs = sfn.list_map_runs(executionArn=ex)["mapRuns"]
+    assert len(runs) == 1 and out["MapRunArn"] == runs[0]["mapRunArn"] and ":mapRun:" in runs[0]["mapRunArn"]
+    run = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
+    assert run["status"] == "SUCCEEDED" and run["executionArn"] == ex and run["maxConcurrency"] == 2
+    assert run["itemCounts"]["total"] == 3 and run["itemCounts"]["succeeded"] == 3
+    assert run["executionCounts"]["succeeded"] == 3
+    children = sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]
+    assert len(children) == 3 and all(c["status"] == "SUCCEEDED" for c in children)
+    assert ex not in [c["executionArn"] for c in children]
+    assert all(e["executionArn"] not in {c["executionArn"] for c in children}
+               for e in sfn.list_executions(stateMachineArn=arn)["executions"])
+    outputs = sorted(json.loads(sfn.describe_execution(executionArn=c["executionArn"])["output"])["msg"] for c in children)
+    assert outputs == ["hi ada", "hi bob", "hi cy"]
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=out["ResultWriterDetails"]["Key"])["Body"].read())
+    key = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
+    written = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert sorted(json.loads(w["Output"])["i"] for w in written) == [0, 1, 2]
+    t = types(sfn, ex)
+    assert "MapRunStarted" in t and "MapRunSucceeded" in t
+    sfn.update_map_run(mapRunArn=run["mapRunArn"], maxConcurrency=5, toleratedFailureCount=1)
+    assert sfn.describe_map_run(mapRunArn=run["mapRunArn"])["maxConcurrency"] == 5
+
+    # Failures beyond the tolerated threshold fail the Map state.
+    failing = machine(sfn, {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "ToleratedFailureCount": 1,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Check", "States": {
+                              "Check": {"Type": "Choice", "Choices": [{"Variable": "$.Items[0].ok", "BooleanEquals": True, "Next": "Fine"}], "Default": "Bad"},
+                              "Fine": {"Type": "Succeed"}, "Bad": {"Type": "Fail", "Error": "ItemFailed"}}},
+        "ItemBatcher": {"MaxItemsPerBatch": 1}, "ItemSelector": {"ok.$": "$$.Map.Item.Value"},
+        "End": True}}})
+    d = wait_done(sfn, sfn.start_execution(stateMachineArn=failing, input=json.dumps([True, False, True]))["executionArn"])
+    assert d["status"] == "SUCCEEDED", d
+    d = wait_done(sfn, sfn.start_execution(stateMachineArn=failing, input=json.dumps([False, False, True]))["executionArn"])
+    assert d["status"] == "FAILED" and d["error"] == "States.ExceedToleratedFailureThreshold"

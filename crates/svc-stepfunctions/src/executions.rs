@@ -155,6 +155,7 @@ fn new_execution(
         resume: None,
         redrive_count: 0,
         redrive_date: None,
+        map_run: None,
     }
 }
 
@@ -275,7 +276,7 @@ pub(crate) async fn describe_execution(
         "error": e.error, "cause": e.cause, "traceHeader": e.trace_header,
         "stateMachineVersionArn": e.version_arn, "stateMachineAliasArn": e.alias_arn,
         "redriveCount": e.redrive_count, "redriveDate": e.redrive_date,
-        "redriveStatus": redrive_status(&e),
+        "redriveStatus": redrive_status(&e), "mapRunArn": e.map_run,
     }))
 }
 
@@ -302,32 +303,44 @@ pub(crate) async fn list_executions(
     ctx: &RequestContext,
     i: ListIn,
 ) -> SfnResult<Value> {
-    if i.map_run_arn.is_some() {
-        return Err(SfnError::ResourceNotFound(
-            "Resource not found: distributed map runs are not supported".into(),
-        ));
-    }
-    let arn = i.state_machine_arn.unwrap_or_default();
-    check_arn(&arn, "stateMachine")?;
     let region = svc.region(ctx);
     let r = region.read();
-    let (machine, q) = split_qualified(&arn);
-    let m = r.machines.get(&machine).ok_or_else(|| {
-        SfnError::StateMachineDoesNotExist(format!("State Machine Does Not Exist: '{arn}'"))
-    })?;
-    if m.kind == "EXPRESS" {
-        return Err(SfnError::StateMachineTypeNotSupported(
-            "This operation is not supported by this type of state machine".into(),
-        ));
-    }
+    let (machine, q, run) = match &i.map_run_arn {
+        Some(run) => {
+            if !r.map_runs.contains_key(run) {
+                return Err(SfnError::ResourceNotFound(format!(
+                    "Resource not found: '{run}'"
+                )));
+            }
+            (String::new(), None, Some(run.clone()))
+        }
+        None => {
+            let arn = i.state_machine_arn.clone().unwrap_or_default();
+            check_arn(&arn, "stateMachine")?;
+            let (machine, q) = split_qualified(&arn);
+            let m = r.machines.get(&machine).ok_or_else(|| {
+                SfnError::StateMachineDoesNotExist(format!("State Machine Does Not Exist: '{arn}'"))
+            })?;
+            if m.kind == "EXPRESS" {
+                return Err(SfnError::StateMachineTypeNotSupported(
+                    "This operation is not supported by this type of state machine".into(),
+                ));
+            }
+            (machine, q.map(|_| arn), None)
+        }
+    };
     let mut all: Vec<&Execution> = r
         .executions
         .values()
-        .filter(|e| e.machine_arn == machine)
+        .filter(|e| match &run {
+            Some(run) => e.map_run.as_deref() == Some(run.as_str()),
+            None => e.machine_arn == machine && e.map_run.is_none(),
+        })
         .filter(|e| match &q {
             None => true,
-            Some(_) => {
-                e.version_arn.as_deref() == Some(&arn) || e.alias_arn.as_deref() == Some(&arn)
+            Some(arn) => {
+                e.version_arn.as_deref() == Some(arn.as_str())
+                    || e.alias_arn.as_deref() == Some(arn.as_str())
             }
         })
         .filter(|e| i.status_filter.as_deref().is_none_or(|s| s == e.status))
@@ -350,6 +363,7 @@ pub(crate) async fn list_executions(
                 "status": e.status, "startDate": e.start_date, "stopDate": e.stop_date,
                 "stateMachineVersionArn": e.version_arn, "stateMachineAliasArn": e.alias_arn,
                 "redriveCount": e.redrive_count, "redriveDate": e.redrive_date,
+                "mapRunArn": e.map_run,
             })
         })
         .collect();
@@ -427,6 +441,7 @@ pub(crate) async fn stop_execution(
     if saved.kind != "EXPRESS" {
         svc.persist.executions.put(&saved.arn, &saved)?;
     }
+    abort_map_runs(svc, ctx, &saved.arn)?;
     finished(&svc.shared, &ctx.account_id, &ctx.region, &saved.arn);
     Ok(json!({"stopDate": ctx.now}))
 }
@@ -473,6 +488,9 @@ pub(crate) async fn redrive_execution(
             )));
         };
         x.status = "RUNNING".into();
+        if let Some(r) = &mut x.resume {
+            r["redrive"] = json!(true);
+        }
         x.redrive_count += 1;
         x.redrive_date = Some(ctx.now);
         x.stop_date = None;
@@ -488,4 +506,38 @@ pub(crate) async fn redrive_execution(
     svc.persist.executions.put(&saved.arn, &saved)?;
     runtime::spawn(&svc.shared, &ctx.account_id, &ctx.region, &saved.arn);
     Ok(json!({"redriveDate": ctx.now}))
+}
+
+/// Aborts the map runs of a stopped execution and their running children.
+fn abort_map_runs(svc: &StepFunctions, ctx: &RequestContext, parent: &str) -> SfnResult<()> {
+    let region = svc.region(ctx);
+    let mut w = region.write();
+    let runs: Vec<String> = w
+        .map_runs
+        .values()
+        .filter(|r| r.execution_arn == parent && r.status == "RUNNING")
+        .map(|r| r.arn.clone())
+        .collect();
+    for run in runs {
+        let children: Vec<String> = w
+            .executions
+            .values()
+            .filter(|e| e.map_run.as_deref() == Some(run.as_str()) && e.status == "RUNNING")
+            .map(|e| e.arn.clone())
+            .collect();
+        for c in &children {
+            if let Some(e) = w.executions.get_mut(c) {
+                e.status = "ABORTED".into();
+                e.stop_date = Some(ctx.now);
+                svc.persist.executions.put(c, e)?;
+            }
+        }
+        if let Some(r) = w.map_runs.get_mut(&run) {
+            r.status = "ABORTED".into();
+            r.stop_date = Some(ctx.now);
+            r.executions_aborted += children.len() as u64;
+            svc.persist.map_runs.put(&run, r)?;
+        }
+    }
+    Ok(())
 }

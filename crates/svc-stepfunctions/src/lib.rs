@@ -12,6 +12,7 @@
 
 pub mod activities;
 pub mod asl;
+pub mod distributed;
 pub mod error;
 pub mod executions;
 pub mod logging;
@@ -87,9 +88,17 @@ impl StepFunctions {
         load!(versions, versions);
         load!(aliases, aliases);
         load!(activities, activities);
+        load!(map_runs, map_runs);
         let mut resume = Vec::new();
-        for (_, x) in shared.persist.executions.load() {
-            if let Some((r, a)) = arn_scope(&x.arn) {
+        for (_, mut x) in shared.persist.executions.load() {
+            let arn = x.arn.clone();
+            if let Some((r, a)) = arn_scope(&arn) {
+                if x.status == "RUNNING" && x.map_run.is_some() {
+                    // Children of an interrupted map run: the parent re-runs its Map state.
+                    x.status = "ABORTED".into();
+                    x.stop_date = Some(core.clock.now());
+                    let _ = shared.persist.executions.put(&x.arn, &x);
+                }
                 if x.status == "RUNNING" {
                     resume.push((a.to_string(), r.to_string(), x.arn.clone()));
                 }
@@ -184,6 +193,9 @@ impl Service for StepFunctions {
         "SendTaskFailure" => activities::send_task_failure,
         "SendTaskHeartbeat" => activities::send_task_heartbeat,
         "TestState" => testing::test_state,
+        "DescribeMapRun" => distributed::describe_map_run,
+        "ListMapRuns" => distributed::list_map_runs,
+        "UpdateMapRun" => distributed::update_map_run,
     }
 }
 

@@ -127,6 +127,11 @@ impl Exec {
         self.shared.core.clock.now()
     }
 
+    /// Reads or changes the execution record.
+    pub fn with_record<R>(&self, f: impl FnOnce(&mut Execution) -> R) -> Option<R> {
+        self.with(f)
+    }
+
     fn with<R>(&self, f: impl FnOnce(&mut Execution) -> R) -> Option<R> {
         let r = self.shared.regions.get(&self.account, &self.region);
         let mut w = r.write();
@@ -372,7 +377,10 @@ pub fn run_states(
             };
             let ty = st["Type"].as_str().unwrap_or("Pass").to_string();
             let entered = ex.now();
-            let this_resume = resume.take();
+            // A redrive resumes at the failed state and enters it again.
+            let this_resume = resume
+                .take()
+                .filter(|r| r.record.get("redrive") != Some(&Value::Bool(true)));
             if top && this_resume.is_none() {
                 ex.checkpoint(json!({"state": name, "input": input}));
             }
@@ -631,6 +639,9 @@ async fn with_retry(cx: StateCx, raw: Value, prev: i64) -> (Step, i64) {
                 let (r, last) = match ty.as_str() {
                     "Task" => crate::tasks::run_task(cx.clone(), effective, retry, prev).await,
                     "Parallel" => parallel(cx.clone(), effective, retry, prev).await,
+                    _ if crate::distributed::is_distributed(&cx.st) => {
+                        crate::distributed::run(cx.clone(), effective, retry, prev).await
+                    }
                     _ => map_state(cx.clone(), effective, retry, prev).await,
                 };
                 prev = last;

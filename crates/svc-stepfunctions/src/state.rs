@@ -153,6 +153,46 @@ pub struct Execution {
     /// Last redrive, epoch seconds.
     #[serde(default)]
     pub redrive_date: Option<f64>,
+    /// The map run this execution is a child of (distributed Map).
+    #[serde(default)]
+    pub map_run: Option<String>,
+}
+
+/// A distributed Map run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MapRun {
+    /// ARN.
+    pub arn: String,
+    /// The parent execution.
+    pub execution_arn: String,
+    /// RUNNING | SUCCEEDED | FAILED | ABORTED.
+    pub status: String,
+    /// Epoch seconds.
+    pub start_date: f64,
+    /// Epoch seconds.
+    #[serde(default)]
+    pub stop_date: Option<f64>,
+    /// MaxConcurrency (0 = no limit).
+    pub max_concurrency: u64,
+    /// ToleratedFailurePercentage.
+    pub tolerated_failure_percentage: f64,
+    /// ToleratedFailureCount.
+    pub tolerated_failure_count: u64,
+    /// Items in all.
+    pub items_total: u64,
+    /// Items whose child execution succeeded.
+    pub items_succeeded: u64,
+    /// Items whose child execution failed.
+    pub items_failed: u64,
+    /// Child executions in all.
+    pub executions_total: u64,
+    /// Child executions that succeeded.
+    pub executions_succeeded: u64,
+    /// Child executions that failed.
+    pub executions_failed: u64,
+    /// Child executions aborted.
+    #[serde(default)]
+    pub executions_aborted: u64,
 }
 
 /// An activity.
@@ -182,6 +222,8 @@ pub struct Inner {
     pub executions: BTreeMap<String, Execution>,
     /// Activities by ARN.
     pub activities: BTreeMap<String, Activity>,
+    /// Distributed Map runs by ARN.
+    pub map_runs: BTreeMap<String, MapRun>,
 }
 
 /// State of one (account, region).
@@ -215,6 +257,8 @@ pub struct Persist {
     pub executions: Table<Execution>,
     /// Activities.
     pub activities: Table<Activity>,
+    /// Map runs.
+    pub map_runs: Table<MapRun>,
 }
 
 impl Persist {
@@ -225,7 +269,8 @@ impl Persist {
             versions: Table::new(store.clone(), "stepfunctions/versions"),
             aliases: Table::new(store.clone(), "stepfunctions/aliases"),
             executions: Table::new(store.clone(), "stepfunctions/executions"),
-            activities: Table::new(store, "stepfunctions/activities"),
+            activities: Table::new(store.clone(), "stepfunctions/activities"),
+            map_runs: Table::new(store, "stepfunctions/map-runs"),
         }
     }
 }

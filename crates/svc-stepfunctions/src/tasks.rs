@@ -175,6 +175,11 @@ pub async fn run_task(
             )),
         );
     }
+    // The token is forgotten however the task ends (including StopExecution's abort).
+    let _guard = token
+        .as_ref()
+        .map(|t| TokenGuard(&ex.shared.tokens, t.clone()));
+    let submitted = std::sync::atomic::AtomicI64::new(p);
     let work = async {
         if let Some(tok) = &token {
             let reg = ex.shared.tokens.register(tok, &ex.arn, cx.ex_now(), None);
@@ -182,11 +187,15 @@ pub async fn run_task(
                 ex.checkpoint(json!({"state": cx.name, "input": cx_raw_input(&cx), "token": tok}));
             }
             if resumed_token.is_none() {
-                integrate(&cx, &rtype, &base_action, &params, Pattern::Request).await?;
+                let out = integrate(&cx, &rtype, &base_action, &params, Pattern::Request).await?;
+                let id = ex.event(
+                    "TaskSubmitted",
+                    p,
+                    Some(("taskSubmittedEventDetails", json!({"resourceType": rtype, "resource": action, "output": out.to_string(), "outputDetails": {"truncated": false}}))),
+                );
+                submitted.store(id, std::sync::atomic::Ordering::Relaxed);
             }
-            let r = wait_token(&cx, reg, heartbeat).await;
-            ex.shared.tokens.remove(tok);
-            r
+            wait_token(&cx, reg, heartbeat).await
         } else {
             integrate(&cx, &rtype, &base_action, &params, pattern).await
         }
@@ -198,9 +207,7 @@ pub async fn run_task(
         },
         None => work.await,
     };
-    if let (Some(tok), Err(_)) = (&token, &r) {
-        ex.shared.tokens.remove(tok);
-    }
+    let p = submitted.load(std::sync::atomic::Ordering::Relaxed);
     let p = match &r {
         Ok(v) => ex.event(
             "TaskSucceeded",
@@ -219,6 +226,15 @@ pub async fn run_task(
         ),
     };
     (r, p)
+}
+
+/// Forgets a task token when dropped.
+struct TokenGuard<'a>(&'a crate::activities::Tokens, String);
+
+impl Drop for TokenGuard<'_> {
+    fn drop(&mut self) {
+        self.0.remove(&self.1);
+    }
 }
 
 impl StateCx {
@@ -315,6 +331,7 @@ async fn activity(
         .shared
         .tokens
         .register(&token, &ex.arn, cx.ex_now(), Some((resource, input)));
+    let _guard = TokenGuard(&ex.shared.tokens, token.clone());
     if cx.top {
         ex.checkpoint(json!({"state": cx.name, "input": cx_raw_input(cx), "token": token}));
     }
@@ -340,7 +357,6 @@ async fn activity(
         },
         None => work.await,
     };
-    ex.shared.tokens.remove(&token);
     let p = match &r {
         Ok(v) => ex.event(
             "ActivitySucceeded",

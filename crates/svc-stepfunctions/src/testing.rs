@@ -119,6 +119,7 @@ pub(crate) async fn test_state(
             resume: None,
             redrive_count: 0,
             redrive_date: None,
+            map_run: None,
         },
     );
     let result = run(svc, ctx, &arn, &name, &st, input, debug, &i).await;
