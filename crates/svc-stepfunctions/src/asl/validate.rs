@@ -37,6 +37,8 @@ const TYPES: &[&str] = &[
     "Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map",
 ];
 
+/// Fields every state may have. Variables (`Assign`) and JSONata's `Arguments`/`Output` are
+/// not supported: they are reported as unsupported fields rather than silently ignored.
 const COMMON: &[&str] = &[
     "Type",
     "Comment",
@@ -45,8 +47,6 @@ const COMMON: &[&str] = &[
     "InputPath",
     "OutputPath",
     "QueryLanguage",
-    "Assign",
-    "Output",
 ];
 
 fn allowed(ty: &str) -> &'static [&'static str] {
@@ -64,7 +64,6 @@ fn allowed(ty: &str) -> &'static [&'static str] {
             "HeartbeatSeconds",
             "HeartbeatSecondsPath",
             "Credentials",
-            "Arguments",
         ],
         "Choice" => &["Choices", "Default"],
         "Wait" => &["Seconds", "Timestamp", "SecondsPath", "TimestampPath"],
@@ -77,7 +76,6 @@ fn allowed(ty: &str) -> &'static [&'static str] {
             "ResultSelector",
             "Retry",
             "Catch",
-            "Arguments",
         ],
         "Map" => &[
             "Iterator",
@@ -392,6 +390,13 @@ fn state(
         );
         return;
     }
+    if o.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
+        schema(
+            out,
+            "The value for the field 'QueryLanguage' must be 'JSONPath': Overcast does not support JSONata yet".into(),
+            format!("{at}/QueryLanguage"),
+        );
+    }
     for k in o.keys() {
         if !COMMON.contains(&k.as_str()) && !allowed(ty).contains(&k.as_str()) {
             schema(
@@ -644,6 +649,10 @@ mod tests {
         );
         assert_eq!(
             codes(r#"{"StartAt":"A","States":{"A":{"Type":"Task","End":true}}}"#),
+            vec!["SCHEMA_VALIDATION_FAILED"]
+        );
+        assert_eq!(
+            codes(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Assign":{"x":1},"End":true}}}"#),
             vec!["SCHEMA_VALIDATION_FAILED"]
         );
         assert_eq!(
