@@ -632,10 +632,16 @@ def test_logging_to_cloudwatch_logs_and_status_change_events(sfn, client):
     assert [r["type"] for r in records] == ["ExecutionFailed"]
     assert records[0]["execution_arn"] == ex and records[0]["details"]["error"] == "Bad"
     assert found[0]["logStreamName"].startswith("states/")
-    msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
-    event = json.loads(msgs[0]["Body"])
-    assert event["source"] == "aws.states" and event["detail"]["status"] == "FAILED"
-    assert event["detail"]["executionArn"] == ex and event["resources"] == [ex]
+    statuses = {}
+    deadline = time.time() + 10
+    while time.time() < deadline and len(statuses) < 2:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            event = json.loads(m["Body"])
+            assert event["source"] == "aws.states" and event["detail-type"] == "Step Functions Execution Status Change"
+            assert event["detail"]["executionArn"] == ex and event["resources"] == [ex]
+            statuses[event["detail"]["status"]] = event["detail"]
+    assert set(statuses) == {"RUNNING", "FAILED"}
+    assert statuses["FAILED"]["error"] == "Bad" and statuses["FAILED"]["stopDate"] >= statuses["RUNNING"]["startDate"]
     assert code(machine, sfn, PASS, loggingConfiguration={"level": "ALL"})[0] == "InvalidLoggingConfiguration"
 
 

@@ -243,3 +243,163 @@ pub fn integrations_status_event(shared: &Arc<Shared>, account: &str, region: &s
         }),
     });
 }
+
+#[cfg(test)]
+mod tests {
+    //! The interpreter driven through the API operations, in process.
+    use super::*;
+    use serde_json::{json, Value};
+
+    async fn call(svc: &StepFunctions, op: &'static str, input: Value) -> Result<Value, String> {
+        let ctx = RequestContext::test("stepfunctions", op);
+        svc.call(
+            &ctx,
+            op,
+            overcast_core::Input {
+                value: input,
+                body: None,
+            },
+        )
+        .await
+        .map(|o| o.value)
+        .map_err(|e| e.code.to_string())
+    }
+
+    async fn run(svc: &StepFunctions, definition: Value, input: Value) -> Value {
+        let name = format!("m{}", overcast_core::ids::alnum(8));
+        let m = call(
+            svc,
+            "CreateStateMachine",
+            json!({
+            "name": name, "definition": definition.to_string(),
+            "roleArn": "arn:aws:iam::000000000000:role/r"}),
+        )
+        .await
+        .unwrap();
+        let ex = call(
+            svc,
+            "StartExecution",
+            json!({
+            "stateMachineArn": m["stateMachineArn"], "input": input.to_string()}),
+        )
+        .await
+        .unwrap();
+        for _ in 0..500 {
+            let d = call(
+                svc,
+                "DescribeExecution",
+                json!({"executionArn": ex["executionArn"]}),
+            )
+            .await
+            .unwrap();
+            if d["status"] != "RUNNING" {
+                return d;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("execution did not finish");
+    }
+
+    fn service() -> StepFunctions {
+        let core = Core::ephemeral();
+        tokio::spawn(core.scheduler.clone().run());
+        StepFunctions::new(&core)
+    }
+
+    #[tokio::test]
+    async fn pass_choice_parallel_and_map() {
+        let svc = service();
+        let d = run(&svc, json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Parameters": {"n.$": "States.ArrayLength($.items)", "items.$": "$.items"}, "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 2, "Next": "P"}], "Default": "F"},
+            "F": {"Type": "Fail", "Error": "Few"},
+            "P": {"Type": "Parallel", "ResultPath": "$.par", "Next": "M", "Branches": [
+                {"StartAt": "X", "States": {"X": {"Type": "Pass", "Result": 1, "End": true}}},
+                {"StartAt": "Y", "States": {"Y": {"Type": "Pass", "InputPath": "$.n", "End": true}}}]},
+            "M": {"Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.sq",
+                  "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass",
+                      "Parameters": {"v.$": "$", "i.$": "$$.Map.Item.Index"}, "End": true}}}, "End": true}}}),
+            json!({"items": [5, 6, 7]})).await;
+        assert_eq!(d["status"], "SUCCEEDED", "{d}");
+        let out: Value = serde_json::from_str(d["output"].as_str().unwrap()).unwrap();
+        assert_eq!(out["par"], json!([1, 3]));
+        assert_eq!(
+            out["sq"],
+            json!([{"v": 5, "i": 0}, {"v": 6, "i": 1}, {"v": 7, "i": 2}])
+        );
+        let d = run(&svc, json!({"StartAt": "A", "States": {
+            "A": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 2, "Next": "B"}], "Default": "F"},
+            "B": {"Type": "Succeed"}, "F": {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "States.Format('n={}', $.n)"}}}),
+            json!({"n": 1, "e": "Custom.Error"})).await;
+        assert_eq!(d["status"], "FAILED");
+        assert_eq!(d["error"], "Custom.Error");
+        assert_eq!(d["cause"], "n=1");
+    }
+
+    #[tokio::test]
+    async fn retries_then_catches_integration_errors() {
+        // No SQS in this process: sendMessage fails with SQS.ServiceUnavailable.
+        let svc = service();
+        let d = run(&svc, json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                  "Parameters": {"QueueUrl": "q", "MessageBody": "m"},
+                  "Retry": [{"ErrorEquals": ["SQS.ServiceUnavailable"], "IntervalSeconds": 0, "MaxAttempts": 2}],
+                  "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.e", "Next": "Done"}], "End": true},
+            "Done": {"Type": "Pass", "End": true}}}), json!({})).await;
+        assert_eq!(d["status"], "SUCCEEDED", "{d}");
+        let out: Value = serde_json::from_str(d["output"].as_str().unwrap()).unwrap();
+        assert_eq!(out["e"]["Error"], "SQS.ServiceUnavailable");
+        let h = call(
+            &svc,
+            "GetExecutionHistory",
+            json!({"executionArn": d["executionArn"]}),
+        )
+        .await
+        .unwrap();
+        let failed = h["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "TaskFailed")
+            .count();
+        assert_eq!(failed, 3);
+        // States.Runtime is neither retried nor caught.
+        let d = run(
+            &svc,
+            json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "InputPath": "$.missing", "End": true}}}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(d["status"], "FAILED");
+        assert_eq!(d["error"], "States.Runtime");
+    }
+
+    #[tokio::test]
+    async fn errors_of_the_api() {
+        let svc = service();
+        let bad = call(
+            &svc,
+            "CreateStateMachine",
+            json!({"name": "x", "definition": "{}",
+            "roleArn": "arn:aws:iam::000000000000:role/r"}),
+        )
+        .await;
+        assert_eq!(bad.unwrap_err(), "InvalidDefinition");
+        let missing = call(
+            &svc,
+            "DescribeExecution",
+            json!({
+            "executionArn": "arn:aws:states:us-east-1:000000000000:execution:m:e"}),
+        )
+        .await;
+        assert_eq!(missing.unwrap_err(), "ExecutionDoesNotExist");
+        let token = call(
+            &svc,
+            "SendTaskSuccess",
+            json!({"taskToken": "x", "output": "{}"}),
+        )
+        .await;
+        assert_eq!(token.unwrap_err(), "InvalidToken");
+    }
+}

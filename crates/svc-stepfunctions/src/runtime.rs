@@ -257,6 +257,7 @@ pub async fn run(ex: Arc<Exec>) {
             )),
         );
         ex.save();
+        crate::integrations_status_event(&ex.shared, &ex.account, &ex.region, &ex.arn);
     }
     let resume = resume.and_then(|r| {
         Some(Resume {
