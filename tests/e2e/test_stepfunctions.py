@@ -464,7 +464,12 @@ def test_integrations_sns_events_nested_and_aws_sdk(sfn, client):
                 "ResultPath": "$.sdk", "Next": "SdkError"},
         "SdkError": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sqs:getQueueUrl",
                      "Parameters": {"QueueName": uniq("missing")},
-                     "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.sdkError", "Next": "Emit"}], "Next": "Emit"},
+                     "Catch": [{"ErrorEquals": ["Sqs.QueueDoesNotExistException"], "ResultPath": "$.sdkError", "Next": "S3Error"}],
+                     "Next": "S3Error"},
+        "S3Error": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                    "Parameters": {"Bucket": uniq("no-bucket"), "Key": "k"},
+                    "Catch": [{"ErrorEquals": ["S3.NoSuchBucketException"], "ResultPath": "$.s3Error", "Next": "Emit"}],
+                    "Next": "Emit"},
         "Emit": {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents",
                  "Parameters": {"Entries": [{"Source": "sfn.test", "DetailType": "T", "Detail": {"k": 1}}]},
                  "ResultPath": "$.events", "End": True}}}, {"who": "ada"})
@@ -473,7 +478,8 @@ def test_integrations_sns_events_nested_and_aws_sdk(sfn, client):
     assert out["sns"]["MessageId"]
     assert out["nested"] == {"out": {"child": "ada"}}
     assert out["sdk"]["type"] == "STANDARD" and child.endswith(out["sdk"]["name"])
-    assert out["sdkError"]["Error"].startswith("Sqs.")
+    assert out["sdkError"]["Error"] == "Sqs.QueueDoesNotExistException"
+    assert out["s3Error"]["Error"] == "S3.NoSuchBucketException"
     assert out["events"]["FailedEntryCount"] == 0
     msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
     assert json.loads(msgs[0]["Body"]) == {"hello": "ada"}

@@ -60,6 +60,18 @@ pub async fn run_task(
         cx.map.as_ref(),
         token.as_deref(),
     );
+    // TimeoutSecondsPath / HeartbeatSecondsPath read the state's effective input.
+    let seconds = |lit: &str, path: &str| -> Option<f64> {
+        cx.st[lit].as_f64().or_else(|| {
+            cx.st[path]
+                .as_str()
+                .and_then(crate::asl::path::Path::parse)
+                .and_then(|p| p.get(&effective))
+                .and_then(|v| v.as_f64())
+        })
+    };
+    let timeout = seconds("TimeoutSeconds", "TimeoutSecondsPath");
+    let heartbeat = seconds("HeartbeatSeconds", "HeartbeatSecondsPath");
     let params = match cx.st.get("Parameters") {
         Some(t) => match payload::template(t, &effective, &c) {
             Ok(p) => p,
@@ -67,14 +79,6 @@ pub async fn run_task(
         },
         None => effective,
     };
-    let timeout = cx.st["TimeoutSeconds"].as_f64().or_else(|| {
-        cx.st["TimeoutSecondsPath"]
-            .as_str()
-            .and_then(crate::asl::path::Path::parse)
-            .and_then(|p| p.get(&params))
-            .and_then(|v| v.as_f64())
-    });
-    let heartbeat = cx.st["HeartbeatSeconds"].as_f64();
     let ex = cx.ex.clone();
     if is_activity {
         return activity(
@@ -677,7 +681,9 @@ async fn aws_sdk(cx: &StateCx, id: &str, action: &str, params: &Value) -> Result
         .await
         .map_err(|e| {
             let code = e.code.to_string();
-            let code = if code.ends_with("Exception") || model_name == "s3" {
+            // AWS always names these `<Service>.<Error>Exception`, even where the service's
+            // own error code has no suffix (S3's NoSuchKey -> S3.NoSuchKeyException).
+            let code = if code.ends_with("Exception") {
                 code
             } else {
                 format!("{code}Exception")
