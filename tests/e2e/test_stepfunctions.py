@@ -155,8 +155,11 @@ def test_invalid_definitions_names_and_arns(sfn):
                   definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Bogus", "End": True}}}))
     assert c == "InvalidDefinition" and "SCHEMA_VALIDATION_FAILED" in msg
     c, msg = code(sfn.create_state_machine, name=uniq("sm"), roleArn=ROLE, definition=json.dumps(
-        {"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Succeed"}}}))
-    assert c == "InvalidDefinition" and "JSONata" in msg
+        {"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "ResultPath": "$.x", "End": True}}}))
+    assert c == "InvalidDefinition" and "not supported in JSONata" in msg
+    c, msg = code(sfn.create_state_machine, name=uniq("sm"), roleArn=ROLE, definition=json.dumps(
+        {"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"x": 1}, "End": True}}}))
+    assert c == "InvalidDefinition" and "Assign" in msg
     assert code(sfn.create_state_machine, name="bad name", roleArn=ROLE, definition=json.dumps(PASS))[0] == "InvalidName"
     assert code(sfn.create_state_machine, name=uniq("sm"), roleArn="role", definition=json.dumps(PASS))[0] == "InvalidArn"
     assert code(sfn.describe_state_machine, stateMachineArn="not-an-arn")[0] == "InvalidArn"
@@ -731,3 +734,31 @@ def test_distributed_map_reads_s3_writes_results_and_lists_map_runs(sfn, client)
     assert d["status"] == "SUCCEEDED", d
     d = wait_done(sfn, sfn.start_execution(stateMachineArn=failing, input=json.dumps([False, False, True]))["executionArn"])
     assert d["status"] == "FAILED" and d["error"] == "States.ExceedToleratedFailureThreshold"
+
+
+def test_jsonata_lambda_arguments_output_variables_and_task_token(sfn, client):
+    fn = python_function(client, LAMBDA_OK)
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=uniq("jsonata"))["QueueUrl"]
+    arn = machine(sfn, {"QueryLanguage": "JSONata", "StartAt": "Double", "States": {
+        "Double": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Arguments": {"FunctionName": fn, "Payload": {"n": "{% $states.input.n + 1 %}"}},
+                   "Assign": {"doubled": "{% $states.result.Payload.doubled %}"},
+                   "Output": "{% $states.input %}", "Next": "Approve"},
+        "Approve": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Arguments": {"QueueUrl": url, "MessageBody": {"token": "{% $states.context.Task.Token %}",
+                                                                   "value": "{% $doubled %}"}},
+                    "Output": {"approved": "{% $states.result.ok %}", "value": "{% $doubled %}",
+                               "label": "{% $uppercase($states.input.name) & '-' & $string($doubled) %}"},
+                    "End": True}}})
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"n": 20, "name": "ada"}))["executionArn"]
+    msgs = []
+    deadline = time.time() + 15
+    while not msgs and time.time() < deadline:
+        msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    body = json.loads(msgs[0]["Body"])
+    assert body["value"] == 42
+    sfn.send_task_success(taskToken=body["token"], output=json.dumps({"ok": True}))
+    d = wait_done(sfn, ex)
+    assert d["status"] == "SUCCEEDED", d
+    assert json.loads(d["output"]) == {"approved": True, "value": 42, "label": "ADA-42"}

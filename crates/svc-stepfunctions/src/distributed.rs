@@ -129,9 +129,15 @@ async fn read_items(
     effective: &Value,
     c: &Value,
 ) -> Result<Vec<Value>, Failure> {
-    let params = match reader.get("Parameters") {
-        Some(t) => payload::template(t, effective, c)?,
-        None => json!({}),
+    let params = if cx.jsonata() {
+        let env = cx.env(effective, c, None, None);
+        cx.field(reader.get("Arguments"), &env, effective)?
+            .unwrap_or_else(|| json!({}))
+    } else {
+        match reader.get("Parameters") {
+            Some(t) => payload::template(t, effective, c)?,
+            None => json!({}),
+        }
     };
     let resource = reader["Resource"].as_str().unwrap_or_default();
     let services = &cx.ex.shared.core.services;
@@ -238,6 +244,22 @@ pub fn run(
         let c = cx.ex.context(&cx.name, cx.entered, retry, None, None);
         let items = match cx.st.get("ItemReader") {
             Some(reader) => read_items(&cx, reader, &effective, &c).await,
+            None if cx.jsonata() => {
+                let env = cx.env(&effective, &c, None, None);
+                match cx.field(cx.st.get("Items"), &env, &effective) {
+                    Ok(Some(Value::Array(a))) => Ok(a),
+                    Ok(None) => match &effective {
+                        Value::Array(a) => Ok(a.clone()),
+                        other => Err(Failure::runtime(format!(
+                            "Items must be a JSON array, but was: {other}"
+                        ))),
+                    },
+                    Ok(Some(other)) => Err(Failure::runtime(format!(
+                        "Items must be a JSON array, but was: {other}"
+                    ))),
+                    Err(f) => Err(f),
+                }
+            }
             None => {
                 match payload::apply_path("ItemsPath", cx.st.get("ItemsPath"), &effective, &c) {
                     Ok(Value::Array(a)) => Ok(a),
@@ -257,12 +279,11 @@ pub fn run(
         for (i, item) in items.iter().enumerate() {
             let mut ic = c.clone();
             ic["Map"] = json!({"Item": {"Index": i, "Value": item}});
-            match cx.st.get("ItemSelector").or(cx.st.get("Parameters")) {
-                Some(t) => match payload::template(t, &effective, &ic) {
-                    Ok(x) => inputs.push(x),
-                    Err(f) => return (Err(f), prev),
-                },
-                None => inputs.push(item.clone()),
+            let selector = cx.st.get("ItemSelector").or(cx.st.get("Parameters"));
+            match runtime::select_item(&cx, selector, &effective, &ic) {
+                Ok(Some(x)) => inputs.push(x),
+                Ok(None) => inputs.push(item.clone()),
+                Err(f) => return (Err(f), prev),
             }
         }
         let total_items = inputs.len() as u64;

@@ -376,6 +376,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn jsonata_states_variables_and_catch() {
+        let svc = service();
+        let d = run(&svc, json!({"QueryLanguage": "JSONata", "StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"total": "{% $sum($states.input.items.price) %}", "n": 0},
+                     "Output": {"items": "{% $states.input.items %}"}, "Next": "Route"},
+            "Route": {"Type": "Choice", "Choices": [
+                {"Condition": "{% $total > 10 %}", "Next": "Each", "Assign": {"big": true}}],
+                "Default": "Small"},
+            "Small": {"Type": "Fail", "Error": "Small", "Cause": "{% 'total ' & $string($total) %}"},
+            "Each": {"Type": "Map", "Items": "{% $states.input.items %}",
+                     "ItemSelector": {"sku": "{% $states.context.Map.Item.Value.sku %}", "i": "{% $states.context.Map.Item.Index %}"},
+                     "ItemProcessor": {"StartAt": "Tag", "States": {"Tag": {"Type": "Pass",
+                         "Output": "{% $states.input.sku & '#' & $string($states.input.i) %}", "End": true}}},
+                     "Output": {"tags": "{% $states.result %}", "total": "{% $total %}", "big": "{% $big %}"},
+                     "Next": "Boom"},
+            "Boom": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                     "Arguments": {"QueueUrl": "q", "MessageBody": "{% $string($states.input.total) %}"},
+                     "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Done",
+                                "Output": {"error": "{% $states.errorOutput.Error %}", "tags": "{% $states.input.tags %}"}}],
+                     "End": true},
+            "Done": {"Type": "Succeed"}}}),
+            json!({"items": [{"sku": "a", "price": 4}, {"sku": "b", "price": 9}]})).await;
+        assert_eq!(d["status"], "SUCCEEDED", "{d}");
+        let out: Value = serde_json::from_str(d["output"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            out,
+            json!({"error": "SQS.ServiceUnavailable", "tags": ["a#0", "b#1"]})
+        );
+        let d = run(&svc, json!({"QueryLanguage": "JSONata", "StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"total": "{% $sum($states.input.items.price) %}"}, "Next": "Route"},
+            "Route": {"Type": "Choice", "Choices": [{"Condition": "{% $total > 10 %}", "Next": "Ok"}], "Default": "Small"},
+            "Ok": {"Type": "Succeed"},
+            "Small": {"Type": "Fail", "Error": "Small", "Cause": "{% 'total ' & $string($total) %}"}}}),
+            json!({"items": [{"price": 1}, {"price": 2}]})).await;
+        assert_eq!(d["status"], "FAILED");
+        assert_eq!(d["cause"], "total 3");
+    }
+
+    #[tokio::test]
     async fn errors_of_the_api() {
         let svc = service();
         let bad = call(

@@ -16,6 +16,7 @@ use overcast_core::RequestContext;
 use serde_json::{json, Value};
 
 use crate::asl::choice;
+use crate::asl::jsonata;
 use crate::asl::payload::{self, Failure};
 use crate::state::Execution;
 use crate::Shared;
@@ -233,7 +234,8 @@ pub async fn run(ex: Arc<Exec>) {
     }) else {
         return;
     };
-    let def: Value = serde_json::from_str(&definition).unwrap_or(Value::Null);
+    let mut def: Value = serde_json::from_str(&definition).unwrap_or(Value::Null);
+    crate::asl::jsonata::mark_language(&mut def, "JSONPath");
     let input: Value = serde_json::from_str(&input).unwrap_or(Value::Null);
     let mut prev = ex.with(|e| e.history.len() as i64).unwrap_or(0);
     if started {
@@ -268,7 +270,11 @@ pub async fn run(ex: Arc<Exec>) {
     });
     let timeout = def.get("TimeoutSeconds").and_then(Value::as_f64);
     let start = ex.with(|e| e.start_date).unwrap_or(0.0);
-    let body = run_states(ex.clone(), def, input, prev, None, true, resume);
+    let vars = resume
+        .as_ref()
+        .and_then(|r| r.record.get("vars").cloned())
+        .unwrap_or_else(|| json!({}));
+    let body = run_states(ex.clone(), def, input, prev, None, true, resume, vars);
     let result = match timeout {
         Some(t) => {
             tokio::select! {
@@ -352,7 +358,8 @@ fn finish(ex: &Arc<Exec>, result: Option<Result<Value, Failure>>) {
 }
 
 /// Runs the states of `machine` (a top-level definition, a branch or an item processor)
-/// from its `StartAt` (or `resume`) with `input`.
+/// from its `StartAt` (or `resume`) with `input` and the workflow variables `vars`.
+#[allow(clippy::too_many_arguments)]
 pub fn run_states(
     ex: Arc<Exec>,
     machine: Value,
@@ -361,8 +368,10 @@ pub fn run_states(
     map: Option<Value>,
     top: bool,
     resume: Option<Resume>,
+    vars: Value,
 ) -> Fut<Result<Value, Failure>> {
     Box::pin(async move {
+        let mut vars = vars;
         let mut prev = prev;
         let mut resume = resume;
         let (mut name, mut input) = match &resume {
@@ -383,7 +392,7 @@ pub fn run_states(
                 .take()
                 .filter(|r| r.record.get("redrive") != Some(&Value::Bool(true)));
             if top && this_resume.is_none() {
-                ex.checkpoint(json!({"state": name, "input": input}));
+                ex.checkpoint(json!({"state": name, "input": input, "vars": vars}));
             }
             if this_resume.is_none() {
                 let (s, d) = details(&input);
@@ -404,8 +413,21 @@ pub fn run_states(
                 map: map.clone(),
                 top,
                 resume: this_resume.map(|r| r.record),
+                vars: vars.clone(),
+                assigned: std::sync::Mutex::new(None),
             };
-            let (outcome, last) = run_state(cx, input.clone(), prev).await;
+            let assigned = Arc::new(cx);
+            let (outcome, last) = run_state_arc(assigned.clone(), input.clone(), prev).await;
+            if let Some(Value::Object(a)) = assigned
+                .assigned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+            {
+                if let Some(v) = vars.as_object_mut() {
+                    v.extend(a);
+                }
+            }
             prev = last;
             let outcome = outcome.and_then(|(output, next)| {
                 if output.to_string().len() > MAX_PAYLOAD {
@@ -462,9 +484,69 @@ pub struct StateCx {
     pub top: bool,
     /// Checkpoint record when resuming this state.
     pub resume: Option<Value>,
+    /// Workflow variables in scope (JSONata states).
+    pub vars: Value,
+    /// Variables the state assigned (`Assign`), merged after it ends.
+    pub assigned: std::sync::Mutex<Option<Value>>,
 }
 
 impl StateCx {
+    /// True for a `QueryLanguage: JSONata` state.
+    pub fn jsonata(&self) -> bool {
+        self.st["QueryLanguage"] == "JSONata"
+    }
+
+    /// The JSONata environment: workflow variables and `$states`.
+    pub fn env(
+        &self,
+        input: &Value,
+        context: &Value,
+        result: Option<&Value>,
+        error: Option<&Value>,
+    ) -> jsonata::Env {
+        let mut vars = self.vars.as_object().cloned().unwrap_or_default();
+        let mut states = json!({"input": input, "context": context});
+        if let Some(r) = result {
+            states["result"] = r.clone();
+        }
+        if let Some(e) = error {
+            states["errorOutput"] = e.clone();
+        }
+        vars.insert("states".into(), states);
+        jsonata::Env::new(&vars)
+    }
+
+    /// Evaluates a JSONata field (`None` when absent or undefined).
+    pub fn field(
+        &self,
+        v: Option<&Value>,
+        env: &jsonata::Env,
+        input: &Value,
+    ) -> Result<Option<Value>, Failure> {
+        match v {
+            None => Ok(None),
+            Some(v) => jsonata::template(v, env, input)
+                .map_err(|e| Failure::new("States.QueryEvaluationError", e)),
+        }
+    }
+
+    /// Evaluates `Assign` and records the variables for after the state.
+    pub fn assign(
+        &self,
+        v: Option<&Value>,
+        env: &jsonata::Env,
+        input: &Value,
+    ) -> Result<(), Failure> {
+        if let Some(Value::Object(a)) = self.field(v, env, input)? {
+            let mut g = self.assigned.lock().unwrap_or_else(|e| e.into_inner());
+            let cur = g.get_or_insert_with(|| json!({}));
+            if let Some(c) = cur.as_object_mut() {
+                c.extend(a);
+            }
+        }
+        Ok(())
+    }
+
     fn context(&self, retry: u32, token: Option<&str>) -> Value {
         self.ex
             .context(&self.name, self.entered, retry, self.map.as_ref(), token)
@@ -476,8 +558,15 @@ impl StateCx {
 }
 
 pub(crate) fn run_state(cx: StateCx, raw: Value, prev: i64) -> Fut<(Step, i64)> {
+    run_state_arc(Arc::new(cx), raw, prev)
+}
+
+pub(crate) fn run_state_arc(cx: Arc<StateCx>, raw: Value, prev: i64) -> Fut<(Step, i64)> {
     Box::pin(async move {
         let ty = cx.st["Type"].as_str().unwrap_or_default().to_string();
+        if cx.jsonata() && ty != "Task" && ty != "Parallel" && ty != "Map" {
+            return jsonata_state(&cx, &ty, raw, prev).await;
+        }
         match ty.as_str() {
             "Pass" => (pass(&cx, raw), prev),
             "Choice" => (choose(&cx, raw), prev),
@@ -626,16 +715,22 @@ pub fn wait_until(st: &Value, input: &Value, c: &Value, now: f64) -> Result<f64,
 
 /// Task, Parallel and Map: input processing, attempts with Retry, then Catch, then output
 /// processing.
-async fn with_retry(cx: StateCx, raw: Value, prev: i64) -> (Step, i64) {
+async fn with_retry(cx: Arc<StateCx>, raw: Value, prev: i64) -> (Step, i64) {
     let mut prev = prev;
     let ty = cx.st["Type"].as_str().unwrap_or_default().to_string();
     let retriers: Vec<Value> = cx.st["Retry"].as_array().cloned().unwrap_or_default();
     let mut counts = vec![0u32; retriers.len()];
     let mut retry = 0u32;
-    let cx = Arc::new(cx);
+    let jsonata = cx.jsonata();
     let result = loop {
         let c = cx.context(retry, None);
-        let attempt = match payload::apply_path("InputPath", cx.st.get("InputPath"), &raw, &c) {
+        // JSONata states take their raw input; Arguments/Items are evaluated by the state.
+        let effective = if jsonata {
+            Ok(raw.clone())
+        } else {
+            payload::apply_path("InputPath", cx.st.get("InputPath"), &raw, &c)
+        };
+        let attempt = match effective {
             Ok(effective) => {
                 let (r, last) = match ty.as_str() {
                     "Task" => crate::tasks::run_task(cx.clone(), effective, retry, prev).await,
@@ -673,6 +768,9 @@ async fn with_retry(cx: StateCx, raw: Value, prev: i64) -> (Step, i64) {
         vsleep(&cx.ex.shared, cx.ex.now() + delay).await;
     };
     let c = cx.context(retry, None);
+    if jsonata {
+        return (jsonata_outcome(&cx, &raw, &c, result), prev);
+    }
     match result {
         Ok(result) => {
             let out = (|| {
@@ -713,12 +811,20 @@ fn parallel(
 ) -> Fut<(Result<Value, Failure>, i64)> {
     Box::pin(async move {
         let c = cx.context(retry, None);
-        let input = match cx.st.get("Parameters") {
-            Some(p) => match payload::template(p, &effective, &c) {
-                Ok(x) => x,
+        let input = if cx.jsonata() {
+            let env = cx.env(&effective, &c, None, None);
+            match cx.field(cx.st.get("Arguments"), &env, &effective) {
+                Ok(x) => x.unwrap_or(effective),
                 Err(f) => return (Err(f), prev),
-            },
-            None => effective,
+            }
+        } else {
+            match cx.st.get("Parameters") {
+                Some(p) => match payload::template(p, &effective, &c) {
+                    Ok(x) => x,
+                    Err(f) => return (Err(f), prev),
+                },
+                None => effective,
+            }
         };
         let started = cx.ex.event("ParallelStateStarted", prev, None);
         let branches: Vec<Value> = cx.st["Branches"].as_array().cloned().unwrap_or_default();
@@ -726,10 +832,11 @@ fn parallel(
         for (i, b) in branches.into_iter().enumerate() {
             let ex = cx.ex.clone();
             let input = input.clone();
+            let vars = cx.vars.clone();
             set.spawn(async move {
                 (
                     i,
-                    run_states(ex, b, input, started, None, false, None).await,
+                    run_states(ex, b, input, started, None, false, None, vars).await,
                 )
             });
         }
@@ -768,9 +875,15 @@ fn map_state(
 ) -> Fut<(Result<Value, Failure>, i64)> {
     Box::pin(async move {
         let c = cx.context(retry, None);
-        let items = match cx.st.get("ItemsPath") {
-            Some(p) => payload::apply_path("ItemsPath", Some(p), &effective, &c),
-            None => Ok(effective.clone()),
+        let items = if cx.jsonata() {
+            let env = cx.env(&effective, &c, None, None);
+            cx.field(cx.st.get("Items"), &env, &effective)
+                .map(|i| i.unwrap_or_else(|| effective.clone()))
+        } else {
+            match cx.st.get("ItemsPath") {
+                Some(p) => payload::apply_path("ItemsPath", Some(p), &effective, &c),
+                None => Ok(effective.clone()),
+            }
         };
         let items = match items {
             Ok(Value::Array(a)) => a,
@@ -815,17 +928,16 @@ fn map_state(
             let mapc = json!({"Item": {"Index": i, "Value": item}});
             let mut ic = c.clone();
             ic["Map"] = mapc.clone();
-            let input = match &selector {
-                Some(t) => match payload::template(t, &effective, &ic) {
-                    Ok(x) => x,
-                    Err(f) => {
-                        set.abort_all();
-                        return (Err(f), started);
-                    }
-                },
-                None => item,
+            let input = match select_item(&cx, selector.as_ref(), &effective, &ic) {
+                Ok(Some(x)) => x,
+                Ok(None) => item,
+                Err(f) => {
+                    set.abort_all();
+                    return (Err(f), started);
+                }
             };
             let ex = cx.ex.clone();
+            let vars = cx.vars.clone();
             let proc = processor.clone();
             let sem = sem.clone();
             let name = cx.name.clone();
@@ -839,7 +951,8 @@ fn map_state(
                         json!({"name": name, "index": i}),
                     )),
                 );
-                let r = run_states(ex.clone(), proc, input, it, Some(mapc), false, None).await;
+                let r =
+                    run_states(ex.clone(), proc, input, it, Some(mapc), false, None, vars).await;
                 let ty = if r.is_ok() {
                     "MapIterationSucceeded"
                 } else {
@@ -885,6 +998,136 @@ fn map_state(
         let last = cx.ex.event("MapStateSucceeded", started, None);
         (Ok(Value::Array(results)), last)
     })
+}
+
+/// A Map item's input: `ItemSelector` (or legacy `Parameters`) evaluated with
+/// `$$.Map.Item` in the context (`$states.context.Map.Item` for JSONata).
+pub fn select_item(
+    cx: &StateCx,
+    selector: Option<&Value>,
+    effective: &Value,
+    item_context: &Value,
+) -> Result<Option<Value>, Failure> {
+    let Some(t) = selector else { return Ok(None) };
+    if cx.jsonata() {
+        let env = cx.env(effective, item_context, None, None);
+        return cx.field(Some(t), &env, effective);
+    }
+    payload::template(t, effective, item_context).map(Some)
+}
+
+/// Output, Assign and Catch of a JSONata Task, Parallel or Map state.
+fn jsonata_outcome(cx: &StateCx, raw: &Value, c: &Value, result: Result<Value, Failure>) -> Step {
+    match result {
+        Ok(result) => {
+            let env = cx.env(raw, c, Some(&result), None);
+            cx.assign(cx.st.get("Assign"), &env, raw)?;
+            let out = cx.field(cx.st.get("Output"), &env, raw)?.unwrap_or(result);
+            Ok((out, cx.next()))
+        }
+        Err(f) => {
+            if f.error != "States.Runtime" {
+                for catcher in cx.st["Catch"].as_array().into_iter().flatten() {
+                    if payload::error_matches(&catcher["ErrorEquals"], &f.error) {
+                        let err = json!({"Error": f.error, "Cause": f.cause});
+                        let env = cx.env(raw, c, None, Some(&err));
+                        cx.assign(catcher.get("Assign"), &env, raw)?;
+                        let out = cx.field(catcher.get("Output"), &env, raw)?.unwrap_or(err);
+                        return Ok((out, catcher["Next"].as_str().map(str::to_string)));
+                    }
+                }
+            }
+            Err(f)
+        }
+    }
+}
+
+/// Pass, Choice, Wait, Succeed and Fail in JSONata.
+async fn jsonata_state(cx: &StateCx, ty: &str, raw: Value, prev: i64) -> (Step, i64) {
+    let c = cx.context(0, None);
+    let env = cx.env(&raw, &c, None, None);
+    let step = async {
+        match ty {
+            "Fail" => {
+                let text = |f: &str| -> Result<String, Failure> {
+                    Ok(match cx.field(cx.st.get(f), &env, &raw)? {
+                        Some(Value::String(s)) => s,
+                        Some(v) => v.to_string(),
+                        None => String::new(),
+                    })
+                };
+                Err(Failure::new(text("Error")?, text("Cause")?))
+            }
+            "Choice" => {
+                let mut next = None;
+                for rule in cx.st["Choices"].as_array().into_iter().flatten() {
+                    let hit = cx.field(rule.get("Condition"), &env, &raw)?;
+                    if hit == Some(Value::Bool(true)) {
+                        cx.assign(rule.get("Assign"), &env, &raw)?;
+                        next = rule["Next"].as_str().map(str::to_string);
+                        break;
+                    }
+                }
+                let next = match next.or_else(|| cx.st["Default"].as_str().map(str::to_string)) {
+                    Some(n) => n,
+                    None => {
+                        return Err(Failure::new(
+                            "States.NoChoiceMatched",
+                            format!("No Matches! at state '{}'", cx.name),
+                        ))
+                    }
+                };
+                cx.assign(cx.st.get("Assign"), &env, &raw)?;
+                let out = cx
+                    .field(cx.st.get("Output"), &env, &raw)?
+                    .unwrap_or(raw.clone());
+                Ok((out, Some(next)))
+            }
+            "Wait" => {
+                let until = match cx.resume.as_ref().and_then(|r| r["waitUntil"].as_f64()) {
+                    Some(u) => u,
+                    None => {
+                        if let Some(s) = cx.field(cx.st.get("Seconds"), &env, &raw)? {
+                            let s = s.as_f64().filter(|s| *s >= 0.0).ok_or_else(|| {
+                                Failure::new(
+                                    "States.QueryEvaluationError",
+                                    format!("Seconds must be a non-negative number: {s}"),
+                                )
+                            })?;
+                            cx.entered + s
+                        } else if let Some(t) = cx.field(cx.st.get("Timestamp"), &env, &raw)? {
+                            t.as_str().and_then(choice::timestamp).ok_or_else(|| {
+                                Failure::new(
+                                    "States.QueryEvaluationError",
+                                    format!("Timestamp must be an ISO-8601 string: {t}"),
+                                )
+                            })?
+                        } else {
+                            cx.entered
+                        }
+                    }
+                };
+                if cx.top {
+                    cx.ex.checkpoint(json!({"state": cx.name, "input": raw, "waitUntil": until, "vars": cx.vars}));
+                }
+                vsleep(&cx.ex.shared, until).await;
+                cx.assign(cx.st.get("Assign"), &env, &raw)?;
+                let out = cx
+                    .field(cx.st.get("Output"), &env, &raw)?
+                    .unwrap_or(raw.clone());
+                Ok((out, cx.next()))
+            }
+            // Pass and Succeed.
+            _ => {
+                cx.assign(cx.st.get("Assign"), &env, &raw)?;
+                let out = cx
+                    .field(cx.st.get("Output"), &env, &raw)?
+                    .unwrap_or(raw.clone());
+                Ok((out, if ty == "Succeed" { None } else { cx.next() }))
+            }
+        }
+    };
+    (step.await, prev)
 }
 
 #[cfg(test)]

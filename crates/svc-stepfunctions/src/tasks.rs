@@ -60,8 +60,17 @@ pub async fn run_task(
         cx.map.as_ref(),
         token.as_deref(),
     );
-    // TimeoutSecondsPath / HeartbeatSecondsPath read the state's effective input.
+    let env = cx.env(&effective, &c, None, None);
+    // TimeoutSecondsPath / HeartbeatSecondsPath read the state's effective input; in
+    // JSONata the fields themselves may be expressions.
     let seconds = |lit: &str, path: &str| -> Option<f64> {
+        if cx.jsonata() {
+            return cx
+                .field(cx.st.get(lit), &env, &effective)
+                .ok()
+                .flatten()
+                .and_then(|v| v.as_f64());
+        }
         cx.st[lit].as_f64().or_else(|| {
             cx.st[path]
                 .as_str()
@@ -72,12 +81,19 @@ pub async fn run_task(
     };
     let timeout = seconds("TimeoutSeconds", "TimeoutSecondsPath");
     let heartbeat = seconds("HeartbeatSeconds", "HeartbeatSecondsPath");
-    let params = match cx.st.get("Parameters") {
-        Some(t) => match payload::template(t, &effective, &c) {
-            Ok(p) => p,
+    let params = if cx.jsonata() {
+        match cx.field(cx.st.get("Arguments"), &env, &effective) {
+            Ok(p) => p.unwrap_or(effective),
             Err(f) => return (Err(f), prev),
-        },
-        None => effective,
+        }
+    } else {
+        match cx.st.get("Parameters") {
+            Some(t) => match payload::template(t, &effective, &c) {
+                Ok(p) => p,
+                Err(f) => return (Err(f), prev),
+            },
+            None => effective,
+        }
     };
     let ex = cx.ex.clone();
     if is_activity {

@@ -172,12 +172,15 @@ async fn run(
         map: None,
         top: false,
         resume: None,
+        vars: json!({}),
+        assigned: std::sync::Mutex::new(None),
     };
     let c = ex.context(name, cx.entered, 0, None, None);
     let mut inspection = json!({"input": input.to_string()});
     let ty = st["Type"].as_str().unwrap_or_default();
+    let jsonata = st["QueryLanguage"] == "JSONata";
     let outcome: Result<(Value, Option<String>), Failure> = match ty {
-        "Task" => {
+        "Task" if !jsonata => {
             task(
                 cx,
                 &input,
@@ -187,13 +190,15 @@ async fn run(
             )
             .await
         }
-        "Pass" => runtime::pass(&cx, input.clone()),
-        "Choice" => runtime::choose(&cx, input.clone()),
-        "Fail" => Err(runtime::fail(&cx, &input)),
+        "Pass" if !jsonata => runtime::pass(&cx, input.clone()),
+        "Choice" if !jsonata => runtime::choose(&cx, input.clone()),
+        "Fail" if !jsonata => Err(runtime::fail(&cx, &input)),
         // Waits are not waited for.
-        "Wait" | "Succeed" => payload::apply_path("InputPath", st.get("InputPath"), &input, &c)
-            .and_then(|x| payload::apply_path("OutputPath", st.get("OutputPath"), &x, &c))
-            .map(|o| (o, st["Next"].as_str().map(str::to_string))),
+        "Wait" | "Succeed" if !jsonata => {
+            payload::apply_path("InputPath", st.get("InputPath"), &input, &c)
+                .and_then(|x| payload::apply_path("OutputPath", st.get("OutputPath"), &x, &c))
+                .map(|o| (o, st["Next"].as_str().map(str::to_string)))
+        }
         _ => runtime::run_state(cx, input.clone(), 0).await.0,
     };
     let mut out = json!({});

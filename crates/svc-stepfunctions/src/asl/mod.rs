@@ -3,6 +3,7 @@
 
 pub mod choice;
 pub mod intrinsics;
+pub mod jsonata;
 pub mod path;
 pub mod payload;
 pub mod validate;

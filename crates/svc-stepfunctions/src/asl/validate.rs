@@ -117,7 +117,7 @@ pub fn validate(text: &str) -> Vec<Diagnostic> {
     };
     let mut out = Vec::new();
     let mut names = HashSet::new();
-    machine(&doc, "", &mut out, &mut names);
+    machine(&doc, "", &mut out, &mut names, "JSONPath");
     out
 }
 
@@ -129,19 +129,37 @@ fn schema(out: &mut Vec<Diagnostic>, message: String, location: String) {
     });
 }
 
-fn machine(doc: &Value, at: &str, out: &mut Vec<Diagnostic>, names: &mut HashSet<String>) {
+fn machine(
+    doc: &Value,
+    at: &str,
+    out: &mut Vec<Diagnostic>,
+    names: &mut HashSet<String>,
+    inherited: &str,
+) {
     let root = if at.is_empty() { "/" } else { at };
     let Some(o) = doc.as_object() else {
         schema(out, "Value must be an object".into(), root.into());
         return;
     };
-    if o.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
+    let lang = match o.get("QueryLanguage") {
+        None => inherited,
+        Some(Value::String(l)) if l == "JSONPath" || l == "JSONata" => l.as_str(),
+        Some(_) => {
+            schema(
+                out,
+                "The field 'QueryLanguage' should have one of these values: [JSONPath, JSONata]"
+                    .into(),
+                format!("{at}/QueryLanguage"),
+            );
+            return;
+        }
+    };
+    if inherited == "JSONata" && lang == "JSONPath" && o.contains_key("QueryLanguage") {
         schema(
             out,
-            "The value for the field 'QueryLanguage' must be 'JSONPath': Overcast does not support JSONata yet".into(),
+            "A JSONata state machine cannot contain JSONPath states".into(),
             format!("{at}/QueryLanguage"),
         );
-        return;
     }
     let mut missing = Vec::new();
     if !o.contains_key("StartAt") {
@@ -205,7 +223,15 @@ fn machine(doc: &Value, at: &str, out: &mut Vec<Diagnostic>, names: &mut HashSet
                 location: format!("{at}/States/{name}"),
             });
         }
-        state(name, st, states, &format!("{at}/States/{name}"), out, names);
+        state(
+            name,
+            st,
+            states,
+            &format!("{at}/States/{name}"),
+            out,
+            names,
+            lang,
+        );
     }
     // Reachability from StartAt.
     let mut seen = BTreeSet::new();
@@ -363,6 +389,23 @@ fn rule_ok(r: &Value, top: bool) -> bool {
         && o.keys().filter(|k| OPERATORS.contains(&k.as_str())).count() == 1
 }
 
+/// Fields only JSONata states have, and fields JSONata states cannot have.
+const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Assign", "Items"];
+const JSONPATH_ONLY: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultPath",
+    "ResultSelector",
+    "ItemsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+];
+
 fn state(
     _name: &str,
     st: &Value,
@@ -370,6 +413,7 @@ fn state(
     at: &str,
     out: &mut Vec<Diagnostic>,
     names: &mut HashSet<String>,
+    machine_lang: &str,
 ) {
     let Some(o) = st.as_object() else {
         schema(out, "Value must be an object".into(), at.into());
@@ -390,15 +434,50 @@ fn state(
         );
         return;
     }
-    if o.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
+    let lang = o
+        .get("QueryLanguage")
+        .and_then(Value::as_str)
+        .unwrap_or(machine_lang);
+    if lang != "JSONPath" && lang != "JSONata" {
         schema(
             out,
-            "The value for the field 'QueryLanguage' must be 'JSONPath': Overcast does not support JSONata yet".into(),
+            "The field 'QueryLanguage' should have one of these values: [JSONPath, JSONata]".into(),
             format!("{at}/QueryLanguage"),
         );
+        return;
+    }
+    let jsonata = lang == "JSONata";
+    if jsonata {
+        for (k, v) in o {
+            if JSONPATH_ONLY.contains(&k.as_str()) {
+                schema(
+                    out,
+                    format!("The field '{k}' is not supported in JSONata states"),
+                    format!("{at}/{k}"),
+                );
+            } else if matches!(k.as_str(), "Branches" | "ItemProcessor" | "Iterator") {
+                // Validated as nested machines.
+            } else if let Err(e) = super::jsonata::check(v) {
+                schema(
+                    out,
+                    format!("Invalid JSONata expression: {e}"),
+                    format!("{at}/{k}"),
+                );
+            }
+        }
     }
     for k in o.keys() {
-        if !COMMON.contains(&k.as_str()) && !allowed(ty).contains(&k.as_str()) {
+        let jsonata_field = jsonata
+            && JSONATA_ONLY.contains(&k.as_str())
+            && (k != "Items" || ty == "Map")
+            && (k != "Arguments" || matches!(ty, "Task" | "Parallel"));
+        let jsonata_typed =
+            jsonata && matches!(k.as_str(), "Seconds" | "Timestamp" | "Error" | "Cause");
+        if !jsonata_field
+            && !jsonata_typed
+            && !COMMON.contains(&k.as_str())
+            && !allowed(ty).contains(&k.as_str())
+        {
             schema(
                 out,
                 format!("Field '{k}' is not supported"),
@@ -506,7 +585,13 @@ fn state(
                                 "These fields are required: [Next]".into(),
                                 format!("{at}/Choices[{i}]"),
                             );
-                        } else if !rule_ok(r, true) {
+                        } else if jsonata && r.get("Condition").is_none() {
+                            schema(
+                                out,
+                                "These fields are required: [Condition]".into(),
+                                format!("{at}/Choices[{i}]"),
+                            );
+                        } else if !jsonata && !rule_ok(r, true) {
                             schema(
                                 out,
                                 "The choice rule must have a Variable and exactly one comparison operator, or And/Or/Not".into(),
@@ -548,7 +633,7 @@ fn state(
                     at.into(),
                 );
             }
-            if let Some(s) = o.get("Seconds") {
+            if let Some(s) = o.get("Seconds").filter(|_| !jsonata) {
                 if s.as_u64().is_none() {
                     schema(
                         out,
@@ -557,7 +642,7 @@ fn state(
                     );
                 }
             }
-            if let Some(t) = o.get("Timestamp") {
+            if let Some(t) = o.get("Timestamp").filter(|_| !jsonata) {
                 if t.as_str().and_then(super::choice::timestamp).is_none() {
                     schema(
                         out,
@@ -571,7 +656,7 @@ fn state(
         "Parallel" => match o.get("Branches").and_then(Value::as_array) {
             Some(b) if !b.is_empty() => {
                 for (i, br) in b.iter().enumerate() {
-                    machine(br, &format!("{at}/Branches[{i}]"), out, names);
+                    machine(br, &format!("{at}/Branches[{i}]"), out, names, lang);
                 }
             }
             _ => schema(
@@ -589,7 +674,7 @@ fn state(
                     } else {
                         "Iterator"
                     };
-                    machine(p, &format!("{at}/{f}"), out, names);
+                    machine(p, &format!("{at}/{f}"), out, names, lang);
                 }
                 None => schema(
                     out,
@@ -657,7 +742,25 @@ mod tests {
         );
         assert_eq!(
             codes(r#"{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Succeed"}}}"#),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            codes(
+                r#"{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Pass","InputPath":"$.x","End":true}}}"#
+            ),
             vec!["SCHEMA_VALIDATION_FAILED"]
+        );
+        assert_eq!(
+            codes(
+                r#"{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Pass","Output":"{% 1 + %}","End":true}}}"#
+            ),
+            vec!["SCHEMA_VALIDATION_FAILED"]
+        );
+        assert_eq!(
+            codes(
+                r#"{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Pass","Assign":{"x":"{% 1 %}"},"Output":"{% $x %}","End":true}}}"#
+            ),
+            Vec::<&str>::new()
         );
         let d = validate(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}"#);
         assert_eq!(
