@@ -100,12 +100,11 @@ impl Tokens {
                     token: token.to_string(),
                     input,
                 });
+            // Wakes every poller waiting now; pollers check the queue before waiting.
             g.notify
                 .entry(arn.to_string())
                 .or_default()
                 .notify_waiters();
-            let n = g.notify.entry(arn.to_string()).or_default().clone();
-            n.notify_one();
         }
         Registration {
             done: drx,

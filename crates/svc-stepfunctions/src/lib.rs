@@ -3,10 +3,11 @@
 //! integrations through the services directory (Lambda, SQS, SNS, EventBridge, nested
 //! executions, AWS SDK integrations), task tokens and activities.
 //!
-//! Modules: `asl` (the language: paths, templates, intrinsics, Choice rules, validation),
-//! `machines` (state machines, versions, aliases, tags), `executions` (execution API),
-//! `runtime` (the interpreter), `tasks` (integrations), `activities` (activities and task
-//! tokens), `state` (storage).
+//! Modules: `asl` (the language: JSONPath paths, payload templates, intrinsics, Choice
+//! rules, a JSONata subset, validation), `machines` (state machines, versions, aliases,
+//! tags), `executions` (execution API), `runtime` (the interpreter), `tasks`
+//! (integrations), `distributed` (distributed Map and map runs), `activities` (activities
+//! and task tokens), `testing` (TestState), `logging` (CloudWatch Logs), `state` (storage).
 
 #![warn(missing_docs)]
 

@@ -391,9 +391,6 @@ pub fn run_states(
             let this_resume = resume
                 .take()
                 .filter(|r| r.record.get("redrive") != Some(&Value::Bool(true)));
-            if top && this_resume.is_none() {
-                ex.checkpoint(json!({"state": name, "input": input, "vars": vars}));
-            }
             if this_resume.is_none() {
                 let (s, d) = details(&input);
                 prev = ex.event(
@@ -404,6 +401,10 @@ pub fn run_states(
                         json!({"name": name, "input": s, "inputDetails": d}),
                     )),
                 );
+            }
+            // Saved after the entered event, so a resumed state does not enter again.
+            if top && this_resume.is_none() {
+                ex.checkpoint(json!({"state": name, "input": input, "vars": vars}));
             }
             let cx = StateCx {
                 ex: ex.clone(),
