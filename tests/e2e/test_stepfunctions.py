@@ -158,7 +158,7 @@ def test_invalid_definitions_names_and_arns(sfn):
         {"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "ResultPath": "$.x", "End": True}}}))
     assert c == "InvalidDefinition" and "not supported in JSONata" in msg
     c, msg = code(sfn.create_state_machine, name=uniq("sm"), roleArn=ROLE, definition=json.dumps(
-        {"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"x": 1}, "End": True}}}))
+        {"StartAt": "A", "States": {"A": {"Type": "Succeed", "Assign": {"x": 1}}}}))
     assert c == "InvalidDefinition" and "Assign" in msg
     assert code(sfn.create_state_machine, name="bad name", roleArn=ROLE, definition=json.dumps(PASS))[0] == "InvalidName"
     assert code(sfn.create_state_machine, name=uniq("sm"), roleArn="role", definition=json.dumps(PASS))[0] == "InvalidArn"
@@ -545,9 +545,9 @@ def test_state_survives_restart_and_kill9_and_waits_resume(sfn, client, overcast
     done = sfn.start_execution(stateMachineArn=arn)["executionArn"]
     assert wait_done(sfn, done)["status"] == "SUCCEEDED"
     waiting_sm = machine(sfn, {"StartAt": "First", "States": {
-        "First": {"Type": "Pass", "Result": {"step": 1}, "Next": "Nap"},
+        "First": {"Type": "Pass", "Result": {"step": 1}, "Assign": {"marker": "kept"}, "Next": "Nap"},
         "Nap": {"Type": "Wait", "Seconds": 7200, "Next": "After"},
-        "After": {"Type": "Pass", "Parameters": {"resumed.$": "$.step"}, "End": True}}})
+        "After": {"Type": "Pass", "Parameters": {"resumed.$": "$.step", "marker.$": "$marker"}, "End": True}}})
     waiting = sfn.start_execution(stateMachineArn=waiting_sm)["executionArn"]
     sqs = client("sqs")
     url = sqs.create_queue(QueueName=uniq("tok"))["QueueUrl"]
@@ -572,7 +572,7 @@ def test_state_survives_restart_and_kill9_and_waits_resume(sfn, client, overcast
     assert len(history(sfn, done)) == 4
     overcast.clock(advance=7201)
     d = wait_done(sfn, waiting)
-    assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"resumed": 1}
+    assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"resumed": 1, "marker": "kept"}
     t = types(sfn, waiting)
     assert t.count("ExecutionStarted") == 1 and t.count("WaitStateEntered") == 1 and t[-1] == "ExecutionSucceeded"
     sfn.send_task_success(taskToken=token, output='{"after": "restart"}')

@@ -241,7 +241,7 @@ pub fn run(
     prev: i64,
 ) -> Fut<(Result<Value, Failure>, i64)> {
     Box::pin(async move {
-        let c = cx.ex.context(&cx.name, cx.entered, retry, None, None);
+        let c = cx.context_with(retry, None);
         let items = match cx.st.get("ItemReader") {
             Some(reader) => read_items(&cx, reader, &effective, &c).await,
             None if cx.jsonata() => {

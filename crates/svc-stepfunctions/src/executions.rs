@@ -434,7 +434,7 @@ pub(crate) async fn stop_execution(
         x.error = i.error.clone();
         x.cause = i.cause.clone();
         if let Some(r) = &mut x.resume {
-            *r = json!({"state": r["state"], "input": r["input"]});
+            *r = json!({"state": r["state"], "input": r["input"], "vars": r["vars"]});
         }
         x.clone()
     };

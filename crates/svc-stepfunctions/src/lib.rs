@@ -416,6 +416,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn jsonpath_variables() {
+        let svc = service();
+        let d = run(&svc, json!({"StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"customer.$": "$.who", "limit": 10, "first.$": "$.items[0]"},
+                     "Next": "Check"},
+            "Check": {"Type": "Choice", "Choices": [
+                {"Variable": "$first", "NumericLessThanEquals": 10, "Next": "Use", "Assign": {"ok": true}}],
+                "Default": "Fail"},
+            "Fail": {"Type": "Fail", "Error": "TooBig"},
+            "Use": {"Type": "Pass", "Parameters": {
+                "who.$": "$customer", "limit.$": "$limit", "ok.$": "$ok",
+                "msg.$": "States.Format('{} <= {}', $first, $limit)",
+                "all.$": "$$"}, "End": true}}}),
+            json!({"who": "ada", "items": [4, 20]})).await;
+        assert_eq!(d["status"], "SUCCEEDED", "{d}");
+        let out: Value = serde_json::from_str(d["output"].as_str().unwrap()).unwrap();
+        assert_eq!(out["who"], "ada");
+        assert_eq!(out["limit"], 10);
+        assert_eq!(out["ok"], true);
+        assert_eq!(out["msg"], "4 <= 10");
+        assert!(out["all"].get(crate::asl::path::VARS_KEY).is_none());
+        assert!(out["all"]["Execution"]["Id"].is_string());
+    }
+
+    #[tokio::test]
     async fn errors_of_the_api() {
         let svc = service();
         let bad = call(

@@ -273,6 +273,7 @@ pub async fn run(ex: Arc<Exec>) {
     let vars = resume
         .as_ref()
         .and_then(|r| r.record.get("vars").cloned())
+        .filter(Value::is_object)
         .unwrap_or_else(|| json!({}));
     let body = run_states(ex.clone(), def, input, prev, None, true, resume, vars);
     let result = match timeout {
@@ -345,7 +346,7 @@ fn finish(ex: &Arc<Exec>, result: Option<Result<Value, Failure>>) {
         if e.status == "SUCCEEDED" {
             e.resume = None;
         } else if let Some(r) = &mut e.resume {
-            *r = json!({"state": r["state"], "input": r["input"]});
+            *r = json!({"state": r["state"], "input": r["input"], "vars": r["vars"]});
         }
     });
     ex.save();
@@ -506,6 +507,10 @@ impl StateCx {
         error: Option<&Value>,
     ) -> jsonata::Env {
         let mut vars = self.vars.as_object().cloned().unwrap_or_default();
+        let mut context = context.clone();
+        if let Some(o) = context.as_object_mut() {
+            o.remove(crate::asl::path::VARS_KEY);
+        }
         let mut states = json!({"input": input, "context": context});
         if let Some(r) = result {
             states["result"] = r.clone();
@@ -549,8 +554,37 @@ impl StateCx {
     }
 
     fn context(&self, retry: u32, token: Option<&str>) -> Value {
-        self.ex
-            .context(&self.name, self.entered, retry, self.map.as_ref(), token)
+        self.context_with(retry, token)
+    }
+
+    /// The context object for this state, carrying the workflow variables for `$name` paths.
+    pub fn context_with(&self, retry: u32, token: Option<&str>) -> Value {
+        let mut c = self
+            .ex
+            .context(&self.name, self.entered, retry, self.map.as_ref(), token);
+        if self.vars.as_object().is_some_and(|v| !v.is_empty()) {
+            c[crate::asl::path::VARS_KEY] = self.vars.clone();
+        }
+        c
+    }
+
+    /// JSONPath `Assign`: a payload template over `doc` (the state's result, input or error
+    /// output), recorded for after the state.
+    pub fn assign_path(
+        &self,
+        assign: Option<&Value>,
+        doc: &Value,
+        c: &Value,
+    ) -> Result<(), Failure> {
+        let Some(t) = assign else { return Ok(()) };
+        if let Value::Object(a) = payload::template(t, doc, c)? {
+            let mut g = self.assigned.lock().unwrap_or_else(|e| e.into_inner());
+            let cur = g.get_or_insert_with(|| json!({}));
+            if let Some(x) = cur.as_object_mut() {
+                x.extend(a);
+            }
+        }
+        Ok(())
     }
 
     fn next(&self) -> Option<String> {
@@ -600,6 +634,7 @@ pub(crate) fn pass(cx: &StateCx, raw: Value) -> Step {
     } else {
         effective
     };
+    cx.assign_path(cx.st.get("Assign"), &result, &c)?;
     let out = payload::apply_result_path(cx.st.get("ResultPath"), &raw, result)?;
     let out = payload::apply_path("OutputPath", cx.st.get("OutputPath"), &out, &c)?;
     Ok((out, cx.next()))
@@ -611,6 +646,7 @@ pub(crate) fn choose(cx: &StateCx, raw: Value) -> Step {
     let mut next = None;
     for rule in cx.st["Choices"].as_array().into_iter().flatten() {
         if choice::matches(rule, &effective, &c).map_err(Failure::runtime)? {
+            cx.assign_path(rule.get("Assign"), &effective, &c)?;
             next = rule["Next"].as_str().map(str::to_string);
             break;
         }
@@ -624,6 +660,7 @@ pub(crate) fn choose(cx: &StateCx, raw: Value) -> Step {
             ))
         }
     };
+    cx.assign_path(cx.st.get("Assign"), &effective, &c)?;
     let out = payload::apply_path("OutputPath", cx.st.get("OutputPath"), &effective, &c)?;
     Ok((out, Some(next)))
 }
@@ -641,9 +678,8 @@ pub(crate) fn fail(cx: &StateCx, raw: &Value) -> Failure {
                 .and_then(|v| v.as_str().map(str::to_string));
         }
         let parsed = crate::asl::path::Path::parse(p)?;
-        let doc = if parsed.context { &c } else { raw };
         parsed
-            .get(doc)
+            .resolve(raw, &c)
             .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
     };
     Failure::new(
@@ -666,11 +702,14 @@ async fn wait(cx: &StateCx, raw: Value, prev: i64) -> (Step, i64) {
         },
     };
     if cx.top {
-        cx.ex
-            .checkpoint(json!({"state": cx.name, "input": raw, "waitUntil": until}));
+        cx.ex.checkpoint(
+            json!({"state": cx.name, "input": raw, "waitUntil": until, "vars": cx.vars}),
+        );
     }
     vsleep(&cx.ex.shared, until).await;
-    let out = payload::apply_path("OutputPath", cx.st.get("OutputPath"), &effective, &c);
+    let out = cx
+        .assign_path(cx.st.get("Assign"), &effective, &c)
+        .and_then(|()| payload::apply_path("OutputPath", cx.st.get("OutputPath"), &effective, &c));
     (out.map(|o| (o, cx.next())), prev)
 }
 
@@ -680,8 +719,7 @@ pub fn wait_until(st: &Value, input: &Value, c: &Value, now: f64) -> Result<f64,
         let p = st[field].as_str().unwrap_or("$");
         let parsed = crate::asl::path::Path::parse(p)
             .ok_or_else(|| Failure::runtime(format!("Invalid {field}")))?;
-        let doc = if parsed.context { c } else { input };
-        parsed.get(doc).ok_or_else(|| {
+        parsed.resolve(input, c).ok_or_else(|| {
             Failure::runtime(format!(
                 "Invalid path '{p}' : No results for path: $['{}']",
                 p.trim_start_matches("$.")
@@ -779,6 +817,7 @@ async fn with_retry(cx: Arc<StateCx>, raw: Value, prev: i64) -> (Step, i64) {
                     Some(t) => payload::template(t, &result, &c)?,
                     None => result,
                 };
+                cx.assign_path(cx.st.get("Assign"), &r, &c)?;
                 let out = payload::apply_result_path(cx.st.get("ResultPath"), &raw, r)?;
                 payload::apply_path("OutputPath", cx.st.get("OutputPath"), &out, &c)
             })();
@@ -789,6 +828,9 @@ async fn with_retry(cx: Arc<StateCx>, raw: Value, prev: i64) -> (Step, i64) {
                 for catcher in cx.st["Catch"].as_array().into_iter().flatten() {
                     if payload::error_matches(&catcher["ErrorEquals"], &f.error) {
                         let err = json!({"Error": f.error, "Cause": f.cause});
+                        if let Err(f) = cx.assign_path(catcher.get("Assign"), &err, &c) {
+                            return (Err(f), prev);
+                        }
                         let out = payload::apply_result_path(
                             Some(catcher.get("ResultPath").unwrap_or(&json!("$"))),
                             &raw,

@@ -53,13 +53,7 @@ pub async fn run_task(
     } else {
         None
     };
-    let c = cx.ex.context(
-        &cx.name,
-        cx.entered,
-        retry,
-        cx.map.as_ref(),
-        token.as_deref(),
-    );
+    let c = cx.context_with(retry, token.as_deref());
     let env = cx.env(&effective, &c, None, None);
     // TimeoutSecondsPath / HeartbeatSecondsPath read the state's effective input; in
     // JSONata the fields themselves may be expressions.
@@ -204,7 +198,7 @@ pub async fn run_task(
         if let Some(tok) = &token {
             let reg = ex.shared.tokens.register(tok, &ex.arn, cx.ex_now(), None);
             if cx.top {
-                ex.checkpoint(json!({"state": cx.name, "input": cx_raw_input(&cx), "token": tok}));
+                ex.checkpoint(json!({"state": cx.name, "input": cx_raw_input(&cx), "token": tok, "vars": cx.vars}));
             }
             if resumed_token.is_none() {
                 let out = integrate(&cx, &rtype, &base_action, &params, Pattern::Request).await?;
@@ -353,7 +347,9 @@ async fn activity(
         .register(&token, &ex.arn, cx.ex_now(), Some((resource, input)));
     let _guard = TokenGuard(&ex.shared.tokens, token.clone());
     if cx.top {
-        ex.checkpoint(json!({"state": cx.name, "input": cx_raw_input(cx), "token": token}));
+        ex.checkpoint(
+            json!({"state": cx.name, "input": cx_raw_input(cx), "token": token, "vars": cx.vars}),
+        );
     }
     let started = reg.started;
     let reg = crate::activities::Registration {

@@ -84,8 +84,7 @@ pub fn matches(rule: &Value, input: &Value, context: &Value) -> Result<bool, Str
         .and_then(Value::as_str)
         .ok_or("A choice rule has no Variable")?;
     let path = Path::parse(var).ok_or_else(|| format!("Invalid path '{var}'"))?;
-    let doc = if path.context { context } else { input };
-    let value = path.get(doc);
+    let value = path.resolve(input, context);
     let Some((op, operand)) = rule
         .as_object()
         .and_then(|o| o.iter().find(|(k, _)| OPERATORS.contains(&k.as_str())))
@@ -117,8 +116,7 @@ pub fn matches(rule: &Value, input: &Value, context: &Value) -> Result<bool, Str
                 .as_str()
                 .and_then(Path::parse)
                 .ok_or_else(|| format!("Invalid path in {op}"))?;
-            let doc = if p.context { context } else { input };
-            let v = p.get(doc).ok_or_else(|| {
+            let v = p.resolve(input, context).ok_or_else(|| {
                 format!(
                     "Invalid path '{}': The choice state's condition path references an invalid value.",
                     operand.as_str().unwrap_or_default()

@@ -183,8 +183,7 @@ fn value_of(a: &Arg, input: &Value, ctx: &Value) -> Result<Value, String> {
         Arg::Lit(v) => Ok(v.clone()),
         Arg::Path(p) => {
             let path = Path::parse(p).ok_or_else(|| format!("Invalid path: {p}"))?;
-            let doc = if path.context { ctx } else { input };
-            path.get(doc).ok_or_else(|| {
+            path.resolve(input, ctx).ok_or_else(|| {
                 format!("The JsonPath argument for the field '{p}' could not be found in the input")
             })
         }

@@ -18,11 +18,18 @@ pub enum Segment {
     Descend(String),
 }
 
-/// A parsed path (after the leading `$`, or `$$` for the context object).
+/// Where workflow variables ride inside the context object handed to path evaluation
+/// (never visible through `$$`).
+pub const VARS_KEY: &str = "\u{1}vars";
+
+/// A parsed path (after the leading `$`, or `$$` for the context object, or `$name` for a
+/// workflow variable).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Path {
     /// True for `$$...` (the context object).
     pub context: bool,
+    /// `$name...`: a workflow variable.
+    pub var: Option<String>,
     /// Steps.
     pub segments: Vec<Segment>,
 }
@@ -31,11 +38,19 @@ impl Path {
     /// Parses `$...` / `$$...`; `None` when it is not a valid path.
     pub fn parse(s: &str) -> Option<Path> {
         let s = s.trim();
-        let (context, rest) = if let Some(r) = s.strip_prefix("$$") {
+        let (context, mut rest) = if let Some(r) = s.strip_prefix("$$") {
             (true, r)
         } else {
             (false, s.strip_prefix('$')?)
         };
+        let mut var = None;
+        if !context && rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            var = Some(rest[..end].to_string());
+            rest = &rest[end..];
+        }
         let b: Vec<char> = rest.chars().collect();
         let mut i = 0;
         let mut segments = Vec::new();
@@ -110,7 +125,11 @@ impl Path {
                 _ => return None,
             }
         }
-        Some(Path { context, segments })
+        Some(Path {
+            context,
+            var,
+            segments,
+        })
     }
 
     /// True when the path can match several values (its result is then an array).
@@ -120,13 +139,32 @@ impl Path {
             .all(|s| matches!(s, Segment::Key(_) | Segment::Index(_)))
     }
 
+    /// Resolves the path against the state's input, the context object (`$$`) or a
+    /// variable (carried in the context object under [`VARS_KEY`]).
+    pub fn resolve(&self, input: &Value, context: &Value) -> Option<Value> {
+        if let Some(name) = &self.var {
+            let v = context.get(VARS_KEY)?.get(name)?;
+            return self.get(v);
+        }
+        if self.context {
+            let mut v = self.get(context)?;
+            if let Some(o) = v.as_object_mut() {
+                o.remove(VARS_KEY);
+            }
+            return Some(v);
+        }
+        self.get(input)
+    }
+
     /// True for a reference path (keys and non-negative indexes only).
     pub fn is_reference(&self) -> bool {
-        self.segments.iter().all(|s| match s {
-            Segment::Key(_) => true,
-            Segment::Index(i) => *i >= 0,
-            _ => false,
-        })
+        self.var.is_none()
+            && !self.context
+            && self.segments.iter().all(|s| match s {
+                Segment::Key(_) => true,
+                Segment::Index(i) => *i >= 0,
+                _ => false,
+            })
     }
 
     /// The value(s) the path selects in `doc`: one value for a definite path, an array of
@@ -293,5 +331,19 @@ mod tests {
             json!({"r": 3})
         );
         assert!(!Path::parse("$.a[*]").unwrap().is_reference());
+        assert!(!Path::parse("$x.a").unwrap().is_reference());
+    }
+
+    #[test]
+    fn variables_and_context() {
+        let ctx = json!({"Execution": {"Id": "e"}, VARS_KEY: {"order": {"id": 7}, "n": 3}});
+        let input = json!({"a": 1});
+        let r = |p: &str| Path::parse(p).unwrap().resolve(&input, &ctx);
+        assert_eq!(r("$order.id"), Some(json!(7)));
+        assert_eq!(r("$n"), Some(json!(3)));
+        assert_eq!(r("$missing"), None);
+        assert_eq!(r("$.a"), Some(json!(1)));
+        assert_eq!(r("$$"), Some(json!({"Execution": {"Id": "e"}})));
+        assert_eq!(r("$$.Execution.Id"), Some(json!("e")));
     }
 }

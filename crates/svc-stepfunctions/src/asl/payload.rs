@@ -44,8 +44,7 @@ pub fn apply_path(
         Some(Value::String(p)) => {
             let parsed =
                 Path::parse(p).ok_or_else(|| Failure::runtime(format!("Invalid {field} '{p}'")))?;
-            let doc = if parsed.context { context } else { input };
-            parsed.get(doc).ok_or_else(|| {
+            parsed.resolve(input, context).ok_or_else(|| {
                 Failure::runtime(format!(
                     "Invalid path '{p}' : No results for path: $['{}']",
                     p.trim_start_matches("$.").trim_start_matches('$')
@@ -94,11 +93,11 @@ fn dynamic(field: &str, s: &str, input: &Value, context: &Value) -> Result<Value
             "The value for the field '{field}' must be a valid JSONPath or a valid intrinsic function call"
         ))
     })?;
-    let doc = if p.context { context } else { input };
-    p.get(doc).ok_or_else(|| {
+    p.resolve(input, context).ok_or_else(|| {
+        let what = if p.var.is_some() { "variables" } else if p.context { "context object" } else { "input" };
         Failure::runtime(format!(
-            "The JSONPath '{s}' specified for the field '{field}' could not be found in the input '{}'",
-            doc
+            "The JSONPath '{s}' specified for the field '{field}' could not be found in the {what} '{}'",
+            if p.context || p.var.is_some() { Value::Null } else { input.clone() }
         ))
     })
 }

@@ -37,8 +37,7 @@ const TYPES: &[&str] = &[
     "Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map",
 ];
 
-/// Fields every state may have. Variables (`Assign`) and JSONata's `Arguments`/`Output` are
-/// not supported: they are reported as unsupported fields rather than silently ignored.
+/// Fields every state may have (`Assign` is allowed everywhere but in Succeed and Fail).
 const COMMON: &[&str] = &[
     "Type",
     "Comment",
@@ -51,7 +50,7 @@ const COMMON: &[&str] = &[
 
 fn allowed(ty: &str) -> &'static [&'static str] {
     match ty {
-        "Pass" => &["Result", "ResultPath", "Parameters"],
+        "Pass" => &["Result", "ResultPath", "Parameters", "Assign"],
         "Task" => &[
             "Resource",
             "Parameters",
@@ -64,9 +63,16 @@ fn allowed(ty: &str) -> &'static [&'static str] {
             "HeartbeatSeconds",
             "HeartbeatSecondsPath",
             "Credentials",
+            "Assign",
         ],
-        "Choice" => &["Choices", "Default"],
-        "Wait" => &["Seconds", "Timestamp", "SecondsPath", "TimestampPath"],
+        "Choice" => &["Choices", "Default", "Assign"],
+        "Wait" => &[
+            "Seconds",
+            "Timestamp",
+            "SecondsPath",
+            "TimestampPath",
+            "Assign",
+        ],
         "Succeed" => &[],
         "Fail" => &["Error", "Cause", "ErrorPath", "CausePath"],
         "Parallel" => &[
@@ -76,6 +82,7 @@ fn allowed(ty: &str) -> &'static [&'static str] {
             "ResultSelector",
             "Retry",
             "Catch",
+            "Assign",
         ],
         "Map" => &[
             "Iterator",
@@ -98,6 +105,7 @@ fn allowed(ty: &str) -> &'static [&'static str] {
             "Retry",
             "Catch",
             "Items",
+            "Assign",
         ],
         _ => &[],
     }
@@ -390,7 +398,7 @@ fn rule_ok(r: &Value, top: bool) -> bool {
 }
 
 /// Fields only JSONata states have, and fields JSONata states cannot have.
-const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Assign", "Items"];
+const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items"];
 const JSONPATH_ONLY: &[&str] = &[
     "InputPath",
     "OutputPath",
@@ -737,7 +745,7 @@ mod tests {
             vec!["SCHEMA_VALIDATION_FAILED"]
         );
         assert_eq!(
-            codes(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Assign":{"x":1},"End":true}}}"#),
+            codes(r#"{"StartAt":"A","States":{"A":{"Type":"Succeed","Assign":{"x":1}}}}"#),
             vec!["SCHEMA_VALIDATION_FAILED"]
         );
         assert_eq!(
