@@ -420,7 +420,7 @@ pub fn run(
                     .write()
                     .executions
                     .insert(child_arn.clone(), record.clone());
-                let _ = shared.persist.executions.put(&child_arn, &record);
+                let _ = shared.persist.put_execution(&record, 0);
                 if let Some(child) = Exec::load(&shared, &account, &region, &child_arn) {
                     runtime::run(child).await;
                 }
@@ -482,7 +482,7 @@ pub fn run(
                     }
                 };
                 if let Some(e) = saved {
-                    let _ = ex.shared.persist.executions.put(a, &e);
+                    let _ = ex.shared.persist.put_execution(&e, usize::MAX);
                 }
             }
         }

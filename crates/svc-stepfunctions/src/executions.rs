@@ -182,7 +182,7 @@ pub(crate) async fn start_execution(
             )));
         }
         if e.kind != "EXPRESS" {
-            svc.persist.executions.put(&arn, &e)?;
+            svc.persist.put_execution(&e, 0)?;
         }
         w.executions.insert(arn.clone(), e);
     }
@@ -439,7 +439,8 @@ pub(crate) async fn stop_execution(
         x.clone()
     };
     if saved.kind != "EXPRESS" {
-        svc.persist.executions.put(&saved.arn, &saved)?;
+        svc.persist
+            .put_execution(&saved, saved.history.len().saturating_sub(1))?;
     }
     abort_map_runs(svc, ctx, &saved.arn)?;
     finished(&svc.shared, &ctx.account_id, &ctx.region, &saved.arn);
@@ -503,7 +504,8 @@ pub(crate) async fn redrive_execution(
         }));
         x.clone()
     };
-    svc.persist.executions.put(&saved.arn, &saved)?;
+    svc.persist
+        .put_execution(&saved, saved.history.len().saturating_sub(1))?;
     runtime::spawn(&svc.shared, &ctx.account_id, &ctx.region, &saved.arn);
     Ok(json!({"redriveDate": ctx.now}))
 }
@@ -529,7 +531,7 @@ fn abort_map_runs(svc: &StepFunctions, ctx: &RequestContext, parent: &str) -> Sf
             if let Some(e) = w.executions.get_mut(c) {
                 e.status = "ABORTED".into();
                 e.stop_date = Some(ctx.now);
-                svc.persist.executions.put(c, e)?;
+                svc.persist.put_execution(e, usize::MAX)?;
             }
         }
         if let Some(r) = w.map_runs.get_mut(&run) {

@@ -91,14 +91,16 @@ impl StepFunctions {
         load!(activities, activities);
         load!(map_runs, map_runs);
         let mut resume = Vec::new();
+        let mut histories = shared.persist.load_histories();
         for (_, mut x) in shared.persist.executions.load() {
             let arn = x.arn.clone();
+            x.history = histories.remove(&arn).unwrap_or_default();
             if let Some((r, a)) = arn_scope(&arn) {
                 if x.status == "RUNNING" && x.map_run.is_some() {
                     // Children of an interrupted map run: the parent re-runs its Map state.
                     x.status = "ABORTED".into();
                     x.stop_date = Some(core.clock.now());
-                    let _ = shared.persist.executions.put(&x.arn, &x);
+                    let _ = shared.persist.put_execution(&x, usize::MAX);
                 }
                 if x.status == "RUNNING" {
                     resume.push((a.to_string(), r.to_string(), x.arn.clone()));
@@ -285,7 +287,7 @@ mod tests {
         )
         .await
         .unwrap();
-        for _ in 0..500 {
+        for _ in 0..3000 {
             let d = call(
                 svc,
                 "DescribeExecution",
@@ -438,6 +440,20 @@ mod tests {
         assert_eq!(out["msg"], "4 <= 10");
         assert!(out["all"].get(crate::asl::path::VARS_KEY).is_none());
         assert!(out["all"]["Execution"]["Id"].is_string());
+    }
+
+    #[tokio::test]
+    async fn endless_loops_end_at_the_history_limit() {
+        let svc = service();
+        let d = run(
+            &svc,
+            json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(d["status"], "FAILED");
+        assert_eq!(d["error"], "States.Runtime");
     }
 
     #[tokio::test]

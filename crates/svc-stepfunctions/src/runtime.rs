@@ -40,6 +40,8 @@ pub struct Exec {
     pub context_base: Value,
     /// Express executions keep no durable record.
     pub express: bool,
+    /// History events already stored.
+    pub saved: std::sync::atomic::AtomicUsize,
 }
 
 /// Where an execution continues after a restart.
@@ -52,6 +54,9 @@ pub struct Resume {
     /// The checkpoint record (waitUntil, token, activity).
     pub record: Value,
 }
+
+/// Most history events an execution may have, as in AWS.
+pub const MAX_HISTORY: usize = 25_000;
 
 /// Largest state output, in bytes (256 KiB).
 pub const MAX_PAYLOAD: usize = 256 * 1024;
@@ -121,6 +126,7 @@ impl Exec {
             ctx,
             context_base,
             express: e.kind == "EXPRESS",
+            saved: std::sync::atomic::AtomicUsize::new(e.history.len()),
         }))
     }
 
@@ -164,10 +170,14 @@ impl Exec {
         if self.express {
             return;
         }
-        if let Some(e) = self.with(|e| e.clone()) {
-            if let Err(err) = self.shared.persist.executions.put(&e.arn, &e) {
-                tracing::warn!(execution = %e.arn, "cannot save execution: {err}");
+        let from = self.saved.load(std::sync::atomic::Ordering::Relaxed);
+        let persist = &self.shared.persist;
+        match self.with(|e| (persist.put_execution(e, from), e.history.len())) {
+            Some((Ok(()), len)) => self.saved.store(len, std::sync::atomic::Ordering::Relaxed),
+            Some((Err(err), _)) => {
+                tracing::warn!(execution = %self.arn, "cannot save execution: {err}")
             }
+            None => {}
         }
     }
 
@@ -383,6 +393,13 @@ pub fn run_states(
             ),
         };
         loop {
+            // A loop of instant states must not hold a worker thread, nor grow forever.
+            tokio::task::yield_now().await;
+            if ex.with(|e| e.history.len()).unwrap_or(0) >= MAX_HISTORY {
+                return Err(Failure::runtime(format!(
+                    "The execution reached the maximum number of history events ({MAX_HISTORY})."
+                )));
+            }
             let Some(st) = machine["States"].get(&name).cloned() else {
                 return Err(Failure::runtime(format!("State '{name}' does not exist")));
             };

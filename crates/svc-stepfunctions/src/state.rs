@@ -140,8 +140,9 @@ pub struct Execution {
     /// Trace header.
     #[serde(default)]
     pub trace_header: Option<String>,
-    /// History events (model-shaped `HistoryEvent`s).
-    #[serde(default)]
+    /// History events (model-shaped `HistoryEvent`s); persisted apart, in chunks (see
+    /// [`Persist::put_execution`]).
+    #[serde(skip)]
     pub history: Vec<Value>,
     /// Where a running execution resumes after a restart:
     /// `{state, input, waitUntil?, token?}` of its current top-level state.
@@ -259,7 +260,12 @@ pub struct Persist {
     pub activities: Table<Activity>,
     /// Map runs.
     pub map_runs: Table<MapRun>,
+    /// Execution history in chunks of [`HISTORY_CHUNK`] events (`{arn}#{chunk:08}`).
+    pub history: Table<Vec<Value>>,
 }
+
+/// Events per stored history chunk.
+pub const HISTORY_CHUNK: usize = 100;
 
 impl Persist {
     /// Tables over `store`.
@@ -270,8 +276,41 @@ impl Persist {
             aliases: Table::new(store.clone(), "stepfunctions/aliases"),
             executions: Table::new(store.clone(), "stepfunctions/executions"),
             activities: Table::new(store.clone(), "stepfunctions/activities"),
-            map_runs: Table::new(store, "stepfunctions/map-runs"),
+            map_runs: Table::new(store.clone(), "stepfunctions/map-runs"),
+            history: Table::new(store, "stepfunctions/history"),
         }
+    }
+}
+
+impl Persist {
+    /// Saves an execution: its record, and the history chunks holding events from index
+    /// `from` on (earlier chunks are already stored), so a long history is not rewritten at
+    /// every step.
+    pub fn put_execution(&self, e: &Execution, from: usize) -> std::io::Result<()> {
+        let len = e.history.len();
+        if len > from {
+            for c in from / HISTORY_CHUNK..len.div_ceil(HISTORY_CHUNK) {
+                let end = ((c + 1) * HISTORY_CHUNK).min(len);
+                self.history.put(
+                    &format!("{}#{c:08}", e.arn),
+                    &e.history[c * HISTORY_CHUNK..end].to_vec(),
+                )?;
+            }
+        }
+        self.executions.put(&e.arn, e)
+    }
+
+    /// Every stored history, by execution ARN.
+    pub fn load_histories(&self) -> std::collections::HashMap<String, Vec<Value>> {
+        let mut chunks: Vec<(String, Vec<Value>)> = self.history.load();
+        chunks.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: std::collections::HashMap<String, Vec<Value>> = Default::default();
+        for (k, events) in chunks {
+            if let Some((arn, _)) = k.rsplit_once('#') {
+                out.entry(arn.to_string()).or_default().extend(events);
+            }
+        }
+        out
     }
 }
 

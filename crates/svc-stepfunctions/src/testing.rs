@@ -160,6 +160,7 @@ async fn run(
                 ctx: ex.ctx.clone(),
                 context_base: base,
                 express: true,
+                saved: Default::default(),
             })
         }
         None => ex,

@@ -88,7 +88,17 @@ fn skip_ws(c: &[char], i: &mut usize) {
     }
 }
 
+/// Deepest nesting of intrinsic calls accepted.
+const MAX_DEPTH: usize = 64;
+
 fn parse_arg(c: &[char], i: &mut usize) -> Result<Arg, String> {
+    parse_arg_at(c, i, 0)
+}
+
+fn parse_arg_at(c: &[char], i: &mut usize, depth: usize) -> Result<Arg, String> {
+    if depth > MAX_DEPTH {
+        return Err("Intrinsic functions are nested too deeply".into());
+    }
     skip_ws(c, i);
     let Some(&ch) = c.get(*i) else {
         return Err("Missing argument".into());
@@ -155,7 +165,7 @@ fn parse_arg(c: &[char], i: &mut usize) -> Result<Arg, String> {
             return Ok(Arg::Call(word, args));
         }
         loop {
-            args.push(parse_arg(c, i)?);
+            args.push(parse_arg_at(c, i, depth + 1)?);
             skip_ws(c, i);
             match c.get(*i) {
                 Some(',') => *i += 1,
@@ -304,7 +314,10 @@ fn apply(call: &Arg, input: &Value, ctx: &Value) -> Result<Value, String> {
                 if out.len() > 1000 {
                     return Err("States.ArrayRange would produce more than 1000 items".into());
                 }
-                x += step;
+                match x.checked_add(step) {
+                    Some(n) => x = n,
+                    None => break,
+                }
             }
             Ok(Value::Array(out))
         }
@@ -405,7 +418,10 @@ fn apply(call: &Arg, input: &Value, ctx: &Value) -> Result<Value, String> {
         }
         "States.MathAdd" => {
             arity(2)?;
-            Ok(Value::from(int(&args[0], name)? + int(&args[1], name)?))
+            int(&args[0], name)?
+                .checked_add(int(&args[1], name)?)
+                .map(Value::from)
+                .ok_or_else(|| "The result of States.MathAdd is out of range".to_string())
         }
         "States.StringSplit" => {
             arity(2)?;

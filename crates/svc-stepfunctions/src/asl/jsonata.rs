@@ -168,7 +168,11 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
 struct Parser {
     toks: Vec<Tok>,
     at: usize,
+    depth: usize,
 }
+
+/// Deepest expression nesting accepted.
+const MAX_DEPTH: usize = 200;
 
 fn bp(op: &str) -> u8 {
     match op {
@@ -218,6 +222,16 @@ impl Parser {
     }
 
     fn expr(&mut self, min: u8) -> Result<Expr, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err("The expression is nested too deeply".into());
+        }
+        let r = self.expr_inner(min);
+        self.depth -= 1;
+        r
+    }
+
+    fn expr_inner(&mut self, min: u8) -> Result<Expr, String> {
         let mut left = self.prefix()?;
         while let Some(op) = self.infix_op() {
             let p = bp(&op);
@@ -379,6 +393,7 @@ pub fn parse(src: &str) -> Result<Expr, String> {
     let mut p = Parser {
         toks: lex(src)?,
         at: 0,
+        depth: 0,
     };
     let e = p.expr(0)?;
     if p.at < p.toks.len() {
@@ -400,7 +415,11 @@ fn num(n: f64) -> Value {
 pub struct Env {
     vars: HashMap<String, Value>,
     lambdas: HashMap<String, (Vec<String>, Expr)>,
+    depth: usize,
 }
+
+/// Deepest chain of function calls (recursive lambdas end with an error, not a crash).
+const MAX_CALLS: usize = 100;
 
 impl Env {
     /// An environment with `vars` bound (`$states`, workflow variables).
@@ -408,6 +427,7 @@ impl Env {
         Env {
             vars: vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             lambdas: HashMap::new(),
+            depth: 0,
         }
     }
 }
@@ -630,7 +650,7 @@ fn eval(e: &Expr, ctx: Option<&Value>, env: &mut Env) -> Result<Option<Value>, S
                             f(&eval(a, ctx, env)?, "range")? as i64,
                             f(&eval(b, ctx, env)?, "range")? as i64,
                         );
-                        if y - x > 10_000_000 {
+                        if y.saturating_sub(x) > 1_000_000 {
                             return Err("The size of the sequence allocated by the range operator has exceeded the maximum".into());
                         }
                         out.extend((x..=y).map(Value::from));
@@ -684,7 +704,11 @@ fn apply_lambda(
     ctx: Option<&Value>,
     env: &Env,
 ) -> Result<Option<Value>, String> {
+    if env.depth >= MAX_CALLS {
+        return Err("Stack overflow error: check for non-terminating recursive function".into());
+    }
     let mut inner = env.clone();
+    inner.depth += 1;
     for (p, a) in params.iter().zip(args) {
         match a {
             Some(v) => {
@@ -1243,10 +1267,23 @@ mod tests {
         );
         assert_eq!(ev("-$states.input.n", i.clone()), Some(json!(-7)));
         assert_eq!(
-            ev("$hash('input data', 'SHA-1')", i),
+            ev("$hash('input data', 'SHA-1')", i.clone()),
             Some(json!("aaff4a450a104cd177d28d18d74485e8cae074b7"))
         );
         assert!(parse("1 +").is_err());
+        assert!(parse(&"(".repeat(10_000)).is_err());
+        let mut vars = Map::new();
+        vars.insert("states".into(), json!({}));
+        assert!(evaluate(
+            "($f := function($x) { $f($x) }; $f(1))",
+            &json!({}),
+            &Env::new(&vars)
+        )
+        .is_err());
+        assert!(super::super::intrinsics::check(&"States.Array(".repeat(10_000)).is_err());
+        // Huge bounds neither overflow nor allocate unboundedly.
+        assert!(ev("[9223372036854775800..9223372036854775807]", i.clone()).is_some());
+        assert!(parse("[-9223372036854775807..9223372036854775807]").is_ok());
         assert!(parse("(1").is_err());
     }
 
