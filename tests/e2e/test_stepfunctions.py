@@ -32,6 +32,13 @@ def sfn(client):
     return client("stepfunctions")
 
 
+@pytest.fixture(autouse=True)
+def back_to_real_time(overcast):
+    """Tests here move the virtual clock; put it back so later test files see real time."""
+    yield
+    overcast.clock(set=time.time())
+
+
 def machine(sfn, definition, name=None, **kw):
     name = name or uniq("sm")
     arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE, **kw)["stateMachineArn"]
