@@ -429,7 +429,7 @@ def test_execution_names_listing_stop_and_redrive(sfn, overcast):
     sfn.stop_execution(executionArn=other, error="Manual", cause="operator")
     d = sfn.describe_execution(executionArn=other)
     assert d["status"] == "ABORTED" and d["error"] == "Manual" and d["redriveStatus"] == "REDRIVABLE"
-    assert types(sfn, other)[-1] == "ExecutionAborted"
+    assert types(sfn, other)[-2:] == ["WaitStateAborted", "ExecutionAborted"]
     assert [e["executionArn"] for e in sfn.list_executions(stateMachineArn=arn, statusFilter="ABORTED")["executions"]] == [other]
     # Stopped executions stay stopped even when their wait would have ended.
     overcast.clock(advance=86401)

@@ -424,6 +424,17 @@ pub(crate) async fn stop_execution(
                 e.arn
             )));
         };
+        // States still in progress are aborted first (TaskStateAborted, WaitStateAborted...).
+        for (ty, name) in open_states(&x.history).into_iter().rev() {
+            if matches!(ty.as_str(), "Task" | "Wait" | "Parallel" | "Map") {
+                let id = x.history.len() as i64 + 1;
+                x.history.push(json!({
+                    "timestamp": ctx.now, "type": format!("{ty}StateAborted"), "id": id,
+                    "previousEventId": id - 1,
+                    "stateExitedEventDetails": {"name": name, "output": "null", "outputDetails": {"truncated": false}},
+                }));
+            }
+        }
         let id = x.history.len() as i64 + 1;
         x.history.push(json!({
             "timestamp": ctx.now, "type": "ExecutionAborted", "id": id, "previousEventId": id - 1,
@@ -542,4 +553,49 @@ fn abort_map_runs(svc: &StepFunctions, ctx: &RequestContext, parent: &str) -> Sf
         }
     }
     Ok(())
+}
+
+/// States entered and not yet exited, outermost first: (type, name).
+pub fn open_states(history: &[Value]) -> Vec<(String, String)> {
+    let mut open: Vec<(String, String)> = Vec::new();
+    for ev in history {
+        let ty = ev["type"].as_str().unwrap_or_default();
+        if let Some(kind) = ty.strip_suffix("StateEntered") {
+            let name = ev["stateEnteredEventDetails"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            open.push((kind.to_string(), name));
+        } else if let Some(kind) = ty.strip_suffix("StateExited") {
+            let name = ev["stateExitedEventDetails"]["name"]
+                .as_str()
+                .unwrap_or_default();
+            if let Some(i) = open.iter().rposition(|(k, n)| k == kind && n == name) {
+                open.remove(i);
+            }
+        }
+    }
+    open
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_states_are_the_ones_not_exited() {
+        let h = vec![
+            json!({"type": "PassStateEntered", "stateEnteredEventDetails": {"name": "A"}}),
+            json!({"type": "PassStateExited", "stateExitedEventDetails": {"name": "A"}}),
+            json!({"type": "ParallelStateEntered", "stateEnteredEventDetails": {"name": "P"}}),
+            json!({"type": "WaitStateEntered", "stateEnteredEventDetails": {"name": "W"}}),
+        ];
+        assert_eq!(
+            open_states(&h),
+            vec![
+                ("Parallel".to_string(), "P".to_string()),
+                ("Wait".to_string(), "W".to_string())
+            ]
+        );
+    }
 }
