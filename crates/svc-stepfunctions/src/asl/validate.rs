@@ -576,13 +576,19 @@ fn state(
         check_path(out, c, "ResultPath", &format!("{at}/Catch[{i}]"), true);
     }
     match ty {
-        "Task" if !o.get("Resource").is_some_and(Value::is_string) => {
-            schema(
+        "Task" => match o.get("Resource").and_then(Value::as_str) {
+            None => schema(
                 out,
                 "These fields are required: [Resource]".into(),
                 at.into(),
-            );
-        }
+            ),
+            Some(r) if !r.starts_with("arn:") || r.split(':').count() < 6 => schema(
+                out,
+                "Value is not a valid resource ARN".into(),
+                format!("{at}/Resource"),
+            ),
+            Some(_) => {}
+        },
         "Choice" => {
             match o.get("Choices").and_then(Value::as_array) {
                 Some(c) if !c.is_empty() => {
@@ -675,6 +681,26 @@ fn state(
         },
         "Map" => {
             check_path(out, st, "ItemsPath", at, true);
+            let distributed = st
+                .pointer("/ItemProcessor/ProcessorConfig/Mode")
+                .and_then(Value::as_str)
+                == Some("DISTRIBUTED");
+            for f in [
+                "ItemReader",
+                "ItemBatcher",
+                "ResultWriter",
+                "ToleratedFailurePercentage",
+                "ToleratedFailureCount",
+                "Label",
+            ] {
+                if !distributed && o.contains_key(f) {
+                    schema(
+                        out,
+                        format!("The field '{f}' is only supported in DISTRIBUTED mode"),
+                        format!("{at}/{f}"),
+                    );
+                }
+            }
             match o.get("ItemProcessor").or(o.get("Iterator")) {
                 Some(p) => {
                     let f = if o.contains_key("ItemProcessor") {
@@ -742,6 +768,18 @@ mod tests {
         );
         assert_eq!(
             codes(r#"{"StartAt":"A","States":{"A":{"Type":"Task","End":true}}}"#),
+            vec!["SCHEMA_VALIDATION_FAILED"]
+        );
+        assert_eq!(
+            codes(
+                r#"{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"lambda","End":true}}}"#
+            ),
+            vec!["SCHEMA_VALIDATION_FAILED"]
+        );
+        assert_eq!(
+            codes(
+                r#"{"StartAt":"M","States":{"M":{"Type":"Map","ItemReader":{},"ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Succeed"}}},"End":true}}}"#
+            ),
             vec!["SCHEMA_VALIDATION_FAILED"]
         );
         assert_eq!(
