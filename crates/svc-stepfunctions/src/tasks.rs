@@ -750,6 +750,16 @@ fn rekey(
             ),
             None => v.clone(),
         },
+        // Timestamps travel as ISO 8601 strings in the integration's JSON.
+        (ShapeType::Timestamp, Value::Number(n)) if !to_model => n
+            .as_f64()
+            .map(|t| Value::String(overcast_wire::value::time_format::iso8601_millis(t)))
+            .unwrap_or_else(|| v.clone()),
+        (ShapeType::Timestamp, Value::String(t)) if to_model => {
+            overcast_wire::value::time_format::parse(t)
+                .map(Value::from)
+                .unwrap_or_else(|| v.clone())
+        }
         (ShapeType::Map, Value::Object(o)) => match &shape.value {
             Some(m) => Value::Object(
                 o.iter()
@@ -787,13 +797,22 @@ mod tests {
         let v = rekey(
             m,
             op.output.unwrap(),
-            &json!({"stateMachineArn": "a", "loggingConfiguration": {"level": "OFF"}}),
+            &json!({"stateMachineArn": "a", "loggingConfiguration": {"level": "OFF"}, "creationDate": 1.5}),
             false,
         );
         assert_eq!(
             v,
-            json!({"StateMachineArn": "a", "LoggingConfiguration": {"Level": "OFF"}})
+            json!({"StateMachineArn": "a", "LoggingConfiguration": {"Level": "OFF"},
+                   "CreationDate": "1970-01-01T00:00:01.500Z"})
         );
+        let op = m.operation("ListExecutions").unwrap();
+        let v = rekey(
+            m,
+            op.input.unwrap(),
+            &json!({"StateMachineArn": "a", "MaxResults": 5}),
+            true,
+        );
+        assert_eq!(v, json!({"stateMachineArn": "a", "maxResults": 5}));
     }
 
     #[test]
