@@ -1,12 +1,14 @@
 """The guide's aws-sdk-js v3 `PutEventsCommand` snippet (BookingConfirmed on the `app-events`
-bus) run verbatim with Node.js against Overcast, fanning out to an SQS queue and a Lambda
-function that really runs. Needs `npm ci` in tests/e2e/js; skipped when node or the
+bus) run verbatim with Node.js against Overcast, fanning out to an SQS queue, a Lambda
+function that really runs and a Step Functions state machine (the post-booking workflow). Needs `npm ci` in tests/e2e/js; skipped when node or the
 node_modules are missing."""
 import json
 import os
 import shutil
 import subprocess
 import uuid
+
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -33,6 +35,16 @@ def test_guide_booking_confirmed_with_aws_sdk_js(client, overcast):
     rule = f"r-{uuid.uuid4().hex[:10]}"
     events.put_rule(Name=rule, EventPattern=json.dumps(pattern), EventBusName="app-events")
     events.put_targets(Rule=rule, EventBusName="app-events", Targets=[{"Id": "email", "Arn": fn}])
+    sfn = client("stepfunctions")
+    workflow = sfn.create_state_machine(
+        name=f"post-booking-{uuid.uuid4().hex[:8]}", roleArn="arn:aws:iam::000000000000:role/sfn",
+        definition=json.dumps({"StartAt": "Confirm", "States": {"Confirm": {
+            "Type": "Pass", "Parameters": {"booking.$": "$.detail.bookingId", "class.$": "$.detail.className"},
+            "End": True}}}))["stateMachineArn"]
+    flow_rule = f"r-{uuid.uuid4().hex[:10]}"
+    events.put_rule(Name=flow_rule, EventPattern=json.dumps(pattern), EventBusName="app-events")
+    events.put_targets(Rule=flow_rule, EventBusName="app-events", Targets=[
+        {"Id": "workflow", "Arn": workflow, "RoleArn": "arn:aws:iam::000000000000:role/events-sfn"}])
     env = dict(os.environ, AWS_ENDPOINT_URL=overcast.url, AWS_ACCESS_KEY_ID="test",
                AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1")
     env.pop("AWS_PROFILE", None)
@@ -45,3 +57,17 @@ def test_guide_booking_confirmed_with_aws_sdk_js(client, overcast):
         event = json.loads(msgs[0]["Body"])
         assert event["source"] == "myapp.bookings" and event["detail-type"] == "BookingConfirmed"
         assert event["detail"]["bookingId"] == "bk-12345" and event["detail"]["className"] == "CrossFit 7AM"
+    deadline = time.time() + 10
+    runs = []
+    while time.time() < deadline:
+        runs = sfn.list_executions(stateMachineArn=workflow)["executions"]
+        if runs and runs[0]["status"] != "RUNNING":
+            break
+        time.sleep(0.1)
+    assert runs, "the BookingConfirmed event did not start the Step Functions workflow"
+    run = sfn.describe_execution(executionArn=runs[0]["executionArn"])
+    assert run["status"] == "SUCCEEDED", run
+    event = json.loads(run["input"])
+    assert event["source"] == "myapp.bookings" and event["detail-type"] == "BookingConfirmed"
+    assert event["detail"]["bookingId"] == "bk-12345"
+    assert json.loads(run["output"]) == {"booking": "bk-12345", "class": "CrossFit 7AM"}
