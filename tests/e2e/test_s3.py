@@ -515,3 +515,24 @@ def test_hot_small_objects_read_from_memory_stay_exact(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket=bucket, Key="copy")
     assert e.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_unreferenced_body_files_are_removed_at_start(overcast, s3, bucket):
+    """Bodies live in 256 shard directories per bucket; files no record names (a PUT cut
+    short by kill -9) are removed when Overcast starts, and named ones are kept."""
+    import glob
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"still here")
+    files = [p for p in glob.glob(os.path.join(overcast.data_dir, "blobs", "s3", "*", "*", "*"))
+             if os.path.isfile(p)]
+    body = max(files, key=os.path.getmtime)
+    shard = os.path.dirname(body)
+    assert len(os.path.basename(shard)) == 2
+    orphans = [os.path.join(shard, "orphan-" + uuid.uuid4().hex),
+               os.path.join(os.path.dirname(shard), "orphan-" + uuid.uuid4().hex)]
+    for o in orphans:
+        with open(o, "wb") as f:
+            f.write(b"half written")
+    overcast.kill9()
+    assert not any(os.path.exists(o) for o in orphans)
+    assert os.path.exists(body)
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"still here"

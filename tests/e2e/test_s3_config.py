@@ -439,7 +439,10 @@ def test_sse_c_objects_are_encrypted_at_rest_and_need_their_key(overcast, s3, bu
     expect("AccessDenied", s3.get_object, Bucket=bucket, Key="secret", SSECustomerAlgorithm="AES256",
            SSECustomerKey=other)
     # The bytes on disk are not the plaintext.
-    for path in glob.glob(os.path.join(overcast.data_dir, "blobs", "s3", "*", "*")):
+    files = [p for p in glob.glob(os.path.join(overcast.data_dir, "blobs", "s3", "**"), recursive=True)
+             if os.path.isfile(p)]
+    assert files
+    for path in files:
         with open(path, "rb") as f:
             assert b"world domination" not in f.read()
     # Copy to a plain object (decrypting with the source key).

@@ -201,11 +201,15 @@ pub fn commit(
             return Err(e);
         }
     };
-    let in_place = tmp.parent() == Some(dir.as_path());
-    if in_place {
-        if let Some(name) = tmp.file_name().and_then(|n| n.to_str()) {
-            record.file = name.to_string();
-        }
+    // Written inside the bucket's directory (in a shard: `ab/<uuid>`): it stays there.
+    let relative = tmp
+        .strip_prefix(&dir)
+        .ok()
+        .and_then(|r| r.to_str())
+        .map(str::to_string);
+    let in_place = relative.is_some();
+    if let Some(rel) = relative {
+        record.file = rel;
     }
     let placed = if in_place {
         Ok(())
@@ -403,7 +407,13 @@ fn etag_matches(condition: &str, etag: &str) -> bool {
 /// Evaluates If-Match / If-Unmodified-Since (412) and If-None-Match / If-Modified-Since
 /// (304) as S3 does.
 pub fn check_conditions(v: &Value, rec: &ObjectRecord, prefix: &str) -> Result<(), AwsError> {
-    let member = |m: &str| v.get(format!("{prefix}{m}"));
+    let member = |m: &str| {
+        if prefix.is_empty() {
+            v.get(m)
+        } else {
+            v.get(format!("{prefix}{m}"))
+        }
+    };
     let modified = rec.last_modified.floor();
     if let Some(m) = member("IfMatch").and_then(Value::as_str) {
         if !etag_matches(m, &rec.etag) {
@@ -489,7 +499,7 @@ fn find(
     let b = owned(&st, ctx, bucket_name(v))?;
     let key = text(v, "Key").unwrap_or_default();
     let rec = crate::versions::lookup(b, key, text(v, "VersionId"))?;
-    Ok((rec.clone(), st.bucket_dir(&b.record).join(&rec.file)))
+    Ok((rec.clone(), st.object_path(&b.record, &rec.file)))
 }
 
 /// GetObject: streams the file (or a range of it).

@@ -275,7 +275,16 @@ impl State {
             };
             for e in entries.flatten() {
                 let name = e.file_name();
-                if !referenced.contains(name.to_str().unwrap_or("")) {
+                let name = name.to_str().unwrap_or("");
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    // A shard of body files: records name them `<shard>/<file>`.
+                    for f in std::fs::read_dir(e.path()).into_iter().flatten().flatten() {
+                        let rel = format!("{name}/{}", f.file_name().to_str().unwrap_or(""));
+                        if !referenced.contains(rel.as_str()) {
+                            let _ = std::fs::remove_file(f.path());
+                        }
+                    }
+                } else if !referenced.contains(name) {
                     let _ = std::fs::remove_file(e.path());
                 }
             }
@@ -296,6 +305,16 @@ impl State {
     /// The directory of a bucket's blobs.
     pub fn bucket_dir(&self, bucket: &BucketRecord) -> PathBuf {
         self.root.join(&bucket.id)
+    }
+
+    /// Path of the body file `file` of `bucket` (one allocation: it is on every read).
+    pub fn object_path(&self, bucket: &BucketRecord, file: &str) -> PathBuf {
+        let root = self.root.as_os_str();
+        let mut p = PathBuf::with_capacity(root.len() + bucket.id.len() + file.len() + 2);
+        p.push(&self.root);
+        p.push(&bucket.id);
+        p.push(file);
+        p
     }
 
     /// Table key of an object.

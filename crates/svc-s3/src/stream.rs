@@ -55,14 +55,38 @@ pub async fn write_encrypted(
     algorithm: Option<Algorithm>,
     cipher: Option<crate::sse::Cipher>,
 ) -> Result<Written, AwsError> {
-    std::fs::create_dir_all(tmp_dir)
-        .map_err(|e| AwsError::internal(format!("cannot create blob directory: {e}")))?;
-    let path = tmp_dir.join(overcast_core::ids::uuid());
+    // Spread over 256 subdirectories: concurrent PUTs creating files in one directory
+    // queue on its lock.
+    let name = overcast_core::ids::uuid();
+    let shard = tmp_dir.join(name.get(..2).unwrap_or("00"));
+    ensure_dir(&shard)?;
+    let path = shard.join(name);
     let result = write_into(&path, body, chunked, algorithm, cipher).await;
     if result.is_err() {
         let _ = std::fs::remove_file(&path);
     }
     result
+}
+
+/// Creates `dir` unless this process already did: a bucket's directory is named by the
+/// bucket's unique id and lives as long as the bucket, so one `mkdir` per directory suffices
+/// (not one per PUT).
+fn ensure_dir(dir: &Path) -> Result<(), AwsError> {
+    static MADE: std::sync::Mutex<Option<std::collections::HashSet<PathBuf>>> =
+        std::sync::Mutex::new(None);
+    let known = |m: &Option<std::collections::HashSet<PathBuf>>| {
+        m.as_ref().is_some_and(|s| s.contains(dir))
+    };
+    if known(&MADE.lock().unwrap_or_else(|p| p.into_inner())) && dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| AwsError::internal(format!("cannot create blob directory: {e}")))?;
+    MADE.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(Default::default)
+        .insert(dir.to_path_buf());
+    Ok(())
 }
 
 /// What a body's bytes go through on their way to disk: `aws-chunked` decoding, MD5 and the
@@ -297,7 +321,8 @@ pub struct BodyCache {
 
 #[derive(Default)]
 struct CacheInner {
-    files: std::collections::HashMap<PathBuf, Bytes>,
+    /// By path (its bytes: `Path`'s own hash walks its components).
+    files: std::collections::HashMap<std::ffi::OsString, Bytes>,
     bytes: usize,
 }
 
@@ -329,7 +354,7 @@ impl BodyCache {
 
     fn whole(&self, path: &Path) -> Option<Bytes> {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        g.files.get(path).cloned()
+        g.files.get(path.as_os_str()).cloned()
     }
 
     fn insert(&self, path: &Path, bytes: Bytes) {
@@ -345,7 +370,7 @@ impl BodyCache {
             }
         }
         inner.bytes += bytes.len();
-        if let Some(old) = inner.files.insert(path.to_path_buf(), bytes) {
+        if let Some(old) = inner.files.insert(path.as_os_str().to_os_string(), bytes) {
             inner.bytes -= old.len();
         }
     }

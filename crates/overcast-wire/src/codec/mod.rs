@@ -123,7 +123,12 @@ pub fn encode_output(
         Protocol::RestJson | Protocol::RestXml => rest::encode(route, output, stream),
         Protocol::Cbor => cbor::encode(route, &output),
     };
-    add_request_id(&mut resp, route.protocol, request_id);
+    add_request_id(
+        &mut resp,
+        route.protocol,
+        Some(route.model.name()),
+        request_id,
+    );
     resp
 }
 
@@ -149,7 +154,7 @@ pub fn encode_error(
     for (k, v) in &err.headers {
         resp.headers_mut().insert(k.clone(), v.clone());
     }
-    add_request_id(&mut resp, protocol, request_id);
+    add_request_id(&mut resp, protocol, model.map(|m| m.name()), request_id);
     resp
 }
 
@@ -211,13 +216,22 @@ pub(crate) fn add_query_error(
     }
 }
 
-fn add_request_id(resp: &mut Response<Body>, protocol: Protocol, request_id: &str) {
+fn add_request_id(
+    resp: &mut Response<Body>,
+    protocol: Protocol,
+    service: Option<&str>,
+    request_id: &str,
+) {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         let h = resp.headers_mut();
         if protocol == Protocol::RestXml {
             h.insert(crate::names::X_AMZ_REQUEST_ID, v.clone());
             if !h.contains_key(crate::names::X_AMZ_ID_2) {
                 h.insert(crate::names::X_AMZ_ID_2, v.clone());
+            }
+            // S3 answers with these two only.
+            if matches!(service, Some("s3" | "s3control")) {
+                return;
             }
         }
         h.insert(crate::names::X_AMZN_REQUESTID, v);
