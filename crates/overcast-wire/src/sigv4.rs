@@ -189,24 +189,31 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
     hmac(&k_service, b"aws4_request")
 }
 
-/// [`signing_key`], remembered: a client signs every request of a day with the same derived
-/// key, so the four HMACs are done once per (secret, date, region, service). The cache is
-/// small and dropped whole when full.
-fn cached_signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+/// An HMAC keyed with [`signing_key`], remembered: a client signs every request of a day
+/// with the same derived key, so the four HMACs are done once per (secret, date, region,
+/// service). The cache is small and dropped whole when full.
+fn cached_signing_mac(
+    secret: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+) -> Option<Hmac<Sha256>> {
     use std::cell::RefCell;
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
     thread_local! {
         /// The last key this thread used: a busy client's requests share it.
-        static LAST: RefCell<Option<([String; 4], [u8; 32])>> = const { RefCell::new(None) };
+        /// (With the HMAC already keyed by it: the key setup is two SHA-256 blocks.)
+        static LAST: RefCell<Option<([String; 4], Hmac<Sha256>)>> = const { RefCell::new(None) };
     }
     let hit = LAST.with(|l| {
-        l.borrow().as_ref().and_then(|(id, k)| {
-            (id[0] == secret && id[1] == date && id[2] == region && id[3] == service).then_some(*k)
+        l.borrow().as_ref().and_then(|(id, mac)| {
+            (id[0] == secret && id[1] == date && id[2] == region && id[3] == service)
+                .then(|| mac.clone())
         })
     });
-    if let Some(k) = hit {
-        return k;
+    if hit.is_some() {
+        return hit;
     }
     static CACHE: OnceLock<Mutex<HashMap<String, [u8; 32]>>> = OnceLock::new();
     let id = format!("{date}/{region}/{service}/{secret}");
@@ -228,6 +235,7 @@ fn cached_signing_key(secret: &str, date: &str, region: &str, service: &str) -> 
             key
         }
     };
+    let mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).ok()?;
     LAST.with(|l| {
         *l.borrow_mut() = Some((
             [
@@ -236,10 +244,10 @@ fn cached_signing_key(secret: &str, date: &str, region: &str, service: &str) -> 
                 region.to_string(),
                 service.to_string(),
             ],
-            key,
+            mac.clone(),
         ))
     });
-    key
+    Some(mac)
 }
 
 /// Hex HMAC-SHA256 of `string_to_sign` with `key` (a signature).
@@ -537,7 +545,7 @@ pub fn verify(
     } else {
         payload_hash.into()
     };
-    let key = cached_signing_key(secret, &sig.date, &sig.region, &sig.service);
+    let keyed = cached_signing_mac(secret, &sig.date, &sig.region, &sig.service);
     let query = canonical_query(query);
     let headers_block = canonical_headers(&sig.signed_headers, headers);
     let signed = &sig.signed_headers;
@@ -569,7 +577,7 @@ pub fn verify(
             if hex::encode_to_slice(h.finalize(), &mut hashed).is_err() {
                 continue;
             }
-            let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&key) else {
+            let Some(mut mac) = keyed.clone() else {
                 continue;
             };
             for part in [
