@@ -536,3 +536,24 @@ def test_unreferenced_body_files_are_removed_at_start(overcast, s3, bucket):
     assert not any(os.path.exists(o) for o in orphans)
     assert os.path.exists(body)
     assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"still here"
+
+
+def test_get_object_torrent(s3, bucket):
+    """GetObjectTorrent answers a bencoded BitTorrent metainfo: 256 KiB pieces hashed with
+    SHA-1, the object's size and name, and the object's URL as a web seed."""
+    body = os.urandom(600 * 1024)
+    s3.put_object(Bucket=bucket, Key="dir/data.bin", Body=body)
+    got = s3.get_object_torrent(Bucket=bucket, Key="dir/data.bin")["Body"].read()
+    assert got.startswith(b"d8:announce") and got.endswith(b"e")
+    pieces = b"".join(hashlib.sha1(body[i:i + 262144]).digest() for i in range(0, len(body), 262144))
+    assert b"6:lengthi%de" % len(body) in got
+    assert b"4:name8:data.bin12:piece lengthi262144e6:pieces60:" + pieces in got
+    assert b"/" + bucket.encode() + b"/dir/data.bin" in got
+    with pytest.raises(ClientError) as e:
+        s3.get_object_torrent(Bucket=bucket, Key="missing")
+    assert e.value.response["Error"]["Code"] == "NoSuchKey"
+    s3.put_object(Bucket=bucket, Key="sealed", Body=b"x", SSECustomerAlgorithm="AES256",
+                  SSECustomerKey=os.urandom(32))
+    with pytest.raises(ClientError) as e:
+        s3.get_object_torrent(Bucket=bucket, Key="sealed")
+    assert e.value.response["Error"]["Code"] == "InvalidRequest"

@@ -31,6 +31,7 @@ pub mod select;
 pub mod sse;
 pub mod state;
 pub mod stream;
+pub mod torrent;
 pub mod versions;
 pub mod web;
 
@@ -216,6 +217,7 @@ impl Service for S3 {
         raw {
             "PutObject" => objects::put_object,
             "GetObject" => objects::get_object,
+            "GetObjectTorrent" => torrent::get_object_torrent,
             "UploadPart" => multipart::upload_part,
             "SelectObjectContent" => select::select_object_content,
             "PutObjectAnnotation" => annotations::put_object_annotation,

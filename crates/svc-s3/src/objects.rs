@@ -490,7 +490,7 @@ pub fn parse_range(range: &str, size: u64) -> Result<Option<(u64, u64)>, AwsErro
     Ok(Some(parsed))
 }
 
-fn find(
+pub(crate) fn find(
     svc: &S3,
     ctx: &RequestContext,
     v: &Value,
