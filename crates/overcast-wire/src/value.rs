@@ -131,16 +131,18 @@ pub mod time_format {
         }
         let t = t as u64;
         let (days, rem) = (t / 86_400, t % 86_400);
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm, unsigned form).
-        let z = days + 719_468;
-        let era = z / 146_097;
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + u64::from(month <= 2);
+        // 1970-01-01 is Julian day 2440588.
+        let Some(date) = i32::try_from(days)
+            .ok()
+            .and_then(|d| time::Date::from_julian_day(d + 2_440_588).ok())
+        else {
+            return rfc822_general(t as f64);
+        };
+        let (year, month, day) = (
+            date.year() as u64,
+            u64::from(u8::from(date.month())),
+            u64::from(date.day()),
+        );
         let two = |n: u64| [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8];
         let mut out = Vec::with_capacity(29);
         out.extend_from_slice(DAYS[(days % 7) as usize]);
