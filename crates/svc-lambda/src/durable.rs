@@ -536,14 +536,19 @@ async fn step(svc: &Lambda, ctx: &RequestContext, id: &str) -> Option<Next> {
     let mut e = execution(&region, id)?;
     let ended = svc.core.clock.now();
     let request_id = overcast_core::ids::uuid();
-    push_event(
-        &mut e,
-        ended,
-        "InvocationCompleted",
-        None,
-        Some(json!({"StartTimestamp": started, "EndTimestamp": ended, "RequestId": request_id})),
-    );
-    let _ = region.save_execution(id, e.clone());
+    // An execution stopped while this invocation ran ends with its ExecutionStopped event.
+    if !is_terminal(&e) {
+        push_event(
+            &mut e,
+            ended,
+            "InvocationCompleted",
+            None,
+            Some(
+                json!({"StartTimestamp": started, "EndTimestamp": ended, "RequestId": request_id}),
+            ),
+        );
+        let _ = region.save_execution(id, e.clone());
+    }
     drop(guard);
     if is_terminal(&e) || e["Status"] != "RUNNING" {
         return None;
