@@ -63,6 +63,24 @@ impl RequestContext {
         }
     }
 
+    /// A context for work a service does on its own (timers, deliveries): as the account's
+    /// root, in `account` and `region`, at the virtual time `now`.
+    pub fn background(
+        service: &'static str,
+        operation: &'static str,
+        account: &str,
+        region: &str,
+        now: f64,
+    ) -> Self {
+        let mut ctx = RequestContext::test(service, operation);
+        ctx.account_id = account.to_string();
+        ctx.region = region.to_string();
+        ctx.principal_arn = format!("arn:aws:iam::{account}:root");
+        ctx.principal_id = account.to_string();
+        ctx.now = now;
+        ctx
+    }
+
     /// Base URL clients reached us at (`http://localhost:4566`).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.host)

@@ -211,13 +211,13 @@ impl Shared {
 
     /// A context for work EventBridge does on its own (schedules, retries).
     pub fn background_ctx(&self, account: &str, region: &str) -> RequestContext {
-        let mut ctx = RequestContext::test("events", "PutEvents");
-        ctx.account_id = account.to_string();
-        ctx.region = region.to_string();
-        ctx.principal_arn = format!("arn:aws:iam::{account}:root");
-        ctx.principal_id = account.to_string();
-        ctx.now = self.core.clock.now();
-        ctx
+        RequestContext::background(
+            "events",
+            "PutEvents",
+            account,
+            region,
+            self.core.clock.now(),
+        )
     }
 
     /// The state of the caller's region.

@@ -101,13 +101,13 @@ impl Shared {
 
     /// A context for work the scheduler does on its own.
     pub fn background_ctx(&self, account: &str, region: &str) -> RequestContext {
-        let mut ctx = RequestContext::test("scheduler", "CreateSchedule");
-        ctx.account_id = account.to_string();
-        ctx.region = region.to_string();
-        ctx.principal_arn = format!("arn:aws:iam::{account}:root");
-        ctx.principal_id = account.to_string();
-        ctx.now = self.core.clock.now();
-        ctx
+        RequestContext::background(
+            "scheduler",
+            "CreateSchedule",
+            account,
+            region,
+            self.core.clock.now(),
+        )
     }
 }
 

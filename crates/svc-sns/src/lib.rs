@@ -204,13 +204,7 @@ impl Shared {
 
     /// A context for work SNS does on its own.
     pub fn background_ctx(&self, account: &str, region: &str) -> RequestContext {
-        let mut ctx = RequestContext::test("sns", "Publish");
-        ctx.account_id = account.to_string();
-        ctx.region = region.to_string();
-        ctx.principal_arn = format!("arn:aws:iam::{account}:root");
-        ctx.principal_id = account.to_string();
-        ctx.now = self.core.clock.now();
-        ctx
+        RequestContext::background("sns", "Publish", account, region, self.core.clock.now())
     }
 }
 

@@ -133,13 +133,13 @@ impl Shared {
 
     /// A context for work the service does on its own.
     pub fn background_ctx(&self, account: &str, region: &str) -> RequestContext {
-        let mut ctx = RequestContext::test("stepfunctions", "StartExecution");
-        ctx.account_id = account.to_string();
-        ctx.region = region.to_string();
-        ctx.principal_arn = format!("arn:aws:iam::{account}:root");
-        ctx.principal_id = account.to_string();
-        ctx.now = self.core.clock.now();
-        ctx
+        RequestContext::background(
+            "stepfunctions",
+            "StartExecution",
+            account,
+            region,
+            self.core.clock.now(),
+        )
     }
 }
 
