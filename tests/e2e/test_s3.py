@@ -538,6 +538,50 @@ def test_unreferenced_body_files_are_removed_at_start(overcast, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"still here"
 
 
+def test_overwritten_body_files_are_reused_exactly(overcast, s3, bucket):
+    """The file of an overwritten or deleted small body is rewritten in place by a later
+    small PUT once it has rested two seconds: the new object reads exactly its own bytes
+    (shorter bodies cut the old file, cached old bytes are dropped), other objects are
+    untouched, and spare files do not outlive a restart."""
+    import glob
+    import time
+
+    def files():
+        return {p for p in glob.glob(os.path.join(overcast.data_dir, "blobs", "s3", "*", "*", "*"))
+                if os.path.isfile(p)}
+
+    before = files()
+    s3.put_object(Bucket=bucket, Key="k", Body=b"a" * 5000)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"a" * 5000  # cached now
+    first = files() - before
+    assert len(first) == 1
+    s3.put_object(Bucket=bucket, Key="k", Body=b"b" * 3000)
+    s3.put_object(Bucket=bucket, Key="gone", Body=b"g" * 10)
+    s3.delete_object(Bucket=bucket, Key="gone")
+    # The old files are kept as spares, so no file appeared or disappeared but the new ones.
+    assert first <= files()
+    time.sleep(2.2)
+    bodies = {"x": b"d" * 10, "y": b"e" * 6000, "z": b"f"}
+    for k, b in bodies.items():
+        s3.put_object(Bucket=bucket, Key=k, Body=b)
+    # Two of the new bodies went into the two spare files: one new file only.
+    assert first <= files()
+    assert len(files() - before) == 4
+    for k, b in bodies.items():
+        got = s3.get_object(Bucket=bucket, Key=k)
+        assert got["Body"].read() == b, k
+        assert got["ETag"] == '"%s"' % hashlib.md5(b).hexdigest()
+        assert got["ContentLength"] == len(b)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"b" * 3000
+    assert s3.get_object(Bucket=bucket, Key="k", Range="bytes=2990-")["Body"].read() == b"b" * 10
+    # Spares still waiting are unreferenced files: a restart removes them, and keeps the rest.
+    s3.put_object(Bucket=bucket, Key="k", Body=b"c" * 7)
+    overcast.restart()
+    assert len(files() - before) == 4
+    for k, b in {**bodies, "k": b"c" * 7}.items():
+        assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == b, k
+
+
 def test_get_object_torrent(s3, bucket):
     """GetObjectTorrent answers a bencoded BitTorrent metainfo: 256 KiB pieces hashed with
     SHA-1, the object's size and name, and the object's URL as a web seed."""

@@ -102,6 +102,8 @@ fn load(args: &[String]) {
     let secs: f64 = arg(args, "--seconds")
         .and_then(|c| c.parse().ok())
         .unwrap_or(5.0);
+    // PUTs go to fresh keys, or with `--keys N` overwrite N keys per connection in turn.
+    let keys: Option<u64> = arg(args, "--keys").and_then(|k| k.parse().ok());
     let max_requests: u64 = 2_000_000;
     let result = runtime().block_on(async move {
         let deadline = Instant::now() + Duration::from_secs_f64(secs);
@@ -130,7 +132,7 @@ fn load(args: &[String]) {
                         }
                     }
                     let (p, body, sig) = if method == "PUT" {
-                        let p = format!("{path}-{w}-{n}");
+                        let p = format!("{path}-{w}-{}", keys.map_or(n, |k| n % k.max(1)));
                         let sig = sign("PUT", &hostport, &p);
                         (p, payload.clone(), sig)
                     } else {

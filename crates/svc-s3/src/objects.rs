@@ -238,9 +238,7 @@ pub fn commit(
     let b = owned_mut(&mut st, ctx, bucket)?;
     b.objects.insert(record.key.clone(), record);
     drop(st);
-    for f in garbage {
-        let _ = std::fs::remove_file(dir.join(f));
-    }
+    svc.bodies.give(&dir, garbage);
     Ok(version)
 }
 
@@ -264,7 +262,15 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
     };
     // Written straight into the bucket's directory under a fresh name: invisible until its
     // record is saved, and no second directory operation (rename) per PUT.
-    let w = stream::write_encrypted(input.body, &dir, is_chunked(&v), algorithm, cipher).await?;
+    let w = stream::write_reusing(
+        input.body,
+        &dir,
+        is_chunked(&v),
+        algorithm,
+        cipher,
+        Some(&svc.bodies),
+    )
+    .await?;
     if let Err(e) = verify(&v, &w) {
         let _ = tokio::fs::remove_file(&w.path).await;
         return Err(e);

@@ -26,8 +26,8 @@ pub fn new_version_id() -> String {
     overcast_core::ids::random_from(ALPHABET, 32)
 }
 
-/// Files no longer referenced after a write.
-pub type Garbage = Vec<String>;
+/// Files no longer referenced after a write, with their sizes.
+pub type Garbage = Vec<(String, u64)>;
 
 /// Retires the current object of `key` before a new current object or delete marker takes
 /// its place: kept as a noncurrent version when the bucket is versioned (unless it is the
@@ -57,7 +57,7 @@ pub fn retire_current(st: &mut State, bucket: &str, key: &str) -> Result<Garbage
         if keep(&p) {
             b.versions.entry(key.to_string()).or_default().push(p);
         } else if !p.delete_marker {
-            garbage.push(p.file);
+            garbage.push((p.file, p.size));
         }
     }
     if versioning.as_deref() == Some("Suspended") {
@@ -76,7 +76,7 @@ pub fn retire_current(st: &mut State, bucket: &str, key: &str) -> Result<Garbage
                 .delete(&State::version_key(n))
                 .map_err(error::io)?;
             if !n.delete_marker {
-                garbage.push(n.file.clone());
+                garbage.push((n.file.clone(), n.size));
             }
         }
         let b = st.buckets.get_mut(bucket).expect("checked above");
@@ -315,7 +315,11 @@ pub fn delete(
                         delete_marker: false,
                         existed: true,
                     },
-                    vec![cur.file],
+                    if cur.delete_marker {
+                        Vec::new()
+                    } else {
+                        vec![(cur.file, cur.size)]
+                    },
                 )
             } else {
                 let target = b
@@ -352,7 +356,7 @@ pub fn delete(
                         let garbage = if t.delete_marker {
                             Vec::new()
                         } else {
-                            vec![t.file.clone()]
+                            vec![(t.file.clone(), t.size)]
                         };
                         (
                             Deleted {
@@ -368,9 +372,7 @@ pub fn delete(
         }
     };
     drop(st);
-    for f in garbage {
-        let _ = std::fs::remove_file(dir.join(f));
-    }
+    svc.bodies.give(&dir, garbage);
     Ok(result)
 }
 
