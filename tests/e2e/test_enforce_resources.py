@@ -5,6 +5,7 @@ policies do not, and its explicit Deny wins even when identity policies allow; c
 policy take effect on the next request (the authorizer caches compiled policies)."""
 import io
 import json
+import time
 import zipfile
 
 import boto3
@@ -116,6 +117,34 @@ def test_sqs_queue_policy_deny_wins_over_identity_allow(mk):
     sqs.delete_queue(QueueUrl=url)
     url = sqs.create_queue(QueueName="res-queue")["QueueUrl"]
     assert worker.send_message(QueueUrl=url, MessageBody="6")["MessageId"]
+
+
+def test_repeated_allowed_calls_follow_policy_changes_at_once(mk):
+    """An allowed call decided without its context is remembered per caller and resource;
+    every IAM change and every resource policy change is seen by the very next call."""
+    sqs = mk("sqs")
+    urls = [sqs.create_queue(QueueName=f"memo-{i}")["QueueUrl"] for i in range(2)]
+    arn0 = f"arn:aws:sqs:{REGION}:{ACCOUNT}:memo-0"
+    iam = mk("iam")
+    worker = user(mk, "memo-worker", {"Effect": "Allow", "Action": "sqs:SendMessage",
+                                      "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:memo-*"})("sqs")
+    time.sleep(1.6)  # creating queues unsettles resource policies for 1.5 s: nothing is kept
+    for _ in range(3):
+        for u in urls:
+            assert worker.send_message(QueueUrl=u, MessageBody="x")["MessageId"]
+    # An identity deny on one queue: that queue only, at once.
+    iam.put_user_policy(UserName="memo-worker", PolicyName="deny", PolicyDocument=doc(
+        {"Effect": "Deny", "Action": "sqs:SendMessage", "Resource": arn0}))
+    assert denied(worker.send_message, QueueUrl=urls[0], MessageBody="x")[0] == "AccessDenied"
+    assert worker.send_message(QueueUrl=urls[1], MessageBody="x")["MessageId"]
+    iam.delete_user_policy(UserName="memo-worker", PolicyName="deny")
+    assert worker.send_message(QueueUrl=urls[0], MessageBody="x")["MessageId"]
+    # Another operation on the same queue is decided on its own.
+    assert denied(worker.delete_message, QueueUrl=urls[0], ReceiptHandle="h")[0] == "AccessDenied"
+    # The allowing policy goes away: nothing remembered survives.
+    iam.delete_user_policy(UserName="memo-worker", PolicyName="p")
+    for u in urls:
+        assert denied(worker.send_message, QueueUrl=u, MessageBody="x")[0] == "AccessDenied"
 
 
 def test_sns_topic_policy(mk):

@@ -391,7 +391,16 @@ fn push_trimmed(out: &mut String, v: &[u8]) {
         }
         return;
     }
-    // ASCII (the usual case): a header value's only whitespace is space and tab.
+    // ASCII (the usual case): a header value's only whitespace is space and tab. Most are
+    // already canonical (single inner spaces, none around): copied whole.
+    let canonical = v.first() != Some(&b' ')
+        && v.last() != Some(&b' ')
+        && !v.contains(&b'\t')
+        && !v.windows(2).any(|w| w == b"  ");
+    if canonical {
+        out.push_str(std::str::from_utf8(v).unwrap_or_default());
+        return;
+    }
     let words = v
         .split(|b| *b == b' ' || *b == b'\t')
         .filter(|w| !w.is_empty());
@@ -713,9 +722,11 @@ mod tests {
             http::HeaderValue::from_bytes(b" caf\xc3\xa9  au  lait ").unwrap(),
         );
         h.insert("x-d", http::HeaderValue::from_static("   "));
+        h.insert("x-e", http::HeaderValue::from_static("already one space"));
+        h.insert("x-f", http::HeaderValue::from_static("a\tb"));
         assert_eq!(
-            canonical_headers("x-a;x-b;x-c;x-d", &h),
-            "x-a:one two three\nx-b:p,q r\nx-c:caf\u{e9} au lait\nx-d:\n"
+            canonical_headers("x-a;x-b;x-c;x-d;x-e;x-f", &h),
+            "x-a:one two three\nx-b:p,q r\nx-c:caf\u{e9} au lait\nx-d:\nx-e:already one space\nx-f:a b\n"
         );
     }
 

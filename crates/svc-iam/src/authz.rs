@@ -975,6 +975,46 @@ pub fn request_of(ctx: &RequestContext, input: &Value) -> (String, Vec<String>) 
     }
 }
 
+/// Appends to `key` what decides the action and resources of a request for a given caller
+/// (service, operation, region, the resource template and the raw values of its members);
+/// `false` when a member is a list or a structure (such requests are not remembered).
+pub fn resource_key(ctx: &RequestContext, input: &Value, key: &mut String) -> bool {
+    let template = match rule(ctx.service, ctx.operation) {
+        Some(r) => r.resource,
+        None => member_template(ctx.service, input),
+    };
+    for part in [ctx.service, ctx.operation, &ctx.region, template] {
+        key.push_str(part);
+        key.push('\0');
+    }
+    let mut rest = template;
+    let mut previous = "";
+    while let Some(i) = rest.find('{') {
+        let Some(end) = rest[i..].find('}') else {
+            break;
+        };
+        let spec = &rest[i + 1..i + end];
+        rest = &rest[i + end + 1..];
+        let field = spec.split_once('|').map_or(spec, |(f, _)| f);
+        // The same member twice in a row (`{QueueUrl|queue_account}:{QueueUrl|queue}`) once.
+        if matches!(field, "region" | "account") || field == std::mem::replace(&mut previous, field)
+        {
+            continue;
+        }
+        if field.contains('[') {
+            return false;
+        }
+        match field.split('.').try_fold(input, |v, k| v.get(k)) {
+            Some(Value::String(v)) => key.push_str(v),
+            Some(Value::Number(n)) => key.push_str(&n.to_string()),
+            None | Some(Value::Null) => key.push('\u{1}'),
+            Some(_) => return false,
+        }
+        key.push('\0');
+    }
+    true
+}
+
 /// Operations every authenticated caller may call (AWS needs no permission for them).
 pub fn always_allowed(service: &str, operation: &str) -> bool {
     matches!(

@@ -65,6 +65,7 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
         compiled: Default::default(),
         cache: Default::default(),
         resource_policies: resource_policies.clone(),
+        allowed: Default::default(),
     }));
     Arc::new(Iam {
         core: core.clone(),
@@ -301,6 +302,23 @@ struct Enforcer {
     compiled: authz::Compiled,
     cache: RwLock<HashMap<String, Cached>>,
     resource_policies: Arc<respol::ResourcePolicies>,
+    /// Requests allowed without a look at their context, by access key and
+    /// [`authz::resource_key`]: a repeat is allowed at once while neither IAM data nor any
+    /// resource policy changed.
+    allowed: RwLock<HashMap<String, Allowed>>,
+}
+
+/// Most remembered [`Allowed`] requests.
+const MAX_ALLOWED: usize = 50_000;
+
+/// A remembered allowed request.
+struct Allowed {
+    /// [`state::changes`] and [`respol::ResourcePolicies::quiet`] when it was decided.
+    iam: u64,
+    policies: u64,
+    /// The role of a session (its activity counts for the role).
+    role: Option<String>,
+    action: String,
 }
 
 /// What identity-based evaluation concluded.
@@ -316,11 +334,53 @@ impl Enforcer {
     /// Records an allowed call for service last accessed details (sessions count for their
     /// role).
     fn record(&self, ctx: &RequestContext, v: &Verdict) {
-        let entity = v.policies.role_arn.as_deref().unwrap_or(&ctx.principal_arn);
-        self.activity
-            .record(entity, &v.action, ctx.now, &ctx.region);
+        self.record_action(ctx, v.policies.role_arn.as_deref(), &v.action);
+    }
+
+    fn record_action(&self, ctx: &RequestContext, role: Option<&str>, action: &str) {
+        let entity = role.unwrap_or(&ctx.principal_arn);
+        self.activity.record(entity, action, ctx.now, &ctx.region);
         if let Some(k) = ctx.access_key.as_deref().filter(|k| k.starts_with("AKIA")) {
-            self.activity.record_key(k, &v.action, ctx.now, &ctx.region);
+            self.activity.record_key(k, action, ctx.now, &ctx.region);
+        }
+    }
+
+    /// The key a request is remembered under, and the change counts it must be stored with,
+    /// when it may be; `Ok` when it was allowed before (and nothing changed since).
+    fn remembered(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<(), Option<(String, u64, u64)>> {
+        // KMS: a key policy always has its say, and Decrypt's key is in the ciphertext.
+        if ctx.service == "kms" {
+            return Err(None);
+        }
+        let (Some(access_key), Some(policies)) =
+            (ctx.access_key.as_deref(), self.resource_policies.quiet())
+        else {
+            return Err(None);
+        };
+        let mut key = String::with_capacity(192);
+        key.push_str(access_key);
+        key.push('\0');
+        if !authz::resource_key(ctx, input, &mut key) {
+            return Err(None);
+        }
+        let iam = state::changes();
+        let hit = self
+            .allowed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .filter(|a| a.iam == iam && a.policies == policies)
+            .map(|a| (a.role.clone(), a.action.clone()));
+        match hit {
+            Some((role, action)) => {
+                self.record_action(ctx, role.as_deref(), &action);
+                Ok(())
+            }
+            None => Err(Some((key, iam, policies))),
         }
     }
 
@@ -445,6 +505,10 @@ impl Authorizer for Enforcer {
             {
                 return Ok(());
             }
+            let memo = match self.remembered(ctx, input) {
+                Ok(()) => return Ok(()),
+                Err(memo) => memo,
+            };
             let (action, mut resources) = authz::request_of(ctx, input);
             if ctx.service == "kms"
                 && ctx.operation == "Decrypt"
@@ -488,6 +552,24 @@ impl Authorizer for Enforcer {
             // Allowed by identity, same account, and no resource policy that could deny.
             if v.denial.is_none() && !cross && !gated && policy.as_ref().is_none_or(|(_, d)| !d) {
                 self.record(ctx, &v);
+                // Decided without the request's context: a repeat will be too.
+                if let Some((key, iam, policies)) = memo.filter(|_| v.policies.context_free) {
+                    let mut m = self.allowed.write().unwrap_or_else(|e| e.into_inner());
+                    if m.len() >= MAX_ALLOWED {
+                        m.clear();
+                    }
+                    let role = v.policies.role_arn.clone();
+                    let action = v.action.clone();
+                    m.insert(
+                        key,
+                        Allowed {
+                            iam,
+                            policies,
+                            role,
+                            action,
+                        },
+                    );
+                }
                 return Ok(());
             }
             // An explicit identity deny stands whatever the resource says.

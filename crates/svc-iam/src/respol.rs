@@ -99,6 +99,8 @@ pub struct ResourcePolicies {
     settling: std::sync::Mutex<HashMap<String, u64>>,
     /// The latest of `settling`'s times (a lock-free "nothing is settling" test).
     any_settling: AtomicU64,
+    /// Bumped by every [`ResourcePolicies::changed`].
+    changes: AtomicU64,
 }
 
 fn start() -> Instant {
@@ -218,6 +220,7 @@ impl ResourcePolicies {
     /// and Lambda functions (qualifiers) may be cached under other names: every entry
     /// retires and the whole cache settles.
     pub fn changed(&self, service: &str, resources: &[String]) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
         let until = now_ms() + SETTLE.as_millis() as u64;
         if !matches!(service, "sqs" | "s3" | "sns" | "events" | "schemas") {
             self.epoch.fetch_add(1, Ordering::AcqRel);
@@ -234,6 +237,15 @@ impl ResourcePolicies {
             settling.insert(h.into_owned(), until);
         }
         self.any_settling.fetch_max(until, Ordering::AcqRel);
+    }
+
+    /// The count of changes so far, when no policy is settling: what a verdict drawn from
+    /// the current lookups may be remembered under (see `Enforcer::authorize`).
+    pub fn quiet(&self) -> Option<u64> {
+        let now = now_ms();
+        let settled = self.settle_until.load(Ordering::Acquire) <= now
+            && self.any_settling.load(Ordering::Acquire) <= now;
+        settled.then(|| self.changes.load(Ordering::Acquire))
     }
 
     /// Is `holder`'s policy changing (within [`SETTLE`] of a change)?

@@ -276,6 +276,15 @@ pub enum Key<'a> {
     Settings,
 }
 
+/// Bumped whenever any account's IAM data may change, or an account is loaded: verdicts
+/// remembered across accounts check it (see `Enforcer::authorize`).
+static CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The count of [`CHANGES`] so far.
+pub fn changes() -> u64 {
+    CHANGES.load(std::sync::atomic::Ordering::Acquire)
+}
+
 /// IAM state of one account.
 pub struct Account {
     pub id: String,
@@ -286,6 +295,7 @@ pub struct Account {
 impl Account {
     /// Loads `account`'s records.
     pub fn load(store: Arc<dyn Store>, account: &str) -> Account {
+        CHANGES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let table = Table::new(store, format!("iam/{account}"));
         let mut d = Data::default();
         for (_, r) in table.load() {
@@ -333,6 +343,7 @@ impl Account {
     pub fn write(&self) -> RwLockWriteGuard<'_, Data> {
         let mut g = self.data.write().unwrap_or_else(|e| e.into_inner());
         g.generation += 1;
+        CHANGES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         g
     }
 

@@ -531,3 +531,39 @@ fn resource_policy_holders() {
         "arn:aws:sqs:us-east-1:000000000000:q"
     );
 }
+
+#[test]
+fn resource_keys_name_what_decides_the_resources() {
+    let key = |ctx: &RequestContext, input: Value| {
+        let mut k = String::new();
+        authz::resource_key(ctx, &input, &mut k).then_some(k)
+    };
+    let send = RequestContext::test("sqs", "SendMessage");
+    let url = "http://localhost:4566/000000000000/q1";
+    let a = key(&send, json!({"QueueUrl": url, "MessageBody": "one"}));
+    let b = key(&send, json!({"QueueUrl": url, "MessageBody": "two"}));
+    let c = key(
+        &send,
+        json!({"QueueUrl": format!("{url}x"), "MessageBody": "one"}),
+    );
+    assert!(a.is_some() && a == b && a != c);
+    // Another operation, or another region, is another key.
+    let delete = RequestContext::test("sqs", "DeleteMessage");
+    assert_ne!(
+        a,
+        key(&delete, json!({"QueueUrl": url, "ReceiptHandle": "h"}))
+    );
+    let west = RequestContext {
+        region: "us-west-2".into(),
+        ..RequestContext::test("sqs", "SendMessage")
+    };
+    assert_ne!(
+        a,
+        key(&west, json!({"QueueUrl": url, "MessageBody": "one"}))
+    );
+    // A missing member differs from an empty one; a structure is not keyed.
+    let get_user = RequestContext::test("iam", "GetUser");
+    let none = key(&get_user, json!({}));
+    assert!(none.is_some() && none != key(&get_user, json!({"UserName": ""})));
+    assert_eq!(key(&get_user, json!({"UserName": {"x": 1}})), None);
+}
