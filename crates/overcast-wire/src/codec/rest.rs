@@ -261,7 +261,20 @@ pub fn route(
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let hint = s3_quirks::host_hint(host);
+    let mut hint = s3_quirks::host_hint(host);
+    // Access points (`<name>-<account>.<endpoint>`) and S3 Object Lambda are S3's too; the
+    // host check runs only for requests signed for them.
+    let signed_as = sig.map_or("", |s| s.service.as_str());
+    let object_lambda = signed_as == "s3-object-lambda";
+    if hint == s3_quirks::HostHint::Other && (signed_as == "s3" || object_lambda) {
+        if let Some(name) = s3_quirks::access_point_host(host) {
+            hint = s3_quirks::HostHint::S3 { bucket: Some(name) };
+        }
+    }
+    // WriteGetObjectResponse's host prefix (`{RequestRoute}.`) names a route, not a bucket.
+    if object_lambda && *method == Method::POST && path == "/WriteGetObjectResponse" {
+        hint = s3_quirks::HostHint::S3 { bucket: None };
+    }
     let mut candidates: &[&'static ServiceInfo] = match (&hint, sig) {
         (s3_quirks::HostHint::S3 { .. }, _) => s3_only(),
         (_, Some(s)) => rest_services(&s.service),
@@ -1398,6 +1411,23 @@ pub mod s3_quirks {
         }
     }
 
+    /// The access point a host names when SDKs address one through a custom endpoint:
+    /// `<name>-<account id>.<endpoint host>` (botocore's and the JS SDK's endpoint rules).
+    /// Returns `<name>-<account id>`, which S3 resolves to the access point.
+    pub fn access_point_host(host: &str) -> Option<String> {
+        let (label, rest) = host.split_once('.')?;
+        let b = label.as_bytes();
+        let digits = b.len().checked_sub(12)?;
+        if rest.is_empty()
+            || digits < 4
+            || b[digits - 1] != b'-'
+            || !b[digits..].iter().all(u8::is_ascii_digit)
+        {
+            return None;
+        }
+        Some(label.to_ascii_lowercase())
+    }
+
     /// The bucket a request names: its virtual host, else the first path segment.
     pub fn request_bucket(host: &str, path: &str) -> String {
         match host_hint(host) {
@@ -1644,6 +1674,61 @@ mod tests {
             s3_quirks::host_hint("b.s3.example.com"),
             s3_quirks::HostHint::Other
         );
+    }
+
+    #[test]
+    fn access_point_hosts_route_to_s3() {
+        use s3_quirks::access_point_host;
+        assert_eq!(
+            access_point_host("myap-123456789012.localhost:4566").as_deref(),
+            Some("myap-123456789012")
+        );
+        assert_eq!(access_point_host("123456789012.localhost:4566"), None);
+        assert_eq!(access_point_host("localhost:4566"), None);
+        assert_eq!(access_point_host("io-abc.localhost:4566"), None);
+        let h = headers(&[("host", "myap-123456789012.localhost:4566")]);
+        let r = route(&Method::GET, "/a/b.txt", None, &h, Some(&sig("s3"))).unwrap();
+        assert_eq!(r.model.name(), "s3");
+        assert_eq!(r.operation.name, "GetObject");
+        assert_eq!(label(&r.labels, "Bucket"), "myap-123456789012");
+        assert_eq!(label(&r.labels, "Key"), "a/b.txt");
+        let r = route(
+            &Method::GET,
+            "/",
+            Some("list-type=2"),
+            &h,
+            Some(&sig("s3-object-lambda")),
+        )
+        .unwrap();
+        assert_eq!(r.operation.name, "ListObjectsV2");
+        // S3 Control's account host is not an access point.
+        let h = headers(&[("host", "123456789012.localhost:4566")]);
+        let r = route(
+            &Method::GET,
+            "/v20180820/accesspoint",
+            None,
+            &h,
+            Some(&sig("s3")),
+        )
+        .unwrap();
+        assert_eq!(r.model.name(), "s3control");
+        // WriteGetObjectResponse with and without its `{RequestRoute}.` host prefix.
+        for host in [
+            "io-abc.localhost:4566",
+            "localhost:4566",
+            "io-abc.s3.localhost:4566",
+        ] {
+            let h = headers(&[("host", host)]);
+            let r = route(
+                &Method::POST,
+                "/WriteGetObjectResponse",
+                None,
+                &h,
+                Some(&sig("s3-object-lambda")),
+            )
+            .unwrap();
+            assert_eq!(r.operation.name, "WriteGetObjectResponse", "{host}");
+        }
     }
 
     #[test]
