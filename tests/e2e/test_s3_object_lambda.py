@@ -1,0 +1,387 @@
+"""S3 access points and S3 Object Lambda, end to end with boto3 and the AWS CLI.
+
+S3 Control (`s3control`) creates access points on buckets and Object Lambda access points on
+access points; S3 requests addressed to an access point ARN (which the SDKs send to
+`<name>-<account>.<endpoint host>`) or to its alias reach its bucket; a GetObject through an
+Object Lambda access point runs a real Python Lambda function, which fetches the original
+through the presigned `inputS3Url`, transforms it and answers with WriteGetObjectResponse.
+"""
+import json
+import socket
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from test_lambda import create, uniq
+
+ACCOUNT = "000000000000"
+NO_RETRY = Config(retries={"total_max_attempts": 1}, read_timeout=90)
+
+TRANSFORM = {"lambda_function.py": """
+import json, os, urllib.request
+
+def write(route, token, body, **extra):
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:  # no SDK on this machine's python: the same request by hand
+        headers = {"x-amz-request-route": route, "x-amz-request-token": token}
+        if "StatusCode" in extra:
+            headers["x-amz-fwd-status"] = str(extra["StatusCode"])
+        if "ErrorCode" in extra:
+            headers["x-amz-fwd-error-code"] = extra["ErrorCode"]
+        if "ErrorMessage" in extra:
+            headers["x-amz-fwd-error-message"] = extra["ErrorMessage"]
+        if "ContentType" in extra:
+            headers["x-amz-fwd-header-Content-Type"] = extra["ContentType"]
+        for k, v in extra.get("Metadata", {}).items():
+            headers["x-amz-meta-" + k] = v
+        req = urllib.request.Request(os.environ["AWS_ENDPOINT_URL"] + "/WriteGetObjectResponse",
+                                     data=body, method="POST", headers=headers)
+        urllib.request.urlopen(req).read()
+        return
+    s3 = boto3.client("s3", config=Config(inject_host_prefix=False))
+    s3.write_get_object_response(RequestRoute=route, RequestToken=token, Body=body, **extra)
+
+def lambda_handler(event, context):
+    ctx = event["getObjectContext"]
+    route, token = ctx["outputRoute"], ctx["outputToken"]
+    key = event["userRequest"]["url"].rsplit("/", 1)[-1]
+    if key.startswith("crash"):
+        raise RuntimeError("the transformation failed")
+    if key.startswith("silent"):
+        return {"status_code": 200}
+    with urllib.request.urlopen(ctx["inputS3Url"]) as r:
+        original = r.read()
+    if key.startswith("deny"):
+        write(route, token, b"", StatusCode=403, ErrorCode="NoSoupForYou", ErrorMessage="Not for you")
+    elif key.startswith("echo"):
+        write(route, token, json.dumps({"event": event, "original": original.decode()}).encode(),
+              ContentType="application/json")
+    else:
+        write(route, token, original.decode().upper().encode(), ContentType="text/plain",
+              Metadata={"transformed": "upper", "payload": event["configuration"]["payload"]})
+    return {"status_code": 200}
+"""}
+
+
+@pytest.fixture(autouse=True)
+def localhost_names(monkeypatch):
+    """Access point and S3 Control hosts are `<label>.localhost`: resolve them to 127.0.0.1."""
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real(
+        "127.0.0.1" if isinstance(host, str) and host.endswith(".localhost") else host, *a, **k))
+
+
+@pytest.fixture
+def cli(aws, overcast, tmp_path):
+    """The AWS CLI at `localhost`, its process resolving `*.localhost` like the tests do (a
+    `sitecustomize` on its PYTHONPATH): S3 Control puts the account id in the host name."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import socket\n"
+        "_real = socket.getaddrinfo\n"
+        "def _resolve(host, *a, **k):\n"
+        "    if isinstance(host, str) and host.endswith('.localhost'):\n"
+        "        host = '127.0.0.1'\n"
+        "    return _real(host, *a, **k)\n"
+        "socket.getaddrinfo = _resolve\n")
+
+    def run(*args):
+        return aws(*args, "--endpoint-url", f"http://localhost:{overcast.port}",
+                   env={"PYTHONPATH": str(tmp_path)})
+    return run
+
+
+def at_localhost(overcast, service, config=NO_RETRY):
+    return boto3.client(service, endpoint_url=f"http://localhost:{overcast.port}", region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test", config=config)
+
+
+@pytest.fixture
+def control(overcast):
+    return at_localhost(overcast, "s3control")
+
+
+@pytest.fixture
+def s3ap(overcast):
+    """An S3 client as one addressing access point ARNs uses it."""
+    return at_localhost(overcast, "s3")
+
+
+def code(e):
+    return e.value.response["Error"]["Code"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def name(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_access_point_crud_and_errors(client, control, cli):
+    s3 = client("s3")
+    bucket = name("apb")
+    s3.create_bucket(Bucket=bucket)
+    ap = name("ap")
+    out = control.create_access_point(AccountId=ACCOUNT, Name=ap, Bucket=bucket)
+    assert out["AccessPointArn"] == f"arn:aws:s3:us-east-1:{ACCOUNT}:accesspoint/{ap}"
+    assert out["Alias"].startswith(ap + "-") and out["Alias"].endswith("-s3alias") and len(out["Alias"]) <= 63
+
+    with pytest.raises(ClientError) as e:
+        control.create_access_point(AccountId=ACCOUNT, Name=ap, Bucket=bucket)
+    assert code(e) == ("AccessPointAlreadyOwnedByYou", 409)
+    with pytest.raises(ClientError) as e:
+        control.create_access_point(AccountId=ACCOUNT, Name=name("ap"), Bucket=name("nobucket"))
+    assert code(e) == ("NoSuchBucket", 404)
+    for bad in ["Bad_Name", "-leading", "x" * 51, "ends-s3alias"]:
+        with pytest.raises(ClientError) as e:
+            control.create_access_point(AccountId=ACCOUNT, Name=bad, Bucket=bucket)
+        assert code(e) == ("InvalidURI", 400), bad
+    with pytest.raises(ClientError) as e:
+        control.get_access_point(AccountId="111122223333", Name=ap)
+    assert code(e)[0] == "AccessDenied"
+
+    got = control.get_access_point(AccountId=ACCOUNT, Name=ap)
+    assert got["Name"] == ap and got["Bucket"] == bucket and got["NetworkOrigin"] == "Internet"
+    assert got["Alias"] == out["Alias"] and got["AccessPointArn"] == out["AccessPointArn"]
+    assert got["BucketAccountId"] == ACCOUNT
+    assert got["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+    assert got["CreationDate"]
+
+    # Paging and the Bucket filter, with boto3 and the AWS CLI.
+    others = [name("ap") for _ in range(2)]
+    for o in others:
+        control.create_access_point(AccountId=ACCOUNT, Name=o, Bucket=bucket)
+    other_bucket = name("apb")
+    s3.create_bucket(Bucket=other_bucket)
+    control.create_access_point(AccountId=ACCOUNT, Name=name("ap"), Bucket=other_bucket)
+    mine = sorted([ap, *others])
+    page = control.list_access_points(AccountId=ACCOUNT, Bucket=bucket, MaxResults=2)
+    assert [a["Name"] for a in page["AccessPointList"]] == mine[:2]
+    rest = control.list_access_points(AccountId=ACCOUNT, Bucket=bucket, NextToken=page["NextToken"])
+    assert [a["Name"] for a in rest["AccessPointList"]] == mine[2:] and "NextToken" not in rest
+    listed = cli("s3control", "list-access-points", "--account-id", ACCOUNT, "--bucket", bucket)
+    assert sorted(a["Name"] for a in listed["AccessPointList"]) == mine
+    assert all(a["Bucket"] == bucket for a in listed["AccessPointList"])
+    shown = cli("s3control", "get-access-point", "--account-id", ACCOUNT, "--name", ap)
+    assert shown["Bucket"] == bucket and shown["Alias"] == out["Alias"]
+
+    # Policies.
+    with pytest.raises(ClientError) as e:
+        control.get_access_point_policy(AccountId=ACCOUNT, Name=ap)
+    assert code(e) == ("NoSuchAccessPointPolicy", 404)
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "s3:GetObject",
+        "Resource": f"{out['AccessPointArn']}/object/*"}]})
+    control.put_access_point_policy(AccountId=ACCOUNT, Name=ap, Policy=policy)
+    assert json.loads(control.get_access_point_policy(AccountId=ACCOUNT, Name=ap)["Policy"]) == json.loads(policy)
+    assert control.get_access_point_policy_status(AccountId=ACCOUNT, Name=ap)["PolicyStatus"]["IsPublic"] is False
+    with pytest.raises(ClientError) as e:
+        control.put_access_point_policy(AccountId=ACCOUNT, Name=ap, Policy="not json")
+    assert code(e) == ("MalformedPolicy", 400)
+    control.delete_access_point_policy(AccountId=ACCOUNT, Name=ap)
+    with pytest.raises(ClientError) as e:
+        control.get_access_point_policy_status(AccountId=ACCOUNT, Name=ap)
+    assert code(e) == ("NoSuchAccessPointPolicy", 404)
+
+    # A bucket with access points cannot be deleted.
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket(Bucket=bucket)
+    assert code(e) == ("BucketHasAccessPointsAttached", 400)
+    for a in [ap, *others]:
+        control.delete_access_point(AccountId=ACCOUNT, Name=a)
+    with pytest.raises(ClientError) as e:
+        control.get_access_point(AccountId=ACCOUNT, Name=ap)
+    assert code(e) == ("NoSuchAccessPoint", 404)
+    with pytest.raises(ClientError) as e:
+        control.delete_access_point(AccountId=ACCOUNT, Name=ap)
+    assert code(e) == ("NoSuchAccessPoint", 404)
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_objects_through_an_access_point_arn_and_alias(client, control, s3ap):
+    s3 = client("s3")
+    bucket = name("apdata")
+    s3.create_bucket(Bucket=bucket)
+    ap = name("data")
+    out = control.create_access_point(AccountId=ACCOUNT, Name=ap, Bucket=bucket)
+    arn, alias = out["AccessPointArn"], out["Alias"]
+
+    hosts = []
+    s3ap.meta.events.register("before-send.s3.*", lambda request, **_: hosts.append(request.url))
+    s3ap.put_object(Bucket=arn, Key="docs/a.txt", Body=b"through the access point")
+    assert hosts[-1].startswith(f"http://{ap}-{ACCOUNT}.localhost:")
+    assert s3.get_object(Bucket=bucket, Key="docs/a.txt")["Body"].read() == b"through the access point"
+    assert s3ap.get_object(Bucket=arn, Key="docs/a.txt")["Body"].read() == b"through the access point"
+    assert s3ap.head_object(Bucket=arn, Key="docs/a.txt")["ContentLength"] == 24
+    assert [o["Key"] for o in s3ap.list_objects_v2(Bucket=arn)["Contents"]] == ["docs/a.txt"]
+    with pytest.raises(ClientError) as e:
+        s3ap.get_object(Bucket=arn, Key="missing")
+    assert code(e) == ("NoSuchKey", 404)
+
+    # The alias works wherever a bucket name does (path style here).
+    s3.put_object(Bucket=alias, Key="b.txt", Body=b"by alias")
+    assert s3.get_object(Bucket=alias, Key="b.txt")["Body"].read() == b"by alias"
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=alias)["Contents"]) == ["b.txt", "docs/a.txt"]
+    s3ap.delete_object(Bucket=arn, Key="b.txt")
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="b.txt")
+    assert code(e)[1] == 404
+
+    # Unknown access points and aliases. (The host an unknown ARN reaches is also a valid
+    # bucket name, so it answers as a missing bucket.)
+    with pytest.raises(ClientError) as e:
+        s3ap.get_object(Bucket=f"arn:aws:s3:us-east-1:{ACCOUNT}:accesspoint/{name('nope')}", Key="k")
+    assert code(e) == ("NoSuchBucket", 404)
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=f"{name('nope')}-abcdefghijklmnopqrstuvwx-s3alias", Key="k")
+    assert code(e) == ("InvalidAccessPointAliasError", 400)
+    control.delete_access_point(AccountId=ACCOUNT, Name=ap)
+    with pytest.raises(ClientError) as e:
+        s3ap.get_object(Bucket=arn, Key="docs/a.txt")
+    assert code(e)[1] == 404
+
+
+@pytest.fixture
+def object_lambda(client, control):
+    """A bucket with objects, an access point, a transforming function and an Object Lambda
+    access point over them."""
+    s3, lam = client("s3"), client("lambda")
+    bucket = name("olb")
+    s3.create_bucket(Bucket=bucket)
+    for key in ["hello.txt", "deny.txt", "silent.txt", "crash.txt", "echo.txt"]:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"hello object lambda")
+    ap = name("sup")
+    ap_arn = control.create_access_point(AccountId=ACCOUNT, Name=ap, Bucket=bucket)["AccessPointArn"]
+    fn = create(lam, uniq("olfn"), TRANSFORM, Timeout=30)["FunctionArn"]
+    olap = name("ol")
+    out = control.create_access_point_for_object_lambda(AccountId=ACCOUNT, Name=olap, Configuration={
+        "SupportingAccessPoint": ap_arn,
+        "TransformationConfigurations": [{
+            "Actions": ["GetObject"],
+            "ContentTransformation": {"AwsLambda": {"FunctionArn": fn, "FunctionPayload": "shout"}},
+        }],
+    })
+    return {"bucket": bucket, "ap": ap, "ap_arn": ap_arn, "fn": fn, "olap": olap,
+            "arn": out["ObjectLambdaAccessPointArn"], "alias": out["Alias"]}
+
+
+def test_object_lambda_access_point_crud(control, cli, object_lambda):
+    ol = object_lambda
+    assert ol["arn"] == f"arn:aws:s3-object-lambda:us-east-1:{ACCOUNT}:accesspoint/{ol['olap']}"
+    assert ol["alias"]["Status"] == "READY" and ol["alias"]["Value"].endswith("--ol-s3")
+    got = control.get_access_point_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"])
+    assert got["Name"] == ol["olap"] and got["Alias"] == ol["alias"] and got["CreationDate"]
+    cfg = control.get_access_point_configuration_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"])["Configuration"]
+    assert cfg["SupportingAccessPoint"] == ol["ap_arn"]
+    assert cfg["TransformationConfigurations"][0]["ContentTransformation"]["AwsLambda"]["FunctionArn"] == ol["fn"]
+    listed = cli("s3control", "list-access-points-for-object-lambda", "--account-id", ACCOUNT)
+    assert ol["arn"] in [o["ObjectLambdaAccessPointArn"] for o in listed["ObjectLambdaAccessPointList"]]
+    shown = cli("s3control", "get-access-point-configuration-for-object-lambda", "--account-id", ACCOUNT,
+                "--name", ol["olap"])
+    assert shown["Configuration"]["SupportingAccessPoint"] == ol["ap_arn"]
+
+    with pytest.raises(ClientError) as e:
+        control.create_access_point_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"], Configuration=cfg)
+    assert code(e) == ("AccessPointAlreadyOwnedByYou", 409)
+    missing = dict(cfg, SupportingAccessPoint=f"arn:aws:s3:us-east-1:{ACCOUNT}:accesspoint/{name('gone')}")
+    with pytest.raises(ClientError) as e:
+        control.create_access_point_for_object_lambda(AccountId=ACCOUNT, Name=name("ol"), Configuration=missing)
+    assert code(e) == ("NoSuchAccessPoint", 404)
+    bad_action = dict(cfg, TransformationConfigurations=[{
+        "Actions": ["PutObject"], "ContentTransformation": {"AwsLambda": {"FunctionArn": ol["fn"]}}}])
+    with pytest.raises(ClientError) as e:
+        control.put_access_point_configuration_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"],
+                                                                 Configuration=bad_action)
+    assert code(e) == ("InvalidRequest", 400)
+    updated = dict(cfg, AllowedFeatures=["GetObject-Range"])
+    control.put_access_point_configuration_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"], Configuration=updated)
+    assert control.get_access_point_configuration_for_object_lambda(
+        AccountId=ACCOUNT, Name=ol["olap"])["Configuration"]["AllowedFeatures"] == ["GetObject-Range"]
+
+    with pytest.raises(ClientError) as e:
+        control.get_access_point_policy_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"])
+    assert code(e) == ("NoSuchAccessPointPolicy", 404)
+    policy = json.dumps({"Version": "2008-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": "s3-object-lambda:GetObject", "Resource": ol["arn"]}]})
+    control.put_access_point_policy_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"], Policy=policy)
+    assert control.get_access_point_policy_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"])["Policy"] == policy
+    status = control.get_access_point_policy_status_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"])
+    assert status["PolicyStatus"]["IsPublic"] is False
+    control.delete_access_point_policy_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"])
+    with pytest.raises(ClientError) as e:
+        control.get_access_point_policy_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"])
+    assert code(e) == ("NoSuchAccessPointPolicy", 404)
+
+    control.delete_access_point_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"])
+    with pytest.raises(ClientError) as e:
+        control.get_access_point_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"])
+    assert code(e) == ("NoSuchAccessPoint", 404)
+
+
+def test_get_object_runs_the_transformation(client, s3ap, object_lambda):
+    ol = object_lambda
+    got = s3ap.get_object(Bucket=ol["arn"], Key="hello.txt")
+    assert got["Body"].read() == b"HELLO OBJECT LAMBDA"
+    assert got["ContentType"] == "text/plain"
+    assert got["Metadata"] == {"transformed": "upper", "payload": "shout"}
+    # The supporting access point and the bucket still serve the original.
+    assert s3ap.get_object(Bucket=ol["ap_arn"], Key="hello.txt")["Body"].read() == b"hello object lambda"
+
+    # The event is AWS's: getObjectContext with a working presigned inputS3Url, the
+    # configuration, the user's request and identity.
+    doc = json.loads(s3ap.get_object(Bucket=ol["arn"], Key="echo.txt")["Body"].read())
+    event = doc["event"]
+    assert doc["original"] == "hello object lambda"
+    assert event["protocolVersion"] == "1.00" and event["xAmzRequestId"]
+    goc = event["getObjectContext"]
+    assert goc["outputRoute"] and len(goc["outputToken"]) >= 64
+    assert "X-Amz-Signature=" in goc["inputS3Url"] and "/echo.txt?" in goc["inputS3Url"]
+    assert event["configuration"] == {"accessPointArn": ol["arn"], "supportingAccessPointArn": ol["ap_arn"],
+                                      "payload": "shout"}
+    assert event["userRequest"]["url"].endswith("/echo.txt")
+    assert event["userRequest"]["headers"]["Host"].startswith(f"{ol['olap']}-{ACCOUNT}.localhost")
+    assert event["userIdentity"]["accountId"] == ACCOUNT
+    # The token is single use: a second WriteGetObjectResponse with it is refused, with and
+    # without the `{RequestRoute}.` host prefix.
+    plain = client("s3", config=Config(inject_host_prefix=False, retries={"total_max_attempts": 1}))
+    for writer in (plain, s3ap):  # s3ap sends to `<route>.localhost`
+        with pytest.raises(ClientError) as e:
+            writer.write_get_object_response(RequestRoute=goc["outputRoute"], RequestToken=goc["outputToken"],
+                                             Body=b"late")
+        assert code(e) == ("ValidationError", 400)
+
+    # Actions the access point does not transform pass through to the supporting access point.
+    assert sorted(o["Key"] for o in s3ap.list_objects_v2(Bucket=ol["arn"])["Contents"])[0] == "crash.txt"
+    assert s3ap.head_object(Bucket=ol["arn"], Key="hello.txt")["ContentLength"] == 19
+
+
+def test_transformation_errors_reach_the_caller(s3ap, object_lambda):
+    ol = object_lambda
+    with pytest.raises(ClientError) as e:
+        s3ap.get_object(Bucket=ol["arn"], Key="deny.txt")
+    assert code(e) == ("NoSoupForYou", 403)
+    assert e.value.response["Error"]["Message"] == "Not for you"
+    with pytest.raises(ClientError) as e:
+        s3ap.get_object(Bucket=ol["arn"], Key="silent.txt")
+    assert code(e) == ("LambdaResponseNotReceived", 500)
+    with pytest.raises(ClientError) as e:
+        s3ap.get_object(Bucket=ol["arn"], Key="crash.txt")
+    assert code(e) == ("LambdaRuntimeError", 500)
+
+
+def test_access_points_survive_restart(overcast, object_lambda):
+    ol = object_lambda
+    overcast.restart()
+    control, s3ap = at_localhost(overcast, "s3control"), at_localhost(overcast, "s3")
+    assert control.get_access_point(AccountId=ACCOUNT, Name=ol["ap"])["Bucket"] == ol["bucket"]
+    cfg = control.get_access_point_configuration_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"])
+    assert cfg["Configuration"]["SupportingAccessPoint"] == ol["ap_arn"]
+    assert s3ap.get_object(Bucket=ol["arn"], Key="hello.txt")["Body"].read() == b"HELLO OBJECT LAMBDA"
+    overcast.kill9()
+    control = at_localhost(overcast, "s3control")
+    names = [o["Name"] for o in control.list_access_points_for_object_lambda(AccountId=ACCOUNT)
+             ["ObjectLambdaAccessPointList"]]
+    assert ol["olap"] in names
