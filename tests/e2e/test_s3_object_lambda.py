@@ -49,7 +49,7 @@ def write(route, token, body, **extra):
 def lambda_handler(event, context):
     ctx = event["getObjectContext"]
     route, token = ctx["outputRoute"], ctx["outputToken"]
-    key = event["userRequest"]["url"].rsplit("/", 1)[-1]
+    key = event["userRequest"]["url"].split("?")[0].rsplit("/", 1)[-1]
     if key.startswith("crash"):
         raise RuntimeError("the transformation failed")
     if key.startswith("silent"):
@@ -98,6 +98,7 @@ def cli(aws, overcast, tmp_path):
 def at_localhost(overcast, service, config=NO_RETRY):
     return boto3.client(service, endpoint_url=f"http://localhost:{overcast.port}", region_name="us-east-1",
                         aws_access_key_id="test", aws_secret_access_key="test", config=config)
+
 
 
 @pytest.fixture
@@ -321,7 +322,7 @@ def test_object_lambda_access_point_crud(control, cli, object_lambda):
     assert code(e) == ("NoSuchAccessPoint", 404)
 
 
-def test_get_object_runs_the_transformation(client, s3ap, object_lambda):
+def test_get_object_runs_the_transformation(client, control, s3ap, object_lambda):
     ol = object_lambda
     got = s3ap.get_object(Bucket=ol["arn"], Key="hello.txt")
     assert got["Body"].read() == b"HELLO OBJECT LAMBDA"
@@ -352,6 +353,22 @@ def test_get_object_runs_the_transformation(client, s3ap, object_lambda):
             writer.write_get_object_response(RequestRoute=goc["outputRoute"], RequestToken=goc["outputToken"],
                                              Body=b"late")
         assert code(e) == ("ValidationError", 400)
+
+    # Ranged and part requests are refused unless the configuration lets the function
+    # handle them; then the function sees the caller's Range header and partNumber.
+    for kwargs in ({"Range": "bytes=0-4"}, {"PartNumber": 1}):
+        with pytest.raises(ClientError) as e:
+            s3ap.get_object(Bucket=ol["arn"], Key="echo.txt", **kwargs)
+        assert code(e) == ("NotImplemented", 501), kwargs
+    cfg = control.get_access_point_configuration_for_object_lambda(
+        AccountId=ACCOUNT, Name=ol["olap"])["Configuration"]
+    cfg["AllowedFeatures"] = ["GetObject-Range", "GetObject-PartNumber"]
+    control.put_access_point_configuration_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"], Configuration=cfg)
+    event = json.loads(s3ap.get_object(Bucket=ol["arn"], Key="echo.txt", Range="bytes=0-4")["Body"].read())["event"]
+    assert event["userRequest"]["headers"]["Range"] == "bytes=0-4"
+    assert "Range" not in event["getObjectContext"]["inputS3Url"]
+    event = json.loads(s3ap.get_object(Bucket=ol["arn"], Key="echo.txt", PartNumber=1)["Body"].read())["event"]
+    assert event["userRequest"]["url"].endswith("/echo.txt?partNumber=1")
 
     # Actions the access point does not transform pass through to the supporting access point.
     assert sorted(o["Key"] for o in s3ap.list_objects_v2(Bucket=ol["arn"])["Contents"])[0] == "crash.txt"

@@ -45,6 +45,18 @@ struct Pending {
     reply: oneshot::Sender<Written>,
 }
 
+/// Withdraws a GetObject's token when the request ends.
+struct Registered<'a> {
+    exchanges: &'a Exchanges,
+    token: String,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.exchanges.take(&self.token);
+    }
+}
+
 /// GetObject requests waiting for their function's WriteGetObjectResponse, by token.
 #[derive(Default)]
 pub struct Exchanges {
@@ -94,6 +106,7 @@ pub async fn serve(
         })
         .cloned();
     let supporting = supporting_access_point(s3, ctx, olap)?;
+    check_features(olap, operation, &input.value)?;
     let Some(t) = transformation else {
         // Not transformed: the supporting access point answers, unaltered.
         input.value["Bucket"] = json!(supporting.bucket);
@@ -125,6 +138,40 @@ pub async fn serve(
         &input.value,
     )
     .await
+}
+
+/// Object Lambda access points refuse ranged and part GetObject/HeadObject requests (501)
+/// unless `AllowedFeatures` lets the function handle them.
+fn check_features(
+    olap: &ObjectLambdaAccessPoint,
+    operation: &str,
+    v: &Value,
+) -> Result<(), AwsError> {
+    if operation != "GetObject" && operation != "HeadObject" {
+        return Ok(());
+    }
+    let allowed = |feature: &str| {
+        olap.configuration
+            .get("AllowedFeatures")
+            .and_then(Value::as_array)
+            .is_some_and(|f| f.iter().any(|x| x.as_str() == Some(feature)))
+    };
+    for (member, feature, header) in [
+        ("Range", "Range", "Range"),
+        ("PartNumber", "PartNumber", "partNumber"),
+    ] {
+        if v.get(member).is_some_and(|x| !x.is_null())
+            && !allowed(&format!("{operation}-{feature}"))
+        {
+            return Err(AwsError::new(
+                "NotImplemented",
+                "A header you provided implies functionality that is not implemented",
+            )
+            .with_status(501)
+            .with_field("Header", header));
+        }
+    }
+    Ok(())
 }
 
 fn supporting_access_point(
@@ -248,6 +295,24 @@ fn user_identity(ctx: &RequestContext) -> Value {
     v
 }
 
+/// The caller's URL as the event shows it (with the query parameters that matter to a
+/// transformation: `partNumber`, `versionId`).
+fn user_url(ctx: &RequestContext, scheme: &str, key: &str, v: &Value) -> String {
+    let mut url = format!("{scheme}://{}/{}", ctx.host, sigv4::uri_encode(key, true));
+    let mut sep = '?';
+    if let Some(n) = v.get("PartNumber").and_then(Value::as_u64) {
+        url.push_str(&format!("{sep}partNumber={n}"));
+        sep = '&';
+    }
+    if let Some(version) = text(v, "VersionId") {
+        url.push_str(&format!(
+            "{sep}versionId={}",
+            sigv4::uri_encode(version, false)
+        ));
+    }
+    url
+}
+
 /// The caller's request headers as the event shows them, rebuilt from the decoded input.
 fn user_headers(ctx: &RequestContext, v: &Value) -> Value {
     let mut h = Map::new();
@@ -311,7 +376,7 @@ async fn get_object(
             "payload": payload,
         },
         "userRequest": {
-            "url": format!("{scheme}://{}/{}", ctx.host, sigv4::uri_encode(key, true)),
+            "url": user_url(ctx, scheme, key, v),
             "headers": user_headers(ctx, v),
         },
         "userIdentity": user_identity(ctx),
@@ -320,6 +385,12 @@ async fn get_object(
     let (tx, mut rx) = oneshot::channel();
     s3.exchanges
         .insert(token.clone(), Pending { route, reply: tx });
+    // However this request ends (answered, failed, or dropped by a caller who went away),
+    // its token stops being valid.
+    let _registered = Registered {
+        exchanges: &s3.exchanges,
+        token,
+    };
     // The invocation runs on its own task: it must finish normally even when the response
     // arrives first (the function is still waiting for WriteGetObjectResponse's answer).
     let mut invoke_ctx = ctx.clone();
@@ -340,10 +411,7 @@ async fn get_object(
             written = &mut rx => written.ok(),
             done = &mut invocation => match rx.try_recv() {
                 Ok(w) => Some(w),
-                Err(_) => {
-                    s3.exchanges.take(&token);
-                    return Err(invocation_failure(done));
-                }
+                Err(_) => return Err(invocation_failure(done)),
             },
         }
         .ok_or_else(|| {
@@ -358,12 +426,11 @@ async fn get_object(
     let written = match outcome {
         Ok(r) => r?,
         Err(_) => {
-            s3.exchanges.take(&token);
             return Err(lambda_error(
                 "LambdaTimeout",
                 500,
                 "The Lambda function did not respond in the allowed time.",
-            ));
+            ))
         }
     };
     respond(written)
