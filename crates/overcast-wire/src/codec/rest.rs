@@ -271,6 +271,14 @@ pub fn route(
             hint = s3_quirks::HostHint::S3 { bucket: Some(name) };
         }
     }
+    // S3 Control puts the account id in front of the endpoint (`<account>.s3.localhost`):
+    // with an S3 endpoint that reads as a bucket, but its paths are S3 Control's.
+    if let s3_quirks::HostHint::S3 { bucket: Some(b) } = &hint {
+        if path.starts_with("/v20180820/") && b.len() == 12 && b.bytes().all(|c| c.is_ascii_digit())
+        {
+            hint = s3_quirks::HostHint::Other;
+        }
+    }
     // WriteGetObjectResponse's host prefix (`{RequestRoute}.`) names a route, not a bucket.
     if object_lambda && *method == Method::POST && path == "/WriteGetObjectResponse" {
         hint = s3_quirks::HostHint::S3 { bucket: None };
@@ -1712,6 +1720,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.model.name(), "s3control");
+        // ... not even behind an S3 endpoint name.
+        let h = headers(&[("host", "123456789012.s3.localhost:4566")]);
+        let r = route(
+            &Method::GET,
+            "/v20180820/accesspoint",
+            None,
+            &h,
+            Some(&sig("s3")),
+        )
+        .unwrap();
+        assert_eq!(r.model.name(), "s3control");
+        assert_eq!(r.operation.name, "ListAccessPoints");
         // WriteGetObjectResponse with and without its `{RequestRoute}.` host prefix.
         for host in [
             "io-abc.localhost:4566",
