@@ -58,6 +58,8 @@ def lambda_handler(event, context):
         original = r.read()
     if key.startswith("deny"):
         write(route, token, b"", StatusCode=403, ErrorCode="NoSoupForYou", ErrorMessage="Not for you")
+    elif key.startswith("big"):
+        write(route, token, original.upper() * (8 * 1024 * 1024 // len(original)), ContentType="text/plain")
     elif key.startswith("echo"):
         write(route, token, json.dumps({"event": event, "original": original.decode()}).encode(),
               ContentType="application/json")
@@ -168,6 +170,12 @@ def test_access_point_crud_and_errors(client, control, cli):
     shown = cli("s3control", "get-access-point", "--account-id", ACCOUNT, "--name", ap)
     assert shown["Bucket"] == bucket and shown["Alias"] == out["Alias"]
 
+    # The same through an S3 endpoint name (SDKs then send to `<account>.s3.localhost`).
+    via_s3_host = boto3.client("s3control", endpoint_url=f"http://s3.localhost:{control.meta.endpoint_url.rsplit(':', 1)[1]}",
+                               region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test",
+                               config=NO_RETRY)
+    assert via_s3_host.get_access_point(AccountId=ACCOUNT, Name=ap)["Bucket"] == bucket
+
     # Policies.
     with pytest.raises(ClientError) as e:
         control.get_access_point_policy(AccountId=ACCOUNT, Name=ap)
@@ -251,7 +259,7 @@ def object_lambda(client, control):
     s3, lam = client("s3"), client("lambda")
     bucket = name("olb")
     s3.create_bucket(Bucket=bucket)
-    for key in ["hello.txt", "deny.txt", "silent.txt", "crash.txt", "echo.txt"]:
+    for key in ["hello.txt", "deny.txt", "silent.txt", "crash.txt", "echo.txt", "big.txt"]:
         s3.put_object(Bucket=bucket, Key=key, Body=b"hello object lambda")
     ap = name("sup")
     ap_arn = control.create_access_point(AccountId=ACCOUNT, Name=ap, Bucket=bucket)["AccessPointArn"]
@@ -371,8 +379,20 @@ def test_get_object_runs_the_transformation(client, control, s3ap, object_lambda
     assert event["userRequest"]["url"].endswith("/echo.txt?partNumber=1")
 
     # Actions the access point does not transform pass through to the supporting access point.
-    assert sorted(o["Key"] for o in s3ap.list_objects_v2(Bucket=ol["arn"])["Contents"])[0] == "crash.txt"
+    assert sorted(o["Key"] for o in s3ap.list_objects_v2(Bucket=ol["arn"])["Contents"])[0] == "big.txt"
     assert s3ap.head_object(Bucket=ol["arn"], Key="hello.txt")["ContentLength"] == 19
+
+
+def test_large_transformed_bodies_stream_and_the_alias_works(client, s3ap, object_lambda):
+    ol = object_lambda
+    got = s3ap.get_object(Bucket=ol["arn"], Key="big.txt")
+    body = got["Body"].read()
+    unit = b"HELLO OBJECT LAMBDA"
+    assert len(body) == len(unit) * (8 * 1024 * 1024 // len(unit)) and body[:19] == unit and body[-19:] == unit
+    assert got["ContentLength"] == len(body)
+    # The Object Lambda access point's alias, as a bucket name (path style).
+    s3 = client("s3")
+    assert s3.get_object(Bucket=ol["alias"]["Value"], Key="hello.txt")["Body"].read() == b"HELLO OBJECT LAMBDA"
 
 
 def test_transformation_errors_reach_the_caller(s3ap, object_lambda):
