@@ -94,6 +94,18 @@ def cli(aws, overcast, tmp_path):
     def run(*args):
         return aws(*args, "--endpoint-url", f"http://localhost:{overcast.port}",
                    env={"PYTHONPATH": str(tmp_path)})
+    run.home = tmp_path
+    return run
+
+
+@pytest.fixture
+def cli_raw(aws, overcast, cli):
+    """`cli` for commands whose output is text (`aws s3 ls`): returns stdout."""
+    def run(*args):
+        proc = aws.raw(*args, "--endpoint-url", f"http://localhost:{overcast.port}",
+                       env={"PYTHONPATH": str(cli.home)})
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
     return run
 
 
@@ -209,7 +221,7 @@ def test_access_point_crud_and_errors(client, control, cli):
     s3.delete_bucket(Bucket=bucket)
 
 
-def test_objects_through_an_access_point_arn_and_alias(client, control, s3ap):
+def test_objects_through_an_access_point_arn_and_alias(client, control, s3ap, cli, cli_raw, tmp_path):
     s3 = client("s3")
     bucket = name("apdata")
     s3.create_bucket(Bucket=bucket)
@@ -237,6 +249,16 @@ def test_objects_through_an_access_point_arn_and_alias(client, control, s3ap):
     with pytest.raises(ClientError) as e:
         s3.head_object(Bucket=bucket, Key="b.txt")
     assert code(e)[1] == 404
+
+    # The AWS CLI's high-level commands take access point ARNs in s3:// URIs.
+    src = tmp_path / "cli.txt"
+    src.write_text("copied by the cli")
+    assert "upload:" in cli_raw("s3", "cp", str(src), f"s3://{arn}/cli/one.txt")
+    assert s3.get_object(Bucket=bucket, Key="cli/one.txt")["Body"].read() == b"copied by the cli"
+    listing = cli_raw("s3", "ls", f"s3://{arn}/cli/")
+    assert "one.txt" in listing
+    assert "delete:" in cli_raw("s3", "rm", f"s3://{arn}/cli/one.txt")
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="cli/")
 
     # Unknown access points and aliases. (The host an unknown ARN reaches is also a valid
     # bucket name, so it answers as a missing bucket.)
