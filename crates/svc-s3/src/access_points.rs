@@ -221,7 +221,7 @@ pub fn may_be_access_point(name: &str) -> bool {
     name.starts_with("arn:")
         || name.ends_with("-s3alias")
         || name.ends_with("--ol-s3")
-        || (b.len() > 16
+        || (b.len() >= 16
             && b[b.len() - 13] == b'-'
             && b[b.len() - 12..].iter().all(u8::is_ascii_digit))
 }
@@ -952,6 +952,8 @@ mod tests {
     #[test]
     fn only_access_point_shapes_are_looked_up() {
         assert!(may_be_access_point("myap-123456789012"));
+        assert!(may_be_access_point("abc-123456789012"));
+        assert!(!may_be_access_point("ab-123456789012"));
         assert!(may_be_access_point(
             "arn:aws:s3:us-east-1:123456789012:accesspoint/myap"
         ));
