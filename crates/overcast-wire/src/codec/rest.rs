@@ -954,6 +954,54 @@ fn prefixed_headers(prefix: &str, headers: &HeaderMap) -> Option<Value> {
     (!out.is_empty()).then_some(Value::Object(out))
 }
 
+/// The document part of an answer relayed by [`decode_output`].
+#[derive(Debug)]
+pub enum Document<'a> {
+    /// No body members.
+    None,
+    /// A rest-xml document (its root element's name is not checked).
+    Xml(&'a [u8]),
+    /// A JSON document keyed by member names.
+    Json(Value),
+}
+
+/// An operation's output as another party answered it: header-bound members from
+/// `headers`, body members from `document`. For services that relay answers they did not
+/// produce (S3 Object Lambda relays what a function returns for HeadObject and ListObjects).
+pub fn decode_output(
+    model: &ServiceModel,
+    operation: &Operation,
+    headers: &HeaderMap,
+    document: Document<'_>,
+) -> Result<Value, AwsError> {
+    let Some(output) = operation.output else {
+        return Ok(Value::Object(Map::new()));
+    };
+    let shape = model.shape(output);
+    let mut out = match document {
+        Document::None => Map::new(),
+        Document::Xml(body) => match xml::rest_xml_decode_payload(model, output, body)? {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        },
+        Document::Json(v) => match json_in(model, output, v) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        },
+    };
+    for m in &shape.members {
+        let v = match m.location {
+            Location::Header => header_member(model, m, headers),
+            Location::Headers => prefixed_headers(wire_name(m), headers),
+            _ => continue,
+        };
+        if let Some(v) = v {
+            out.insert(m.name.clone(), v);
+        }
+    }
+    Ok(Value::Object(out))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encoding
 // ---------------------------------------------------------------------------------------------
@@ -1682,6 +1730,32 @@ mod tests {
             s3_quirks::host_hint("b.s3.example.com"),
             s3_quirks::HostHint::Other
         );
+    }
+
+    #[test]
+    fn relayed_outputs_decode_headers_and_documents() {
+        let model = crate::model::model("s3").unwrap();
+        let head = model.operation("HeadObject").unwrap();
+        let h = headers(&[
+            ("content-length", "42"),
+            ("etag", "\"abc\""),
+            ("last-modified", "Wed, 12 Oct 2022 17:50:00 GMT"),
+            ("x-amz-meta-color", "blue"),
+        ]);
+        let v = decode_output(model, head, &h, Document::None).unwrap();
+        assert_eq!(v["ContentLength"], json!(42));
+        assert_eq!(v["ETag"], json!("\"abc\""));
+        assert_eq!(v["LastModified"], json!(1665597000.0));
+        assert_eq!(v["Metadata"], json!({"color": "blue"}));
+        let list = model.operation("ListObjectsV2").unwrap();
+        let xml = b"<ListBucketResult><Name>b</Name><KeyCount>1</KeyCount><Contents><Key>k</Key><Size>3</Size></Contents></ListBucketResult>";
+        let v = decode_output(model, list, &HeaderMap::new(), Document::Xml(xml)).unwrap();
+        assert_eq!(v["Name"], json!("b"));
+        assert_eq!(v["Contents"][0]["Key"], json!("k"));
+        assert_eq!(v["Contents"][0]["Size"], json!(3));
+        let doc = json!({"Name": "b", "Contents": [{"Key": "k", "LastModified": "2022-10-12T17:50:00Z"}]});
+        let v = decode_output(model, list, &HeaderMap::new(), Document::Json(doc)).unwrap();
+        assert_eq!(v["Contents"][0]["LastModified"], json!(1665597000.0));
     }
 
     #[test]
