@@ -46,7 +46,40 @@ def write(route, token, body, **extra):
     s3 = boto3.client("s3", config=Config(inject_host_prefix=False))
     s3.write_get_object_response(RequestRoute=route, RequestToken=token, Body=body, **extra)
 
+def head_or_list(event):
+    if "headObjectContext" in event:
+        key = event["userRequest"]["url"].split("?")[0].rsplit("/", 1)[-1]
+        if key.startswith("deny"):
+            return {"statusCode": 403, "errorCode": "NoHeadForYou", "errorMessage": "Not for you"}
+        req = urllib.request.Request(event["headObjectContext"]["inputS3Url"], method="HEAD")
+        with urllib.request.urlopen(req) as r:
+            length = r.headers["Content-Length"]
+        return {"statusCode": 200, "headers": {"Content-Length": length, "Content-Type": "text/x-shout",
+                                               "ETag": '"transformed"'},
+                "metadata": {"transformed": "head"}}
+    if "listObjectsV2Context" in event:
+        with urllib.request.urlopen(event["listObjectsV2Context"]["inputS3Url"]) as r:
+            xml = r.read().decode()
+        # Only the .txt keys whose names start with "h", as the XML the supporting access point sent.
+        import re
+        kept = [c for c in re.findall(r"<Contents>.*?</Contents>", xml, re.S) if "<Key>h" in c]
+        xml = re.sub(r"<Contents>.*?</Contents>", lambda m: m.group(0) if m.group(0) in kept else "", xml, flags=re.S)
+        xml = re.sub(r"<KeyCount>\\d+</KeyCount>", "<KeyCount>%d</KeyCount>" % len(kept), xml)
+        return {"statusCode": 200, "listResultXml": xml}
+    if "listObjectsContext" in event:
+        url = event["listObjectsContext"]["inputS3Url"]
+        return {"statusCode": 200, "listBucketResult": {
+            "name": "virtual", "prefix": "", "marker": "", "maxKeys": 1000, "isTruncated": False,
+            "contents": [{"key": "synthetic.txt", "size": 3, "eTag": '"abc"', "storageClass": "STANDARD",
+                          "lastModified": "2024-01-02T03:04:05Z", "owner": {"id": "me", "displayName": "me"}}],
+            "commonPrefixes": [{"prefix": "virtual/"}],
+        }, "seen": url}
+    return None
+
 def lambda_handler(event, context):
+    answer = head_or_list(event)
+    if answer is not None:
+        return answer
     ctx = event["getObjectContext"]
     route, token = ctx["outputRoute"], ctx["outputToken"]
     key = event["userRequest"]["url"].split("?")[0].rsplit("/", 1)[-1]
@@ -415,6 +448,38 @@ def test_large_transformed_bodies_stream_and_the_alias_works(client, s3ap, objec
     # The Object Lambda access point's alias, as a bucket name (path style).
     s3 = client("s3")
     assert s3.get_object(Bucket=ol["alias"]["Value"], Key="hello.txt")["Body"].read() == b"HELLO OBJECT LAMBDA"
+
+
+def test_head_and_list_transformations(control, s3ap, object_lambda):
+    ol = object_lambda
+    cfg = control.get_access_point_configuration_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"])["Configuration"]
+    fn = cfg["TransformationConfigurations"][0]["ContentTransformation"]
+    cfg["TransformationConfigurations"] = [
+        {"Actions": ["GetObject", "HeadObject"], "ContentTransformation": fn},
+        {"Actions": ["ListObjects", "ListObjectsV2"], "ContentTransformation": fn},
+    ]
+    control.put_access_point_configuration_for_object_lambda(AccountId=ACCOUNT, Name=ol["olap"], Configuration=cfg)
+
+    head = s3ap.head_object(Bucket=ol["arn"], Key="hello.txt")
+    assert head["ContentLength"] == 19 and head["ContentType"] == "text/x-shout"
+    assert head["ETag"] == '"transformed"' and head["Metadata"] == {"transformed": "head"}
+    with pytest.raises(ClientError) as e:
+        s3ap.head_object(Bucket=ol["arn"], Key="deny.txt")
+    assert code(e)[1] == 403  # HEAD answers carry no error body
+    with pytest.raises(ClientError) as e:
+        s3ap.head_object(Bucket=ol["arn"], Key="hello.txt", Range="bytes=0-1")
+    assert code(e)[1] == 501
+
+    # ListObjectsV2: the function filters the XML the supporting access point answered.
+    listed = s3ap.list_objects_v2(Bucket=ol["arn"])
+    assert [o["Key"] for o in listed["Contents"]] == ["hello.txt"]
+    assert listed["KeyCount"] == 1 and listed["Contents"][0]["Size"] == 19
+    # ListObjects: the function answers with listBucketResult JSON.
+    v1 = s3ap.list_objects(Bucket=ol["arn"], Prefix="x")
+    assert v1["Name"] == "virtual" and [o["Key"] for o in v1["Contents"]] == ["synthetic.txt"]
+    assert v1["Contents"][0]["ETag"] == '"abc"' and v1["Contents"][0]["Owner"]["ID"] == "me"
+    assert v1["Contents"][0]["LastModified"].year == 2024
+    assert [p["Prefix"] for p in v1["CommonPrefixes"]] == ["virtual/"]
 
 
 def test_transformation_errors_reach_the_caller(s3ap, object_lambda):

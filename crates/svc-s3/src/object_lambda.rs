@@ -112,12 +112,6 @@ pub async fn serve(
         input.value["Bucket"] = json!(supporting.bucket);
         return s3.dispatch(ctx, operation, input).await;
     };
-    if operation != "GetObject" {
-        return Err(AwsError::not_implemented(
-            "s3",
-            &format!("{operation} through an Object Lambda transformation"),
-        ));
-    }
     let function = t
         .pointer("/ContentTransformation/AwsLambda/FunctionArn")
         .and_then(Value::as_str)
@@ -128,16 +122,22 @@ pub async fn serve(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    get_object(
-        s3,
-        ctx,
+    let transform = Transformation {
         olap,
-        &supporting,
-        &function,
-        &payload,
-        &input.value,
-    )
-    .await
+        supporting: &supporting,
+        function: &function,
+        payload: &payload,
+    };
+    match operation {
+        "GetObject" => get_object(s3, ctx, &transform, &input.value).await,
+        "HeadObject" | "ListObjects" | "ListObjectsV2" => {
+            relayed(s3, ctx, &transform, operation, &input.value).await
+        }
+        other => Err(AwsError::not_implemented(
+            "s3",
+            &format!("{other} through an Object Lambda transformation"),
+        )),
+    }
 }
 
 /// Object Lambda access points refuse ranged and part GetObject/HeadObject requests (501)
@@ -224,10 +224,11 @@ fn credentials(s3: &S3, ctx: &RequestContext) -> (String, String, Option<String>
     (key, secret, token)
 }
 
-/// A SigV4 presigned GET URL for `path` (already encoded) at `host`, which Overcast's
-/// presigned-URL check accepts.
+/// A SigV4 presigned URL for `method` on `path` (already encoded) at `host`, which
+/// Overcast's presigned-URL check accepts.
 fn presign(
     (key, secret, token): (String, String, Option<String>),
+    method: &str,
     region: &str,
     scheme: &str,
     host: &str,
@@ -266,7 +267,7 @@ fn presign(
         .collect();
     let query = query.join("&");
     let canonical = format!(
-        "GET\n{path}\n{}\nhost:{host}\n\nhost\n{}",
+        "{method}\n{path}\n{}\nhost:{host}\n\nhost\n{}",
         sigv4::canonical_query(Some(&query)),
         sigv4::UNSIGNED_PAYLOAD
     );
@@ -331,16 +332,54 @@ fn user_headers(ctx: &RequestContext, v: &Value) -> Value {
     Value::Object(h)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The function an Object Lambda access point runs for one action, and what it runs over.
+struct Transformation<'a> {
+    olap: &'a ObjectLambdaAccessPoint,
+    supporting: &'a crate::access_points::AccessPoint,
+    function: &'a str,
+    payload: &'a str,
+}
+
+impl Transformation<'_> {
+    fn configuration(&self) -> Value {
+        json!({
+            "accessPointArn": self.olap.arn(),
+            "supportingAccessPointArn": self.supporting.arn(),
+            "payload": self.payload,
+        })
+    }
+}
+
+/// Invokes the function with `event` on its own task (so that it finishes normally even
+/// when its caller stops waiting), from the endpoint functions reach Overcast at.
+fn invoke(
+    s3: &S3,
+    ctx: &RequestContext,
+    function: &str,
+    event: &Value,
+) -> tokio::task::JoinHandle<Result<Value, AwsError>> {
+    let mut invoke_ctx = ctx.clone();
+    invoke_ctx.host = function_host(ctx);
+    let services = s3.core.services.clone();
+    let request = json!({
+        "FunctionName": function,
+        "InvocationType": "RequestResponse",
+        "Payload": overcast_wire::value::encode_base64(event.to_string().as_bytes()),
+    });
+    tokio::spawn(async move {
+        services
+            .call_value(&invoke_ctx, "lambda", "Invoke", request)
+            .await
+    })
+}
+
 async fn get_object(
     s3: &S3,
     ctx: &RequestContext,
-    olap: &ObjectLambdaAccessPoint,
-    supporting: &crate::access_points::AccessPoint,
-    function: &str,
-    payload: &str,
+    t: &Transformation<'_>,
     v: &Value,
 ) -> Result<Output, AwsError> {
+    let supporting = t.supporting;
     let key = text(v, "Key").unwrap_or_default();
     let host = function_host(ctx);
     let scheme = if ctx.secure_transport {
@@ -355,6 +394,7 @@ async fn get_object(
     }
     let input_url = presign(
         credentials(s3, ctx),
+        "GET",
         &ctx.region,
         scheme,
         &host,
@@ -370,11 +410,7 @@ async fn get_object(
             "outputRoute": route,
             "outputToken": token,
         },
-        "configuration": {
-            "accessPointArn": olap.arn(),
-            "supportingAccessPointArn": supporting.arn(),
-            "payload": payload,
-        },
+        "configuration": t.configuration(),
         "userRequest": {
             "url": user_url(ctx, scheme, key, v),
             "headers": user_headers(ctx, v),
@@ -391,21 +427,9 @@ async fn get_object(
         exchanges: &s3.exchanges,
         token,
     };
-    // The invocation runs on its own task: it must finish normally even when the response
-    // arrives first (the function is still waiting for WriteGetObjectResponse's answer).
-    let mut invoke_ctx = ctx.clone();
-    invoke_ctx.host = host;
-    let services = s3.core.services.clone();
-    let request = json!({
-        "FunctionName": function,
-        "InvocationType": "RequestResponse",
-        "Payload": overcast_wire::value::encode_base64(event.to_string().as_bytes()),
-    });
-    let mut invocation = tokio::spawn(async move {
-        services
-            .call_value(&invoke_ctx, "lambda", "Invoke", request)
-            .await
-    });
+    // The response usually arrives while the function still waits for
+    // WriteGetObjectResponse's answer, so the invocation must not be tied to this request.
+    let mut invocation = invoke(s3, ctx, t.function, &event);
     let outcome = tokio::time::timeout(RESPONSE_TIMEOUT, async {
         tokio::select! {
             written = &mut rx => written.ok(),
@@ -434,6 +458,216 @@ async fn get_object(
         }
     };
     respond(written)
+}
+
+/// HeadObject, ListObjects and ListObjectsV2 through a transformation: the function gets a
+/// presigned `inputS3Url` for the same request to the supporting access point and returns
+/// the answer as JSON (`statusCode`, then `headers`/`metadata` for HeadObject,
+/// `listResultXml` or `listBucketResult` for the lists, or `errorCode`/`errorMessage`).
+async fn relayed(
+    s3: &S3,
+    ctx: &RequestContext,
+    t: &Transformation<'_>,
+    operation: &str,
+    v: &Value,
+) -> Result<Output, AwsError> {
+    let host = function_host(ctx);
+    let scheme = if ctx.secure_transport {
+        "https"
+    } else {
+        "http"
+    };
+    let key = text(v, "Key").unwrap_or_default();
+    let v2 = operation == "ListObjectsV2";
+    let mut params: Vec<(&str, String)> = Vec::new();
+    if v2 {
+        params.push(("list-type", "2".into()));
+    }
+    let mut param = |name: &'static str, member: &str| match v.get(member) {
+        Some(Value::String(x)) => params.push((name, x.clone())),
+        Some(x @ (Value::Number(_) | Value::Bool(_))) => params.push((name, x.to_string())),
+        _ => {}
+    };
+    let (method, path, context) = match operation {
+        "HeadObject" => {
+            param("versionId", "VersionId");
+            param("partNumber", "PartNumber");
+            (
+                "HEAD",
+                format!("/{}/{}", t.supporting.alias, sigv4::uri_encode(key, true)),
+                "headObjectContext",
+            )
+        }
+        _ => {
+            param("prefix", "Prefix");
+            param("delimiter", "Delimiter");
+            param("max-keys", "MaxKeys");
+            param("encoding-type", "EncodingType");
+            if v2 {
+                param("continuation-token", "ContinuationToken");
+                param("start-after", "StartAfter");
+                param("fetch-owner", "FetchOwner");
+            } else {
+                param("marker", "Marker");
+            }
+            let context = if v2 {
+                "listObjectsV2Context"
+            } else {
+                "listObjectsContext"
+            };
+            ("GET", format!("/{}", t.supporting.alias), context)
+        }
+    };
+    let extra: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let input_url = presign(
+        credentials(s3, ctx),
+        method,
+        &ctx.region,
+        scheme,
+        &host,
+        &path,
+        &extra,
+    );
+    let query: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", sigv4::uri_encode(v, false)))
+        .collect();
+    let user_path = if operation == "HeadObject" {
+        format!("/{}", sigv4::uri_encode(key, true))
+    } else {
+        "/".to_string()
+    };
+    let mut user_url = format!("{scheme}://{}{user_path}", ctx.host);
+    if !query.is_empty() {
+        user_url.push('?');
+        user_url.push_str(&query.join("&"));
+    }
+    let event = json!({
+        "xAmzRequestId": ctx.request_id,
+        context: {"inputS3Url": input_url},
+        "configuration": t.configuration(),
+        "userRequest": {"url": user_url, "headers": user_headers(ctx, v)},
+        "userIdentity": user_identity(ctx),
+        "protocolVersion": "1.10",
+    });
+    let done = tokio::time::timeout(RESPONSE_TIMEOUT, invoke(s3, ctx, t.function, &event))
+        .await
+        .map_err(|_| {
+            lambda_error(
+                "LambdaTimeout",
+                500,
+                "The Lambda function did not respond in the allowed time.",
+            )
+        })?;
+    let out = match done {
+        Ok(Ok(out)) if out.get("FunctionError").is_none_or(Value::is_null) => out,
+        other => return Err(invocation_failure(other)),
+    };
+    let answer: Value = text(&out, "Payload")
+        .and_then(|p| overcast_wire::value::decode_base64(p).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    relay(operation, &answer).map(|value| Output { value, body: None })
+}
+
+fn invalid_response(detail: &str) -> AwsError {
+    lambda_error(
+        "LambdaInvalidResponse",
+        400,
+        format!("The Lambda function returned an invalid response: {detail}"),
+    )
+}
+
+/// The caller's answer from a HeadObject or list transformation's JSON.
+fn relay(operation: &str, answer: &Value) -> Result<Value, AwsError> {
+    let status = answer
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| invalid_response("statusCode is missing"))?;
+    let code = text(answer, "errorCode");
+    if status >= 400 || code.is_some() {
+        let status = u16::try_from(status)
+            .ok()
+            .filter(|s| *s >= 400)
+            .unwrap_or(500);
+        let code = code.unwrap_or(match status {
+            403 => "AccessDenied",
+            404 => "NoSuchKey",
+            _ => "InternalError",
+        });
+        let message = text(answer, "errorMessage").unwrap_or_default();
+        return Err(AwsError::new(code.to_string(), message).with_status(status));
+    }
+    let model = overcast_wire::model::model("s3")
+        .ok_or_else(|| AwsError::internal("the S3 model is missing"))?;
+    let op = model
+        .operation(operation)
+        .ok_or_else(|| AwsError::internal("unknown S3 operation"))?;
+    use overcast_wire::codec::rest::{decode_output, Document};
+    let mut headers = http::HeaderMap::new();
+    if operation == "HeadObject" {
+        let pairs = answer
+            .get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()));
+        let meta = answer
+            .get("metadata")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (format!("x-amz-meta-{k}"), v.clone()));
+        for (name, value) in pairs.chain(meta) {
+            let value = match value {
+                Value::String(s) => s,
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(&value),
+            ) {
+                headers.append(n, v);
+            }
+        }
+        return decode_output(model, op, &headers, Document::None);
+    }
+    if let Some(xml) = text(answer, "listResultXml") {
+        return decode_output(model, op, &headers, Document::Xml(xml.as_bytes()));
+    }
+    match answer.get("listBucketResult") {
+        Some(doc @ Value::Object(_)) => {
+            decode_output(model, op, &headers, Document::Json(member_names(doc)))
+        }
+        _ => Err(invalid_response(
+            "a list answer needs listResultXml or listBucketResult",
+        )),
+    }
+}
+
+/// `listBucketResult`'s camelCase keys (`keyCount`, `eTag`, `id`) as the model's member
+/// names (`KeyCount`, `ETag`, `ID`).
+fn member_names(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let name = if k == "id" {
+                        "ID".to_string()
+                    } else {
+                        let mut c = k.chars();
+                        c.next()
+                            .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                            .unwrap_or_default()
+                    };
+                    (name, member_names(v))
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(member_names).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Why the caller gets no response when the invocation ended first.
@@ -646,6 +880,39 @@ mod tests {
         };
         let out = respond(w).ok().unwrap();
         assert_eq!(out.value, json!({"ContentType": "text/plain"}));
+    }
+
+    #[test]
+    fn relayed_answers_become_outputs_or_errors() {
+        let head = relay(
+            "HeadObject",
+            &json!({"statusCode": 200, "headers": {"Content-Length": 7, "ETag": "\"e\""},
+                    "metadata": {"k": "v"}}),
+        )
+        .unwrap();
+        assert_eq!(head["ContentLength"], json!(7));
+        assert_eq!(head["Metadata"], json!({"k": "v"}));
+        let e = relay(
+            "HeadObject",
+            &json!({"statusCode": 403, "errorCode": "Nope"}),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "Nope");
+        let e = relay("ListObjectsV2", &json!({"statusCode": 200})).unwrap_err();
+        assert_eq!(e.code, "LambdaInvalidResponse");
+        assert_eq!(
+            relay("ListObjectsV2", &json!({})).unwrap_err().code,
+            "LambdaInvalidResponse"
+        );
+        let list = relay(
+            "ListObjectsV2",
+            &json!({"statusCode": 200, "listBucketResult": {"name": "b", "keyCount": 1,
+                    "contents": [{"key": "k", "eTag": "\"e\"", "owner": {"id": "o"}}]}}),
+        )
+        .unwrap();
+        assert_eq!(list["Name"], json!("b"));
+        assert_eq!(list["Contents"][0]["ETag"], json!("\"e\""));
+        assert_eq!(list["Contents"][0]["Owner"]["ID"], json!("o"));
     }
 
     #[tokio::test]
