@@ -3,7 +3,10 @@
 //! AWS's event (`getObjectContext` carries a presigned `inputS3Url` to the supporting access
 //! point, an `outputRoute` and a single-use `outputToken`), then answers the caller with what
 //! the function sends to WriteGetObjectResponse: its body streams straight from the
-//! function's request to the caller's response.
+//! function's request to the caller's response. HeadObject, ListObjects and
+//! ListObjectsV2, when configured, invoke it the same way with a `headObjectContext` /
+//! `listObjectsContext` / `listObjectsV2Context` and relay the JSON it returns. Actions an
+//! access point does not transform reach its supporting access point unaltered.
 //!
 //! When the function fails, or returns without writing a response, the caller gets AWS's
 //! Object Lambda errors (`LambdaRuntimeError`, `LambdaResponseNotReceived`, `LambdaNotFound`,
