@@ -263,24 +263,27 @@ impl Service for S3 {
         operation: &'a str,
         mut input: overcast_core::Input,
     ) -> overcast_core::BoxFuture<'a, Result<overcast_core::Output, overcast_core::AwsError>> {
-        Box::pin(async move {
-            let name = bucket_name(&input.value);
-            if operation == "DeleteBucket" && self.access_points.bucket_has_access_points(name) {
-                return Err(error::bucket_has_access_points(name));
-            }
-            if access_points::may_be_access_point(name) && operation != "CreateBucket" {
-                match access_points::resolve(self, ctx, name)? {
-                    Some(access_points::Target::AccessPoint(ap)) => {
-                        input.value["Bucket"] = serde_json::Value::String(ap.bucket);
-                    }
-                    Some(access_points::Target::ObjectLambda(olap)) => {
-                        return object_lambda::serve(self, ctx, operation, &olap, input).await;
-                    }
-                    None => {}
+        // Ordinary requests go straight to the operation table: no extra future.
+        let name = bucket_name(&input.value);
+        if operation == "DeleteBucket" && self.access_points.bucket_has_access_points(name) {
+            let e = error::bucket_has_access_points(name);
+            return Box::pin(async move { Err(e) });
+        }
+        if access_points::may_be_access_point(name) && operation != "CreateBucket" {
+            match access_points::resolve(self, ctx, name) {
+                Err(e) => return Box::pin(async move { Err(e) }),
+                Ok(Some(access_points::Target::AccessPoint(ap))) => {
+                    input.value["Bucket"] = serde_json::Value::String(ap.bucket);
                 }
+                Ok(Some(access_points::Target::ObjectLambda(olap))) => {
+                    return Box::pin(async move {
+                        object_lambda::serve(self, ctx, operation, &olap, input).await
+                    });
+                }
+                Ok(None) => {}
             }
-            self.dispatch(ctx, operation, input).await
-        })
+        }
+        S3::call(self, ctx, operation, input)
     }
 
     fn serve_http<'a>(
