@@ -283,6 +283,12 @@ def test_objects_through_an_access_point_arn_and_alias(client, control, s3ap, cl
         s3.head_object(Bucket=bucket, Key="b.txt")
     assert code(e)[1] == 404
 
+    # Copies from and to an access point.
+    s3ap.copy_object(Bucket=bucket, Key="copy/from-ap.txt", CopySource={"Bucket": arn, "Key": "docs/a.txt"})
+    assert s3.get_object(Bucket=bucket, Key="copy/from-ap.txt")["Body"].read() == b"through the access point"
+    s3ap.copy_object(Bucket=arn, Key="copy/to ap.txt", CopySource={"Bucket": bucket, "Key": "docs/a.txt"})
+    assert s3.get_object(Bucket=bucket, Key="copy/to ap.txt")["Body"].read() == b"through the access point"
+
     # The AWS CLI's high-level commands take access point ARNs in s3:// URIs.
     src = tmp_path / "cli.txt"
     src.write_text("copied by the cli")

@@ -292,6 +292,43 @@ pub fn resolve(s3: &S3, ctx: &RequestContext, name: &str) -> Result<Option<Targe
     Ok(target)
 }
 
+/// `x-amz-copy-source` naming an object through an access point
+/// (`arn:aws:s3:<region>:<account>:accesspoint/<name>/object/<key>`, URL-encoded, as SDKs
+/// send it) rewritten to `<bucket>/<key>`; `Ok(None)` for ordinary sources.
+pub fn copy_source(
+    s3: &S3,
+    ctx: &RequestContext,
+    source: &str,
+) -> Result<Option<String>, AwsError> {
+    let trimmed = source.strip_prefix('/').unwrap_or(source);
+    if !(trimmed.starts_with("arn%3A") || trimmed.starts_with("arn:")) {
+        return Ok(None);
+    }
+    let (path, version) = match trimmed.split_once("?versionId=") {
+        Some((p, v)) => (p, Some(v)),
+        None => (trimmed, None),
+    };
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let Some((arn, key)) = decoded.split_once("/object/") else {
+        return Err(invalid_arn(&decoded));
+    };
+    match resolve(s3, ctx, arn)? {
+        Some(Target::AccessPoint(ap)) => {
+            let mut out = format!(
+                "{}/{}",
+                ap.bucket,
+                overcast_wire::sigv4::uri_encode(key, true)
+            );
+            if let Some(v) = version {
+                out.push_str("?versionId=");
+                out.push_str(v);
+            }
+            Ok(Some(out))
+        }
+        _ => Err(invalid_arn(arn)),
+    }
+}
+
 fn invalid_arn(name: &str) -> AwsError {
     AwsError::new(
         "InvalidAccessPoint",

@@ -283,6 +283,14 @@ impl Service for S3 {
                 Ok(None) => {}
             }
         }
+        if operation == "CopyObject" || operation == "UploadPartCopy" {
+            let source = text(&input.value, "CopySource").unwrap_or_default();
+            match access_points::copy_source(self, ctx, source) {
+                Err(e) => return Box::pin(async move { Err(e) }),
+                Ok(Some(s)) => input.value["CopySource"] = serde_json::Value::String(s),
+                Ok(None) => {}
+            }
+        }
         S3::call(self, ctx, operation, input)
     }
 
