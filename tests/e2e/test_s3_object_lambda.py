@@ -391,12 +391,16 @@ def test_object_lambda_access_point_crud(control, cli, object_lambda):
     assert code(e) == ("NoSuchAccessPoint", 404)
 
 
-def test_get_object_runs_the_transformation(client, control, s3ap, object_lambda):
+def test_get_object_runs_the_transformation(client, control, s3ap, cli, tmp_path, object_lambda):
     ol = object_lambda
     got = s3ap.get_object(Bucket=ol["arn"], Key="hello.txt")
     assert got["Body"].read() == b"HELLO OBJECT LAMBDA"
     assert got["ContentType"] == "text/plain"
     assert got["Metadata"] == {"transformed": "upper", "payload": "shout"}
+    # As the AWS tutorials do it, with the CLI.
+    meta = cli("s3api", "get-object", "--bucket", ol["arn"], "--key", "hello.txt", str(tmp_path / "out.txt"))
+    assert (tmp_path / "out.txt").read_bytes() == b"HELLO OBJECT LAMBDA"
+    assert meta["Metadata"]["transformed"] == "upper"
     # The supporting access point and the bucket still serve the original.
     assert s3ap.get_object(Bucket=ol["ap_arn"], Key="hello.txt")["Body"].read() == b"hello object lambda"
 
