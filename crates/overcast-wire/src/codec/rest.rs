@@ -266,7 +266,11 @@ pub fn route(
     // host check runs only for requests signed for them.
     let signed_as = sig.map_or("", |s| s.service.as_str());
     let object_lambda = signed_as == "s3-object-lambda";
-    if hint == s3_quirks::HostHint::Other && (signed_as == "s3" || object_lambda) {
+    if hint == s3_quirks::HostHint::Other
+        && (signed_as == "s3"
+            || object_lambda
+            || (sig.is_none() && s3_quirks::sigv2(query, headers)))
+    {
         if let Some(name) = s3_quirks::access_point_host(host) {
             hint = s3_quirks::HostHint::S3 { bucket: Some(name) };
         }
@@ -1484,6 +1488,16 @@ pub mod s3_quirks {
         Some(label.to_ascii_lowercase())
     }
 
+    /// Whether a request carries S3's legacy signature (SigV2), which only S3 takes: a
+    /// presigned `AWSAccessKeyId=` query (botocore's default presigned URLs in us-east-1) or
+    /// an `Authorization: AWS <key>:<signature>` header.
+    pub fn sigv2(query: Option<&str>, headers: &http::HeaderMap) -> bool {
+        query.is_some_and(|q| q.starts_with("AWSAccessKeyId=") || q.contains("&AWSAccessKeyId="))
+            || headers
+                .get(http::header::AUTHORIZATION)
+                .is_some_and(|a| a.as_bytes().starts_with(b"AWS "))
+    }
+
     /// The bucket a request names: its virtual host, else the first path segment.
     pub fn request_bucket(host: &str, path: &str) -> String {
         match host_hint(host) {
@@ -1783,6 +1797,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.operation.name, "ListObjectsV2");
+        // SigV2 presigned URLs (botocore's default in us-east-1) name access points too.
+        let h = headers(&[("host", "myap-123456789012.localhost:4566")]);
+        let r = route(
+            &Method::GET,
+            "/a/b.txt",
+            Some("AWSAccessKeyId=test&Signature=x&Expires=1"),
+            &h,
+            None,
+        )
+        .unwrap();
+        assert_eq!(label(&r.labels, "Bucket"), "myap-123456789012");
         // S3 Control's account host is not an access point.
         let h = headers(&[("host", "123456789012.localhost:4566")]);
         let r = route(
