@@ -8,6 +8,8 @@ through the presigned `inputS3Url`, transforms it and answers with WriteGetObjec
 """
 import json
 import socket
+import urllib.error
+import urllib.request
 import uuid
 
 import boto3
@@ -282,6 +284,14 @@ def test_objects_through_an_access_point_arn_and_alias(client, control, s3ap, cl
     with pytest.raises(ClientError) as e:
         s3.head_object(Bucket=bucket, Key="b.txt")
     assert code(e)[1] == 404
+
+    # A presigned URL for an object behind an access point works as it is handed out.
+    url = s3ap.generate_presigned_url("get_object", Params={"Bucket": arn, "Key": "docs/a.txt"}, ExpiresIn=60)
+    assert url.startswith(f"http://{ap}-{ACCOUNT}.localhost:")
+    assert urllib.request.urlopen(url, timeout=10).read() == b"through the access point"
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        urllib.request.urlopen(url.replace("docs/a.txt", "docs/b.txt"), timeout=10)
+    assert bad.value.code == 403
 
     # Copies from and to an access point.
     s3ap.copy_object(Bucket=bucket, Key="copy/from-ap.txt", CopySource={"Bucket": arn, "Key": "docs/a.txt"})
