@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from test_lambda import create, uniq
+from test_lambda import create, uniq, zip_bytes
 
 ACCOUNT = "000000000000"
 NO_RETRY = Config(retries={"total_max_attempts": 1}, read_timeout=90)
@@ -529,3 +529,59 @@ def test_access_points_survive_restart(overcast, object_lambda):
     names = [o["Name"] for o in control.list_access_points_for_object_lambda(AccountId=ACCOUNT)
              ["ObjectLambdaAccessPointList"]]
     assert ol["olap"] in names
+
+
+@pytest.fixture(scope="module")
+def enforced(tmp_path_factory):
+    from conftest import Overcast
+    server = Overcast(str(tmp_path_factory.mktemp("olap-enforce") / "data"), extra_args=["--enforce-iam"])
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_callers_need_permission_to_invoke_the_function(enforced):
+    """Under --enforce-iam the caller of an Object Lambda access point needs
+    lambda:InvokeFunction on its function, as on AWS."""
+    root = lambda svc: at_localhost(enforced, svc)  # noqa: E731
+    s3, control, lam, iam = root("s3"), root("s3control"), root("lambda"), root("iam")
+    bucket = name("olenf")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="hello.txt", Body=b"hello object lambda")
+    ap_arn = control.create_access_point(AccountId=ACCOUNT, Name=name("sup"), Bucket=bucket)["AccessPointArn"]
+    # The function's role may answer GetObject requests (AWS's
+    # AmazonS3ObjectLambdaExecutionRolePolicy grants the same action).
+    role = iam.create_role(RoleName=name("olrole"), AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="wgor", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3-object-lambda:WriteGetObjectResponse",
+                                                "Resource": "*"}]}))
+    fn = lam.create_function(FunctionName=uniq("olfn"), Runtime="python3.11", Role=role["Arn"],
+                             Handler="lambda_function.lambda_handler", Timeout=30,
+                             Code={"ZipFile": zip_bytes(TRANSFORM)})["FunctionArn"]
+    olap = control.create_access_point_for_object_lambda(AccountId=ACCOUNT, Name=name("ol"), Configuration={
+        "SupportingAccessPoint": ap_arn,
+        "TransformationConfigurations": [{"Actions": ["GetObject"],
+                                          "ContentTransformation": {"AwsLambda": {"FunctionArn": fn}}}],
+    })["ObjectLambdaAccessPointArn"]
+    assert s3.get_object(Bucket=olap, Key="hello.txt")["Body"].read() == b"HELLO OBJECT LAMBDA"
+
+    user = name("reader")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:*", "s3-object-lambda:*"], "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    reader = boto3.client("s3", endpoint_url=f"http://localhost:{enforced.port}", region_name="us-east-1",
+                          aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                          config=NO_RETRY)
+    with pytest.raises(ClientError) as e:
+        reader.get_object(Bucket=olap, Key="hello.txt")
+    assert code(e) == ("LambdaPermissionError", 403)
+    assert "lambda:InvokeFunction" in e.value.response["Error"]["Message"]
+    # Allowed to invoke it, the reader gets the transformed object (the function reads the
+    # original with the reader's presigned URL and answers with its own role).
+    iam.put_user_policy(UserName=user, PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": fn}]}))
+    assert reader.get_object(Bucket=olap, Key="hello.txt")["Body"].read() == b"HELLO OBJECT LAMBDA"

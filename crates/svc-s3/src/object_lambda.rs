@@ -353,6 +353,31 @@ impl Transformation<'_> {
     }
 }
 
+/// Under `--enforce-iam` the caller needs `lambda:InvokeFunction` on the function, as on
+/// AWS (`LambdaPermissionError` otherwise).
+async fn may_invoke(s3: &S3, ctx: &RequestContext, function: &str) -> Result<(), AwsError> {
+    let ids = &s3.core.identities;
+    let Some(authorizer) = ids.authorizer().filter(|_| ids.enforcing()) else {
+        return Ok(());
+    };
+    let mut inner = ctx.clone();
+    inner.service = "lambda";
+    inner.operation = "Invoke";
+    authorizer
+        .authorize(&inner, &json!({"FunctionName": function}))
+        .await
+        .map_err(|e| {
+            lambda_error(
+                "LambdaPermissionError",
+                403,
+                format!(
+                    "The caller is not authorized to invoke the Lambda function: {}",
+                    e.message
+                ),
+            )
+        })
+}
+
 /// Invokes the function with `event` on its own task (so that it finishes normally even
 /// when its caller stops waiting), from the endpoint functions reach Overcast at.
 fn invoke(
@@ -432,6 +457,7 @@ async fn get_object(
     };
     // The response usually arrives while the function still waits for
     // WriteGetObjectResponse's answer, so the invocation must not be tied to this request.
+    may_invoke(s3, ctx, t.function).await?;
     let mut invocation = invoke(s3, ctx, t.function, &event);
     let outcome = tokio::time::timeout(RESPONSE_TIMEOUT, async {
         tokio::select! {
@@ -553,6 +579,7 @@ async fn relayed(
         "userIdentity": user_identity(ctx),
         "protocolVersion": "1.10",
     });
+    may_invoke(s3, ctx, t.function).await?;
     let done = tokio::time::timeout(RESPONSE_TIMEOUT, invoke(s3, ctx, t.function, &event))
         .await
         .map_err(|_| {
