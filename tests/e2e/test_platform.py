@@ -107,8 +107,7 @@ def test_virtual_clock_survives_restart_and_kill9(overcast):
 
 @pytest.mark.parametrize("service,call,op", [
     # Operations no service implements yet (pick another when one lands).
-    ("s3", lambda c: c.write_get_object_response(RequestRoute="r", RequestToken="t", Body=b""),
-     "WriteGetObjectResponse"),                                               # rest-xml
+    ("cloudfront", lambda c: c.list_distributions(), "ListDistributions"),  # rest-xml
     ("eks", lambda c: c.list_clusters(), "ListClusters"),                   # rest-json
     ("cloudwatch", lambda c: c.list_managed_insight_rules(ResourceARN="arn:aws:x"),
      "ListManagedInsightRules"),                                              # smithy-rpc-v2-cbor

@@ -1,12 +1,14 @@
 //! S3 Control, the part that shapes S3 itself: account-level Block Public Access
-//! (Put/Get/DeletePublicAccessBlock). Its settings combine with each bucket's (a flag set
-//! at either level applies). It runs as its own service (`s3control`) over S3's state.
+//! (Put/Get/DeletePublicAccessBlock; its settings combine with each bucket's, a flag set at
+//! either level applies), and access points and Object Lambda access points
+//! ([`crate::access_points`]). It runs as its own service (`s3control`) over S3's state.
 
 use std::sync::Arc;
 
 use overcast_core::{AwsError, Core, RequestContext, Service};
 use serde_json::{json, Value};
 
+use crate::access_points as ap;
 use crate::{error, text, S3};
 
 /// The `s3control` service.
@@ -20,7 +22,10 @@ pub fn service(core: &Core) -> Arc<dyn Service> {
 }
 
 impl S3Control {
-    fn with_s3<T>(&self, f: impl FnOnce(&S3) -> Result<T, AwsError>) -> Result<T, AwsError> {
+    pub(crate) fn with_s3<T>(
+        &self,
+        f: impl FnOnce(&S3) -> Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
         let svc = self.core.services.get("s3").ok_or_else(|| {
             AwsError::new("ServiceUnavailable", "S3 Control needs the S3 service").with_status(503)
         })?;
@@ -32,7 +37,7 @@ impl S3Control {
     }
 }
 
-fn account_of(ctx: &RequestContext, input: &Value) -> Result<String, AwsError> {
+pub(crate) fn account_of(ctx: &RequestContext, input: &Value) -> Result<String, AwsError> {
     match text(input, "AccountId") {
         Some(a) if a == ctx.account_id => Ok(a.to_string()),
         Some(_) => Err(AwsError::access_denied("Access Denied")),
@@ -98,6 +103,24 @@ impl Service for S3Control {
         "PutPublicAccessBlock" => put_public_access_block,
         "GetPublicAccessBlock" => get_public_access_block,
         "DeletePublicAccessBlock" => delete_public_access_block,
+        "CreateAccessPoint" => ap::create_access_point,
+        "GetAccessPoint" => ap::get_access_point,
+        "DeleteAccessPoint" => ap::delete_access_point,
+        "ListAccessPoints" => ap::list_access_points,
+        "PutAccessPointPolicy" => ap::put_access_point_policy,
+        "GetAccessPointPolicy" => ap::get_access_point_policy,
+        "DeleteAccessPointPolicy" => ap::delete_access_point_policy,
+        "GetAccessPointPolicyStatus" => ap::get_access_point_policy_status,
+        "CreateAccessPointForObjectLambda" => ap::create_access_point_for_object_lambda,
+        "GetAccessPointForObjectLambda" => ap::get_access_point_for_object_lambda,
+        "DeleteAccessPointForObjectLambda" => ap::delete_access_point_for_object_lambda,
+        "ListAccessPointsForObjectLambda" => ap::list_access_points_for_object_lambda,
+        "GetAccessPointConfigurationForObjectLambda" => ap::get_access_point_configuration_for_object_lambda,
+        "PutAccessPointConfigurationForObjectLambda" => ap::put_access_point_configuration_for_object_lambda,
+        "PutAccessPointPolicyForObjectLambda" => ap::put_access_point_policy_for_object_lambda,
+        "GetAccessPointPolicyForObjectLambda" => ap::get_access_point_policy_for_object_lambda,
+        "DeleteAccessPointPolicyForObjectLambda" => ap::delete_access_point_policy_for_object_lambda,
+        "GetAccessPointPolicyStatusForObjectLambda" => ap::get_access_point_policy_status_for_object_lambda,
     }
 
     fn reset(&self) {
@@ -108,6 +131,8 @@ impl Service for S3Control {
                 let _ = st.account_pab_table.delete(&a);
             }
             st.account_pab.clear();
+            drop(st);
+            s3.access_points.clear();
             Ok(())
         });
     }

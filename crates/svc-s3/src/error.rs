@@ -57,6 +57,16 @@ pub fn bucket_already_owned_by_you(bucket: &str) -> AwsError {
     .with_field("BucketName", bucket)
 }
 
+/// `BucketHasAccessPointsAttached` (400).
+pub fn bucket_has_access_points(bucket: &str) -> AwsError {
+    err(
+        "BucketHasAccessPointsAttached",
+        400,
+        "The bucket you tried to delete has access points attached. Delete your access points before deleting your bucket.",
+    )
+    .with_field("BucketName", bucket)
+}
+
 /// `BucketNotEmpty` (409).
 pub fn bucket_not_empty(bucket: &str) -> AwsError {
     err(

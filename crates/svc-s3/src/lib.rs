@@ -1,13 +1,14 @@
 //! S3: buckets, objects (streamed to blob files with MD5, flexible checksums and
 //! `aws-chunked` decoding), listing (v1 and v2), multipart uploads, object tagging, bucket
 //! configurations (with lifecycle rules applied on the virtual clock and event notifications
-//! delivered to SQS, SNS, Lambda and EventBridge). Bucket names are global; every other S3
-//! operation answers `NotImplemented`.
+//! delivered to SQS, SNS, Lambda and EventBridge), requests through access points and S3
+//! Object Lambda (WriteGetObjectResponse). Bucket names are global.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use overcast_core::{Core, RequestContext, Service};
 
+pub mod access_points;
 pub mod annotations;
 pub mod buckets;
 pub mod checksum;
@@ -21,6 +22,7 @@ pub mod listing;
 pub mod metadata;
 pub mod multipart;
 pub mod notify;
+pub mod object_lambda;
 pub mod object_tags;
 pub mod objects;
 pub mod objlock;
@@ -45,6 +47,10 @@ pub struct S3 {
     core: Core,
     /// Hot small bodies (GetObject and website reads).
     bodies: stream::BodyCache,
+    /// Access points and Object Lambda access points (S3 Control's).
+    access_points: access_points::Registry,
+    /// GetObject requests through Object Lambda waiting for WriteGetObjectResponse.
+    exchanges: object_lambda::Exchanges,
 }
 
 /// Builds the service; buckets and objects are loaded from the store, and lifecycle rules
@@ -65,6 +71,8 @@ impl S3 {
             root,
             core: core.clone(),
             bodies: stream::BodyCache::default(),
+            access_points: access_points::Registry::load(core.store.clone()),
+            exchanges: object_lambda::Exchanges::default(),
         }
     }
 
@@ -82,29 +90,9 @@ impl S3 {
     }
 }
 
-/// The canonical user id S3 shows for an account.
-pub(crate) fn canonical_id(account: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(
-        format!("overcast:{account}").as_bytes(),
-    ))
-}
-
-/// The `Owner` structure of an account.
-pub(crate) fn owner(account: &str) -> serde_json::Value {
-    serde_json::json!({"ID": canonical_id(account), "DisplayName": "webfile"})
-}
-
-/// The caller's account.
-pub(crate) fn account(ctx: &RequestContext) -> &str {
-    &ctx.account_id
-}
-
-impl Service for S3 {
-    fn name(&self) -> &'static str {
-        "s3"
-    }
-
+/// The operation table (S3's own dispatch, behind the access point resolution of
+/// [`Service::call`]).
+impl S3 {
     overcast_core::operations! {
         "CreateBucket" => buckets::create_bucket,
         "HeadBucket" => buckets::head_bucket,
@@ -222,7 +210,88 @@ impl Service for S3 {
             "SelectObjectContent" => select::select_object_content,
             "PutObjectAnnotation" => annotations::put_object_annotation,
             "GetObjectAnnotation" => annotations::get_object_annotation,
+            "WriteGetObjectResponse" => object_lambda::write_get_object_response,
         }
+    }
+}
+
+impl S3 {
+    /// Runs `operation` on `input` as addressed (no access point resolution).
+    pub(crate) async fn dispatch(
+        &self,
+        ctx: &RequestContext,
+        operation: &str,
+        input: overcast_core::Input,
+    ) -> Result<overcast_core::Output, overcast_core::AwsError> {
+        S3::call(self, ctx, operation, input).await
+    }
+}
+
+/// The canonical user id S3 shows for an account.
+pub(crate) fn canonical_id(account: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(
+        format!("overcast:{account}").as_bytes(),
+    ))
+}
+
+/// The `Owner` structure of an account.
+pub(crate) fn owner(account: &str) -> serde_json::Value {
+    serde_json::json!({"ID": canonical_id(account), "DisplayName": "webfile"})
+}
+
+/// The caller's account.
+pub(crate) fn account(ctx: &RequestContext) -> &str {
+    &ctx.account_id
+}
+
+impl Service for S3 {
+    fn name(&self) -> &'static str {
+        "s3"
+    }
+
+    fn implemented(&self) -> &'static [&'static str] {
+        S3::implemented(self)
+    }
+
+    /// Requests naming an access point (its ARN, alias or host label) as `Bucket` go to its
+    /// bucket, or through an Object Lambda access point's function; every other request is
+    /// dispatched as is after one cheap look at the bucket name.
+    fn call<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        mut input: overcast_core::Input,
+    ) -> overcast_core::BoxFuture<'a, Result<overcast_core::Output, overcast_core::AwsError>> {
+        // Ordinary requests go straight to the operation table: no extra future.
+        let name = bucket_name(&input.value);
+        if operation == "DeleteBucket" && self.access_points.bucket_has_access_points(name) {
+            let e = error::bucket_has_access_points(name);
+            return Box::pin(async move { Err(e) });
+        }
+        if access_points::may_be_access_point(name) && operation != "CreateBucket" {
+            match access_points::resolve(self, ctx, name) {
+                Err(e) => return Box::pin(async move { Err(e) }),
+                Ok(Some(access_points::Target::AccessPoint(ap))) => {
+                    input.value["Bucket"] = serde_json::Value::String(ap.bucket);
+                }
+                Ok(Some(access_points::Target::ObjectLambda(olap))) => {
+                    return Box::pin(async move {
+                        object_lambda::serve(self, ctx, operation, &olap, input).await
+                    });
+                }
+                Ok(None) => {}
+            }
+        }
+        if operation == "CopyObject" || operation == "UploadPartCopy" {
+            let source = text(&input.value, "CopySource").unwrap_or_default();
+            match access_points::copy_source(self, ctx, source) {
+                Err(e) => return Box::pin(async move { Err(e) }),
+                Ok(Some(s)) => input.value["CopySource"] = serde_json::Value::String(s),
+                Ok(None) => {}
+            }
+        }
+        S3::call(self, ctx, operation, input)
     }
 
     fn serve_http<'a>(

@@ -261,7 +261,32 @@ pub fn route(
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let hint = s3_quirks::host_hint(host);
+    let mut hint = s3_quirks::host_hint(host);
+    // Access points (`<name>-<account>.<endpoint>`) and S3 Object Lambda are S3's too; the
+    // host check runs only for requests signed for them.
+    let signed_as = sig.map_or("", |s| s.service.as_str());
+    let object_lambda = signed_as == "s3-object-lambda";
+    if hint == s3_quirks::HostHint::Other
+        && (signed_as == "s3"
+            || object_lambda
+            || (sig.is_none() && s3_quirks::sigv2(query, headers)))
+    {
+        if let Some(name) = s3_quirks::access_point_host(host) {
+            hint = s3_quirks::HostHint::S3 { bucket: Some(name) };
+        }
+    }
+    // S3 Control puts the account id in front of the endpoint (`<account>.s3.localhost`):
+    // with an S3 endpoint that reads as a bucket, but its paths are S3 Control's.
+    if let s3_quirks::HostHint::S3 { bucket: Some(b) } = &hint {
+        if path.starts_with("/v20180820/") && b.len() == 12 && b.bytes().all(|c| c.is_ascii_digit())
+        {
+            hint = s3_quirks::HostHint::Other;
+        }
+    }
+    // WriteGetObjectResponse's host prefix (`{RequestRoute}.`) names a route, not a bucket.
+    if object_lambda && *method == Method::POST && path == "/WriteGetObjectResponse" {
+        hint = s3_quirks::HostHint::S3 { bucket: None };
+    }
     let mut candidates: &[&'static ServiceInfo] = match (&hint, sig) {
         (s3_quirks::HostHint::S3 { .. }, _) => s3_only(),
         (_, Some(s)) => rest_services(&s.service),
@@ -933,6 +958,54 @@ fn prefixed_headers(prefix: &str, headers: &HeaderMap) -> Option<Value> {
     (!out.is_empty()).then_some(Value::Object(out))
 }
 
+/// The document part of an answer relayed by [`decode_output`].
+#[derive(Debug)]
+pub enum Document<'a> {
+    /// No body members.
+    None,
+    /// A rest-xml document (its root element's name is not checked).
+    Xml(&'a [u8]),
+    /// A JSON document keyed by member names.
+    Json(Value),
+}
+
+/// An operation's output as another party answered it: header-bound members from
+/// `headers`, body members from `document`. For services that relay answers they did not
+/// produce (S3 Object Lambda relays what a function returns for HeadObject and ListObjects).
+pub fn decode_output(
+    model: &ServiceModel,
+    operation: &Operation,
+    headers: &HeaderMap,
+    document: Document<'_>,
+) -> Result<Value, AwsError> {
+    let Some(output) = operation.output else {
+        return Ok(Value::Object(Map::new()));
+    };
+    let shape = model.shape(output);
+    let mut out = match document {
+        Document::None => Map::new(),
+        Document::Xml(body) => match xml::rest_xml_decode_payload(model, output, body)? {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        },
+        Document::Json(v) => match json_in(model, output, v) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        },
+    };
+    for m in &shape.members {
+        let v = match m.location {
+            Location::Header => header_member(model, m, headers),
+            Location::Headers => prefixed_headers(wire_name(m), headers),
+            _ => continue,
+        };
+        if let Some(v) = v {
+            out.insert(m.name.clone(), v);
+        }
+    }
+    Ok(Value::Object(out))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encoding
 // ---------------------------------------------------------------------------------------------
@@ -1398,6 +1471,33 @@ pub mod s3_quirks {
         }
     }
 
+    /// The access point a host names when SDKs address one through a custom endpoint:
+    /// `<name>-<account id>.<endpoint host>` (botocore's and the JS SDK's endpoint rules).
+    /// Returns `<name>-<account id>`, which S3 resolves to the access point.
+    pub fn access_point_host(host: &str) -> Option<String> {
+        let (label, rest) = host.split_once('.')?;
+        let b = label.as_bytes();
+        let digits = b.len().checked_sub(12)?;
+        if rest.is_empty()
+            || digits < 4
+            || b[digits - 1] != b'-'
+            || !b[digits..].iter().all(u8::is_ascii_digit)
+        {
+            return None;
+        }
+        Some(label.to_ascii_lowercase())
+    }
+
+    /// Whether a request carries S3's legacy signature (SigV2), which only S3 takes: a
+    /// presigned `AWSAccessKeyId=` query (botocore's default presigned URLs in us-east-1) or
+    /// an `Authorization: AWS <key>:<signature>` header.
+    pub fn sigv2(query: Option<&str>, headers: &http::HeaderMap) -> bool {
+        query.is_some_and(|q| q.starts_with("AWSAccessKeyId=") || q.contains("&AWSAccessKeyId="))
+            || headers
+                .get(http::header::AUTHORIZATION)
+                .is_some_and(|a| a.as_bytes().starts_with(b"AWS "))
+    }
+
     /// The bucket a request names: its virtual host, else the first path segment.
     pub fn request_bucket(host: &str, path: &str) -> String {
         match host_hint(host) {
@@ -1644,6 +1744,110 @@ mod tests {
             s3_quirks::host_hint("b.s3.example.com"),
             s3_quirks::HostHint::Other
         );
+    }
+
+    #[test]
+    fn relayed_outputs_decode_headers_and_documents() {
+        let model = crate::model::model("s3").unwrap();
+        let head = model.operation("HeadObject").unwrap();
+        let h = headers(&[
+            ("content-length", "42"),
+            ("etag", "\"abc\""),
+            ("last-modified", "Wed, 12 Oct 2022 17:50:00 GMT"),
+            ("x-amz-meta-color", "blue"),
+        ]);
+        let v = decode_output(model, head, &h, Document::None).unwrap();
+        assert_eq!(v["ContentLength"], json!(42));
+        assert_eq!(v["ETag"], json!("\"abc\""));
+        assert_eq!(v["LastModified"], json!(1665597000.0));
+        assert_eq!(v["Metadata"], json!({"color": "blue"}));
+        let list = model.operation("ListObjectsV2").unwrap();
+        let xml = b"<ListBucketResult><Name>b</Name><KeyCount>1</KeyCount><Contents><Key>k</Key><Size>3</Size></Contents></ListBucketResult>";
+        let v = decode_output(model, list, &HeaderMap::new(), Document::Xml(xml)).unwrap();
+        assert_eq!(v["Name"], json!("b"));
+        assert_eq!(v["Contents"][0]["Key"], json!("k"));
+        assert_eq!(v["Contents"][0]["Size"], json!(3));
+        let doc = json!({"Name": "b", "Contents": [{"Key": "k", "LastModified": "2022-10-12T17:50:00Z"}]});
+        let v = decode_output(model, list, &HeaderMap::new(), Document::Json(doc)).unwrap();
+        assert_eq!(v["Contents"][0]["LastModified"], json!(1665597000.0));
+    }
+
+    #[test]
+    fn access_point_hosts_route_to_s3() {
+        use s3_quirks::access_point_host;
+        assert_eq!(
+            access_point_host("myap-123456789012.localhost:4566").as_deref(),
+            Some("myap-123456789012")
+        );
+        assert_eq!(access_point_host("123456789012.localhost:4566"), None);
+        assert_eq!(access_point_host("localhost:4566"), None);
+        assert_eq!(access_point_host("io-abc.localhost:4566"), None);
+        let h = headers(&[("host", "myap-123456789012.localhost:4566")]);
+        let r = route(&Method::GET, "/a/b.txt", None, &h, Some(&sig("s3"))).unwrap();
+        assert_eq!(r.model.name(), "s3");
+        assert_eq!(r.operation.name, "GetObject");
+        assert_eq!(label(&r.labels, "Bucket"), "myap-123456789012");
+        assert_eq!(label(&r.labels, "Key"), "a/b.txt");
+        let r = route(
+            &Method::GET,
+            "/",
+            Some("list-type=2"),
+            &h,
+            Some(&sig("s3-object-lambda")),
+        )
+        .unwrap();
+        assert_eq!(r.operation.name, "ListObjectsV2");
+        // SigV2 presigned URLs (botocore's default in us-east-1) name access points too.
+        let h = headers(&[("host", "myap-123456789012.localhost:4566")]);
+        let r = route(
+            &Method::GET,
+            "/a/b.txt",
+            Some("AWSAccessKeyId=test&Signature=x&Expires=1"),
+            &h,
+            None,
+        )
+        .unwrap();
+        assert_eq!(label(&r.labels, "Bucket"), "myap-123456789012");
+        // S3 Control's account host is not an access point.
+        let h = headers(&[("host", "123456789012.localhost:4566")]);
+        let r = route(
+            &Method::GET,
+            "/v20180820/accesspoint",
+            None,
+            &h,
+            Some(&sig("s3")),
+        )
+        .unwrap();
+        assert_eq!(r.model.name(), "s3control");
+        // ... not even behind an S3 endpoint name.
+        let h = headers(&[("host", "123456789012.s3.localhost:4566")]);
+        let r = route(
+            &Method::GET,
+            "/v20180820/accesspoint",
+            None,
+            &h,
+            Some(&sig("s3")),
+        )
+        .unwrap();
+        assert_eq!(r.model.name(), "s3control");
+        assert_eq!(r.operation.name, "ListAccessPoints");
+        // WriteGetObjectResponse with and without its `{RequestRoute}.` host prefix.
+        for host in [
+            "io-abc.localhost:4566",
+            "localhost:4566",
+            "io-abc.s3.localhost:4566",
+        ] {
+            let h = headers(&[("host", host)]);
+            let r = route(
+                &Method::POST,
+                "/WriteGetObjectResponse",
+                None,
+                &h,
+                Some(&sig("s3-object-lambda")),
+            )
+            .unwrap();
+            assert_eq!(r.operation.name, "WriteGetObjectResponse", "{host}");
+        }
     }
 
     #[test]
