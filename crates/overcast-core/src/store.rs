@@ -32,6 +32,10 @@ pub trait Store: Send + Sync {
     fn clear(&self) -> io::Result<()>;
     /// True when writes are kept across restarts.
     fn durable(&self) -> bool;
+    /// True when some record is live (a service may have state to load and timers to arm).
+    fn has_records(&self) -> bool {
+        true
+    }
 }
 
 /// Keeps nothing: `--ephemeral`.
@@ -52,6 +56,9 @@ impl Store for MemoryStore {
         Ok(())
     }
     fn durable(&self) -> bool {
+        false
+    }
+    fn has_records(&self) -> bool {
         false
     }
 }
@@ -383,6 +390,9 @@ impl Drop for LogStore {
 }
 
 impl Store for LogStore {
+    fn has_records(&self) -> bool {
+        self.lock().index.values().any(|m| !m.is_empty())
+    }
     fn put(&self, ns: &str, key: &str, value: &[u8]) -> io::Result<()> {
         self.append(OP_PUT, ns, key, value)
     }

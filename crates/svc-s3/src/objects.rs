@@ -285,7 +285,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
     headers.acl = acl;
     let settled = tags_from_input(&v).and_then(|t| {
         headers.tags = t;
-        crate::objlock::apply_on_write(svc, ctx, &bucket, &v, &mut headers)
+        crate::objlock::apply_for(&record_of_bucket, ctx, &v, &mut headers)
     });
     if let Err(e) = settled {
         let _ = std::fs::remove_file(&w.path);

@@ -7,7 +7,7 @@
 use overcast_core::{AwsError, RequestContext};
 use serde_json::{json, Value};
 
-use crate::state::{ObjectHeaders, ObjectRecord};
+use crate::state::{BucketRecord, ObjectHeaders, ObjectRecord};
 use crate::{bucket_name, config, error, owned, text, S3};
 
 const DAY: f64 = 86_400.0;
@@ -38,10 +38,29 @@ pub fn apply_on_write(
     v: &Value,
     headers: &mut ObjectHeaders,
 ) -> Result<(), AwsError> {
+    let cfg = lock_config(svc, ctx, bucket)?;
+    apply(cfg.as_ref(), ctx, v, headers)
+}
+
+/// [`apply_on_write`] with the bucket's record at hand (no second look-up).
+pub fn apply_for(
+    bucket: &BucketRecord,
+    ctx: &RequestContext,
+    v: &Value,
+    headers: &mut ObjectHeaders,
+) -> Result<(), AwsError> {
+    apply(config::of(bucket, &config::OBJECT_LOCK), ctx, v, headers)
+}
+
+fn apply(
+    cfg: Option<&Value>,
+    ctx: &RequestContext,
+    v: &Value,
+    headers: &mut ObjectHeaders,
+) -> Result<(), AwsError> {
     let mode = text(v, "ObjectLockMode");
     let until = v.get("ObjectLockRetainUntilDate").and_then(Value::as_f64);
     let hold = text(v, "ObjectLockLegalHoldStatus");
-    let cfg = lock_config(svc, ctx, bucket)?;
     if cfg.is_none() {
         if mode.is_some() || until.is_some() || hold.is_some() {
             return Err(missing_lock());
@@ -60,7 +79,6 @@ pub fn apply_on_write(
         }
         (None, None) => {
             let default = cfg
-                .as_ref()
                 .and_then(|c| c.pointer("/Rule/DefaultRetention"))
                 .cloned();
             if let Some(d) = default {
