@@ -602,26 +602,101 @@ fn policy_status(policy: Option<&str>) -> Result<Value, AwsError> {
     Ok(json!({"PolicyStatus": {"IsPublic": crate::config::policy_is_public(&doc)}}))
 }
 
+/// Either kind of access point, as far as its resource policy goes.
+enum Holder {
+    Plain(AccessPoint),
+    ObjectLambda(ObjectLambdaAccessPoint),
+}
+
+/// What a policy operation does.
+enum PolicyOp {
+    Put,
+    Get,
+    Delete,
+    Status,
+}
+
+impl Holder {
+    fn find(
+        reg: &Registry,
+        account: &str,
+        ctx: &RequestContext,
+        name: &str,
+        object_lambda: bool,
+    ) -> Result<Holder, AwsError> {
+        Ok(if object_lambda {
+            Holder::ObjectLambda(find_olap(reg, account, ctx, name)?)
+        } else {
+            Holder::Plain(find_ap(reg, account, ctx, name)?)
+        })
+    }
+
+    fn policy(&mut self) -> &mut Option<String> {
+        match self {
+            Holder::Plain(a) => &mut a.policy,
+            Holder::ObjectLambda(o) => &mut o.policy,
+        }
+    }
+
+    /// Object Lambda access points always block public access.
+    fn blocks_public_policy(&self) -> bool {
+        match self {
+            Holder::Plain(a) => a.public_access_block["BlockPublicPolicy"] == true,
+            Holder::ObjectLambda(_) => true,
+        }
+    }
+
+    fn save(self, reg: &Registry) -> Result<(), AwsError> {
+        match self {
+            Holder::Plain(a) => reg.save_access_point(a),
+            Holder::ObjectLambda(o) => reg.save_object_lambda(o),
+        }
+    }
+}
+
+/// Put/Get/Delete(AccessPoint)Policy(ForObjectLambda) and their policy status.
+fn policy_op(
+    svc: &S3Control,
+    ctx: &RequestContext,
+    input: &Value,
+    object_lambda: bool,
+    op: PolicyOp,
+) -> Result<Value, AwsError> {
+    let account = crate::control::account_of(ctx, input)?;
+    with_registry(svc, |_, reg| {
+        let mut h = Holder::find(reg, &account, ctx, name_of(input), object_lambda)?;
+        match op {
+            PolicyOp::Get => {
+                let p = h.policy().take().ok_or_else(no_such_policy)?;
+                return Ok(json!({"Policy": p}));
+            }
+            PolicyOp::Status => return policy_status(h.policy().as_deref()),
+            PolicyOp::Delete => {
+                if h.policy().take().is_none() {
+                    return Ok(json!({}));
+                }
+            }
+            PolicyOp::Put => {
+                let policy = text(input, "Policy").unwrap_or_default();
+                let doc = check_policy(policy)?;
+                if crate::config::policy_is_public(&doc) && h.blocks_public_policy() {
+                    return Err(AwsError::access_denied("Access Denied"));
+                }
+                *h.policy() = Some(policy.to_string());
+            }
+        }
+        h.save(reg)?;
+        Ok(json!({}))
+    })
+}
+
 /// PutAccessPointPolicy.
 pub async fn put_access_point_policy(
     svc: &S3Control,
     ctx: &RequestContext,
     input: Value,
 ) -> Result<Value, AwsError> {
-    let account = crate::control::account_of(ctx, &input)?;
-    let policy = text(&input, "Policy").unwrap_or_default().to_string();
-    with_registry(svc, |_, reg| {
-        let mut a = find_ap(reg, &account, ctx, name_of(&input))?;
-        let doc = check_policy(&policy)?;
-        if crate::config::policy_is_public(&doc)
-            && a.public_access_block["BlockPublicPolicy"] == true
-        {
-            return Err(AwsError::access_denied("Access Denied"));
-        }
-        a.policy = Some(policy);
-        reg.save_access_point(a)?;
-        Ok(json!({}))
-    })
+    policy_op(svc, ctx, &input, false, PolicyOp::Put)
 }
 
 /// GetAccessPointPolicy.
@@ -630,12 +705,7 @@ pub async fn get_access_point_policy(
     ctx: &RequestContext,
     input: Value,
 ) -> Result<Value, AwsError> {
-    let account = crate::control::account_of(ctx, &input)?;
-    with_registry(svc, |_, reg| {
-        let a = find_ap(reg, &account, ctx, name_of(&input))?;
-        let p = a.policy.ok_or_else(no_such_policy)?;
-        Ok(json!({"Policy": p}))
-    })
+    policy_op(svc, ctx, &input, false, PolicyOp::Get)
 }
 
 /// DeleteAccessPointPolicy.
@@ -644,14 +714,7 @@ pub async fn delete_access_point_policy(
     ctx: &RequestContext,
     input: Value,
 ) -> Result<Value, AwsError> {
-    let account = crate::control::account_of(ctx, &input)?;
-    with_registry(svc, |_, reg| {
-        let mut a = find_ap(reg, &account, ctx, name_of(&input))?;
-        if a.policy.take().is_some() {
-            reg.save_access_point(a)?;
-        }
-        Ok(json!({}))
-    })
+    policy_op(svc, ctx, &input, false, PolicyOp::Delete)
 }
 
 /// GetAccessPointPolicyStatus.
@@ -660,11 +723,7 @@ pub async fn get_access_point_policy_status(
     ctx: &RequestContext,
     input: Value,
 ) -> Result<Value, AwsError> {
-    let account = crate::control::account_of(ctx, &input)?;
-    with_registry(svc, |_, reg| {
-        let a = find_ap(reg, &account, ctx, name_of(&input))?;
-        policy_status(a.policy.as_deref())
-    })
+    policy_op(svc, ctx, &input, false, PolicyOp::Status)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -896,19 +955,7 @@ pub async fn put_access_point_policy_for_object_lambda(
     ctx: &RequestContext,
     input: Value,
 ) -> Result<Value, AwsError> {
-    let account = crate::control::account_of(ctx, &input)?;
-    let policy = text(&input, "Policy").unwrap_or_default().to_string();
-    with_registry(svc, |_, reg| {
-        let mut o = find_olap(reg, &account, ctx, name_of(&input))?;
-        let doc = check_policy(&policy)?;
-        if crate::config::policy_is_public(&doc) {
-            // Object Lambda access points always block public access.
-            return Err(AwsError::access_denied("Access Denied"));
-        }
-        o.policy = Some(policy);
-        reg.save_object_lambda(o)?;
-        Ok(json!({}))
-    })
+    policy_op(svc, ctx, &input, true, PolicyOp::Put)
 }
 
 /// GetAccessPointPolicyForObjectLambda.
@@ -917,12 +964,7 @@ pub async fn get_access_point_policy_for_object_lambda(
     ctx: &RequestContext,
     input: Value,
 ) -> Result<Value, AwsError> {
-    let account = crate::control::account_of(ctx, &input)?;
-    with_registry(svc, |_, reg| {
-        let o = find_olap(reg, &account, ctx, name_of(&input))?;
-        let p = o.policy.ok_or_else(no_such_policy)?;
-        Ok(json!({"Policy": p}))
-    })
+    policy_op(svc, ctx, &input, true, PolicyOp::Get)
 }
 
 /// DeleteAccessPointPolicyForObjectLambda.
@@ -931,14 +973,7 @@ pub async fn delete_access_point_policy_for_object_lambda(
     ctx: &RequestContext,
     input: Value,
 ) -> Result<Value, AwsError> {
-    let account = crate::control::account_of(ctx, &input)?;
-    with_registry(svc, |_, reg| {
-        let mut o = find_olap(reg, &account, ctx, name_of(&input))?;
-        if o.policy.take().is_some() {
-            reg.save_object_lambda(o)?;
-        }
-        Ok(json!({}))
-    })
+    policy_op(svc, ctx, &input, true, PolicyOp::Delete)
 }
 
 /// GetAccessPointPolicyStatusForObjectLambda.
@@ -947,11 +982,7 @@ pub async fn get_access_point_policy_status_for_object_lambda(
     ctx: &RequestContext,
     input: Value,
 ) -> Result<Value, AwsError> {
-    let account = crate::control::account_of(ctx, &input)?;
-    with_registry(svc, |_, reg| {
-        let o = find_olap(reg, &account, ctx, name_of(&input))?;
-        policy_status(o.policy.as_deref())
-    })
+    policy_op(svc, ctx, &input, true, PolicyOp::Status)
 }
 
 #[cfg(test)]
