@@ -11,6 +11,7 @@
 //! organization (see [`account`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use overcast_core::identity::{Authorizer, Identities};
@@ -319,6 +320,8 @@ struct Allowed {
     /// The role of a session (its activity counts for the role).
     role: Option<String>,
     action: String,
+    /// The (virtual) second its activity was last recorded in.
+    recorded: std::sync::atomic::AtomicU64,
 }
 
 /// What identity-based evaluation concluded.
@@ -361,27 +364,38 @@ impl Enforcer {
         else {
             return Err(None);
         };
-        let mut key = String::with_capacity(192);
-        key.push_str(access_key);
-        key.push('\0');
-        if !authz::resource_key(ctx, input, &mut key) {
-            return Err(None);
+        thread_local! {
+            static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        let iam = state::changes();
-        let hit = self
-            .allowed
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .filter(|a| a.iam == iam && a.policies == policies)
-            .map(|a| (a.role.clone(), a.action.clone()));
-        match hit {
-            Some((role, action)) => {
-                self.record_action(ctx, role.as_deref(), &action);
-                Ok(())
+        KEY.with_borrow_mut(|key| {
+            key.clear();
+            key.push_str(access_key);
+            key.push('\0');
+            if !authz::resource_key(ctx, input, key) {
+                return Err(None);
             }
-            None => Err(Some((key, iam, policies))),
-        }
+            let iam = state::changes();
+            let second = ctx.now as u64;
+            let hit = self
+                .allowed
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(key.as_str())
+                .filter(|a| a.iam == iam && a.policies == policies)
+                .map(|a| {
+                    // Last-accessed data is kept to the second: once a second is enough.
+                    (a.recorded.swap(second, Ordering::Relaxed) != second)
+                        .then(|| (a.role.clone(), a.action.clone()))
+                });
+            match hit {
+                Some(Some((role, action))) => {
+                    self.record_action(ctx, role.as_deref(), &action);
+                    Ok(())
+                }
+                Some(None) => Ok(()),
+                None => Err(Some((key.clone(), iam, policies))),
+            }
+        })
     }
 
     /// Identity-based evaluation (boundaries and session policies included), memoized for
@@ -567,6 +581,7 @@ impl Authorizer for Enforcer {
                             policies,
                             role,
                             action,
+                            recorded: (ctx.now as u64).into(),
                         },
                     );
                 }
