@@ -518,40 +518,6 @@ fn global_condition_keys() {
     );
 }
 
-/// `cargo test -p overcast-policy --release -- --ignored --nocapture evaluations_per_second`
-#[test]
-#[ignore]
-fn evaluations_per_second() {
-    let p = pol(r#"{"Version":"2012-10-17","Statement":[
-        {"Effect":"Allow","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::app-static-assets/*"},
-        {"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:111111111111:notification-queue"},
-        {"Effect":"Allow","Action":["ssm:GetParameter","ssm:GetParameters"],"Resource":"arn:aws:ssm:us-east-1:111111111111:parameter/prod/*"}]}"#);
-    let ids = [p];
-    let ctx = Context::new();
-    let a = Authorization {
-        identity: &ids,
-        ..Default::default()
-    };
-    let n = 3_000_000u32;
-    let t = std::time::Instant::now();
-    let mut allowed = 0u32;
-    for i in 0..n {
-        let r = if i % 2 == 0 {
-            req(
-                "ssm:GetParameter",
-                "arn:aws:ssm:us-east-1:111111111111:parameter/prod/db",
-                &ctx,
-            )
-        } else {
-            req("s3:PutObject", "arn:aws:s3:::app-static-assets/x", &ctx)
-        };
-        allowed += u32::from(authorize(&a, std::hint::black_box(&r)).allowed());
-    }
-    let secs = t.elapsed().as_secs_f64();
-    assert_eq!(allowed, n / 2);
-    println!("{:.0} evaluations/s", f64::from(n) / secs);
-}
-
 #[test]
 fn kms_key_policy_gates_identity_policies() {
     let ctx = Context::new();
