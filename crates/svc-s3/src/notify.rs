@@ -362,11 +362,12 @@ fn record(
 
 /// Publishes an object event to every matching destination of the bucket.
 pub(crate) fn object_event(svc: &S3, ctx: &RequestContext, bucket: &str, ev: ObjectEvent<'_>) {
+    // Most buckets notify nobody: their record is not copied.
     let record_of_bucket = {
         let st = svc.read();
         match st.buckets.get(bucket) {
-            Some(b) => b.record.clone(),
-            None => return,
+            Some(b) if config::of(&b.record, &config::NOTIFICATION).is_some() => b.record.clone(),
+            _ => return,
         }
     };
     let Some(cfg) = config::of(&record_of_bucket, &config::NOTIFICATION) else {
