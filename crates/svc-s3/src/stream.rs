@@ -119,29 +119,39 @@ impl Target<'_> {
                 }
             }
         }
-        std::fs::write(&self.fresh, payload)
+        create_anew(&self.fresh, |p| std::fs::write(p, payload))
     }
 }
 
 /// Creates `dir` unless this process already did: a bucket's directory is named by the
 /// bucket's unique id and lives as long as the bucket, so one `mkdir` per directory suffices
-/// (not one per PUT).
+/// (not one per PUT, nor a `stat`). Should one vanish all the same (its bucket deleted during
+/// the PUT, a reset), creating a file in it fails and [`create_anew`] makes it again.
 fn ensure_dir(dir: &Path) -> Result<(), AwsError> {
     static MADE: std::sync::Mutex<Option<std::collections::HashSet<PathBuf>>> =
         std::sync::Mutex::new(None);
-    let known = |m: &Option<std::collections::HashSet<PathBuf>>| {
-        m.as_ref().is_some_and(|s| s.contains(dir))
-    };
-    if known(&MADE.lock().unwrap_or_else(|p| p.into_inner())) && dir.is_dir() {
+    let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
+    let made = made.get_or_insert_with(Default::default);
+    if made.contains(dir) {
         return Ok(());
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| AwsError::internal(format!("cannot create blob directory: {e}")))?;
-    MADE.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get_or_insert_with(Default::default)
-        .insert(dir.to_path_buf());
+    made.insert(dir.to_path_buf());
     Ok(())
+}
+
+/// Runs `create` on `path`; if its directory is missing, makes it and tries once more.
+fn create_anew<T>(path: &Path, create: impl Fn(&Path) -> std::io::Result<T>) -> std::io::Result<T> {
+    match create(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            create(path)
+        }
+        other => other,
+    }
 }
 
 /// What a body's bytes go through on their way to disk: `aws-chunked` decoding, MD5 and the
@@ -238,9 +248,13 @@ async fn write_into(
         }
         target.write_small(used, &payload).map_err(write_error)?;
     } else if let Some(mut body) = body {
-        let mut file = tokio::fs::File::create(&target.fresh)
-            .await
-            .map_err(|e| AwsError::internal(format!("cannot create blob: {e}")))?;
+        let fresh = target.fresh.clone();
+        let mut file =
+            tokio::task::spawn_blocking(move || create_anew(&fresh, |p| std::fs::File::create(p)))
+                .await
+                .map_err(|e| AwsError::internal(format!("cannot create blob: {e}")))?
+                .map(tokio::fs::File::from_std)
+                .map_err(|e| AwsError::internal(format!("cannot create blob: {e}")))?;
         while let Some(frame) = body.frame().await {
             let Ok(data) = frame.map_err(cut_short)?.into_data() else {
                 continue;
@@ -602,6 +616,27 @@ mod tests {
             Some((dir.join("ab/small"), 9))
         );
         assert!(cache.take_spare_at(&dir, later).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_vanished_blob_directory_is_made_again() {
+        let dir = std::env::temp_dir().join(format!("oc-dirs-{}", overcast_core::ids::uuid()));
+        let shard = dir.join("ab");
+        ensure_dir(&shard).unwrap();
+        assert!(shard.is_dir());
+        // Known to this process now: gone behind its back, it is not looked at again...
+        std::fs::remove_dir_all(&dir).unwrap();
+        ensure_dir(&shard).unwrap();
+        assert!(!shard.exists());
+        // ... until a body is written into it.
+        let target = Target {
+            fresh: shard.join("f"),
+            spare: None,
+        };
+        let mut used = PathBuf::new();
+        target.write_small(&mut used, b"hi").unwrap();
+        assert_eq!(std::fs::read(shard.join("f")).unwrap(), b"hi");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
