@@ -93,12 +93,8 @@ pub fn rearm(svc: &Lambda) {
         let [account, region, id] = parts.as_slice() else {
             continue;
         };
-        let mut ctx = RequestContext::test("lambda", "Invoke");
-        ctx.account_id = account.to_string();
-        ctx.region = region.to_string();
-        ctx.principal_arn = format!("arn:aws:iam::{account}:root");
-        ctx.principal_id = account.to_string();
-        ctx.now = svc.core.clock.now();
+        let mut ctx =
+            RequestContext::background("lambda", "Invoke", account, region, svc.core.clock.now());
         if let Some(h) = host.as_str() {
             ctx.host = h.to_string();
         }

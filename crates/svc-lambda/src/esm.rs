@@ -358,12 +358,8 @@ async fn poll(svc: &Lambda, account: &str, region: &str, uuid: &str) {
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         }
-        let mut ctx = RequestContext::test("lambda", "Invoke");
-        ctx.account_id = account.to_string();
-        ctx.region = region.to_string();
-        ctx.principal_arn = format!("arn:aws:iam::{account}:root");
-        ctx.principal_id = account.to_string();
-        ctx.now = svc.core.clock.now();
+        let mut ctx =
+            RequestContext::background("lambda", "Invoke", account, region, svc.core.clock.now());
         if let Some(h) = m["_host"].as_str() {
             ctx.host = h.to_string();
         }

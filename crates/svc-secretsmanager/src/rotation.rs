@@ -368,12 +368,13 @@ impl SecretsManager {
 
     /// Rotates `name` if its rotation is (still) due.
     async fn scheduled_rotation(&self, account: &str, region: &str, name: &str) {
-        let mut ctx = RequestContext::test("secretsmanager", "RotateSecret");
-        ctx.account_id = account.to_string();
-        ctx.region = region.to_string();
-        ctx.principal_arn = format!("arn:aws:iam::{account}:root");
-        ctx.principal_id = account.to_string();
-        ctx.now = self.core.clock.now();
+        let ctx = RequestContext::background(
+            "secretsmanager",
+            "RotateSecret",
+            account,
+            region,
+            self.core.clock.now(),
+        );
         let Ok(s) = lookup(self, &ctx, name) else {
             return;
         };
