@@ -332,7 +332,9 @@ fn main() {
     let rounds: usize = arg(&args, "--rounds")
         .and_then(|s| s.parse().ok())
         .unwrap_or(2);
-    let base = 32000 + (std::process::id() % 1000) as u16;
+    // Below the kernel's ephemeral range (32768-60999 here): a port the load's own client
+    // sockets use cannot be bound.
+    let base = 22000 + (std::process::id() % 3000) as u16 * 2;
     // --baseline-verify: the baseline verifies signatures too, isolating authorization.
     let verify = args.iter().any(|a| a == "--baseline-verify");
     let plain = start(&bin, base, false, verify);
