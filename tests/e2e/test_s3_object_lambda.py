@@ -184,6 +184,20 @@ def test_access_point_crud_and_errors(client, control, cli):
     with pytest.raises(ClientError) as e:
         control.create_access_point(AccountId=ACCOUNT, Name=name("ap"), Bucket=name("nobucket"))
     assert code(e) == ("NoSuchBucket", 404)
+    # A scope would narrow the access point's permissions: refused rather than ignored.
+    scoped = name("ap")
+    with pytest.raises(ClientError) as e:
+        control.create_access_point(AccountId=ACCOUNT, Name=scoped, Bucket=bucket,
+                                    Scope={"Prefixes": ["logs/*"]})
+    assert code(e) == ("NotImplemented", 501)
+    with pytest.raises(ClientError) as e:
+        control.get_access_point(AccountId=ACCOUNT, Name=scoped)
+    assert code(e) == ("NoSuchAccessPoint", 404)
+    tagged = name("ap")
+    control.create_access_point(AccountId=ACCOUNT, Name=tagged, Bucket=bucket,
+                                Tags=[{"Key": "team", "Value": "a"}])
+    assert control.get_access_point(AccountId=ACCOUNT, Name=tagged)["Bucket"] == bucket
+    control.delete_access_point(AccountId=ACCOUNT, Name=tagged)
     for bad in ["Bad_Name", "-leading", "x" * 51, "ends-s3alias"]:
         with pytest.raises(ClientError) as e:
             control.create_access_point(AccountId=ACCOUNT, Name=bad, Bucket=bucket)

@@ -40,6 +40,9 @@ pub struct AccessPoint {
     /// Its resource policy (JSON text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// `Tags` given at creation, model-shaped (kept; no operation reads them yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Value>,
 }
 
 impl AccessPoint {
@@ -454,6 +457,14 @@ pub async fn create_access_point(
     let account = crate::control::account_of(ctx, &input)?;
     let name = name_of(&input).to_string();
     check_name(&name, 50)?;
+    // A scope narrows what the access point allows: ignoring it would allow more than AWS.
+    if input.get("Scope").is_some_and(|s| !s.is_null()) {
+        return Err(AwsError::new(
+            "NotImplemented",
+            "Access point Scope is not implemented by Overcast",
+        )
+        .with_status(501));
+    }
     let bucket = text(&input, "Bucket").unwrap_or_default().to_string();
     with_registry(svc, |s3, reg| {
         let owner = {
@@ -489,6 +500,7 @@ pub async fn create_access_point(
                 .cloned()
                 .unwrap_or_else(default_pab),
             policy: None,
+            tags: input.get("Tags").filter(|t| !t.is_null()).cloned(),
         };
         let out = json!({"AccessPointArn": ap.arn(), "Alias": ap.alias});
         reg.save_access_point(ap)?;
