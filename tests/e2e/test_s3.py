@@ -517,69 +517,101 @@ def test_hot_small_objects_read_from_memory_stay_exact(s3, bucket):
     assert e.value.response["Error"]["Code"] == "NoSuchKey"
 
 
-def test_unreferenced_body_files_are_removed_at_start(overcast, s3, bucket):
-    """Bodies live in 256 shard directories per bucket; files no record names (a PUT cut
-    short by kill -9) are removed when Overcast starts, and named ones are kept."""
+def _s3_files(overcast, pattern):
     import glob
-    s3.put_object(Bucket=bucket, Key="kept", Body=b"still here")
-    files = [p for p in glob.glob(os.path.join(overcast.data_dir, "blobs", "s3", "*", "*", "*"))
-             if os.path.isfile(p)]
-    body = max(files, key=os.path.getmtime)
+    return {p for p in glob.glob(os.path.join(overcast.data_dir, "blobs", "s3", *pattern))
+            if os.path.isfile(p)}
+
+
+def _allocated(path):
+    return os.stat(path).st_blocks * 512
+
+
+def _aligned(n):
+    return -(-n // 4096) * 4096
+
+
+def test_unreferenced_body_files_are_removed_at_start(overcast, s3, bucket):
+    """Large bodies live in 256 shard directories per bucket, small ones in the bucket's pack
+    file; files no record names (a PUT cut short by kill -9) are removed when Overcast starts,
+    pack bytes no record names are cut, and named bodies are kept."""
+    big = os.urandom(300 * 1024)
+    before = _s3_files(overcast, ("*", "*", "*"))
+    s3.put_object(Bucket=bucket, Key="kept", Body=big)
+    s3.put_object(Bucket=bucket, Key="small", Body=b"still here")
+    (body,) = _s3_files(overcast, ("*", "*", "*")) - before
     shard = os.path.dirname(body)
     assert len(os.path.basename(shard)) == 2
+    (pack,) = [p for p in _s3_files(overcast, ("*", "pk-*")) if os.path.dirname(p) == os.path.dirname(shard)]
+    size = os.path.getsize(pack)
+    assert size == len(b"still here")
     orphans = [os.path.join(shard, "orphan-" + uuid.uuid4().hex),
-               os.path.join(os.path.dirname(shard), "orphan-" + uuid.uuid4().hex)]
+               os.path.join(os.path.dirname(shard), "orphan-" + uuid.uuid4().hex),
+               os.path.join(os.path.dirname(shard), "pk-" + str(uuid.uuid4()))]
     for o in orphans:
         with open(o, "wb") as f:
             f.write(b"half written")
+    # A body appended to the pack whose record was never saved.
+    with open(pack, "ab") as f:
+        f.write(b"x" * 10000)
     overcast.kill9()
     assert not any(os.path.exists(o) for o in orphans)
     assert os.path.exists(body)
-    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"still here"
+    assert os.path.getsize(pack) == size
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == big
+    assert s3.get_object(Bucket=bucket, Key="small")["Body"].read() == b"still here"
 
 
-def test_overwritten_body_files_are_reused_exactly(overcast, s3, bucket):
-    """The file of an overwritten or deleted small body is rewritten in place by a later
-    small PUT once it has rested two seconds: the new object reads exactly its own bytes
-    (shorter bodies cut the old file, cached old bytes are dropped), other objects are
-    untouched, and spare files do not outlive a restart."""
-    import glob
+def test_small_bodies_share_a_pack_and_give_back_freed_blocks(overcast, s3, bucket):
+    """Small PutObject bodies are appended to one pack file per bucket instead of a file
+    each. The blocks of an overwritten or deleted body are handed back to the filesystem once
+    it has rested (one to two seconds), without touching its neighbours; every object reads exactly its
+    own bytes before and after restarts."""
     import time
-
-    def files():
-        return {p for p in glob.glob(os.path.join(overcast.data_dir, "blobs", "s3", "*", "*", "*"))
-                if os.path.isfile(p)}
-
-    before = files()
-    s3.put_object(Bucket=bucket, Key="k", Body=b"a" * 5000)
-    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"a" * 5000  # cached now
-    first = files() - before
-    assert len(first) == 1
-    s3.put_object(Bucket=bucket, Key="k", Body=b"b" * 3000)
-    s3.put_object(Bucket=bucket, Key="gone", Body=b"g" * 10)
-    s3.delete_object(Bucket=bucket, Key="gone")
-    # The old files are kept as spares, so no file appeared or disappeared but the new ones.
-    assert first <= files()
+    before_files = _s3_files(overcast, ("*", "*", "*"))
+    before_packs = _s3_files(overcast, ("*", "pk-*"))
+    bodies = {"k%02d" % i: os.urandom(100 + i * 1000) for i in range(20)}
+    for k, b in bodies.items():
+        assert s3.put_object(Bucket=bucket, Key=k, Body=b)["ETag"] == '"%s"' % hashlib.md5(b).hexdigest()
+    assert _s3_files(overcast, ("*", "*", "*")) == before_files
+    (pack,) = _s3_files(overcast, ("*", "pk-*")) - before_packs
+    everything = sum(_aligned(len(b)) for b in bodies.values())
+    assert everything - 4096 < os.path.getsize(pack) <= everything
+    full = _allocated(pack)
+    assert full >= everything
+    for k, b in bodies.items():
+        got = s3.get_object(Bucket=bucket, Key=k)  # cached from here on
+        assert got["Body"].read() == b and got["ContentLength"] == len(b)
+    # Half deleted, one overwritten: readable until punched, then their blocks go.
+    gone = ["k%02d" % i for i in range(10)]
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in gone]})
+    s3.put_object(Bucket=bucket, Key="k10", Body=b"new")
+    freed = sum(_aligned(len(bodies[k])) for k in gone + ["k10"])
+    bodies = {k: b for k, b in bodies.items() if k not in gone}
+    bodies["k10"] = b"new"
     time.sleep(2.2)
-    bodies = {"x": b"d" * 10, "y": b"e" * 6000, "z": b"f"}
+    s3.delete_object(Bucket=bucket, Key="k19")  # punches what has rested
+    last = bodies.pop("k19")
+    assert _allocated(pack) <= full - freed + 4096
     for k, b in bodies.items():
-        s3.put_object(Bucket=bucket, Key=k, Body=b)
-    # Two of the new bodies went into the two spare files: one new file only.
-    assert first <= files()
-    assert len(files() - before) == 4
-    for k, b in bodies.items():
-        got = s3.get_object(Bucket=bucket, Key=k)
-        assert got["Body"].read() == b, k
-        assert got["ETag"] == '"%s"' % hashlib.md5(b).hexdigest()
-        assert got["ContentLength"] == len(b)
-    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"b" * 3000
-    assert s3.get_object(Bucket=bucket, Key="k", Range="bytes=2990-")["Body"].read() == b"b" * 10
-    # Spares still waiting are unreferenced files: a restart removes them, and keeps the rest.
-    s3.put_object(Bucket=bucket, Key="k", Body=b"c" * 7)
-    overcast.restart()
-    assert len(files() - before) == 4
-    for k, b in {**bodies, "k": b"c" * 7}.items():
         assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == b, k
+    assert s3.get_object(Bucket=bucket, Key="k15", Range="bytes=10-19")["Body"].read() == bodies["k15"][10:20]
+    for k in gone + ["k19"]:
+        with pytest.raises(ClientError) as e:
+            s3.get_object(Bucket=bucket, Key=k)
+        assert e.value.response["Error"]["Code"] == "NoSuchKey"
+    # A restart keeps what records name and cuts the rest (k19 was the last body but one).
+    overcast.restart()
+    for k, b in bodies.items():
+        assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == b, k
+    assert _allocated(pack) <= full - freed - _aligned(len(last)) + 4096
+    # New bodies go to a new pack after a restart; both are read alike after kill -9.
+    s3.put_object(Bucket=bucket, Key="after", Body=b"after restart")
+    bodies["after"] = b"after restart"
+    overcast.kill9()
+    for k, b in bodies.items():
+        assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == b, k
+    assert _s3_files(overcast, ("*", "*", "*")) == before_files
 
 
 def test_get_object_torrent(s3, bucket):

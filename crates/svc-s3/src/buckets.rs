@@ -230,6 +230,7 @@ pub async fn delete_bucket(
         st.buckets.remove(&name);
         dir
     };
+    svc.bodies.packs.forget_dir(&dir);
     let _ = tokio::fs::remove_dir_all(dir).await;
     svc.annotations.remove_bucket(&name);
     Ok(json!({}))

@@ -376,8 +376,8 @@ pub async fn rename_object(
     let replaced = b.objects.insert(key, moved);
     drop(st);
     if let Some(old) = replaced {
-        if old.file != rec.file {
-            let _ = std::fs::remove_file(dir.join(old.file));
+        if (&old.file, old.at) != (&rec.file, rec.at) {
+            svc.bodies.give(&dir, vec![old.freed()]);
         }
     }
     Ok(json!({}))

@@ -26,6 +26,7 @@ pub mod object_lambda;
 pub mod object_tags;
 pub mod objects;
 pub mod objlock;
+pub mod pack;
 pub mod post;
 pub mod reencrypt;
 pub mod restore;
@@ -45,7 +46,7 @@ pub struct S3 {
     annotations: annotations::Annotations,
     root: std::path::PathBuf,
     core: Core,
-    /// Hot small bodies (GetObject and website reads).
+    /// The packs of small bodies, and hot small bodies (GetObject and website reads).
     bodies: stream::BodyCache,
     /// Access points and Object Lambda access points (S3 Control's).
     access_points: access_points::Registry,
@@ -343,6 +344,7 @@ impl Service for S3 {
             }
             let _ = st.bucket_table.delete(&name);
         }
+        self.bodies.packs.forget_dir(&self.root);
         let _ = std::fs::remove_dir_all(&self.root);
         drop(st);
         self.annotations.clear();

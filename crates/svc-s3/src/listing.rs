@@ -279,6 +279,7 @@ mod tests {
             etag: "\"x\"".into(),
             last_modified: 0.0,
             file: "f".into(),
+            at: None,
             headers: ObjectHeaders::default(),
             checksum: None,
             parts_count: None,

@@ -225,7 +225,7 @@ pub async fn upload_part_copy(svc: &S3, ctx: &RequestContext, v: Value) -> Resul
     let Some((src_bucket, src_key, version)) = crate::objects::parse_copy_source(source) else {
         return Err(error::invalid_argument("Invalid copy source object key"));
     };
-    let (src, src_path, (algorithm, upload_sse)) = {
+    let (src, src_blob, (algorithm, upload_sse)) = {
         let st = svc.read();
         let b = owned(&st, ctx, &bucket)?;
         let u = upload_of(b, &upload_id, &key)?;
@@ -235,11 +235,7 @@ pub async fn upload_part_copy(svc: &S3, ctx: &RequestContext, v: Value) -> Resul
         );
         let sb = owned(&st, ctx, &src_bucket)?;
         let rec = crate::versions::lookup(sb, &src_key, version.as_deref())?;
-        (
-            rec.clone(),
-            st.bucket_dir(&sb.record).join(&rec.file),
-            algorithm,
-        )
+        (rec.clone(), st.blob(&sb.record, rec), algorithm)
     };
     crate::objects::check_conditions(&v, &src, "CopySource")?;
     let (start, len) = match text(&v, "CopySourceRange") {
@@ -267,7 +263,7 @@ pub async fn upload_part_copy(svc: &S3, ctx: &RequestContext, v: Value) -> Resul
     };
     let source_key =
         crate::sse::for_read(svc, ctx, src.headers.sse.as_ref(), &v, "CopySource").await?;
-    let mut body = stream::read_range(&src_path, start, len)
+    let mut body = stream::read_blob(&src_blob, start, len)
         .await
         .map_err(|_| error::no_such_key(&src_key))?;
     if let (Some(k), Some(s)) = (source_key, &src.headers.sse) {
@@ -408,6 +404,7 @@ pub async fn complete_multipart_upload(
         etag: etag.clone(),
         last_modified: ctx.now,
         file: overcast_core::ids::uuid(),
+        at: None,
         headers,
         checksum: checksum.clone(),
         parts_count: Some(chosen.len() as u32),
@@ -416,7 +413,7 @@ pub async fn complete_multipart_upload(
         seq: 0,
     };
     let size = record.size;
-    let version = commit(svc, ctx, &bucket, record, &tmp, &input)?;
+    let version = commit(svc, ctx, &bucket, record, &tmp, None, &input)?;
     drop_upload(svc, ctx, &bucket, &upload_id)?;
     crate::notify::object_event(
         svc,

@@ -161,8 +161,9 @@ pub fn write_conditions(
 }
 
 /// Moves a written body into `bucket`'s directory and records it as `key`, replacing (and
-/// removing the file of) any previous object. The rename happens before the record is saved,
-/// so no partially written object is ever visible.
+/// removing the body of) any previous object. The rename happens before the record is saved,
+/// so no partially written object is ever visible. A body already in the bucket's directory
+/// (PutObject writes there: a file, or `at` its pack) stays where it is.
 ///
 /// `conditions` holds the request's `IfMatch` / `IfNoneMatch` members (conditional writes),
 /// checked against the current object under the same lock that replaces it.
@@ -172,8 +173,10 @@ pub fn commit(
     bucket: &str,
     mut record: ObjectRecord,
     tmp: &std::path::Path,
+    at: Option<u64>,
     conditions: &Value,
 ) -> Result<Option<String>, AwsError> {
+    let discard = || svc.bodies.discard(tmp, at, record.size);
     let mut st = svc.write();
     let checked = owned(&st, ctx, bucket).and_then(|b| {
         write_conditions(conditions, b.objects.get(&record.key), &record.key)?;
@@ -197,7 +200,7 @@ pub fn commit(
     let dir = match checked {
         Ok(d) => d,
         Err(e) => {
-            let _ = std::fs::remove_file(tmp);
+            discard();
             return Err(e);
         }
     };
@@ -210,14 +213,20 @@ pub fn commit(
     let in_place = relative.is_some();
     if let Some(rel) = relative {
         record.file = rel;
+        record.at = at;
     }
     let placed = if in_place {
         Ok(())
+    } else if at.is_some() {
+        // A pack of another directory (the bucket was deleted and made again meanwhile).
+        Err(std::io::Error::other(
+            "the bucket changed during the upload",
+        ))
     } else {
         std::fs::create_dir_all(&dir).and_then(|_| std::fs::rename(tmp, dir.join(&record.file)))
     };
     if let Err(e) = placed {
-        let _ = std::fs::remove_file(tmp);
+        discard();
         return Err(AwsError::internal(format!("cannot store object: {e}")));
     }
     record.bucket = bucket.to_string();
@@ -226,12 +235,14 @@ pub fn commit(
     let garbage = match crate::versions::retire_current(&mut st, bucket, &record.key) {
         Ok(g) => g,
         Err(e) => {
-            let _ = std::fs::remove_file(dir.join(&record.file));
+            svc.bodies
+                .discard(&dir.join(&record.file), record.at, record.size);
             return Err(e);
         }
     };
     if let Err(e) = st.object_table.put(&key, &record) {
-        let _ = std::fs::remove_file(dir.join(&record.file));
+        svc.bodies
+            .discard(&dir.join(&record.file), record.at, record.size);
         return Err(error::io(e));
     }
     let version = record.version_id.clone();
@@ -260,19 +271,20 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         Some((s, k)) => Some(s.cipher(k, 0)?),
         None => None,
     };
-    // Written straight into the bucket's directory under a fresh name: invisible until its
-    // record is saved, and no second directory operation (rename) per PUT.
-    let w = stream::write_reusing(
+    // Written straight into the bucket's directory (a small body appended to its pack, a
+    // larger one under a fresh name): invisible until its record is saved, and no second
+    // directory operation (rename) per PUT.
+    let w = stream::write_object(
         input.body,
         &dir,
         is_chunked(&v),
         algorithm,
         cipher,
-        Some(&svc.bodies),
+        &svc.bodies,
     )
     .await?;
     if let Err(e) = verify(&v, &w) {
-        let _ = tokio::fs::remove_file(&w.path).await;
+        svc.bodies.discard(&w.path, w.at, w.size);
         return Err(e);
     }
     let etag = format!("\"{}\"", hex::encode(w.md5));
@@ -288,7 +300,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         crate::objlock::apply_for(&record_of_bucket, ctx, &v, &mut headers)
     });
     if let Err(e) = settled {
-        let _ = std::fs::remove_file(&w.path);
+        svc.bodies.discard(&w.path, w.at, w.size);
         return Err(e);
     }
     let record_sse = headers.sse.clone();
@@ -299,6 +311,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         etag: etag.clone(),
         last_modified: ctx.now,
         file: overcast_core::ids::uuid(),
+        at: None,
         headers,
         checksum: checksum.clone(),
         parts_count: None,
@@ -306,7 +319,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         delete_marker: false,
         seq: 0,
     };
-    let version = commit(svc, ctx, &bucket, record, &w.path, &v)?;
+    let version = commit(svc, ctx, &bucket, record, &w.path, w.at, &v)?;
     crate::notify::object_event(
         svc,
         ctx,
@@ -500,18 +513,18 @@ pub(crate) fn find(
     svc: &S3,
     ctx: &RequestContext,
     v: &Value,
-) -> Result<(ObjectRecord, std::path::PathBuf), AwsError> {
+) -> Result<(ObjectRecord, stream::Blob), AwsError> {
     let st = svc.read();
     let b = owned(&st, ctx, bucket_name(v))?;
     let key = text(v, "Key").unwrap_or_default();
     let rec = crate::versions::lookup(b, key, text(v, "VersionId"))?;
-    Ok((rec.clone(), st.object_path(&b.record, &rec.file)))
+    Ok((rec.clone(), st.blob(&b.record, rec)))
 }
 
 /// GetObject: streams the file (or a range of it).
 pub async fn get_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<Output, AwsError> {
     let v = input.value;
-    let (rec, path) = find(svc, ctx, &v)?;
+    let (rec, blob) = find(svc, ctx, &v)?;
     crate::restore::readable(&rec, ctx.now)?;
     check_conditions(&v, &rec, "")?;
     let range = match text(&v, "Range") {
@@ -558,7 +571,7 @@ pub async fn get_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
     let key = crate::sse::for_read(svc, ctx, rec.headers.sse.as_ref(), &v, "").await?;
     let mut body = svc
         .bodies
-        .read_range(&path, start, len)
+        .read(&blob, start, len)
         .await
         .map_err(|_| error::no_such_key(&rec.key))?;
     if let (Some(k), Some(s)) = (key, &rec.headers.sse) {
@@ -833,12 +846,12 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
         return Err(error::invalid_argument("Invalid copy source object key"));
     };
     let dest_record = owned(&svc.read(), ctx, &bucket)?.record.clone();
-    let (src, src_path) = {
+    let (src, src_blob) = {
         let st = svc.read();
         let b = owned(&st, ctx, &src_bucket)?;
         let rec = crate::versions::lookup(b, &src_key, version.as_deref())
             .map_err(|e| if e.code == "MethodNotAllowed" { error::invalid_request("The source of a copy request may not specifically refer to a delete marker by version id.") } else { e })?;
-        (rec.clone(), st.bucket_dir(&b.record).join(&rec.file))
+        (rec.clone(), st.blob(&b.record, rec))
     };
     crate::restore::readable(&src, ctx.now)?;
     check_conditions(&input, &src, "CopySource")?;
@@ -887,12 +900,12 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
             .await
             .map_err(|e| AwsError::internal(format!("cannot create blob directory: {e}")))?;
         let tmp = svc.tmp_dir().join(overcast_core::ids::uuid());
-        tokio::fs::copy(&src_path, &tmp)
+        stream::copy_blob(&src_blob, &tmp)
             .await
             .map_err(|_| error::no_such_key(&src_key))?;
         tmp
     } else {
-        let mut body = stream::read_range(&src_path, 0, src.size)
+        let mut body = stream::read_blob(&src_blob, 0, src.size)
             .await
             .map_err(|_| error::no_such_key(&src_key))?;
         if let (Some(k), Some(s)) = (source_key, &src.headers.sse) {
@@ -913,6 +926,7 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
         etag: src.etag.clone(),
         last_modified: ctx.now,
         file: overcast_core::ids::uuid(),
+        at: None,
         headers,
         checksum: src.checksum.clone(),
         parts_count: src.parts_count,
@@ -920,7 +934,7 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
         delete_marker: false,
         seq: 0,
     };
-    let version = commit(svc, ctx, &bucket, record, &tmp, &input)?;
+    let version = commit(svc, ctx, &bucket, record, &tmp, None, &input)?;
     crate::notify::object_event(
         svc,
         ctx,
@@ -984,6 +998,7 @@ mod tests {
             etag: "\"abc\"".into(),
             last_modified: 1000.5,
             file: "f".into(),
+            at: None,
             headers: ObjectHeaders::default(),
             checksum: None,
             parts_count: None,

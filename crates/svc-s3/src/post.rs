@@ -369,6 +369,7 @@ async fn upload(
         etag: etag.clone(),
         last_modified: ctx.now,
         file: overcast_core::ids::uuid(),
+        at: None,
         headers,
         checksum: None,
         parts_count: None,
@@ -376,7 +377,7 @@ async fn upload(
         delete_marker: false,
         seq: 0,
     };
-    let version = crate::objects::commit(svc, &ctx, bucket, record, &w.path, &Value::Null)?;
+    let version = crate::objects::commit(svc, &ctx, bucket, record, &w.path, w.at, &Value::Null)?;
     crate::notify::object_event(
         svc,
         &ctx,

@@ -163,7 +163,12 @@ pub async fn update_object_encryption(
             };
             // Encrypt into a new file next to the old one; it becomes the object's only
             // when the record naming it is saved.
-            let mut data = tokio::fs::read(dir.join(&rec.file))
+            let old = crate::stream::Blob {
+                path: dir.join(&rec.file),
+                at: rec.at,
+                size: rec.size,
+            };
+            let mut data = crate::stream::read_all(&old)
                 .await
                 .map_err(|_| error::no_such_key(&rec.key))?;
             {
@@ -180,12 +185,13 @@ pub async fn update_object_encryption(
                 return Err(error::io(e));
             }
             new.file = file;
+            new.at = None;
             new.headers.sse = Some(sse);
             if let Err(e) = replace(svc, ctx, &rec, &new) {
                 let _ = tokio::fs::remove_file(&path).await;
                 return Err(e);
             }
-            let _ = tokio::fs::remove_file(dir.join(&rec.file)).await;
+            svc.bodies.give(&dir, vec![rec.freed()]);
         }
     }
     Ok(json!({}))

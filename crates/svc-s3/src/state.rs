@@ -1,6 +1,7 @@
 //! S3 state: buckets (names are global across accounts and regions), their objects ordered by
 //! key, and multipart uploads. Records are written through to [`Table`]s before a change is
-//! acknowledged; bodies are files under `<blob dir>/s3/<bucket id>/`.
+//! acknowledged; bodies are files under `<blob dir>/s3/<bucket id>/` (small PutObject bodies
+//! share pack files there: see [`crate::pack`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -87,8 +88,11 @@ pub struct ObjectRecord {
     pub etag: String,
     /// Epoch seconds.
     pub last_modified: f64,
-    /// Blob file name inside the bucket directory.
+    /// Blob file name inside the bucket directory: the body's own file, or its pack.
     pub file: String,
+    /// The body's offset in `file` when that is a pack (see [`crate::pack`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<u64>,
     /// Content headers and metadata.
     #[serde(default)]
     pub headers: ObjectHeaders,
@@ -110,6 +114,11 @@ pub struct ObjectRecord {
 }
 
 impl ObjectRecord {
+    /// Its body, as [`crate::stream::BodyCache::give`] takes it back.
+    pub fn freed(&self) -> crate::stream::Freed {
+        (self.file.clone(), self.at, self.size)
+    }
+
     /// The version id as S3 shows it (`null` for the null version).
     pub fn version(&self) -> &str {
         self.version_id.as_deref().unwrap_or("null")
@@ -259,18 +268,22 @@ impl State {
         // files in bucket directories that no record names (PUTs write there directly).
         let _ = std::fs::remove_dir_all(root.join("tmp"));
         for b in buckets.values() {
-            let referenced: std::collections::HashSet<&str> = b
-                .objects
-                .values()
-                .chain(b.versions.values().flatten())
-                .map(|o| o.file.as_str())
-                .chain(
-                    b.uploads
-                        .values()
-                        .flat_map(|u| u.parts.values().map(|p| p.file.as_str())),
-                )
-                .collect();
-            let Ok(entries) = std::fs::read_dir(root.join(&b.record.id)) else {
+            let dir = root.join(&b.record.id);
+            let mut referenced: std::collections::HashSet<&str> = Default::default();
+            // Packs by name: the (offset, size) of every body a record names in it.
+            let mut packs: std::collections::HashMap<&str, Vec<(u64, u64)>> = Default::default();
+            for o in b.objects.values().chain(b.versions.values().flatten()) {
+                match o.at {
+                    Some(at) => packs.entry(&o.file).or_default().push((at, o.size)),
+                    None => {
+                        referenced.insert(&o.file);
+                    }
+                }
+            }
+            for u in b.uploads.values() {
+                referenced.extend(u.parts.values().map(|p| p.file.as_str()));
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
             for e in entries.flatten() {
@@ -283,6 +296,12 @@ impl State {
                         if !referenced.contains(rel.as_str()) {
                             let _ = std::fs::remove_file(f.path());
                         }
+                    }
+                } else if name.starts_with(crate::pack::PREFIX) {
+                    // Only the ranges records name stay allocated (a pack nobody names goes).
+                    let mut live = packs.remove(name).unwrap_or_default();
+                    if let Err(err) = crate::pack::sweep(&e.path(), &mut live) {
+                        tracing::warn!(pack = %e.path().display(), %err, "cannot sweep S3 pack");
                     }
                 } else if !referenced.contains(name) {
                     let _ = std::fs::remove_file(e.path());
@@ -307,14 +326,19 @@ impl State {
         self.root.join(&bucket.id)
     }
 
-    /// Path of the body file `file` of `bucket` (one allocation: it is on every read).
-    pub fn object_path(&self, bucket: &BucketRecord, file: &str) -> PathBuf {
+    /// Where the body of `rec` (an object of `bucket`) is (one path allocation: it is on
+    /// every read).
+    pub fn blob(&self, bucket: &BucketRecord, rec: &ObjectRecord) -> crate::stream::Blob {
         let root = self.root.as_os_str();
-        let mut p = PathBuf::with_capacity(root.len() + bucket.id.len() + file.len() + 2);
+        let mut p = PathBuf::with_capacity(root.len() + bucket.id.len() + rec.file.len() + 2);
         p.push(&self.root);
         p.push(&bucket.id);
-        p.push(file);
-        p
+        p.push(&rec.file);
+        crate::stream::Blob {
+            path: p,
+            at: rec.at,
+            size: rec.size,
+        }
     }
 
     /// Table key of an object.

@@ -1,5 +1,6 @@
-//! Streaming bodies to and from blob files: an upload is written to a temporary file while its
-//! MD5 and flexible checksum are computed (decoding `aws-chunked` framing on the way), and a
+//! Streaming bodies to and from blob files: an upload is written to a temporary file (or, for
+//! a small PutObject body, appended to its bucket's pack: see [`crate::pack`]) while its MD5
+//! and flexible checksum are computed (decoding `aws-chunked` framing on the way), and a
 //! download streams a file range as an HTTP body.
 
 use std::io::SeekFrom;
@@ -19,8 +20,10 @@ use crate::error;
 
 /// What was written.
 pub struct Written {
-    /// The temporary file holding the body.
+    /// The file holding the body (a temporary one, one in the bucket's directory, or a pack).
     pub path: PathBuf,
+    /// The body's offset in `path` when that is a pack.
+    pub at: Option<u64>,
     /// Bytes written.
     pub size: u64,
     /// MD5 digest.
@@ -29,6 +32,17 @@ pub struct Written {
     pub checksum: Option<(Algorithm, String)>,
     /// Checksums the client sent in a trailer (algorithm, base64).
     pub trailer: Option<(Algorithm, String)>,
+}
+
+/// Where a stored body's bytes are.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    /// Its own file, or its pack.
+    pub path: PathBuf,
+    /// Its offset in its pack (`None`: the file holds this body alone).
+    pub at: Option<u64>,
+    /// Its length.
+    pub size: u64,
 }
 
 /// Bodies up to this size are gathered in memory and written with one system call (the
@@ -55,12 +69,23 @@ pub async fn write_encrypted(
     algorithm: Option<Algorithm>,
     cipher: Option<crate::sse::Cipher>,
 ) -> Result<Written, AwsError> {
-    write_reusing(body, tmp_dir, chunked, algorithm, cipher, None).await
+    write_to(body, tmp_dir, chunked, algorithm, cipher, None).await
 }
 
-/// [`write_encrypted`] into `dir`, reusing one of `bodies`' spare files of that directory
-/// for a small body when one is ready (see [`BodyCache::give`]).
-pub async fn write_reusing(
+/// [`write_encrypted`] into the bucket directory `dir`: a small body is appended to the
+/// bucket's pack (kept by `bodies`), a larger one gets a fresh file there.
+pub async fn write_object(
+    body: Option<Body>,
+    dir: &Path,
+    chunked: bool,
+    algorithm: Option<Algorithm>,
+    cipher: Option<crate::sse::Cipher>,
+    bodies: &BodyCache,
+) -> Result<Written, AwsError> {
+    write_to(body, dir, chunked, algorithm, cipher, Some(bodies)).await
+}
+
+async fn write_to(
     body: Option<Body>,
     dir: &Path,
     chunked: bool,
@@ -72,54 +97,46 @@ pub async fn write_reusing(
     // queue on its lock.
     let name = overcast_core::ids::uuid();
     let shard = dir.join(name.get(..2).unwrap_or("00"));
-    ensure_dir(&shard)?;
     let fresh = shard.join(name);
     let target = Target {
         fresh,
-        spare: bodies.map(|b| (b, dir)),
+        pack: bodies.map(|b| (b, dir)),
     };
-    let mut used = target.fresh.clone();
-    let result = write_into(target, &mut used, body, chunked, algorithm, cipher).await;
+    let result = write_into(&target, body, chunked, algorithm, cipher).await;
     if result.is_err() {
-        let _ = std::fs::remove_file(&used);
+        // Nothing was appended to a pack when writing failed (that is the last step).
+        let _ = std::fs::remove_file(&target.fresh);
     }
     result
 }
 
-/// Where a body goes: a fresh file, or (small bodies) a spare file of `dir` when one is ready.
+/// Where a body goes: a fresh file, or (small bodies, when given) the pack of a bucket
+/// directory.
 struct Target<'a> {
     fresh: PathBuf,
-    spare: Option<(&'a BodyCache, &'a Path)>,
+    pack: Option<(&'a BodyCache, &'a Path)>,
 }
 
 impl Target<'_> {
-    /// Writes a small body in one go; `used` is set to the file written.
-    fn write_small(self, used: &mut PathBuf, payload: &[u8]) -> std::io::Result<()> {
-        if let Some((path, old_len)) = self.spare.and_then(|(b, dir)| b.take_spare(dir)) {
-            use std::os::unix::fs::FileExt;
-            *used = path;
-            // Overwritten in place: the inode and its blocks are reused (no inode allocation,
-            // no unlink); only a longer old body needs cutting.
-            let rewritten = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&*used)
-                .and_then(|f| {
-                    f.write_all_at(payload, 0)?;
-                    if old_len > payload.len() as u64 {
-                        f.set_len(payload.len() as u64)?;
-                    }
-                    Ok(())
-                });
-            match rewritten {
-                Ok(()) => return Ok(()),
-                // Its directory went away (the bucket was deleted): a fresh file after all.
-                Err(_) => {
-                    let _ = std::fs::remove_file(&*used);
-                    *used = self.fresh.clone();
-                }
-            }
+    /// Writes a small body in one go: where it went, and its offset there when in a pack.
+    fn write_small(&self, payload: &[u8]) -> std::io::Result<(PathBuf, Option<u64>)> {
+        if let Some((bodies, dir)) = self.pack {
+            let a = bodies.packs.append(dir, payload)?;
+            return Ok((a.path, Some(a.at)));
         }
-        create_anew(&self.fresh, |p| std::fs::write(p, payload))
+        if let Some(shard) = self.fresh.parent() {
+            ensure_dir(shard)?;
+        }
+        create_anew(&self.fresh, |p| std::fs::write(p, payload))?;
+        Ok((self.fresh.clone(), None))
+    }
+
+    /// Creates the fresh file of a large body.
+    fn create_large(&self) -> std::io::Result<std::fs::File> {
+        if let Some(shard) = self.fresh.parent() {
+            ensure_dir(shard)?;
+        }
+        create_anew(&self.fresh, |p| std::fs::File::create(p))
     }
 }
 
@@ -127,7 +144,7 @@ impl Target<'_> {
 /// bucket's unique id and lives as long as the bucket, so one `mkdir` per directory suffices
 /// (not one per PUT, nor a `stat`). Should one vanish all the same (its bucket deleted during
 /// the PUT, a reset), creating a file in it fails and [`create_anew`] makes it again.
-fn ensure_dir(dir: &Path) -> Result<(), AwsError> {
+fn ensure_dir(dir: &Path) -> std::io::Result<()> {
     static MADE: std::sync::Mutex<Option<std::collections::HashSet<PathBuf>>> =
         std::sync::Mutex::new(None);
     let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
@@ -135,8 +152,7 @@ fn ensure_dir(dir: &Path) -> Result<(), AwsError> {
     if made.contains(dir) {
         return Ok(());
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| AwsError::internal(format!("cannot create blob directory: {e}")))?;
+    std::fs::create_dir_all(dir)?;
     made.insert(dir.to_path_buf());
     Ok(())
 }
@@ -212,8 +228,7 @@ fn write_error(e: std::io::Error) -> AwsError {
 }
 
 async fn write_into(
-    target: Target<'_>,
-    used: &mut PathBuf,
+    target: &Target<'_>,
     body: Option<Body>,
     chunked: bool,
     mut algorithm: Option<Algorithm>,
@@ -236,21 +251,23 @@ async fn write_into(
             .upper()
             .is_some_and(|n| n <= SMALL)
     });
+    // A small body is gathered here and written once it is known to be whole.
+    let mut payload = None;
     if small {
-        let mut payload = Vec::new();
+        let mut gathered = Vec::new();
         if let Some(mut body) = body {
             while let Some(frame) = body.frame().await {
                 if let Ok(data) = frame.map_err(cut_short)?.into_data() {
                     let chunk = sink.feed(&data)?;
-                    payload.extend_from_slice(chunk);
+                    gathered.extend_from_slice(chunk);
                 }
             }
         }
-        target.write_small(used, &payload).map_err(write_error)?;
+        payload = Some(gathered);
     } else if let Some(mut body) = body {
         let fresh = target.fresh.clone();
         let mut file =
-            tokio::task::spawn_blocking(move || create_anew(&fresh, |p| std::fs::File::create(p)))
+            tokio::task::spawn_blocking(move || Target { fresh, pack: None }.create_large())
                 .await
                 .map_err(|e| AwsError::internal(format!("cannot create blob: {e}")))?
                 .map(tokio::fs::File::from_std)
@@ -288,24 +305,48 @@ async fn write_into(
             .find_map(|(k, v)| Algorithm::parse(k).map(|a| (a, v.clone())));
     }
     // A trailer names an algorithm the request did not announce: verify it anyway, by a
-    // second pass over the file we just wrote (decrypted, when it is stored encrypted).
+    // second pass over what was stored (decrypted, when it is stored encrypted).
     if let Some((a, _)) = &trailer {
         if algorithm != Some(*a) {
             algorithm = Some(*a);
-            hasher = Some(hash_file(used, *a, restart).await?);
+            hasher = Some(match &payload {
+                Some(p) => hash_bytes(p, *a, restart),
+                None => hash_file(&target.fresh, *a, restart).await?,
+            });
         }
     }
     let checksum = match (algorithm, hasher) {
         (Some(a), Some(h)) => Some((a, h.finish())),
         _ => None,
     };
+    let (path, at) = match payload {
+        Some(p) => target.write_small(&p).map_err(write_error)?,
+        None => (target.fresh.clone(), None),
+    };
     Ok(Written {
-        path: used.clone(),
+        path,
+        at,
         size,
         md5: md5.finalize().into(),
         checksum,
         trailer,
     })
+}
+
+/// Hashes `data` (its plaintext, through `decrypt` positioned at offset 0, when it is
+/// encrypted).
+fn hash_bytes(data: &[u8], a: Algorithm, decrypt: Option<crate::sse::Cipher>) -> Hasher {
+    let mut h = Hasher::new(a);
+    match decrypt {
+        Some(mut c) => {
+            use aes::cipher::StreamCipher;
+            let mut plain = data.to_vec();
+            c.apply_keystream(&mut plain);
+            h.update(&plain);
+        }
+        None => h.update(data),
+    }
+    h
 }
 
 /// Hashes a whole file (its plaintext, through `decrypt` positioned at offset 0, when it is
@@ -380,61 +421,68 @@ const CACHED_MAX: u64 = 64 * 1024;
 /// Bytes [`BodyCache`] may hold in all.
 const CACHE_BUDGET: usize = 32 << 20;
 
-/// Recently read small body files, by path: reading a hot small object costs no open, read and
-/// close. Also the spare files of small bodies no record names any more (an overwritten or
-/// deleted object's): a later small PUT to the same bucket rewrites one in place instead of
-/// creating a file while another is unlinked — on ext4, allocating an inode right after
-/// freeing many scans the recently freed ones, which was a fifth of a PUT's cost.
-///
-/// A body file holds one body while records name it: overwrites, re-encryption and copies
-/// write other files. A spare rests [`SPARE_REST`] (half a second) before it is rewritten, so a read that
-/// found the old record just before it was replaced (and reads the file right after, with no
-/// wait between) still reads the old bytes, and its cache entry is dropped when it is reused.
+/// Where bodies are kept and read: the packs of small PutObject bodies, and the recently read
+/// small bodies (reading a hot small object costs no open, read and close). Bodies no record
+/// names any more come back here ([`BodyCache::give`]).
 #[derive(Default)]
 pub struct BodyCache {
     inner: std::sync::Mutex<CacheInner>,
+    /// The packs of small bodies.
+    pub packs: crate::pack::Packs,
 }
 
-/// How long a spare file rests before it is rewritten.
-const SPARE_REST: std::time::Duration = std::time::Duration::from_millis(500);
-/// Spares older than this are deleted (a burst of overwrites leaves no lasting garbage).
-const SPARE_KEEP: std::time::Duration = std::time::Duration::from_secs(30);
-/// At most this many spare files, and bytes in them.
-const SPARE_COUNT: usize = 16 * 1024;
-const SPARE_BYTES: u64 = 64 << 20;
+/// A body no record names any more: its file relative to the bucket directory, its offset in
+/// that file when it is a pack, and its size.
+pub type Freed = (String, Option<u64>, u64);
 
 #[derive(Default)]
 struct CacheInner {
-    /// By path (its bytes: `Path`'s own hash walks its components).
+    /// By path (its bytes: `Path`'s own hash walks its components), or `<pack path>@<offset>`.
     files: std::collections::HashMap<std::ffi::OsString, Bytes>,
     bytes: usize,
-    /// Spare files by bucket directory, oldest first: (freed at, path, size).
-    spares: std::collections::HashMap<PathBuf, std::collections::VecDeque<Spare>>,
-    spare_count: usize,
-    spare_bytes: u64,
-}
-
-struct Spare {
-    freed: std::time::Instant,
-    path: PathBuf,
-    size: u64,
 }
 
 impl CacheInner {
-    fn forget(&mut self, path: &Path) {
-        if let Some(old) = self.files.remove(path.as_os_str()) {
+    fn forget(&mut self, key: &std::ffi::OsStr) {
+        if let Some(old) = self.files.remove(key) {
             self.bytes -= old.len();
         }
     }
 }
 
+/// The cache key of the body at `at` of the pack at `path`.
+fn packed_key(path: &Path, at: u64) -> std::ffi::OsString {
+    let mut k = path.as_os_str().to_os_string();
+    k.push(format!("@{at}"));
+    k
+}
+
 impl BodyCache {
-    /// `len` bytes from `start` of the body file at `path`, from memory when cached.
-    pub async fn read_range(&self, path: &Path, start: u64, len: u64) -> std::io::Result<Body> {
+    /// `len` bytes from `start` of the body `blob`, from memory when cached.
+    pub async fn read(&self, blob: &Blob, start: u64, len: u64) -> std::io::Result<Body> {
+        let Some(at) = blob.at else {
+            return self.read_file(&blob.path, start, len).await;
+        };
+        if blob.size > CACHED_MAX {
+            let bytes = self.packs.read_at(&blob.path, at + start, len)?;
+            return Ok(full(Bytes::from(bytes)));
+        }
+        let key = packed_key(&blob.path, at);
+        if let Some(b) = self.whole(&key) {
+            return slice(&b, start, len).map(full).ok_or_else(short);
+        }
+        let bytes = Bytes::from(self.packs.read_at(&blob.path, at, blob.size)?);
+        let part = slice(&bytes, start, len).ok_or_else(short)?;
+        self.insert(key, bytes);
+        Ok(full(part))
+    }
+
+    /// `len` bytes from `start` of the body file at `path`.
+    async fn read_file(&self, path: &Path, start: u64, len: u64) -> std::io::Result<Body> {
         if len > CACHED_MAX {
             return read_range(path, start, len).await;
         }
-        if let Some(b) = self.whole(path) {
+        if let Some(b) = self.whole(path.as_os_str()) {
             return slice(&b, start, len).map(full).ok_or_else(short);
         }
         use std::io::Read;
@@ -450,82 +498,57 @@ impl BodyCache {
         file.read_to_end(&mut buf)?;
         let bytes = Bytes::from(buf);
         let part = slice(&bytes, start, len).ok_or_else(short)?;
-        self.insert(path, bytes);
+        self.insert(path.as_os_str().to_os_string(), bytes);
         Ok(full(part))
     }
 
-    /// Takes back the files of `dir` (relative paths, with sizes) that no record names any
-    /// more: small ones are kept as spares, the others (and those over budget or too old)
-    /// deleted.
-    pub fn give(&self, dir: &Path, files: Vec<(String, u64)>) {
-        let mut doomed = Vec::new();
-        {
+    /// Takes back the bodies of the bucket directory `dir` that no record names any more:
+    /// files are deleted, packed ranges freed (their blocks are punched once they have
+    /// rested: a read that found the record just before still reads them).
+    pub fn give(&self, dir: &Path, freed: Vec<Freed>) {
+        if freed.is_empty() {
+            return;
+        }
+        let freed: Vec<(PathBuf, Option<u64>, u64)> = {
             let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let inner = &mut *g;
-            let now = std::time::Instant::now();
-            for (rel, size) in files {
-                let path = dir.join(rel);
-                inner.forget(&path);
-                if size > CACHED_MAX {
-                    doomed.push(path);
-                    continue;
-                }
-                let list = inner.spares.entry(dir.to_path_buf()).or_default();
-                list.push_back(Spare {
-                    freed: now,
-                    path,
-                    size,
-                });
-                inner.spare_count += 1;
-                inner.spare_bytes += size;
-                // Over budget, or too old: the oldest go.
-                while inner.spare_count > SPARE_COUNT
-                    || inner.spare_bytes > SPARE_BYTES
-                    || list
-                        .front()
-                        .is_some_and(|s| now.duration_since(s.freed) > SPARE_KEEP)
-                {
-                    let Some(s) = list.pop_front() else { break };
-                    inner.spare_count -= 1;
-                    inner.spare_bytes -= s.size;
-                    doomed.push(s.path);
+            freed
+                .into_iter()
+                .map(|(rel, at, size)| {
+                    let path = dir.join(rel);
+                    match at {
+                        Some(at) => g.forget(&packed_key(&path, at)),
+                        None => g.forget(path.as_os_str()),
+                    }
+                    (path, at, size)
+                })
+                .collect()
+        };
+        for (path, at, size) in freed {
+            match at {
+                Some(at) => self.packs.free(path, at, size),
+                None => {
+                    let _ = std::fs::remove_file(path);
                 }
             }
         }
-        for path in doomed {
-            let _ = std::fs::remove_file(path);
+    }
+
+    /// Removes a body no record ever named (a write that was refused after all).
+    pub fn discard(&self, path: &Path, at: Option<u64>, size: u64) {
+        match at {
+            Some(at) => self.packs.punch(path, at, size),
+            None => {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 
-    /// A spare file of `dir` that has rested long enough (its path and size), no longer
-    /// cached.
-    fn take_spare(&self, dir: &Path) -> Option<(PathBuf, u64)> {
-        self.take_spare_at(dir, std::time::Instant::now())
-    }
-
-    fn take_spare_at(&self, dir: &Path, now: std::time::Instant) -> Option<(PathBuf, u64)> {
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let inner = &mut *g;
-        let list = inner.spares.get_mut(dir)?;
-        if list
-            .front()
-            .is_none_or(|s| now.saturating_duration_since(s.freed) < SPARE_REST)
-        {
-            return None;
-        }
-        let s = list.pop_front()?;
-        inner.spare_count -= 1;
-        inner.spare_bytes -= s.size;
-        inner.forget(&s.path);
-        Some((s.path, s.size))
-    }
-
-    fn whole(&self, path: &Path) -> Option<Bytes> {
+    fn whole(&self, key: &std::ffi::OsStr) -> Option<Bytes> {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        g.files.get(path.as_os_str()).cloned()
+        g.files.get(key).cloned()
     }
 
-    fn insert(&self, path: &Path, bytes: Bytes) {
+    fn insert(&self, key: std::ffi::OsString, bytes: Bytes) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let inner = &mut *g;
         // Over budget: drop entries in the map's (hash) order, a cheap random choice.
@@ -533,12 +556,10 @@ impl BodyCache {
             let Some(k) = inner.files.keys().next().cloned() else {
                 break;
             };
-            if let Some(old) = inner.files.remove(&k) {
-                inner.bytes -= old.len();
-            }
+            inner.forget(&k);
         }
         inner.bytes += bytes.len();
-        if let Some(old) = inner.files.insert(path.as_os_str().to_os_string(), bytes) {
+        if let Some(old) = inner.files.insert(key, bytes) {
             inner.bytes -= old.len();
         }
     }
@@ -583,41 +604,36 @@ pub async fn read_range(path: &Path, start: u64, len: u64) -> std::io::Result<Bo
     .boxed())
 }
 
+/// Streams `len` bytes from `start` of the body `blob` (uncached: copies, torrents).
+pub async fn read_blob(blob: &Blob, start: u64, len: u64) -> std::io::Result<Body> {
+    read_range(&blob.path, blob.at.unwrap_or(0) + start, len).await
+}
+
+/// The whole body `blob`.
+pub async fn read_all(blob: &Blob) -> std::io::Result<Vec<u8>> {
+    match blob.at {
+        None => tokio::fs::read(&blob.path).await,
+        Some(at) => {
+            use std::os::unix::fs::FileExt;
+            let file = std::fs::File::open(&blob.path)?;
+            let mut buf = vec![0u8; usize::try_from(blob.size).map_err(std::io::Error::other)?];
+            file.read_exact_at(&mut buf, at)?;
+            Ok(buf)
+        }
+    }
+}
+
+/// Copies the body `blob` to a new file `to`.
+pub async fn copy_blob(blob: &Blob, to: &Path) -> std::io::Result<()> {
+    match blob.at {
+        None => tokio::fs::copy(&blob.path, to).await.map(|_| ()),
+        Some(_) => tokio::fs::write(to, read_all(blob).await?).await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spares_rest_before_reuse_and_leave_the_cache() {
-        let dir = std::env::temp_dir().join(format!("oc-spares-{}", overcast_core::ids::uuid()));
-        std::fs::create_dir_all(dir.join("ab")).unwrap();
-        for name in ["ab/small", "ab/big"] {
-            std::fs::write(dir.join(name), b"x").unwrap();
-        }
-        let cache = BodyCache::default();
-        cache.insert(&dir.join("ab/small"), Bytes::from_static(b"old bytes"));
-        let now = std::time::Instant::now();
-        cache.give(
-            &dir,
-            vec![("ab/small".into(), 9), ("ab/big".into(), CACHED_MAX + 1)],
-        );
-        // A big file is deleted at once; a small one is spare but not cached any more.
-        assert!(!dir.join("ab/big").exists());
-        assert!(dir.join("ab/small").exists());
-        assert!(cache.whole(&dir.join("ab/small")).is_none());
-        // It rests before it is handed out, then is handed out once.
-        assert!(cache.take_spare_at(&dir, now).is_none());
-        assert!(cache
-            .take_spare_at(&dir.join("ab"), now + SPARE_REST)
-            .is_none());
-        let later = now + SPARE_REST + std::time::Duration::from_millis(1);
-        assert_eq!(
-            cache.take_spare_at(&dir, later),
-            Some((dir.join("ab/small"), 9))
-        );
-        assert!(cache.take_spare_at(&dir, later).is_none());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 
     #[test]
     fn a_vanished_blob_directory_is_made_again() {
@@ -632,31 +648,47 @@ mod tests {
         // ... until a body is written into it.
         let target = Target {
             fresh: shard.join("f"),
-            spare: None,
+            pack: None,
         };
-        let mut used = PathBuf::new();
-        target.write_small(&mut used, b"hi").unwrap();
+        assert_eq!(target.write_small(b"hi").unwrap(), (shard.join("f"), None));
         assert_eq!(std::fs::read(shard.join("f")).unwrap(), b"hi");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn spares_over_budget_are_deleted_oldest_first() {
-        let dir = std::env::temp_dir().join(format!("oc-spares-{}", overcast_core::ids::uuid()));
-        std::fs::create_dir_all(&dir).unwrap();
+    #[tokio::test]
+    async fn packed_bodies_are_read_cached_and_freed() {
+        let dir = std::env::temp_dir().join(format!("oc-body-{}", overcast_core::ids::uuid()));
         let cache = BodyCache::default();
-        let per = CACHED_MAX;
-        let n = (SPARE_BYTES / per) as usize + 2;
-        let files: Vec<(String, u64)> = (0..n).map(|i| (format!("f{i}"), per)).collect();
-        for (f, _) in &files {
-            std::fs::write(dir.join(f), b"x").unwrap();
-        }
-        cache.give(&dir, files);
-        assert!(!dir.join("f0").exists() && !dir.join("f1").exists());
-        assert!(dir.join("f2").exists() && dir.join(format!("f{}", n - 1)).exists());
-        let g = cache.inner.lock().unwrap();
-        assert!(g.spare_bytes <= SPARE_BYTES && g.spare_count == n - 2);
-        drop(g);
+        let target = Target {
+            fresh: dir.join("ab/f"),
+            pack: Some((&cache, &dir)),
+        };
+        let (path, at) = target.write_small(b"hello world").unwrap();
+        let at = at.expect("a small body is packed");
+        assert!(path.starts_with(&dir) && !dir.join("ab/f").exists());
+        let blob = Blob {
+            path: path.clone(),
+            at: Some(at),
+            size: 11,
+        };
+        let got = |b: Body| async { b.collect().await.unwrap().to_bytes() };
+        assert_eq!(got(cache.read(&blob, 6, 5).await.unwrap()).await, "world");
+        assert!(cache.whole(&packed_key(&path, at)).is_some());
+        assert_eq!(read_all(&blob).await.unwrap(), b"hello world");
+        assert_eq!(got(read_blob(&blob, 0, 5).await.unwrap()).await, "hello");
+        let copy = dir.join("copy");
+        copy_blob(&blob, &copy).await.unwrap();
+        assert_eq!(std::fs::read(&copy).unwrap(), b"hello world");
+        // Given back: out of the cache, the pack stays (other bodies live in it).
+        let rel = path
+            .strip_prefix(&dir)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        cache.give(&dir, vec![(rel, Some(at), 11), ("copy".into(), None, 11)]);
+        assert!(cache.whole(&packed_key(&path, at)).is_none());
+        assert!(path.exists() && !copy.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -48,7 +48,7 @@ pub async fn get_object_torrent(
         ));
     }
     crate::restore::readable(&rec, ctx.now)?;
-    let mut body = crate::stream::read_range(&path, 0, rec.size)
+    let mut body = crate::stream::read_blob(&path, 0, rec.size)
         .await
         .map_err(|_| error::no_such_key(&rec.key))?;
     let mut pieces = Vec::with_capacity(rec.size.div_ceil(PIECE as u64) as usize * 20);

@@ -26,8 +26,8 @@ pub fn new_version_id() -> String {
     overcast_core::ids::random_from(ALPHABET, 32)
 }
 
-/// Files no longer referenced after a write, with their sizes.
-pub type Garbage = Vec<(String, u64)>;
+/// Bodies no longer referenced after a write.
+pub type Garbage = Vec<crate::stream::Freed>;
 
 /// Retires the current object of `key` before a new current object or delete marker takes
 /// its place: kept as a noncurrent version when the bucket is versioned (unless it is the
@@ -57,7 +57,7 @@ pub fn retire_current(st: &mut State, bucket: &str, key: &str) -> Result<Garbage
         if keep(&p) {
             b.versions.entry(key.to_string()).or_default().push(p);
         } else if !p.delete_marker {
-            garbage.push((p.file, p.size));
+            garbage.push(p.freed());
         }
     }
     if versioning.as_deref() == Some("Suspended") {
@@ -76,7 +76,7 @@ pub fn retire_current(st: &mut State, bucket: &str, key: &str) -> Result<Garbage
                 .delete(&State::version_key(n))
                 .map_err(error::io)?;
             if !n.delete_marker {
-                garbage.push((n.file.clone(), n.size));
+                garbage.push(n.freed());
             }
         }
         let b = st.buckets.get_mut(bucket).expect("checked above");
@@ -270,6 +270,7 @@ pub fn delete(
                 etag: String::new(),
                 last_modified: ctx.now,
                 file: String::new(),
+                at: None,
                 headers: Default::default(),
                 checksum: None,
                 parts_count: None,
@@ -318,7 +319,7 @@ pub fn delete(
                     if cur.delete_marker {
                         Vec::new()
                     } else {
-                        vec![(cur.file, cur.size)]
+                        vec![cur.freed()]
                     },
                 )
             } else {
@@ -356,7 +357,7 @@ pub fn delete(
                         let garbage = if t.delete_marker {
                             Vec::new()
                         } else {
-                            vec![(t.file.clone(), t.size)]
+                            vec![t.freed()]
                         };
                         (
                             Deleted {

@@ -381,8 +381,7 @@ pub(crate) async fn website(
         } else {
             key.clone()
         };
-        let dir = st.bucket_dir(&b.record);
-        let lookup = |k: &str| b.objects.get(k).map(|o| (o.clone(), dir.join(&o.file)));
+        let lookup = |k: &str| b.objects.get(k).map(|o| (o.clone(), st.blob(&b.record, o)));
         match lookup(&wanted) {
             Some(o) => Ok(o),
             None if !key.is_empty()
@@ -439,12 +438,12 @@ async fn serve_object(
     parts: &http::request::Parts,
     status: StatusCode,
     o: &crate::state::ObjectRecord,
-    path: &std::path::Path,
+    blob: &crate::stream::Blob,
 ) -> Response<Body> {
     let body = if parts.method == Method::HEAD {
         Ok(empty())
     } else {
-        bodies.read_range(path, 0, o.size).await
+        bodies.read(blob, 0, o.size).await
     };
     let Ok(body) = body else {
         let mut r = Response::new(empty());

@@ -600,16 +600,16 @@ pub async fn select_object_content(
     let (fmt, compression) = input_format(&v)?;
     let out_fmt = output_format(&v)?;
     let query = sql::parse(expression)?;
-    let (rec, path) = {
+    let (rec, blob) = {
         let st = svc.read();
         let b = owned(&st, ctx, bucket_name(&v))?;
         let key = text(&v, "Key").unwrap_or_default();
         let rec = crate::versions::lookup(b, key, None)?;
-        (rec.clone(), st.bucket_dir(&b.record).join(&rec.file))
+        (rec.clone(), st.blob(&b.record, rec))
     };
     crate::restore::readable(&rec, ctx.now)?;
     let key = crate::sse::for_read(svc, ctx, rec.headers.sse.as_ref(), &v, "").await?;
-    let mut data = tokio::fs::read(&path)
+    let mut data = crate::stream::read_all(&blob)
         .await
         .map_err(|_| error::no_such_key(&rec.key))?;
     if let (Some(k), Some(s)) = (key, &rec.headers.sse) {
