@@ -56,10 +56,10 @@ pub async fn create_multipart_upload(
     let bucket_record = owned(&svc.read(), ctx, &bucket)?.record.clone();
     headers.sse = crate::sse::for_write(svc, ctx, &bucket_record, &key, &input)
         .await?
-        .map(|(s, _)| s);
+        .map(|(s, _)| Box::new(s));
     let sse_headers = {
         let mut m = serde_json::Map::new();
-        crate::sse::output(headers.sse.as_ref(), &mut m);
+        crate::sse::output(headers.sse.as_deref(), &mut m);
         m
     };
     let upload = Upload {
@@ -108,7 +108,7 @@ pub async fn upload_part(svc: &S3, ctx: &RequestContext, input: Input) -> Result
         )
     };
     let algorithm = requested_algorithm(&v)?.or(upload_algorithm);
-    let (cipher, iv) = part_cipher(svc, ctx, upload_sse.as_ref(), &v).await?;
+    let (cipher, iv) = part_cipher(svc, ctx, upload_sse.as_deref(), &v).await?;
     let w = stream::write_encrypted(
         input.body,
         &svc.tmp_dir(),
@@ -262,14 +262,14 @@ pub async fn upload_part_copy(svc: &S3, ctx: &RequestContext, v: Value) -> Resul
         }
     };
     let source_key =
-        crate::sse::for_read(svc, ctx, src.headers.sse.as_ref(), &v, "CopySource").await?;
+        crate::sse::for_read(svc, ctx, src.headers.sse.as_deref(), &v, "CopySource").await?;
     let mut body = stream::read_blob(&src_blob, start, len)
         .await
         .map_err(|_| error::no_such_key(&src_key))?;
     if let (Some(k), Some(s)) = (source_key, &src.headers.sse) {
         body = crate::sse::decrypting(body, s.decryptor(&k, start)?);
     }
-    let (cipher, iv) = part_cipher(svc, ctx, upload_sse.as_ref(), &v).await?;
+    let (cipher, iv) = part_cipher(svc, ctx, upload_sse.as_deref(), &v).await?;
     let w = stream::write_encrypted(Some(body), &svc.tmp_dir(), false, algorithm, cipher).await?;
     let etag = format!("\"{}\"", hex::encode(w.md5));
     let part = PartRecord {

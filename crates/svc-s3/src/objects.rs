@@ -293,7 +293,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
         .as_ref()
         .map(|(a, c)| (a.name().to_string(), c.clone()));
     let mut headers = headers_from_input(&v);
-    headers.sse = sse.map(|(s, _)| s);
+    headers.sse = sse.map(|(s, _)| Box::new(s));
     headers.acl = acl;
     let settled = tags_from_input(&v).and_then(|t| {
         headers.tags = t;
@@ -334,7 +334,7 @@ pub async fn put_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
     );
     let sse_out = {
         let mut m = Map::new();
-        crate::sse::output(record_sse.as_ref(), &mut m);
+        crate::sse::output(record_sse.as_deref(), &mut m);
         m
     };
     let mut out = json!({"ETag": etag, "Size": w.size});
@@ -396,7 +396,7 @@ fn object_output(rec: &ObjectRecord, checksum_mode: bool) -> Map<String, Value> 
         out.insert("ObjectLockLegalHoldStatus".into(), json!(hold));
     }
     // Every object is encrypted at rest (SSE-S3 by default), and says how.
-    crate::sse::output(h.sse.as_ref(), &mut out);
+    crate::sse::output(h.sse.as_deref(), &mut out);
     if !h.tags.is_empty() {
         out.insert("TagCount".into(), json!(h.tags.len()));
     }
@@ -568,7 +568,7 @@ pub async fn get_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
             _ => {}
         }
     }
-    let key = crate::sse::for_read(svc, ctx, rec.headers.sse.as_ref(), &v, "").await?;
+    let key = crate::sse::for_read(svc, ctx, rec.headers.sse.as_deref(), &v, "").await?;
     let mut body = svc
         .bodies
         .read(&blob, start, len)
@@ -587,7 +587,7 @@ pub async fn get_object(svc: &S3, ctx: &RequestContext, input: Input) -> Result<
 pub async fn head_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
     let (rec, _) = find(svc, ctx, &input)?;
     if rec.headers.sse.as_ref().is_some_and(|s| s.mode == "SSE-C") {
-        crate::sse::for_read(svc, ctx, rec.headers.sse.as_ref(), &input, "").await?;
+        crate::sse::for_read(svc, ctx, rec.headers.sse.as_deref(), &input, "").await?;
     }
     check_conditions(&input, &rec, "")?;
     let checksum_mode = text(&input, "ChecksumMode") == Some("ENABLED");
@@ -891,9 +891,9 @@ pub async fn copy_object(svc: &S3, ctx: &RequestContext, input: Value) -> Result
         _ => return Err(error::invalid_argument("Unknown tagging directive.")),
     };
     let source_key =
-        crate::sse::for_read(svc, ctx, src.headers.sse.as_ref(), &input, "CopySource").await?;
+        crate::sse::for_read(svc, ctx, src.headers.sse.as_deref(), &input, "CopySource").await?;
     let dest_sse = crate::sse::for_write(svc, ctx, &dest_record, &key, &input).await?;
-    headers.sse = dest_sse.as_ref().map(|(s, _)| s.clone());
+    headers.sse = dest_sse.as_ref().map(|(s, _)| Box::new(s.clone()));
     let tmp = if src.headers.sse.is_none() && dest_sse.is_none() {
         // Nothing to re-encrypt: a plain file copy.
         tokio::fs::create_dir_all(svc.tmp_dir())

@@ -186,7 +186,7 @@ pub async fn update_object_encryption(
             }
             new.file = file;
             new.at = None;
-            new.headers.sse = Some(sse);
+            new.headers.sse = Some(Box::new(sse));
             if let Err(e) = replace(svc, ctx, &rec, &new) {
                 let _ = tokio::fs::remove_file(&path).await;
                 return Err(e);

@@ -72,7 +72,7 @@ pub struct ObjectHeaders {
     pub acl: Option<Vec<serde_json::Value>>,
     /// Encryption at rest (SSE-C, SSE-KMS); `None` is SSE-S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sse: Option<crate::sse::Sse>,
+    pub sse: Option<Box<crate::sse::Sse>>,
 }
 
 /// An object record.

@@ -608,7 +608,7 @@ pub async fn select_object_content(
         (rec.clone(), st.blob(&b.record, rec))
     };
     crate::restore::readable(&rec, ctx.now)?;
-    let key = crate::sse::for_read(svc, ctx, rec.headers.sse.as_ref(), &v, "").await?;
+    let key = crate::sse::for_read(svc, ctx, rec.headers.sse.as_deref(), &v, "").await?;
     let mut data = crate::stream::read_all(&blob)
         .await
         .map_err(|_| error::no_such_key(&rec.key))?;
