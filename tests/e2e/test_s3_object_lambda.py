@@ -270,6 +270,74 @@ def test_access_point_crud_and_errors(client, control, cli):
     s3.delete_bucket(Bucket=bucket)
 
 
+def test_tags_of_access_points_and_buckets_through_s3_control(client, control, cli):
+    """S3 Control's TagResource, UntagResource and ListTagsForResource: an access point's tags
+    (those given at creation included) and a bucket's, which are its bucket tagging."""
+    s3 = client("s3")
+    bucket = name("tagb")
+    s3.create_bucket(Bucket=bucket)
+    ap = name("ap")
+    arn = control.create_access_point(AccountId=ACCOUNT, Name=ap, Bucket=bucket,
+                                      Tags=[{"Key": "team", "Value": "a"}])["AccessPointArn"]
+    listed = control.list_tags_for_resource(AccountId=ACCOUNT, ResourceArn=arn)["Tags"]
+    assert listed == [{"Key": "team", "Value": "a"}]
+    control.tag_resource(AccountId=ACCOUNT, ResourceArn=arn,
+                         Tags=[{"Key": "team", "Value": "b"}, {"Key": "env", "Value": "dev"}])
+    listed = control.list_tags_for_resource(AccountId=ACCOUNT, ResourceArn=arn)["Tags"]
+    assert sorted((t["Key"], t["Value"]) for t in listed) == [("env", "dev"), ("team", "b")]
+    control.untag_resource(AccountId=ACCOUNT, ResourceArn=arn, TagKeys=["team", "absent"])
+    shown = cli("s3control", "list-tags-for-resource", "--account-id", ACCOUNT, "--resource-arn", arn)
+    assert shown["Tags"] == [{"Key": "env", "Value": "dev"}]
+
+    # A bucket's tags are its bucket tagging, either way round.
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    assert control.list_tags_for_resource(AccountId=ACCOUNT, ResourceArn=bucket_arn)["Tags"] == []
+    control.tag_resource(AccountId=ACCOUNT, ResourceArn=bucket_arn, Tags=[{"Key": "cost", "Value": "1"}])
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "cost", "Value": "1"}]
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "owner", "Value": "me"}]})
+    assert control.list_tags_for_resource(AccountId=ACCOUNT, ResourceArn=bucket_arn)["Tags"] == [
+        {"Key": "owner", "Value": "me"}]
+    control.untag_resource(AccountId=ACCOUNT, ResourceArn=bucket_arn, TagKeys=["owner"])
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert code(e) == ("NoSuchTagSet", 404)
+
+    # Errors: bad tags change nothing; missing resources; other accounts; other ARNs.
+    for bad in ([{"Key": "aws:x", "Value": "1"}], [{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}]):
+        with pytest.raises(ClientError) as e:
+            control.tag_resource(AccountId=ACCOUNT, ResourceArn=arn, Tags=bad)
+        assert code(e) == ("InvalidTag", 400)
+    with pytest.raises(ClientError) as e:  # the model's own limit on one request
+        control.tag_resource(AccountId=ACCOUNT, ResourceArn=arn,
+                             Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])
+    assert code(e) == ("ValidationException", 400)
+    with pytest.raises(ClientError) as e:
+        control.tag_resource(AccountId=ACCOUNT, ResourceArn=arn,
+                             Tags=[{"Key": f"n{i}", "Value": "v"} for i in range(50)])
+    assert code(e) == ("InvalidTag", 400)  # 51 with the one already there
+    assert control.list_tags_for_resource(AccountId=ACCOUNT, ResourceArn=arn)["Tags"] == [
+        {"Key": "env", "Value": "dev"}]
+    with pytest.raises(ClientError) as e:
+        control.list_tags_for_resource(AccountId=ACCOUNT, ResourceArn=arn + "-gone")
+    assert code(e) == ("NoSuchAccessPoint", 404)
+    with pytest.raises(ClientError) as e:
+        control.tag_resource(AccountId=ACCOUNT, ResourceArn=f"arn:aws:s3:::{name('nob')}",
+                             Tags=[{"Key": "k", "Value": "v"}])
+    assert code(e) == ("NoSuchBucket", 404)
+    with pytest.raises(ClientError) as e:
+        control.list_tags_for_resource(AccountId="111122223333", ResourceArn=arn)
+    assert code(e)[0] == "AccessDenied"
+    with pytest.raises(ClientError) as e:
+        control.list_tags_for_resource(AccountId=ACCOUNT, ResourceArn="arn:aws:sqs:us-east-1:000000000000:q")
+    assert code(e) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as e:
+        control.list_tags_for_resource(
+            AccountId=ACCOUNT, ResourceArn=f"arn:aws:s3:us-east-1:{ACCOUNT}:storage-lens-group/g")
+    assert code(e) == ("NotImplemented", 501)
+    control.delete_access_point(AccountId=ACCOUNT, Name=ap)
+    s3.delete_bucket(Bucket=bucket)
+
+
 def test_objects_through_an_access_point_arn_and_alias(client, control, s3ap, cli, cli_raw, tmp_path):
     s3 = client("s3")
     bucket = name("apdata")

@@ -40,7 +40,8 @@ pub struct AccessPoint {
     /// Its resource policy (JSON text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
-    /// `Tags` given at creation, model-shaped (kept; no operation reads them yet).
+    /// Its tags, model-shaped (`[{"Key": …, "Value": …}]`): given at creation, changed and
+    /// listed by S3 Control's TagResource, UntagResource and ListTagsForResource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Value>,
 }
@@ -181,6 +182,27 @@ impl Registry {
         self.access_point_table.put(&k, &ap).map_err(error::io)?;
         self.write().access_points.insert(k, ap);
         Ok(())
+    }
+
+    /// Changes the access point `name` of `account` in `region` by `f`, under one lock.
+    pub(crate) fn update_access_point<T>(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        f: impl FnOnce(&mut AccessPoint) -> Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
+        let k = key(account, region, name);
+        let mut inner = self.write();
+        let mut ap = inner
+            .access_points
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| no_such_access_point(name))?;
+        let out = f(&mut ap)?;
+        self.access_point_table.put(&k, &ap).map_err(error::io)?;
+        inner.access_points.insert(k, ap);
+        Ok(out)
     }
 
     fn save_object_lambda(&self, o: ObjectLambdaAccessPoint) -> Result<(), AwsError> {
@@ -466,6 +488,9 @@ pub async fn create_access_point(
         .with_status(501));
     }
     let bucket = text(&input, "Bucket").unwrap_or_default().to_string();
+    if let Some(tags) = input.get("Tags").filter(|t| !t.is_null()) {
+        crate::config::check_tag_set(tags, 50, "Access point")?;
+    }
     with_registry(svc, |s3, reg| {
         let owner = {
             let st = s3.read();

@@ -35,7 +35,7 @@ enum Missing {
 /// One kind of bucket configuration.
 pub(crate) struct Kind {
     /// Key in the bucket record's configuration map.
-    key: &'static str,
+    pub(crate) key: &'static str,
     /// The Put input member holding the configuration.
     member: &'static str,
     shape: Shape,
@@ -361,9 +361,21 @@ pub(crate) fn save(
     key: &str,
     value: Option<Value>,
 ) -> Result<(), AwsError> {
+    update(svc, ctx, bucket, key, |_| Ok(value))
+}
+
+/// Replaces a configuration (`None`: removes it) by what `f` makes of the current one, under
+/// one lock (concurrent updates do not lose each other's changes).
+pub(crate) fn update(
+    svc: &S3,
+    ctx: &RequestContext,
+    bucket: &str,
+    key: &str,
+    f: impl FnOnce(Option<&Value>) -> Result<Option<Value>, AwsError>,
+) -> Result<(), AwsError> {
     let mut st = svc.write();
     let mut record = owned(&st, ctx, bucket)?.record.clone();
-    match value {
+    match f(record.configs.get(key))? {
         Some(v) => {
             record.configs.insert(key.to_string(), v);
         }

@@ -95,6 +95,166 @@ async fn delete_public_access_block(
     })
 }
 
+/// What a tagging operation's `ResourceArn` names.
+enum Tagged {
+    /// A general purpose bucket (`arn:aws:s3:::<name>`) or a directory bucket
+    /// (`arn:aws:s3express:<region>:<account>:bucket/<name>`): its bucket tagging.
+    Bucket(String),
+    /// An access point (`arn:aws:s3:<region>:<account>:accesspoint/<name>`).
+    AccessPoint {
+        region: String,
+        account: String,
+        name: String,
+    },
+}
+
+fn tagged(arn: &str) -> Result<Tagged, AwsError> {
+    let invalid =
+        || AwsError::new("InvalidRequest", format!("Invalid resource ARN: {arn}")).with_status(400);
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ["arn", _, service, region, account, resource] = parts[..] else {
+        return Err(invalid());
+    };
+    match (service, resource.split_once('/')) {
+        ("s3", None) if region.is_empty() && account.is_empty() && !resource.is_empty() => {
+            Ok(Tagged::Bucket(resource.to_string()))
+        }
+        ("s3express", Some(("bucket", name))) if !name.is_empty() => {
+            Ok(Tagged::Bucket(name.to_string()))
+        }
+        ("s3", Some(("accesspoint", name))) if !name.is_empty() && !name.contains('/') => {
+            Ok(Tagged::AccessPoint {
+                region: region.to_string(),
+                account: account.to_string(),
+                name: name.to_string(),
+            })
+        }
+        // Storage Lens groups and S3 Access Grants: Overcast has neither.
+        ("s3", Some(("storage-lens-group" | "access-grants", _))) => Err(AwsError::new(
+            "NotImplemented",
+            "Storage Lens groups and S3 Access Grants are not implemented by Overcast",
+        )
+        .with_status(501)),
+        _ => Err(invalid()),
+    }
+}
+
+/// Changes the tags (`[{"Key", "Value"}]`) of the resource `input` names by `f`.
+fn with_tags(
+    svc: &S3Control,
+    ctx: &RequestContext,
+    input: &Value,
+    f: impl FnOnce(&mut Vec<Value>) -> Result<(), AwsError>,
+) -> Result<(), AwsError> {
+    let account = account_of(ctx, input)?;
+    let list = |v: Option<&Value>| v.and_then(Value::as_array).cloned().unwrap_or_default();
+    match tagged(text(input, "ResourceArn").unwrap_or_default())? {
+        Tagged::Bucket(bucket) => svc.with_s3(|s3| {
+            crate::config::update(s3, ctx, &bucket, crate::config::TAGGING.key, |cur| {
+                let mut tags = list(cur.and_then(|c| c.get("TagSet")));
+                f(&mut tags)?;
+                let tags = Value::from(tags);
+                crate::config::check_tag_set(&tags, 50, "Bucket")?;
+                Ok((tags.as_array().is_some_and(|t| !t.is_empty()))
+                    .then(|| json!({ "TagSet": tags })))
+            })
+        }),
+        Tagged::AccessPoint {
+            region,
+            account: owner,
+            name,
+        } => {
+            if owner != account {
+                return Err(AwsError::access_denied("Access Denied"));
+            }
+            svc.with_s3(|s3| {
+                s3.access_points
+                    .update_access_point(&owner, &region, &name, |ap| {
+                        let mut tags = list(ap.tags.as_ref());
+                        f(&mut tags)?;
+                        let tags = Value::from(tags);
+                        crate::config::check_tag_set(&tags, 50, "Access point")?;
+                        ap.tags = tags
+                            .as_array()
+                            .is_some_and(|t| !t.is_empty())
+                            .then_some(tags);
+                        Ok(())
+                    })
+            })
+        }
+    }
+}
+
+/// TagResource: adds tags, replacing the values of keys already there.
+async fn tag_resource(
+    svc: &S3Control,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, AwsError> {
+    let new = input.get("Tags").cloned().unwrap_or_else(|| json!([]));
+    crate::config::check_tag_set(&new, 50, "Resource")?;
+    with_tags(svc, ctx, &input, |tags| {
+        for t in new.as_array().into_iter().flatten() {
+            tags.retain(|o| o.get("Key") != t.get("Key"));
+            tags.push(t.clone());
+        }
+        Ok(())
+    })?;
+    Ok(json!({}))
+}
+
+/// UntagResource.
+async fn untag_resource(
+    svc: &S3Control,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, AwsError> {
+    let keys: Vec<Value> = input
+        .get("TagKeys")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    with_tags(svc, ctx, &input, |tags| {
+        tags.retain(|t| !keys.iter().any(|k| t.get("Key") == Some(k)));
+        Ok(())
+    })?;
+    Ok(json!({}))
+}
+
+/// ListTagsForResource.
+async fn list_tags_for_resource(
+    svc: &S3Control,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<Value, AwsError> {
+    let account = account_of(ctx, &input)?;
+    let tags = match tagged(text(&input, "ResourceArn").unwrap_or_default())? {
+        Tagged::Bucket(bucket) => svc.with_s3(|s3| {
+            let st = s3.read();
+            let b = crate::owned(&st, ctx, &bucket)?;
+            Ok(crate::config::of(&b.record, &crate::config::TAGGING)
+                .and_then(|c| c.get("TagSet"))
+                .cloned())
+        })?,
+        Tagged::AccessPoint {
+            region,
+            account: owner,
+            name,
+        } => {
+            if owner != account {
+                return Err(AwsError::access_denied("Access Denied"));
+            }
+            svc.with_s3(|s3| {
+                s3.access_points
+                    .access_point(&owner, &region, &name)
+                    .map(|ap| ap.tags)
+                    .ok_or_else(|| ap::no_such_access_point(&name))
+            })?
+        }
+    };
+    Ok(json!({ "Tags": tags.unwrap_or_else(|| json!([])) }))
+}
+
 impl Service for S3Control {
     fn name(&self) -> &'static str {
         "s3control"
@@ -121,6 +281,9 @@ impl Service for S3Control {
         "GetAccessPointPolicyForObjectLambda" => ap::get_access_point_policy_for_object_lambda,
         "DeleteAccessPointPolicyForObjectLambda" => ap::delete_access_point_policy_for_object_lambda,
         "GetAccessPointPolicyStatusForObjectLambda" => ap::get_access_point_policy_status_for_object_lambda,
+        "TagResource" => tag_resource,
+        "UntagResource" => untag_resource,
+        "ListTagsForResource" => list_tags_for_resource,
     }
 
     fn reset(&self) {
