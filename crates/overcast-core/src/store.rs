@@ -26,8 +26,15 @@ pub trait Store: Send + Sync {
     fn put(&self, ns: &str, key: &str, value: &[u8]) -> io::Result<()>;
     /// Removes (`ns`, `key`).
     fn delete(&self, ns: &str, key: &str) -> io::Result<()>;
-    /// Every live record of `ns`, in key order (used at start-up).
-    fn scan(&self, ns: &str) -> io::Result<Vec<(String, Vec<u8>)>>;
+    /// Calls `each` with every live record of `ns` (key, value), in key order, without
+    /// gathering them first (start-up loads of large states). `each` must not use the store.
+    fn scan_each(&self, ns: &str, each: &mut dyn FnMut(&str, &[u8])) -> io::Result<()>;
+    /// Every live record of `ns`, in key order.
+    fn scan(&self, ns: &str) -> io::Result<Vec<(String, Vec<u8>)>> {
+        let mut out = Vec::new();
+        self.scan_each(ns, &mut |k, v| out.push((k.to_string(), v.to_vec())))?;
+        Ok(out)
+    }
     /// Removes every record (reset).
     fn clear(&self) -> io::Result<()>;
     /// True when writes are kept across restarts.
@@ -49,8 +56,8 @@ impl Store for MemoryStore {
     fn delete(&self, _: &str, _: &str) -> io::Result<()> {
         Ok(())
     }
-    fn scan(&self, _: &str) -> io::Result<Vec<(String, Vec<u8>)>> {
-        Ok(Vec::new())
+    fn scan_each(&self, _: &str, _: &mut dyn FnMut(&str, &[u8])) -> io::Result<()> {
+        Ok(())
     }
     fn clear(&self) -> io::Result<()> {
         Ok(())
@@ -401,15 +408,13 @@ impl Store for LogStore {
         self.append(OP_DELETE, ns, key, &[])
     }
 
-    fn scan(&self, ns: &str) -> io::Result<Vec<(String, Vec<u8>)>> {
+    fn scan_each(&self, ns: &str, each: &mut dyn FnMut(&str, &[u8])) -> io::Result<()> {
         let inner = self.lock();
-        Ok(match inner.index.get(ns) {
-            Some(m) => m
-                .iter()
-                .map(|(k, s)| (k.clone(), Self::read_slot(&inner, *s)))
-                .collect(),
-            None => Vec::new(),
-        })
+        for (k, s) in inner.index.get(ns).into_iter().flatten() {
+            let at = s.offset as usize;
+            each(k, &inner.map[at..at + s.len as usize]);
+        }
+        Ok(())
     }
 
     fn clear(&self) -> io::Result<()> {
@@ -475,21 +480,24 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
 
     /// Every stored value; records that no longer deserialize are skipped with a warning.
     pub fn load(&self) -> Vec<(String, T)> {
-        match self.store.scan(&self.ns) {
-            Ok(rows) => rows
-                .into_iter()
-                .filter_map(|(k, v)| match serde_json::from_slice(&v) {
-                    Ok(t) => Some((k, t)),
-                    Err(e) => {
-                        tracing::warn!(ns = %self.ns, key = %k, error = %e, "skipping unreadable record");
-                        None
-                    }
-                })
-                .collect(),
-            Err(e) => {
-                tracing::error!(ns = %self.ns, error = %e, "cannot read state");
-                Vec::new()
+        let mut out = Vec::new();
+        self.load_each(|k, t| out.push((k.to_string(), t)));
+        out
+    }
+
+    /// [`Table::load`] one value at a time, each parsed straight from the store: a large
+    /// state is never held twice (raw and parsed) while it loads. `f` must not use the store.
+    pub fn load_each(&self, mut f: impl FnMut(&str, T)) {
+        let scanned = self.store.scan_each(&self.ns, &mut |k, v| {
+            match serde_json::from_slice(v) {
+                Ok(t) => f(k, t),
+                Err(e) => {
+                    tracing::warn!(ns = %self.ns, key = %k, error = %e, "skipping unreadable record");
+                }
             }
+        });
+        if let Err(e) = scanned {
+            tracing::error!(ns = %self.ns, error = %e, "cannot read state");
         }
     }
 }

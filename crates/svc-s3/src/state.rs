@@ -226,13 +226,14 @@ impl State {
             })
             .collect();
         let mut last_seq = 0;
-        for (_, o) in object_table.load() {
+        // One record at a time: a bucket of millions of objects is not held twice.
+        object_table.load_each(|_, o| {
             last_seq = last_seq.max(o.seq);
             if let Some(b) = buckets.get_mut(&o.bucket) {
                 b.objects.insert(o.key.clone(), o);
             }
-        }
-        for (_, v) in version_table.load() {
+        });
+        version_table.load_each(|_, v| {
             last_seq = last_seq.max(v.seq);
             if let Some(b) = buckets.get_mut(&v.bucket) {
                 // A crash between saving a version and its successor can leave the current
@@ -241,11 +242,11 @@ impl State {
                     .get(&v.key)
                     .is_some_and(|c| c.seq == v.seq && v.seq != 0)
                 {
-                    continue;
+                    return;
                 }
                 b.versions.entry(v.key.clone()).or_default().push(v);
             }
-        }
+        });
         for b in buckets.values_mut() {
             for (key, list) in b.versions.iter_mut() {
                 list.sort_by_key(|v| v.seq);
