@@ -667,3 +667,59 @@ def test_callers_need_permission_to_invoke_the_function(enforced):
     iam.put_user_policy(UserName=user, PolicyName="invoke", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": fn}]}))
     assert reader.get_object(Bucket=olap, Key="hello.txt")["Body"].read() == b"HELLO OBJECT LAMBDA"
+
+
+def test_requests_through_an_access_point_are_authorized_as_the_access_point(enforced):
+    """Under --enforce-iam a request addressed to an access point (its ARN or its alias) is
+    authorized as AWS does: identity policies and the access point's policy are evaluated
+    against the access point's ARN (`…:accesspoint/<name>/object/<key>`), not the bucket's."""
+    root = lambda svc: at_localhost(enforced, svc)  # noqa: E731
+    s3, control, iam = root("s3"), root("s3control"), root("iam")
+    bucket = name("apenf")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="public/a.txt", Body=b"a")
+    s3.put_object(Bucket=bucket, Key="secret/b.txt", Body=b"b")
+    ap = name("ap")
+    created = control.create_access_point(AccountId=ACCOUNT, Name=ap, Bucket=bucket)
+    ap_arn, alias = created["AccessPointArn"], created["Alias"]
+
+    def user_with(statements):
+        user = name("apuser")
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": statements}))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        return boto3.client("s3", endpoint_url=f"http://localhost:{enforced.port}", region_name="us-east-1",
+                            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                            config=NO_RETRY)
+
+    # Allowed on the access point only: through it, yes (ARN and alias); the bucket itself, no.
+    through = user_with([{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+                          "Resource": [ap_arn, f"{ap_arn}/object/*"]}])
+    assert through.get_object(Bucket=ap_arn, Key="public/a.txt")["Body"].read() == b"a"
+    assert through.get_object(Bucket=alias, Key="public/a.txt")["Body"].read() == b"a"
+    through.put_object(Bucket=ap_arn, Key="public/c.txt", Body=b"c")
+    assert [o["Key"] for o in through.list_objects_v2(Bucket=ap_arn, Prefix="public/")["Contents"]] == [
+        "public/a.txt", "public/c.txt"]
+    with pytest.raises(ClientError) as e:
+        through.get_object(Bucket=bucket, Key="public/a.txt")
+    assert code(e) == ("AccessDenied", 403)
+
+    # Allowed on the bucket only: not through the access point.
+    direct = user_with([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}])
+    assert direct.get_object(Bucket=bucket, Key="public/a.txt")["Body"].read() == b"a"
+    with pytest.raises(ClientError) as e:
+        direct.get_object(Bucket=ap_arn, Key="public/a.txt")
+    assert code(e) == ("AccessDenied", 403)
+    assert ap_arn + "/object/public/a.txt" in e.value.response["Error"]["Message"]
+
+    # The access point's policy counts: its Deny holds against an identity that allows.
+    control.put_access_point_policy(AccountId=ACCOUNT, Name=ap, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+                                                "Resource": f"{ap_arn}/object/secret/*"}]}))
+    with pytest.raises(ClientError) as e:
+        through.get_object(Bucket=ap_arn, Key="secret/b.txt")
+    assert code(e) == ("AccessDenied", 403)
+    assert through.get_object(Bucket=ap_arn, Key="public/a.txt")["Body"].read() == b"a"
+    control.delete_access_point_policy(AccountId=ACCOUNT, Name=ap)
+    assert through.get_object(Bucket=ap_arn, Key="secret/b.txt")["Body"].read() == b"b"

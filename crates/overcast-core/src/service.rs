@@ -131,6 +131,19 @@ pub trait Service: Send + Sync + 'static {
         Box::pin(async { None })
     }
 
+    /// For IAM enforcement: rewrites in place the resources the authorization table named for
+    /// a request (`resources`) where the request reaches them through another resource. S3
+    /// names an object reached through an access point by the access point's ARN
+    /// (`…:accesspoint/<name>/object/<key>`), as AWS evaluates it. Default: unchanged.
+    fn authorization_resources(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        resources: &mut [String],
+    ) {
+        let _ = (ctx, input, resources);
+    }
+
     /// Extra headers for an API response (S3's CORS headers for a request with `Origin`).
     fn response_headers(
         &self,

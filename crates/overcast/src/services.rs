@@ -127,6 +127,16 @@ impl Service for Lazy {
     ) -> Vec<(http::HeaderName, http::HeaderValue)> {
         self.service().response_headers(ctx, request)
     }
+
+    fn authorization_resources(
+        &self,
+        ctx: &RequestContext,
+        input: &serde_json::Value,
+        resources: &mut [String],
+    ) {
+        self.service()
+            .authorization_resources(ctx, input, resources)
+    }
 }
 
 #[cfg(test)]

@@ -524,6 +524,10 @@ impl Authorizer for Enforcer {
                 Err(memo) => memo,
             };
             let (action, mut resources) = authz::request_of(ctx, input);
+            // Resources reached through others (S3 access points) as their service names them.
+            if let Some(s) = self.services.get(ctx.service) {
+                s.authorization_resources(ctx, input, &mut resources);
+            }
             if ctx.service == "kms"
                 && ctx.operation == "Decrypt"
                 && resources.iter().all(|r| r == "*")

@@ -135,6 +135,12 @@ pub fn changes_policies(service: &str, operation: &str) -> bool {
             "s3",
             "PutBucketPolicy" | "DeleteBucketPolicy" | "CreateBucket" | "DeleteBucket"
         ) | (
+            "s3control",
+            "PutAccessPointPolicy"
+                | "DeleteAccessPointPolicy"
+                | "CreateAccessPoint"
+                | "DeleteAccessPoint"
+        ) | (
             "sns",
             "SetTopicAttributes"
                 | "AddPermission"
@@ -328,13 +334,24 @@ pub async fn ciphertext_key(
     out["KeyId"].as_str().map(str::to_string)
 }
 
-/// The ARN of the resource whose policy governs `arn`: an S3 object's bucket, a schema's
-/// registry; otherwise `arn` itself.
+/// The ARN of the resource whose policy governs `arn`: an S3 object's bucket (or the access
+/// point it is reached through), a schema's registry; otherwise `arn` itself.
 pub fn holder(arn: &str) -> Cow<'_, str> {
     const S3: &str = "arn:aws:s3:::";
     if let Some(rest) = arn.strip_prefix(S3) {
         return Cow::Borrowed(match rest.find('/') {
             Some(i) => &arn[..S3.len() + i],
+            None => arn,
+        });
+    }
+    if let Some(i) = arn
+        .find(":accesspoint/")
+        .filter(|_| arn.starts_with("arn:aws:s3:"))
+    {
+        // arn:aws:s3:<region>:<account>:accesspoint/<name>/object/<key> → the access point.
+        let name_at = i + ":accesspoint/".len();
+        return Cow::Borrowed(match arn[name_at..].find('/') {
+            Some(j) => &arn[..name_at + j],
             None => arn,
         });
     }
@@ -426,12 +443,21 @@ async fn fetch(
             .await
             .and_then(|o| text(&o["Attributes"]["Policy"]))
         }
-        "s3" => {
-            let bucket = rest.split('/').next().unwrap_or(rest);
-            call("s3", "GetBucketPolicy", json!({ "Bucket": bucket }))
-                .await
-                .and_then(|o| text(&o["Policy"]))
-        }
+        "s3" => match rest.strip_prefix("accesspoint/") {
+            Some(name) => call(
+                "s3control",
+                "GetAccessPointPolicy",
+                json!({ "AccountId": as_owner.account_id, "Name": name }),
+            )
+            .await
+            .and_then(|o| text(&o["Policy"])),
+            None => {
+                let bucket = rest.split('/').next().unwrap_or(rest);
+                call("s3", "GetBucketPolicy", json!({ "Bucket": bucket }))
+                    .await
+                    .and_then(|o| text(&o["Policy"]))
+            }
+        },
         "sns" => call("sns", "GetTopicAttributes", json!({ "TopicArn": arn }))
             .await
             .and_then(|o| text(&o["Attributes"]["Policy"])),

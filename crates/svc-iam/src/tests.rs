@@ -522,6 +522,10 @@ fn resource_policy_holders() {
     use crate::respol::holder;
     assert_eq!(holder("arn:aws:s3:::b/k/x"), "arn:aws:s3:::b");
     assert_eq!(holder("arn:aws:s3:::b"), "arn:aws:s3:::b");
+    // Objects reached through an access point: its policy governs them.
+    let ap = "arn:aws:s3:us-east-1:000000000000:accesspoint/ap";
+    assert_eq!(holder(&format!("{ap}/object/k/x")), ap);
+    assert_eq!(holder(ap), ap);
     assert_eq!(
         holder("arn:aws:schemas:us-east-1:000000000000:schema/r/s"),
         "arn:aws:schemas:us-east-1:000000000000:registry/r"

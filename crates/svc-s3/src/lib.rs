@@ -251,6 +251,37 @@ impl Service for S3 {
         "s3"
     }
 
+    fn authorization_resources(
+        &self,
+        ctx: &RequestContext,
+        input: &serde_json::Value,
+        resources: &mut [String],
+    ) {
+        let Some(name) = input.get("Bucket").and_then(serde_json::Value::as_str) else {
+            return;
+        };
+        if !access_points::may_be_access_point(name) {
+            return;
+        }
+        // Through an access point: its ARN, and `<its ARN>/object/<key>` for objects. (An
+        // Object Lambda access point keeps the bucket-style names: its actions are
+        // `s3-object-lambda:*`, which the authorization table does not name.)
+        let Ok(Some(access_points::Target::AccessPoint(ap))) =
+            access_points::resolve(self, ctx, name)
+        else {
+            return;
+        };
+        let bucket = format!("arn:aws:s3:::{name}");
+        let arn = ap.arn();
+        for r in resources.iter_mut() {
+            if *r == bucket {
+                r.clone_from(&arn);
+            } else if let Some(key) = r.strip_prefix(&bucket).and_then(|k| k.strip_prefix('/')) {
+                *r = format!("{arn}/object/{key}");
+            }
+        }
+    }
+
     fn implemented(&self) -> &'static [&'static str] {
         S3::implemented(self)
     }
