@@ -108,6 +108,18 @@ enum Tagged {
     },
 }
 
+/// The resource a tagging request names, once the caller may name it (its own account's).
+fn tagged_by(ctx: &RequestContext, input: &Value) -> Result<Tagged, AwsError> {
+    let account = account_of(ctx, input)?;
+    let t = tagged(text(input, "ResourceArn").unwrap_or_default())?;
+    match &t {
+        Tagged::AccessPoint { account: owner, .. } if *owner != account => {
+            Err(AwsError::access_denied("Access Denied"))
+        }
+        _ => Ok(t),
+    }
+}
+
 fn tagged(arn: &str) -> Result<Tagged, AwsError> {
     let invalid =
         || AwsError::new("InvalidRequest", format!("Invalid resource ARN: {arn}")).with_status(400);
@@ -146,9 +158,8 @@ fn with_tags(
     input: &Value,
     f: impl FnOnce(&mut Vec<Value>) -> Result<(), AwsError>,
 ) -> Result<(), AwsError> {
-    let account = account_of(ctx, input)?;
     let list = |v: Option<&Value>| v.and_then(Value::as_array).cloned().unwrap_or_default();
-    match tagged(text(input, "ResourceArn").unwrap_or_default())? {
+    match tagged_by(ctx, input)? {
         Tagged::Bucket(bucket) => svc.with_s3(|s3| {
             crate::config::update(s3, ctx, &bucket, crate::config::TAGGING.key, |cur| {
                 let mut tags = list(cur.and_then(|c| c.get("TagSet")));
@@ -161,27 +172,22 @@ fn with_tags(
         }),
         Tagged::AccessPoint {
             region,
-            account: owner,
+            account,
             name,
-        } => {
-            if owner != account {
-                return Err(AwsError::access_denied("Access Denied"));
-            }
-            svc.with_s3(|s3| {
-                s3.access_points
-                    .update_access_point(&owner, &region, &name, |ap| {
-                        let mut tags = list(ap.tags.as_ref());
-                        f(&mut tags)?;
-                        let tags = Value::from(tags);
-                        crate::config::check_tag_set(&tags, 50, "Access point")?;
-                        ap.tags = tags
-                            .as_array()
-                            .is_some_and(|t| !t.is_empty())
-                            .then_some(tags);
-                        Ok(())
-                    })
-            })
-        }
+        } => svc.with_s3(|s3| {
+            s3.access_points
+                .update_access_point(&account, &region, &name, |ap| {
+                    let mut tags = list(ap.tags.as_ref());
+                    f(&mut tags)?;
+                    let tags = Value::from(tags);
+                    crate::config::check_tag_set(&tags, 50, "Access point")?;
+                    ap.tags = tags
+                        .as_array()
+                        .is_some_and(|t| !t.is_empty())
+                        .then_some(tags);
+                    Ok(())
+                })
+        }),
     }
 }
 
@@ -227,8 +233,7 @@ async fn list_tags_for_resource(
     ctx: &RequestContext,
     input: Value,
 ) -> Result<Value, AwsError> {
-    let account = account_of(ctx, &input)?;
-    let tags = match tagged(text(&input, "ResourceArn").unwrap_or_default())? {
+    let tags = match tagged_by(ctx, &input)? {
         Tagged::Bucket(bucket) => svc.with_s3(|s3| {
             let st = s3.read();
             let b = crate::owned(&st, ctx, &bucket)?;
@@ -238,19 +243,14 @@ async fn list_tags_for_resource(
         })?,
         Tagged::AccessPoint {
             region,
-            account: owner,
+            account,
             name,
-        } => {
-            if owner != account {
-                return Err(AwsError::access_denied("Access Denied"));
-            }
-            svc.with_s3(|s3| {
-                s3.access_points
-                    .access_point(&owner, &region, &name)
-                    .map(|ap| ap.tags)
-                    .ok_or_else(|| ap::no_such_access_point(&name))
-            })?
-        }
+        } => svc.with_s3(|s3| {
+            s3.access_points
+                .access_point(&account, &region, &name)
+                .map(|ap| ap.tags)
+                .ok_or_else(|| ap::no_such_access_point(&name))
+        })?,
     };
     Ok(json!({ "Tags": tags.unwrap_or_else(|| json!([])) }))
 }
