@@ -16,7 +16,7 @@ fn current(
     svc: &S3,
     ctx: &RequestContext,
     v: &Value,
-) -> Result<(ObjectRecord, std::path::PathBuf), AwsError> {
+) -> Result<(ObjectRecord, std::path::PathBuf, crate::stream::Blob), AwsError> {
     let st = svc.read();
     let b = owned(&st, ctx, bucket_name(v))?;
     if crate::express::is_directory(&b.record) {
@@ -25,7 +25,11 @@ fn current(
         ));
     }
     let rec = crate::versions::lookup(b, text(v, "Key").unwrap_or_default(), text(v, "VersionId"))?;
-    Ok((rec.clone(), st.bucket_dir(&b.record)))
+    Ok((
+        rec.clone(),
+        st.bucket_dir(&b.record),
+        st.blob(&b.record, rec),
+    ))
 }
 
 /// Replaces the stored record of `old` (same version, unchanged since) by `new`.
@@ -94,7 +98,7 @@ pub async fn update_object_encryption(
         .get("BucketKeyEnabled")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let (rec, dir) = current(svc, ctx, &input)?;
+    let (rec, dir, old) = current(svc, ctx, &input)?;
     if rec.delete_marker {
         return Err(error::no_such_key(&rec.key));
     }
@@ -163,11 +167,6 @@ pub async fn update_object_encryption(
             };
             // Encrypt into a new file next to the old one; it becomes the object's only
             // when the record naming it is saved.
-            let old = crate::stream::Blob {
-                path: dir.join(&rec.file),
-                at: rec.at,
-                size: rec.size,
-            };
             let mut data = crate::stream::read_all(&old)
                 .await
                 .map_err(|_| error::no_such_key(&rec.key))?;
